@@ -1,0 +1,3 @@
+"""nlsh: a shell that takes commands or plain language."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from nlsh.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,758 @@
+"""File commands: ls, cd, pwd, find, cat, head, tail, stat, du, df, mkdir,
+cp, mv, rm, touch, ln, chmod, tree."""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+import math
+import os
+import shutil
+import stat as st
+import time
+from typing import Iterator
+
+from nlsh.kernel.context import Args, CommandError, Context, os_reason
+from nlsh.lang.signature import Param
+from nlsh.lang.values import Size
+from nlsh.records import Record
+from nlsh.registry import Example, command
+
+PATHS = Param("paths", "path", variadic=True, metavar="PATH")
+
+
+def _type(mode: int) -> str:
+    if st.S_ISLNK(mode):
+        return "symlink"
+    if st.S_ISDIR(mode):
+        return "dir"
+    if st.S_ISREG(mode):
+        return "file"
+    return "other"
+
+
+def _mtime(s: os.stat_result) -> dt.datetime:
+    return dt.datetime.fromtimestamp(s.st_mtime).replace(microsecond=0)
+
+
+def _entry(name: str, s: os.stat_result, long: bool) -> Record:
+    r = Record(name=name, type=_type(s.st_mode), size=Size(s.st_size), modified=_mtime(s),
+               primary="name")
+    if long:
+        r["mode"] = st.filemode(s.st_mode)
+        r["owner"] = _owner(s.st_uid)
+    return r
+
+
+def _owner(uid: int) -> str:
+    try:
+        import pwd
+        return pwd.getpwuid(uid).pw_name
+    except (KeyError, ImportError):
+        return str(uid)
+
+
+def _lstat(ctx: Context, shown: str) -> os.stat_result | None:
+    try:
+        return os.lstat(ctx.path(shown))
+    except OSError as e:
+        ctx.warn(f"cannot access '{shown}': {os_reason(e)}")
+        return None
+
+
+def _children(ctx: Context, shown: str, hidden: bool) -> list[tuple[str, str]]:
+    """(display name, absolute path) of a directory's entries, sorted."""
+    full = ctx.path(shown)
+    try:
+        names = sorted(os.listdir(full))
+    except OSError as e:
+        ctx.warn(f"cannot open directory '{shown}': {os_reason(e)}")
+        return []
+    out = []
+    for n in names:
+        if not hidden and n.startswith("."):
+            continue
+        display = n if shown in (".", "") else os.path.join(shown, n)
+        out.append((display, os.path.join(full, n)))
+    return out
+
+
+@command("ls", "List directory contents as records (name, type, size, modified).",
+         params=[Param("all", "flag", ("-a", "--all"), "include hidden entries"),
+                 Param("long", "flag", ("-l", "--long"), "add mode and owner"),
+                 Param("recursive", "flag", ("-r", "-R", "--recursive"), "list subdirectories too"),
+                 Param("directory", "flag", ("-d", "--directory"), "list directories themselves"),
+                 PATHS],
+         output="records", category="files",
+         examples=[Example("list the files here", "ls", "a.txt\nb.txt", {"a.txt": "a", "b.txt": "bb"}),
+                   Example("show hidden files too", "ls -a", ".h\na.txt", {"a.txt": "", ".h": ""}),
+                   Example("list everything under src", "ls -r src", "src/a.py\nsrc/lib\nsrc/lib/b.py",
+                           {"src/a.py": "", "src/lib/b.py": ""}),
+                   Example("files bigger than 1 kB, biggest first",
+                           "ls | where size > 1kB | sort size -r | get name", "big\nmid",
+                           {"big": "x" * 3000, "mid": "x" * 2000, "small": "x"})])
+def ls(ctx: Context, a: Args) -> Iterator[Record]:
+    for shown in a.paths or ["."]:
+        s = _lstat(ctx, shown)
+        if s is None:
+            continue
+        if not st.S_ISDIR(s.st_mode) or a.directory:
+            yield _entry(shown, s, a.long)
+            continue
+        yield from _walk_ls(ctx, shown, a)
+
+
+def _walk_ls(ctx: Context, shown: str, a: Args) -> Iterator[Record]:
+    for display, full in _children(ctx, shown, a.all):
+        ctx.check()
+        try:
+            s = os.lstat(full)
+        except OSError as e:
+            ctx.warn(f"cannot access '{display}': {os_reason(e)}")
+            continue
+        yield _entry(display, s, a.long)
+        if a.recursive and st.S_ISDIR(s.st_mode):
+            yield from _walk_ls(ctx, display, a)
+
+
+@command("cd", "Change the working directory (cd - returns to the previous one).",
+         params=[Param("dir", "path", metavar="DIR")], output="none", category="files",
+         shell_state=True,
+         examples=[Example("go into the docs folder", "cd docs", None, {"docs/x": ""}),
+                   Example("go to my home directory", "cd ~")])
+def cd(ctx: Context, a: Args) -> None:
+    shell = ctx.shell
+    target = a.dir if a.dir is not None else shell.env.get("HOME", os.path.expanduser("~"))
+    if target == "-":
+        target = shell.env.get("OLDPWD")
+        if not target:
+            raise CommandError("OLDPWD not set")
+    full = ctx.path(target)
+    if not os.path.exists(full):
+        raise CommandError(f"{target}: No such file or directory")
+    if not os.path.isdir(full):
+        raise CommandError(f"{target}: Not a directory")
+    if not os.access(full, os.X_OK):
+        raise CommandError(f"{target}: Permission denied")
+    shell.set_cwd(full)
+
+
+@command("pwd", "Print the working directory.", output="text", category="files",
+         examples=[Example("where am I", "pwd")])
+def pwd(ctx: Context, a: Args) -> Iterator[str]:
+    yield ctx.cwd
+
+
+def _find_size(spec: str) -> tuple[str, int, int]:
+    """GNU find -size: (+|-|=, count, unit bytes); sizes round up to units."""
+    sign = spec[0] if spec[:1] in "+-" else "="
+    body = spec[1:] if sign != "=" else spec
+    units = {"c": 1, "w": 2, "b": 512, "k": 1024, "M": 1024**2, "G": 1024**3}
+    unit = units.get(body[-1:]) if body and not body[-1].isdigit() else 512
+    digits = body[:-1] if body and not body[-1].isdigit() else body
+    if unit is None or not digits.isdigit():
+        raise CommandError(f"invalid -size {spec!r} (try +1M, -10k, 100c)")
+    return sign, int(digits), unit
+
+
+def _find_number(spec: str, flag: str) -> tuple[str, int]:
+    sign = spec[0] if spec[:1] in "+-" else "="
+    digits = spec[1:] if sign != "=" else spec
+    if not digits.isdigit():
+        raise CommandError(f"invalid {flag} {spec!r} (try -7, +30, 2)")
+    return sign, int(digits)
+
+
+def _compare(sign: str, value: int, n: int) -> bool:
+    return value > n if sign == "+" else value < n if sign == "-" else value == n
+
+
+@command("find", "Walk directories and emit the paths that match every test.",
+         params=[Param("name", "pattern", ("-name",), "base name matches GLOB", metavar="GLOB"),
+                 Param("iname", "pattern", ("-iname",), "like -name, ignoring case", metavar="GLOB"),
+                 Param("path_glob", "pattern", ("-path", "-wholename"), "whole path matches GLOB",
+                       metavar="GLOB"),
+                 Param("type", "choice", ("-type",), "f file, d directory, l symlink",
+                       choices=("f", "d", "l")),
+                 Param("size", "str", ("-size",), "+N bigger, -N smaller (units c k M G)",
+                       metavar="[+-]N[ckMG]"),
+                 Param("mtime", "str", ("-mtime",), "modified N days ago (+N older, -N newer)",
+                       metavar="[+-]N"),
+                 Param("mmin", "str", ("-mmin",), "modified N minutes ago", metavar="[+-]N"),
+                 Param("newer", "path", ("-newer",), "modified after FILE", metavar="FILE"),
+                 Param("maxdepth", "int", ("-maxdepth",), "descend at most N levels", metavar="N"),
+                 Param("mindepth", "int", ("-mindepth",), "skip the first N levels", metavar="N"),
+                 Param("empty", "flag", ("-empty",), "empty files and directories"),
+                 Param("paths", "path", variadic=True, metavar="PATH")],
+         output="records", category="files",
+         examples=[Example("find all python files", "find . -name '*.py'", "./a.py\n./lib/b.py",
+                           {"a.py": "", "lib/b.py": "", "c.txt": ""}),
+                   Example("directories under src", "find src -type d", "src\nsrc/x",
+                           {"src/x/f": ""}),
+                   Example("files over 1 MiB", "find . -type f -size +1M", "./big",
+                           {"big": "x" * (1024 * 1024 + 1), "small": "x"}),
+                   Example("python files changed in the last week", "find . -name '*.py' -mtime -7",
+                           "./new.py", {"new.py": ""}),
+                   Example("how many files are there", "find . -type f | count", "2",
+                           {"a": "", "d/b": ""})])
+def find(ctx: Context, a: Args) -> Iterator[Record]:
+    size = _find_size(a.size) if a.size else None
+    mtime = _find_number(a.mtime, "-mtime") if a.mtime else None
+    mmin = _find_number(a.mmin, "-mmin") if a.mmin else None
+    newer = None
+    if a.newer:
+        try:
+            newer = os.stat(ctx.path(a.newer)).st_mtime
+        except OSError as e:
+            raise CommandError(f"{a.newer}: {os_reason(e)}") from None
+    now = time.time()
+    maxdepth = a.maxdepth if a.maxdepth is not None else math.inf
+    mindepth = a.mindepth or 0
+
+    def matches(shown: str, s: os.stat_result, full: str) -> bool:
+        base = os.path.basename(shown.rstrip("/")) or shown
+        if a.name is not None and not fnmatch.fnmatchcase(base, a.name):
+            return False
+        if a.iname is not None and not fnmatch.fnmatchcase(base.lower(), a.iname.lower()):
+            return False
+        if a.path_glob is not None and not fnmatch.fnmatchcase(shown, a.path_glob):
+            return False
+        if a.type is not None and {"f": "file", "d": "dir", "l": "symlink"}[a.type] != _type(s.st_mode):
+            return False
+        if size is not None:
+            sign, n, unit = size
+            if not _compare(sign, -(-s.st_size // unit), n):
+                return False
+        if mtime is not None and not _compare(mtime[0], int((now - s.st_mtime) // 86400), mtime[1]):
+            return False
+        if mmin is not None and not _compare(mmin[0], math.ceil((now - s.st_mtime) / 60), mmin[1]):
+            return False
+        if newer is not None and not s.st_mtime > newer:
+            return False
+        if a.empty:
+            if st.S_ISDIR(s.st_mode):
+                try:
+                    return not os.listdir(full)
+                except OSError:
+                    return False
+            return st.S_ISREG(s.st_mode) and s.st_size == 0
+        return True
+
+    def walk(shown: str, full: str, depth: int, s: os.stat_result) -> Iterator[Record]:
+        ctx.check()
+        if depth >= mindepth and matches(shown, s, full):
+            yield Record(path=shown, type=_type(s.st_mode), size=Size(s.st_size),
+                         modified=_mtime(s), primary="path")
+        if not st.S_ISDIR(s.st_mode) or depth >= maxdepth:
+            return
+        try:
+            names = sorted(os.listdir(full))
+        except OSError as e:
+            ctx.warn(f"'{shown}': {os_reason(e)}")
+            return
+        for n in names:
+            child_full = os.path.join(full, n)
+            try:
+                cs = os.lstat(child_full)
+            except OSError as e:
+                ctx.warn(f"'{os.path.join(shown, n)}': {os_reason(e)}")
+                continue
+            yield from walk(os.path.join(shown, n), child_full, depth + 1, cs)
+
+    for root in a.paths or ["."]:
+        full = ctx.path(root)
+        try:
+            s = os.stat(full)
+        except OSError as e:
+            ctx.warn(f"'{root}': {os_reason(e)}")
+            continue
+        yield from walk(root, full, 0, s)
+
+
+@command("cat", "Print files (or the input) as text lines.",
+         params=[Param("number", "flag", ("-n", "--number"), "number the lines"), PATHS],
+         input="text", output="text", category="files",
+         examples=[Example("show notes.txt", "cat notes.txt", "hello\nworld", {"notes.txt": "hello\nworld\n"}),
+                   Example("show a.txt with line numbers", "cat -n a.txt", "     1\tx\n     2\ty",
+                           {"a.txt": "x\ny\n"})])
+def cat(ctx: Context, a: Args) -> Iterator[str]:
+    n = 0
+    for _, lines in ctx.read_lines(a.paths):
+        for line in lines:
+            n += 1
+            yield f"{n:6d}\t{line}" if a.number else line
+
+
+def _headers(a: Args) -> bool:
+    return len(a.paths) > 1
+
+
+@command("head", "The first N lines of files, or the first N items of the input.",
+         params=[Param("n", "int", ("-n", "--lines"), "how many (default 10)", metavar="N", default=10),
+                 PATHS],
+         input="any", output="any", category="files", number_flag="n",
+         examples=[Example("first 2 lines of log.txt", "head -n 2 log.txt", "a\nb", {"log.txt": "a\nb\nc\n"}),
+                   Example("the first line of each file", "head -1 a b", "==> a <==\n1\n\n==> b <==\n2",
+                           {"a": "1\n", "b": "2\n"})])
+def head(ctx: Context, a: Args) -> Iterator[object]:
+    if not a.paths:
+        for i, item in enumerate(ctx.items()):
+            if i >= a.n:
+                return
+            yield item
+        return
+    first = True
+    for name, lines in ctx.read_lines(a.paths):
+        if _headers(a):
+            yield from ([] if first else [""]) + [f"==> {name} <=="]
+        first = False
+        for i, line in enumerate(lines):
+            if i >= a.n:
+                break
+            yield line
+
+
+@command("tail", "The last N lines of files or items of the input; -f follows a growing file.",
+         params=[Param("n", "int", ("-n", "--lines"), "how many (default 10)", metavar="N", default=10),
+                 Param("follow", "flag", ("-f", "--follow"), "keep printing what is appended"),
+                 PATHS],
+         input="any", output="any", category="files", number_flag="n",
+         examples=[Example("last 2 lines of log.txt", "tail -n 2 log.txt", "b\nc", {"log.txt": "a\nb\nc\n"})])
+def tail(ctx: Context, a: Args) -> Iterator[object]:
+    import collections
+    if not a.paths:
+        yield from collections.deque(ctx.items(), maxlen=max(a.n, 0))
+        return
+    first = True
+    for name, lines in ctx.read_lines(a.paths):
+        if _headers(a):
+            yield from ([] if first else [""]) + [f"==> {name} <=="]
+        first = False
+        yield from collections.deque(lines, maxlen=max(a.n, 0))
+    if a.follow and len(a.paths) == 1:
+        yield from _follow(ctx, ctx.path(a.paths[0]))
+
+
+def _follow(ctx: Context, path: str) -> Iterator[str]:
+    with open(path, encoding="utf-8", errors="surrogateescape") as f:
+        f.seek(0, os.SEEK_END)
+        partial = ""
+        while not ctx.cancel.wait(0.2):
+            chunk = f.read()
+            if not chunk:
+                continue
+            partial += chunk
+            *done, partial = partial.split("\n")
+            yield from done
+    ctx.check()
+
+
+@command("stat", "File status as records: size, mode, owner, times, inode.",
+         params=[Param("paths", "path", variadic=True, required=True, metavar="PATH")],
+         output="records", category="files",
+         examples=[Example("size of a.txt in bytes", "stat a.txt | get size", "3", {"a.txt": "abc"})])
+def stat(ctx: Context, a: Args) -> Iterator[Record]:
+    for p in a.paths:
+        s = _lstat(ctx, p)
+        if s is None:
+            continue
+        yield Record(name=p, type=_type(s.st_mode), size=Size(s.st_size),
+                     mode=f"{st.S_IMODE(s.st_mode):04o}", perms=st.filemode(s.st_mode),
+                     owner=_owner(s.st_uid), links=s.st_nlink, inode=s.st_ino,
+                     modified=_mtime(s),
+                     accessed=dt.datetime.fromtimestamp(s.st_atime).replace(microsecond=0),
+                     changed=dt.datetime.fromtimestamp(s.st_ctime).replace(microsecond=0))
+
+
+def _tree_size(ctx: Context, full: str) -> int:
+    total = 0
+    try:
+        s = os.lstat(full)
+    except OSError:
+        return 0
+    total += s.st_size if not st.S_ISDIR(s.st_mode) else 0
+    if st.S_ISDIR(s.st_mode):
+        try:
+            entries = os.listdir(full)
+        except OSError as e:
+            ctx.warn(f"cannot read directory '{full}': {os_reason(e)}")
+            return total
+        for n in entries:
+            ctx.check()
+            total += _tree_size(ctx, os.path.join(full, n))
+    return total
+
+
+@command("du", "Disk usage: the total size of the files under each directory.",
+         params=[Param("summarize", "flag", ("-s", "--summarize"), "one total per argument"),
+                 Param("all", "flag", ("-a", "--all"), "list files too"),
+                 Param("depth", "int", ("-d", "--max-depth"), "list directories N levels deep",
+                       metavar="N"),
+                 Param("human", "flag", ("-h", "--human-readable"), "accepted; sizes are typed anyway"),
+                 PATHS],
+         output="records", category="files",
+         examples=[Example("how big is the docs folder", "du -s docs | get size", "10",
+                           {"docs/a": "12345", "docs/b/c": "67890"})])
+def du(ctx: Context, a: Args) -> Iterator[Record]:
+    depth_limit = 0 if a.summarize else (a.depth if a.depth is not None else math.inf)
+    for root in a.paths or ["."]:
+        full = ctx.path(root)
+        if not os.path.exists(full):
+            ctx.warn(f"cannot access '{root}': No such file or directory")
+            continue
+        yield from _du(ctx, root, full, 0, depth_limit, a.all)
+
+
+def _du(ctx: Context, shown: str, full: str, depth: int, limit: float,
+        all_files: bool) -> Iterator[Record]:
+    """Records for entries at most ``limit`` deep, children first; the last
+    record is always ``shown`` with its total."""
+    s = os.lstat(full)
+    if not st.S_ISDIR(s.st_mode):
+        yield Record(size=Size(s.st_size), path=shown)
+        return
+    total = 0
+    try:
+        names = sorted(os.listdir(full))
+    except OSError as e:
+        ctx.warn(f"cannot read directory '{shown}': {os_reason(e)}")
+        names = []
+    for n in names:
+        ctx.check()
+        child, child_full = os.path.join(shown, n), os.path.join(full, n)
+        try:
+            cs = os.lstat(child_full)
+        except OSError:
+            continue
+        if st.S_ISDIR(cs.st_mode):
+            last = None
+            for last in _du(ctx, child, child_full, depth + 1, limit, all_files):
+                if last["path"] != child or depth + 1 <= limit:
+                    yield last
+            total += last["size"] if last is not None else 0
+        else:
+            total += cs.st_size
+            if all_files and depth + 1 <= limit:
+                yield Record(size=Size(cs.st_size), path=child)
+    yield Record(size=Size(total), path=shown)
+
+
+@command("df", "Free and used space of mounted file systems.",
+         params=[PATHS], output="records", category="files",
+         examples=[Example("how much disk space is free", "df")])
+def df(ctx: Context, a: Args) -> Iterator[Record]:
+    mounts = _mounts()
+    targets = [ctx.path(p) for p in a.paths] if a.paths else None
+    seen = set()
+    for device, mount in mounts:
+        if targets is not None:
+            continue
+        if mount in seen:
+            continue
+        seen.add(mount)
+        rec = _df_record(device, mount)
+        if rec is not None and rec["size"] > 0:
+            yield rec
+    for t in targets or []:
+        if not os.path.exists(t):
+            ctx.warn(f"{t}: No such file or directory")
+            continue
+        mount = max((m for _, m in mounts if t == m or t.startswith(m.rstrip("/") + "/")),
+                    key=len, default="/")
+        device = next((d for d, m in mounts if m == mount), "?")
+        rec = _df_record(device, mount)
+        if rec is not None:
+            yield rec
+
+
+def _mounts() -> list[tuple[str, str]]:
+    try:
+        with open("/proc/mounts") as f:
+            return [(line.split()[0], line.split()[1].replace("\\040", " ")) for line in f]
+    except OSError:
+        return [("/", "/")]
+
+
+def _df_record(device: str, mount: str) -> Record | None:
+    try:
+        v = os.statvfs(mount)
+    except OSError:
+        return None
+    size, free = v.f_blocks * v.f_frsize, v.f_bavail * v.f_frsize
+    used = size - v.f_bfree * v.f_frsize
+    pct = round(100 * used / (used + free)) if used + free else 0
+    return Record(filesystem=device, size=Size(size), used=Size(used), available=Size(free),
+                  use=f"{pct}%", mount=mount)
+
+
+@command("mkdir", "Create directories (-p: parents too, no error if present).",
+         params=[Param("parents", "flag", ("-p", "--parents"), "make parents as needed"),
+                 Param("paths", "path", variadic=True, required=True, metavar="DIR")],
+         output="none", effects=("write",), category="files",
+         examples=[Example("make a folder called backup", "mkdir backup; ls -d backup", "backup")])
+def mkdir(ctx: Context, a: Args) -> None:
+    for p in a.paths:
+        try:
+            if a.parents:
+                os.makedirs(ctx.path(p), exist_ok=True)
+            else:
+                os.mkdir(ctx.path(p))
+        except OSError as e:
+            ctx.warn(f"cannot create directory '{p}': {os_reason(e)}")
+
+
+def _dest(ctx: Context, sources: list[str], dest: str) -> tuple[str, bool]:
+    full = ctx.path(dest)
+    is_dir = os.path.isdir(full)
+    if len(sources) > 1 and not is_dir:
+        raise CommandError(f"target '{dest}' is not a directory")
+    return full, is_dir
+
+
+@command("cp", "Copy files (-r: directories too).",
+         params=[Param("recursive", "flag", ("-r", "-R", "--recursive"), "copy directories"),
+                 Param("no_clobber", "flag", ("-n", "--no-clobber"), "never overwrite"),
+                 Param("force", "flag", ("-f", "--force"), "accepted for compatibility"),
+                 Param("sources", "path", variadic=True, required=True, metavar="SRC"),
+                 Param("dest", "path", required=True, metavar="DEST")],
+         output="none", effects=("write",), category="files",
+         examples=[Example("copy a.txt to b.txt", "cp a.txt b.txt; cat b.txt", "hi", {"a.txt": "hi\n"}),
+                   Example("copy all text files into backup", "mkdir backup; cp *.txt backup; ls backup",
+                           "backup/a.txt\nbackup/b.txt", {"a.txt": "", "b.txt": ""})])
+def cp(ctx: Context, a: Args) -> None:
+    dest, into = _dest(ctx, a.sources, a.dest)
+    for src in a.sources:
+        ctx.check()
+        full = ctx.path(src)
+        target = os.path.join(dest, os.path.basename(full.rstrip("/"))) if into else dest
+        try:
+            if os.path.isdir(full) and not os.path.islink(full):
+                if not a.recursive:
+                    ctx.warn(f"-r not specified; omitting directory '{src}'")
+                    continue
+                if _inside(target, full):
+                    ctx.warn(f"cannot copy '{src}' into itself")
+                    continue
+                shutil.copytree(full, target, symlinks=True, dirs_exist_ok=True)
+            elif not os.path.lexists(full):
+                ctx.warn(f"cannot stat '{src}': No such file or directory")
+            elif a.no_clobber and os.path.lexists(target):
+                continue
+            elif os.path.exists(target) and os.path.samefile(full, target):
+                ctx.warn(f"'{src}' and '{a.dest}' are the same file")
+            else:
+                shutil.copy2(full, target, follow_symlinks=False)
+        except OSError as e:
+            ctx.warn(f"cannot copy '{src}': {os_reason(e)}")
+
+
+def _inside(path: str, parent: str) -> bool:
+    path, parent = os.path.abspath(path), os.path.abspath(parent)
+    return path == parent or path.startswith(parent.rstrip("/") + "/")
+
+
+@command("mv", "Move or rename files and directories.",
+         params=[Param("no_clobber", "flag", ("-n", "--no-clobber"), "never overwrite"),
+                 Param("force", "flag", ("-f", "--force"), "accepted for compatibility"),
+                 Param("sources", "path", variadic=True, required=True, metavar="SRC"),
+                 Param("dest", "path", required=True, metavar="DEST")],
+         output="none", effects=("write",), category="files",
+         examples=[Example("rename draft.md to final.md", "mv draft.md final.md; ls", "final.md",
+                           {"draft.md": "x"})])
+def mv(ctx: Context, a: Args) -> None:
+    dest, into = _dest(ctx, a.sources, a.dest)
+    for src in a.sources:
+        ctx.check()
+        full = ctx.path(src)
+        target = os.path.join(dest, os.path.basename(full.rstrip("/"))) if into else dest
+        if not os.path.lexists(full):
+            ctx.warn(f"cannot stat '{src}': No such file or directory")
+            continue
+        if os.path.isdir(full) and _inside(target, full):
+            ctx.warn(f"cannot move '{src}' into itself")
+            continue
+        if a.no_clobber and os.path.lexists(target):
+            continue
+        try:
+            shutil.move(full, target)
+        except (OSError, shutil.Error) as e:
+            ctx.warn(f"cannot move '{src}': {os_reason(e) if isinstance(e, OSError) else e}")
+
+
+@command("rm", "Remove files (-r: directories too). Paths may come from the input.",
+         params=[Param("recursive", "flag", ("-r", "-R", "--recursive"), "remove directories"),
+                 Param("force", "flag", ("-f", "--force"), "ignore missing files"),
+                 Param("paths", "path", variadic=True, metavar="PATH")],
+         input="any", output="none", effects=("delete",), category="files",
+         examples=[Example("delete a.log", "rm a.log; ls", "b.txt", {"a.log": "", "b.txt": ""}),
+                   Example("delete every .tmp file below here", "find . -name '*.tmp' | rm; find . -type f",
+                           "./keep", {"x.tmp": "", "d/y.tmp": "", "keep": ""})])
+def rm(ctx: Context, a: Args) -> None:
+    paths = list(a.paths) if a.paths else [str(v) for v in ctx.lines()] if ctx.input is not None else []
+    if not paths and not a.force:
+        raise CommandError("missing operand")
+    home = os.path.realpath(ctx.env.get("HOME", os.path.expanduser("~")))
+    for p in paths:
+        ctx.check()
+        full = ctx.path(p)
+        if os.path.realpath(full) in ("/", home):
+            ctx.warn(f"refusing to remove '{p}'")
+            continue
+        if not os.path.lexists(full):
+            if not a.force:
+                ctx.warn(f"cannot remove '{p}': No such file or directory")
+            continue
+        try:
+            if os.path.isdir(full) and not os.path.islink(full):
+                if not a.recursive:
+                    ctx.warn(f"cannot remove '{p}': Is a directory")
+                    continue
+                shutil.rmtree(full)
+            else:
+                os.unlink(full)
+        except OSError as e:
+            ctx.warn(f"cannot remove '{p}': {os_reason(e)}")
+
+
+@command("touch", "Create empty files or update their modification time.",
+         params=[Param("no_create", "flag", ("-c", "--no-create"), "do not create missing files"),
+                 Param("paths", "path", variadic=True, required=True, metavar="FILE")],
+         output="none", effects=("write",), category="files",
+         examples=[Example("create an empty file called notes.txt", "touch notes.txt; ls", "notes.txt")])
+def touch(ctx: Context, a: Args) -> None:
+    for p in a.paths:
+        full = ctx.path(p)
+        try:
+            if os.path.exists(full):
+                os.utime(full)
+            elif not a.no_create:
+                open(full, "a").close()
+        except OSError as e:
+            ctx.warn(f"cannot touch '{p}': {os_reason(e)}")
+
+
+@command("ln", "Make links (-s: symbolic).",
+         params=[Param("symbolic", "flag", ("-s", "--symbolic"), "make a symbolic link"),
+                 Param("force", "flag", ("-f", "--force"), "replace an existing link"),
+                 Param("target", "path", required=True, metavar="TARGET"),
+                 Param("link", "path", metavar="LINK")],
+         output="none", effects=("write",), category="files",
+         examples=[Example("link latest to v2 symbolically", "ln -s v2 latest; ls latest | get type",
+                           "symlink", {"v2": ""})])
+def ln(ctx: Context, a: Args) -> None:
+    link = ctx.path(a.link if a.link else os.path.basename(a.target.rstrip("/")))
+    if os.path.isdir(link) and not os.path.islink(link):
+        link = os.path.join(link, os.path.basename(a.target.rstrip("/")))
+    try:
+        if a.force and os.path.lexists(link):
+            os.unlink(link)
+        if a.symbolic:
+            os.symlink(a.target, link)
+        else:
+            os.link(ctx.path(a.target), link)
+    except OSError as e:
+        raise CommandError(f"cannot link '{a.link or a.target}': {os_reason(e)}") from None
+
+
+_WHO = {"u": 0o4700, "g": 0o2070, "o": 0o1007, "a": 0o7777}
+_PERM = {"r": 0o444, "w": 0o222, "x": 0o111, "s": 0o6000, "t": 0o1000}
+
+
+def chmod_mode(spec: str, current: int, is_dir: bool) -> int:
+    """Apply an octal (``755``) or symbolic (``u+x,go-w``, ``+x``) mode."""
+    if spec and all(c in "01234567" for c in spec):
+        return int(spec, 8)
+    mode = current
+    for clause in spec.split(","):
+        i = 0
+        who = 0
+        while i < len(clause) and clause[i] in _WHO:
+            who |= _WHO[clause[i]]
+            i += 1
+        if not who:
+            who = 0o7777
+        if i >= len(clause) or clause[i] not in "+-=":
+            raise ValueError(f"invalid mode: {spec!r}")
+        while i < len(clause) and clause[i] in "+-=":
+            op = clause[i]
+            i += 1
+            bits = 0
+            while i < len(clause) and clause[i] in "rwxXst":
+                c = clause[i]
+                bits |= _PERM["x"] if c == "X" and (is_dir or current & 0o111) else _PERM.get(c, 0)
+                i += 1
+            bits &= who
+            if op == "+":
+                mode |= bits
+            elif op == "-":
+                mode &= ~bits
+            else:
+                mode = (mode & ~who) | bits
+        if i != len(clause):
+            raise ValueError(f"invalid mode: {spec!r}")
+    return mode
+
+
+@command("chmod", "Change permissions: octal (755) or symbolic (u+x, go-w, +x).",
+         params=[Param("recursive", "flag", ("-R", "--recursive"), "change files below too"),
+                 Param("mode", "str", required=True, metavar="MODE"),
+                 Param("paths", "path", variadic=True, required=True, metavar="PATH")],
+         output="none", effects=("write",), category="files",
+         examples=[Example("make run.sh executable", "chmod +x run.sh; stat run.sh | get mode", "0755",
+                           {"run.sh": "echo"})])
+def chmod(ctx: Context, a: Args) -> None:
+    try:
+        chmod_mode(a.mode, 0o644, False)
+    except ValueError as e:
+        raise CommandError(str(e)) from None
+    for p in a.paths:
+        full = ctx.path(p)
+        if not os.path.lexists(full):
+            ctx.warn(f"cannot access '{p}': No such file or directory")
+            continue
+        targets = [full]
+        if a.recursive and os.path.isdir(full):
+            for d, dirs, files in os.walk(full):
+                targets += [os.path.join(d, n) for n in dirs + files]
+        for t in targets:
+            ctx.check()
+            try:
+                s = os.lstat(t)
+                if st.S_ISLNK(s.st_mode):
+                    continue
+                os.chmod(t, chmod_mode(a.mode, st.S_IMODE(s.st_mode), st.S_ISDIR(s.st_mode)))
+            except OSError as e:
+                ctx.warn(f"changing permissions of '{t}': {os_reason(e)}")
+
+
+@command("tree", "Show a directory tree.",
+         params=[Param("all", "flag", ("-a",), "include hidden entries"),
+                 Param("dirs", "flag", ("-d",), "directories only"),
+                 Param("level", "int", ("-L",), "descend at most N levels", metavar="N"),
+                 Param("path", "path", metavar="DIR")],
+         output="text", category="files",
+         examples=[Example("show the tree of src", "tree src", "src\n├── a\n└── lib\n    └── b",
+                           {"src/a": "", "src/lib/b": ""})])
+def tree(ctx: Context, a: Args) -> Iterator[str]:
+    root = a.path or "."
+    if not os.path.isdir(ctx.path(root)):
+        raise CommandError(f"{root}: not a directory")
+    yield root
+    counts = [0, 0]
+
+    def walk(shown: str, prefix: str, depth: int) -> Iterator[str]:
+        entries = [(d, f) for d, f in _children(ctx, shown, a.all)
+                   if not a.dirs or os.path.isdir(f)]
+        for i, (display, full) in enumerate(entries):
+            ctx.check()
+            last = i == len(entries) - 1
+            yield f"{prefix}{'└── ' if last else '├── '}{os.path.basename(display)}"
+            is_dir = os.path.isdir(full) and not os.path.islink(full)
+            counts[0 if is_dir else 1] += 1
+            if is_dir and (a.level is None or depth + 1 < a.level):
+                yield from walk(display, prefix + ("    " if last else "│   "), depth + 1)
+
+    yield from walk(root, "", 0)
+
+
+COMMANDS = [ls, cd, pwd, find, cat, head, tail, stat, du, df, mkdir, cp, mv, rm, touch, ln, chmod, tree]

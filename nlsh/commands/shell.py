@@ -1,0 +1,113 @@
+"""The shell's own commands: history, alias, unalias, help, exit."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from nlsh.kernel.context import Args, CommandError, Context
+from nlsh.lang.errors import did_you_mean
+from nlsh.lang.signature import Param
+from nlsh.records import Record
+from nlsh.registry import Example, command
+
+
+class ExitShell(Exception):
+    """Raised by ``exit``: the shell ends with ``status``."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+@command("history", "Lines typed before, oldest first (-c clears).",
+         params=[Param("clear", "flag", ("-c", "--clear"), "forget the history"),
+                 Param("n", "int", metavar="N")],
+         output="records", category="shell",
+         examples=[Example("what did I run recently", "history 10")])
+def history(ctx: Context, a: Args) -> Iterator[Record]:
+    h = ctx.shell.history
+    if a.clear:
+        h.clear()
+        return
+    entries = h.entries()
+    start = max(0, len(entries) - a.n) if a.n is not None else 0
+    for i, line in enumerate(entries[start:], start + 1):
+        yield Record(id=i, command=line, primary=None)
+
+
+@command("alias", "Define or list aliases: alias ll='ls -l'.",
+         params=[Param("definitions", "word", variadic=True, metavar="NAME=VALUE")],
+         output="text", category="shell", shell_state=True,
+         examples=[Example("make ll mean ls -l", "alias ll='ls -l'")])
+def alias(ctx: Context, a: Args) -> Iterator[str]:
+    aliases = ctx.shell.aliases
+    if not a.definitions:
+        for k in sorted(aliases):
+            yield f"alias {k}='{aliases[k]}'"
+        return
+    for d in a.definitions:
+        name, eq, value = d.partition("=")
+        if not eq:
+            if name not in aliases:
+                raise CommandError(f"{name}: not found")
+            yield f"alias {name}='{aliases[name]}'"
+            continue
+        if not name or any(c in name for c in " /|;&<>'\"$"):
+            raise CommandError(f"invalid alias name {name!r}")
+        aliases[name] = value
+
+
+@command("unalias", "Remove aliases.",
+         params=[Param("names", "str", variadic=True, required=True, metavar="NAME")],
+         output="none", category="shell", shell_state=True,
+         examples=[Example("remove the ll alias", "unalias ll")])
+def unalias(ctx: Context, a: Args) -> None:
+    for n in a.names:
+        if ctx.shell.aliases.pop(n, None) is None:
+            ctx.warn(f"{n}: not found")
+
+
+@command("help", "List the commands, or show one command's usage, flags and examples.",
+         params=[Param("name", "str", metavar="COMMAND")],
+         output="text", category="shell",
+         examples=[Example("how do I use find", "help find")])
+def help_(ctx: Context, a: Args) -> Iterator[str]:
+    reg = ctx.shell.registry
+    if a.name is None:
+        by_cat: dict[str, list] = {}
+        for c in reg:
+            by_cat.setdefault(c.category, []).append(c)
+        for cat in sorted(by_cat):
+            yield f"{cat}:"
+            for c in by_cat[cat]:
+                yield f"  {c.name:<10} {c.summary}"
+        yield ""
+        yield "Type a command, or say what you want in plain words. 'help CMD' for details."
+        return
+    cmd = reg.get(a.name)
+    if cmd is None:
+        raise CommandError(f"no command {a.name}{did_you_mean(a.name, reg.names())}")
+    yield f"{cmd.name} — {cmd.summary}"
+    yield f"usage: {cmd.usage}"
+    yield f"input: {cmd.input}   output: {cmd.output}   effects: {', '.join(sorted(cmd.effects))}"
+    options = [p for p in cmd.params if not p.positional]
+    if options:
+        yield "flags:"
+        for p in options:
+            spelled = ", ".join(p.flags) + ("" if p.type == "flag" else f" {p.label}")
+            yield f"  {spelled:<28} {p.help}"
+    if cmd.examples:
+        yield "examples:"
+        for ex in cmd.examples:
+            yield f"  {ex.utterance:<44} {ex.command}"
+
+
+@command("exit", "Leave the shell with a status (default: the last one).",
+         params=[Param("status", "int", metavar="N")],
+         output="none", category="shell", shell_state=True,
+         examples=[Example("quit", "exit")])
+def exit_(ctx: Context, a: Args) -> None:
+    raise ExitShell(a.status if a.status is not None else ctx.shell.last_status)
+
+
+COMMANDS = [history, alias, unalias, help_, exit_]

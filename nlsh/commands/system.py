@@ -1,0 +1,183 @@
+"""Processes and system: ps, kill, free, uptime, env, export, unset, which,
+date, sleep, true, false."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import signal
+import time
+from typing import Iterator
+
+from nlsh.kernel.context import Args, CommandError, Context
+from nlsh.lang.signature import Param
+from nlsh.lang.values import Duration, Size
+from nlsh.records import Record
+from nlsh.registry import Example, command
+
+
+@command("ps", "Running processes as records (pid, name, user, cpu, mem, command).",
+         params=[Param("name", "str", metavar="NAME")],
+         output="records", category="processes",
+         examples=[Example("show running python processes", "ps python"),
+                   Example("the process using the most memory", "ps | sort mem -r | first")])
+def ps(ctx: Context, a: Args) -> Iterator[Record]:
+    import psutil
+    attrs = ["pid", "name", "username", "cpu_percent", "memory_info", "status", "cmdline"]
+    for p in psutil.process_iter(attrs):
+        ctx.check()
+        info = p.info
+        name = info.get("name") or ""
+        cmdline = " ".join(info.get("cmdline") or []) or name
+        if a.name and a.name.lower() not in name.lower() and a.name.lower() not in cmdline.lower():
+            continue
+        mem = info.get("memory_info")
+        yield Record(pid=info["pid"], name=name, user=info.get("username") or "",
+                     cpu=float(info.get("cpu_percent") or 0.0), mem=Size(mem.rss if mem else 0),
+                     status=info.get("status") or "", command=cmdline, primary=None)
+
+
+def _signal(spec: str) -> signal.Signals:
+    s = spec.upper().removeprefix("SIG")
+    try:
+        return signal.Signals(int(s)) if s.isdigit() else signal.Signals["SIG" + s]
+    except (KeyError, ValueError):
+        raise CommandError(f"unknown signal {spec!r} (try TERM, KILL, INT, HUP, STOP, CONT)") from None
+
+
+@command("kill", "Send a signal (default TERM) to processes or jobs (%1).",
+         params=[Param("signal", "str", ("-s", "--signal"), "signal name or number", metavar="SIG"),
+                 Param("kill", "flag", ("-9",), "SIGKILL"),
+                 Param("targets", "str", variadic=True, required=True, metavar="PID")],
+         output="none", effects=("process",), category="processes",
+         examples=[Example("stop job 1", "kill %1"), Example("force-kill process 1234", "kill -9 1234")])
+def kill(ctx: Context, a: Args) -> None:
+    sig = signal.SIGKILL if a.kill else _signal(a.signal) if a.signal else signal.SIGTERM
+    for t in a.targets:
+        if t.startswith("%"):
+            ctx.shell.jobs.signal(t, sig)
+            continue
+        try:
+            pid = int(t)
+        except ValueError:
+            ctx.warn(f"{t}: arguments must be process or job IDs")
+            continue
+        if pid in (0, -1, 1) or pid == os.getpid():
+            ctx.warn(f"{pid}: refusing to signal this process")
+            continue
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            ctx.warn(f"({pid}) - No such process")
+        except PermissionError:
+            ctx.warn(f"({pid}) - Operation not permitted")
+
+
+@command("free", "Memory and swap: total, used, free, available.",
+         output="records", category="system",
+         examples=[Example("how much memory is free", "free")])
+def free(ctx: Context, a: Args) -> Iterator[Record]:
+    import psutil
+    m, s = psutil.virtual_memory(), psutil.swap_memory()
+    yield Record(type="mem", total=Size(m.total), used=Size(m.used), free=Size(m.free),
+                 available=Size(m.available))
+    yield Record(type="swap", total=Size(s.total), used=Size(s.used), free=Size(s.free),
+                 available=Size(s.free))
+
+
+@command("uptime", "How long the system has been up, and its load averages.",
+         output="records", category="system",
+         examples=[Example("how long has this machine been up", "uptime")])
+def uptime(ctx: Context, a: Args) -> Iterator[Record]:
+    import psutil
+    up = time.time() - psutil.boot_time()
+    l1, l5, l15 = os.getloadavg()
+    yield Record(up=Duration(int(up)), users=len(psutil.users()), load1=l1, load5=l5, load15=l15)
+
+
+@command("env", "The environment, NAME=VALUE per line.",
+         output="text", category="system",
+         examples=[Example("show my environment variables", "env")])
+def env(ctx: Context, a: Args) -> Iterator[str]:
+    for k in sorted(ctx.env):
+        yield f"{k}={ctx.env[k]}"
+
+
+@command("export", "Set environment variables: export NAME=VALUE.",
+         params=[Param("assignments", "word", variadic=True, required=True, metavar="NAME=VALUE")],
+         output="none", category="system", shell_state=True,
+         examples=[Example("set EDITOR to vim", "export EDITOR=vim; echo $EDITOR", "vim")])
+def export(ctx: Context, a: Args) -> None:
+    for item in a.assignments:
+        name, eq, value = item.partition("=")
+        if not eq or not name.replace("_", "a").isalnum() or name[0].isdigit():
+            raise CommandError(f"not a NAME=VALUE assignment: {item!r}")
+        ctx.env[name] = value
+
+
+@command("unset", "Remove environment variables.",
+         params=[Param("names", "str", variadic=True, required=True, metavar="NAME")],
+         output="none", category="system", shell_state=True,
+         examples=[Example("forget the variable TMPDIR", "unset TMPDIR")])
+def unset(ctx: Context, a: Args) -> None:
+    for n in a.names:
+        ctx.env.pop(n, None)
+
+
+@command("which", "Where a command comes from: a built-in, an alias or a program on PATH.",
+         params=[Param("names", "str", variadic=True, required=True, metavar="NAME")],
+         output="text", category="system",
+         examples=[Example("is ls a built-in", "which ls", "ls: nlsh built-in")])
+def which(ctx: Context, a: Args) -> Iterator[str]:
+    for n in a.names:
+        if n in ctx.shell.aliases:
+            yield f"{n}: aliased to {ctx.shell.aliases[n]}"
+        elif n in ctx.shell.registry:
+            yield f"{n}: nlsh built-in"
+        else:
+            path = shutil.which(n, path=ctx.env.get("PATH"))
+            if path:
+                yield path
+            else:
+                ctx.warn(f"no {n} in PATH")
+
+
+@command("date", "The current date and time (+FORMAT as in strftime).",
+         params=[Param("utc", "flag", ("-u", "--utc"), "in UTC"),
+                 Param("iso", "flag", ("-I", "--iso-8601"), "date only, ISO 8601"),
+                 Param("format", "str", metavar="+FORMAT")],
+         output="text", category="system",
+         examples=[Example("what is today's date", "date +%Y-%m-%d")])
+def date(ctx: Context, a: Args) -> Iterator[str]:
+    now = dt.datetime.now(dt.timezone.utc) if a.utc else dt.datetime.now().astimezone()
+    if a.format is not None:
+        if not a.format.startswith("+"):
+            raise CommandError(f"invalid date format {a.format!r} (formats start with +, e.g. +%H:%M)")
+        yield now.strftime(a.format[1:])
+    elif a.iso:
+        yield now.strftime("%Y-%m-%d")
+    else:
+        yield now.strftime("%a %b %e %H:%M:%S %Z %Y")
+
+
+@command("sleep", "Wait for a duration (5, 10s, 2m).",
+         params=[Param("duration", "duration", required=True, metavar="DURATION")],
+         output="none", category="system",
+         examples=[Example("wait two seconds", "sleep 2s")])
+def sleep(ctx: Context, a: Args) -> None:
+    ctx.cancel.wait(float(a.duration))
+    ctx.check()
+
+
+@command("true", "Do nothing, successfully.", output="none", category="system")
+def true(ctx: Context, a: Args) -> None:
+    return None
+
+
+@command("false", "Do nothing, unsuccessfully.", output="none", category="system")
+def false(ctx: Context, a: Args) -> None:
+    ctx.status = 1
+
+
+COMMANDS = [ps, kill, free, uptime, env, export, unset, which, date, sleep, true, false]

@@ -1,0 +1,584 @@
+"""Text commands: grep, sort, uniq, wc, cut, tr, sed, echo, printf, tee."""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Iterator
+
+from nlsh.kernel.context import Args, CommandError, Context, open_text, os_reason
+from nlsh.lang.signature import Param
+from nlsh.records import Partial, Record, plain
+from nlsh.registry import Example, command
+
+PATHS = Param("paths", "path", variadic=True, metavar="PATH")
+
+
+def _regex(pattern: str, ignore_case: bool, fixed: bool, word: bool) -> re.Pattern:
+    body = re.escape(pattern) if fixed else bre_to_python(pattern)
+    if word:
+        body = rf"(?<!\w)(?:{body})(?!\w)"
+    try:
+        return re.compile(body, re.IGNORECASE if ignore_case else 0)
+    except re.error as e:
+        raise CommandError(f"bad pattern {pattern!r}: {e}", status=2) from None
+
+
+def bre_to_python(pattern: str) -> str:
+    """GNU grep patterns mostly read as Python regexes; translate the
+    POSIX classes and the ``\\|``, ``\\+``, ``\\?`` escapes of basic syntax."""
+    classes = {"[:alpha:]": "a-zA-Z", "[:digit:]": "0-9", "[:alnum:]": "a-zA-Z0-9",
+               "[:upper:]": "A-Z", "[:lower:]": "a-z", "[:space:]": r"\s",
+               "[:punct:]": r"!-/:-@\[-`{-~", "[:xdigit:]": "0-9A-Fa-f", "[:blank:]": r" \t"}
+    for k, v in classes.items():
+        pattern = pattern.replace(k, v)
+    return pattern.replace(r"\|", "|").replace(r"\+", "+").replace(r"\?", "?").replace(r"\<", r"\b").replace(r"\>", r"\b")
+
+
+def _is_binary(path: str) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return b"\0" in f.read(8192)
+    except OSError:
+        return False
+
+
+def _grep_files(ctx: Context, paths: list[str], recursive: bool) -> Iterator[str]:
+    for p in paths:
+        full = ctx.path(p)
+        if os.path.isdir(full):
+            if not recursive:
+                ctx.warn(f"{p}: Is a directory", status=2)
+                continue
+            for d, dirs, files in os.walk(full):
+                dirs.sort()
+                rel = os.path.relpath(d, full)
+                for f in sorted(files):
+                    ctx.check()
+                    yield os.path.normpath(os.path.join(p, rel, f)) if p != "." or rel != "." else f
+        elif not os.path.exists(full):
+            ctx.warn(f"{p}: No such file or directory", status=2)
+        else:
+            yield p
+
+
+@command("grep", "Lines (or records) that match a regular expression.",
+         params=[Param("ignore_case", "flag", ("-i", "--ignore-case"), "ignore case"),
+                 Param("recursive", "flag", ("-r", "-R", "--recursive"), "search directories"),
+                 Param("line_number", "flag", ("-n", "--line-number"), "prefix line numbers"),
+                 Param("files_with_matches", "flag", ("-l", "--files-with-matches"), "only file names"),
+                 Param("count", "flag", ("-c", "--count"), "count matching lines"),
+                 Param("invert", "flag", ("-v", "--invert-match"), "non-matching lines"),
+                 Param("word", "flag", ("-w", "--word-regexp"), "match whole words"),
+                 Param("fixed", "flag", ("-F", "--fixed-strings"), "pattern is plain text"),
+                 Param("extended", "flag", ("-E", "--extended-regexp"), "accepted (always extended)"),
+                 Param("only_matching", "flag", ("-o", "--only-matching"), "print only the matches"),
+                 Param("with_filename", "flag", ("-H", "--with-filename"), "always print file names"),
+                 Param("no_filename", "flag", ("-h", "--no-filename"), "never print file names"),
+                 Param("pattern", "pattern", required=True, metavar="PATTERN"),
+                 PATHS],
+         input="any", output="any", category="text",
+         examples=[Example("lines with error in app.log", "grep error app.log", "error: disk",
+                           {"app.log": "ok\nerror: disk\n"}),
+                   Example("search password in config files, ignoring case", "grep -ri password conf",
+                           "conf/a.ini:Password=1", {"conf/a.ini": "Password=1\nuser=x\n"}),
+                   Example("which files mention TODO", "grep -rl TODO .", "a.py",
+                           {"a.py": "# TODO\n", "b.py": "done\n"}),
+                   Example("count lines without a comment", "grep -vc '^#' f", "1", {"f": "#x\ny\n"})])
+def grep(ctx: Context, a: Args) -> Iterator[object]:
+    rx = _regex(a.pattern, a.ignore_case, a.fixed, a.word)
+    matched = False
+    if not a.paths and not a.recursive:
+        n = 0
+        for lineno, item in enumerate(ctx.items(), 1):
+            text = plain(item)
+            if bool(rx.search(text)) != a.invert:
+                n += 1
+                matched = True
+                if not a.count and not a.files_with_matches:
+                    prefix = f"{lineno}:" if a.line_number else ""
+                    if a.only_matching and not a.invert:
+                        yield from (prefix + m.group(0) for m in rx.finditer(text))
+                    else:
+                        yield prefix + text if prefix else item
+        if a.count:
+            yield n
+        elif a.files_with_matches and matched:
+            yield "(standard input)"
+    else:
+        files = list(_grep_files(ctx, a.paths or ["."], a.recursive))
+        show_name = (len(files) > 1 or a.recursive or a.with_filename) and not a.no_filename
+        for name in files:
+            if _is_binary(ctx.path(name)):
+                try:
+                    with open(ctx.path(name), "rb") as f:
+                        data = f.read().decode("utf-8", "surrogateescape")
+                except OSError:
+                    continue
+                if any(bool(rx.search(line)) != a.invert for line in data.split("\n")):
+                    matched = True
+                    if not a.count and not a.files_with_matches:
+                        yield f"Binary file {name} matches"
+                continue
+            try:
+                f = open_text(ctx.path(name))
+            except OSError as e:
+                ctx.warn(f"{name}: {os_reason(e)}", status=2)
+                continue
+            n = 0
+            with f:
+                for lineno, raw in enumerate(f, 1):
+                    ctx.check()
+                    line = raw[:-1] if raw.endswith("\n") else raw
+                    if bool(rx.search(line)) == a.invert:
+                        continue
+                    n += 1
+                    matched = True
+                    if a.files_with_matches:
+                        break
+                    if a.count:
+                        continue
+                    prefix = (f"{name}:" if show_name else "") + (f"{lineno}:" if a.line_number else "")
+                    if a.only_matching and not a.invert:
+                        yield from (prefix + m.group(0) for m in rx.finditer(line))
+                    else:
+                        yield prefix + line
+            if a.files_with_matches and n:
+                yield name
+            elif a.count:
+                yield f"{name}:{n}" if show_name else n
+    if ctx.status == 0 and not matched:
+        ctx.status = 1
+
+
+def _sort_key(numeric: bool, fold: bool):
+    def key(v: object) -> tuple:
+        if numeric:
+            m = re.match(r"\s*(-?\d+(?:\.\d+)?)", v if isinstance(v, str) else str(v))
+            return (0, float(m.group(1))) if m else (0, 0.0)
+        if v is None:
+            return (0, "")
+        if isinstance(v, (int, float)):
+            return (0, v)
+        s = str(v)
+        return (1, s.lower() if fold else s)
+    return key
+
+
+def _text_field(line: str, k: int, sep: str | None) -> str:
+    fields = line.split(sep) if sep else line.split()
+    return sep.join(fields[k - 1:]) if sep and k - 1 < len(fields) else (
+        " ".join(fields[k - 1:]) if k - 1 < len(fields) else "")
+
+
+@command("sort", "Sort lines, or records by fields (sort size -r).",
+         params=[Param("reverse", "flag", ("-r", "--reverse"), "largest first"),
+                 Param("numeric", "flag", ("-n", "--numeric-sort"), "compare as numbers"),
+                 Param("human", "flag", ("-h", "--human-numeric-sort"), "compare as numbers"),
+                 Param("unique", "flag", ("-u", "--unique"), "drop duplicates"),
+                 Param("ignore_case", "flag", ("-f", "--ignore-case"), "fold case"),
+                 Param("key", "int", ("-k", "--key"), "sort lines by field N", metavar="N"),
+                 Param("sep", "str", ("-t", "--field-separator"), "field separator", metavar="SEP"),
+                 Param("fields", "str", variadic=True, metavar="FIELD")],
+         input="any", output="any", category="text",
+         examples=[Example("sort names.txt", "cat names.txt | sort", "ann\nbob", {"names.txt": "bob\nann\n"}),
+                   Example("sort numbers descending", "sort -rn n.txt", "10\n9\n1", {"n.txt": "9\n10\n1\n"}),
+                   Example("largest files first", "ls | sort size -r | get name", "b\na",
+                           {"a": "x", "b": "xxxx"})])
+def sort(ctx: Context, a: Args) -> Iterator[object]:
+    items = list(ctx.items())
+    numeric = a.numeric or a.human
+    if a.fields:
+        key = _sort_key(numeric, a.ignore_case)
+        recs = [it for it in items if isinstance(it, Record)]
+        missing = [f for f in a.fields if recs and f not in recs[0]]
+        if missing:
+            raise CommandError(f"no field {missing[0]!r} (fields: {', '.join(recs[0])})")
+        items.sort(key=lambda r: tuple(key(r.get(f) if isinstance(r, Record) else None)
+                                       for f in a.fields), reverse=a.reverse)
+    else:
+        def text_of(item: object) -> object:
+            if isinstance(item, Record):
+                first = item.get(item.primary) if item.primary else next(iter(item.values()), "")
+                return first if isinstance(first, (int, float)) else plain(item)
+            if a.key and isinstance(item, str):
+                return _text_field(item, a.key, a.sep)
+            return item
+        key = _sort_key(numeric, a.ignore_case)
+        items.sort(key=lambda it: key(text_of(it)), reverse=a.reverse)
+    if a.unique:
+        seen = set()
+        out = []
+        for it in items:
+            k = plain(it).lower() if a.ignore_case else plain(it)
+            if k not in seen:
+                seen.add(k)
+                out.append(it)
+        items = out
+    yield from items
+
+
+@command("uniq", "Drop adjacent repeated lines or records (-c counts them).",
+         params=[Param("count", "flag", ("-c", "--count"), "prefix counts"),
+                 Param("repeated", "flag", ("-d", "--repeated"), "only repeated lines"),
+                 Param("ignore_case", "flag", ("-i", "--ignore-case"), "fold case")],
+         input="any", output="any", category="text",
+         examples=[Example("count repeated lines", "sort w.txt | uniq -c", "      2 a\n      1 b",
+                           {"w.txt": "a\nb\na\n"})])
+def uniq(ctx: Context, a: Args) -> Iterator[object]:
+    prev, prev_key, n = None, None, 0
+
+    def emit(item: object, count: int) -> Iterator[object]:
+        if a.repeated and count < 2:
+            return
+        if not a.count:
+            yield item
+        elif isinstance(item, Record):
+            yield Record(item, primary=None, count=count)
+        else:
+            yield f"{count:7d} {plain(item)}"
+
+    for item in ctx.items():
+        key = plain(item).lower() if a.ignore_case else plain(item)
+        if n and key == prev_key:
+            n += 1
+            continue
+        if n:
+            yield from emit(prev, n)
+        prev, prev_key, n = item, key, 1
+    if n:
+        yield from emit(prev, n)
+
+
+@command("wc", "Count lines, words and bytes.",
+         params=[Param("lines", "flag", ("-l", "--lines"), "lines"),
+                 Param("words", "flag", ("-w", "--words"), "words"),
+                 Param("bytes", "flag", ("-c", "--bytes"), "bytes"),
+                 Param("chars", "flag", ("-m", "--chars"), "characters"),
+                 PATHS],
+         input="text", output="any", category="text",
+         examples=[Example("count lines in README.md", "wc -l README.md", "2 README.md",
+                           {"README.md": "a\nb\n"}),
+                   Example("how many words are in the input", "echo one two three | wc -w", "3")])
+def wc(ctx: Context, a: Args) -> Iterator[object]:
+    chosen = [k for k in ("lines", "words", "chars", "bytes") if getattr(a, k)] or ["lines", "words", "bytes"]
+    rows = []
+    for name, lines in ctx.read_lines(a.paths):
+        c = {"lines": 0, "words": 0, "bytes": 0, "chars": 0}
+        for line in lines:
+            c["lines"] += 1
+            c["words"] += len(line.split())
+            c["chars"] += len(line) + 1
+            c["bytes"] += len(line.encode("utf-8", "surrogateescape")) + 1
+        rows.append((name, [c[k] for k in chosen]))
+    if not a.paths:
+        counts = rows[0][1]
+        yield counts[0] if len(counts) == 1 else " ".join(str(n) for n in counts)
+        return
+    if len(rows) > 1:
+        rows.append(("total", [sum(r[1][i] for r in rows) for i in range(len(chosen))]))
+    width = max((len(str(n)) for _, ns in rows for n in ns), default=1) if len(chosen) > 1 or len(rows) > 1 else 0
+    for name, ns in rows:
+        yield " ".join(f"{n:>{width}}" for n in ns) + f" {name}"
+
+
+def _field_list(spec: str) -> list[tuple[int, int]]:
+    out = []
+    for part in spec.split(","):
+        lo, dash, hi = part.partition("-")
+        try:
+            start = int(lo) if lo else 1
+            end = (int(hi) if hi else 10**9) if dash else start
+        except ValueError:
+            raise CommandError(f"invalid field list {spec!r} (try 1,3 or 2-4)") from None
+        if start < 1:
+            raise CommandError("fields are numbered from 1")
+        out.append((start, end))
+    return out
+
+
+@command("cut", "Select fields (-f, split by -d) or characters (-c) of each line.",
+         params=[Param("delimiter", "str", ("-d", "--delimiter"), "field delimiter (default tab)",
+                       metavar="DELIM"),
+                 Param("fields", "str", ("-f", "--fields"), "fields, e.g. 1,3-4", metavar="LIST"),
+                 Param("characters", "str", ("-c", "--characters"), "characters, e.g. 1-5",
+                       metavar="LIST"),
+                 Param("only_delimited", "flag", ("-s", "--only-delimited"), "skip lines without DELIM"),
+                 PATHS],
+         input="text", output="text", category="text",
+         examples=[Example("the second column of data.csv", "cut -d , -f 2 data.csv", "b\n2",
+                           {"data.csv": "a,b\n1,2\n"})])
+def cut(ctx: Context, a: Args) -> Iterator[str]:
+    if bool(a.fields) == bool(a.characters):
+        raise CommandError("give exactly one of -f or -c")
+    ranges = _field_list(a.fields or a.characters)
+    delim = a.delimiter if a.delimiter is not None else "\t"
+    if a.fields and len(delim) != 1:
+        raise CommandError("the delimiter must be a single character")
+    for _, lines in ctx.read_lines(a.paths):
+        for line in lines:
+            if a.characters:
+                yield "".join(ch for i, ch in enumerate(line, 1) if any(lo <= i <= hi for lo, hi in ranges))
+                continue
+            if delim not in line:
+                if not a.only_delimited:
+                    yield line
+                continue
+            parts = line.split(delim)
+            yield delim.join(p for i, p in enumerate(parts, 1) if any(lo <= i <= hi for lo, hi in ranges))
+
+
+_TR_CLASSES = {"[:upper:]": "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "[:lower:]": "abcdefghijklmnopqrstuvwxyz",
+               "[:digit:]": "0123456789", "[:space:]": " \t\n\r\f\v", "[:blank:]": " \t",
+               "[:punct:]": "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"}
+_TR_CLASSES["[:alpha:]"] = _TR_CLASSES["[:upper:]"] + _TR_CLASSES["[:lower:]"]
+_TR_CLASSES["[:alnum:]"] = _TR_CLASSES["[:alpha:]"] + _TR_CLASSES["[:digit:]"]
+
+
+def tr_set(spec: str) -> str:
+    """Expand a tr set: ranges (a-z), classes ([:upper:]) and escapes (\\n)."""
+    for k, v in _TR_CLASSES.items():
+        spec = spec.replace(k, "\0" + v.replace("-", "\1") + "\0")
+    esc = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\"}
+    chars: list[str] = []
+    i = 0
+    while i < len(spec):
+        c = spec[i]
+        if c == "\\" and i + 1 < len(spec):
+            chars.append(esc.get(spec[i + 1], spec[i + 1]))
+            i += 2
+        elif c == "\0":
+            j = spec.index("\0", i + 1)
+            chars.extend(spec[i + 1:j].replace("\1", "-"))
+            i = j + 1
+        elif i + 2 < len(spec) and spec[i + 1] == "-" and spec[i + 2] not in "\0":
+            lo, hi = ord(c), ord(spec[i + 2])
+            if hi < lo:
+                raise CommandError(f"range {c}-{spec[i + 2]} is in reverse order")
+            chars.extend(chr(x) for x in range(lo, hi + 1))
+            i += 3
+        else:
+            chars.append(c)
+            i += 1
+    return "".join(chars)
+
+
+@command("tr", "Translate, delete (-d) or squeeze (-s) characters.",
+         params=[Param("delete", "flag", ("-d", "--delete"), "delete characters in SET1"),
+                 Param("squeeze", "flag", ("-s", "--squeeze-repeats"), "squeeze repeats"),
+                 Param("set1", "str", required=True, metavar="SET1"),
+                 Param("set2", "str", metavar="SET2")],
+         input="text", output="text", category="text",
+         examples=[Example("uppercase the text", "echo hello | tr a-z A-Z", "HELLO"),
+                   Example("remove digits", "echo a1b2 | tr -d 0-9", "ab")])
+def tr(ctx: Context, a: Args) -> Iterator[str]:
+    s1 = tr_set(a.set1)
+    s2 = tr_set(a.set2) if a.set2 is not None else ""
+    if not a.delete and not a.squeeze and not s2:
+        raise CommandError("missing SET2")
+    table: dict[int, object] = {}
+    if a.delete:
+        table = {ord(c): None for c in s1}
+    elif s2:
+        s2 = s2 + s2[-1] * max(0, len(s1) - len(s2))
+        table = {ord(c): s2[i] for i, c in enumerate(s1)}
+    squeeze = set(s2 if (s2 and not a.delete) else s1) if a.squeeze else set()
+    text = "\n".join(ctx.lines()) + "\n"
+    out = text.translate(table)
+    if squeeze:
+        out = re.sub("|".join(f"({re.escape(c)})\\{i + 1}+" for i, c in enumerate(sorted(squeeze))),
+                     lambda m: m.group(0)[0], out) if len(squeeze) < 90 else out
+    if out.endswith("\n") and text.endswith("\n"):
+        out = out[:-1]
+    yield from out.split("\n") if out else ()
+
+
+def _sed_replacement(repl: str) -> str:
+    """sed's replacement (``&``, ``\\1``, ``\\n``) in Python's ``re.sub`` syntax."""
+    out, i = [], 0
+    while i < len(repl):
+        c = repl[i]
+        if c == "\\" and i + 1 < len(repl):
+            nxt = repl[i + 1]
+            out.append(f"\\g<{nxt}>" if nxt.isdigit() else {"n": "\n", "t": "\t", "\\": "\\\\"}.get(nxt, nxt))
+            i += 2
+            continue
+        out.append("\\g<0>" if c == "&" else "\\\\" if c == "\\" else c)
+        i += 1
+    return "".join(out)
+
+
+def sed_script(script: str, extended: bool) -> tuple[re.Pattern, str, int]:
+    """Compile ``s/RE/REPL/FLAGS`` (any delimiter) to (regex, replacement, count)."""
+    if len(script) < 2 or script[0] != "s":
+        raise CommandError(f"unsupported script {script!r}: only s/PATTERN/REPLACEMENT/[gi] is supported")
+    d = script[1]
+    parts, cur, i = [], "", 2
+    while i < len(script):
+        c = script[i]
+        if c == "\\" and i + 1 < len(script) and script[i + 1] == d:
+            cur += d
+            i += 2
+            continue
+        if c == "\\" and i + 1 < len(script):
+            cur += script[i:i + 2]
+            i += 2
+            continue
+        if c == d:
+            parts.append(cur)
+            cur = ""
+        else:
+            cur += c
+        i += 1
+    parts.append(cur)
+    if len(parts) != 3:
+        raise CommandError(f"unterminated s command: {script!r}")
+    pattern, repl, flags = parts
+    if any(f not in "gI i0123456789" for f in flags):
+        raise CommandError(f"unknown flag in {script!r}")
+    if not extended:
+        pattern = (pattern.replace(r"\(", "\0").replace("(", r"\(").replace("\0", "(")
+                   .replace(r"\)", "\0").replace(")", r"\)").replace("\0", ")")
+                   .replace(r"\{", "\0").replace("{", r"\{").replace("\0", "{")
+                   .replace(r"\}", "\0").replace("}", r"\}").replace("\0", "}"))
+    pattern = bre_to_python(pattern)
+    py_repl = _sed_replacement(repl)
+    try:
+        rx = re.compile(pattern, re.IGNORECASE if ("i" in flags or "I" in flags) else 0)
+    except re.error as e:
+        raise CommandError(f"bad pattern {pattern!r}: {e}") from None
+    count = 0 if "g" in flags else 1
+    return rx, py_repl, count
+
+
+@command("sed", "Substitute text: s/PATTERN/REPLACEMENT/[g][i]; -i edits files in place.",
+         params=[Param("in_place", "flag", ("-i", "--in-place"), "edit the files", effects=("write",)),
+                 Param("extended", "flag", ("-E", "-r", "--regexp-extended"), "extended regex syntax"),
+                 Param("script", "str", required=True, metavar="SCRIPT"),
+                 PATHS],
+         input="text", output="text", category="text",
+         examples=[Example("replace cat with dog", "echo cat cat | sed s/cat/dog/g", "dog dog"),
+                   Example("replace foo with bar in a.txt", "sed -i s/foo/bar/ a.txt; cat a.txt", "bar",
+                           {"a.txt": "foo\n"})])
+def sed(ctx: Context, a: Args) -> Iterator[str]:
+    rx, repl, count = sed_script(a.script, a.extended)
+    if a.in_place:
+        if not a.paths:
+            raise CommandError("-i needs at least one file")
+        for p in a.paths:
+            full = ctx.path(p)
+            try:
+                with open_text(full) as f:
+                    data = f.read()
+                new = "\n".join(rx.sub(repl, line, count=count) for line in data.split("\n"))
+                if new != data:
+                    tmp = full + ".nlsh-sed"
+                    with open(tmp, "w", encoding="utf-8", errors="surrogateescape", newline="\n") as f:
+                        f.write(new)
+                    os.chmod(tmp, os.stat(full).st_mode & 0o7777)
+                    os.replace(tmp, full)
+            except OSError as e:
+                ctx.warn(f"{p}: {os_reason(e)}")
+        return
+    for _, lines in ctx.read_lines(a.paths):
+        for line in lines:
+            yield rx.sub(repl, line, count=count)
+
+
+def _escapes(s: str) -> str:
+    try:
+        return s.encode("utf-8", "surrogateescape").decode("unicode_escape").encode(
+            "latin-1", "surrogateescape").decode("utf-8", "surrogateescape")
+    except (UnicodeDecodeError, UnicodeEncodeError):
+        return s
+
+
+@command("echo", "Print the arguments as one line.",
+         params=[Param("no_newline", "flag", ("-n",), "no trailing newline"),
+                 Param("escapes", "flag", ("-e",), "interpret backslash escapes"),
+                 Param("words", "word", variadic=True, metavar="TEXT")],
+         output="text", category="text", free_dashes=True,
+         examples=[Example("say hello world", "echo hello world", "hello world")])
+def echo(ctx: Context, a: Args) -> Iterator[str]:
+    text = " ".join(a.words)
+    if a.escapes:
+        text = _escapes(text)
+    lines = text.split("\n")
+    yield from lines[:-1]
+    yield Partial(lines[-1]) if a.no_newline else lines[-1]
+
+
+_FMT = re.compile(r"%([-+ #0]*)(\d+|\*)?(?:\.(\d+))?([sdifgeExXocb%])")
+
+
+@command("printf", "Format and print: printf '%s has %d lines\\n' a.txt 3.",
+         params=[Param("format", "str", required=True, metavar="FORMAT"),
+                 Param("values", "word", variadic=True, metavar="ARG")],
+         output="text", category="text", free_dashes=True,
+         examples=[Example("print name and count", "printf '%s=%d\\n' x 3", "x=3")])
+def printf(ctx: Context, a: Args) -> Iterator[str]:
+    fmt = a.format
+    args = list(a.values)
+    out: list[str] = []
+    while True:
+        used = 0
+
+        def conv(m: re.Match) -> str:
+            nonlocal used
+            flags, width, prec, kind = m.groups()
+            if kind == "%":
+                return "%"
+            v = args[used] if used < len(args) else ""
+            used += 1 if used < len(args) or not args else 0
+            spec = "%" + flags + (width or "") + (f".{prec}" if prec is not None else "")
+            try:
+                if kind in "di":
+                    return (spec + "d") % int(float(v or 0))
+                if kind in "feEgG":
+                    return (spec + kind) % float(v or 0)
+                if kind in "xXo":
+                    return (spec + kind) % int(v or 0)
+                if kind == "c":
+                    return (spec + "s") % (v[:1])
+                if kind == "b":
+                    return (spec + "s") % _escapes(v)
+                return (spec + "s") % v
+            except ValueError:
+                raise CommandError(f"invalid number: {v!r}") from None
+
+        out.append(_escapes(_FMT.sub(conv, fmt.replace("\\%", "%%"))) if "\\" in fmt else _FMT.sub(conv, fmt))
+        args = args[used:]
+        if not args or used == 0:
+            break
+    *lines, rest = "".join(out).split("\n")
+    yield from lines
+    if rest:
+        yield Partial(rest)
+
+
+@command("tee", "Copy the input to files and pass it on.",
+         params=[Param("append", "flag", ("-a", "--append"), "append instead of overwrite"),
+                 Param("paths", "path", variadic=True, metavar="FILE")],
+         input="any", output="any", effects=("write",), category="text",
+         examples=[Example("save the listing to list.txt and show it", "echo hi | tee out.txt; cat out.txt",
+                           "hi\nhi")])
+def tee(ctx: Context, a: Args) -> Iterator[object]:
+    files = []
+    try:
+        for p in a.paths:
+            try:
+                files.append(open(ctx.path(p), "a" if a.append else "w", encoding="utf-8",
+                                  errors="surrogateescape"))
+            except OSError as e:
+                ctx.warn(f"{p}: {os_reason(e)}")
+        for item in ctx.items():
+            line = plain(item) + "\n"
+            for f in files:
+                f.write(line)
+            yield item
+    finally:
+        for f in files:
+            f.close()
+
+
+COMMANDS = [grep, sort, uniq, wc, cut, tr, sed, echo, printf, tee]

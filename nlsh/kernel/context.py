@@ -1,0 +1,139 @@
+"""What a running built-in sees: its arguments, input, cancellation and shell."""
+
+from __future__ import annotations
+
+import os
+import threading
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Iterable, Iterator, TextIO
+
+from nlsh.records import Record, as_record, plain
+
+if TYPE_CHECKING:
+    from nlsh.session import Shell
+
+
+class Cancelled(Exception):
+    """Raised inside a built-in when its job was cancelled."""
+
+
+class CommandError(Exception):
+    """A user-facing failure of one command: printed as ``nlsh: CMD: message``."""
+
+    def __init__(self, message: str, status: int = 1) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+class CancelToken:
+    """Set once; every built-in checks it between records and in long loops."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self.reason = ""
+
+    def cancel(self, reason: str = "cancelled") -> None:
+        if not self._event.is_set():
+            self.reason = reason
+            self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def check(self) -> None:
+        if self._event.is_set():
+            raise Cancelled(self.reason)
+
+    def wait(self, timeout: float) -> bool:
+        """Sleep up to ``timeout`` seconds; True if cancelled meanwhile."""
+        return self._event.wait(timeout)
+
+
+class Args(SimpleNamespace):
+    """Expanded argument values, by parameter name."""
+
+
+class Context:
+    """One running built-in: ``ctx.input`` is the previous stage's items."""
+
+    def __init__(self, shell: "Shell", name: str, input: Iterable[object] | None,
+                 cancel: CancelToken, stderr: TextIO) -> None:
+        self.shell = shell
+        self.name = name
+        self.input = input
+        self.cancel = cancel
+        self.stderr = stderr
+        self.status = 0
+
+    @property
+    def cwd(self) -> str:
+        return self.shell.cwd
+
+    @property
+    def env(self) -> dict[str, str]:
+        return self.shell.env
+
+    def path(self, p: str) -> str:
+        """``p`` made absolute against the shell's working directory."""
+        return os.path.normpath(os.path.join(self.shell.cwd, os.path.expanduser(p)))
+
+    def check(self) -> None:
+        self.cancel.check()
+
+    def warn(self, message: str, status: int = 1) -> None:
+        """Report a non-fatal problem (one file of many) and fail at the end."""
+        self.stderr.write(f"nlsh: {self.name}: {message}\n")
+        self.stderr.flush()
+        self.status = max(self.status, status)
+
+    def items(self) -> Iterator[object]:
+        for item in self.input or ():
+            self.cancel.check()
+            yield item
+
+    def lines(self) -> Iterator[str]:
+        for item in self.items():
+            text = plain(item)
+            yield from text.split("\n") if "\n" in text else (text,)
+
+    def records(self) -> Iterator[Record]:
+        for item in self.items():
+            yield as_record(item)
+
+    def read_lines(self, paths: list[str]) -> Iterator[tuple[str, Iterator[str]]]:
+        """(name, lines) for each path, or ("-", input lines) when none given.
+
+        Files that cannot be read are reported and skipped.
+        """
+        if not paths:
+            yield "-", self.lines()
+            return
+        for p in paths:
+            if p == "-":
+                yield "-", self.lines()
+                continue
+            try:
+                f = open_text(self.path(p))
+            except OSError as e:
+                self.warn(f"{p}: {os_reason(e)}")
+                continue
+            with f:
+                yield p, self._file_lines(f)
+
+    def _file_lines(self, f: TextIO) -> Iterator[str]:
+        for line in f:
+            self.cancel.check()
+            yield line[:-1] if line.endswith("\n") else line
+
+
+def open_text(path: str) -> TextIO:
+    if os.path.isdir(path):
+        raise IsADirectoryError(21, "Is a directory", path)
+    return open(path, encoding="utf-8", errors="surrogateescape", newline="\n")
+
+
+def os_reason(e: OSError) -> str:
+    """The human part of an OSError: 'No such file or directory'."""
+    return e.strerror or str(e)

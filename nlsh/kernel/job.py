@@ -1,0 +1,274 @@
+"""Jobs: every line the shell runs, in the foreground or the background."""
+
+from __future__ import annotations
+
+import collections
+import os
+import signal
+import threading
+import time
+from typing import IO, TYPE_CHECKING, Callable, Iterator
+
+from nlsh.kernel.context import CancelToken, CommandError
+from nlsh.kernel.pipeline import run_pipeline
+from nlsh.lang.plan import Chain
+
+if TYPE_CHECKING:
+    from nlsh.session import Shell
+
+GRACE_SECONDS = 2.0
+FOLLOW_WINDOW = 512
+
+
+class Job:
+    """A chain (``a && b | c``) running on its own driver thread.
+
+    Output goes into a buffer that the foreground follows (with back-pressure)
+    and that a background job fills until someone brings it to the front.
+    """
+
+    def __init__(self, shell: "Shell", chain: Chain, text: str, foreground: bool,
+                 stdin: IO[bytes] | None = None) -> None:
+        self.id = 0
+        self.shell = shell
+        self.chain = chain
+        self.text = text
+        self.foreground = foreground
+        self.inherit_stdout = foreground and shell.raw_stdout
+        self.stdin = stdin
+        self.state = "queued"
+        self.status: int | None = None
+        self.started = 0.0
+        self.ended = 0.0
+        self.cancel = CancelToken()
+        self.exit_request: BaseException | None = None
+        self.owns_terminal = False
+        self.pipeline_pgid: int | None = None
+        self.pgids: list[int] = []
+        self.processes: list = []
+        self.threads: list[threading.Thread] = []
+        self.killed_reason = ""
+        self._buffer: collections.deque = collections.deque()
+        self._cond = threading.Condition()
+        self._following = False
+        self._stopped_procs = 0
+        self._driver: threading.Thread | None = None
+
+    # -- lifecycle -----------------------------------------------------------
+    def start(self) -> None:
+        self.state = "running"
+        self.started = time.time()
+        self._driver = threading.Thread(target=self._drive, name=f"nlsh-job-{self.id}", daemon=True)
+        self._driver.start()
+
+    def _drive(self) -> None:
+        status = 0
+        try:
+            for i, pipeline in enumerate(self.chain.pipelines):
+                if i:
+                    op = self.chain.ops[i - 1]
+                    if (op == "&&") != (status == 0):
+                        continue
+                if self.cancel.cancelled or self.exit_request is not None:
+                    break
+                status = run_pipeline(pipeline, self)
+                self.shell.last_status = status
+        except CommandError as e:
+            self.err(f"nlsh: {e.message}\n")
+            status = e.status
+        except Exception as e:  # keep the shell alive whatever a job does
+            self.err(f"nlsh: internal error: {type(e).__name__}: {e}\n")
+            status = 70
+        finally:
+            self.ended = time.time()
+            if self.killed_reason:
+                self.state, status = "killed", 137 if status == 0 else status
+            elif self.cancel.cancelled:
+                self.state, status = "cancelled", 130
+            else:
+                self.state = "done" if status == 0 else "failed"
+            self.status = status
+            with self._cond:
+                self._cond.notify_all()
+            self.shell.jobs.finished(self)
+
+    @property
+    def finished(self) -> bool:
+        return self.state in ("done", "failed", "cancelled", "killed")
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for the job to end; True if it has."""
+        deadline = None if timeout is None else time.time() + timeout
+        with self._cond:
+            while not self.finished:
+                left = 0.1 if deadline is None else min(0.1, deadline - time.time())
+                if left <= 0:
+                    return False
+                self._cond.wait(left)
+        if self._driver is not None:
+            self._driver.join()
+        return True
+
+    # -- output --------------------------------------------------------------
+    def put(self, item: object) -> None:
+        self.emit(item, 1)
+
+    def emit(self, item: object, stream: int = 1) -> None:
+        with self._cond:
+            while self._following and len(self._buffer) >= FOLLOW_WINDOW and not self.cancel.cancelled:
+                self._cond.wait(0.05)
+            self._buffer.append((stream, item))
+            self._cond.notify_all()
+
+    def err(self, text: str) -> None:
+        for line in text.rstrip("\n").split("\n"):
+            self.emit(line, 2)
+
+    def follow(self, stop: Callable[[], bool] = lambda: False) -> Iterator[tuple[int, object]]:
+        """Items as they come, until the job ends (or ``stop()`` is true)."""
+        with self._cond:
+            self._following = True
+        try:
+            while True:
+                with self._cond:
+                    while not self._buffer and not self.finished and not stop():
+                        self._cond.wait(0.05)
+                    if not self._buffer:
+                        return
+                    item = self._buffer.popleft()
+                    self._cond.notify_all()
+                yield item
+        finally:
+            with self._cond:
+                self._following = False
+                self._cond.notify_all()
+
+    def drain(self) -> list[tuple[int, object]]:
+        with self._cond:
+            items = list(self._buffer)
+            self._buffer.clear()
+            self._cond.notify_all()
+        return items
+
+    # -- processes and threads --------------------------------------------
+    def register_thread(self, t: threading.Thread) -> None:
+        self.threads.append(t)
+
+    def add_process(self, proc) -> None:
+        self.processes.append(proc)
+
+    def add_pgid(self, pgid: int) -> None:
+        self.pgids.append(pgid)
+
+    def process_stopped(self) -> None:
+        with self._cond:
+            self._stopped_procs += 1
+            self.state = "stopped"
+            self._cond.notify_all()
+
+    def process_continued(self) -> None:
+        with self._cond:
+            self._stopped_procs = max(0, self._stopped_procs - 1)
+            if self.state == "stopped":
+                self.state = "running"
+            self._cond.notify_all()
+
+    @property
+    def stopped(self) -> bool:
+        return self.state == "stopped"
+
+    def signal(self, sig: int) -> None:
+        """Send ``sig`` to every process group of the job."""
+        for pgid in self.pgids:
+            try:
+                os.killpg(pgid, sig)
+            except OSError:
+                pass
+
+    def resume(self) -> None:
+        self.signal(signal.SIGCONT)
+
+    def terminate(self, reason: str = "cancelled", killed: bool = False) -> None:
+        """Cancel every stage; SIGTERM the processes, SIGKILL after a grace period."""
+        if killed:
+            self.killed_reason = reason
+        self.cancel.cancel(reason)
+        self.signal(signal.SIGTERM)
+        self.signal(signal.SIGCONT)
+        if self.pgids:
+            threading.Thread(target=self._kill_later, daemon=True).start()
+
+    def _kill_later(self) -> None:
+        deadline = time.time() + GRACE_SECONDS
+        while time.time() < deadline:
+            if all(p.returncode is not None for p in self.processes):
+                return
+            time.sleep(0.05)
+        self.signal(signal.SIGKILL)
+
+
+class JobTable:
+    """The shell's jobs by id (``%1``), and what to tell the user about them."""
+
+    def __init__(self) -> None:
+        self._jobs: dict[int, Job] = {}
+        self._lock = threading.Lock()
+        self.notices: collections.deque[str] = collections.deque()
+
+    def add(self, job: Job) -> Job:
+        with self._lock:
+            job.id = max(self._jobs, default=0) + 1
+            self._jobs[job.id] = job
+        return job
+
+    def finished(self, job: Job) -> None:
+        if not job.foreground:
+            word = {"done": "Done", "failed": f"Exit {job.status}", "cancelled": "Cancelled",
+                    "killed": f"Killed{': ' + job.killed_reason if job.killed_reason else ''}"}[job.state]
+            self.notices.append(f"[{job.id}] {word:<12} {job.text}")
+        else:
+            self.remove(job)
+
+    def remove(self, job: Job) -> None:
+        with self._lock:
+            if self._jobs.get(job.id) is job:
+                del self._jobs[job.id]
+
+    def list(self) -> list[Job]:
+        with self._lock:
+            return [self._jobs[k] for k in sorted(self._jobs)]
+
+    def live(self) -> list[Job]:
+        return [j for j in self.list() if not j.finished]
+
+    def get(self, spec: str | None) -> Job:
+        """The job named by ``%N``, ``N``, ``%+``/``%%`` or None (the latest)."""
+        jobs = self.list()
+        if spec in (None, "%", "%+", "%%"):
+            if not jobs:
+                raise CommandError("no current job")
+            return jobs[-1]
+        s = spec.lstrip("%")
+        if s.isdigit() and int(s) in self._jobs:
+            return self._jobs[int(s)]
+        raise CommandError(f"{spec}: no such job")
+
+    def signal(self, spec: str, sig: int) -> None:
+        job = self.get(spec)
+        if job.finished:
+            raise CommandError(f"{spec}: job has already ended")
+        if sig in (signal.SIGTERM, signal.SIGKILL, signal.SIGINT):
+            job.terminate(f"signal {signal.Signals(sig).name}", killed=sig == signal.SIGKILL)
+            if sig == signal.SIGKILL:
+                job.signal(sig)
+        else:
+            job.signal(sig)
+
+    def reap_notices(self) -> list[str]:
+        out = []
+        while self.notices:
+            out.append(self.notices.popleft())
+        for j in self.list():
+            if j.finished and not j.foreground:
+                self.remove(j)
+        return out

@@ -1,0 +1,418 @@
+"""Run one pipeline: built-ins on worker threads, programs as processes.
+
+Built-in stages are connected by bounded Channels; programs next to each
+other share OS pipes. Every program of a job joins the job's process group
+so a signal reaches the whole tree.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import threading
+from typing import TYPE_CHECKING, Iterable, Iterator
+
+from nlsh.kernel.channel import Channel, ChannelClosed
+from nlsh.kernel.context import Cancelled, CommandError, Context, os_reason
+from nlsh.kernel.expand import expand_args, expand_argv, expand_word
+from nlsh.kernel.terminal import give_terminal
+from nlsh.lang.plan import Call, Pipeline
+from nlsh.records import Partial, plain
+
+if TYPE_CHECKING:
+    from nlsh.kernel.job import Job
+
+
+class _Stage:
+    """Bookkeeping for one running stage; ``status`` is set when it ends."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.status: int | None = None
+        self.done = threading.Event()
+        self.proc: subprocess.Popen | None = None
+        self.thread: threading.Thread | None = None
+
+
+def run_pipeline(pipeline: Pipeline, job: "Job") -> int:
+    """Run every stage, wait for all of them, and return the last one's status."""
+    stages: list[_Stage] = []
+    upstream: object = None     # a Channel, a readable pipe, or None
+    calls = pipeline.calls
+    job.pipeline_pgid = None
+    try:
+        for i, call in enumerate(calls):
+            last = i == len(calls) - 1
+            next_external = not last and calls[i + 1].external
+            if call.external:
+                stage, upstream = _start_external(call, job, upstream, last, next_external)
+            else:
+                stage, upstream = _start_builtin(call, job, upstream, last, next_external)
+            stages.append(stage)
+    except BaseException:
+        job.cancel.cancel("failed to start")
+        raise
+    finally:
+        if isinstance(upstream, Channel):
+            upstream.stop_reading()
+    for stage in stages:
+        stage.done.wait()
+        if stage.thread is not None:
+            stage.thread.join()
+    return stages[-1].status or 0
+
+
+def _redirect(call: Call, job: "Job", kind: str) -> io.BufferedIOBase | None:
+    """The file for ``kind`` ("<", ">" or "2>"); ``>>`` counts as ">"."""
+    for r in call.redirects:
+        base = {"<": "<", ">": ">", ">>": ">", "2>": "2>", "2>>": "2>"}[r.op]
+        if base == kind:
+            targets = expand_word(r.target, job.shell)
+            if len(targets) != 1:
+                raise CommandError(f"ambiguous redirect '{r.target.source()}'")
+            path = os.path.join(job.shell.cwd, os.path.expanduser(targets[0]))
+            mode = {"<": "rb", ">": "wb", ">>": "ab", "2>": "wb", "2>>": "ab"}[r.op]
+            try:
+                return open(path, mode)
+            except OSError as e:
+                raise CommandError(f"{targets[0]}: {os_reason(e)}") from None
+    return None
+
+
+def _pipe_lines(f: io.BufferedIOBase, cancel) -> Iterator[str]:
+    try:
+        for raw in f:
+            cancel.check()
+            line = raw.decode("utf-8", "surrogateescape")
+            yield line[:-1] if line.endswith("\n") else line
+    finally:
+        f.close()
+
+
+# -- built-ins ---------------------------------------------------------------
+
+def _start_builtin(call: Call, job: "Job", upstream: object, last: bool,
+                   next_external: bool) -> tuple[_Stage, object]:
+    cmd = job.shell.registry.get(call.name)
+    stage = _Stage(call.name)
+    if cmd is None:
+        job.err(f"nlsh: {call.name}: command not found\n")
+        stage.status = 127
+        stage.done.set()
+        return stage, None
+    try:
+        stdin = _redirect(call, job, "<")
+        stdout = _redirect(call, job, ">")
+        stderr = _redirect(call, job, "2>")
+    except CommandError as e:
+        job.err(f"nlsh: {call.name}: {e.message}\n")
+        stage.status = 1
+        stage.done.set()
+        if isinstance(upstream, Channel):
+            upstream.stop_reading()
+        return stage, None
+    if stdin is not None:
+        if isinstance(upstream, Channel):
+            upstream.stop_reading()
+        source: Iterable[object] | None = _pipe_lines(stdin, job.cancel)
+    elif isinstance(upstream, Channel):
+        source = upstream
+    elif upstream is not None:
+        source = _pipe_lines(upstream, job.cancel)
+    elif cmd.input != "none" and job.stdin is not None:
+        source = _pipe_lines(job.stdin, job.cancel)
+    else:
+        source = None
+
+    err_stream = _ErrWriter(job, stderr)
+    ctx = Context(job.shell, call.name, source, job.cancel, err_stream)
+    if stdout is not None:
+        out: object = _FileSink(stdout)
+        downstream = None
+    elif last:
+        out = job
+        downstream = None
+    elif next_external:
+        r, w = os.pipe()
+        out = _FileSink(os.fdopen(w, "wb"))
+        downstream = os.fdopen(r, "rb")
+    else:
+        downstream = Channel(job.cancel)
+        out = downstream
+
+    def run() -> None:
+        try:
+            stage.status = _run_builtin(cmd, call, ctx, out, job)
+        finally:
+            if isinstance(out, (Channel, _FileSink)):
+                out.close()
+            if isinstance(source, Channel):
+                source.stop_reading()
+            elif source is not None and hasattr(source, "close"):
+                source.close()
+            if stderr is not None:
+                stderr.close()
+            stage.done.set()
+
+    if cmd.shell_state:
+        run()
+    else:
+        stage.thread = threading.Thread(target=run, name=f"nlsh-{call.name}", daemon=True)
+        job.register_thread(stage.thread)
+        stage.thread.start()
+    return stage, downstream
+
+
+def _run_builtin(cmd, call: Call, ctx: Context, out, job: "Job") -> int:
+    from nlsh.commands.shell import ExitShell
+    try:
+        args = expand_args(cmd, call, job.shell)
+        result = cmd.run(ctx, args)
+        if result is not None:
+            for item in result:
+                out.put(item)
+        return ctx.status
+    except ChannelClosed:
+        return ctx.status
+    except Cancelled:
+        return 130
+    except CommandError as e:
+        ctx.stderr.write(f"nlsh: {call.name}: {e.message}\n")
+        return e.status
+    except ExitShell as e:
+        job.exit_request = e
+        return e.status
+    except BrokenPipeError:
+        return ctx.status
+    except OSError as e:
+        ctx.stderr.write(f"nlsh: {call.name}: {os_reason(e)}\n")
+        return 1
+    except Exception as e:  # a bug in a command must not take the shell down
+        ctx.stderr.write(f"nlsh: {call.name}: internal error: {type(e).__name__}: {e}\n")
+        return 70
+
+
+class _FileSink:
+    """Writes items as plain lines to a binary file (redirect or OS pipe)."""
+
+    def __init__(self, f: io.BufferedIOBase) -> None:
+        self.f = f
+
+    def put(self, item: object) -> None:
+        text = plain(item)
+        data = text if isinstance(item, Partial) else text + "\n"
+        try:
+            self.f.write(data.encode("utf-8", "surrogateescape"))
+        except BrokenPipeError:
+            raise ChannelClosed() from None
+
+    def close(self) -> None:
+        try:
+            self.f.close()
+        except BrokenPipeError:
+            pass
+
+
+class _ErrWriter:
+    """A built-in's stderr: a redirect target, or the job's error stream."""
+
+    def __init__(self, job: "Job", f: io.BufferedIOBase | None) -> None:
+        self.job = job
+        self.f = f
+
+    def write(self, text: str) -> None:
+        if self.f is not None:
+            self.f.write(text.encode("utf-8", "surrogateescape"))
+        else:
+            self.job.err(text)
+
+    def flush(self) -> None:
+        if self.f is not None:
+            self.f.flush()
+
+
+# -- programs ----------------------------------------------------------------
+
+def _start_external(call: Call, job: "Job", upstream: object, last: bool,
+                    next_external: bool) -> tuple[_Stage, object]:
+    shell = job.shell
+    stage = _Stage(call.name)
+    opened: list = []
+    try:
+        argv = expand_argv(call, shell)
+        stdin_f = _redirect(call, job, "<")
+        stdout_f = _redirect(call, job, ">")
+        stderr_f = _redirect(call, job, "2>")
+        opened = [f for f in (stdin_f, stdout_f, stderr_f) if f is not None]
+    except CommandError as e:
+        job.err(f"nlsh: {call.name or 'command'}: {e.message}\n")
+        stage.status = 1
+        stage.done.set()
+        if isinstance(upstream, Channel):
+            upstream.stop_reading()
+        return stage, None
+
+    feeder: Channel | None = None
+    if stdin_f is not None:
+        stdin = stdin_f
+        if isinstance(upstream, Channel):
+            upstream.stop_reading()
+    elif isinstance(upstream, Channel):
+        stdin, feeder = subprocess.PIPE, upstream
+    elif upstream is not None:
+        stdin = upstream
+    elif job.foreground and job.stdin is not None:
+        stdin = job.stdin
+    elif job.foreground and job.shell.interactive:
+        stdin = None
+    else:
+        stdin = subprocess.DEVNULL
+
+    if stdout_f is not None:
+        stdout = stdout_f
+    elif last and job.inherit_stdout:
+        stdout = None
+    else:
+        stdout = subprocess.PIPE
+    if stderr_f is not None:
+        stderr = stderr_f
+    elif job.foreground:
+        stderr = None
+    else:
+        stderr = subprocess.PIPE
+
+    env = dict(shell.env)
+    kwargs: dict = {}
+    if job.pipeline_pgid is None:
+        kwargs["process_group"] = 0
+    else:
+        kwargs["process_group"] = job.pipeline_pgid
+    try:
+        try:
+            proc = subprocess.Popen(argv, cwd=shell.cwd, env=env, stdin=stdin, stdout=stdout,
+                                    stderr=stderr, **_pgroup(kwargs))
+        except (PermissionError, subprocess.SubprocessError) as first:
+            if job.pipeline_pgid is None or not isinstance(first, subprocess.SubprocessError):
+                raise
+            proc = subprocess.Popen(argv, cwd=shell.cwd, env=env, stdin=stdin, stdout=stdout,
+                                    stderr=stderr, **_pgroup({"process_group": 0}))
+    except FileNotFoundError:
+        job.err(f"nlsh: {argv[0]}: command not found\n")
+        stage.status = 127
+    except PermissionError:
+        job.err(f"nlsh: {argv[0]}: Permission denied\n")
+        stage.status = 126
+    except OSError as e:
+        job.err(f"nlsh: {argv[0]}: {os_reason(e)}\n")
+        stage.status = 126
+    finally:
+        for f in opened:
+            f.close()
+        if upstream is not None and not isinstance(upstream, Channel) and hasattr(upstream, "close"):
+            upstream.close()
+    if stage.status is not None:
+        stage.done.set()
+        if feeder is not None:
+            feeder.stop_reading()
+        return stage, None
+
+    stage.proc = proc
+    if job.pipeline_pgid is None:
+        job.pipeline_pgid = proc.pid
+        job.add_pgid(proc.pid)
+        if job.foreground and shell.tty is not None:
+            give_terminal(shell.tty, proc.pid)
+            job.owns_terminal = True
+            _continue(proc.pid)
+    job.add_process(proc)
+
+    if feeder is not None:
+        _thread(job, f"nlsh-feed-{call.name}", _feed, feeder, proc.stdin)
+    downstream: object = None
+    if stdout == subprocess.PIPE:
+        if last:
+            _thread(job, f"nlsh-out-{call.name}", _collect, proc.stdout, job, 1)
+        else:
+            downstream = proc.stdout
+    if stderr == subprocess.PIPE:
+        _thread(job, f"nlsh-err-{call.name}", _collect, proc.stderr, job, 2)
+
+    def watch() -> None:
+        stage.status = _wait(proc, job)
+        stage.done.set()
+
+    stage.thread = _thread(job, f"nlsh-wait-{call.name}", watch)
+    return stage, downstream
+
+
+def _pgroup(kwargs: dict) -> dict:
+    if sys.version_info >= (3, 11):
+        return kwargs
+    pgid = kwargs["process_group"]
+    return {"preexec_fn": lambda: os.setpgid(0, pgid)}
+
+
+def _continue(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGCONT)
+    except OSError:
+        pass
+
+
+def _thread(job: "Job", name: str, target, *args) -> threading.Thread:
+    t = threading.Thread(target=target, args=args, name=name, daemon=True)
+    job.register_thread(t)
+    t.start()
+    return t
+
+
+def _feed(source: Channel, sink: io.BufferedIOBase) -> None:
+    try:
+        for item in source:
+            text = plain(item)
+            sink.write((text if isinstance(item, Partial) else text + "\n").encode("utf-8", "surrogateescape"))
+    except (BrokenPipeError, Cancelled, OSError):
+        pass
+    finally:
+        source.stop_reading()
+        try:
+            sink.close()
+        except OSError:
+            pass
+
+
+def _collect(f: io.BufferedIOBase, job: "Job", stream: int) -> None:
+    try:
+        for raw in f:
+            line = raw.decode("utf-8", "surrogateescape")
+            if line.endswith("\n"):
+                job.emit(line[:-1], stream)
+            else:
+                job.emit(Partial(line), stream)
+    except (OSError, ValueError):
+        pass
+    finally:
+        f.close()
+
+
+def _wait(proc: subprocess.Popen, job: "Job") -> int:
+    """Wait for ``proc``, reporting stops (Ctrl-Z) to the job; its exit status."""
+    while True:
+        try:
+            _, status = os.waitpid(proc.pid, os.WUNTRACED | os.WCONTINUED)
+        except ChildProcessError:
+            return proc.returncode if proc.returncode is not None else 0
+        except InterruptedError:
+            continue
+        if os.WIFSTOPPED(status):
+            job.process_stopped()
+            continue
+        if os.WIFCONTINUED(status):
+            job.process_continued()
+            continue
+        code = os.waitstatus_to_exitcode(status)
+        proc.returncode = code
+        return 128 - code if code < 0 else code

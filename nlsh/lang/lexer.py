@@ -1,0 +1,170 @@
+"""Split a line into words and operators, keeping columns for error messages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nlsh.lang.errors import ParseError
+from nlsh.lang.plan import Glob, Lit, Part, Tilde, Var, Word
+
+OPERATORS = ("&&", "||", "2>>", "2>", ">>", ">", "<", "|", ";", "&")
+GLOB_CHARS = frozenset("*?[")
+# Characters that end an unquoted word or need quoting to be literal.
+SPECIAL = frozenset(" \t\n|&;<>()'\"\\$#`")
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: str          # "word" or "op"
+    value: object      # Word for words, the operator text for ops
+    column: int
+    length: int
+    flag_like: bool = False   # an unquoted word that starts with "-"
+
+    @property
+    def text(self) -> str:
+        return self.value if isinstance(self.value, str) else self.value.source()
+
+
+def _is_name_char(c: str) -> bool:
+    return c.isalnum() or c == "_"
+
+
+class _WordBuilder:
+    """Collects characters into parts, separating literal from glob text."""
+
+    def __init__(self) -> None:
+        self.parts: list[Part] = []
+        self.run: list[tuple[str, bool]] = []   # (char, unquoted)
+
+    def char(self, c: str, unquoted: bool) -> None:
+        self.run.append((c, unquoted))
+
+    def part(self, part: Part) -> None:
+        self._flush()
+        self.parts.append(part)
+
+    def _flush(self) -> None:
+        # An unquoted stretch holding a wildcard becomes a Glob; quoted or
+        # escaped characters next to it stay Lit so they keep their meaning.
+        i = 0
+        while i < len(self.run):
+            j = i
+            unq = self.run[i][1]
+            while j < len(self.run) and self.run[j][1] == unq:
+                j += 1
+            text = "".join(c for c, _ in self.run[i:j])
+            if unq and any(c in GLOB_CHARS for c in text):
+                self.parts.append(Glob(text))
+            else:
+                self._lit(text)
+            i = j
+        self.run = []
+
+    def _lit(self, text: str) -> None:
+        if self.parts and isinstance(self.parts[-1], Lit):
+            self.parts[-1] = Lit(self.parts[-1].text + text)
+        else:
+            self.parts.append(Lit(text))
+
+    def word(self) -> Word:
+        self._flush()
+        merged: list[Part] = []
+        for p in self.parts:
+            if merged and isinstance(p, Lit) and isinstance(merged[-1], Lit):
+                merged[-1] = Lit(merged[-1].text + p.text)
+            else:
+                merged.append(p)
+        return Word(tuple(merged) or (Lit(""),))
+
+
+def tokenize(line: str) -> list[Token]:
+    """Tokens of ``line``; a ``#`` that starts a word begins a comment."""
+    tokens: list[Token] = []
+    i, n = 0, len(line)
+    while i < n:
+        c = line[i]
+        if c in " \t\n":
+            i += 1
+            continue
+        if c == "#":
+            break
+        op = next((o for o in OPERATORS if line.startswith(o, i)), None)
+        if op is not None and not (op.startswith("2") and i > 0 and line[i - 1] not in " \t|;&"):
+            tokens.append(Token("op", op, i, len(op)))
+            i += len(op)
+            continue
+        if c in "()`":
+            raise ParseError(f"unsupported character {c!r} (quote it to use it literally)", i)
+        start = i
+        b = _WordBuilder()
+        flag_like = c == "-"
+        while i < n and line[i] not in " \t\n|&;<>":
+            c = line[i]
+            if c == "'":
+                end = line.find("'", i + 1)
+                if end < 0:
+                    raise ParseError("unterminated single quote", i)
+                for ch in line[i + 1:end]:
+                    b.char(ch, False)
+                i = end + 1
+            elif c == '"':
+                i = _double_quoted(line, i, b)
+            elif c == "\\":
+                if i + 1 >= n:
+                    raise ParseError("backslash at end of line", i)
+                b.char(line[i + 1], False)
+                i += 2
+            elif c == "$":
+                i = _variable(line, i, b)
+            elif c == "~" and i == start:
+                b.part(Tilde())
+                i += 1
+            elif c in "()`":
+                raise ParseError(f"unsupported character {c!r} (quote it to use it literally)", i)
+            else:
+                b.char(c, True)
+                i += 1
+        tokens.append(Token("word", b.word(), start, i - start, flag_like))
+    return tokens
+
+
+def _double_quoted(line: str, i: int, b: _WordBuilder) -> int:
+    start = i
+    i += 1
+    while i < len(line):
+        c = line[i]
+        if c == '"':
+            return i + 1
+        if c == "\\" and i + 1 < len(line) and line[i + 1] in '"\\$`':
+            b.char(line[i + 1], False)
+            i += 2
+        elif c == "$":
+            i = _variable(line, i, b)
+        else:
+            b.char(c, False)
+            i += 1
+    raise ParseError("unterminated double quote", start)
+
+
+def _variable(line: str, i: int, b: _WordBuilder) -> int:
+    """Parse ``$NAME``, ``${NAME}`` or ``$?`` at ``i``; a lone ``$`` is literal."""
+    n = len(line)
+    if i + 1 < n and line[i + 1] == "{":
+        end = line.find("}", i + 2)
+        name = line[i + 2:end] if end > 0 else ""
+        if end < 0 or not name or not (name == "?" or all(_is_name_char(c) for c in name)):
+            raise ParseError("bad variable: expected ${NAME}", i, (end - i + 1) if end > 0 else 2)
+        b.part(Var(name))
+        return end + 1
+    if i + 1 < n and line[i + 1] == "?":
+        b.part(Var("?"))
+        return i + 2
+    j = i + 1
+    while j < n and _is_name_char(line[j]):
+        j += 1
+    if j == i + 1:
+        b.char("$", False)
+        return j
+    b.part(Var(line[i + 1:j]))
+    return j

@@ -1,0 +1,275 @@
+"""Parse a line into a Plan, binding every call's words to its signature."""
+
+from __future__ import annotations
+
+import re
+from typing import Mapping, Protocol
+
+from nlsh.lang.errors import ParseError, did_you_mean
+from nlsh.lang.lexer import Token, tokenize
+from nlsh.lang.plan import Call, Chain, Pipeline, Plan, Redirect, Word
+from nlsh.lang.signature import Param, Signature
+
+_NUMBER = re.compile(r"^-\d+(\.\d+)?$")
+_REDIRECTS = (">", ">>", "<", "2>", "2>>")
+_COMPARISONS = ("<", ">", "<=", ">=")
+
+
+class CommandLookup(Protocol):
+    """What the parser needs to know about commands."""
+
+    def signature(self, name: str) -> Signature | None: ...
+    def is_program(self, name: str) -> bool: ...
+    def names(self) -> list[str]: ...
+
+
+def parse(line: str, commands: CommandLookup, aliases: Mapping[str, str] | None = None) -> Plan:
+    """Parse ``line``. Raises ParseError naming the offending token and column."""
+    tokens = tokenize(line)
+    chains: list[Chain] = []
+    for items, background in _split_chains(tokens, line):
+        pipelines, ops = [], []
+        for group, op in _split(items, ("&&", "||"), line):
+            pipelines.append(Pipeline(tuple(
+                _call(part, commands, aliases or {}, line) for part, _ in _split(group, ("|",), line))))
+            if op:
+                ops.append(op)
+        chains.append(Chain(tuple(pipelines), tuple(ops), background))
+    return Plan(tuple(chains))
+
+
+def _split_chains(tokens: list[Token], line: str) -> list[tuple[list[Token], bool]]:
+    out, current = [], []
+    for tok in tokens:
+        if tok.kind == "op" and tok.value in (";", "&"):
+            if not current:
+                raise ParseError(f"syntax error near {tok.value!r}", tok.column)
+            out.append((current, tok.value == "&"))
+            current = []
+        else:
+            current.append(tok)
+    if current:
+        out.append((current, False))
+    return out
+
+
+def _split(tokens: list[Token], seps: tuple[str, ...], line: str) -> list[tuple[list[Token], str]]:
+    """Split on ``seps``; each group comes with the separator that follows it."""
+    out, current = [], []
+    for tok in tokens:
+        if tok.kind == "op" and tok.value in seps:
+            if not current:
+                raise ParseError(f"syntax error near {tok.value!r}", tok.column, tok.length)
+            out.append((current, tok.value))
+            current = []
+        else:
+            current.append(tok)
+    if not current:
+        last = tokens[-1]
+        raise ParseError(f"line ends after {last.value!r}", last.column, last.length)
+    out.append((current, ""))
+    return out
+
+
+def _call(tokens: list[Token], commands: CommandLookup, aliases: Mapping[str, str], line: str) -> Call:
+    tokens = _expand_alias(tokens, aliases)
+    head = tokens[0]
+    if head.kind == "op" and head.value not in _REDIRECTS:
+        raise ParseError(f"syntax error near {head.value!r}", head.column, head.length)
+    name_tok = next((t for t in tokens if t.kind == "word"), None)
+    if name_tok is None:
+        raise ParseError("redirection without a command", head.column, head.length)
+    sig = commands.signature(name_tok.text) if name_tok.value.is_literal else None
+    words, redirects = _words_and_redirects(tokens, sig is not None and sig.expression)
+    name_tok = words[0]
+    if not name_tok.value.is_literal:
+        return Call("", (("argv", tuple(w.value for w in words)),), redirects, external=True)
+    name = name_tok.value.literal
+    if sig is None:
+        if commands.is_program(name):
+            return Call(name, (("argv", tuple(w.value for w in words)),), redirects, external=True)
+        raise ParseError(f"unknown command {name}{did_you_mean(name, commands.names())}",
+                         name_tok.column, name_tok.length, status=127)
+    return Call(name, bind(name, sig, words[1:]), redirects)
+
+
+def _expand_alias(tokens: list[Token], aliases: Mapping[str, str]) -> list[Token]:
+    seen: set[str] = set()
+    while tokens and tokens[0].kind == "word" and tokens[0].value.is_literal:
+        name = tokens[0].value.literal
+        if name not in aliases or name in seen:
+            break
+        seen.add(name)
+        head = tokens[0]
+        try:
+            expansion = tokenize(aliases[name])
+        except ParseError as e:
+            raise ParseError(f"alias {name}: {e.message}", head.column, head.length) from None
+        if any(t.kind == "op" and t.value not in _REDIRECTS for t in expansion) or not expansion:
+            raise ParseError(f"alias {name} must be a single command", head.column, head.length)
+        moved = [Token(t.kind, t.value, head.column, head.length, t.flag_like) for t in expansion]
+        tokens = moved + tokens[1:]
+    return tokens
+
+
+def _words_and_redirects(tokens: list[Token], expression: bool) -> tuple[list[Token], tuple[Redirect, ...]]:
+    words: list[Token] = []
+    redirects: list[Redirect] = []
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        if tok.kind == "op" and expression and words and tok.value in (">", "<"):
+            op = tok.value
+            nxt = tokens[i + 1] if i + 1 < len(tokens) else None
+            if (nxt is not None and nxt.kind == "word" and nxt.column == tok.column + 1
+                    and nxt.text.startswith("=")):
+                rest = nxt.text[1:]
+                words.append(Token("word", Word.lit(op + "="), tok.column, 2))
+                if rest:
+                    words.append(Token("word", Word.lit(rest), nxt.column + 1, len(rest)))
+                i += 2
+                continue
+            words.append(Token("word", Word.lit(op), tok.column, 1))
+        elif tok.kind == "op":
+            target = tokens[i + 1] if i + 1 < len(tokens) else None
+            if target is None or target.kind != "word":
+                raise ParseError(f"{tok.value} needs a file name", tok.column, tok.length)
+            redirects.append(Redirect(tok.value, target.value))
+            i += 1
+        else:
+            words.append(tok)
+        i += 1
+    if not words:
+        raise ParseError("redirection without a command", tokens[0].column)
+    return words, tuple(redirects)
+
+
+def bind(name: str, sig: Signature, words: list[Token]) -> tuple[tuple[str, object], ...]:
+    """Bind argument tokens to ``sig``'s parameters; values in declaration order."""
+    values: dict[str, object] = {}
+    positional: list[Token] = []
+    only_positional = False
+    i = 0
+    while i < len(words):
+        tok = words[i]
+        i += 1
+        text = tok.value.literal if tok.value.is_literal else None
+        if only_positional or not tok.flag_like or text is None or text == "-":
+            positional.append(tok)
+            continue
+        if text == "--":
+            only_positional = True
+            continue
+        if _NUMBER.match(text) and sig.flag(text) is None:
+            if sig.number_flag and "." not in text:
+                values[sig.number_flag] = int(text[1:])
+            else:
+                positional.append(tok)
+            continue
+        if text.startswith("--"):
+            flag, eq, inline = text.partition("=")
+            param = sig.flag(flag)
+            if param is None:
+                if sig.free_dashes:
+                    positional.append(tok)
+                    continue
+                raise _unknown_flag(name, flag, sig, tok)
+            if param.type == "flag":
+                if eq:
+                    raise ParseError(f"{name}: {flag} takes no value", tok.column, tok.length)
+                values[param.name] = True
+            elif eq:
+                values[param.name] = _value(name, param, Word.lit(inline), tok)
+            else:
+                i = _take_value(name, param, flag, words, i, tok, values)
+            continue
+        param = sig.flag(text)
+        if param is not None:
+            if param.type == "flag":
+                values[param.name] = True
+            else:
+                i = _take_value(name, param, text, words, i, tok, values)
+            continue
+        cluster = _cluster(name, sig, text, tok)
+        if cluster is None:
+            if sig.free_dashes:
+                positional.append(tok)
+                continue
+            raise _unknown_flag(name, text, sig, tok)
+        found, pending = cluster
+        values.update(found)
+        if pending is not None:
+            i = _take_value(name, pending, text, words, i, tok, values)
+    _bind_positionals(name, sig, positional, values, words)
+    return tuple((p.name, values[p.name]) for p in sig.params if p.name in values)
+
+
+def _cluster(name: str, sig: Signature, text: str,
+             tok: Token) -> tuple[dict[str, object], Param | None] | None:
+    """Short flags grouped in one word (``-rn``, ``-n5``): the values found and
+    the option still waiting for the next word; None if ``text`` is not one."""
+    found: dict[str, object] = {}
+    chars = text[1:]
+    for k, ch in enumerate(chars):
+        param = sig.flag("-" + ch)
+        if param is None:
+            return None
+        if param.type == "flag":
+            found[param.name] = True
+            continue
+        rest = chars[k + 1:]
+        if not rest:
+            return found, param
+        found[param.name] = _value(name, param, Word.lit(rest), tok)
+        break
+    return found, None
+
+
+def _take_value(name: str, param: Param, flag: str, words: list[Token], i: int,
+                tok: Token, values: dict) -> int:
+    if i >= len(words):
+        raise ParseError(f"{name}: {flag} needs a value ({param.label})", tok.column, tok.length)
+    values[param.name] = _value(name, param, words[i].value, words[i])
+    return i + 1
+
+
+def _value(name: str, param: Param, word: Word, tok: Token) -> object:
+    try:
+        return param.bind_word(word)
+    except ValueError as e:
+        raise ParseError(f"{name}: bad value {word.source()!r} for {param.flags[0] if param.flags else param.label}: {e}",
+                         tok.column, tok.length) from None
+
+
+def _unknown_flag(name: str, flag: str, sig: Signature, tok: Token) -> ParseError:
+    return ParseError(f"{name}: unknown flag {flag}{did_you_mean(flag, list(sig.by_flag))}",
+                      tok.column, tok.length)
+
+
+def _bind_positionals(name: str, sig: Signature, tokens: list[Token], values: dict,
+                      all_words: list[Token]) -> None:
+    params = sig.positionals
+    k = 0
+    for idx, param in enumerate(params):
+        if param.variadic:
+            after = sum(1 for p in params[idx + 1:] if p.required)
+            take = max(0, len(tokens) - k - after)
+            chunk = tokens[k:k + take]
+            if chunk:
+                values[param.name] = tuple(_value(name, param, t.value, t) for t in chunk)
+            elif param.required:
+                raise _missing(name, param, all_words)
+            k += take
+        elif k < len(tokens):
+            values[param.name] = _value(name, param, tokens[k].value, tokens[k])
+            k += 1
+        elif param.required:
+            raise _missing(name, param, all_words)
+    if k < len(tokens):
+        extra = tokens[k]
+        raise ParseError(f"{name}: unexpected argument {extra.text!r}", extra.column, extra.length)
+
+
+def _missing(name: str, param: Param, words: list[Token]) -> ParseError:
+    column = (words[-1].column + words[-1].length + 1) if words else 0
+    return ParseError(f"{name}: missing {param.label}", column)

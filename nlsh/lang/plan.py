@@ -1,0 +1,129 @@
+"""The Plan: what a parsed command line and a model's answer both become.
+
+A Plan is a list of chains run one after another (``;``), each chain is
+pipelines joined by ``&&``/``||``, each pipeline is calls joined by ``|``.
+Every value here is immutable and compares by value, so two plans with the
+same meaning are equal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Union
+
+
+@dataclass(frozen=True)
+class Lit:
+    """Literal text: never globbed, never expanded."""
+    text: str
+
+
+@dataclass(frozen=True)
+class Glob:
+    """Unquoted text holding wildcard characters (``*``, ``?``, ``[``)."""
+    text: str
+
+
+@dataclass(frozen=True)
+class Var:
+    """``$NAME`` or ``${NAME}``; ``?`` is the last exit status."""
+    name: str
+
+
+@dataclass(frozen=True)
+class Tilde:
+    """A leading unquoted ``~``: the user's home directory."""
+
+
+Part = Union[Lit, Glob, Var, Tilde]
+
+
+@dataclass(frozen=True)
+class Word:
+    """One shell word, before expansion."""
+    parts: tuple[Part, ...]
+
+    @classmethod
+    def lit(cls, text: str) -> "Word":
+        return cls((Lit(text),))
+
+    @property
+    def is_literal(self) -> bool:
+        return all(isinstance(p, Lit) for p in self.parts)
+
+    @property
+    def literal(self) -> str:
+        """The text of a fully literal word (raises if it is not literal)."""
+        if not self.is_literal:
+            raise ValueError("word needs expansion")
+        return "".join(p.text for p in self.parts)  # type: ignore[union-attr]
+
+    @property
+    def has_glob(self) -> bool:
+        return any(isinstance(p, Glob) for p in self.parts)
+
+    def source(self) -> str:
+        """The word as a person would read it (unquoted, unexpanded)."""
+        out = []
+        for p in self.parts:
+            if isinstance(p, (Lit, Glob)):
+                out.append(p.text)
+            elif isinstance(p, Var):
+                out.append("$" + p.name)
+            else:
+                out.append("~")
+        return "".join(out)
+
+
+@dataclass(frozen=True)
+class Redirect:
+    """``>`` / ``>>`` / ``<`` / ``2>`` / ``2>>`` with its target word."""
+    op: str
+    target: Word
+
+
+# A bound argument value: bool, int, float, Size, Duration, str (a choice),
+# Word (expanded when the call runs) or a tuple of Words (variadic).
+Value = object
+
+
+@dataclass(frozen=True)
+class Call:
+    """One command with its arguments bound to the command's parameters.
+
+    ``args`` holds ``(param name, value)`` pairs in declaration order and
+    only for parameters that were given. An external program has a single
+    parameter ``argv`` holding its words.
+    """
+    name: str
+    args: tuple[tuple[str, Value], ...] = ()
+    redirects: tuple[Redirect, ...] = ()
+    external: bool = False
+
+    def get(self, name: str, default: Value = None) -> Value:
+        for key, value in self.args:
+            if key == name:
+                return value
+        return default
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    calls: tuple[Call, ...]
+
+
+@dataclass(frozen=True)
+class Chain:
+    """Pipelines joined by ``&&`` / ``||``: ``ops[i]`` joins pipelines i and i+1."""
+    pipelines: tuple[Pipeline, ...]
+    ops: tuple[str, ...] = ()
+    background: bool = False
+
+
+@dataclass(frozen=True)
+class Plan:
+    chains: tuple[Chain, ...] = field(default_factory=tuple)
+
+    @property
+    def calls(self) -> list[Call]:
+        return [c for ch in self.chains for p in ch.pipelines for c in p.calls]

@@ -1,0 +1,98 @@
+"""Plan → its one canonical text. ``parse(text(plan)) == plan`` holds."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from nlsh.lang.lexer import GLOB_CHARS, SPECIAL
+from nlsh.lang.plan import Call, Chain, Glob, Lit, Pipeline, Plan, Tilde, Var, Word
+from nlsh.lang.signature import Signature
+
+_COMPARISON_WORDS = frozenset({"<", ">", "<=", ">="})
+
+
+def text(plan: Plan, signature: Callable[[str], Signature | None]) -> str:
+    """The canonical text of ``plan``; ``signature`` looks commands up by name."""
+    out = []
+    for i, chain in enumerate(plan.chains):
+        if i:
+            out.append(" " if plan.chains[i - 1].background else "; ")
+        out.append(chain_text(chain, signature))
+    return "".join(out)
+
+
+def chain_text(chain: Chain, signature: Callable[[str], Signature | None]) -> str:
+    parts = [pipeline_text(chain.pipelines[0], signature)]
+    for op, p in zip(chain.ops, chain.pipelines[1:]):
+        parts.append(f" {op} {pipeline_text(p, signature)}")
+    return "".join(parts) + (" &" if chain.background else "")
+
+
+def pipeline_text(pipeline: Pipeline, signature: Callable[[str], Signature | None]) -> str:
+    return " | ".join(call_text(c, signature) for c in pipeline.calls)
+
+
+def call_text(call: Call, signature: Callable[[str], Signature | None]) -> str:
+    if call.external:
+        words = [quote(w, dashes_ok=True) for w in call.get("argv", ())]
+    else:
+        sig = signature(call.name)
+        if sig is None:
+            raise KeyError(f"unknown command {call.name}")
+        words = [call.name]
+        positional: list[str] = []
+        for name, value in call.args:
+            param = sig.param(name)
+            if param.positional:
+                values = value if param.variadic else (value,)
+                positional.extend(_value_text(v, sig.expression) for v in values)
+            elif param.type == "flag":
+                words.append(param.flags[0])
+            else:
+                words.append(f"{param.flags[0]} {_value_text(value, False, option=True)}")
+        words.extend(positional)
+    for r in call.redirects:
+        words.append(f"{r.op} {quote(r.target)}")
+    return " ".join(words)
+
+
+def _value_text(value: object, expression: bool, option: bool = False) -> str:
+    if isinstance(value, Word):
+        if expression and value.is_literal and value.literal in _COMPARISON_WORDS:
+            return value.literal
+        return quote(value, dashes_ok=option)
+    if isinstance(value, str):
+        return quote(Word.lit(value), dashes_ok=option)
+    return str(value)
+
+
+def quote(word: Word, dashes_ok: bool = False) -> str:
+    """Shell text for ``word`` that the lexer reads back as the same parts."""
+    parts = word.parts
+    out = []
+    for i, p in enumerate(parts):
+        if isinstance(p, Lit):
+            near_glob = (i > 0 and isinstance(parts[i - 1], Glob)) or (
+                i + 1 < len(parts) and isinstance(parts[i + 1], Glob))
+            out.append(_lit(p.text, first=(i == 0), near_glob=near_glob, dashes_ok=dashes_ok))
+        elif isinstance(p, Glob):
+            out.append(p.text)
+        elif isinstance(p, Var):
+            nxt = parts[i + 1] if i + 1 < len(parts) else None
+            glued = isinstance(nxt, (Lit, Glob)) and nxt.text[:1] and (nxt.text[0].isalnum() or nxt.text[0] == "_")
+            out.append(f"${{{p.name}}}" if glued and p.name != "?" else f"${p.name}")
+        elif isinstance(p, Tilde):
+            out.append("~")
+    return "".join(out)
+
+
+def _lit(text: str, first: bool, near_glob: bool, dashes_ok: bool) -> str:
+    safe = (
+        text
+        and not near_glob
+        and not any(c in SPECIAL or c in GLOB_CHARS or not c.isprintable() for c in text)
+        and not (first and text[0] in "~-" and not (dashes_ok and text[0] == "-"))
+    )
+    if safe:
+        return text
+    return "'" + text.replace("'", "'\\''") + "'"

@@ -1,0 +1,73 @@
+"""Entry point of the ``nlsh`` command.
+
+The commonest invocations (``nlsh``, ``nlsh -c LINE``, a script on stdin) run
+without importing typer: typer's import alone (it pulls in pydantic) costs
+more than the 150 ms start-up budget. Everything else — ``--help``,
+``--version``, subcommands — goes to the typer app in ``nlsh.cli``. Both
+paths end in ``run``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def run(command: str | None, json: bool) -> int:
+    """Run LINE (``-c``), a script on stdin, or the interactive shell."""
+    from nlsh.session import Shell, run_script_lines
+    stdin_is_tty = sys.stdin is None or sys.stdin.isatty()
+    if command is not None:
+        shell = Shell(json=json, stdin=None if stdin_is_tty else sys.stdin.buffer)
+        status = run_script_lines(shell, command.split("\n"))
+    elif not stdin_is_tty:
+        shell = Shell(json=json)
+        status = run_script_lines(shell, sys.stdin)
+    else:
+        from nlsh.repl import run_repl
+        return run_repl(json=json)
+    shell.shutdown()
+    return status
+
+
+def _fast_options(argv: list[str]) -> dict | None:
+    """Options of the invocations run without typer, or None."""
+    opts: dict = {"command": None, "json": False}
+    i = 0
+    while i < len(argv):
+        if argv[i] == "--json":
+            opts["json"] = True
+        elif argv[i] in ("-c", "--command") and i + 1 < len(argv) and opts["command"] is None:
+            opts["command"] = argv[i + 1]
+            i += 1
+        else:
+            return None
+        i += 1
+    return opts
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console-script entry point; returns the exit status."""
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        fast = _fast_options(args)
+        if fast is not None:
+            return run(**fast)
+        from nlsh.cli import app
+        app(args=args, prog_name="nlsh")
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        _quiet_stdout()
+        return 141
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    return 0
+
+
+def _quiet_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass

@@ -1,0 +1,116 @@
+"""Commands, declared once: signature, kinds, effects, examples and code.
+
+From one ``Command`` come parsing and validation (its Signature), ``help``,
+completion, the policy's view of its effects, and tests of its examples.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Sequence
+
+from nlsh.lang.signature import Param, Signature
+
+EFFECTS = ("read", "write", "delete", "exec", "network", "process")
+KINDS = ("none", "text", "records", "any")
+
+
+@dataclass(frozen=True)
+class Example:
+    """An utterance, the command it means, and what it prints.
+
+    ``files`` are created in an empty directory before the command runs;
+    ``output`` is the expected plain output (None: not checked).
+    """
+    utterance: str
+    command: str
+    output: str | None = None
+    files: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    summary: str
+    run: Callable[..., Iterable[object] | None]
+    params: tuple[Param, ...] = ()
+    input: str = "none"
+    output: str = "records"
+    effects: frozenset = frozenset({"read"})
+    examples: tuple[Example, ...] = ()
+    category: str = "misc"
+    free_dashes: bool = False
+    expression: bool = False
+    # Runs on the shell's main thread (cd, exit, alias: they change the shell).
+    shell_state: bool = False
+    number_flag: str | None = None
+    signature: Signature = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        bad = set(self.effects) - set(EFFECTS)
+        if bad or self.input not in KINDS or self.output not in KINDS:
+            raise ValueError(f"command {self.name}: bad declaration ({bad or self.input or self.output})")
+        object.__setattr__(self, "signature", Signature(
+            self.params, self.free_dashes, self.expression, self.number_flag))
+
+    @property
+    def usage(self) -> str:
+        return self.signature.usage(self.name)
+
+
+def command(name: str, summary: str, *, params: Sequence[Param] = (), input: str = "none",
+            output: str = "records", effects: Iterable[str] = ("read",),
+            examples: Sequence[Example] = (), category: str = "misc", free_dashes: bool = False,
+            expression: bool = False, shell_state: bool = False,
+            number_flag: str | None = None) -> Callable[[Callable], Command]:
+    """Declare a command; the decorated function becomes its ``run``."""
+    def wrap(fn: Callable) -> Command:
+        return Command(name, summary, fn, tuple(params), input, output, frozenset(effects),
+                       tuple(examples), category, free_dashes, expression, shell_state, number_flag)
+    return wrap
+
+
+class Registry:
+    """The live set of commands; implements the parser's CommandLookup."""
+
+    def __init__(self, commands: Iterable[Command] = ()) -> None:
+        self._commands: dict[str, Command] = {}
+        self.version = 0
+        for c in commands:
+            self.register(c)
+
+    def register(self, cmd: Command) -> None:
+        if cmd.name in self._commands:
+            raise ValueError(f"command {cmd.name} is already registered")
+        self._commands[cmd.name] = cmd
+        self.version += 1
+
+    def get(self, name: str) -> Command | None:
+        return self._commands.get(name)
+
+    def __iter__(self):
+        return iter(sorted(self._commands.values(), key=lambda c: c.name))
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._commands
+
+    # CommandLookup
+    def signature(self, name: str) -> Signature | None:
+        cmd = self._commands.get(name)
+        return cmd.signature if cmd else None
+
+    def is_program(self, name: str) -> bool:
+        if "/" in name:
+            return os.path.isfile(name) and os.access(name, os.X_OK)
+        return shutil.which(name) is not None
+
+    def names(self) -> list[str]:
+        return sorted(self._commands)
+
+
+def default_registry() -> Registry:
+    """A registry holding the built-in commands."""
+    from nlsh.commands import builtin_commands
+    return Registry(builtin_commands())

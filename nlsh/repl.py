@@ -1,0 +1,206 @@
+"""The interactive shell (prompt_toolkit): prompt, history, completion, highlighting."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from typing import Iterable
+
+from prompt_toolkit import PromptSession
+from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
+from prompt_toolkit.completion import Completer, Completion, PathCompleter
+from prompt_toolkit.document import Document
+from prompt_toolkit.formatted_text import FormattedText
+from prompt_toolkit.history import FileHistory
+from prompt_toolkit.key_binding import KeyBindings
+from prompt_toolkit.lexers import Lexer
+from prompt_toolkit.styles import Style
+
+from nlsh import __version__
+from nlsh.lang.errors import ParseError
+from nlsh.lang.lexer import tokenize
+from nlsh.paths import ensure
+from nlsh.session import ExitShell, Shell
+
+STYLE = Style.from_dict({
+    "cwd": "ansicyan bold", "status": "ansired", "arrow": "ansigreen bold",
+    "known": "ansigreen", "unknown": "ansired underline", "flag": "ansiyellow",
+    "string": "ansimagenta", "op": "ansiblue bold", "comment": "ansibrightblack",
+    "bottom-toolbar": "noreverse ansibrightblack",
+})
+_SEPARATORS = ("|", ";", "&&", "||", "&")
+
+
+def _segments_before(text: str) -> list[str]:
+    """Words of the command the cursor is in (rough: split on separators)."""
+    for sep in _SEPARATORS:
+        text = text.replace(sep, "\0")
+    return text.split("\0")[-1].split(" ")
+
+
+class ShellCompleter(Completer):
+    def __init__(self, shell: Shell) -> None:
+        self.shell = shell
+        self._programs: list[str] | None = None
+        self._paths = PathCompleter(expanduser=True, get_paths=lambda: [self.shell.cwd])
+
+    def programs(self) -> list[str]:
+        if self._programs is None:
+            names: set[str] = set()
+            for d in self.shell.env.get("PATH", "").split(os.pathsep):
+                try:
+                    names.update(n for n in os.listdir(d) if os.access(os.path.join(d, n), os.X_OK))
+                except OSError:
+                    continue
+            self._programs = sorted(names)
+        return self._programs
+
+    def get_completions(self, document: Document, complete_event) -> Iterable[Completion]:
+        words = _segments_before(document.text_before_cursor)
+        current = words[-1]
+        before = [w for w in words[:-1] if w]
+        if not before:
+            names = self.shell.registry.names() + sorted(self.shell.aliases)
+            seen = set()
+            for n in names + self.programs():
+                if n.startswith(current) and n not in seen:
+                    seen.add(n)
+                    cmd = self.shell.registry.get(n)
+                    yield Completion(n, -len(current), display_meta=cmd.summary if cmd else "")
+            return
+        cmd = self.shell.registry.get(before[0])
+        if current.startswith("-") and cmd is not None:
+            for p in cmd.params:
+                for f in p.flags:
+                    if f.startswith(current):
+                        yield Completion(f, -len(current), display_meta=p.help)
+            return
+        yield from self._paths.get_completions(Document(current, len(current)), complete_event)
+
+
+class ShellLexer(Lexer):
+    """Colours command words green when known, red when not; flags, strings, operators."""
+
+    def __init__(self, shell: Shell) -> None:
+        self.shell = shell
+
+    def _known(self, word: str) -> bool:
+        return (word in self.shell.registry or word in self.shell.aliases
+                or shutil.which(word, path=self.shell.env.get("PATH")) is not None)
+
+    def lex_document(self, document: Document):
+        lines = document.lines
+
+        def get_line(n: int):
+            line = lines[n]
+            try:
+                tokens = tokenize(line)
+            except ParseError:
+                return [("", line)]
+            out, pos, expect_cmd = [], 0, True
+            for tok in tokens:
+                if tok.column > pos:
+                    out.append(("", line[pos:tok.column]))
+                piece = line[tok.column:tok.column + tok.length]
+                if tok.kind == "op":
+                    style = "class:op"
+                    expect_cmd = tok.value in ("|", ";", "&&", "||", "&")
+                elif expect_cmd:
+                    style = "class:known" if self._known(tok.text) else "class:unknown"
+                    expect_cmd = False
+                elif tok.flag_like:
+                    style = "class:flag"
+                elif piece[:1] in "'\"":
+                    style = "class:string"
+                else:
+                    style = ""
+                out.append((style, piece))
+                pos = tok.column + tok.length
+            if pos < len(line):
+                out.append(("class:comment", line[pos:]))
+            return out
+
+        return get_line
+
+
+def _incomplete(text: str) -> bool:
+    stripped = text.rstrip()
+    if stripped.endswith("\\") or stripped.endswith(("|", "&&", "||")):
+        return True
+    try:
+        tokenize(text)
+    except ParseError as e:
+        return "unterminated" in e.message
+    return False
+
+
+def _bindings() -> KeyBindings:
+    kb = KeyBindings()
+
+    @kb.add("enter")
+    def _(event) -> None:
+        buf = event.current_buffer
+        if _incomplete(buf.text):
+            buf.insert_text("\n")
+        else:
+            buf.validate_and_handle()
+
+    return kb
+
+
+def _prompt(shell: Shell) -> FormattedText:
+    home = shell.env.get("HOME", "")
+    cwd = shell.cwd
+    if home and (cwd == home or cwd.startswith(home.rstrip("/") + "/")):
+        cwd = "~" + cwd[len(home.rstrip("/")):]
+    parts = [("class:cwd", cwd)]
+    if shell.last_status:
+        parts.append(("class:status", f" [{shell.last_status}]"))
+    parts.append(("class:arrow", " ❯ "))
+    return FormattedText(parts)
+
+
+def _toolbar(shell: Shell):
+    live = shell.jobs.live()
+    if not live:
+        return None
+    return " ".join(f"[{j.id}] {j.state} {j.text[:30]}" for j in live)
+
+
+def _join_continuations(text: str) -> str:
+    return text.replace("\\\n", "")
+
+
+def run_repl(json: bool = False) -> int:
+    """Run the interactive shell until ``exit`` or Ctrl-D; returns the exit status."""
+    shell = Shell(interactive=True, json=json)
+    history = FileHistory(ensure(os.path.dirname(shell.history.path)) and shell.history.path)
+    session: PromptSession = PromptSession(
+        history=history, auto_suggest=AutoSuggestFromHistory(), completer=ShellCompleter(shell),
+        lexer=ShellLexer(shell), style=STYLE, key_bindings=_bindings(), multiline=True,
+        complete_while_typing=False, bottom_toolbar=lambda: _toolbar(shell),
+        prompt_continuation=lambda width, n, soft: "… ".rjust(width), enable_history_search=False)
+    shell.renderer.item(2, f"nlsh {__version__} · 'help' for help, Ctrl-D to leave")
+    warned_jobs = False
+    status = 0
+    while True:
+        shell.report_finished_jobs()
+        try:
+            line = session.prompt(lambda: _prompt(shell))
+        except KeyboardInterrupt:
+            continue
+        except EOFError:
+            line = "exit"
+        line = _join_continuations(line)
+        try:
+            status = shell.run_line(line)
+        except ExitShell as e:
+            if shell.jobs.live() and not warned_jobs:
+                warned_jobs = True
+                shell.renderer.item(2, f"nlsh: there are {len(shell.jobs.live())} running jobs; "
+                                       "exit again to cancel them and leave")
+                continue
+            status = e.status
+            break
+    shell.shutdown()
+    return status

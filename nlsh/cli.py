@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import typer
 
 from nlsh import __version__
@@ -24,7 +22,7 @@ def _version(value: bool) -> None:
 @app.callback(invoke_without_command=True)
 def main_options(
     ctx: typer.Context,
-    command: Optional[str] = typer.Option(None, "-c", "--command", metavar="LINE",
+    command: str | None = typer.Option(None, "-c", "--command", metavar="LINE",
                                           help="Run LINE and exit with its status."),
     json: bool = typer.Option(False, "--json", help="Print records as JSON lines."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,

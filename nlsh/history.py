@@ -36,8 +36,7 @@ class History:
         ensure(os.path.dirname(self.path))
         with open(self.path, "ab") as f:
             f.write(f"\n# {dt.datetime.now()}\n".encode())
-            for part in line.split("\n"):
-                f.write(f"+{part}\n".encode("utf-8", "replace"))
+            f.writelines(f"+{part}\n".encode("utf-8", "replace") for part in line.split("\n"))
 
     def clear(self) -> None:
         try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from typing import Iterable
+from collections.abc import Iterable
 
 from prompt_toolkit import PromptSession
 from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
@@ -125,7 +125,7 @@ class ShellLexer(Lexer):
 
 def _incomplete(text: str) -> bool:
     stripped = text.rstrip()
-    if stripped.endswith("\\") or stripped.endswith(("|", "&&", "||")):
+    if stripped.endswith(("\\", "|", "&&", "||")):
         return True
     try:
         tokenize(text)
@@ -144,6 +144,10 @@ def _bindings() -> KeyBindings:
             buf.insert_text("\n")
         else:
             buf.validate_and_handle()
+
+    @kb.add("c-z")
+    def _(event) -> None:
+        """Nothing to suspend at the prompt (as in bash)."""
 
     return kb
 

@@ -186,6 +186,7 @@ def run_script_lines(shell: Shell, lines, *, stop_on_exit: bool = True) -> int:
     try:
         for line in lines:
             status = shell.run_line(line.rstrip("\n"))
+            shell.report_finished_jobs()
     except ExitShell as e:
         status = e.status
     return status

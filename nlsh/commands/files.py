@@ -10,7 +10,7 @@ import os
 import shutil
 import stat as st
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 from nlsh.kernel.context import Args, CommandError, Context, os_reason
 from nlsh.lang.signature import Param

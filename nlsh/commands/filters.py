@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Iterator
+from collections.abc import Iterator
 
 from nlsh.kernel.context import Args, CommandError, Context
 from nlsh.lang.signature import Param

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from nlsh.kernel.context import Args, CommandError, Context
 from nlsh.lang.errors import did_you_mean

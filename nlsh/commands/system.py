@@ -8,7 +8,7 @@ import os
 import shutil
 import signal
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 from nlsh.kernel.context import Args, CommandError, Context
 from nlsh.lang.signature import Param

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Iterator
+from collections.abc import Iterator
 
 from nlsh.kernel.context import Args, CommandError, Context, open_text, os_reason
 from nlsh.lang.signature import Param
@@ -129,7 +129,7 @@ def grep(ctx: Context, a: Args) -> Iterator[object]:
             with f:
                 for lineno, raw in enumerate(f, 1):
                     ctx.check()
-                    line = raw[:-1] if raw.endswith("\n") else raw
+                    line = raw.removesuffix("\n")
                     if bool(rx.search(line)) == a.invert:
                         continue
                     n += 1
@@ -179,15 +179,19 @@ def _text_field(line: str, k: int, sep: str | None) -> str:
                  Param("ignore_case", "flag", ("-f", "--ignore-case"), "fold case"),
                  Param("key", "int", ("-k", "--key"), "sort lines by field N", metavar="N"),
                  Param("sep", "str", ("-t", "--field-separator"), "field separator", metavar="SEP"),
-                 Param("fields", "str", variadic=True, metavar="FIELD")],
+                 Param("fields", "word", variadic=True, metavar="FIELD|FILE",
+                       help="record fields to sort by, or files to sort when no records come in")],
          input="any", output="any", category="text",
          examples=[Example("sort names.txt", "cat names.txt | sort", "ann\nbob", {"names.txt": "bob\nann\n"}),
                    Example("sort numbers descending", "sort -rn n.txt", "10\n9\n1", {"n.txt": "9\n10\n1\n"}),
                    Example("largest files first", "ls | sort size -r | get name", "b\na",
                            {"a": "x", "b": "xxxx"})])
 def sort(ctx: Context, a: Args) -> Iterator[object]:
-    items = list(ctx.items())
+    items = list(ctx.items()) if ctx.input is not None else []
     numeric = a.numeric or a.human
+    if a.fields and not any(isinstance(it, Record) for it in items[:1]):
+        items = [line for _, lines in ctx.read_lines(a.fields) for line in lines]
+        a.fields = []
     if a.fields:
         key = _sort_key(numeric, a.ignore_case)
         recs = [it for it in items if isinstance(it, Record)]
@@ -221,7 +225,8 @@ def sort(ctx: Context, a: Args) -> Iterator[object]:
 @command("uniq", "Drop adjacent repeated lines or records (-c counts them).",
          params=[Param("count", "flag", ("-c", "--count"), "prefix counts"),
                  Param("repeated", "flag", ("-d", "--repeated"), "only repeated lines"),
-                 Param("ignore_case", "flag", ("-i", "--ignore-case"), "fold case")],
+                 Param("ignore_case", "flag", ("-i", "--ignore-case"), "fold case"),
+                 PATHS],
          input="any", output="any", category="text",
          examples=[Example("count repeated lines", "sort w.txt | uniq -c", "      2 a\n      1 b",
                            {"w.txt": "a\nb\na\n"})])
@@ -238,7 +243,8 @@ def uniq(ctx: Context, a: Args) -> Iterator[object]:
         else:
             yield f"{count:7d} {plain(item)}"
 
-    for item in ctx.items():
+    source = (line for _, lines in ctx.read_lines(a.paths) for line in lines) if a.paths else ctx.items()
+    for item in source:
         key = plain(item).lower() if a.ignore_case else plain(item)
         if n and key == prev_key:
             n += 1
@@ -511,42 +517,49 @@ def echo(ctx: Context, a: Args) -> Iterator[str]:
 _FMT = re.compile(r"%([-+ #0]*)(\d+|\*)?(?:\.(\d+))?([sdifgeExXocb%])")
 
 
+def _format_once(fmt: str, args: list[str]) -> tuple[str, int]:
+    """``fmt`` filled from ``args`` once (missing values are empty); the text
+    and how many values it used. The format is reused while values remain."""
+    used = 0
+
+    def conv(m: re.Match) -> str:
+        nonlocal used
+        flags, width, prec, kind = m.groups()
+        if kind == "%":
+            return "%"
+        v = args[used] if used < len(args) else ""
+        used += 1
+        spec = "%" + flags + (width or "") + (f".{prec}" if prec is not None else "")
+        try:
+            if kind in "di":
+                return (spec + "d") % int(float(v or 0))
+            if kind in "feEgG":
+                return (spec + kind) % float(v or 0)
+            if kind in "xXo":
+                return (spec + kind) % int(v or 0)
+            if kind == "c":
+                return (spec + "s") % (v[:1])
+            if kind == "b":
+                return (spec + "s") % _escapes(v)
+            return (spec + "s") % v
+        except ValueError:
+            raise CommandError(f"invalid number: {v!r}") from None
+
+    text = _FMT.sub(conv, _escapes(fmt) if "\\" in fmt else fmt)
+    return text, min(used, len(args))
+
+
 @command("printf", "Format and print: printf '%s has %d lines\\n' a.txt 3.",
          params=[Param("format", "str", required=True, metavar="FORMAT"),
                  Param("values", "word", variadic=True, metavar="ARG")],
          output="text", category="text", free_dashes=True,
          examples=[Example("print name and count", "printf '%s=%d\\n' x 3", "x=3")])
 def printf(ctx: Context, a: Args) -> Iterator[str]:
-    fmt = a.format
     args = list(a.values)
     out: list[str] = []
     while True:
-        used = 0
-
-        def conv(m: re.Match) -> str:
-            nonlocal used
-            flags, width, prec, kind = m.groups()
-            if kind == "%":
-                return "%"
-            v = args[used] if used < len(args) else ""
-            used += 1 if used < len(args) or not args else 0
-            spec = "%" + flags + (width or "") + (f".{prec}" if prec is not None else "")
-            try:
-                if kind in "di":
-                    return (spec + "d") % int(float(v or 0))
-                if kind in "feEgG":
-                    return (spec + kind) % float(v or 0)
-                if kind in "xXo":
-                    return (spec + kind) % int(v or 0)
-                if kind == "c":
-                    return (spec + "s") % (v[:1])
-                if kind == "b":
-                    return (spec + "s") % _escapes(v)
-                return (spec + "s") % v
-            except ValueError:
-                raise CommandError(f"invalid number: {v!r}") from None
-
-        out.append(_escapes(_FMT.sub(conv, fmt.replace("\\%", "%%"))) if "\\" in fmt else _FMT.sub(conv, fmt))
+        text, used = _format_once(a.format, args)
+        out.append(text)
         args = args[used:]
         if not args or used == 0:
             break
@@ -567,7 +580,7 @@ def tee(ctx: Context, a: Args) -> Iterator[object]:
     try:
         for p in a.paths:
             try:
-                files.append(open(ctx.path(p), "a" if a.append else "w", encoding="utf-8",
+                files.append(open(ctx.path(p), "a" if a.append else "w", encoding="utf-8",  # noqa: SIM115
                                   errors="surrogateescape"))
             except OSError as e:
                 ctx.warn(f"{p}: {os_reason(e)}")

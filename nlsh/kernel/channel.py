@@ -8,9 +8,9 @@ consumer stops reading (``first 3`` is satisfied), the producer's next
 from __future__ import annotations
 
 import queue
-from typing import Iterator
+from collections.abc import Iterator
 
-from nlsh.kernel.context import CancelToken, Cancelled
+from nlsh.kernel.context import Cancelled, CancelToken
 
 _END = object()
 CAPACITY = 256

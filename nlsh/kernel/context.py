@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterable, Iterator
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Iterable, Iterator, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from nlsh.records import Record, as_record, plain
 
@@ -58,7 +59,7 @@ class Args(SimpleNamespace):
 class Context:
     """One running built-in: ``ctx.input`` is the previous stage's items."""
 
-    def __init__(self, shell: "Shell", name: str, input: Iterable[object] | None,
+    def __init__(self, shell: Shell, name: str, input: Iterable[object] | None,
                  cancel: CancelToken, stderr: TextIO) -> None:
         self.shell = shell
         self.name = name
@@ -125,7 +126,7 @@ class Context:
     def _file_lines(self, f: TextIO) -> Iterator[str]:
         for line in f:
             self.cancel.check()
-            yield line[:-1] if line.endswith("\n") else line
+            yield line.removesuffix("\n")
 
 
 def open_text(path: str) -> TextIO:

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from nlsh.session import Shell
 
 
-def expand_word(word: Word, shell: "Shell", globbing: bool = True) -> list[str]:
+def expand_word(word: Word, shell: Shell, globbing: bool = True) -> list[str]:
     """The strings ``word`` stands for. A wildcard that matches nothing is an error."""
     text, pattern, wild = [], [], False
     for p in word.parts:
@@ -43,7 +43,7 @@ def expand_word(word: Word, shell: "Shell", globbing: bool = True) -> list[str]:
     return matches
 
 
-def expand_args(cmd: "Command", call: Call, shell: "Shell") -> Args:
+def expand_args(cmd: Command, call: Call, shell: Shell) -> Args:
     """Typed, expanded values for every parameter of ``cmd``."""
     values = {}
     for param in cmd.params:
@@ -60,7 +60,7 @@ def expand_args(cmd: "Command", call: Call, shell: "Shell") -> Args:
     return Args(**values)
 
 
-def _expand_value(param: Param, value: object, shell: "Shell", many: bool) -> list:
+def _expand_value(param: Param, value: object, shell: Shell, many: bool) -> list:
     if not isinstance(value, Word):
         return [value]
     strings = expand_word(value, shell, globbing=param.type in GLOBBING_TYPES)
@@ -74,7 +74,7 @@ def _expand_value(param: Param, value: object, shell: "Shell", many: bool) -> li
         raise CommandError(f"bad value {strings[0]!r} for {param.flags[0] if param.flags else param.label}: {e}") from None
 
 
-def expand_argv(call: Call, shell: "Shell") -> list[str]:
+def expand_argv(call: Call, shell: Shell) -> list[str]:
     argv: list[str] = []
     for w in call.get("argv", ()):
         argv.extend(expand_word(w, shell))

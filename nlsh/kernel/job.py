@@ -7,7 +7,8 @@ import os
 import signal
 import threading
 import time
-from typing import IO, TYPE_CHECKING, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import IO, TYPE_CHECKING
 
 from nlsh.kernel.context import CancelToken, CommandError
 from nlsh.kernel.pipeline import run_pipeline
@@ -27,7 +28,7 @@ class Job:
     and that a background job fills until someone brings it to the front.
     """
 
-    def __init__(self, shell: "Shell", chain: Chain, text: str, foreground: bool,
+    def __init__(self, shell: Shell, chain: Chain, text: str, foreground: bool,
                  stdin: IO[bytes] | None = None) -> None:
         self.id = 0
         self.shell = shell
@@ -76,7 +77,7 @@ class Job:
         except CommandError as e:
             self.err(f"nlsh: {e.message}\n")
             status = e.status
-        except Exception as e:  # keep the shell alive whatever a job does
+        except Exception as e:  # noqa: BLE001  (keep the shell alive whatever a job does)
             self.err(f"nlsh: internal error: {type(e).__name__}: {e}\n")
             status = 70
         finally:

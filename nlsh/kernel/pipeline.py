@@ -13,7 +13,8 @@ import signal
 import subprocess
 import sys
 import threading
-from typing import TYPE_CHECKING, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
 
 from nlsh.kernel.channel import Channel, ChannelClosed
 from nlsh.kernel.context import Cancelled, CommandError, Context, os_reason
@@ -37,7 +38,7 @@ class _Stage:
         self.thread: threading.Thread | None = None
 
 
-def run_pipeline(pipeline: Pipeline, job: "Job") -> int:
+def run_pipeline(pipeline: Pipeline, job: Job) -> int:
     """Run every stage, wait for all of them, and return the last one's status."""
     stages: list[_Stage] = []
     upstream: object = None     # a Channel, a readable pipe, or None
@@ -65,7 +66,7 @@ def run_pipeline(pipeline: Pipeline, job: "Job") -> int:
     return stages[-1].status or 0
 
 
-def _redirect(call: Call, job: "Job", kind: str) -> io.BufferedIOBase | None:
+def _redirect(call: Call, job: Job, kind: str) -> io.BufferedIOBase | None:
     """The file for ``kind`` ("<", ">" or "2>"); ``>>`` counts as ">"."""
     for r in call.redirects:
         base = {"<": "<", ">": ">", ">>": ">", "2>": "2>", "2>>": "2>"}[r.op]
@@ -87,14 +88,14 @@ def _pipe_lines(f: io.BufferedIOBase, cancel) -> Iterator[str]:
         for raw in f:
             cancel.check()
             line = raw.decode("utf-8", "surrogateescape")
-            yield line[:-1] if line.endswith("\n") else line
+            yield line.removesuffix("\n")
     finally:
         f.close()
 
 
 # -- built-ins ---------------------------------------------------------------
 
-def _start_builtin(call: Call, job: "Job", upstream: object, last: bool,
+def _start_builtin(call: Call, job: Job, upstream: object, last: bool,
                    next_external: bool) -> tuple[_Stage, object]:
     cmd = job.shell.registry.get(call.name)
     stage = _Stage(call.name)
@@ -166,7 +167,7 @@ def _start_builtin(call: Call, job: "Job", upstream: object, last: bool,
     return stage, downstream
 
 
-def _run_builtin(cmd, call: Call, ctx: Context, out, job: "Job") -> int:
+def _run_builtin(cmd, call: Call, ctx: Context, out, job: Job) -> int:
     from nlsh.commands.shell import ExitShell
     try:
         args = expand_args(cmd, call, job.shell)
@@ -190,7 +191,7 @@ def _run_builtin(cmd, call: Call, ctx: Context, out, job: "Job") -> int:
     except OSError as e:
         ctx.stderr.write(f"nlsh: {call.name}: {os_reason(e)}\n")
         return 1
-    except Exception as e:  # a bug in a command must not take the shell down
+    except Exception as e:  # noqa: BLE001  (a bug in a command must not take the shell down)
         ctx.stderr.write(f"nlsh: {call.name}: internal error: {type(e).__name__}: {e}\n")
         return 70
 
@@ -219,7 +220,7 @@ class _FileSink:
 class _ErrWriter:
     """A built-in's stderr: a redirect target, or the job's error stream."""
 
-    def __init__(self, job: "Job", f: io.BufferedIOBase | None) -> None:
+    def __init__(self, job: Job, f: io.BufferedIOBase | None) -> None:
         self.job = job
         self.f = f
 
@@ -236,7 +237,7 @@ class _ErrWriter:
 
 # -- programs ----------------------------------------------------------------
 
-def _start_external(call: Call, job: "Job", upstream: object, last: bool,
+def _start_external(call: Call, job: Job, upstream: object, last: bool,
                     next_external: bool) -> tuple[_Stage, object]:
     shell = job.shell
     stage = _Stage(call.name)
@@ -362,7 +363,7 @@ def _continue(pgid: int) -> None:
         pass
 
 
-def _thread(job: "Job", name: str, target, *args) -> threading.Thread:
+def _thread(job: Job, name: str, target, *args) -> threading.Thread:
     t = threading.Thread(target=target, args=args, name=name, daemon=True)
     job.register_thread(t)
     t.start()
@@ -384,7 +385,7 @@ def _feed(source: Channel, sink: io.BufferedIOBase) -> None:
             pass
 
 
-def _collect(f: io.BufferedIOBase, job: "Job", stream: int) -> None:
+def _collect(f: io.BufferedIOBase, job: Job, stream: int) -> None:
     try:
         for raw in f:
             line = raw.decode("utf-8", "surrogateescape")
@@ -398,7 +399,7 @@ def _collect(f: io.BufferedIOBase, job: "Job", stream: int) -> None:
         f.close()
 
 
-def _wait(proc: subprocess.Popen, job: "Job") -> int:
+def _wait(proc: subprocess.Popen, job: Job) -> int:
     """Wait for ``proc``, reporting stops (Ctrl-Z) to the job; its exit status."""
     while True:
         try:

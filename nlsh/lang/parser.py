@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import Mapping, Protocol
+from collections.abc import Mapping
+from typing import Protocol
 
 from nlsh.lang.errors import ParseError, did_you_mean
 from nlsh.lang.lexer import Token, tokenize
@@ -253,7 +254,7 @@ def _bind_positionals(name: str, sig: Signature, tokens: list[Token], values: di
     for idx, param in enumerate(params):
         if param.variadic:
             after = sum(1 for p in params[idx + 1:] if p.required)
-            take = max(0, len(tokens) - k - after)
+            take = min(len(tokens) - k, max(1 if param.required else 0, len(tokens) - k - after))
             chunk = tokens[k:k + take]
             if chunk:
                 values[param.name] = tuple(_value(name, param, t.value, t) for t in chunk)

@@ -9,7 +9,6 @@ same meaning are equal.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
 
 
 @dataclass(frozen=True)
@@ -35,7 +34,7 @@ class Tilde:
     """A leading unquoted ``~``: the user's home directory."""
 
 
-Part = Union[Lit, Glob, Var, Tilde]
+Part = Lit | Glob | Var | Tilde
 
 
 @dataclass(frozen=True)
@@ -44,7 +43,7 @@ class Word:
     parts: tuple[Part, ...]
 
     @classmethod
-    def lit(cls, text: str) -> "Word":
+    def lit(cls, text: str) -> Word:
         return cls((Lit(text),))
 
     @property

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from nlsh.lang.lexer import GLOB_CHARS, SPECIAL
 from nlsh.lang.plan import Call, Chain, Glob, Lit, Pipeline, Plan, Tilde, Var, Word
@@ -62,6 +62,8 @@ def _value_text(value: object, expression: bool, option: bool = False) -> str:
             return value.literal
         return quote(value, dashes_ok=option)
     if isinstance(value, str):
+        if expression and value in _COMPARISON_WORDS:
+            return value
         return quote(Word.lit(value), dashes_ok=option)
     return str(value)
 

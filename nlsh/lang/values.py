@@ -24,7 +24,7 @@ class Size(int):
     """A number of bytes. ``str()`` is canonical; ``human()`` is for display."""
 
     @classmethod
-    def parse(cls, text: str) -> "Size":
+    def parse(cls, text: str) -> Size:
         m = _SIZE_RE.match(text.strip())
         unit = m.group(2).lower() if m else None
         if m is None or unit not in _SIZE_UNITS:
@@ -59,11 +59,11 @@ _CANONICAL_DURATION = (("w", 604800_000), ("d", 86400_000), ("h", 3600_000),
 class Duration(float):
     """A length of time in seconds (millisecond resolution)."""
 
-    def __new__(cls, seconds: float) -> "Duration":
+    def __new__(cls, seconds: float) -> Duration:  # noqa: PYI034
         return super().__new__(cls, round(float(seconds), 3))
 
     @classmethod
-    def parse(cls, text: str) -> "Duration":
+    def parse(cls, text: str) -> Duration:
         m = _DURATION_RE.match(text.strip().lower())
         unit = (m.group(2) or "s") if m else None
         if m is None or unit not in _DURATION_UNITS:

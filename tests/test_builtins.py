@@ -1,0 +1,214 @@
+"""Built-in commands through the command language: behaviour, records and errors."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+
+def test_structured_pipeline(sh):
+    files = {"big.bin": "x" * 3_000_000, "mid.bin": "x" * 1_500_000, "small": "x", "d/deep.bin": "x" * 2_000_000}
+    r = sh("ls -r | where size > 1MB | sort size -r | first 5 | get name", files)
+    assert r.out.split() == ["big.bin", "d/deep.bin", "mid.bin"]
+
+
+def test_where_regex_and_types(sh):
+    files = {"a.py": "", "b.txt": "", "c.py": ""}
+    assert sh("ls | where name =~ '\\.py$' | get name", files).out.split() == ["a.py", "c.py"]
+    assert sh("ls | where name !~ py | count", files).out.strip() == "1"
+    assert sh("ls | where modified > 1d | count", files).out.strip() == "3"
+
+
+def test_where_unknown_field_is_one_line_error(sh):
+    r = sh("ls | where colour == red", {"a": ""})
+    assert r.status == 1
+    assert r.err.startswith("nlsh: where: no field 'colour' (fields: name, type, size, modified)")
+    assert len(r.err.splitlines()) == 1
+
+
+def test_select_prints_tab_separated(sh):
+    r = sh("ls | select name size", {"a": "xyz"})
+    assert r.out == "a\t3\n"
+
+
+def test_find_tests_combine(sh, work):
+    files = {"src/a.py": "x" * 10, "src/b.py": "", "src/lib/c.py": "", "src/lib/d.txt": "", "top.py": ""}
+    assert sh("find src -name '*.py' -type f", files).out.split() == ["src/a.py", "src/b.py", "src/lib/c.py"]
+    assert sh("find . -maxdepth 1 -name '*.py'").out.split() == ["./top.py"]
+    assert sh("find src -empty -type f").out.split() == ["src/b.py", "src/lib/c.py", "src/lib/d.txt"]
+    assert sh("find src -size +0c").out.split() == ["src", "src/a.py", "src/lib"]
+    os.utime(work / "src/a.py", (0, 0))
+    assert sh("find src -type f -mtime +30").out.split() == ["src/a.py"]
+
+
+def test_back_pressure_stops_producer_early(sh, work):
+    r = sh("find / | first 3")
+    assert r.status == 0
+    assert len(r.out.splitlines()) == 3
+
+
+def test_grep_variants(sh):
+    files = {"a.txt": "Hello\nworld\nhello again\n", "d/b.txt": "nothing\nHELLO\n"}
+    assert sh("grep -i hello a.txt", files).out.splitlines() == ["Hello", "hello again"]
+    assert sh("grep -c hello a.txt").out.strip() == "1"
+    assert sh("grep -n world a.txt").out.strip() == "2:world"
+    assert sh("grep -v hello a.txt").out.splitlines() == ["Hello", "world"]
+    assert sh("grep -ril hello .").out.splitlines() == ["a.txt", "d/b.txt"]
+    assert sh("grep -rn HELLO d").out.strip() == "d/b.txt:2:HELLO"
+    r = sh("grep zebra a.txt")
+    assert r.status == 1 and r.out == ""
+
+
+def test_sort_uniq_wc_cut_tr_sed(sh):
+    files = {"w.txt": "b\na\nb\nc\nb\n", "csv": "name,age\nann,31\nbob,5\n"}
+    assert sh("sort w.txt | uniq -c | sort -rn | first", files).out.strip() == "3 b"
+    assert sh("sort -u w.txt").out.split() == ["a", "b", "c"]
+    assert sh("wc -l w.txt").out.strip() == "5 w.txt"
+    assert sh("cat w.txt | wc -l").out.strip() == "5"
+    assert sh("cut -d , -f 1 csv").out.split() == ["name", "ann", "bob"]
+    assert sh("sort -t , -k 2 -n csv | first | cut -d , -f 1").out.strip() == "name"
+    assert sh("echo Hello | tr A-Z a-z").out.strip() == "hello"
+    assert sh("echo aaa  bbb | tr -s ' a'").out.strip() == "a bbb"
+    assert sh("echo a-b-c | sed 's/-/+/g'").out.strip() == "a+b+c"
+    assert sh("echo abc | sed -E 's/(b)(c)/\\2\\1/'").out.strip() == "acb"
+
+
+def test_head_tail_on_records_and_files(sh):
+    files = {"n": "".join(f"{i}\n" for i in range(1, 21))}
+    assert sh("head -3 n", files).out.split() == ["1", "2", "3"]
+    assert sh("tail -n 2 n").out.split() == ["19", "20"]
+    assert sh("cat n | tail -1").out.strip() == "20"
+
+
+def test_sum_keeps_sizes(sh):
+    r = sh("ls | sum size", {"a": "x" * 1000, "b": "x" * 24})
+    assert r.out.strip() == "1024"
+
+
+def test_file_writes(sh, work):
+    sh("mkdir -p a/b; touch a/b/f; cp -r a c; mv c/b/f c/b/g; ln -s a link", {})
+    assert (work / "a/b/f").exists() and (work / "c/b/g").exists() and not (work / "c/b/f").exists()
+    assert os.readlink(work / "link") == "a"
+    r = sh("rm a")
+    assert r.status == 1 and "Is a directory" in r.err
+    assert sh("rm -r a c link").status == 0
+    assert os.listdir(work) == []
+
+
+def test_cp_into_itself_and_missing_source(sh, work):
+    r = sh("cp -r d d/inner", {"d/x": "1"})
+    assert r.status == 1 and "into itself" in r.err
+    r = sh("cp nope dest")
+    assert r.status == 1 and r.err.strip() == "nlsh: cp: cannot stat 'nope': No such file or directory"
+
+
+def test_rm_refuses_root_and_home(sh, monkeypatch, work):
+    monkeypatch.setenv("HOME", str(work))
+    r = sh("rm -rf /")
+    assert r.status == 1 and "refusing to remove '/'" in r.err
+    r = sh("rm -rf ~")
+    assert r.status == 1 and work.exists()
+
+
+def test_chmod_symbolic_and_octal(sh, work):
+    sh("touch f; chmod 600 f", {})
+    assert oct(os.stat(work / "f").st_mode & 0o777) == "0o600"
+    sh("chmod u+x,g+r f")
+    assert oct(os.stat(work / "f").st_mode & 0o777) == "0o740"
+    r = sh("chmod q+z f")
+    assert r.status == 1 and "invalid mode" in r.err
+
+
+def test_tree_and_du(sh):
+    files = {"p/a": "12345", "p/q/b": "123"}
+    assert sh("tree p", files).out.splitlines() == ["p", "├── a", "└── q", "    └── b"]
+    assert sh("du p | get size").out.split() == ["3", "8"]
+    assert sh("du -s p | get size").out.split() == ["8"]
+
+
+def test_cd_changes_cwd_and_back(sh, work):
+    r = sh("cd sub; pwd; cd -; pwd", {"sub/x": ""})
+    assert r.out.splitlines() == [str(work / "sub"), str(work)]
+    r = sh("cd nowhere")
+    assert r.status == 1 and r.err.strip() == "nlsh: cd: nowhere: No such file or directory"
+
+
+def test_variables_and_status(sh):
+    r = sh("export NAME=world; echo \"hello $NAME\" ${NAME}s; false; echo $?")
+    assert r.out.splitlines() == ["hello world worlds", "1"]
+
+
+def test_aliases(sh):
+    r = sh("alias hi='echo hello'\nhi there; alias")
+    assert r.out.splitlines() == ["hello there", "alias hi='echo hello'"]
+
+
+def test_printf_and_echo(sh):
+    assert sh("printf '%s-%03d\\n' a 7 b 8").out.splitlines() == ["a-007", "b-008"]
+    assert sh("echo -n no newline").out == "no newline"
+    assert sh("echo -e 'a\\tb'").out == "a\tb\n"
+
+
+def test_tee_writes_and_passes_on(sh, work):
+    r = sh("echo one | tee t.txt | tr a-z A-Z")
+    assert r.out == "ONE\n" and (work / "t.txt").read_text() == "one\n"
+
+
+def test_redirections(sh, work):
+    sh("echo one > f; echo two >> f; ls nope 2> err", {})
+    assert (work / "f").read_text() == "one\ntwo\n"
+    assert "nope" in (work / "err").read_text()
+    assert sh("sort < f").out.split() == ["one", "two"]
+    r = sh("cat < missing")
+    assert r.status == 1 and r.err.strip() == "nlsh: cat: missing: No such file or directory"
+
+
+def test_glob_expansion_and_no_match(sh):
+    files = {"a.txt": "", "b.txt": "", ".hidden.txt": ""}
+    assert sh("echo *.txt", files).out.strip() == "a.txt b.txt"
+    r = sh("ls *.nope")
+    assert r.status == 1 and r.err.strip() == "nlsh: ls: no matches for wildcard '*.nope'"
+
+
+@pytest.mark.parametrize("line,status,err", [
+    ("nosuchcmd", 127, "nlsh: unknown command nosuchcmd"),
+    ("ls --bogus", 2, "nlsh: ls: unknown flag --bogus"),
+    ("cat missing.txt", 1, "nlsh: cat: missing.txt: No such file or directory"),
+    ("head -n x f", 2, "nlsh: head: bad value 'x' for -n: expected an int"),
+    ("sleep forever", 2, "nlsh: sleep: bad value 'forever' for DURATION: not a duration: 'forever' (try 500ms, 10s, 5m, 2h, 7d)"),
+])
+def test_bad_input_one_line_error(sh, line, status, err):
+    r = sh(line)
+    assert r.status == status
+    assert r.err.strip() == err
+    assert "Traceback" not in r.err
+
+
+def test_permission_denied(sh, work):
+    if os.geteuid() == 0:
+        pytest.skip("root reads everything")
+    sh("echo x > locked; chmod 000 locked", {})
+    r = sh("cat locked")
+    assert r.status == 1 and "Permission denied" in r.err
+
+
+def test_help_lists_and_describes(sh):
+    r = sh("help")
+    assert "  find       Walk directories" in r.out
+    r = sh("help grep")
+    assert "usage: grep" in r.out and "-i, --ignore-case" in r.out
+    r = sh("help gerp")
+    assert r.status == 1 and "did you mean grep?" in r.err
+
+
+def test_which(sh):
+    r = sh("which ls sh")
+    assert r.out.splitlines()[0] == "ls: nlsh built-in"
+    assert r.out.splitlines()[1].endswith("/sh")
+
+
+def test_ps_and_free_are_records(sh):
+    r = sh(f"ps | where pid == {os.getpid()} | get pid")
+    assert r.out.strip() == str(os.getpid())
+    assert sh("free | get type").out.split() == ["mem", "swap"]

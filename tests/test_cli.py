@@ -1,0 +1,96 @@
+"""The nlsh program: -c, scripts on stdin, --version/--help, external programs."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+import psutil
+
+from nlsh import __version__
+
+
+def test_version_and_help(nlsh):
+    r = nlsh("--version")
+    assert r.status == 0 and r.out.strip() == f"nlsh {__version__}"
+    r = nlsh("--help")
+    assert r.status == 0 and "-c, --command LINE" in r.out
+
+
+def test_bad_option_is_a_clear_error(nlsh):
+    r = nlsh("--frobnicate")
+    assert r.status == 2 and "No such option: --frobnicate" in r.err
+    assert "Traceback" not in r.err
+
+
+def test_dash_c_exit_status(nlsh):
+    assert nlsh("-c", "true").status == 0
+    assert nlsh("-c", "false").status == 1
+    assert nlsh("-c", "exit 7").status == 7
+    assert nlsh("-c", "sh -c 'exit 5'").status == 5
+    assert nlsh("-c", "nosuchcommand").status == 127
+
+
+def test_stdin_script(nlsh):
+    r = nlsh(input="echo one\n# comment\n\necho two | tr a-z A-Z\nexit 3\necho never\n")
+    assert r.out.splitlines() == ["one", "TWO"]
+    assert r.status == 3
+
+
+def test_stdin_flows_into_dash_c(nlsh):
+    r = nlsh("-c", "sort | uniq -c", input="b\na\nb\n")
+    assert r.out.splitlines() == ["      1 a", "      2 b"]
+
+
+def test_json_output(nlsh, work):
+    (work / "a.txt").write_text("abc")
+    r = nlsh("--json", "-c", "ls")
+    assert r.out.startswith('{"name": "a.txt", "type": "file", "size": 3, "modified": "')
+
+
+def test_pipes_between_builtins_and_programs(nlsh, work):
+    (work / "f").write_text("c\na\nb\n")
+    assert nlsh("-c", "cat f | sort | head -n 2").out.split() == ["a", "b"]
+    assert nlsh("-c", "sort f | tr a-z A-Z").out.split() == ["A", "B", "C"]
+    assert nlsh("-c", "ls | wc -l").out.strip() == "1"
+    assert nlsh("-c", "printf 'x\\ny\\n' | cat | wc -l").out.strip() == "2"
+    assert nlsh("-c", "seq 1 5 | sum").out.strip() == "15"
+
+
+def test_broken_pipe_into_head(nlsh):
+    r = nlsh("-c", "yes | head -n 3")
+    assert r.status == 0 and r.out.split() == ["y", "y", "y"]
+    r = nlsh("-c", "seq 1 1000000 | first 2")
+    assert r.status == 0 and r.out.split() == ["1", "2"]
+
+
+def test_output_into_closed_pipe(work):
+    p = subprocess.run(f"{sys.executable} -m nlsh -c 'find /usr' | head -n 1", shell=True, cwd=work,
+                       capture_output=True, text=True, timeout=60, check=False)
+    assert p.stdout.strip() == "/usr"
+    assert "Traceback" not in p.stderr
+
+
+def test_bang_goes_to_system_shell(nlsh):
+    r = nlsh("-c", "! echo $((1+2)) | tr 3 x", env={"SHELL": "/bin/sh"})
+    assert r.out.strip() == "x"
+
+
+def test_background_job_output_and_notice(nlsh):
+    r = nlsh(input="sleep 0.2 && echo later &\necho now\nsleep 1\necho end\n")
+    assert r.out.splitlines() == ["now", "later", "end"]
+    assert r.err.splitlines() == ["[1] started", "[1] Done         sleep 200ms && echo later"]
+
+
+def test_ctrl_c_cancels_builtin_and_children(work):
+    p = subprocess.Popen([sys.executable, "-m", "nlsh", "-c", "sleep 30 | cat"], cwd=work,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(1.0)
+    children = psutil.Process(p.pid).children(recursive=True)
+    p.send_signal(signal.SIGINT)
+    p.wait(timeout=10)
+    assert p.returncode == 130
+    time.sleep(0.5)
+    assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]

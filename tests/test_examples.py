@@ -1,0 +1,29 @@
+"""Every built-in's declared examples: each parses, and those with an
+expected output produce exactly that output in a fresh directory."""
+
+from __future__ import annotations
+
+import pytest
+
+from nlsh.lang import parse
+from nlsh.registry import default_registry
+
+REG = default_registry()
+EXAMPLES = [(c.name, i, ex) for c in REG for i, ex in enumerate(c.examples)]
+
+
+def test_every_builtin_has_examples():
+    missing = [c.name for c in REG if not c.examples and c.name not in ("true", "false")]
+    assert missing == []
+
+
+@pytest.mark.parametrize("name,i,example", EXAMPLES, ids=[f"{n}-{i}" for n, i, _ in EXAMPLES])
+def test_example(name, i, example, sh):
+    plan = parse(example.command, REG)
+    assert name in [c.name for c in plan.calls], f"example of {name} does not use {name}"
+    if example.output is None:
+        return
+    r = sh(example.command, example.files)
+    assert r.err == ""
+    assert r.status == 0
+    assert r.out.rstrip("\n") == example.output

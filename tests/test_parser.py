@@ -1,0 +1,251 @@
+"""The command language: lexing, parsing, binding, errors and canonical text."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from nlsh.lang import Duration, Glob, Lit, ParseError, Plan, Size, Tilde, Var, Word, parse, text
+from nlsh.lang.plan import Call, Chain, Pipeline, Redirect
+from nlsh.registry import default_registry
+
+REG = default_registry()
+
+
+def p(line: str, aliases=None) -> Plan:
+    return parse(line, REG, aliases)
+
+
+def t(plan: Plan) -> str:
+    return text(plan, REG.signature)
+
+
+def call(line: str) -> Call:
+    return p(line).chains[0].pipelines[0].calls[0]
+
+
+def test_pipeline_and_sequences():
+    plan = p("ls | sort size -r | first 5; pwd && echo ok || echo no &")
+    assert len(plan.chains) == 2
+    first, second = plan.chains
+    assert [c.name for c in first.pipelines[0].calls] == ["ls", "sort", "first"]
+    assert second.ops == ("&&", "||") and second.background
+    assert t(plan) == "ls | sort -r size | first 5; pwd && echo ok || echo no &"
+
+
+def test_typed_arguments():
+    c = call("head -n 5 a.txt")
+    assert c.get("n") == 5 and c.get("paths") == (Word.lit("a.txt"),)
+    assert call("head -5").get("n") == 5
+    assert call("head -n5").get("n") == 5
+    assert call("head --lines=7").get("n") == 7
+    assert call("sleep 1m").get("duration") == Duration(60)
+    assert call("grep -rin foo").args == (("ignore_case", True), ("recursive", True),
+                                          ("line_number", True), ("pattern", Word.lit("foo")))
+
+
+def test_quoting_and_expansion_parts():
+    c = call("echo 'a b' \"$HOME/x\" ~/y *.py a\\*b ${X}z $?")
+    words = c.get("words")
+    assert words[0] == Word.lit("a b")
+    assert words[1] == Word((Var("HOME"), Lit("/x")))
+    assert words[2] == Word((Tilde(), Lit("/y")))
+    assert words[3] == Word((Glob("*.py"),))
+    assert words[4] == Word.lit("a*b")
+    assert words[5] == Word((Var("X"), Lit("z")))
+    assert words[6] == Word((Var("?"),))
+
+
+def test_patterns_are_not_globbed():
+    c = call("find . -name *.py")
+    assert c.get("name") == Word.lit("*.py")
+    assert t(p("find . -name *.py")) == "find -name '*.py' ."
+
+
+def test_redirections_and_comments():
+    c = call("sort < in.txt > out.txt 2>> err.log  # a comment")
+    assert c.redirects == (Redirect("<", Word.lit("in.txt")), Redirect(">", Word.lit("out.txt")),
+                           Redirect("2>>", Word.lit("err.log")))
+
+
+def test_where_comparisons_are_words_not_redirects():
+    c = call("where size >= 1MB")
+    assert c.get("op") == ">="
+    assert c.redirects == ()
+    assert t(p("ls | where size > 1MB")) == "ls | where size > 1MB"
+    assert t(p("ls | where name =~ '\\.py$'")) == "ls | where name =~ '\\.py$'"
+
+
+def test_external_programs_keep_their_words():
+    c = call("git log --oneline -n 3")
+    assert c.external and c.name == "git"
+    assert t(p("git log --oneline -n 3")) == "git log --oneline -n 3"
+
+
+def test_aliases_expand_first_word():
+    c = p("ll src", {"ll": "ls -l -a"}).chains[0].pipelines[0].calls[0]
+    assert c.name == "ls" and c.get("long") and c.get("all")
+
+
+@pytest.mark.parametrize("line,message,column", [
+    ("ls --sizee", "ls: unknown flag --sizee", 3),
+    ("lss -la", "unknown command lss (did you mean ls?)", 0),
+    ("head -n lots", "head: bad value 'lots' for -n: expected an int", 8),
+    ("ls |", "line ends after '|'", 3),
+    ("| ls", "syntax error near '|'", 0),
+    ("echo 'open", "unterminated single quote", 5),
+    ("cat a b > ", "> needs a file name", 8),
+    ("find -type x", "find: bad value 'x' for -type: expected one of f, d, l", 11),
+    ("cp a", "cp: missing DEST", 5),
+    ("pwd extra", "pwd: unexpected argument 'extra'", 4),
+    ("echo $(ls)", "unsupported character '('", 6),
+])
+def test_errors_name_token_and_column(line, message, column):
+    with pytest.raises(ParseError) as e:
+        p(line)
+    assert e.value.message.startswith(message)
+    assert e.value.column == column
+
+
+def test_did_you_mean_for_flags():
+    with pytest.raises(ParseError) as e:
+        p("grep --ignore-cas x")
+    assert "did you mean --ignore-case?" in e.value.message
+
+
+def test_caret_points_at_culprit():
+    with pytest.raises(ParseError) as e:
+        p("ls --sizee")
+    assert e.value.caret("ls --sizee").splitlines()[1] == "   ^^^^^^^"
+
+
+def test_sizes_and_durations_round_trip():
+    for s in ["512", "1MB", "1M", "2GiB", "10kB", "3k"]:
+        v = Size.parse(s)
+        assert Size.parse(str(v)) == v
+    assert Size.parse("1MB") == 1_000_000 and Size.parse("1MiB") == 1 << 20
+    for d in ["500ms", "10s", "5m", "2h", "7d", "1.5"]:
+        v = Duration.parse(d)
+        assert Duration.parse(str(v)) == v
+
+
+# -- property: parse(text(plan)) == plan ------------------------------------
+
+SAFE = st.text(alphabet="abcxyz019_./,:=+@%", min_size=1, max_size=6)
+ANY_TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="\x00"),
+                   max_size=8)
+
+
+@st.composite
+def words(draw, globbing=True):
+    parts = []
+    if draw(st.booleans()) and draw(st.integers(0, 4)) == 0:
+        parts.append(Tilde())
+    for _ in range(draw(st.integers(1, 3))):
+        kind = draw(st.sampled_from(["lit", "lit", "var", "glob"] if globbing else ["lit", "lit", "var"]))
+        if kind == "lit":
+            parts.append(Lit(draw(ANY_TEXT)))
+        elif kind == "var":
+            parts.append(Var(draw(st.sampled_from(["HOME", "x", "A_1", "?"]))))
+        else:
+            parts.append(Glob(draw(SAFE) + draw(st.sampled_from(["*", "?", "[ab]"])) + draw(st.text("abc", max_size=2))))
+    parts = [x for x in parts if not (isinstance(x, Lit) and x.text == "")]
+    merged = []
+    for part in parts:
+        if merged and isinstance(part, Lit) and isinstance(merged[-1], Lit):
+            merged[-1] = Lit(merged[-1].text + part.text)
+        elif merged and isinstance(part, Glob) and isinstance(merged[-1], Glob):
+            merged[-1] = Glob(merged[-1].text + part.text)
+        else:
+            merged.append(part)
+    if merged and isinstance(merged[0], Glob) and merged[0].text[0] in "~-#":
+        merged[0] = Lit(merged[0].text)
+    merged = merged or [Lit("")]
+    return Word(tuple(merged))
+
+
+def value_for(draw, param):
+    from nlsh.lang.signature import GLOBBING_TYPES
+    if param.type == "flag":
+        return True
+    if param.type == "int":
+        return draw(st.integers(-5, 10**6))
+    if param.type == "float":
+        return float(draw(st.integers(0, 100)))
+    if param.type == "size":
+        return Size(draw(st.integers(0, 10**10)))
+    if param.type == "duration":
+        return Duration(draw(st.integers(0, 10**6)) / 1000)
+    if param.type == "choice":
+        return draw(st.sampled_from(param.choices))
+    return draw(words(globbing=param.type in GLOBBING_TYPES))
+
+
+@st.composite
+def calls(draw):
+    cmd = draw(st.sampled_from(list(REG)))
+    args = []
+    positional_needed = False
+    for param in cmd.params:
+        if param.positional:
+            given = param.required or (draw(st.booleans()) and not positional_needed)
+            if not given:
+                positional_needed = True  # later positionals cannot be given without this one
+                continue
+            if param.variadic:
+                args.append((param.name, tuple(value_for(draw, param) for _ in range(draw(st.integers(1, 3))))))
+            else:
+                args.append((param.name, value_for(draw, param)))
+        elif draw(st.booleans()):
+            args.append((param.name, value_for(draw, param)))
+    if cmd.expression:
+        return Call(cmd.name, tuple(args))
+    redirects = tuple(Redirect(op, draw(words(globbing=False)))
+                      for op in draw(st.lists(st.sampled_from([">", ">>", "<", "2>", "2>>"]), max_size=1)))
+    return Call(cmd.name, tuple(args), redirects)
+
+
+def _variadic_ok(call):
+    """A variadic positional followed by another positional is ambiguous unless
+    the later one is required (cp SRC... DEST); drop such draws."""
+    cmd = REG.get(call.name)
+    given = [p for p in cmd.params if p.positional and call.get(p.name) is not None]
+    for i, param in enumerate(given[:-1]):
+        if param.variadic and not all(q.required for q in given[i + 1:]):
+            return False
+    return True
+
+
+@st.composite
+def plans(draw):
+    chains = []
+    for _ in range(draw(st.integers(1, 3))):
+        pipelines = []
+        for _ in range(draw(st.integers(1, 2))):
+            pipelines.append(Pipeline(tuple(draw(st.lists(calls(), min_size=1, max_size=3)))))
+        ops = tuple(draw(st.sampled_from(["&&", "||"])) for _ in pipelines[1:])
+        chains.append(Chain(tuple(pipelines), ops, draw(st.booleans())))
+    return Plan(tuple(chains))
+
+
+def _valid(plan):
+    return all(_variadic_ok(c) for c in plan.calls)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(plans())
+def test_text_round_trips(plan):
+    if not _valid(plan):
+        return
+    assert p(t(plan)) == plan
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="ls -ra|;&><'\"\\$~*?{}#ehocatwd123.=\n", max_size=30))
+def test_any_parsed_line_round_trips(line):
+    try:
+        plan = p(line)
+    except ParseError:
+        return
+    assert p(t(plan)) == plan

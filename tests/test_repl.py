@@ -1,0 +1,140 @@
+"""The interactive shell, driven as a person would through a pseudo-terminal."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+import pexpect
+import pytest
+
+PROMPT = "❯ "
+
+
+class Repl:
+    def __init__(self, cwd: str, env: dict) -> None:
+        self.c = pexpect.spawn(sys.executable, ["-m", "nlsh"], cwd=cwd, env=env, encoding="utf-8",
+                               timeout=15, dimensions=(30, 120))
+        self.c.expect_exact("'help' for help")
+        self.c.expect_exact(PROMPT)
+
+    def run(self, line: str, expect: str) -> str:
+        """Type ``line``, wait for ``expect`` and the next prompt; what came before ``expect``."""
+        self.c.sendline(line)
+        self.c.expect_exact(expect)
+        before = self.c.before
+        self.c.expect_exact(PROMPT)
+        return before
+
+    def close(self) -> None:
+        if self.c.isalive():
+            self.c.terminate(force=True)
+
+
+@pytest.fixture
+def repl(work, nlsh_home):
+    env = dict(os.environ, PROMPT_TOOLKIT_NO_CPR="1", TERM="xterm", NLSH_HOME=str(nlsh_home),
+               HOME=str(work))
+    sessions = []
+
+    def start() -> Repl:
+        r = Repl(str(work), env)
+        sessions.append(r)
+        return r
+    yield start
+    for r in sessions:
+        r.close()
+
+
+def test_typing_a_command(repl, work):
+    (work / "hello.txt").write_text("hi\n")
+    r = repl()
+    r.run("cat hello.txt | tr a-z A-Z", "HI")
+    r.run("echo $?", "0")
+
+
+def test_error_shows_caret(repl):
+    r = repl()
+    r.c.sendline("ls --sizee")
+    r.c.expect_exact("nlsh: ls: unknown flag --sizee")
+    r.c.expect_exact("  ls --sizee")
+    r.c.expect_exact("     ^^^^^^^")
+    r.c.expect_exact("[2]")
+
+
+def test_tab_completes_commands_and_flags(repl, work):
+    (work / "unique_name.txt").write_text("content\n")
+    r = repl()
+    r.c.send("whi")
+    r.c.send("\t")
+    r.c.send(" ls\r")
+    r.c.expect_exact("ls: nlsh built-in")
+    r.c.expect_exact(PROMPT)
+    r.c.send("cat uniq")
+    r.c.send("\t")
+    time.sleep(0.3)
+    r.c.send("\r")
+    r.c.expect_exact("content")
+    r.c.expect_exact(PROMPT)
+    r.c.send("grep --ignore-c")
+    r.c.send("\t")
+    r.c.send(" CONTENT unique_name.txt\r")
+    r.c.expect_exact("content")
+
+
+def test_ctrl_c_clears_line_and_cancels_job(repl):
+    r = repl()
+    r.c.send("echo this should not run")
+    r.c.sendintr()
+    r.c.expect_exact(PROMPT)
+    r.c.sendline("sleep 30")
+    time.sleep(0.5)
+    r.c.sendintr()
+    r.c.expect_exact("[130]")
+    r.run("echo after", "after")
+
+
+def test_ctrl_z_stops_program_then_jobs_and_kill(repl):
+    r = repl()
+    r.c.sendline("/bin/cat")
+    time.sleep(0.5)
+    r.c.sendline("typed into cat")
+    r.c.expect_exact("typed into cat\r\ntyped into cat")
+    r.c.sendcontrol("z")
+    r.c.expect_exact("[1]+ Stopped      /bin/cat")
+    r.c.expect_exact(PROMPT)
+    r.c.sendline("kill %1")
+    r.c.expect_exact(PROMPT)
+    time.sleep(0.5)
+    r.c.sendline("")
+    r.c.expect_exact("[1] Cancelled")
+
+
+def test_history_persists_and_arrow_up(repl):
+    r = repl()
+    r.run("echo first-entry", "first-entry\r\n")
+    r.c.sendcontrol("d")
+    r.c.expect(pexpect.EOF)
+    r2 = repl()
+    r2.c.send("\x1b[A")
+    time.sleep(0.3)
+    r2.c.send("\r")
+    r2.c.expect_exact("first-entry\r\n")
+    r2.run("history", "echo first-entry")
+
+
+def test_ctrl_d_exits_with_status(repl):
+    r = repl()
+    r.run("false", "[1]")
+    r.c.sendcontrol("d")
+    r.c.expect(pexpect.EOF)
+    r.c.close()
+    assert r.c.exitstatus == 1
+
+
+def test_multiline_continuation(repl):
+    r = repl()
+    r.c.sendline("echo one |")
+    r.c.sendline("tr a-z A-Z")
+    r.c.expect_exact("ONE")

@@ -46,6 +46,7 @@ class Command:
     # Runs on the shell's main thread (cd, exit, alias: they change the shell).
     shell_state: bool = False
     number_flag: str | None = None
+    modifier: bool = False
     signature: Signature = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -53,7 +54,7 @@ class Command:
         if bad or self.input not in KINDS or self.output not in KINDS:
             raise ValueError(f"command {self.name}: bad declaration ({bad or self.input or self.output})")
         object.__setattr__(self, "signature", Signature(
-            self.params, self.free_dashes, self.expression, self.number_flag))
+            self.params, self.free_dashes, self.expression, self.number_flag, self.modifier))
 
     @property
     def usage(self) -> str:
@@ -64,11 +65,12 @@ def command(name: str, summary: str, *, params: Sequence[Param] = (), input: str
             output: str = "records", effects: Iterable[str] = ("read",),
             examples: Sequence[Example] = (), category: str = "misc", free_dashes: bool = False,
             expression: bool = False, shell_state: bool = False,
-            number_flag: str | None = None) -> Callable[[Callable], Command]:
+            number_flag: str | None = None, modifier: bool = False) -> Callable[[Callable], Command]:
     """Declare a command; the decorated function becomes its ``run``."""
     def wrap(fn: Callable) -> Command:
         return Command(name, summary, fn, tuple(params), input, output, frozenset(effects),
-                       tuple(examples), category, free_dashes, expression, shell_state, number_flag)
+                       tuple(examples), category, free_dashes, expression, shell_state, number_flag,
+                       modifier)
     return wrap
 
 

@@ -15,6 +15,7 @@ from nlsh.lang import ParseError, Plan, parse, text
 from nlsh.lang.plan import Call, Chain, Pipeline, Word
 from nlsh.registry import Registry, default_registry
 from nlsh.render import Renderer
+from nlsh.store import Store
 
 
 class _Suspend(Exception):
@@ -32,7 +33,11 @@ class Shell:
         self.aliases: dict[str, str] = {}
         self.last_status = 0
         self.history = History()
-        self.jobs = JobTable()
+        self.store = Store()
+        self.config_limits = None
+        self.jobs = JobTable(self.store)
+        # A job that ``fg`` asked to bring to the front once the current line ends.
+        self.pending_foreground: Job | None = None
         self.interactive = interactive
         self.tty = tty_fd() if interactive else None
         self.out = out or sys.stdout
@@ -84,12 +89,17 @@ class Shell:
                       stdin=self.stdin if not chain.background else None)
             self.jobs.add(job)
             if chain.background:
-                job.start()
-                self.renderer.item(2, f"[{job.id}] started")
+                self.jobs.submit(job)
+                place = self.jobs.queue_position(job)
+                self.renderer.item(2, f"[{job.id}] queued (position {place})" if place else f"[{job.id}] started")
                 status = 0
             else:
                 status = self.run_foreground(job)
             self.last_status = status
+            while self.pending_foreground is not None:
+                job, self.pending_foreground = self.pending_foreground, None
+                status = self.run_foreground(job)
+                self.last_status = status
         return status
 
     def run_foreground(self, job: Job) -> int:
@@ -98,10 +108,18 @@ class Shell:
         old_tstp = None
         if on_main and self.tty is not None:
             old_tstp = signal.signal(signal.SIGTSTP, _raise_suspend)
-        if job.state == "queued":
-            job.start()
+        if job.state == "queued" and self.jobs.queue_position(job) is None:
+            self.jobs.submit(job)
         else:
             job.foreground = True
+            for stream, item in job.drain():
+                self.renderer.item(stream, item)
+            if job.pgids:
+                if self.tty is not None:
+                    from nlsh.kernel.terminal import give_terminal
+                    give_terminal(self.tty, job.pgids[-1])
+                    job.owns_terminal = True
+                job.resume()
         suspended = False
         try:
             while True:
@@ -144,14 +162,19 @@ class Shell:
 
     def shutdown(self) -> None:
         for job in self.jobs.live():
-            job.terminate("shell exited")
+            if self.jobs.queue_position(job) is not None:
+                self.jobs.cancel_queued(job)
+            else:
+                job.terminate("shell exited")
         for job in self.jobs.list():
-            job.wait(timeout=3)
+            if job.state != "queued":
+                job.wait(timeout=3)
+        self.store.flush()
 
 
 def _chain_text(shell: Shell, chain: Chain) -> str:
     try:
-        return shell.text(Plan((Chain(chain.pipelines, chain.ops),)))
+        return shell.text(Plan((Chain(chain.pipelines, chain.ops, False, chain.modifiers),)))
     except KeyError:
         return "?"
 

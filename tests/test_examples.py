@@ -20,7 +20,8 @@ def test_every_builtin_has_examples():
 @pytest.mark.parametrize("name,i,example", EXAMPLES, ids=[f"{n}-{i}" for n, i, _ in EXAMPLES])
 def test_example(name, i, example, sh):
     plan = parse(example.command, REG)
-    assert name in [c.name for c in plan.calls], f"example of {name} does not use {name}"
+    used = [c.name for c in plan.calls] + [m.name for ch in plan.chains for m in ch.modifiers]
+    assert name in used, f"example of {name} does not use {name}"
     if example.output is None:
         return
     r = sh(example.command, example.files)

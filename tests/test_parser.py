@@ -184,7 +184,7 @@ def value_for(draw, param):
 
 @st.composite
 def calls(draw):
-    cmd = draw(st.sampled_from(list(REG)))
+    cmd = draw(st.sampled_from([c for c in REG if not c.modifier]))
     args = []
     positional_needed = False
     for param in cmd.params:
@@ -225,7 +225,12 @@ def plans(draw):
         for _ in range(draw(st.integers(1, 2))):
             pipelines.append(Pipeline(tuple(draw(st.lists(calls(), min_size=1, max_size=3)))))
         ops = tuple(draw(st.sampled_from(["&&", "||"])) for _ in pipelines[1:])
-        chains.append(Chain(tuple(pipelines), ops, draw(st.booleans())))
+        modifiers = []
+        for m in draw(st.lists(st.sampled_from(["limit", "nice", "batch"]), max_size=2)):
+            cmd = REG.get(m)
+            args = tuple((p.name, value_for(draw, p)) for p in cmd.params if draw(st.booleans()))
+            modifiers.append(Call(m, args))
+        chains.append(Chain(tuple(pipelines), ops, draw(st.booleans()), tuple(modifiers)))
     return Plan(tuple(chains))
 
 

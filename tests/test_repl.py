@@ -138,3 +138,45 @@ def test_multiline_continuation(repl):
     r.c.sendline("echo one |")
     r.c.sendline("tr a-z A-Z")
     r.c.expect_exact("ONE")
+
+
+def test_ctrl_z_builtin_runs_on_and_fg_brings_it_back(repl):
+    r = repl()
+    r.c.sendline("sleep 1 && echo finished-now")
+    time.sleep(0.4)
+    r.c.sendcontrol("z")
+    r.c.expect_exact("[1]+ Running")
+    r.c.expect_exact(PROMPT)
+    r.c.sendline("fg")
+    r.c.expect_exact("finished-now")
+    r.c.expect_exact(PROMPT)
+    r.run("jobs | count", "0")
+
+
+def test_bg_resumes_stopped_program_and_exit_warns(repl):
+    r = repl()
+    r.c.sendline("/bin/sleep 30")
+    time.sleep(0.5)
+    r.c.sendcontrol("z")
+    r.c.expect_exact("[1]+ Stopped")
+    r.c.expect_exact(PROMPT)
+    r.c.sendline("bg %1")
+    r.c.expect_exact("[1]+ /bin/sleep 30 &")
+    r.c.expect_exact(PROMPT)
+    r.run("jobs | get state", "running")
+    r.c.sendline("exit")
+    r.c.expect_exact("there are 1 running jobs; exit again")
+    r.c.expect_exact(PROMPT)
+    r.c.sendline("exit")
+    r.c.expect(pexpect.EOF)
+
+
+def test_ctrl_c_in_fg_job_cancels_it(repl):
+    r = repl()
+    r.c.sendline("sleep 30 &")
+    r.c.expect_exact("[1] started")
+    r.c.expect_exact(PROMPT)
+    r.c.sendline("fg %1")
+    time.sleep(0.5)
+    r.c.sendintr()
+    r.c.expect_exact("[130]")

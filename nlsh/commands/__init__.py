@@ -6,5 +6,6 @@ from nlsh.registry import Command
 
 
 def builtin_commands() -> list[Command]:
-    from nlsh.commands import files, filters, shell, system, text
-    return [*files.COMMANDS, *text.COMMANDS, *filters.COMMANDS, *system.COMMANDS, *shell.COMMANDS]
+    from nlsh.commands import files, filters, jobs, shell, system, text
+    return [*files.COMMANDS, *text.COMMANDS, *filters.COMMANDS, *system.COMMANDS, *jobs.COMMANDS,
+            *shell.COMMANDS]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 
 from nlsh.kernel.context import Args, CommandError, Context
 from nlsh.lang.errors import did_you_mean
 from nlsh.lang.signature import Param
+from nlsh.lang.values import Duration, Size
 from nlsh.records import Record
 from nlsh.registry import Example, command
 
@@ -19,12 +21,17 @@ class ExitShell(Exception):
         self.status = status
 
 
-@command("history", "Lines typed before, oldest first (-c clears).",
-         params=[Param("clear", "flag", ("-c", "--clear"), "forget the history"),
+@command("history", "Lines typed before, oldest first (-c clears); --jobs: what ran and what it cost.",
+         params=[Param("clear", "flag", ("-c", "--clear"), "forget the typed lines"),
+                 Param("jobs", "flag", ("--jobs",), "finished jobs with their CPU, memory and status"),
                  Param("n", "int", metavar="N")],
          output="records", category="shell",
-         examples=[Example("what did I run recently", "history 10")])
+         examples=[Example("what did I run recently", "history 10"),
+                   Example("what did my last jobs cost", "history --jobs 5")])
 def history(ctx: Context, a: Args) -> Iterator[Record]:
+    if a.jobs:
+        yield from _job_history(ctx, a.n)
+        return
     h = ctx.shell.history
     if a.clear:
         h.clear()
@@ -33,6 +40,16 @@ def history(ctx: Context, a: Args) -> Iterator[Record]:
     start = max(0, len(entries) - a.n) if a.n is not None else 0
     for i, line in enumerate(entries[start:], start + 1):
         yield Record(id=i, command=line, primary=None)
+
+
+def _job_history(ctx: Context, n: int | None) -> Iterator[Record]:
+    rows = ctx.shell.store.query("SELECT * FROM jobs ORDER BY id DESC LIMIT ?", (n or 1000,))
+    for row in reversed(rows):
+        yield Record(id=row["id"], started=dt.datetime.fromtimestamp(row["started"]).replace(microsecond=0),
+                     state=row["state"], status=row["status"],
+                     time=Duration(round((row["ended"] or row["started"]) - row["started"], 3)),
+                     cpu=Duration(round((row["cpu_user"] or 0) + (row["cpu_system"] or 0), 3)),
+                     peak_rss=Size(row["peak_rss"] or 0), command=row["command"])
 
 
 @command("alias", "Define or list aliases: alias ll='ls -l'.",

@@ -124,9 +124,17 @@ class Context:
                 yield p, self._file_lines(f)
 
     def _file_lines(self, f: TextIO) -> Iterator[str]:
-        for line in f:
+        # Bounded reads: a file with no newlines (/dev/zero) still yields and
+        # still notices cancellation.
+        while True:
             self.cancel.check()
+            line = f.readline(MAX_LINE)
+            if not line:
+                return
             yield line.removesuffix("\n")
+
+
+MAX_LINE = 1 << 16
 
 
 def open_text(path: str) -> TextIO:

@@ -10,9 +10,11 @@ import time
 from collections.abc import Callable, Iterator
 from typing import IO, TYPE_CHECKING
 
+from nlsh.kernel.accounting import LIMIT_NAMES, Limits, Sampler, Usage
 from nlsh.kernel.context import CancelToken, CommandError
 from nlsh.kernel.pipeline import run_pipeline
 from nlsh.lang.plan import Chain
+from nlsh.lang.values import Size
 
 if TYPE_CHECKING:
     from nlsh.session import Shell
@@ -35,7 +37,9 @@ class Job:
         self.chain = chain
         self.text = text
         self.foreground = foreground
-        self.inherit_stdout = foreground and shell.raw_stdout
+        self.limits, self.priority, self.queued = job_settings(chain, shell.config_limits)
+        self.inherit_stdout = foreground and shell.raw_stdout and self.limits.output is None
+        self.usage = Usage()
         self.stdin = stdin
         self.state = "queued"
         self.status: int | None = None
@@ -61,6 +65,7 @@ class Job:
         self.started = time.time()
         self._driver = threading.Thread(target=self._drive, name=f"nlsh-job-{self.id}", daemon=True)
         self._driver.start()
+        self.shell.jobs.sampler.watch(self)
 
     def _drive(self) -> None:
         status = 0
@@ -83,15 +88,15 @@ class Job:
         finally:
             self.ended = time.time()
             if self.killed_reason:
-                self.state, status = "killed", 137 if status == 0 else status
+                self.state, status = "killed", 137
             elif self.cancel.cancelled:
                 self.state, status = "cancelled", 130
             else:
                 self.state = "done" if status == 0 else "failed"
             self.status = status
+            self.shell.jobs.finished(self)
             with self._cond:
                 self._cond.notify_all()
-            self.shell.jobs.finished(self)
 
     @property
     def finished(self) -> bool:
@@ -115,6 +120,15 @@ class Job:
         self.emit(item, 1)
 
     def emit(self, item: object, stream: int = 1) -> None:
+        if self.limits.output is not None and stream == 1:
+            if self.killed_reason:
+                return
+            from nlsh.records import plain
+            self.usage.output_bytes += len(plain(item)) + 1
+            if self.usage.output_bytes > self.limits.output:
+                self.limit_exceeded("output", Size(self.limits.output).human(),
+                                    f"wrote {Size(self.usage.output_bytes).human()}")
+                return
         with self._cond:
             while self._following and len(self._buffer) >= FOLLOW_WINDOW and not self.cancel.cancelled:
                 self._cond.wait(0.05)
@@ -155,11 +169,32 @@ class Job:
     def register_thread(self, t: threading.Thread) -> None:
         self.threads.append(t)
 
+    @property
+    def thread_ids(self) -> set[int]:
+        """Native ids of the job's live worker threads (for per-thread CPU)."""
+        return {t.native_id for t in self.threads if t.native_id is not None and t.is_alive()}
+
+    def thread_started(self) -> None:
+        """Call first thing on a job's worker thread: applies the job's priority."""
+        if self.priority:
+            try:
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self.priority)
+            except (OSError, AttributeError):
+                pass
+
+    def limit_exceeded(self, name: str, limit: str, detail: str) -> None:
+        self.terminate(f"{LIMIT_NAMES[name]} {limit} exceeded ({detail})", killed=True)
+
     def add_process(self, proc) -> None:
         self.processes.append(proc)
 
     def add_pgid(self, pgid: int) -> None:
         self.pgids.append(pgid)
+        if self.priority:
+            try:
+                os.setpriority(os.PRIO_PGRP, pgid, self.priority)
+            except OSError:
+                pass
 
     def process_stopped(self) -> None:
         with self._cond:
@@ -211,10 +246,47 @@ class Job:
 class JobTable:
     """The shell's jobs by id (``%1``), and what to tell the user about them."""
 
-    def __init__(self) -> None:
+    def __init__(self, store=None, max_parallel: int | None = None, sample_interval: float = 1.0) -> None:
         self._jobs: dict[int, Job] = {}
         self._lock = threading.Lock()
         self.notices: collections.deque[str] = collections.deque()
+        self.sampler = Sampler(sample_interval)
+        self.store = store
+        self.max_parallel = max_parallel or os.cpu_count() or 1
+        self._queue: list[Job] = []
+
+    def submit(self, job: Job) -> None:
+        """Start a job now, or queue it if it was submitted with ``batch``."""
+        if not job.queued:
+            job.start()
+            return
+        with self._lock:
+            self._queue.append(job)
+        self._schedule()
+
+    def _schedule(self) -> None:
+        with self._lock:
+            running = sum(1 for j in self._jobs.values() if j.queued and j.state in ("running", "stopped"))
+            ready = []
+            while self._queue and running < self.max_parallel:
+                self._queue.sort(key=lambda j: (j.priority, j.id))
+                ready.append(self._queue.pop(0))
+                running += 1
+        for job in ready:
+            job.start()
+
+    def queue_position(self, job: Job) -> int | None:
+        with self._lock:
+            ordered = sorted(self._queue, key=lambda j: (j.priority, j.id))
+        return ordered.index(job) + 1 if job in ordered else None
+
+    def cancel_queued(self, job: Job) -> None:
+        with self._lock:
+            if job in self._queue:
+                self._queue.remove(job)
+        job.cancel.cancel("cancelled")
+        job.state, job.status = "cancelled", 130
+        self.finished(job)
 
     def add(self, job: Job) -> Job:
         with self._lock:
@@ -223,12 +295,31 @@ class JobTable:
         return job
 
     def finished(self, job: Job) -> None:
+        self._record(job)
+        if job.queued:
+            self._schedule()
+        if job.killed_reason and job.foreground:
+            self.notices.append(f"[{job.id}] killed: {job.killed_reason}")
         if not job.foreground:
             word = {"done": "Done", "failed": f"Exit {job.status}", "cancelled": "Cancelled",
-                    "killed": f"Killed{': ' + job.killed_reason if job.killed_reason else ''}"}[job.state]
-            self.notices.append(f"[{job.id}] {word:<12} {job.text}")
+                    "killed": "killed"}[job.state]
+            if job.state == "killed" and job.killed_reason:
+                self.notices.append(f"[{job.id}] killed: {job.killed_reason}")
+            else:
+                self.notices.append(f"[{job.id}] {word:<12} {job.text}")
         else:
             self.remove(job)
+
+    def _record(self, job: Job) -> None:
+        if self.store is None:
+            return
+        u = job.usage
+        self.store.insert("jobs", {
+            "job": job.id, "command": job.text, "cwd": job.shell.cwd, "state": job.state,
+            "status": job.status, "started": job.started, "ended": job.ended,
+            "cpu_user": round(u.user, 4), "cpu_system": round(u.system, 4), "peak_rss": u.peak_rss,
+            "read_bytes": u.read_bytes, "write_bytes": u.write_bytes,
+            "records_out": sum(u.records.values()), "reason": job.killed_reason or None})
 
     def remove(self, job: Job) -> None:
         with self._lock:
@@ -242,10 +333,14 @@ class JobTable:
     def live(self) -> list[Job]:
         return [j for j in self.list() if not j.finished]
 
+    def background(self) -> list[Job]:
+        """Jobs not in the foreground: the ones ``jobs``, ``fg`` and ``wait`` see."""
+        return [j for j in self.list() if not j.foreground]
+
     def get(self, spec: str | None) -> Job:
         """The job named by ``%N``, ``N``, ``%+``/``%%`` or None (the latest)."""
-        jobs = self.list()
         if spec in (None, "%", "%+", "%%"):
+            jobs = self.background()
             if not jobs:
                 raise CommandError("no current job")
             return jobs[-1]
@@ -273,3 +368,20 @@ class JobTable:
             if j.finished and not j.foreground:
                 self.remove(j)
         return out
+
+
+def job_settings(chain: Chain, defaults: Limits | None = None) -> tuple[Limits, int, bool]:
+    """Limits, priority and whether to queue, from a chain's modifiers."""
+    limits = Limits(**vars(defaults)) if defaults is not None else Limits()
+    priority, queued = 0, False
+    for m in chain.modifiers:
+        if m.name == "limit":
+            for key in ("time", "cpu", "mem", "output"):
+                value = m.get(key)
+                if value is not None:
+                    setattr(limits, key, value)
+        elif m.name == "nice":
+            priority = int(m.get("n", 10))
+        elif m.name == "batch":
+            queued = True
+    return limits, priority, queued

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from nlsh.kernel.channel import Channel, ChannelClosed
-from nlsh.kernel.context import Cancelled, CommandError, Context, os_reason
+from nlsh.kernel.context import MAX_LINE, Cancelled, CommandError, Context, os_reason
 from nlsh.kernel.expand import expand_args, expand_argv, expand_word
 from nlsh.kernel.terminal import give_terminal
 from nlsh.lang.plan import Call, Pipeline
@@ -85,8 +85,11 @@ def _redirect(call: Call, job: Job, kind: str) -> io.BufferedIOBase | None:
 
 def _pipe_lines(f: io.BufferedIOBase, cancel) -> Iterator[str]:
     try:
-        for raw in f:
+        while True:
             cancel.check()
+            raw = f.readline(MAX_LINE)
+            if not raw:
+                return
             line = raw.decode("utf-8", "surrogateescape")
             yield line.removesuffix("\n")
     finally:
@@ -145,9 +148,11 @@ def _start_builtin(call: Call, job: Job, upstream: object, last: bool,
         out = downstream
 
     def run() -> None:
+        job.thread_started()
         try:
             stage.status = _run_builtin(cmd, call, ctx, out, job)
         finally:
+            job.usage.thread_done()
             if isinstance(out, (Channel, _FileSink)):
                 out.close()
             if isinstance(source, Channel):
@@ -173,8 +178,13 @@ def _run_builtin(cmd, call: Call, ctx: Context, out, job: Job) -> int:
         args = expand_args(cmd, call, job.shell)
         result = cmd.run(ctx, args)
         if result is not None:
-            for item in result:
-                out.put(item)
+            n = 0
+            try:
+                for item in result:
+                    out.put(item)
+                    n += 1
+            finally:
+                job.usage.records[call.name] = job.usage.records.get(call.name, 0) + n
         return ctx.status
     except ChannelClosed:
         return ctx.status
@@ -364,7 +374,14 @@ def _continue(pgid: int) -> None:
 
 
 def _thread(job: Job, name: str, target, *args) -> threading.Thread:
-    t = threading.Thread(target=target, args=args, name=name, daemon=True)
+    def run() -> None:
+        job.thread_started()
+        try:
+            target(*args)
+        finally:
+            job.usage.thread_done()
+
+    t = threading.Thread(target=run, name=name, daemon=True)
     job.register_thread(t)
     t.start()
     return t
@@ -387,7 +404,10 @@ def _feed(source: Channel, sink: io.BufferedIOBase) -> None:
 
 def _collect(f: io.BufferedIOBase, job: Job, stream: int) -> None:
     try:
-        for raw in f:
+        while True:
+            raw = f.readline(MAX_LINE)
+            if not raw:
+                return
             line = raw.decode("utf-8", "surrogateescape")
             if line.endswith("\n"):
                 job.emit(line[:-1], stream)
@@ -403,7 +423,7 @@ def _wait(proc: subprocess.Popen, job: Job) -> int:
     """Wait for ``proc``, reporting stops (Ctrl-Z) to the job; its exit status."""
     while True:
         try:
-            _, status = os.waitpid(proc.pid, os.WUNTRACED | os.WCONTINUED)
+            _, status, rusage = os.wait4(proc.pid, os.WUNTRACED | os.WCONTINUED)
         except ChildProcessError:
             return proc.returncode if proc.returncode is not None else 0
         except InterruptedError:
@@ -414,6 +434,7 @@ def _wait(proc: subprocess.Popen, job: Job) -> int:
         if os.WIFCONTINUED(status):
             job.process_continued()
             continue
+        job.usage.process_done(rusage)
         code = os.waitstatus_to_exitcode(status)
         proc.returncode = code
         return 128 - code if code < 0 else code

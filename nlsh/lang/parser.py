@@ -29,14 +29,40 @@ def parse(line: str, commands: CommandLookup, aliases: Mapping[str, str] | None 
     tokens = tokenize(line)
     chains: list[Chain] = []
     for items, background in _split_chains(tokens, line):
+        modifiers, items = _modifiers(items, commands)
         pipelines, ops = [], []
         for group, op in _split(items, ("&&", "||"), line):
             pipelines.append(Pipeline(tuple(
                 _call(part, commands, aliases or {}, line) for part, _ in _split(group, ("|",), line))))
             if op:
                 ops.append(op)
-        chains.append(Chain(tuple(pipelines), tuple(ops), background))
+        chains.append(Chain(tuple(pipelines), tuple(ops), background, modifiers))
     return Plan(tuple(chains))
+
+
+def _modifiers(tokens: list[Token], commands: CommandLookup) -> tuple[tuple[Call, ...], list[Token]]:
+    """Peel job modifiers (``limit … --``, ``nice -n 5``, ``batch``) off a chain."""
+    found: list[Call] = []
+    while tokens and tokens[0].kind == "word" and tokens[0].value.is_literal:
+        name = tokens[0].value.literal
+        sig = commands.signature(name)
+        if sig is None or not sig.modifier:
+            break
+        i = 1
+        while i < len(tokens) and tokens[i].kind == "word" and tokens[i].flag_like:
+            if tokens[i].text == "--":
+                break
+            param = sig.flag(tokens[i].text.partition("=")[0])
+            i += 2 if param is not None and param.type != "flag" and "=" not in tokens[i].text else 1
+        args = tokens[1:min(i, len(tokens))]
+        if i < len(tokens) and tokens[i].kind == "word" and tokens[i].text == "--":
+            i += 1
+        rest = tokens[i:]
+        if not rest:
+            raise ParseError(f"{name}: missing the command to run", tokens[0].column, tokens[0].length)
+        found.append(Call(name, bind(name, sig, args)))
+        tokens = rest
+    return tuple(found), tokens
 
 
 def _split_chains(tokens: list[Token], line: str) -> list[tuple[list[Token], bool]]:

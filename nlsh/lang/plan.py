@@ -113,10 +113,15 @@ class Pipeline:
 
 @dataclass(frozen=True)
 class Chain:
-    """Pipelines joined by ``&&`` / ``||``: ``ops[i]`` joins pipelines i and i+1."""
+    """Pipelines joined by ``&&`` / ``||``: ``ops[i]`` joins pipelines i and i+1.
+
+    ``modifiers`` are the job settings written before the chain
+    (``limit --time 10s --``, ``nice -n 5``, ``batch``), as Calls.
+    """
     pipelines: tuple[Pipeline, ...]
     ops: tuple[str, ...] = ()
     background: bool = False
+    modifiers: tuple[Call, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -93,6 +93,9 @@ class Signature:
     expression: bool = False
     # The parameter that ``-5`` binds to, as in ``head -5``.
     number_flag: str | None = None
+    # A job modifier (limit, nice, batch): written before a chain, its flags
+    # end at ``--`` or at the first word that is not a flag.
+    modifier: bool = False
     by_flag: dict = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:

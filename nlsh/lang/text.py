@@ -22,10 +22,16 @@ def text(plan: Plan, signature: Callable[[str], Signature | None]) -> str:
 
 
 def chain_text(chain: Chain, signature: Callable[[str], Signature | None]) -> str:
-    parts = [pipeline_text(chain.pipelines[0], signature)]
+    parts = [_modifier_text(m, signature) for m in chain.modifiers]
+    parts.append(pipeline_text(chain.pipelines[0], signature))
     for op, p in zip(chain.ops, chain.pipelines[1:]):
         parts.append(f" {op} {pipeline_text(p, signature)}")
     return "".join(parts) + (" &" if chain.background else "")
+
+
+def _modifier_text(call: Call, signature: Callable[[str], Signature | None]) -> str:
+    words = call_text(call, signature)
+    return words + (" -- " if call.args else " ")
 
 
 def pipeline_text(pipeline: Pipeline, signature: Callable[[str], Signature | None]) -> str:

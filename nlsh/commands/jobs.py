@@ -1,0 +1,150 @@
+"""Job control: jobs, fg, bg, wait, and the job modifiers limit, nice, batch."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Iterator
+
+from nlsh.kernel.context import Args, CommandError, Context
+from nlsh.lang.signature import Param
+from nlsh.lang.values import Duration, Size
+from nlsh.records import Record
+from nlsh.registry import Example, command
+
+JOB = Param("job", "str", metavar="%N")
+
+
+def job_record(job, long: bool, position: int | None) -> Record:
+    u = job.usage
+    elapsed = (job.ended or time.time()) - job.started if job.started else 0.0
+    state = f"queued #{position}" if position else job.state
+    r = Record(job=f"%{job.id}", state=state, time=Duration(round(elapsed)), command=job.text)
+    if long:
+        r["pids"] = ",".join(str(p.pid) for p in job.processes) or "-"
+        r["cpu"] = Duration(round(u.cpu, 2))
+        r["cpu%"] = round(u.cpu_percent, 1)
+        r["rss"] = Size(u.rss)
+        r["peak"] = Size(u.peak_rss)
+        r["read"] = Size(u.read_bytes)
+        r["written"] = Size(u.write_bytes)
+    return r
+
+
+@command("jobs", "The shell's jobs: state and command; -l adds pids, CPU, memory, I/O; --watch is live.",
+         params=[Param("long", "flag", ("-l", "--long"), "add pids, CPU, RSS, I/O"),
+                 Param("watch", "flag", ("-w", "--watch"), "live view until a key is pressed")],
+         output="records", category="jobs",
+         examples=[Example("what is running in the background", "jobs"),
+                   Example("how much memory do my jobs use", "jobs -l")])
+def jobs(ctx: Context, a: Args) -> Iterator[Record]:
+    table = ctx.shell.jobs
+
+    def rows(long: bool) -> list[Record]:
+        return [job_record(j, long, table.queue_position(j)) for j in table.background()]
+
+    if a.watch and sys.stdout.isatty() and sys.stdin.isatty():
+        _watch(ctx, lambda: rows(True))
+        return
+    yield from rows(a.long or a.watch)
+
+
+def _watch(ctx: Context, rows) -> None:
+    """A live table of jobs (rich Live) until a key is pressed."""
+    import select
+    import termios
+    import tty
+
+    from rich.live import Live
+    from rich.table import Table
+
+    from nlsh.render import _cell
+
+    def table() -> Table:
+        t = Table(box=None, header_style="bold")
+        data = rows()
+        columns = list(data[0]) if data else ["job", "state", "time", "command"]
+        for c in columns:
+            t.add_column(c)
+        for r in data:
+            t.add_row(*(_cell(r[c]) for c in columns))
+        t.caption = "press any key to leave"
+        return t
+
+    fd = sys.stdin.fileno()
+    old = termios.tcgetattr(fd)
+    try:
+        tty.setcbreak(fd)
+        with Live(table(), refresh_per_second=2, transient=False) as live:
+            while not ctx.cancel.cancelled:
+                r, _, _ = select.select([fd], [], [], 0.5)
+                if r:
+                    os.read(fd, 64)
+                    break
+                live.update(table())
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, old)
+
+
+@command("fg", "Bring a job to the foreground: its buffered output, then live output.",
+         params=[JOB], output="none", category="jobs", shell_state=True,
+         examples=[Example("bring job 2 back", "fg %2")])
+def fg(ctx: Context, a: Args) -> None:
+    ctx.shell.pending_foreground = ctx.shell.jobs.get(a.job)
+
+
+@command("bg", "Resume a stopped job in the background.",
+         params=[JOB], output="none", effects=("process",), category="jobs", shell_state=True,
+         examples=[Example("let the stopped job continue in the background", "bg")])
+def bg(ctx: Context, a: Args) -> None:
+    job = ctx.shell.jobs.get(a.job)
+    if job.finished:
+        raise CommandError(f"job %{job.id} has already ended")
+    job.foreground = False
+    job.resume()
+    ctx.stderr.write(f"[{job.id}]+ {job.text} &\n")
+
+
+@command("wait", "Wait until a job (or every job) has ended; its exit status.",
+         params=[JOB], output="none", category="jobs",
+         examples=[Example("wait for the background jobs to finish", "wait")])
+def wait(ctx: Context, a: Args) -> None:
+    table = ctx.shell.jobs
+    targets = [table.get(a.job)] if a.job else table.background()
+    for job in targets:
+        while not job.wait(timeout=0.1):
+            ctx.check()
+        ctx.status = job.status or 0
+
+
+_MODIFIER_NOTE = "written before a command; it applies to the whole line"
+
+
+def _modifier(ctx: Context, a: Args) -> None:
+    raise CommandError("needs a command after it")
+
+
+limit = command(
+    "limit", f"Run a command under limits: limit --time 10s --mem 200MB -- CMD ({_MODIFIER_NOTE}).",
+    params=[Param("time", "duration", ("--time",), "wall-clock time", metavar="DURATION"),
+            Param("cpu", "duration", ("--cpu",), "CPU seconds", metavar="DURATION"),
+            Param("mem", "size", ("--mem",), "peak memory of its processes", metavar="SIZE"),
+            Param("output", "size", ("--output",), "bytes of output", metavar="SIZE")],
+    output="none", category="jobs", modifier=True,
+    examples=[Example("build, but give up after ten minutes", "limit --time 10m -- make")])(_modifier)
+
+nice = command(
+    "nice", f"Run a command at a lower priority (nice -n 10 CMD; {_MODIFIER_NOTE}).",
+    params=[Param("n", "int", ("-n", "--adjustment"), "niceness, 0-19 (default 10)", metavar="N",
+                  default=10)],
+    output="none", category="jobs", modifier=True,
+    examples=[Example("compress the logs at low priority", "nice -n 15 gzip -k big.log")])(_modifier)
+
+batch = command(
+    "batch", f"Queue a command; at most one per CPU core runs at a time ({_MODIFIER_NOTE}).",
+    output="none", category="jobs", modifier=True,
+    examples=[Example("queue the backup", "batch tar czf backup.tgz docs &")])(_modifier)
+
+
+COMMANDS = [jobs, fg, bg, wait, limit, nice, batch]

@@ -1,0 +1,106 @@
+"""The SQLite store: job records, the audit log, accepted plans.
+
+One file under the user data dir, in WAL mode. Writes go through a single
+writer thread so a finished job never waits for the disk.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import sqlite3
+import threading
+import time
+from typing import Any
+
+from nlsh.paths import data_dir, ensure
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id INTEGER PRIMARY KEY,
+    job INTEGER, command TEXT, cwd TEXT, state TEXT, status INTEGER,
+    started REAL, ended REAL, cpu_user REAL, cpu_system REAL,
+    peak_rss INTEGER, read_bytes INTEGER, write_bytes INTEGER, records_out INTEGER,
+    reason TEXT
+);
+CREATE TABLE IF NOT EXISTS audit (
+    id INTEGER PRIMARY KEY,
+    time REAL, cwd TEXT, typed TEXT, plan TEXT, model TEXT,
+    decision TEXT, decided_by TEXT, status INTEGER
+);
+CREATE TABLE IF NOT EXISTS accepted (
+    id INTEGER PRIMARY KEY,
+    time REAL, utterance TEXT, plan TEXT, model TEXT
+);
+"""
+
+
+class Store:
+    def __init__(self, path: str | None = None) -> None:
+        self.path = path or os.path.join(data_dir(), "nlsh.db")
+        self._q: queue.Queue = queue.Queue()
+        self._writer: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def connect(self) -> sqlite3.Connection:
+        ensure(os.path.dirname(self.path))
+        conn = sqlite3.connect(self.path, timeout=10)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.executescript(SCHEMA)
+        return conn
+
+    def insert(self, table: str, row: dict[str, Any]) -> None:
+        """Queue a row for writing (returns at once)."""
+        with self._lock:
+            if self._writer is None:
+                self._writer = threading.Thread(target=self._write_loop, name="nlsh-store", daemon=True)
+                self._writer.start()
+        self._q.put((table, row))
+
+    def _write_loop(self) -> None:
+        conn = self.connect()
+        while True:
+            item = self._q.get()
+            batch = [item]
+            while True:
+                try:
+                    batch.append(self._q.get_nowait())
+                except queue.Empty:
+                    break
+            with conn:
+                for table, row in batch:
+                    if table is None:
+                        continue
+                    cols = ", ".join(row)
+                    conn.execute(f"INSERT INTO {table} ({cols}) VALUES ({', '.join('?' * len(row))})",
+                                 list(row.values()))
+            for table, row in batch:
+                if table is None:
+                    row.set()
+                    self._q.task_done()
+                else:
+                    self._q.task_done()
+
+    def flush(self, timeout: float = 5.0) -> None:
+        """Wait until every queued row is written."""
+        if self._writer is None:
+            return
+        done = threading.Event()
+        self._q.put((None, done))
+        done.wait(timeout)
+
+    def query(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
+        self.flush()
+        if not os.path.exists(self.path):
+            return []
+        conn = self.connect()
+        conn.row_factory = sqlite3.Row
+        try:
+            return conn.execute(sql, args).fetchall()
+        finally:
+            conn.close()
+
+
+def now() -> float:
+    return time.time()

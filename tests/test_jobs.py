@@ -1,0 +1,184 @@
+"""Jobs: background work, job control, cancellation, accounting, limits, queueing."""
+
+from __future__ import annotations
+
+import io
+import sys
+import threading
+import time
+
+import psutil
+import pytest
+
+from nlsh.kernel.context import Args, Context
+from nlsh.registry import command, default_registry
+from nlsh.session import Shell, run_script_lines
+
+PY = sys.executable
+
+
+def make_shell(work, registry=None) -> Shell:
+    shell = Shell(registry=registry, out=io.StringIO(), err=io.StringIO())
+    shell.cwd = str(work)
+    return shell
+
+
+def run(shell: Shell, text: str) -> int:
+    return run_script_lines(shell, text.split("\n"))
+
+
+def worker_threads() -> list[str]:
+    return [t.name for t in threading.enumerate()
+            if t.name.startswith("nlsh-") and t.name not in ("nlsh-sampler", "nlsh-store")]
+
+
+@command("burn", "Burn CPU for about a second (test command).", output="none")
+def burn(ctx: Context, a: Args) -> None:
+    end = time.thread_time() + 1.0
+    while time.thread_time() < end:
+        ctx.check()
+        sum(range(1000))
+
+
+def test_background_jobs_and_wait(work):
+    shell = make_shell(work)
+    run(shell, "sleep 0.5 && echo done-1 &\njobs\nwait\necho $?")
+    out, err = shell.out.getvalue(), shell.err.getvalue()
+    assert out.splitlines()[0].startswith("%1\trunning\t")
+    assert "done-1" in out and out.splitlines()[-1] == "0"
+    assert "[1] started" in err
+    shell.shutdown()
+
+
+def test_wait_returns_job_status(work):
+    shell = make_shell(work)
+    run(shell, "sh -c 'exit 3' &\nwait %1\necho $?")
+    assert shell.out.getvalue().splitlines()[-1] == "3"
+    shell.shutdown()
+
+
+@pytest.mark.parametrize("line", ["sleep 60", "find / -name nothing-matches-this", "tail -f /dev/null",
+                                  "burn", "cat /dev/zero | count", "yes | sort"])
+def test_cancel_each_long_running_builtin(work, line):
+    reg = default_registry()
+    reg.register(burn)
+    shell = make_shell(work, reg)
+    run(shell, line + " &")
+    job = shell.jobs.get("%1")
+    time.sleep(0.3)
+    job.terminate("test")
+    assert job.wait(timeout=5), f"{line} did not stop"
+    assert job.state in ("cancelled", "killed")
+    time.sleep(0.2)
+    assert worker_threads() == []
+    shell.shutdown()
+
+
+def test_kill_reaches_the_whole_process_tree(work):
+    shell = make_shell(work)
+    run(shell, "sh -c 'sleep 100 & sleep 100; wait' &")
+    job = shell.jobs.get("%1")
+    time.sleep(0.5)
+    tree = [psutil.Process(p.pid) for p in job.processes]
+    tree += [c for p in tree for c in p.children(recursive=True)]
+    assert len(tree) >= 3
+    run(shell, "kill %1")
+    assert job.wait(timeout=5)
+    time.sleep(0.3)
+    alive = [p for p in tree if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert alive == []
+    shell.shutdown()
+
+
+def test_cpu_accounting_threads_and_processes(work):
+    reg = default_registry()
+    reg.register(burn)
+    shell = make_shell(work, reg)
+    run(shell, "burn")
+    run(shell, f"{PY} -c \"import time; exec('while time.process_time() < 1: pass')\"")
+    shell.store.flush()
+    rows = shell.store.query("SELECT command, cpu_user + cpu_system AS cpu FROM jobs ORDER BY id")
+    assert rows[0]["command"] == "burn" and rows[0]["cpu"] >= 0.8
+    assert rows[1]["cpu"] >= 0.8
+    shell.shutdown()
+
+
+def test_peak_rss_of_a_child(work):
+    shell = make_shell(work)
+    run(shell, f"{PY} -c 'x = b\"a\" * (210 * 1024 * 1024)'")
+    shell.store.flush()
+    (row,) = shell.store.query("SELECT peak_rss FROM jobs")
+    assert row["peak_rss"] >= 200 * 1024 * 1024
+    shell.shutdown()
+
+
+def test_jobs_long_shows_live_accounting(work):
+    shell = make_shell(work)
+    shell.jobs.sampler.interval = 0.1
+    run(shell, f"{PY} -c 'x = b\"a\" * (60 * 1024 * 1024); import time; time.sleep(3)' &")
+    time.sleep(1.5)
+    run(shell, "jobs -l | where job == %1 | get rss")
+    rss = int(shell.out.getvalue().split()[-1])
+    assert rss >= 60 * 1024 * 1024
+    shell.shutdown()
+
+
+@pytest.mark.parametrize("limit,line,message", [
+    ("--time 1s", "sleep 10", "time limit 1s exceeded"),
+    ("--cpu 500ms", "burn", "CPU limit 500ms exceeded"),
+    ("--mem 100MB", f"{PY} -c 'x = b\"a\" * (300 * 1024 * 1024); import time; time.sleep(5)'",
+     "memory limit 100.0 MB exceeded (peak"),
+    ("--output 1kB", "yes", "output limit 1.0 kB exceeded"),
+])
+def test_limits_are_enforced(work, limit, line, message):
+    reg = default_registry()
+    reg.register(burn)
+    shell = make_shell(work, reg)
+    t0 = time.time()
+    status = run(shell, f"limit {limit} -- {line}")
+    shell.report_finished_jobs()
+    assert status == 137
+    assert time.time() - t0 < 8
+    assert f"[1] killed: {message}" in shell.err.getvalue()
+    shell.shutdown()
+
+
+def test_batch_queue_runs_by_priority(work):
+    shell = make_shell(work)
+    shell.jobs.max_parallel = 1
+    run(shell, "batch sleep 0.5 &\nbatch nice -n 10 echo low &\nbatch echo high &\njobs")
+    out = shell.out.getvalue()
+    assert "queued #2\t0s\tbatch nice -n 10 -- echo low" in out and "queued #1\t0s\tbatch echo high" in out
+    first, low, high = (shell.jobs.get(f"%{i}") for i in (1, 2, 3))
+    run(shell, "wait")
+    assert first.ended <= high.started <= high.ended <= low.started
+    shell.shutdown()
+
+
+def test_job_records_in_sqlite(work):
+    shell = make_shell(work)
+    run(shell, "echo hi\nsh -c 'exit 2'\nhistory --jobs")
+    out = shell.out.getvalue().splitlines()
+    assert out[-2].endswith("\tdone\t0\t" + out[-2].split("\t")[4] + "\t" + out[-2].split("\t")[5] + "\t"
+                            + out[-2].split("\t")[6] + "\techo hi")
+    assert "\tfailed\t2\t" in out[-1] and out[-1].endswith("sh -c 'exit 2'")
+    shell.shutdown()
+
+
+def test_modifiers_round_trip_in_plans(work):
+    from nlsh.lang import parse, text
+    reg = default_registry()
+    plan = parse("batch nice -n 5 limit --time 1m --mem 512MB -- make -j2 && echo ok &", reg)
+    assert text(plan, reg.signature) == "batch nice -n 5 -- limit --time 1m --mem 512MB -- make -j2 && echo ok &"
+    assert parse(text(plan, reg.signature), reg) == plan
+
+
+def test_job_table_with_no_leaked_threads_after_many_jobs(work):
+    shell = make_shell(work)
+    for _ in range(50):
+        run(shell, "ls | sort name | first 2 | count")
+    time.sleep(0.2)
+    assert worker_threads() == []
+    shell.shutdown()
+
+

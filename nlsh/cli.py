@@ -25,10 +25,12 @@ def main_options(
     command: str | None = typer.Option(None, "-c", "--command", metavar="LINE",
                                           help="Run LINE and exit with its status."),
     json: bool = typer.Option(False, "--json", help="Print records as JSON lines."),
+    yes: bool = typer.Option(False, "-y", "--yes",
+                             help="Run planned steps that would ask for confirmation (never deny-listed ones)."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                  help="Print the version and exit."),
 ) -> None:
     if ctx.invoked_subcommand is not None:
         return
     from nlsh.main import run
-    raise typer.Exit(run(command, json))
+    raise typer.Exit(run(command, json, yes))

@@ -13,30 +13,32 @@ import os
 import sys
 
 
-def run(command: str | None, json: bool) -> int:
+def run(command: str | None, json: bool = False, yes: bool = False) -> int:
     """Run LINE (``-c``), a script on stdin, or the interactive shell."""
     from nlsh.session import Shell, run_script_lines
     stdin_is_tty = sys.stdin is None or sys.stdin.isatty()
     if command is not None:
-        shell = Shell(json=json, stdin=None if stdin_is_tty else sys.stdin.buffer)
+        shell = Shell(json=json, stdin=None if stdin_is_tty else sys.stdin.buffer, assume_yes=yes)
         status = run_script_lines(shell, command.split("\n"))
     elif not stdin_is_tty:
-        shell = Shell(json=json)
+        shell = Shell(json=json, assume_yes=yes)
         status = run_script_lines(shell, sys.stdin)
     else:
         from nlsh.repl import run_repl
-        return run_repl(json=json)
+        return run_repl(json=json, yes=yes)
     shell.shutdown()
     return status
 
 
 def _fast_options(argv: list[str]) -> dict | None:
     """Options of the invocations run without typer, or None."""
-    opts: dict = {"command": None, "json": False}
+    opts: dict = {"command": None, "json": False, "yes": False}
     i = 0
     while i < len(argv):
         if argv[i] == "--json":
             opts["json"] = True
+        elif argv[i] in ("-y", "--yes"):
+            opts["yes"] = True
         elif argv[i] in ("-c", "--command") and i + 1 < len(argv) and opts["command"] is None:
             opts["command"] = argv[i + 1]
             i += 1

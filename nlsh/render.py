@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from typing import TextIO
 
@@ -94,3 +95,20 @@ class Renderer:
         if line is not None and self.tty:
             self.err.write(f"  {line}\n  {' ' * column}{'^' * max(1, length)}\n")
         self.err.flush()
+
+
+class PlainFace:
+    """How planning looks without a terminal: the plan and its risk on stderr, no questions."""
+
+    def __init__(self, renderer: Renderer) -> None:
+        self.renderer = renderer
+
+    @contextlib.contextmanager
+    def planning(self, utterance: str):
+        yield
+
+    def show_plan(self, text: str, decision) -> None:
+        self.renderer.item(2, f"plan: {text}    [{decision.risk.summary()}]")
+
+    def confirm(self, plan, text: str, decision) -> str | None:
+        return None

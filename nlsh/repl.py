@@ -175,9 +175,9 @@ def _join_continuations(text: str) -> str:
     return text.replace("\\\n", "")
 
 
-def run_repl(json: bool = False) -> int:
+def run_repl(json: bool = False, yes: bool = False) -> int:
     """Run the interactive shell until ``exit`` or Ctrl-D; returns the exit status."""
-    shell = Shell(interactive=True, json=json)
+    shell = Shell(interactive=True, json=json, assume_yes=yes)
     history = FileHistory(ensure(os.path.dirname(shell.history.path)) and shell.history.path)
     session: PromptSession = PromptSession(
         history=history, auto_suggest=AutoSuggestFromHistory(), completer=ShellCompleter(shell),

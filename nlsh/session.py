@@ -5,16 +5,20 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import time
 from typing import IO, TextIO
 
 from nlsh.commands.shell import ExitShell
 from nlsh.history import History
+from nlsh.kernel.context import CommandError
 from nlsh.kernel.job import Job, JobTable
 from nlsh.kernel.terminal import take_terminal, tty_fd
 from nlsh.lang import ParseError, Plan, parse, text
 from nlsh.lang.plan import Call, Chain, Pipeline, Word
+from nlsh.policy import Rules, decide, verbatim_denial
 from nlsh.registry import Registry, default_registry
-from nlsh.render import Renderer
+from nlsh.render import PlainFace, Renderer
+from nlsh.router import parsed_is_utterance, unparsed_is_utterance
 from nlsh.store import Store
 
 
@@ -25,7 +29,7 @@ class _Suspend(Exception):
 class Shell:
     def __init__(self, registry: Registry | None = None, *, interactive: bool = False,
                  out: TextIO | None = None, err: TextIO | None = None, json: bool = False,
-                 stdin: IO[bytes] | None = None) -> None:
+                 stdin: IO[bytes] | None = None, assume_yes: bool = False) -> None:
         self.registry = registry or default_registry()
         self.env = dict(os.environ)
         self.cwd = _initial_cwd(self.env)
@@ -45,7 +49,21 @@ class Shell:
         # Programs in the foreground may write straight to our stdout.
         self.raw_stdout = out is None
         self.stdin = stdin
+        self.assume_yes = assume_yes
         self.renderer = Renderer(self.out, self.err, tty=self.out.isatty(), json=json)
+        try:
+            self.rules = Rules.load()
+        except CommandError as e:
+            self.renderer.error(f"{e.message}; until it is fixed, every step that changes anything asks")
+            self.rules = Rules(typed="check", planned="ask")
+        self.face = PlainFace(self.renderer)
+        self.planner = None
+        self.planning_enabled = True
+        self.model: str | None = None
+        self.backend = "llama"
+        self.base_url: str | None = None
+        self.last_line: str | None = None
+        self.last_error: str | None = None
 
     # -- state -------------------------------------------------------------
     def set_cwd(self, path: str) -> None:
@@ -61,20 +79,113 @@ class Shell:
 
     # -- running lines -----------------------------------------------------
     def run_line(self, line: str) -> int:
-        """Run one line; returns its exit status. Raises ExitShell on ``exit``."""
+        """Route and run one line; returns its exit status. Raises ExitShell on ``exit``."""
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
             return self.last_status
         if stripped.startswith("!"):
-            plan = self._verbatim(stripped[1:].strip())
-        else:
-            try:
-                plan = self.parse(line)
-            except ParseError as e:
-                self.renderer.error(e.message, line, e.column, e.length)
-                self.last_status = e.status
-                return e.status
-        return self.run_plan(plan)
+            command = stripped[1:].strip()
+            why = verbatim_denial(command)
+            if why:
+                return self._refuse(f"refused: {why}", line, None, "built-in deny-list")
+            return self.run_plan(self._verbatim(command), typed=line, trusted=True)
+        if stripped.startswith("?"):
+            return self.run_utterance(stripped[1:].strip(), line)
+        try:
+            plan = self.parse(line)
+        except ParseError as e:
+            if unparsed_is_utterance(stripped, e) and self.planning_enabled:
+                return self.run_utterance(stripped, line)
+            self.renderer.error(e.message, line, e.column, e.length)
+            self.last_status = e.status
+            return e.status
+        if self.planning_enabled and parsed_is_utterance(plan, stripped, self.cwd):
+            return self.run_utterance(stripped, line)
+        return self.run_plan(plan, typed=line)
+
+    # -- planning ----------------------------------------------------------
+    def get_planner(self):
+        """The planner, created on first use (the model loads in the background)."""
+        if self.planner is None:
+            from nlsh.planner.planner import Planner
+            from nlsh.planner.prompt import Shot
+            accepted = [Shot(r["utterance"], r["plan"]) for r in
+                        self.store.query("SELECT utterance, plan FROM accepted ORDER BY id DESC LIMIT 200")]
+            self.planner = Planner.create(self.registry, model=self.model, backend=self.backend,
+                                          base_url=self.base_url, accepted=accepted,
+                                          path=self.env.get("PATH"))
+        return self.planner
+
+    def run_utterance(self, utterance: str, typed: str) -> int:
+        """Plan an utterance, show the plan and its risk, check it, run it."""
+        from nlsh.planner.models import ModelError
+        from nlsh.planner.planner import PlanningError
+        try:
+            planner = self.get_planner()
+            with self.face.planning(utterance):
+                result = planner.plan(utterance, self.cwd, last=self.last_line, last_error=self.last_error)
+        except (ModelError, PlanningError) as e:
+            self.renderer.error(f"could not plan that: {getattr(e, 'message', str(e))}")
+            raw = getattr(e, "raw", "")
+            if raw:
+                self.renderer.item(2, f"  the model said: {raw}")
+            self.last_status = 1
+            return 1
+        except KeyboardInterrupt:
+            self.renderer.error("planning cancelled")
+            self.last_status = 130
+            return 130
+        status = self.run_plan(result.plan, typed=typed, planned=result)
+        return status
+
+    # -- the one path to execution ------------------------------------------
+    def run_plan(self, plan: Plan, *, typed: str = "", planned=None, trusted: bool = False) -> int:
+        """Check ``plan`` with the policy, then run it. Every line ends up here."""
+        try:
+            decision = decide(plan, self, self.rules, planned=planned is not None)
+        except CommandError as e:
+            return self._refuse(e.message, typed, planned, "policy error")
+        plan_text = self.text(plan) if planned is not None else None
+        if planned is not None:
+            self.face.show_plan(plan_text, decision)
+        if decision.action == "deny":
+            return self._refuse(f"refused: {decision.reason}", typed, planned, decision.decided_by)
+        decided_by = decision.decided_by
+        if decision.action == "ask" and not trusted:
+            if self.assume_yes:
+                decided_by = "--yes"
+            else:
+                answer = self.face.confirm(plan, plan_text or self.text(plan), decision) if self.interactive else None
+                if answer is None:
+                    return self._refuse(f"not run: {decision.risk.summary()} needs confirmation "
+                                        f"(use --yes or a policy rule): {decision.reason}",
+                                        typed, planned, "non-interactive")
+                if answer != "yes":
+                    self._audit(typed, planned, "declined", "user", None)
+                    self.last_status = 1
+                    return 1
+                decided_by = "user"
+        status = self._execute(plan)
+        self._audit(typed, planned, "allowed", decided_by, status)
+        if planned is not None:
+            self.planner.remember(planned.utterance, plan_text)
+            self.store.insert("accepted", {"time": time.time(), "utterance": planned.utterance,
+                                           "plan": plan_text, "model": planned.model})
+        self.last_line = typed or plan_text
+        return status
+
+    def _refuse(self, message: str, typed: str, planned, decided_by: str) -> int:
+        self.renderer.error(message)
+        self._audit(typed, planned, "denied", decided_by, None)
+        self.last_status = 126
+        return 126
+
+    def _audit(self, typed: str, planned, decision: str, decided_by: str, status: int | None) -> None:
+        self.store.insert("audit", {
+            "time": time.time(), "cwd": self.cwd, "typed": typed,
+            "plan": self.text(planned.plan) if planned is not None else None,
+            "model": planned.model if planned is not None else None,
+            "decision": decision, "decided_by": decided_by, "status": status})
 
     def _verbatim(self, command: str) -> Plan:
         shell = self.env.get("SHELL") or "/bin/sh"
@@ -82,7 +193,7 @@ class Shell:
                     external=True)
         return Plan((Chain((Pipeline((call,)),)),))
 
-    def run_plan(self, plan: Plan) -> int:
+    def _execute(self, plan: Plan) -> int:
         status = self.last_status
         for chain in plan.chains:
             job = Job(self, chain, _chain_text(self, chain), foreground=not chain.background,

@@ -60,7 +60,7 @@ def test_quoting_and_expansion_parts():
 def test_patterns_are_not_globbed():
     c = call("find . -name *.py")
     assert c.get("name") == Word.lit("*.py")
-    assert t(p("find . -name *.py")) == "find -name '*.py' ."
+    assert t(p("find . -name *.py")) == "find . -name '*.py'"
 
 
 def test_redirections_and_comments():
@@ -179,6 +179,10 @@ def value_for(draw, param):
         return Duration(draw(st.integers(0, 10**6)) / 1000)
     if param.type == "choice":
         return draw(st.sampled_from(param.choices))
+    if param.type == "command":
+        body = draw(st.lists(words(globbing=False), min_size=1, max_size=3))
+        body = [w for w in body if not (w.is_literal and w.literal in (";", "+"))] or [Word.lit("x")]
+        return (*body, Word.lit(draw(st.sampled_from([";", "+"]))))
     return draw(words(globbing=param.type in GLOBBING_TYPES))
 
 

@@ -168,7 +168,8 @@ def _compare(sign: str, value: int, n: int) -> bool:
 
 
 @command("find", "Walk directories and emit the paths that match every test.",
-         params=[Param("name", "pattern", ("-name",), "base name matches GLOB", metavar="GLOB"),
+         params=[Param("paths", "path", variadic=True, metavar="PATH"),
+                 Param("name", "pattern", ("-name",), "base name matches GLOB", metavar="GLOB"),
                  Param("iname", "pattern", ("-iname",), "like -name, ignoring case", metavar="GLOB"),
                  Param("path_glob", "pattern", ("-path", "-wholename"), "whole path matches GLOB",
                        metavar="GLOB"),
@@ -183,7 +184,9 @@ def _compare(sign: str, value: int, n: int) -> bool:
                  Param("maxdepth", "int", ("-maxdepth",), "descend at most N levels", metavar="N"),
                  Param("mindepth", "int", ("-mindepth",), "skip the first N levels", metavar="N"),
                  Param("empty", "flag", ("-empty",), "empty files and directories"),
-                 Param("paths", "path", variadic=True, metavar="PATH")],
+                 Param("exec", "command", ("-exec",), "run CMD for each match ({} is the path; end with "
+                       "';', or '+' to pass many paths at once)", metavar="CMD... ;", effects=("exec",)),
+                 Param("delete", "flag", ("-delete",), "delete what matches", effects=("delete",))],
          output="records", category="files",
          examples=[Example("find all python files", "find . -name '*.py'", "./a.py\n./lib/b.py",
                            {"a.py": "", "lib/b.py": "", "c.txt": ""}),
@@ -195,7 +198,68 @@ def _compare(sign: str, value: int, n: int) -> bool:
                            "./new.py", {"new.py": ""}),
                    Example("how many files are there", "find . -type f | count", "2",
                            {"a": "", "d/b": ""})])
-def find(ctx: Context, a: Args) -> Iterator[Record]:
+def find(ctx: Context, a: Args) -> Iterator[object]:
+    matches = _find(ctx, a)
+    if a.exec:
+        yield from _find_exec(ctx, a.exec, (r["path"] for r in matches))
+    elif a.delete:
+        for r in sorted(matches, key=lambda r: r["path"].count("/"), reverse=True):
+            _delete(ctx, r["path"], recursive=False)
+    else:
+        yield from matches
+
+
+def _delete(ctx: Context, shown: str, recursive: bool) -> None:
+    full = ctx.path(shown)
+    if os.path.realpath(full) in ("/", os.path.realpath(ctx.env.get("HOME", "/"))) or shown in (".", ""):
+        return
+    try:
+        if os.path.isdir(full) and not os.path.islink(full):
+            if recursive:
+                shutil.rmtree(full)
+            else:
+                os.rmdir(full)
+        else:
+            os.unlink(full)
+    except OSError as e:
+        ctx.warn(f"cannot delete '{shown}': {os_reason(e)}")
+
+
+def _find_exec(ctx: Context, argv: list[str], paths: Iterator[str]) -> Iterator[str]:
+    """find's -exec: run the program once per path (``;``) or with many (``+``)."""
+    import subprocess
+    *template, end = argv
+    program = shutil.which(template[0], path=ctx.env.get("PATH"))
+    if program is None:
+        raise CommandError(f"-exec: {template[0]}: command not found", status=127)
+
+    def run(batch: list[str]) -> Iterator[str]:
+        args = []
+        for w in template:
+            if w == "{}":
+                args.extend(batch)
+            else:
+                args.append(w.replace("{}", batch[0]) if end == ";" else w)
+        ctx.check()
+        p = subprocess.run([program, *args[1:]], cwd=ctx.cwd, env=ctx.env, stdin=subprocess.DEVNULL,
+                           capture_output=True, check=False)
+        if p.stderr:
+            ctx.stderr.write(p.stderr.decode("utf-8", "replace"))
+        if p.returncode:
+            ctx.status = max(ctx.status, 1)
+        text = p.stdout.decode("utf-8", "surrogateescape")
+        yield from text.split("\n")[:-1] if text.endswith("\n") else text.split("\n") if text else []
+
+    if end == "+":
+        batch = list(paths)
+        if batch:
+            yield from run(batch)
+    else:
+        for path in paths:
+            yield from run([path])
+
+
+def _find(ctx: Context, a: Args) -> Iterator[Record]:
     size = _find_size(a.size) if a.size else None
     mtime = _find_number(a.mtime, "-mtime") if a.mtime else None
     mmin = _find_number(a.mmin, "-mmin") if a.mmin else None

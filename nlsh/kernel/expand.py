@@ -48,7 +48,9 @@ def expand_args(cmd: Command, call: Call, shell: Shell) -> Args:
     values = {}
     for param in cmd.params:
         raw = call.get(param.name, None)
-        if raw is None:
+        if raw is not None and param.type == "command":
+            values[param.name] = [s for w in raw for s in expand_word(w, shell, globbing=False)]
+        elif raw is None:
             values[param.name] = [] if param.variadic else (False if param.type == "flag" else param.default)
         elif param.variadic:
             out: list = []

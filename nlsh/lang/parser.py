@@ -254,6 +254,14 @@ def _cluster(name: str, sig: Signature, text: str,
 
 def _take_value(name: str, param: Param, flag: str, words: list[Token], i: int,
                 tok: Token, values: dict) -> int:
+    if param.type == "command":
+        end = i
+        while end < len(words) and not (words[end].value.is_literal and words[end].value.literal in (";", "+")):
+            end += 1
+        if end >= len(words) or end == i:
+            raise ParseError(f"{name}: {flag} needs a command ending in ';' or '+'", tok.column, tok.length)
+        values[param.name] = tuple(w.value for w in words[i:end + 1])
+        return end + 1
     if i >= len(words):
         raise ParseError(f"{name}: {flag} needs a value ({param.label})", tok.column, tok.length)
     values[param.name] = _value(name, param, words[i].value, words[i])

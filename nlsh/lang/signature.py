@@ -24,7 +24,8 @@ class Param:
 
     type: ``flag`` (bool), ``int``, ``float``, ``size``, ``duration``,
     ``choice`` (one of ``choices``), ``path`` / ``word`` (globbed),
-    ``str`` / ``pattern`` (never globbed).
+    ``str`` / ``pattern`` (never globbed), ``command`` (words up to a
+    ``;`` or ``+`` word, as find's ``-exec``).
     """
     name: str
     type: str = "str"
@@ -64,6 +65,8 @@ class Param:
 
     def bind_word(self, word: Word) -> object:
         """The value stored in a Call for ``word``; non-literal words stay Words."""
+        if self.type == "command":
+            return word
         if self.type in WORD_TYPES:
             if self.type in GLOBBING_TYPES or not word.has_glob:
                 return word

@@ -46,17 +46,17 @@ def call_text(call: Call, signature: Callable[[str], Signature | None]) -> str:
         if sig is None:
             raise KeyError(f"unknown command {call.name}")
         words = [call.name]
-        positional: list[str] = []
         for name, value in call.args:
             param = sig.param(name)
             if param.positional:
                 values = value if param.variadic else (value,)
-                positional.extend(_value_text(v, sig.expression) for v in values)
+                words.extend(_value_text(v, sig.expression) for v in values)
             elif param.type == "flag":
                 words.append(param.flags[0])
+            elif param.type == "command":
+                words.append(f"{param.flags[0]} {' '.join(quote(w, dashes_ok=True) for w in value)}")
             else:
                 words.append(f"{param.flags[0]} {_value_text(value, False, option=True)}")
-        words.extend(positional)
     for r in call.redirects:
         words.append(f"{r.op} {quote(r.target)}")
     return " ".join(words)

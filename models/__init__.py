@@ -1,0 +1,1 @@
+"""The model catalogue (catalog.toml), shipped with nlsh as ``nlsh.modelcatalog``."""

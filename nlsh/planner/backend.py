@@ -1,0 +1,228 @@
+"""Model backends: llama.cpp in-process, or an OpenAI-compatible server.
+
+Both take a prompt split into a fixed ``prefix`` and a per-request
+``suffix`` and return a Completion. The llama backend loads its model once,
+on a background thread, and keeps the prefix's KV cache: in memory across
+requests, and in a state file in the user cache across processes.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import json
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+
+from nlsh.paths import cache_dir, ensure
+
+
+class BackendError(Exception):
+    """The model could not answer; the message says why."""
+
+
+@dataclass
+class Completion:
+    text: str
+    finish_reason: str            # "stop" or "length"
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    timings: dict = field(default_factory=dict)
+
+
+def physical_cores() -> int:
+    try:
+        import psutil
+        return psutil.cpu_count(logical=False) or os.cpu_count() or 1
+    except ImportError:
+        return os.cpu_count() or 1
+
+
+class LlamaBackend:
+    """llama-cpp-python, in-process. ``start()`` begins loading in the background."""
+
+    def __init__(self, model_path: str | None, *, resolve_path=None, n_ctx: int = 4096,
+                 n_threads: int | None = None, n_gpu_layers: int | None = None,
+                 name: str = "model") -> None:
+        self._path = model_path
+        self._resolve_path = resolve_path
+        self.name = name
+        self.n_ctx = n_ctx
+        self.n_threads = n_threads or physical_cores()
+        self.n_gpu_layers = n_gpu_layers
+        self.llm = None
+        self.load_seconds = 0.0
+        self.device = "CPU"
+        self._error: BaseException | None = None
+        self._loaded = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._prefix_tokens: list[int] | None = None
+        self._prefix_text: str | None = None
+
+    def start(self) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._load, name="nlsh-model-load", daemon=True)
+                self._thread.start()
+
+    @property
+    def loaded(self) -> bool:
+        return self._loaded.is_set() and self._error is None
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.start()
+        return self._loaded.wait(timeout)
+
+    def _load(self) -> None:
+        t0 = time.perf_counter()
+        try:
+            path = self._path or self._resolve_path()
+            self._path = path
+            import llama_cpp
+            gpu = llama_cpp.llama_supports_gpu_offload()
+            layers = self.n_gpu_layers if self.n_gpu_layers is not None else (-1 if gpu else 0)
+            self.device = "GPU" if gpu and layers != 0 else "CPU"
+            self.llm = llama_cpp.Llama(
+                model_path=path, n_ctx=self.n_ctx, n_threads=self.n_threads,
+                n_threads_batch=self.n_threads, n_gpu_layers=layers, use_mmap=False,
+                verbose=False, seed=0)
+        except BaseException as e:  # noqa: BLE001  (reported to whoever waits for the model)
+            self._error = e
+        finally:
+            self.load_seconds = time.perf_counter() - t0
+            self._loaded.set()
+
+    def _ready(self) -> None:
+        self.wait()
+        if self._error is not None:
+            e = self._error
+            from nlsh.planner.models import ModelError
+            if isinstance(e, ModelError):
+                raise e
+            raise BackendError(f"cannot load the model {self._path}: {e}") from None
+
+    # -- the prompt prefix ------------------------------------------------
+    def _state_path(self, prefix: str) -> str:
+        from nlsh.planner.models import file_identity
+        key = hashlib.sha256(f"{file_identity(self._path)}|{self.n_ctx}|{prefix}".encode()).hexdigest()[:24]
+        return os.path.join(cache_dir(), "prompt-states", f"{key}.state")
+
+    def prepare_prefix(self, prefix: str) -> float:
+        """Evaluate ``prefix`` once (or load it from the state file); seconds spent."""
+        self._ready()
+        llm = self.llm
+        if self._prefix_text == prefix:
+            n = len(self._prefix_tokens)
+            if llm.n_tokens >= n and list(llm.input_ids[:n]) == self._prefix_tokens:
+                return 0.0
+        import llama_cpp
+        t0 = time.perf_counter()
+        tokens = llm.tokenize(prefix.encode(), add_bos=False, special=True)
+        path = self._state_path(prefix)
+        loaded = False
+        if os.path.exists(path):
+            buf = (llama_cpp.llama_token * len(tokens))()
+            n_out = ctypes.c_size_t(0)
+            llm.reset()
+            if llama_cpp.llama_state_load_file(llm._ctx.ctx, path.encode(), buf, len(tokens),
+                                               ctypes.byref(n_out)):
+                if list(buf[:n_out.value]) == tokens:
+                    llm.input_ids[:len(tokens)] = tokens
+                    llm.n_tokens = len(tokens)
+                    loaded = True
+        if not loaded:
+            llm.reset()
+            llm.eval(tokens)
+            ensure(os.path.dirname(path))
+            arr = (llama_cpp.llama_token * len(tokens))(*tokens)
+            llama_cpp.llama_state_save_file(llm._ctx.ctx, (path + ".tmp").encode(), arr, len(tokens))
+            os.replace(path + ".tmp", path)
+        self._prefix_tokens = tokens
+        self._prefix_text = prefix
+        return time.perf_counter() - t0
+
+    def complete(self, prefix: str, suffix: str, *, grammar: str | None, max_tokens: int,
+                 stop: list[str], cancel=None) -> Completion:
+        self._ready()
+        t_prefix = self.prepare_prefix(prefix)
+        import llama_cpp
+        llm = self.llm
+        g = llama_cpp.LlamaGrammar.from_string(grammar, verbose=False) if grammar else None
+        t0 = time.perf_counter()
+        pieces: list[str] = []
+        finish = "length"
+        usage = {}
+        stream = llm.create_completion(prefix + suffix, max_tokens=max_tokens, temperature=0.0,
+                                       grammar=g, stop=stop, stream=True, seed=0)
+        for chunk in stream:
+            choice = chunk["choices"][0]
+            pieces.append(choice.get("text") or "")
+            if choice.get("finish_reason"):
+                finish = choice["finish_reason"]
+            if cancel is not None and cancel.cancelled:
+                finish = "cancelled"
+                break
+        n_prompt = len(llm.tokenize((prefix + suffix).encode(), add_bos=False, special=True))
+        text = "".join(pieces)
+        usage = {"prompt_tokens": n_prompt,
+                 "completion_tokens": len(llm.tokenize(text.encode(), add_bos=False)) if text else 0}
+        return Completion(text, finish, usage["prompt_tokens"], usage["completion_tokens"],
+                          {"prefix_s": round(t_prefix, 3), "generate_s": round(time.perf_counter() - t0, 3)})
+
+
+class OpenAIBackend:
+    """Any OpenAI-compatible server (llama-server, Ollama, vLLM) over HTTP."""
+
+    def __init__(self, base_url: str, model: str = "default", api_key: str | None = None,
+                 timeout: float = 60.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.name = model
+        self.api_key = api_key or os.environ.get("OPENAI_API_KEY")
+        self.timeout = timeout
+        self.load_seconds = 0.0
+        self.device = "server"
+
+    def start(self) -> None:
+        """Nothing to load locally."""
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return True
+
+    @property
+    def loaded(self) -> bool:
+        return True
+
+    def complete(self, prefix: str, suffix: str, *, grammar: str | None, max_tokens: int,
+                 stop: list[str], cancel=None) -> Completion:
+        import urllib.error
+        import urllib.request
+        body = {"model": self.name, "prompt": prefix + suffix, "max_tokens": max_tokens,
+                "temperature": 0.0, "stop": stop}
+        if grammar:
+            body["grammar"] = grammar
+        req = urllib.request.Request(f"{self.base_url}/v1/completions", data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json",
+                                              **({"Authorization": f"Bearer {self.api_key}"}
+                                                 if self.api_key else {})})
+        t0 = time.perf_counter()
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+                data = json.load(resp)
+        except urllib.error.HTTPError as e:
+            raise BackendError(f"server {self.base_url} answered {e.code}: {e.reason}") from None
+        except (urllib.error.URLError, OSError) as e:
+            reason = getattr(e, "reason", e)
+            raise BackendError(f"cannot reach the model server at {self.base_url}: {reason}") from None
+        except ValueError:
+            raise BackendError(f"the model server at {self.base_url} did not answer with JSON") from None
+        try:
+            choice = data["choices"][0]
+        except (KeyError, IndexError, TypeError):
+            raise BackendError(f"unexpected answer from {self.base_url}: {str(data)[:200]}") from None
+        usage = data.get("usage") or {}
+        return Completion(choice.get("text") or "", choice.get("finish_reason") or "stop",
+                          usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0),
+                          {"generate_s": round(time.perf_counter() - t0, 3)})

@@ -1,0 +1,99 @@
+"""A GBNF grammar of the command language, generated from the live registry.
+
+Only known commands, their own flags, and a few well-known programs can
+appear; words are bare or single/double-quoted. The parser still validates
+every answer (the grammar does not check argument counts or types).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from typing import Iterable
+
+from nlsh.registry import Command, Registry
+
+# Programs the planner may use besides the built-ins, when they are on PATH.
+PROGRAMS = ("awk", "base64", "basename", "bzip2", "comm", "diff", "dirname", "file", "gunzip", "gzip",
+            "jq", "md5sum", "nl", "paste", "readlink", "realpath", "rev", "seq", "sha1sum", "sha256sum",
+            "split", "tac", "tar", "unzip", "xargs", "zcat", "zip", "git", "python3", "column", "od",
+            "rmdir", "split", "sum", "cmp", "join", "fold", "expand", "md5", "xz", "unxz")
+
+
+def _lit(s: str) -> str:
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _rule(name: str) -> str:
+    return re.sub(r"[^a-zA-Z0-9]", "-", name).lower()
+
+
+def programs_on_path(path: str | None = None) -> list[str]:
+    return sorted({p for p in PROGRAMS if shutil.which(p, path=path)})
+
+
+def _command_rule(cmd: Command) -> tuple[str, list[str]]:
+    rule = f"cmd-{_rule(cmd.name)}"
+    alts = []
+    for p in cmd.params:
+        if p.positional:
+            continue
+        flag = p.flags[0]
+        if p.type == "flag":
+            alts.append(_lit(flag))
+        elif p.type == "choice":
+            alts.append(f'{_lit(flag + " ")} ({" | ".join(_lit(c) for c in p.choices)})')
+        elif p.type == "int":
+            alts.append(f'{_lit(flag + " ")} int')
+        elif p.type == "command":
+            alts.append(f'{_lit(flag)} (" " word)+ " " ("\\\\;" | "\';\'" | "+")')
+        else:
+            alts.append(f'{_lit(flag + " ")} word')
+    lines = []
+    if cmd.expression:
+        lines.append(f'{rule} ::= {_lit(cmd.name)} " " field " " op " " word')
+        return rule, lines
+    positional = [p for p in cmd.params if p.positional]
+    arg_alts = list(alts)
+    if cmd.number_flag:
+        arg_alts.append('"-" [0-9]+')
+    if positional:
+        arg_alts.append("posword")
+    if arg_alts:
+        lines.append(f"{rule}-arg ::= {' | '.join(arg_alts)}")
+        lines.append(f'{rule} ::= {_lit(cmd.name)} (" " {rule}-arg)*')
+    else:
+        lines.append(f"{rule} ::= {_lit(cmd.name)}")
+    return rule, lines
+
+
+def grammar(registry: Registry, programs: Iterable[str] = ()) -> str:
+    """The GBNF text: one line, a chain of pipelines of known commands."""
+    rules: list[str] = []
+    names: list[str] = []
+    for cmd in registry:
+        if cmd.modifier or cmd.shell_state and cmd.name in ("exit",):
+            continue
+        rule, lines = _command_rule(cmd)
+        names.append(rule)
+        rules.extend(lines)
+    progs = list(programs)
+    if progs:
+        names.append("program")
+        rules.append(f'program ::= ({" | ".join(_lit(p) for p in progs)}) (" " word)*')
+    head = [
+        'root ::= pipeline (( " && " | " || " | "; " ) pipeline)*',
+        'pipeline ::= call (" | " call)* redirect?',
+        'redirect ::= ( " > " | " >> " ) word',
+        f"call ::= {' | '.join(names)}",
+        'field ::= [a-z_%]+',
+        'op ::= "==" | "!=" | "<" | "<=" | ">" | ">=" | "=~" | "!~" | "contains"',
+        'int ::= "-"? [0-9]+',
+        'word ::= bare | squoted | dquoted',
+        'posword ::= posbare | squoted | dquoted',
+        "posbare ::= [^ \\t\\n'\"|;&<>()`#\\\\-] [^ \\t\\n'\"|;&<>()`\\\\]*",
+        "bare ::= [^ \\t\\n'\"|;&<>()`#\\\\] [^ \\t\\n'\"|;&<>()`\\\\]*",
+        "squoted ::= \"'\" [^'\\n]* \"'\"",
+        'dquoted ::= "\\"" [^"\\n`$]* "\\""',
+    ]
+    return "\n".join(head + rules) + "\n"

@@ -1,0 +1,122 @@
+"""The planner's prompt: a fixed prefix (rules and a catalogue built from the
+registry, cached by the backend) and a short per-request suffix (retrieved
+examples, context, the utterance)."""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+from nlsh.registry import Registry
+
+RULES = """You are the planner of nlsh, a Unix shell. Turn the user's request into ONE line of nlsh.
+Use only the commands below with the flags shown; `|` pipes, `&&`, `||` and `;` join commands.
+Paths are relative to the current directory; never use / or ~ unless the user names them.
+ls, find, ps, du, df, stat and free emit records (fields such as name, path, type, size, modified)
+that where, sort, select, get, first, last, count and sum work on; text commands work on lines.
+Quote patterns and words with spaces in single quotes. Give the simplest line that does exactly
+what was asked: do not add commands that show or check the result, and never delete, move or kill
+anything the user did not ask for.
+Answer with the command line only."""
+
+STOPWORDS = frozenset("a an the of in on to for and or all my me i is are be with that this it its from "
+                      "by as at which what who how do does please can you into them their there these "
+                      "those any each every".split())
+
+
+@dataclass(frozen=True)
+class Shot:
+    utterance: str
+    command: str
+
+
+def catalogue(registry: Registry, programs: list[str]) -> str:
+    lines = []
+    for cmd in registry:
+        if cmd.name in ("exit",):
+            continue
+        lines.append(f"{cmd.usage}  # {cmd.summary}")
+    if programs:
+        lines.append("Programs also available: " + ", ".join(programs))
+    return "\n".join(lines)
+
+
+def chatml_prefix(registry: Registry, programs: list[str]) -> str:
+    return (f"<|im_start|>system\n{RULES}\n\nCommands:\n{catalogue(registry, programs)}<|im_end|>\n")
+
+
+def chatml_suffix(shots: list[Shot], context: str, utterance: str) -> str:
+    parts = []
+    for s in shots:
+        parts.append(f"<|im_start|>user\n{s.utterance}<|im_end|>\n<|im_start|>assistant\n{s.command}<|im_end|>\n")
+    ctx = f"[{context}]\n" if context else ""
+    parts.append(f"<|im_start|>user\n{ctx}{utterance}<|im_end|>\n<|im_start|>assistant\n")
+    return "".join(parts)
+
+
+def repair_suffix(shots: list[Shot], context: str, utterance: str, answer: str, error: str) -> str:
+    return (chatml_suffix(shots, context, utterance) + answer + "<|im_end|>\n"
+            + f"<|im_start|>user\nThat line is not valid nlsh: {error}. Answer with a corrected line only."
+            + "<|im_end|>\n<|im_start|>assistant\n")
+
+
+def words(text: str) -> list[str]:
+    return [w for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in STOPWORDS]
+
+
+class ExampleIndex:
+    """BM25 over example utterances (commands' own examples, accepted plans)."""
+
+    def __init__(self, shots: list[Shot]) -> None:
+        self.shots = shots
+        self.docs = [Counter(words(s.utterance)) for s in shots]
+        self.avg = sum(sum(d.values()) for d in self.docs) / max(1, len(self.docs))
+        df: Counter = Counter()
+        for d in self.docs:
+            df.update(d.keys())
+        n = len(self.docs)
+        self.idf = {w: math.log(1 + (n - c + 0.5) / (c + 0.5)) for w, c in df.items()}
+
+    def top(self, query: str, k: int = 3) -> list[Shot]:
+        q = words(query)
+        scored = []
+        for i, d in enumerate(self.docs):
+            length = sum(d.values())
+            score = 0.0
+            for w in q:
+                tf = d.get(w, 0)
+                if tf:
+                    score += self.idf[w] * tf * 2.2 / (tf + 1.2 * (0.25 + 0.75 * length / max(self.avg, 1)))
+            if score > 0:
+                scored.append((score, -i))
+        scored.sort(reverse=True)
+        seen, out = set(), []
+        for _, neg in scored:
+            shot = self.shots[-neg]
+            if shot.command not in seen:
+                seen.add(shot.command)
+                out.append(shot)
+            if len(out) == k:
+                break
+        return out[::-1]
+
+
+def registry_shots(registry: Registry) -> list[Shot]:
+    return [Shot(ex.utterance, ex.command) for cmd in registry for ex in cmd.examples]
+
+
+def context_line(cwd: str, last: str | None = None, last_error: str | None = None, limit: int = 12) -> str:
+    """Short context: a few names in the working directory, the last command's error."""
+    try:
+        names = sorted(n for n in os.listdir(cwd) if not n.startswith("."))
+    except OSError:
+        names = []
+    shown = ", ".join(n + ("/" if os.path.isdir(os.path.join(cwd, n)) else "") for n in names[:limit])
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    parts = [f"files here: {shown}{more}" if names else "this directory is empty"]
+    if last and last_error:
+        parts.append(f"last command `{last}` failed: {last_error}")
+    return "; ".join(parts)

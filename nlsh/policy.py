@@ -1,0 +1,368 @@
+"""The safety policy: one check between every plan and its execution.
+
+``assess`` computes what a plan would touch (paths written or deleted, with
+wildcards expanded; programs started; processes signalled) before anything
+runs. ``decide`` checks the built-in deny-list, then the user's rules (deny
+→ allow → ask), then the defaults: a typed command is trusted as typed, a
+planned step that does more than read asks.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from nlsh.kernel.context import CommandError
+from nlsh.kernel.expand import expand_word
+from nlsh.lang.plan import Call, Plan, Word
+from nlsh.lang.text import call_text
+from nlsh.paths import config_dir
+
+if TYPE_CHECKING:
+    from nlsh.registry import Registry
+    from nlsh.session import Shell
+
+SYSTEM_DIRS = ("/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64", "/opt", "/proc",
+               "/root", "/sbin", "/srv", "/sys", "/usr", "/var", "/System", "/Library", "/Users")
+SAFE_DEVICES = ("/dev/null", "/dev/stdout", "/dev/stderr", "/dev/tty", "/dev/zero", "/dev/random",
+                "/dev/urandom")
+DISK_TOOLS = ("mkfs", "mkfs.*", "mke2fs", "wipefs", "fdisk", "sfdisk", "cfdisk", "parted", "mkswap")
+SHELLS = ("sh", "bash", "zsh", "dash", "ksh", "fish", "python", "python3", "perl", "ruby", "node")
+FETCHERS = ("curl", "wget", "fetch", "download")
+FORK_BOMB = re.compile(r":\s*\(\s*\)\s*\{[^}]*:\s*\|\s*:\s*&")
+EFFECT_WORDS = ("read", "write", "delete", "exec", "network", "process")
+
+
+@dataclass
+class Step:
+    """What one call would do."""
+    call: Call
+    text: str
+    effects: set[str]
+    writes: list[str] = field(default_factory=list)
+    deletes: list[str] = field(default_factory=list)
+    programs: list[str] = field(default_factory=list)
+    signals: list[str] = field(default_factory=list)
+    unresolved: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Risk:
+    steps: list[Step]
+
+    @property
+    def effects(self) -> set[str]:
+        return set().union(*(s.effects for s in self.steps)) if self.steps else set()
+
+    @property
+    def read_only(self) -> bool:
+        return self.effects <= {"read"}
+
+    def summary(self) -> str:
+        """One line: read-only · writes 3 paths · deletes 2 paths · runs git."""
+        if self.read_only:
+            return "read-only"
+        parts = []
+        writes = sorted({p for s in self.steps for p in s.writes})
+        deletes = sorted({p for s in self.steps for p in s.deletes})
+        programs = sorted({p for s in self.steps for p in s.programs})
+        if writes or "write" in self.effects:
+            parts.append(f"writes {_count(writes, 'path')}" if writes else "writes files")
+        if deletes or "delete" in self.effects:
+            parts.append(f"deletes {_count(deletes, 'path')}" if deletes else "deletes files")
+        if programs:
+            parts.append("runs " + ", ".join(programs[:4]) + (" …" if len(programs) > 4 else ""))
+        elif "exec" in self.effects:
+            parts.append("runs programs")
+        if "network" in self.effects:
+            parts.append("uses the network")
+        if "process" in self.effects:
+            parts.append("signals processes")
+        return " · ".join(parts)
+
+
+def _count(items: list[str], noun: str) -> str:
+    return f"{len(items)} {noun}{'s' if len(items) != 1 else ''}"
+
+
+@dataclass
+class Decision:
+    action: str          # "allow", "ask" or "deny"
+    reason: str
+    decided_by: str      # "built-in deny-list", "rule: PATTERN", "default", ...
+    risk: Risk
+
+
+@dataclass
+class Rules:
+    allow: list[str] = field(default_factory=list)
+    deny: list[str] = field(default_factory=list)
+    ask: list[str] = field(default_factory=list)
+    typed: str = "trust"        # "trust": typed commands run as typed; "check": like planned ones
+    planned: str = "ask"        # "ask": planned steps beyond read ask; "trust": they run
+
+    @classmethod
+    def load(cls, path: str | None = None) -> "Rules":
+        """Rules from policy.toml in the config dir (defaults if it does not exist)."""
+        path = path or os.path.join(config_dir(), "policy.toml")
+        if not os.path.exists(path):
+            return cls()
+        from nlsh.planner.models import _load_toml
+        try:
+            data = _load_toml(path)
+        except Exception as e:  # noqa: BLE001  (a broken config is reported, never a traceback)
+            raise CommandError(f"cannot read {path}: {e}") from None
+        defaults = data.get("defaults", {})
+        rules = cls(list(data.get("allow", [])), list(data.get("deny", [])),
+                    list(data.get("ask", [])), defaults.get("typed", "trust"), defaults.get("planned", "ask"))
+        if rules.typed not in ("trust", "check") or rules.planned not in ("trust", "ask"):
+            raise CommandError(f"{path}: defaults.typed must be trust|check and defaults.planned ask|trust")
+        return rules
+
+
+# -- assessing ---------------------------------------------------------------
+
+def assess(plan: Plan, shell: "Shell") -> Risk:
+    steps = []
+    for chain in plan.chains:
+        for pipeline in chain.pipelines:
+            for call in pipeline.calls:
+                steps.append(_assess_call(call, shell, pipeline.calls))
+    return Risk(steps)
+
+
+def _paths(shell: "Shell", values: object, step: Step) -> list[str]:
+    out = []
+    for v in values if isinstance(values, tuple) else (values,):
+        if isinstance(v, Word):
+            try:
+                out.extend(expand_word(v, shell))
+            except CommandError:
+                step.unresolved.append(v.source())
+        elif isinstance(v, str):
+            out.append(v)
+    return [os.path.normpath(os.path.join(shell.cwd, os.path.expanduser(p))) for p in out]
+
+
+def _assess_call(call: Call, shell: "Shell", pipeline: tuple[Call, ...]) -> Step:
+    registry = shell.registry
+    text = call_text(call, registry.signature)
+    if call.external:
+        argv = []
+        for w in call.get("argv", ()):
+            try:
+                argv.extend(expand_word(w, shell))
+            except CommandError:
+                argv.append(w.source())
+        name = os.path.basename(argv[0]) if argv else call.name
+        step = Step(call, text, {"exec"}, programs=[name])
+        if name in FETCHERS:
+            step.effects.add("network")
+        for a in argv[1:]:
+            if a.startswith("of="):
+                step.writes.append(os.path.normpath(os.path.join(shell.cwd, a[3:])))
+        return _redirects(call, shell, step)
+    cmd = registry.get(call.name)
+    step = Step(call, text, set(cmd.effects) if cmd else {"exec"})
+    if cmd is None:
+        return step
+    for p in cmd.params:
+        if call.get(p.name) is not None:
+            step.effects.update(p.effects)
+    if "delete" in step.effects:
+        targets = call.get("paths")
+        if targets is not None:
+            step.deletes = _paths(shell, targets, step)
+        elif cmd.name == "find":
+            step.deletes = [f"(what find matches under {', '.join(_paths(shell, call.get('paths') or (Word.lit('.'),), step))})"]
+        elif cmd.input != "none" and len(pipeline) > 1:
+            step.deletes = ["(paths from the previous command)"]
+    if "write" in step.effects:
+        for name in ("dest", "paths", "link", "target"):
+            v = call.get(name)
+            if v is not None and not (cmd.name == "ln" and name == "target"):
+                step.writes.extend(_paths(shell, v, step))
+        if cmd.name == "chmod":
+            step.writes = _paths(shell, call.get("paths"), step)
+    if "exec" in step.effects and cmd.name == "find":
+        argv = call.get("exec") or ()
+        if argv and isinstance(argv[0], Word) and argv[0].is_literal:
+            step.programs.append(argv[0].literal)
+    if "process" in step.effects:
+        step.signals = [t.source() if isinstance(t, Word) else str(t) for t in (call.get("targets") or ())]
+    return _redirects(call, shell, step)
+
+
+def _redirects(call: Call, shell: "Shell", step: Step) -> Step:
+    for r in call.redirects:
+        if r.op in (">", ">>", "2>", "2>>"):
+            step.effects.add("write")
+            step.writes.extend(_paths(shell, r.target, step))
+    return step
+
+
+# -- deciding ----------------------------------------------------------------
+
+def builtin_denial(step: Step, shell: "Shell", pipeline_programs: list[str]) -> str | None:
+    """Why the built-in deny-list refuses ``step``, or None. No rule or --yes overrides it."""
+    home = os.path.realpath(shell.env.get("HOME") or os.path.expanduser("~"))
+    protected = {os.path.realpath(d) for d in SYSTEM_DIRS} | {home}
+    for p in step.deletes:
+        if p.startswith("("):
+            continue
+        real = os.path.realpath(p)
+        if real in protected:
+            return f"deleting {p} is never allowed"
+    for p in step.writes:
+        if p.startswith("/dev/") and not p.startswith(SAFE_DEVICES):
+            return f"writing to the device {p} is never allowed"
+    if step.call.name == "chmod" and step.call.get("recursive"):
+        for p in step.writes:
+            if os.path.realpath(p) in protected:
+                return f"changing the permissions of everything under {p} is never allowed"
+    for prog in step.programs:
+        if any(fnmatch.fnmatch(prog, t) for t in DISK_TOOLS):
+            return f"{prog} formats or partitions disks and is never run by nlsh"
+    if step.call.name == "kill":
+        for t in step.signals:
+            if t.lstrip("-") in ("1", "0") or t == "-1":
+                return f"signalling process {t} is never allowed"
+    if any(p in FETCHERS for p in pipeline_programs) and any(p in SHELLS for p in step.programs):
+        idx = pipeline_programs.index(step.programs[0]) if step.programs[0] in pipeline_programs else 0
+        if any(p in FETCHERS for p in pipeline_programs[:idx]):
+            return "piping a download into a shell is never allowed"
+    return None
+
+
+def verbatim_denial(command: str) -> str | None:
+    """The deny-list for ``!`` lines, which go to $SHELL as text."""
+    if FORK_BOMB.search(command):
+        return "a fork bomb is never run"
+    if re.search(r"\b(curl|wget)\b[^|]*\|\s*(sudo\s+)?(ba|z|da|k)?sh\b", command):
+        return "piping a download into a shell is never allowed"
+    if re.search(r"\brm\s+(-[a-zA-Z]*\s+)*(-[a-zA-Z]*[rR][a-zA-Z]*\s+)(-[a-zA-Z]*\s+)*(/|~|\$HOME)\s*($|[;&|])", command):
+        return "deleting / or your home directory is never allowed"
+    if re.search(r"\bmkfs(\.\w+)?\b|\bdd\b[^|;&]*\bof=/dev/(?!null)", command):
+        return "formatting or overwriting disks is never allowed"
+    return None
+
+
+def _matches(pattern: str, step: Step) -> bool:
+    if pattern in EFFECT_WORDS:
+        return pattern in step.effects
+    text = step.text
+    return fnmatch.fnmatchcase(text, pattern) or fnmatch.fnmatchcase(text, pattern + " *")
+
+
+def decide(plan: Plan, shell: "Shell", rules: Rules, planned: bool) -> Decision:
+    """The one decision for a whole plan: deny if any step is denied, ask if any asks."""
+    risk = assess(plan, shell)
+    asks: list[str] = []
+    decided_by = "default"
+    for chain in plan.chains:
+        for pipeline in chain.pipelines:
+            programs = [s for c in pipeline.calls for s in _step_for(risk, c).programs]
+            for call in pipeline.calls:
+                step = _step_for(risk, call)
+                why = builtin_denial(step, shell, programs)
+                if why:
+                    return Decision("deny", why, "built-in deny-list", risk)
+                for pattern in rules.deny:
+                    if _matches(pattern, step):
+                        return Decision("deny", f"{step.text}: denied by your policy rule {pattern!r}",
+                                        f"rule: deny {pattern}", risk)
+                if any(_matches(p, step) for p in rules.allow):
+                    decided_by = "rule: allow"
+                    continue
+                hit = next((p for p in rules.ask if _matches(p, step)), None)
+                if hit is not None:
+                    asks.append(f"{step.text} (rule {hit!r})")
+                    continue
+                trusted = rules.typed == "trust" if not planned else rules.planned == "trust"
+                if not trusted and not step.effects <= {"read"}:
+                    asks.append(step.text)
+    if asks:
+        return Decision("ask", "; ".join(asks), "default" if decided_by == "default" else decided_by, risk)
+    return Decision("allow", "", decided_by, risk)
+
+
+def _step_for(risk: Risk, call: Call) -> Step:
+    for s in risk.steps:
+        if s.call is call:
+            return s
+    raise KeyError(call)
+
+
+# -- explaining --------------------------------------------------------------
+
+def dry_run(risk: Risk, limit: int = 8) -> list[str]:
+    """What would change, without running anything: ``would delete 12 files (3.4 MB): …``."""
+    from nlsh.lang.values import Size
+    lines = []
+    deletes = sorted({p for s in risk.steps for p in s.deletes})
+    if deletes:
+        files, size = _tree_stats([p for p in deletes if not p.startswith("(")])
+        notes = [p for p in deletes if p.startswith("(")]
+        shown = ", ".join(os.path.relpath(p) if not p.startswith("(") else p for p in deletes[:limit])
+        more = " …" if len(deletes) > limit else ""
+        lines.append(f"would delete {files} file{'s' if files != 1 else ''} ({Size(size).human()}): {shown}{more}"
+                     if not notes or files else f"would delete {shown}{more}")
+    writes = sorted({p for s in risk.steps for p in s.writes})
+    if writes:
+        existing = [p for p in writes if os.path.lexists(p)]
+        shown = ", ".join(os.path.relpath(p) for p in writes[:limit]) + (" …" if len(writes) > limit else "")
+        lines.append(f"would write {len(writes)} path{'s' if len(writes) != 1 else ''}"
+                     f"{f' ({len(existing)} already exist)' if existing else ''}: {shown}")
+    programs = sorted({p for s in risk.steps for p in s.programs})
+    if programs:
+        lines.append("would run: " + ", ".join(programs))
+    signals = [t for s in risk.steps for t in s.signals]
+    if signals:
+        lines.append("would signal: " + ", ".join(signals))
+    unresolved = [u for s in risk.steps for u in s.unresolved]
+    if unresolved:
+        lines.append("matches nothing yet: " + ", ".join(unresolved))
+    return lines or ["changes nothing (read-only)"]
+
+
+def _tree_stats(paths: list[str]) -> tuple[int, int]:
+    files = size = 0
+    for p in paths:
+        if os.path.isdir(p) and not os.path.islink(p):
+            for d, _, names in os.walk(p):
+                for n in names:
+                    files += 1
+                    try:
+                        size += os.lstat(os.path.join(d, n)).st_size
+                    except OSError:
+                        pass
+        elif os.path.lexists(p):
+            files += 1
+            size += os.lstat(p).st_size
+    return files, size
+
+
+def explain(plan: Plan, registry: "Registry") -> list[str]:
+    """A sentence per step, from the commands' own declarations."""
+    out = []
+    for call in plan.calls:
+        text = call_text(call, registry.signature)
+        if call.external:
+            out.append(f"{text}: runs the program {call.name or 'named by a variable'}")
+            continue
+        cmd = registry.get(call.name)
+        given = []
+        for name, value in call.args:
+            param = cmd.signature.param(name)
+            what = param.help or param.label.lower()
+            if param.type == "flag":
+                given.append(what)
+            else:
+                shown = " ".join(v.source() if isinstance(v, Word) else str(v)
+                                 for v in (value if isinstance(value, tuple) else (value,)))
+                given.append(f"{what}: {shown}")
+        out.append(f"{text}: {cmd.summary}" + (f" ({'; '.join(given)})" if given else ""))
+    return out

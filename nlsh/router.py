@@ -1,0 +1,56 @@
+"""Routing: is a line a command or something said in plain language?
+
+A line that parses as a command is a command, unless it only parses by
+accident: a file command whose "paths" are ordinary English words that
+name nothing on disk ("find all python files bigger than 1MB"). A line
+that does not parse is an utterance when it reads as language; a short
+line with a near-miss command word is a typo and gets "did you mean".
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+from nlsh.lang import ParseError, Plan, Word
+
+LANGUAGE_WORDS = frozenset("""
+a about above after all an and any are as at be before below between bigger biggest by can changed
+containing contains count created delete did do does each every files file folder folders for from
+get give has have how i in inside into is it its larger largest last least less lines list make many
+me modified more most much my named newer newest not of older oldest on only or other please recent
+remove show size smaller smallest so some than that the their them there these this those to today
+top under using was week were what when which who why with within without yesterday you your
+""".split())
+
+
+def language_words(line: str) -> int:
+    return sum(1 for w in re.findall(r"[a-zA-Z']+", line.lower()) if w in LANGUAGE_WORDS)
+
+
+def unparsed_is_utterance(line: str, error: ParseError) -> bool:
+    """Whether a line that failed to parse should go to the planner instead."""
+    words = line.split()
+    if len(words) < 2:
+        return False
+    lang = language_words(line)
+    if error.message.startswith("unknown command"):
+        if "did you mean" in error.message:
+            return len(words) >= 3 and lang >= 2
+        return True
+    return lang >= 2 and len(words) >= 3
+
+
+def parsed_is_utterance(plan: Plan, line: str, cwd: str) -> bool:
+    """A parsed single call whose path arguments are English words naming nothing."""
+    calls = plan.calls
+    if len(calls) != 1 or calls[0].external or calls[0].redirects or len(plan.chains) != 1:
+        return False
+    call = calls[0]
+    words = [w for name, v in call.args if name in ("paths", "path", "dir", "sources", "dest", "fields")
+             for w in (v if isinstance(v, tuple) else (v,)) if isinstance(w, Word)]
+    if len(words) < 2 or not all(w.is_literal for w in words):
+        return False
+    if any(os.path.lexists(os.path.join(cwd, os.path.expanduser(w.literal))) for w in words):
+        return False
+    return language_words(line) >= 2

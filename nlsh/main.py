@@ -13,19 +13,23 @@ import os
 import sys
 
 
-def run(command: str | None, json: bool = False, yes: bool = False) -> int:
+def run(command: str | None, json: bool = False, yes: bool = False, *, model: str | None = None,
+        backend: str = "llama", base_url: str | None = None) -> int:
     """Run LINE (``-c``), a script on stdin, or the interactive shell."""
     from nlsh.session import Shell, run_script_lines
     stdin_is_tty = sys.stdin is None or sys.stdin.isatty()
+    planner_options = {"model": model, "backend": backend, "base_url": base_url}
+    if command is None and stdin_is_tty:
+        from nlsh.repl import run_repl
+        return run_repl(json=json, yes=yes, **planner_options)
     if command is not None:
         shell = Shell(json=json, stdin=None if stdin_is_tty else sys.stdin.buffer, assume_yes=yes)
-        status = run_script_lines(shell, command.split("\n"))
-    elif not stdin_is_tty:
-        shell = Shell(json=json, assume_yes=yes)
-        status = run_script_lines(shell, sys.stdin)
+        lines = command.split("\n")
     else:
-        from nlsh.repl import run_repl
-        return run_repl(json=json, yes=yes)
+        shell = Shell(json=json, assume_yes=yes)
+        lines = sys.stdin
+    shell.configure_planner(**planner_options)
+    status = run_script_lines(shell, lines)
     shell.shutdown()
     return status
 

@@ -105,7 +105,7 @@ class Rules:
     planned: str = "ask"        # "ask": planned steps beyond read ask; "trust": they run
 
     @classmethod
-    def load(cls, path: str | None = None) -> "Rules":
+    def load(cls, path: str | None = None) -> Rules:
         """Rules from policy.toml in the config dir (defaults if it does not exist)."""
         path = path or os.path.join(config_dir(), "policy.toml")
         if not os.path.exists(path):
@@ -125,7 +125,7 @@ class Rules:
 
 # -- assessing ---------------------------------------------------------------
 
-def assess(plan: Plan, shell: "Shell") -> Risk:
+def assess(plan: Plan, shell: Shell) -> Risk:
     steps = []
     for chain in plan.chains:
         for pipeline in chain.pipelines:
@@ -134,7 +134,7 @@ def assess(plan: Plan, shell: "Shell") -> Risk:
     return Risk(steps)
 
 
-def _paths(shell: "Shell", values: object, step: Step) -> list[str]:
+def _paths(shell: Shell, values: object, step: Step) -> list[str]:
     out = []
     for v in values if isinstance(values, tuple) else (values,):
         if isinstance(v, Word):
@@ -147,7 +147,7 @@ def _paths(shell: "Shell", values: object, step: Step) -> list[str]:
     return [os.path.normpath(os.path.join(shell.cwd, os.path.expanduser(p))) for p in out]
 
 
-def _assess_call(call: Call, shell: "Shell", pipeline: tuple[Call, ...]) -> Step:
+def _assess_call(call: Call, shell: Shell, pipeline: tuple[Call, ...]) -> Step:
     registry = shell.registry
     text = call_text(call, registry.signature)
     if call.external:
@@ -196,7 +196,7 @@ def _assess_call(call: Call, shell: "Shell", pipeline: tuple[Call, ...]) -> Step
     return _redirects(call, shell, step)
 
 
-def _redirects(call: Call, shell: "Shell", step: Step) -> Step:
+def _redirects(call: Call, shell: Shell, step: Step) -> Step:
     for r in call.redirects:
         if r.op in (">", ">>", "2>", "2>>"):
             step.effects.add("write")
@@ -206,7 +206,7 @@ def _redirects(call: Call, shell: "Shell", step: Step) -> Step:
 
 # -- deciding ----------------------------------------------------------------
 
-def builtin_denial(step: Step, shell: "Shell", pipeline_programs: list[str]) -> str | None:
+def builtin_denial(step: Step, shell: Shell, pipeline_programs: list[str]) -> str | None:
     """Why the built-in deny-list refuses ``step``, or None. No rule or --yes overrides it."""
     home = os.path.realpath(shell.env.get("HOME") or os.path.expanduser("~"))
     protected = {os.path.realpath(d) for d in SYSTEM_DIRS} | {home}
@@ -257,7 +257,7 @@ def _matches(pattern: str, step: Step) -> bool:
     return fnmatch.fnmatchcase(text, pattern) or fnmatch.fnmatchcase(text, pattern + " *")
 
 
-def decide(plan: Plan, shell: "Shell", rules: Rules, planned: bool) -> Decision:
+def decide(plan: Plan, shell: Shell, rules: Rules, planned: bool) -> Decision:
     """The one decision for a whole plan: deny if any step is denied, ask if any asks."""
     risk = assess(plan, shell)
     asks: list[str] = []
@@ -298,7 +298,7 @@ def _step_for(risk: Risk, call: Call) -> Step:
 
 # -- explaining --------------------------------------------------------------
 
-def dry_run(risk: Risk, limit: int = 8) -> list[str]:
+def dry_run(risk: Risk, cwd: str, limit: int = 8) -> list[str]:
     """What would change, without running anything: ``would delete 12 files (3.4 MB): …``."""
     from nlsh.lang.values import Size
     lines = []
@@ -306,14 +306,14 @@ def dry_run(risk: Risk, limit: int = 8) -> list[str]:
     if deletes:
         files, size = _tree_stats([p for p in deletes if not p.startswith("(")])
         notes = [p for p in deletes if p.startswith("(")]
-        shown = ", ".join(os.path.relpath(p) if not p.startswith("(") else p for p in deletes[:limit])
+        shown = ", ".join(os.path.relpath(p, cwd) if not p.startswith("(") else p for p in deletes[:limit])
         more = " …" if len(deletes) > limit else ""
         lines.append(f"would delete {files} file{'s' if files != 1 else ''} ({Size(size).human()}): {shown}{more}"
                      if not notes or files else f"would delete {shown}{more}")
     writes = sorted({p for s in risk.steps for p in s.writes})
     if writes:
         existing = [p for p in writes if os.path.lexists(p)]
-        shown = ", ".join(os.path.relpath(p) for p in writes[:limit]) + (" …" if len(writes) > limit else "")
+        shown = ", ".join(os.path.relpath(p, cwd) for p in writes[:limit]) + (" …" if len(writes) > limit else "")
         lines.append(f"would write {len(writes)} path{'s' if len(writes) != 1 else ''}"
                      f"{f' ({len(existing)} already exist)' if existing else ''}: {shown}")
     programs = sorted({p for s in risk.steps for p in s.programs})
@@ -345,7 +345,7 @@ def _tree_stats(paths: list[str]) -> tuple[int, int]:
     return files, size
 
 
-def explain(plan: Plan, registry: "Registry") -> list[str]:
+def explain(plan: Plan, registry: Registry) -> list[str]:
     """A sentence per step, from the commands' own declarations."""
     out = []
     for call in plan.calls:

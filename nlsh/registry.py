@@ -80,6 +80,7 @@ class Registry:
     def __init__(self, commands: Iterable[Command] = ()) -> None:
         self._commands: dict[str, Command] = {}
         self.version = 0
+        self.host = None          # the PluginHost that loads plugin commands on demand
         for c in commands:
             self.register(c)
 
@@ -90,17 +91,25 @@ class Registry:
         self.version += 1
 
     def get(self, name: str) -> Command | None:
-        return self._commands.get(name)
+        cmd = self._commands.get(name)
+        if cmd is None and self.host is not None:
+            plugin = self.host.provides(name)
+            if plugin is not None:
+                self.host.load(plugin)
+                cmd = self._commands.get(name)
+        return cmd
 
     def __iter__(self):
+        if self.host is not None:
+            self.host.load_all()
         return iter(sorted(self._commands.values(), key=lambda c: c.name))
 
     def __contains__(self, name: str) -> bool:
-        return name in self._commands
+        return self.get(name) is not None
 
     # CommandLookup
     def signature(self, name: str) -> Signature | None:
-        cmd = self._commands.get(name)
+        cmd = self.get(name)
         return cmd.signature if cmd else None
 
     def is_program(self, name: str) -> bool:
@@ -109,10 +118,17 @@ class Registry:
         return shutil.which(name) is not None
 
     def names(self) -> list[str]:
-        return sorted(self._commands)
+        extra = self.host.command_names() if self.host is not None else []
+        return sorted(set(self._commands) | set(extra))
 
 
-def default_registry() -> Registry:
-    """A registry holding the built-in commands."""
-    from nlsh.commands import builtin_commands
-    return Registry(builtin_commands())
+def default_registry(plugins: bool = True) -> Registry:
+    """The built-in commands, plus the installed plugins' (loaded on demand)."""
+    from nlsh.plugins import PluginHost
+    registry = Registry()
+    host = PluginHost(registry)
+    registry.host = host
+    host.register_builtins()
+    if plugins:
+        host.discover()
+    return registry

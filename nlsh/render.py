@@ -112,3 +112,6 @@ class PlainFace:
 
     def confirm(self, plan, text: str, decision) -> str | None:
         return None
+
+    def grant(self, plugin: str, command: str, effects: str) -> bool | None:
+        return None

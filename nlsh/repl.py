@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import threading
+import time
 from collections.abc import Iterable
 
 from prompt_toolkit import PromptSession
+from prompt_toolkit import prompt as pt_prompt
 from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
 from prompt_toolkit.completion import Completer, Completion, PathCompleter
 from prompt_toolkit.document import Document
@@ -171,13 +175,96 @@ def _toolbar(shell: Shell):
     return " ".join(f"[{j.id}] {j.state} {j.text[:30]}" for j in live)
 
 
+def _start_planner(shell: Shell) -> None:
+    """Begin loading the model behind the prompt; problems are reported on first use."""
+    def load() -> None:
+        try:
+            shell.get_planner().warm()
+        except Exception:  # noqa: BLE001, S110  (the first utterance reports the error)
+            pass
+    threading.Thread(target=load, name="nlsh-planner-warm", daemon=True).start()
+
+
 def _join_continuations(text: str) -> str:
     return text.replace("\\\n", "")
 
 
-def run_repl(json: bool = False, yes: bool = False) -> int:
+class ReplFace:
+    """Planning in the REPL: a spinner, the plan with its risk, and ``[Y/n/e/?/d]``."""
+
+    def __init__(self, shell: Shell) -> None:
+        self.shell = shell
+        self.prefill = ""
+
+    @contextlib.contextmanager
+    def planning(self, utterance: str):
+        from rich.console import Console
+        console = Console(file=self.shell.err, highlight=False)
+        t0 = time.monotonic()
+        status = console.status("planning…", spinner="dots")
+        status.start()
+        stop = threading.Event()
+
+        def tick() -> None:
+            while not stop.wait(0.1):
+                status.update(f"planning… {time.monotonic() - t0:.1f}s")
+        t = threading.Thread(target=tick, daemon=True)
+        t.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            status.stop()
+
+    def show_plan(self, text: str, decision) -> None:
+        from rich.console import Console
+        from rich.text import Text
+        line = Text("  plan  ", style="bold cyan")
+        line.append(text, style="bold")
+        risk = decision.risk.summary()
+        line.append(f"    {risk}", style="green" if risk == "read-only" else "yellow")
+        Console(file=self.shell.err, highlight=False).print(line)
+
+    def confirm(self, plan, text: str, decision) -> str:
+        from nlsh.policy import dry_run, explain
+        while True:
+            try:
+                answer = pt_prompt("  run? [Y/n/e/?/d] ").strip().lower()
+            except (EOFError, KeyboardInterrupt):
+                return "no"
+            if answer in ("", "y", "yes"):
+                return "yes"
+            if answer in ("n", "no"):
+                return "no"
+            if answer == "e":
+                self.prefill = text
+                return "edit"
+            if answer == "?":
+                for line in explain(plan, self.shell.registry):
+                    self.shell.err.write(f"    {line}\n")
+            elif answer == "d":
+                for line in dry_run(decision.risk, self.shell.cwd):
+                    self.shell.err.write(f"    {line}\n")
+            else:
+                self.shell.err.write("    Enter or y runs it, n cancels, e edits the plan, ? explains, d shows the changes\n")
+
+
+    def grant(self, plugin: str, command: str, effects: str) -> bool:
+        try:
+            answer = pt_prompt(f"  plugin {plugin} wants to {effects} (command {command}). Allow it from now on? [y/N] ")
+        except (EOFError, KeyboardInterrupt):
+            return False
+        return answer.strip().lower() in ("y", "yes")
+
+
+def run_repl(json: bool = False, yes: bool = False, model: str | None = None, backend: str = "llama",
+             base_url: str | None = None) -> int:
     """Run the interactive shell until ``exit`` or Ctrl-D; returns the exit status."""
     shell = Shell(interactive=True, json=json, assume_yes=yes)
+    shell.configure_planner(model, backend, base_url)
+    face = ReplFace(shell)
+    shell.face = face
+    _start_planner(shell)
     history = FileHistory(ensure(os.path.dirname(shell.history.path)) and shell.history.path)
     session: PromptSession = PromptSession(
         history=history, auto_suggest=AutoSuggestFromHistory(), completer=ShellCompleter(shell),
@@ -189,8 +276,9 @@ def run_repl(json: bool = False, yes: bool = False) -> int:
     status = 0
     while True:
         shell.report_finished_jobs()
+        default, face.prefill = face.prefill, ""
         try:
-            line = session.prompt(lambda: _prompt(shell))
+            line = session.prompt(lambda: _prompt(shell), default=default)
         except KeyboardInterrupt:
             continue
         except EOFError:

@@ -14,14 +14,7 @@ import re
 
 from nlsh.lang import ParseError, Plan, Word
 
-LANGUAGE_WORDS = frozenset("""
-a about above after all an and any are as at be before below between bigger biggest by can changed
-containing contains count created delete did do does each every files file folder folders for from
-get give has have how i in inside into is it its larger largest last least less lines list make many
-me modified more most much my named newer newest not of older oldest on only or other please recent
-remove show size smaller smallest so some than that the their them there these this those to today
-top under using was week were what when which who why with within without yesterday you your
-""".split())
+LANGUAGE_WORDS = frozenset(["a", "about", "above", "after", "all", "an", "and", "any", "are", "as", "at", "be", "before", "below", "between", "bigger", "biggest", "by", "can", "changed", "containing", "contains", "count", "created", "delete", "did", "do", "does", "each", "every", "files", "file", "folder", "folders", "for", "from", "get", "give", "has", "have", "how", "i", "in", "inside", "into", "is", "it", "its", "larger", "largest", "last", "least", "less", "lines", "list", "make", "many", "me", "modified", "more", "most", "much", "my", "named", "newer", "newest", "not", "of", "older", "oldest", "on", "only", "or", "other", "please", "recent", "remove", "show", "size", "smaller", "smallest", "so", "some", "than", "that", "the", "their", "them", "there", "these", "this", "those", "to", "today", "top", "under", "using", "was", "week", "were", "what", "when", "which", "who", "why", "with", "within", "without", "yesterday", "you", "your"])
 
 
 def language_words(line: str) -> int:
@@ -34,10 +27,14 @@ def unparsed_is_utterance(line: str, error: ParseError) -> bool:
     if len(words) < 2:
         return False
     lang = language_words(line)
-    if error.message.startswith("unknown command"):
+    if error.message.startswith("unknown command") and error.column == 0:
         if "did you mean" in error.message:
             return len(words) >= 3 and lang >= 2
         return True
+    # A known command with an error stays a command (the user gets the error),
+    # unless the line reads as a sentence: no flags, pipes or redirections.
+    if any(w.startswith("-") for w in words) or any(c in line for c in "|;&<>$'\""):
+        return False
     return lang >= 2 and len(words) >= 3
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
 import time
 from typing import IO, TextIO
 
@@ -20,6 +21,7 @@ from nlsh.registry import Registry, default_registry
 from nlsh.render import PlainFace, Renderer
 from nlsh.router import parsed_is_utterance, unparsed_is_utterance
 from nlsh.store import Store
+from nlsh.trash import Trash
 
 
 class _Suspend(Exception):
@@ -38,6 +40,9 @@ class Shell:
         self.last_status = 0
         self.history = History()
         self.store = Store()
+        self.trash = Trash()
+        # While a planned step runs, what cp/mv/> would overwrite goes to the trash first.
+        self.protect_overwrites = False
         self.config_limits = None
         self.jobs = JobTable(self.store)
         # A job that ``fg`` asked to bring to the front once the current line ends.
@@ -58,6 +63,7 @@ class Shell:
             self.rules = Rules(typed="check", planned="ask")
         self.face = PlainFace(self.renderer)
         self.planner = None
+        self._planner_lock = threading.Lock()
         self.planning_enabled = True
         self.model: str | None = None
         self.backend = "llama"
@@ -104,8 +110,16 @@ class Shell:
         return self.run_plan(plan, typed=line)
 
     # -- planning ----------------------------------------------------------
+    def configure_planner(self, model: str | None = None, backend: str = "llama",
+                          base_url: str | None = None) -> None:
+        self.model, self.backend, self.base_url = model, backend, base_url
+
     def get_planner(self):
         """The planner, created on first use (the model loads in the background)."""
+        with self._planner_lock:
+            return self._get_planner()
+
+    def _get_planner(self):
         if self.planner is None:
             from nlsh.planner.planner import Planner
             from nlsh.planner.prompt import Shot
@@ -150,6 +164,13 @@ class Shell:
             self.face.show_plan(plan_text, decision)
         if decision.action == "deny":
             return self._refuse(f"refused: {decision.reason}", typed, planned, decision.decided_by)
+        host = self.registry.host
+        veto = host.veto(plan, self) if host is not None else None
+        if veto:
+            return self._refuse(f"refused by a plugin: {veto}", typed, planned, "plugin before_run")
+        why = self._plugin_trust(plan)
+        if why:
+            return self._refuse(why, typed, planned, "plugin trust")
         decided_by = decision.decided_by
         if decision.action == "ask" and not trusted:
             if self.assume_yes:
@@ -165,7 +186,11 @@ class Shell:
                     self.last_status = 1
                     return 1
                 decided_by = "user"
-        status = self._execute(plan)
+        self.protect_overwrites = planned is not None
+        try:
+            status = self._execute(plan)
+        finally:
+            self.protect_overwrites = False
         self._audit(typed, planned, "allowed", decided_by, status)
         if planned is not None:
             self.planner.remember(planned.utterance, plan_text)
@@ -173,6 +198,36 @@ class Shell:
                                            "plan": plan_text, "model": planned.model})
         self.last_line = typed or plan_text
         return status
+
+    def _plugin_trust(self, plan: Plan) -> str | None:
+        """The first time a plugin's command with effects beyond read would run, its
+        plugin must be granted those effects (remembered); None when all is granted."""
+        host = self.registry.host
+        if host is None:
+            return None
+        from nlsh.plugins import load_grants, save_grants
+        grants = load_grants()
+        for call in plan.calls:
+            plugin = host.plugin_of(call.name)
+            if plugin is None:
+                continue
+            needed = set(self.registry.get(call.name).effects) - {"read"}
+            granted = set(grants.get(plugin, {}).get("effects", []))
+            if needed <= granted:
+                continue
+            missing = ", ".join(sorted(needed - granted))
+            if self.assume_yes:
+                continue
+            answer = self.face.grant(plugin, call.name, missing) if self.interactive else None
+            if answer is None:
+                return (f"not run: plugin {plugin} has not been granted {missing} (for {call.name}); "
+                        "run it once interactively to grant it, or use --yes")
+            if not answer:
+                return f"not run: you refused plugin {plugin} {missing}"
+            grants.setdefault(plugin, {"effects": []})
+            grants[plugin]["effects"] = sorted(granted | needed)
+            save_grants(grants)
+        return None
 
     def _refuse(self, message: str, typed: str, planned, decided_by: str) -> int:
         self.renderer.error(message)

@@ -185,8 +185,7 @@ def main() -> None:
         os.makedirs(args.out, exist_ok=True)
         for name, rows in records.items():
             with open(os.path.join(args.out, f"{name}.jsonl"), "w") as f:
-                for row in rows:
-                    f.write(json.dumps(row) + "\n")
+                f.writelines(json.dumps(row) + "\n" for row in rows)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,18 @@ class Result:
     err: str
 
 
+@pytest.fixture(scope="session")
+def model_path():
+    """The default model, assembled once into the user cache (as a real install does)."""
+    from nlsh.planner.models import model_file, resolve
+    saved = os.environ.pop("NLSH_HOME", None)
+    try:
+        return model_file(resolve())
+    finally:
+        if saved is not None:
+            os.environ["NLSH_HOME"] = saved
+
+
 @pytest.fixture(autouse=True)
 def nlsh_home(tmp_path, monkeypatch):
     """Every test gets its own NLSH_HOME so history and data never leak."""

@@ -35,11 +35,11 @@ class Repl:
 @pytest.fixture
 def repl(work, nlsh_home):
     env = dict(os.environ, PROMPT_TOOLKIT_NO_CPR="1", TERM="xterm", NLSH_HOME=str(nlsh_home),
-               HOME=str(work))
+               HOME=str(work), NLSH_MODEL=str(work / "no-model-in-this-test.gguf"))
     sessions = []
 
-    def start() -> Repl:
-        r = Repl(str(work), env)
+    def start(**extra: str) -> Repl:
+        r = Repl(str(work), {**env, **extra})
         sessions.append(r)
         return r
     yield start
@@ -180,3 +180,43 @@ def test_ctrl_c_in_fg_job_cancels_it(repl):
     time.sleep(0.5)
     r.c.sendintr()
     r.c.expect_exact("[130]")
+
+
+def answer(r: Repl, text: str) -> None:
+    """Answer the confirmation prompt once it is listening (people do not type ahead of it)."""
+    time.sleep(0.5)
+    r.c.send(text)
+    time.sleep(0.2)
+    r.c.send("\r")
+
+
+def test_planned_delete_asks_dry_run_decline_edit(repl, work, model_path):
+    (work / "old.log").write_text("x" * 10)
+    r = repl(NLSH_MODEL=model_path)
+    r.c.timeout = 120
+    r.c.sendline("delete the file old.log")
+    r.c.expect_exact("plan")
+    r.c.expect(r"rm(\x1b\[[0-9;]*m)* old\.log")
+    r.c.expect_exact("deletes 1 path")
+    r.c.expect_exact("run? [Y/n/e/?/d]")
+    answer(r, "d")
+    r.c.expect_exact("would delete 1 file (10 B): old.log")
+    r.c.expect_exact("run? [Y/n/e/?/d]")
+    answer(r, "?")
+    r.c.expect_exact("rm old.log: Remove files")
+    r.c.expect_exact("run? [Y/n/e/?/d]")
+    answer(r, "n")
+    r.c.expect_exact("[1]")
+    r.c.expect_exact(PROMPT)
+    assert (work / "old.log").exists()
+    r.c.sendline("delete the file old.log")
+    r.c.expect_exact("run? [Y/n/e/?/d]")
+    answer(r, "e")
+    r.c.expect(r"❯ (\x1b\[[0-9;]*m)*rm(\x1b\[[0-9;]*m)* old\.log")
+    time.sleep(0.5)
+    r.c.send("\r")
+    r.c.expect_exact(PROMPT)
+    time.sleep(0.5)
+    assert not (work / "old.log").exists()
+    r.run("undo", "restored old.log")
+    assert (work / "old.log").exists()

@@ -1,11 +1,19 @@
-"""The built-in commands, grouped by what they work on."""
+"""The built-in commands, grouped by what they work on. They are registered
+through the plugin hook ``register_commands``, like any plugin's commands."""
 
 from __future__ import annotations
 
+from nlsh.hookspecs import hookimpl
 from nlsh.registry import Command
 
 
 def builtin_commands() -> list[Command]:
-    from nlsh.commands import files, filters, jobs, shell, system, text
+    from nlsh.commands import files, filters, jobs, plugins, safety, shell, system, text
     return [*files.COMMANDS, *text.COMMANDS, *filters.COMMANDS, *system.COMMANDS, *jobs.COMMANDS,
-            *shell.COMMANDS]
+            *safety.COMMANDS, *plugins.COMMANDS, *shell.COMMANDS]
+
+
+@hookimpl
+def register_commands(register) -> None:
+    for cmd in builtin_commands():
+        register(cmd)

@@ -147,7 +147,7 @@ def _find_size(spec: str) -> tuple[str, int, int]:
     """GNU find -size: (+|-|=, count, unit bytes); sizes round up to units."""
     sign = spec[0] if spec[:1] in "+-" else "="
     body = spec[1:] if sign != "=" else spec
-    units = {"c": 1, "w": 2, "b": 512, "k": 1024, "M": 1024**2, "G": 1024**3}
+    units = {"c": 1, "w": 2, "b": 512, "k": 1024, "K": 1024, "M": 1024**2, "G": 1024**3}
     unit = units.get(body[-1:]) if body and not body[-1].isdigit() else 512
     digits = body[:-1] if body and not body[-1].isdigit() else body
     if unit is None or not digits.isdigit():
@@ -605,9 +605,16 @@ def cp(ctx: Context, a: Args) -> None:
             elif os.path.exists(target) and os.path.samefile(full, target):
                 ctx.warn(f"'{src}' and '{a.dest}' are the same file")
             else:
+                _protect(ctx, target)
                 shutil.copy2(full, target, follow_symlinks=False)
         except OSError as e:
             ctx.warn(f"cannot copy '{src}': {os_reason(e)}")
+
+
+def _protect(ctx: Context, target: str) -> None:
+    """In a planned step, what is about to be overwritten goes to the trash first."""
+    if ctx.shell.protect_overwrites and os.path.lexists(target) and not os.path.isdir(target):
+        ctx.shell.trash.put([target], f"overwritten by {ctx.name}", ctx.cwd)
 
 
 def _inside(path: str, parent: str) -> bool:
@@ -638,12 +645,14 @@ def mv(ctx: Context, a: Args) -> None:
         if a.no_clobber and os.path.lexists(target):
             continue
         try:
+            if os.path.lexists(target) and not os.path.isdir(target):
+                _protect(ctx, target)
             shutil.move(full, target)
         except (OSError, shutil.Error) as e:
             ctx.warn(f"cannot move '{src}': {os_reason(e) if isinstance(e, OSError) else e}")
 
 
-@command("rm", "Remove files (-r: directories too). Paths may come from the input.",
+@command("rm", "Remove files (-r: directories too) into nlsh's trash ('undo' restores). Paths may come from the input.",
          params=[Param("recursive", "flag", ("-r", "-R", "--recursive"), "remove directories"),
                  Param("force", "flag", ("-f", "--force"), "ignore missing files"),
                  Param("paths", "path", variadic=True, metavar="PATH")],
@@ -656,26 +665,28 @@ def rm(ctx: Context, a: Args) -> None:
     if not paths and not a.force:
         raise CommandError("missing operand")
     home = os.path.realpath(ctx.env.get("HOME", os.path.expanduser("~")))
+    doomed = []
     for p in paths:
         ctx.check()
         full = ctx.path(p)
-        if os.path.realpath(full) in ("/", home):
+        if os.path.realpath(full) in ("/", home) or p in (".", ".."):
             ctx.warn(f"refusing to remove '{p}'")
             continue
         if not os.path.lexists(full):
             if not a.force:
                 ctx.warn(f"cannot remove '{p}': No such file or directory")
             continue
-        try:
-            if os.path.isdir(full) and not os.path.islink(full):
-                if not a.recursive:
-                    ctx.warn(f"cannot remove '{p}': Is a directory")
-                    continue
-                shutil.rmtree(full)
-            else:
-                os.unlink(full)
-        except OSError as e:
-            ctx.warn(f"cannot remove '{p}': {os_reason(e)}")
+        if os.path.isdir(full) and not os.path.islink(full) and not a.recursive:
+            ctx.warn(f"cannot remove '{p}': Is a directory")
+            continue
+        if not os.access(os.path.dirname(full) or "/", os.W_OK):
+            ctx.warn(f"cannot remove '{p}': Permission denied")
+            continue
+        doomed.append(full)
+    try:
+        ctx.shell.trash.put(doomed, "rm " + " ".join(paths), ctx.cwd)
+    except OSError as e:
+        ctx.warn(f"cannot move to the trash: {os_reason(e)}")
 
 
 @command("touch", "Create empty files or update their modification time.",

@@ -24,6 +24,7 @@ class ExitShell(Exception):
 @command("history", "Lines typed before, oldest first (-c clears); --jobs: what ran and what it cost.",
          params=[Param("clear", "flag", ("-c", "--clear"), "forget the typed lines"),
                  Param("jobs", "flag", ("--jobs",), "finished jobs with their CPU, memory and status"),
+                 Param("audit", "flag", ("--audit",), "every executed line with the policy's decision"),
                  Param("n", "int", metavar="N")],
          output="records", category="shell",
          examples=[Example("what did I run recently", "history 10"),
@@ -31,6 +32,14 @@ class ExitShell(Exception):
 def history(ctx: Context, a: Args) -> Iterator[Record]:
     if a.jobs:
         yield from _job_history(ctx, a.n)
+        return
+    if a.audit:
+        rows = ctx.shell.store.query("SELECT * FROM audit ORDER BY id DESC LIMIT ?", (a.n or 1000,))
+        for row in reversed(rows):
+            yield Record(id=row["id"], time=dt.datetime.fromtimestamp(row["time"]).replace(microsecond=0),
+                         decision=row["decision"], by=row["decided_by"],
+                         status="" if row["status"] is None else row["status"],
+                         typed=row["typed"] or "", plan=row["plan"] or "", model=row["model"] or "")
         return
     h = ctx.shell.history
     if a.clear:

@@ -414,6 +414,30 @@ def _sed_replacement(repl: str) -> str:
     return "".join(out)
 
 
+def _split_sed(script: str) -> list[str]:
+    """``s/a/b/;s/c/d/g`` → its commands (a ``;`` inside an s command stays)."""
+    out, cur, i = [], "", 0
+    while i < len(script):
+        if script[i] == "s" and not cur.strip() and i + 1 < len(script):
+            d = script[i + 1]
+            seen, j = 0, i + 2
+            while j < len(script) and seen < 2:
+                if script[j] == "\\":
+                    j += 2
+                    continue
+                if script[j] == d:
+                    seen += 1
+                j += 1
+            while j < len(script) and script[j] not in ";\n":
+                j += 1
+            out.append(script[i:j])
+            i = j + 1
+            continue
+        cur += script[i]
+        i += 1
+    return [s for s in out if s.strip()] or [script]
+
+
 def sed_script(script: str, extended: bool) -> tuple[re.Pattern, str, int]:
     """Compile ``s/RE/REPL/FLAGS`` (any delimiter) to (regex, replacement, count)."""
     if len(script) < 2 or script[0] != "s":
@@ -467,7 +491,12 @@ def sed_script(script: str, extended: bool) -> tuple[re.Pattern, str, int]:
                    Example("replace foo with bar in a.txt", "sed -i s/foo/bar/ a.txt; cat a.txt", "bar",
                            {"a.txt": "foo\n"})])
 def sed(ctx: Context, a: Args) -> Iterator[str]:
-    rx, repl, count = sed_script(a.script, a.extended)
+    scripts = [sed_script(s.strip(), a.extended) for s in _split_sed(a.script)]
+
+    def edit(line: str) -> str:
+        for rx, repl, count in scripts:
+            line = rx.sub(repl, line, count=count)
+        return line
     if a.in_place:
         if not a.paths:
             raise CommandError("-i needs at least one file")
@@ -476,7 +505,7 @@ def sed(ctx: Context, a: Args) -> Iterator[str]:
             try:
                 with open_text(full) as f:
                     data = f.read()
-                new = "\n".join(rx.sub(repl, line, count=count) for line in data.split("\n"))
+                new = "\n".join(edit(line) for line in data.split("\n"))
                 if new != data:
                     tmp = full + ".nlsh-sed"
                     with open(tmp, "w", encoding="utf-8", errors="surrogateescape", newline="\n") as f:
@@ -488,7 +517,7 @@ def sed(ctx: Context, a: Args) -> Iterator[str]:
         return
     for _, lines in ctx.read_lines(a.paths):
         for line in lines:
-            yield rx.sub(repl, line, count=count)
+            yield edit(line)
 
 
 def _escapes(s: str) -> str:

@@ -296,6 +296,9 @@ class JobTable:
 
     def finished(self, job: Job) -> None:
         self._record(job)
+        host = getattr(job.shell.registry, "host", None)
+        if host is not None and any(p.hooks for p in host.plugins.values()):
+            host.after_job(job)
         if job.queued:
             self._schedule()
         if job.killed_reason and job.foreground:

@@ -76,6 +76,9 @@ def _redirect(call: Call, job: Job, kind: str) -> io.BufferedIOBase | None:
                 raise CommandError(f"ambiguous redirect '{r.target.source()}'")
             path = os.path.join(job.shell.cwd, os.path.expanduser(targets[0]))
             mode = {"<": "rb", ">": "wb", ">>": "ab", "2>": "wb", "2>>": "ab"}[r.op]
+            if (r.op in (">", "2>") and job.shell.protect_overwrites and os.path.isfile(path)
+                    and os.path.getsize(path) > 0):
+                job.shell.trash.put([path], f"overwritten by {r.op} {targets[0]}", job.shell.cwd)
             try:
                 return open(path, mode)
             except OSError as e:

@@ -61,6 +61,7 @@ class LlamaBackend:
         self._lock = threading.Lock()
         self._prefix_tokens: list[int] | None = None
         self._prefix_text: str | None = None
+        self._use = threading.RLock()   # one request at a time on the model
 
     def start(self) -> None:
         with self._lock:
@@ -113,6 +114,10 @@ class LlamaBackend:
     def prepare_prefix(self, prefix: str) -> float:
         """Evaluate ``prefix`` once (or load it from the state file); seconds spent."""
         self._ready()
+        with self._use:
+            return self._prepare_prefix(prefix)
+
+    def _prepare_prefix(self, prefix: str) -> float:
         llm = self.llm
         if self._prefix_text == prefix:
             n = len(self._prefix_tokens)
@@ -147,7 +152,12 @@ class LlamaBackend:
     def complete(self, prefix: str, suffix: str, *, grammar: str | None, max_tokens: int,
                  stop: list[str], cancel=None) -> Completion:
         self._ready()
-        t_prefix = self.prepare_prefix(prefix)
+        with self._use:
+            return self._complete(prefix, suffix, grammar, max_tokens, stop, cancel)
+
+    def _complete(self, prefix: str, suffix: str, grammar: str | None, max_tokens: int,
+                  stop: list[str], cancel) -> Completion:
+        t_prefix = self._prepare_prefix(prefix)
         import llama_cpp
         llm = self.llm
         g = llama_cpp.LlamaGrammar.from_string(grammar, verbose=False) if grammar else None

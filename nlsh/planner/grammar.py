@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import shutil
-from typing import Iterable
+from collections.abc import Iterable
 
 from nlsh.registry import Command, Registry
 

@@ -9,8 +9,15 @@ from nlsh.lang import ParseError, Plan, parse, text
 from nlsh.planner.backend import BackendError, LlamaBackend, OpenAIBackend
 from nlsh.planner.grammar import grammar, programs_on_path
 from nlsh.planner.models import ModelError, ModelSpec, model_file, resolve
-from nlsh.planner.prompt import ExampleIndex, Shot, chatml_prefix, chatml_suffix, context_line, \
-    registry_shots, repair_suffix
+from nlsh.planner.prompt import (
+    ExampleIndex,
+    Shot,
+    chatml_prefix,
+    chatml_suffix,
+    context_line,
+    registry_shots,
+    repair_suffix,
+)
 from nlsh.registry import Registry
 
 
@@ -55,7 +62,7 @@ class Planner:
     @classmethod
     def create(cls, registry: Registry, *, model: str | None = None, backend: str = "llama",
                base_url: str | None = None, accepted: list[Shot] | None = None,
-               path: str | None = None) -> "Planner":
+               path: str | None = None) -> Planner:
         """A planner for the configured model (loading starts at once, in the background)."""
         if backend == "openai":
             if not base_url:

@@ -22,9 +22,7 @@ what was asked: do not add commands that show or check the result, and never del
 anything the user did not ask for.
 Answer with the command line only."""
 
-STOPWORDS = frozenset("a an the of in on to for and or all my me i is are be with that this it its from "
-                      "by as at which what who how do does please can you into them their there these "
-                      "those any each every".split())
+STOPWORDS = frozenset(["a", "an", "the", "of", "in", "on", "to", "for", "and", "or", "all", "my", "me", "i", "is", "are", "be", "with", "that", "this", "it", "its", "from", "by", "as", "at", "which", "what", "who", "how", "do", "does", "please", "can", "you", "into", "them", "their", "there", "these", "those", "any", "each", "every"])
 
 
 @dataclass(frozen=True)

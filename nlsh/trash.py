@@ -1,0 +1,99 @@
+"""nlsh's trash: what ``rm`` removes (and what planned steps overwrite) is
+moved here, with its original path and time, so it can be restored."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import uuid
+
+from nlsh.kernel.context import CommandError
+from nlsh.paths import data_dir, ensure
+
+
+class Trash:
+    def __init__(self, root: str | None = None) -> None:
+        self.root = root or os.path.join(data_dir(), "trash")
+
+    def put(self, paths: list[str], action: str, cwd: str) -> str | None:
+        """Move ``paths`` (absolute) into one new entry; its id. Missing paths are skipped."""
+        paths = [p for p in paths if os.path.lexists(p)]
+        if not paths:
+            return None
+        entry_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+        entry = os.path.join(ensure(self.root), entry_id)
+        os.makedirs(os.path.join(entry, "items"))
+        items = []
+        try:
+            for i, p in enumerate(paths):
+                stored = os.path.join(entry, "items", str(i))
+                kind = "dir" if os.path.isdir(p) and not os.path.islink(p) else "file"
+                shutil.move(p, stored)
+                items.append({"original": p, "stored": stored, "type": kind})
+        finally:
+            with open(os.path.join(entry, "entry.json"), "w") as f:
+                json.dump({"id": entry_id, "time": time.time(), "action": action, "cwd": cwd,
+                           "items": items}, f)
+        return entry_id
+
+    def entries(self) -> list[dict]:
+        out = []
+        try:
+            names = os.listdir(self.root)
+        except OSError:
+            return []
+        for n in names:
+            try:
+                with open(os.path.join(self.root, n, "entry.json")) as f:
+                    out.append(json.load(f))
+            except (OSError, ValueError):
+                continue
+        return sorted(out, key=lambda e: e["time"])
+
+    def get(self, entry_id: str) -> dict:
+        for e in self.entries():
+            if e["id"] == entry_id or e["id"].endswith(entry_id):
+                return e
+        raise CommandError(f"no trash entry {entry_id!r} ('trash list' shows them)")
+
+    def restore(self, entry_id: str, force: bool = False) -> list[str]:
+        """Put an entry's items back. A path that exists again is never overwritten
+        unless ``force``, and then what is there goes to the trash first."""
+        entry = self.get(entry_id)
+        clashes = [i["original"] for i in entry["items"] if os.path.lexists(i["original"])]
+        if clashes and not force:
+            newer = [c for c in clashes if os.lstat(c).st_mtime > entry["time"]]
+            what = "was changed after it was deleted" if newer else "exists again"
+            raise CommandError(f"{clashes[0]} {what}; 'trash restore {entry['id']} --force' replaces it "
+                               "(the current one goes to the trash)")
+        if clashes:
+            self.put(clashes, f"replaced by trash restore {entry['id']}", entry["cwd"])
+        restored = []
+        for item in entry["items"]:
+            os.makedirs(os.path.dirname(item["original"]) or "/", exist_ok=True)
+            shutil.move(item["stored"], item["original"])
+            restored.append(item["original"])
+        shutil.rmtree(os.path.join(self.root, entry["id"]), ignore_errors=True)
+        return restored
+
+    def empty(self, older_than: float | None = None) -> int:
+        """Delete entries for good (only those older than ``older_than`` seconds); how many."""
+        n = 0
+        now = time.time()
+        for e in self.entries():
+            if older_than is None or now - e["time"] > older_than:
+                shutil.rmtree(os.path.join(self.root, e["id"]), ignore_errors=True)
+                n += 1
+        return n
+
+    def size(self, entry: dict) -> int:
+        total = 0
+        for d, _, files in os.walk(os.path.join(self.root, entry["id"], "items")):
+            for f in files:
+                try:
+                    total += os.lstat(os.path.join(d, f)).st_size
+                except OSError:
+                    pass
+        return total

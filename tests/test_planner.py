@@ -1,0 +1,191 @@
+"""The planner with the real default model: plans that do the right thing,
+and clear errors for every way planning can fail."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import socket
+
+import pytest
+
+from nlsh.planner.backend import OpenAIBackend
+from nlsh.planner.models import ModelError, ModelSpec, assemble, resolve, spec_for
+from nlsh.planner.planner import Planner, PlanningError
+from nlsh.registry import default_registry
+from nlsh.session import Shell, run_script_lines
+
+
+@pytest.fixture(scope="module")
+def planner(model_path, tmp_path_factory):
+    home = tmp_path_factory.mktemp("planner-home")
+    old = os.environ.get("NLSH_HOME")
+    os.environ["NLSH_HOME"] = str(home)
+    os.environ["NLSH_MODEL"] = model_path
+    try:
+        p = Planner.create(default_registry())
+        p.warm()
+        yield p
+    finally:
+        os.environ.pop("NLSH_MODEL", None)
+        if old is not None:
+            os.environ["NLSH_HOME"] = old
+
+
+def files(root, spec: dict) -> None:
+    for rel, content in spec.items():
+        path = os.path.join(root, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write(content)
+
+
+def run_plan(planner, work, utterance: str) -> tuple[str, str]:
+    result = planner.plan(utterance, str(work))
+    shell = Shell(out=io.StringIO(), err=io.StringIO(), assume_yes=True)
+    shell.cwd = str(work)
+    shell.planning_enabled = False
+    run_script_lines(shell, [result.text])
+    shell.shutdown()
+    return result.text, shell.out.getvalue()
+
+
+CASES = [
+    ("show the contents of greeting.txt", {"greeting.txt": "hello there\n"},
+     lambda out, w: out.strip() == "hello there"),
+    ("how many lines are in poem.txt", {"poem.txt": "a\nb\nc\nd\n"},
+     lambda out, w: "4" in out.split()),
+    ("make a directory called reports", {},
+     lambda out, w: (w / "reports").is_dir()),
+    ("list the files whose names end in .md", {"a.md": "", "b.md": "", "c.txt": ""},
+     lambda out, w: sorted(out.split()) == ["a.md", "b.md"] or sorted(os.path.basename(x) for x in out.split()) == ["a.md", "b.md"]),
+    ("find lines containing ERROR in server.log", {"server.log": "ok\nERROR disk full\nok\n"},
+     lambda out, w: out.strip().endswith("ERROR disk full")),
+    ("print the current directory", {},
+     lambda out, w: out.strip() == str(w)),
+]
+
+
+@pytest.mark.parametrize("utterance,setup,check", CASES, ids=[c[0] for c in CASES])
+def test_plans_do_the_right_thing(planner, work, utterance, setup, check):
+    files(str(work), setup)
+    text, out = run_plan(planner, work, utterance)
+    assert check(out, work), f"plan {text!r} printed {out!r}"
+
+
+def test_plan_is_canonical_text_and_timed(planner, work):
+    r = planner.plan("show the files here", str(work))
+    assert r.text and r.plan is not None
+    assert {"prompt_tokens", "generated_tokens", "latency_s"} <= set(r.timings)
+
+
+def test_empty_utterance_is_an_error(planner, work):
+    with pytest.raises(PlanningError, match="nothing to plan"):
+        planner.plan("   ", str(work))
+
+
+def test_missing_model_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("NLSH_MODEL", str(tmp_path / "nope.gguf"))
+    with pytest.raises(ModelError, match="model file not found"):
+        resolve()
+
+
+def test_broken_model_file_gives_clear_error(tmp_path, monkeypatch):
+    bad = tmp_path / "broken.gguf"
+    bad.write_bytes(b"GGUF" + b"\0" * 1000)
+    monkeypatch.setenv("NLSH_MODEL", str(bad))
+    p = Planner.create(default_registry())
+    with pytest.raises(PlanningError, match="cannot load the model"):
+        p.plan("list files", str(tmp_path))
+
+
+def test_corrupted_chunk_fails_verification(tmp_path, monkeypatch):
+    """A chunk whose bytes changed: assembly refuses it and keeps nothing."""
+    spec = spec_for("qwen2.5-coder-1.5b")
+    fake = ModelSpec(spec.name, dict(spec.settings, sha256="0" * 64, file="test-corrupt.gguf"))
+    monkeypatch.setenv("NLSH_HOME", str(tmp_path))
+    with pytest.raises(ModelError, match="failed verification .*sha256 mismatch.*force-reinstall"):
+        assemble(fake)
+    assert not list((tmp_path / "cache" / "models").glob("test-corrupt*"))
+
+
+def test_missing_chunk_package(tmp_path, monkeypatch):
+    spec = spec_for("qwen2.5-coder-1.5b")
+    fake = ModelSpec(spec.name, dict(spec.settings, modules="no_such_model_part{n}", file="x.gguf"))
+    monkeypatch.setenv("NLSH_HOME", str(tmp_path))
+    with pytest.raises(ModelError, match="are not installed.*nlsh models install"):
+        assemble(fake)
+
+
+def test_unreachable_server(work):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    be = OpenAIBackend(f"http://127.0.0.1:{port}")
+    p = Planner(default_registry(), be, ModelSpec("server", {"mode": "free"}))
+    with pytest.raises(PlanningError, match=f"cannot reach the model server at http://127.0.0.1:{port}"):
+        p.plan("list files", str(work))
+
+
+def test_nlsh_plan_command(nlsh, model_path, work):
+    (work / "notes.txt").write_text("one\ntwo\n")
+    r = nlsh("plan", "--json", "count the lines of notes.txt", env={"NLSH_MODEL": model_path}, timeout=300)
+    assert r.status == 0, r.err
+    data = json.loads(r.out)
+    assert data["plan"] and data["timings"]["latency_s"] > 0
+
+
+def test_utterance_through_dash_c_runs_read_only_plan(nlsh, model_path, work):
+    (work / "greeting.txt").write_text("hello there\n")
+    r = nlsh("-c", "show me what is in greeting.txt", env={"NLSH_MODEL": model_path}, timeout=300)
+    assert r.status == 0, r.err
+    assert "hello there" in r.out
+    assert r.err.startswith("plan: ")
+
+
+def test_planned_delete_is_refused_without_yes(nlsh, model_path, work):
+    (work / "old.log").write_text("x")
+    r = nlsh("-c", "? delete the file old.log", env={"NLSH_MODEL": model_path}, timeout=300)
+    assert r.status == 126
+    assert "needs confirmation" in r.err
+    assert (work / "old.log").exists()
+
+
+
+
+@pytest.fixture(scope="module")
+def llama_server(model_path):
+    """python -m llama_cpp.server serving the default model on loopback."""
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", model_path, "--host", "127.0.0.1",
+                             "--port", str(port), "--n_threads", "2", "--n_ctx", "4096"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(url + "/v1/models", timeout=2).read()
+            break
+        except OSError:
+            if proc.poll() is not None:
+                pytest.fail("llama_cpp.server exited")
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("llama_cpp.server did not come up")
+    yield url
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+def test_openai_backend_against_llama_server(llama_server, work):
+    p = Planner.create(default_registry(), backend="openai", base_url=llama_server)
+    r = p.plan("print the current working directory", str(work))
+    assert r.text == "pwd"

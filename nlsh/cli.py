@@ -128,7 +128,10 @@ def models_use(name: str = typer.Argument(..., help="A model name from 'nlsh mod
     except ModelError as e:
         _fail(str(e))
     path = os.path.join(ensure(config_dir()), "config.toml")
-    lines = open(path).read().splitlines() if os.path.exists(path) else []
+    lines = []
+    if os.path.exists(path):
+        with open(path) as f:
+            lines = f.read().splitlines()
     value = spec.path or spec.name
     lines = [ln for ln in lines if not ln.strip().startswith("model ")] + [f"model = {jsonlib.dumps(value)}"]
     with open(path, "w") as f:

@@ -178,7 +178,7 @@ def test_policy_never_crashes_and_never_passes_denied(work, words):
     risk = decision.risk
     protected = {"/", "/etc", str(work)}
     deletes_protected = any(os.path.realpath(p) in protected for s in risk.steps for p in s.deletes)
-    writes_device = any(p.startswith("/dev/sd") or p.startswith("/dev/nvme") for s in risk.steps for p in s.writes)
+    writes_device = any(p.startswith(("/dev/sd", "/dev/nvme")) for s in risk.steps for p in s.writes)
     if deletes_protected or writes_device:
         assert decision.action == "deny", line
 

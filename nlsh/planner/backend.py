@@ -132,12 +132,12 @@ class LlamaBackend:
             buf = (llama_cpp.llama_token * len(tokens))()
             n_out = ctypes.c_size_t(0)
             llm.reset()
-            if llama_cpp.llama_state_load_file(llm._ctx.ctx, path.encode(), buf, len(tokens),
-                                               ctypes.byref(n_out)):
-                if list(buf[:n_out.value]) == tokens:
-                    llm.input_ids[:len(tokens)] = tokens
-                    llm.n_tokens = len(tokens)
-                    loaded = True
+            ok = llama_cpp.llama_state_load_file(llm._ctx.ctx, path.encode(), buf, len(tokens),
+                                                 ctypes.byref(n_out))
+            if ok and list(buf[:n_out.value]) == tokens:
+                llm.input_ids[:len(tokens)] = tokens
+                llm.n_tokens = len(tokens)
+                loaded = True
         if not loaded:
             llm.reset()
             llm.eval(tokens)

@@ -21,6 +21,9 @@ from nlsh.planner.prompt import (
 from nlsh.registry import Registry
 
 
+SHOTS = 2   # retrieved examples per request: each costs prompt time on every request
+
+
 class PlanningError(Exception):
     """No valid plan came out; ``raw`` is what the model produced, if anything."""
 
@@ -105,8 +108,8 @@ class Planner:
             raise PlanningError("nothing to plan: the request is empty")
         t0 = time.perf_counter()
         self._rebuild()
-        shots = self._index.top(utterance, 3)
-        context = context_line(cwd, last, last_error)
+        shots = self._index.top(utterance, SHOTS)
+        context = context_line(cwd, utterance, last, last_error)
         g = self._grammar if self.mode == "grammar" else None
         try:
             done = self.backend.complete(self._prefix, chatml_suffix(shots, context, utterance), grammar=g,

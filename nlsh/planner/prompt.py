@@ -106,15 +106,22 @@ def registry_shots(registry: Registry) -> list[Shot]:
     return [Shot(ex.utterance, ex.command) for cmd in registry for ex in cmd.examples]
 
 
-def context_line(cwd: str, last: str | None = None, last_error: str | None = None, limit: int = 12) -> str:
-    """Short context: a few names in the working directory, the last command's error."""
+def context_line(cwd: str, utterance: str, last: str | None = None, last_error: str | None = None,
+                 limit: int = 5) -> str:
+    """Short context: names here that the request seems to mean, and the last command's error.
+
+    Only names sharing a word with the request are listed: a full listing costs
+    prompt time on every request and tempts a small model to enumerate files."""
+    wanted = set(words(utterance))
     try:
         names = sorted(n for n in os.listdir(cwd) if not n.startswith("."))
     except OSError:
         names = []
-    shown = ", ".join(n + ("/" if os.path.isdir(os.path.join(cwd, n)) else "") for n in names[:limit])
-    more = f" and {len(names) - limit} more" if len(names) > limit else ""
-    parts = [f"files here: {shown}{more}" if names else "this directory is empty"]
+    relevant = [n for n in names if wanted & set(words(n.replace("_", " ")))][:limit]
+    parts = []
+    if relevant:
+        parts.append("here: " + ", ".join(n + ("/" if os.path.isdir(os.path.join(cwd, n)) else "")
+                                          for n in relevant))
     if last and last_error:
         parts.append(f"last command `{last}` failed: {last_error}")
     return "; ".join(parts)

@@ -207,3 +207,40 @@ def plugins_grants() -> None:
 def plugins_revoke(name: str) -> None:
     """Forget what a plugin was allowed; it asks again next time."""
     _plugins("revoke", name)
+
+
+@app.command("run", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def run_command(
+    ctx: typer.Context,
+    path: str = typer.Argument(..., help="The .nls script."),
+    param: list[str] = typer.Option([], "--param", "-p", help="NAME=VALUE (also --NAME VALUE)."),
+    locked: bool = typer.Option(False, "--locked", help="Refuse to run if any line is unlocked or stale."),
+    replan: bool = typer.Option(False, "--replan", help="Ignore the lock and plan every line again."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the resolved plans and their risks; run nothing."),
+    yes: bool = typer.Option(False, "-y", "--yes", help="Run steps that would ask for confirmation."),
+) -> None:
+    """Run an NL script, planning only lines that are not locked."""
+    from nlsh.main import run_script_file
+    rest = [f"--param={p}" for p in param] + list(ctx.args)
+    rest += ["--locked"] * locked + ["--replan"] * replan + ["--dry-run"] * dry_run + ["--yes"] * yes
+    status = run_script_file(path, rest)
+    if status is None:
+        _fail(f"run: cannot read the options {' '.join(ctx.args)!r}", 2)
+    raise typer.Exit(status)
+
+
+@app.command("lock")
+def lock_command(path: str = typer.Argument(..., help="The .nls script."),
+                 model: str | None = MODEL) -> None:
+    """Plan every plain-language line of a script and write FILE.lock."""
+    from nlsh.scripts import ScriptError, lock_script
+    from nlsh.session import Shell
+    shell = Shell()
+    shell.configure_planner(model)
+    try:
+        for message in lock_script(path, shell):
+            typer.echo(message)
+    except ScriptError as e:
+        _fail(e.message, e.status)
+    finally:
+        shell.shutdown()

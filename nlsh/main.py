@@ -34,6 +34,49 @@ def run(command: str | None, json: bool = False, yes: bool = False, *, model: st
     return status
 
 
+def run_script_file(path: str, rest: list[str]) -> int | None:
+    """``nlsh run FILE [options]`` and ``nlsh FILE`` (a shebang); None if ``rest``
+    holds something only the typer app understands (then it reports it)."""
+    overrides: dict[str, str] = {}
+    flags = {"locked": False, "replan": False, "dry_run": False, "yes": False}
+    i = 0
+    while i < len(rest):
+        arg = rest[i]
+        if arg in ("--locked", "--replan", "--dry-run"):
+            flags[arg[2:].replace("-", "_")] = True
+        elif arg in ("-y", "--yes"):
+            flags["yes"] = True
+        elif arg in ("--param", "-p") and i + 1 < len(rest) and "=" in rest[i + 1]:
+            k, _, v = rest[i + 1].partition("=")
+            overrides[k] = v
+            i += 1
+        elif arg.startswith("--param="):
+            k, _, v = arg[len("--param="):].partition("=")
+            overrides[k] = v
+        elif arg.startswith("--") and len(arg) > 2 and arg not in ("--help",):
+            name, eq, value = arg[2:].partition("=")
+            if not eq:
+                if i + 1 >= len(rest):
+                    return None
+                value = rest[i + 1]
+                i += 1
+            overrides[name.replace("-", "_")] = value
+        else:
+            return None
+        i += 1
+    from nlsh.scripts import ScriptError, run_script
+    from nlsh.session import Shell
+    shell = Shell(assume_yes=flags["yes"])
+    try:
+        status = run_script(path, shell, overrides, locked=flags["locked"], replan=flags["replan"],
+                            dry_run=flags["dry_run"])
+    except ScriptError as e:
+        shell.renderer.error(e.message)
+        status = e.status
+    shell.shutdown()
+    return status
+
+
 def _fast_options(argv: list[str]) -> dict | None:
     """Options of the invocations run without typer, or None."""
     opts: dict = {"command": None, "json": False, "yes": False}
@@ -59,6 +102,13 @@ def main(argv: list[str] | None = None) -> int:
         fast = _fast_options(args)
         if fast is not None:
             return run(**fast)
+        script = None
+        if args[:1] == ["run"] and len(args) > 1 and not args[1].startswith("-"):
+            script = run_script_file(args[1], args[2:])
+        elif args and not args[0].startswith("-") and os.path.isfile(args[0]):
+            script = run_script_file(args[0], args[1:])
+        if script is not None:
+            return script
         from nlsh.cli import app
         app(args=args, prog_name="nlsh")
     except KeyboardInterrupt:

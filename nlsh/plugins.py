@@ -184,7 +184,7 @@ class PluginHost:
                 return
             try:
                 module = self._import(info)
-                before = set(self.registry.names())
+                before = set(self.registry.registered())
                 added: list = []
 
                 def register(cmd) -> None:

@@ -72,7 +72,9 @@ class Risk:
         if writes or "write" in self.effects:
             parts.append(f"writes {_count(writes, 'path')}" if writes else "writes files")
         if deletes or "delete" in self.effects:
-            parts.append(f"deletes {_count(deletes, 'path')}" if deletes else "deletes files")
+            named = [p for p in deletes if not p.startswith("(")]
+            parts.append(f"deletes {_count(named, 'path')}" if named and len(named) == len(deletes)
+                         else "deletes files")
         if programs:
             parts.append("runs " + ", ".join(programs[:4]) + (" …" if len(programs) > 4 else ""))
         elif "exec" in self.effects:

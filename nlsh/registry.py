@@ -117,6 +117,10 @@ class Registry:
             return os.path.isfile(name) and os.access(name, os.X_OK)
         return shutil.which(name) is not None
 
+    def registered(self) -> list[str]:
+        """Names of the commands registered so far (no plugin is loaded to answer)."""
+        return sorted(self._commands)
+
     def names(self) -> list[str]:
         extra = self.host.command_names() if self.host is not None else []
         return sorted(set(self._commands) | set(extra))

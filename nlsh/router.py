@@ -30,7 +30,8 @@ def unparsed_is_utterance(line: str, error: ParseError) -> bool:
     if error.message.startswith("unknown command") and error.column == 0:
         if "did you mean" in error.message:
             return len(words) >= 3 and lang >= 2
-        return True
+        # "gti status" is a typo of a program, "show big files" is language.
+        return lang >= 1 or len(words) >= 4
     # A known command with an error stays a command (the user gets the error),
     # unless the line reads as a sentence: no flags, pipes or redirections.
     if any(w.startswith("-") for w in words) or any(c in line for c in "|;&<>$'\""):

@@ -192,7 +192,7 @@ class Shell:
         finally:
             self.protect_overwrites = False
         self._audit(typed, planned, "allowed", decided_by, status)
-        if planned is not None:
+        if planned is not None and self.planner is not None:
             self.planner.remember(planned.utterance, plan_text)
             self.store.insert("accepted", {"time": time.time(), "utterance": planned.utterance,
                                            "plan": plan_text, "model": planned.model})

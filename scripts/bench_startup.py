@@ -1,8 +1,12 @@
 #!/usr/bin/env python3
-"""Start-up benchmark: ``nlsh -c 'echo hi'`` start-to-exit and REPL time-to-prompt.
+"""Start-up benchmark. Prints the median (and min/max) of N runs of:
 
-Prints the median (and min/max) of N runs of each. Budget on a 2-core
-machine: 150 ms and 300 ms. Usage: python3 scripts/bench_startup.py [-n 15]
+- ``nlsh -c 'echo hi'`` start to exit (budget 150 ms on a 2-core machine);
+- the same with ten plugins installed (drop-in plugins, each with a command);
+- REPL time to prompt (budget 300 ms);
+- a locked 10-step NL script, start to exit (it must not load the model).
+
+Usage: python3 scripts/bench_startup.py [-n 15]
 """
 
 from __future__ import annotations
@@ -53,6 +57,48 @@ def time_to_prompt(cmd: list[str], env: dict) -> float:
         os.close(fd)
 
 
+def time_cmd(cmd: list[str], env: dict, cwd: str | None = None) -> float:
+    t0 = time.perf_counter()
+    subprocess.run(cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL, check=True)
+    return time.perf_counter() - t0
+
+
+PLUGIN = """
+from nlsh.hookspecs import hookimpl
+from nlsh.registry import command
+
+
+@command("bench-{n}", "A command of benchmark plugin {n}.", output="text")
+def run(ctx, a):
+    yield "plugin {n}"
+
+
+@hookimpl
+def register_commands(register):
+    register(run)
+"""
+
+
+def with_plugins(home: str, count: int = 10) -> None:
+    d = os.path.join(home, "config", "plugins")
+    os.makedirs(d, exist_ok=True)
+    for n in range(count):
+        with open(os.path.join(d, f"bench{n}.py"), "w") as f:
+            f.write(PLUGIN.replace("{n}", str(n)))
+
+
+def locked_script(folder: str, steps: int = 10) -> str:
+    from nlsh.scripts import Step
+    path = os.path.join(folder, "locked.nls")
+    lines = [f"say step number {i}" for i in range(steps)]
+    with open(path, "w") as f:
+        f.write("# nls 1\n" + "\n".join(lines) + "\n")
+    with open(path + ".lock", "w") as f:
+        for i, line in enumerate(lines):
+            f.write(f"[line {i + 2}] sha={Step(i + 2, line).key} model=bench\nnl: {line}\nplan: echo step {i}\n\n")
+    return path
+
+
 def report(name: str, samples: list[float], budget_ms: float) -> None:
     ms = [s * 1000 for s in samples]
     med = statistics.median(ms)
@@ -72,6 +118,14 @@ def main() -> None:
     print(f"command: {' '.join(cmd)}")
     report("nlsh -c 'echo hi'", [time_dash_c(cmd, env) for _ in range(args.n)], 150)
     report("REPL time to prompt", [time_to_prompt(cmd, env) for _ in range(args.n)], 300)
+    script = locked_script(home)
+    no_model = dict(env, NLSH_MODEL="/nonexistent/model.gguf")
+    time_cmd(cmd + ["run", script, "--locked"], no_model)
+    report("locked 10-step NL script", [time_cmd(cmd + ["run", script, "--locked"], no_model)
+                                        for _ in range(args.n)], 150)
+    with_plugins(home)
+    time_cmd(cmd + ["-c", "bench-3"], env)   # first run builds the plugin manifest
+    report("echo hi, 10 plugins", [time_dash_c(cmd, env) for _ in range(args.n)], 150)
     shutil.rmtree(home, ignore_errors=True)
 
 

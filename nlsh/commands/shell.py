@@ -25,6 +25,8 @@ class ExitShell(Exception):
          params=[Param("clear", "flag", ("-c", "--clear"), "forget the typed lines"),
                  Param("jobs", "flag", ("--jobs",), "finished jobs with their CPU, memory and status"),
                  Param("audit", "flag", ("--audit",), "every executed line with the policy's decision"),
+                 Param("save", "path", ("--save",), "write the last N lines (default 10) as an NL script",
+                       metavar="FILE.nls", effects=("write",)),
                  Param("n", "int", metavar="N")],
          output="records", category="shell",
          examples=[Example("what did I run recently", "history 10"),
@@ -32,6 +34,9 @@ class ExitShell(Exception):
 def history(ctx: Context, a: Args) -> Iterator[Record]:
     if a.jobs:
         yield from _job_history(ctx, a.n)
+        return
+    if a.save:
+        yield from _save_script(ctx, a.save, a.n or 10)
         return
     if a.audit:
         rows = ctx.shell.store.query("SELECT * FROM audit ORDER BY id DESC LIMIT ?", (a.n or 1000,))
@@ -49,6 +54,20 @@ def history(ctx: Context, a: Args) -> Iterator[Record]:
     start = max(0, len(entries) - a.n) if a.n is not None else 0
     for i, line in enumerate(entries[start:], start + 1):
         yield Record(id=i, command=line, primary=None)
+
+
+def _save_script(ctx: Context, path: str, n: int) -> Iterator[str]:
+    """The last N lines typed (utterances as said, not their plans) as a new script."""
+    import os
+    lines = [e for e in ctx.shell.history.entries() if not e.lstrip().startswith(("history", "exit"))][-n:]
+    full = ctx.path(path)
+    if os.path.exists(full):
+        raise CommandError(f"{path} already exists")
+    with open(full, "w", encoding="utf-8") as f:
+        f.write("#!/usr/bin/env nlsh\n# nls 1\n# saved from history\n")
+        for line in lines:
+            f.write(line.replace("\n", " ") + "\n")
+    yield f"saved {len(lines)} lines to {path}"
 
 
 def _job_history(ctx: Context, n: int | None) -> Iterator[Record]:
@@ -128,6 +147,20 @@ def help_(ctx: Context, a: Args) -> Iterator[str]:
             yield f"  {ex.utterance:<44} {ex.command}"
 
 
+@command("source", "Run an NL script (.nls) in this shell, using its lock.",
+         params=[Param("locked", "flag", ("--locked",), "refuse unlocked or stale lines"),
+                 Param("dry_run", "flag", ("--dry-run",), "show the plans, run nothing"),
+                 Param("path", "path", required=True, metavar="FILE")],
+         output="none", effects=("exec",), category="shell", shell_state=True,
+         examples=[Example("run my cleanup script", "source cleanup.nls")])
+def source(ctx: Context, a: Args) -> None:
+    from nlsh.scripts import ScriptError, run_script
+    try:
+        ctx.status = run_script(ctx.path(a.path), ctx.shell, {}, locked=a.locked, dry_run=a.dry_run)
+    except ScriptError as e:
+        raise CommandError(e.message, e.status) from None
+
+
 @command("exit", "Leave the shell with a status (default: the last one).",
          params=[Param("status", "int", metavar="N")],
          output="none", category="shell", shell_state=True,
@@ -136,4 +169,4 @@ def exit_(ctx: Context, a: Args) -> None:
     raise ExitShell(a.status if a.status is not None else ctx.shell.last_status)
 
 
-COMMANDS = [history, alias, unalias, help_, exit_]
+COMMANDS = [history, alias, unalias, help_, source, exit_]

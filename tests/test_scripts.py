@@ -1,0 +1,200 @@
+"""NL scripts: the format, locks, unattended runs, exit statuses, the examples."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from nlsh.scripts import ScriptError, lock_path, parse_script, read_lock
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EXAMPLES = os.path.join(ROOT, "examples")
+
+
+def write(path, text: str) -> str:
+    path.write_text(text)
+    return str(path)
+
+
+def lock_entry(script_path: str, line: int, nl: str, plan: str) -> None:
+    """A lock entry as `nlsh lock` writes it (for tests that must not load the model)."""
+    from nlsh.scripts import Step
+    key = Step(line, nl).key
+    with open(lock_path(script_path), "a") as f:
+        f.write(f"[line {line}] sha={key} model=test\nnl: {nl}\nplan: {plan}\n\n")
+
+
+def test_format_parses_params_comments_background_and_error_mode():
+    s = parse_script("#!/usr/bin/env nlsh\n# nls 1\n# a comment\nparam days = 7\nparam dir\n\n"
+                     "find {dir} -mtime +{days}\non error continue\nsay hello &\nwait\n", "x.nls")
+    assert s.params == {"days": "7", "dir": None}
+    assert [(st.line, st.text, st.background, st.continue_on_error) for st in s.steps] == [
+        (7, "find {dir} -mtime +{days}", False, False), (9, "say hello", True, True), (10, "wait", False, True)]
+
+
+@pytest.mark.parametrize("text,message", [
+    ("param days = 1\necho {dyas}", "x.nls:2: unknown parameter {dyas} (did you mean days?)"),
+    ("# nls 2\necho hi", "x.nls:1: this is an nls 2 script; this nlsh reads nls 1"),
+    ("echo hi\nparam late = 1", "x.nls:2: parameters must be declared before the first step"),
+    ("param 9x = 1", "x.nls:1: expected 'param NAME' or 'param NAME = DEFAULT'"),
+    ("on error explode", "x.nls:1: expected 'on error continue' or 'on error stop'"),
+    ("param a = 1\nparam a = 2", "x.nls:2: parameter a is declared twice"),
+])
+def test_bad_syntax_names_the_line(text, message):
+    with pytest.raises(ScriptError) as e:
+        parse_script(text, "x.nls")
+    assert e.value.message == message
+
+
+def test_params_override_unknown_and_missing(nlsh, work):
+    path = write(work / "p.nls", "param name = world\nparam needed\necho hello {name} {needed}\n")
+    r = nlsh("run", path, "--needed", "x", "--name", "you")
+    assert r.out == "hello you x\n" and r.status == 0
+    r = nlsh("run", path, "--param", "needed=y")
+    assert r.out == "hello world y\n"
+    r = nlsh("run", path)
+    assert r.status == 2 and r.err.strip() == ("nlsh: p.nls: parameter needed has no default; "
+                                               "give it with --param needed=VALUE")
+    r = nlsh("run", path, "--nmae", "x", "--needed", "y")
+    assert r.status == 2 and "unknown parameter nmae (did you mean name?)" in r.err
+
+
+def test_exit_status_is_the_failing_steps(nlsh, work):
+    path = write(work / "f.nls", "echo one\nsh -c 'exit 3'\necho never\n")
+    r = nlsh("run", path)
+    assert r.status == 3 and r.out == "one\n"
+    path = write(work / "g.nls", "on error continue\nsh -c 'exit 3'\necho still\n")
+    r = nlsh("run", path)
+    assert r.status == 0 and r.out == "still\n"
+
+
+def test_background_steps_and_wait(nlsh, work):
+    path = write(work / "bg.nls", "sleep 0.3 && echo late &\necho early\nwait\necho end\n")
+    r = nlsh("run", path)
+    assert r.out.splitlines() == ["early", "late", "end"]
+
+
+def test_locked_script_runs_without_the_model(nlsh, work):
+    path = write(work / "l.nls", "param who = ann\nsay hello to {who}\n")
+    lock_entry(path, 2, "say hello to {who}", "echo hello {who}")
+    r = nlsh("run", path, "--locked", "--who", "bob", env={"NLSH_MODEL": "/nonexistent/model.gguf"})
+    assert r.status == 0, r.err
+    assert r.out == "hello bob\n"
+
+
+def test_stale_line_with_locked_refuses(nlsh, work):
+    path = write(work / "s.nls", "say hello to everyone\n")
+    lock_entry(path, 1, "say hello to everybody", "echo hello")
+    r = nlsh("run", path, "--locked")
+    assert r.status == 1
+    assert r.err.strip() == ("nlsh: s.nls:1: not locked: 'say hello to everyone' "
+                             "(run 'nlsh lock s.nls')")
+
+
+def test_dry_run_prints_plans_and_runs_nothing(nlsh, work):
+    (work / "old.txt").write_text("x")
+    path = write(work / "d.nls", "remove the old file\nls | count\n")
+    lock_entry(path, 1, "remove the old file", "rm old.txt")
+    r = nlsh("run", path, "--dry-run")
+    assert r.status == 0
+    assert r.out.splitlines() == ["line 1 plan  rm old.txt    [deletes 1 path]", "line 2 cmd   ls | count    [read-only]"]
+    assert (work / "old.txt").exists()
+
+
+def test_unattended_refusal_runs_nothing(nlsh, work):
+    (work / "keep.txt").write_text("x")
+    path = write(work / "u.nls", "touch first.txt\nremove keep.txt\n")
+    lock_entry(path, 2, "remove keep.txt", "rm keep.txt")
+    r = nlsh("run", path)
+    assert r.status == 126 and "nothing ran" in r.err
+    assert not (work / "first.txt").exists() and (work / "keep.txt").exists()
+    r = nlsh("run", path, "--yes")
+    assert r.status == 0 and (work / "first.txt").exists() and not (work / "keep.txt").exists()
+
+
+def test_denied_step_stops_the_whole_script(nlsh, work):
+    path = write(work / "deny.nls", "touch made.txt\nrm -rf /\n")
+    r = nlsh("run", path, "--yes")
+    assert r.status == 126 and "deny.nls:2: refused, so nothing ran: deleting / is never allowed" in r.err
+    assert not (work / "made.txt").exists()
+
+
+def test_shebang_runs_the_script(work):
+    path = work / "hi.nls"
+    path.write_text("#!/usr/bin/env nlsh\n# nls 1\necho from a shebang\n")
+    path.chmod(0o755)
+    bindir = os.path.dirname(sys.executable)
+    env = {**os.environ, "PATH": bindir + os.pathsep + os.environ.get("PATH", "")}
+    if not shutil.which("nlsh", path=env["PATH"]):
+        pytest.skip("nlsh is not installed as a command")
+    p = subprocess.run([str(path)], cwd=work, capture_output=True, text=True, env=env, check=False, timeout=60)
+    assert p.returncode == 0 and p.stdout == "from a shebang\n"
+
+
+def test_history_save_writes_a_script(sh, work):
+    from nlsh.history import History
+    h = History()
+    for line in ["ls", "count the python files", "history", "echo done"]:
+        h.append(line)
+    r = sh("history --save routine.nls 3")
+    assert r.out.strip() == "saved 3 lines to routine.nls"
+    text = (work / "routine.nls").read_text()
+    assert text.splitlines()[-3:] == ["ls", "count the python files", "echo done"]
+    assert parse_script(text).steps[1].text == "count the python files"
+    assert sh("history --save routine.nls").status == 1
+
+
+def test_source_in_the_shell(sh, work):
+    (work / "s.nls").write_text("echo sourced\n")
+    assert sh("source s.nls").out == "sourced\n"
+
+
+def test_lock_creation_with_the_real_model(nlsh, work, model_path):
+    (work / "notes.txt").write_text("a\nb\n")
+    path = write(work / "m.nls", "# nls 1\nparam f = notes.txt\nshow the contents of {f}\necho done\n")
+    r = nlsh("lock", path, env={"NLSH_MODEL": model_path})
+    assert r.status == 0, r.err
+    entries = list(read_lock(lock_path(path)).values())
+    assert len(entries) == 1 and entries[0].utterance == "show the contents of {f}"
+    assert entries[0].model == os.path.splitext(os.path.basename(model_path))[0] or entries[0].model
+    r = nlsh("run", path, "--locked", env={"NLSH_MODEL": "/nonexistent.gguf"})
+    assert r.status == 0, r.err
+    assert r.out.splitlines()[-1] == "done" and "a" in r.out.split()
+    r = nlsh("run", path, "--replan", env={"NLSH_MODEL": model_path})
+    assert r.status == 0 and "planning (not locked)" in r.err
+
+
+def test_example_cleanup_logs_runs_locked(nlsh, work):
+    logs = work / "logs"
+    logs.mkdir()
+    for name in ("old1.log", "old2.log", "new.log", "notes.txt"):
+        (logs / name).write_text(name)
+    for name in ("old1.log", "old2.log", "notes.txt"):
+        os.utime(logs / name, (1_000_000_000, 1_000_000_000))
+    script = os.path.join(EXAMPLES, "cleanup-logs.nls")
+    r = nlsh("run", script, "--locked", "--yes", "--dir", "logs", "--days", "30",
+             env={"NLSH_MODEL": "/nonexistent.gguf"})
+    assert r.status == 0, r.err
+    assert sorted(os.listdir(logs)) == ["new.log", "notes.txt"]
+    assert r.out.splitlines()[0] == "2"
+    assert nlsh("-c", "undo").status == 0
+    assert sorted(os.listdir(logs)) == ["new.log", "notes.txt", "old1.log", "old2.log"]
+
+
+def test_example_project_report_runs_locked(nlsh, work):
+    src = work / "proj"
+    (src / "pkg").mkdir(parents=True)
+    (src / "pkg" / "a.py").write_text("# TODO: fix\n" + "x = 1\n" * 50)
+    (src / "b.py").write_text("y = 2\n")
+    (src / "data.bin").write_text("z" * 5000)
+    script = os.path.join(EXAMPLES, "project-report.nls")
+    r = nlsh("run", script, "--locked", "--yes", "--src", "proj", env={"NLSH_MODEL": "/nonexistent.gguf"})
+    assert r.status == 0, r.err
+    lines = r.out.splitlines()
+    assert lines[0] == "2"
+    assert lines[1] == "proj/data.bin\t5000"
+    assert lines[-1] == "proj/pkg/a.py"

@@ -213,7 +213,7 @@ def plugins_revoke(name: str) -> None:
 def run_command(
     ctx: typer.Context,
     path: str = typer.Argument(..., help="The .nls script."),
-    param: list[str] = typer.Option([], "--param", "-p", help="NAME=VALUE (also --NAME VALUE)."),
+    param: list[str] | None = typer.Option(None, "--param", "-p", help="NAME=VALUE (also --NAME VALUE)."),
     locked: bool = typer.Option(False, "--locked", help="Refuse to run if any line is unlocked or stale."),
     replan: bool = typer.Option(False, "--replan", help="Ignore the lock and plan every line again."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the resolved plans and their risks; run nothing."),
@@ -221,7 +221,7 @@ def run_command(
 ) -> None:
     """Run an NL script, planning only lines that are not locked."""
     from nlsh.main import run_script_file
-    rest = [f"--param={p}" for p in param] + list(ctx.args)
+    rest = [f"--param={p}" for p in param or []] + list(ctx.args)
     rest += ["--locked"] * locked + ["--replan"] * replan + ["--dry-run"] * dry_run + ["--yes"] * yes
     status = run_script_file(path, rest)
     if status is None:

@@ -94,8 +94,7 @@ def locked_script(folder: str, steps: int = 10) -> str:
     with open(path, "w") as f:
         f.write("# nls 1\n" + "\n".join(lines) + "\n")
     with open(path + ".lock", "w") as f:
-        for i, line in enumerate(lines):
-            f.write(f"[line {i + 2}] sha={Step(i + 2, line).key} model=bench\nnl: {line}\nplan: echo step {i}\n\n")
+        f.writelines(f"[line {i + 2}] sha={Step(i + 2, line).key} model=bench\nnl: {line}\nplan: echo step {i}\n\n" for i, line in enumerate(lines))
     return path
 
 

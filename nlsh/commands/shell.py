@@ -65,8 +65,7 @@ def _save_script(ctx: Context, path: str, n: int) -> Iterator[str]:
         raise CommandError(f"{path} already exists")
     with open(full, "w", encoding="utf-8") as f:
         f.write("#!/usr/bin/env nlsh\n# nls 1\n# saved from history\n")
-        for line in lines:
-            f.write(line.replace("\n", " ") + "\n")
+        f.writelines(line.replace("\n", " ") + "\n" for line in lines)
     yield f"saved {len(lines)} lines to {path}"
 
 

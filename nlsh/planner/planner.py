@@ -20,7 +20,6 @@ from nlsh.planner.prompt import (
 )
 from nlsh.registry import Registry
 
-
 SHOTS = 2   # retrieved examples per request: each costs prompt time on every request
 
 

@@ -213,7 +213,8 @@ def plugins_revoke(name: str) -> None:
 def run_command(
     ctx: typer.Context,
     path: str = typer.Argument(..., help="The .nls script."),
-    param: list[str] | None = typer.Option(None, "--param", "-p", help="NAME=VALUE (also --NAME VALUE)."),
+    param: list[str] | None = typer.Option(None, "--param", "-p",  # noqa: B008
+                                           help="NAME=VALUE (also --NAME VALUE)."),
     locked: bool = typer.Option(False, "--locked", help="Refuse to run if any line is unlocked or stale."),
     replan: bool = typer.Option(False, "--replan", help="Ignore the lock and plan every line again."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the resolved plans and their risks; run nothing."),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import threading
 import time
 from collections.abc import Iterable
@@ -172,7 +173,9 @@ def _toolbar(shell: Shell):
     live = shell.jobs.live()
     if not live:
         return None
-    return " ".join(f"[{j.id}] {j.state} {j.text[:30]}" for j in live)
+    from nlsh.lang.values import Size
+    return "  ".join(f"[{j.id}] {j.state} {j.usage.cpu_percent:.0f}% {Size(j.usage.rss).human()} {j.text[:30]}"
+                     for j in live)
 
 
 def _start_planner(shell: Shell) -> None:
@@ -260,6 +263,9 @@ class ReplFace:
 def run_repl(json: bool = False, yes: bool = False, model: str | None = None, backend: str = "llama",
              base_url: str | None = None) -> int:
     """Run the interactive shell until ``exit`` or Ctrl-D; returns the exit status."""
+    # An interactive shell handles Ctrl-C itself, even if it was started with
+    # SIGINT ignored (as background commands of a non-interactive shell are).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     shell = Shell(interactive=True, json=json, assume_yes=yes)
     shell.configure_planner(model, backend, base_url)
     face = ReplFace(shell)
@@ -269,7 +275,7 @@ def run_repl(json: bool = False, yes: bool = False, model: str | None = None, ba
     session: PromptSession = PromptSession(
         history=history, auto_suggest=AutoSuggestFromHistory(), completer=ShellCompleter(shell),
         lexer=ShellLexer(shell), style=STYLE, key_bindings=_bindings(), multiline=True,
-        complete_while_typing=False, bottom_toolbar=lambda: _toolbar(shell),
+        complete_while_typing=False, bottom_toolbar=lambda: _toolbar(shell), refresh_interval=1.0,
         prompt_continuation=lambda width, n, soft: "… ".rjust(width), enable_history_search=False)
     shell.renderer.item(2, f"nlsh {__version__} · 'help' for help, Ctrl-D to leave")
     warned_jobs = False

@@ -182,3 +182,17 @@ def test_job_table_with_no_leaked_threads_after_many_jobs(work):
     shell.shutdown()
 
 
+
+
+def test_background_output_beyond_the_cap_spills_to_a_file_and_comes_back(work):
+    from nlsh.kernel import job as jobmod
+    shell = make_shell(work)
+    n = jobmod.MEMORY_CAP * 3
+    run(shell, f"seq 1 {n} | tr 0 0 &")
+    job = shell.jobs.get("%1")
+    assert job.wait(timeout=60)
+    assert job._spill is not None and len(job._buffer) <= jobmod.MEMORY_CAP
+    shell.report_finished_jobs()
+    lines = shell.out.getvalue().split()
+    assert lines == [str(i) for i in range(1, n + 1)]
+    shell.shutdown()

@@ -135,3 +135,21 @@ def test_planner_chooses_a_plugin_command(plugdir, work, model_path, monkeypatch
     planner = Planner.create(shell.registry)
     r = planner.plan("what changed in this git repo", str(work))
     assert r.text.startswith("git-status"), r.text
+
+
+AFTER = '''
+from nlsh.hookspecs import hookimpl
+
+@hookimpl
+def after_job(job):
+    with open(job.shell.env["AFTER_LOG"], "a") as f:
+        f.write(f"{job.text}\\t{job.state}\\t{job.status}\\n")
+'''
+
+
+def test_after_job_hook_sees_finished_jobs(nlsh, plugdir, work):
+    (plugdir / "watcher.py").write_text(AFTER)
+    log = work / "after.log"
+    r = nlsh("-c", "echo hi; sh -c 'exit 3'", env={"AFTER_LOG": str(log)})
+    assert r.status == 3
+    assert log.read_text().splitlines() == ["echo hi\tdone\t0", "sh -c 'exit 3'\tfailed\t3"]

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 GRACE_SECONDS = 2.0
 FOLLOW_WINDOW = 512
+MEMORY_CAP = 10_000     # buffered items of a background job kept in memory; the rest go to a file
 
 
 class Job:
@@ -54,6 +55,7 @@ class Job:
         self.threads: list[threading.Thread] = []
         self.killed_reason = ""
         self._buffer: collections.deque = collections.deque()
+        self._spill = None      # a temporary file holding older output, as plain text
         self._cond = threading.Condition()
         self._following = False
         self._stopped_procs = 0
@@ -133,7 +135,37 @@ class Job:
             while self._following and len(self._buffer) >= FOLLOW_WINDOW and not self.cancel.cancelled:
                 self._cond.wait(0.05)
             self._buffer.append((stream, item))
+            if not self._following and len(self._buffer) > MEMORY_CAP:
+                self._spill_buffer()
             self._cond.notify_all()
+
+    def _spill_buffer(self) -> None:
+        """Move buffered output to a file (records become their plain text)."""
+        import tempfile
+
+        from nlsh.records import Partial, plain
+        if self._spill is None:
+            self._spill = tempfile.TemporaryFile("w+b")
+        self._spill.seek(0, os.SEEK_END)
+        for stream, item in self._buffer:
+            kind = "p" if isinstance(item, Partial) else "l"
+            text = plain(item).replace("\\", "\\\\").replace("\n", "\\n")
+            self._spill.write(f"{stream}{kind}{text}\n".encode("utf-8", "surrogateescape"))
+        self._buffer.clear()
+
+    def _unspill(self) -> list[tuple[int, object]]:
+        """What was spilled, oldest first; the file is emptied."""
+        if self._spill is None:
+            return []
+        from nlsh.records import Partial
+        self._spill.seek(0)
+        out = []
+        for raw in self._spill.read().decode("utf-8", "surrogateescape").split("\n")[:-1]:
+            text = raw[2:].replace("\\n", "\n").replace("\\\\", "\\")
+            out.append((int(raw[0]), Partial(text) if raw[1] == "p" else text))
+        self._spill.close()
+        self._spill = None
+        return out
 
     def err(self, text: str) -> None:
         for line in text.rstrip("\n").split("\n"):
@@ -143,6 +175,8 @@ class Job:
         """Items as they come, until the job ends (or ``stop()`` is true)."""
         with self._cond:
             self._following = True
+            spilled = self._unspill()
+        yield from spilled
         try:
             while True:
                 with self._cond:
@@ -160,7 +194,7 @@ class Job:
 
     def drain(self) -> list[tuple[int, object]]:
         with self._cond:
-            items = list(self._buffer)
+            items = self._unspill() + list(self._buffer)
             self._buffer.clear()
             self._cond.notify_all()
         return items

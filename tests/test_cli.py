@@ -88,7 +88,7 @@ def test_ctrl_c_cancels_builtin_and_children(work):
     # As a terminal would deliver it: with SIGINT at its default, whatever this test runner inherited.
     p = subprocess.Popen([sys.executable, "-m", "nlsh", "-c", "sleep 30 | cat"], cwd=work,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # noqa: PLW1509
     time.sleep(1.0)
     children = psutil.Process(p.pid).children(recursive=True)
     p.send_signal(signal.SIGINT)

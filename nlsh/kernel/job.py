@@ -145,7 +145,7 @@ class Job:
 
         from nlsh.records import Partial, plain
         if self._spill is None:
-            self._spill = tempfile.TemporaryFile("w+b")
+            self._spill = tempfile.TemporaryFile("w+b")  # noqa: SIM115  (lives as long as the job)
         self._spill.seek(0, os.SEEK_END)
         for stream, item in self._buffer:
             kind = "p" if isinstance(item, Partial) else "l"

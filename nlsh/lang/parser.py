@@ -103,7 +103,7 @@ def _call(tokens: list[Token], commands: CommandLookup, aliases: Mapping[str, st
     head = tokens[0]
     if head.kind == "op" and head.value not in _REDIRECTS:
         raise ParseError(f"syntax error near {head.value!r}", head.column, head.length)
-    name_tok = next((t for t in tokens if t.kind == "word"), None)
+    name_tok = _command_word(tokens)
     if name_tok is None:
         raise ParseError("redirection without a command", head.column, head.length)
     sig = commands.signature(name_tok.text) if name_tok.value.is_literal else None
@@ -118,6 +118,17 @@ def _call(tokens: list[Token], commands: CommandLookup, aliases: Mapping[str, st
         raise ParseError(f"unknown command {name}{did_you_mean(name, commands.names())}",
                          name_tok.column, name_tok.length, status=127)
     return Call(name, bind(name, sig, words[1:]), redirects)
+
+
+def _command_word(tokens: list[Token]) -> Token | None:
+    """The first word that is not a redirection's target."""
+    i = 0
+    while i < len(tokens):
+        if tokens[i].kind == "op":
+            i += 2
+            continue
+        return tokens[i]
+    return None
 
 
 def _expand_alias(tokens: list[Token], aliases: Mapping[str, str]) -> list[Token]:

@@ -58,7 +58,8 @@ def _wanted() -> set[str] | None:
 
 
 def _fingerprint() -> list:
-    dirs = [p for p in sys.path if p and os.path.isdir(p)] + [plugins_dir()]
+    # sys.path[0] is the script's folder or the working directory: no plugins come from there.
+    dirs = [p for p in sys.path[1:] if p and os.path.isdir(p)] + [plugins_dir()]
     out = []
     for d in dirs:
         try:

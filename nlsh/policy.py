@@ -32,6 +32,7 @@ SAFE_DEVICES = ("/dev/null", "/dev/stdout", "/dev/stderr", "/dev/tty", "/dev/zer
 DISK_TOOLS = ("mkfs", "mkfs.*", "mke2fs", "wipefs", "fdisk", "sfdisk", "cfdisk", "parted", "mkswap")
 SHELLS = ("sh", "bash", "zsh", "dash", "ksh", "fish", "python", "python3", "perl", "ruby", "node")
 FETCHERS = ("curl", "wget", "fetch", "download")
+REMOVERS = ("rm", "unlink", "rmdir", "shred")
 FORK_BOMB = re.compile(r":\s*\(\s*\)\s*\{[^}]*:\s*\|\s*:\s*&")
 EFFECT_WORDS = ("read", "write", "delete", "exec", "network", "process")
 
@@ -174,12 +175,12 @@ def _assess_call(call: Call, shell: Shell, pipeline: tuple[Call, ...]) -> Step:
     for p in cmd.params:
         if call.get(p.name) is not None:
             step.effects.update(p.effects)
-    if "delete" in step.effects:
+    if cmd.name == "find" and ("delete" in step.effects or _find_removes(call)):
+        step.deletes = _find_deletes(call, shell, step)
+    elif "delete" in step.effects:
         targets = call.get("paths")
         if targets is not None:
             step.deletes = _paths(shell, targets, step)
-        elif cmd.name == "find":
-            step.deletes = [f"(what find matches under {', '.join(_paths(shell, call.get('paths') or (Word.lit('.'),), step))})"]
         elif cmd.input != "none" and len(pipeline) > 1:
             step.deletes = ["(paths from the previous command)"]
     if "write" in step.effects:
@@ -196,6 +197,25 @@ def _assess_call(call: Call, shell: Shell, pipeline: tuple[Call, ...]) -> Step:
     if "process" in step.effects:
         step.signals = [t.source() if isinstance(t, Word) else str(t) for t in (call.get("targets") or ())]
     return _redirects(call, shell, step)
+
+
+def _find_removes(call: Call) -> bool:
+    """find -exec rm (or unlink, rmdir, shred): it deletes what it matches."""
+    argv = call.get("exec") or ()
+    return bool(argv) and isinstance(argv[0], Word) and argv[0].is_literal and \
+        os.path.basename(argv[0].literal) in REMOVERS
+
+
+def _find_deletes(call: Call, shell: Shell, step: Step) -> list[str]:
+    """What a deleting find matches now (the preview names them)."""
+    from nlsh.commands.find import would_match
+    step.effects.add("delete")
+    try:
+        found = would_match(shell, call)
+    except CommandError as e:
+        step.unresolved.append(str(e))
+        return [f"(what find matches under {', '.join(_paths(shell, call.get('paths') or (Word.lit('.'),), step))})"]
+    return found if isinstance(found, list) else [found]
 
 
 def _redirects(call: Call, shell: Shell, step: Step) -> Step:

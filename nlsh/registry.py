@@ -22,12 +22,16 @@ class Example:
     """An utterance, the command it means, and what it prints.
 
     ``files`` are created in an empty directory before the command runs;
-    ``output`` is the expected plain output (None: not checked).
+    ``output`` is the expected plain output (None: not checked) of the
+    command followed by ``check``, a command that shows its effect (``ls``
+    after ``rm``). The planner learns from ``command`` alone: a shot that
+    ends in ``; ls`` teaches a model to list after every change.
     """
     utterance: str
     command: str
     output: str | None = None
     files: dict = field(default_factory=dict)
+    check: str | None = None
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,7 @@ class Command:
     shell_state: bool = False
     number_flag: str | None = None
     modifier: bool = False
+    ordered: bool = False
     signature: Signature = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -54,7 +59,8 @@ class Command:
         if bad or self.input not in KINDS or self.output not in KINDS:
             raise ValueError(f"command {self.name}: bad declaration ({bad or self.input or self.output})")
         object.__setattr__(self, "signature", Signature(
-            self.params, self.free_dashes, self.expression, self.number_flag, self.modifier))
+            self.params, self.free_dashes, self.expression, self.number_flag, self.modifier,
+            self.ordered))
 
     @property
     def usage(self) -> str:
@@ -65,12 +71,13 @@ def command(name: str, summary: str, *, params: Sequence[Param] = (), input: str
             output: str = "records", effects: Iterable[str] = ("read",),
             examples: Sequence[Example] = (), category: str = "misc", free_dashes: bool = False,
             expression: bool = False, shell_state: bool = False,
-            number_flag: str | None = None, modifier: bool = False) -> Callable[[Callable], Command]:
+            number_flag: str | None = None, modifier: bool = False,
+            ordered: bool = False) -> Callable[[Callable], Command]:
     """Declare a command; the decorated function becomes its ``run``."""
     def wrap(fn: Callable) -> Command:
         return Command(name, summary, fn, tuple(params), input, output, frozenset(effects),
                        tuple(examples), category, free_dashes, expression, shell_state, number_flag,
-                       modifier)
+                       modifier, ordered)
     return wrap
 
 

@@ -13,6 +13,13 @@ def test_structured_pipeline(sh):
     assert r.out.split() == ["big.bin", "d/deep.bin", "mid.bin"]
 
 
+def test_programs_after_one_that_already_exited(sh):
+    # The first program's process group is gone by the time the next starts.
+    for _ in range(5):
+        r = sh("true | awk '{print}' | awk 'END {print NR}' | cat")
+        assert (r.status, r.out, r.err) == (0, "0\n", "")
+
+
 def test_where_regex_and_types(sh):
     files = {"a.py": "", "b.txt": "", "c.py": ""}
     assert sh("ls | where name =~ '\\.py$' | get name", files).out.split() == ["a.py", "c.py"]

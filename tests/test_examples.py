@@ -24,7 +24,8 @@ def test_example(name, i, example, sh):
     assert name in used, f"example of {name} does not use {name}"
     if example.output is None:
         return
-    r = sh(example.command, example.files)
+    line = example.command + (f"; {example.check}" if example.check else "")
+    r = sh(line, example.files)
     assert r.err == ""
     assert r.status == 0
     assert r.out.rstrip("\n") == example.output

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from nlsh.lang import Duration, Glob, Lit, ParseError, Plan, Size, Tilde, Var, Word, parse, text
@@ -201,6 +201,10 @@ def calls(draw):
                 args.append((param.name, tuple(value_for(draw, param) for _ in range(draw(st.integers(1, 3))))))
             else:
                 args.append((param.name, value_for(draw, param)))
+            if cmd.ordered:  # find reads ( ) ! as operators wherever they stand, as GNU find does
+                value = args[-1][1]
+                assume(not any(isinstance(v, Word) and v.is_literal and v.literal in ("(", ")", "!")
+                               for v in (value if isinstance(value, tuple) else (value,))))
         elif draw(st.booleans()):
             args.append((param.name, value_for(draw, param)))
     if cmd.expression:

@@ -8,8 +8,8 @@ from nlsh.registry import Command
 
 
 def builtin_commands() -> list[Command]:
-    from nlsh.commands import files, filters, jobs, plugins, safety, shell, system, text
-    return [*files.COMMANDS, *text.COMMANDS, *filters.COMMANDS, *system.COMMANDS, *jobs.COMMANDS,
+    from nlsh.commands import files, filters, find, jobs, plugins, safety, shell, system, text
+    return [*files.COMMANDS, *find.COMMANDS, *text.COMMANDS, *filters.COMMANDS, *system.COMMANDS, *jobs.COMMANDS,
             *safety.COMMANDS, *plugins.COMMANDS, *shell.COMMANDS]
 
 

@@ -1,15 +1,13 @@
-"""File commands: ls, cd, pwd, find, cat, head, tail, stat, du, df, mkdir,
+"""File commands (find has its own module): ls, cd, pwd, cat, head, tail, stat, du, df, mkdir,
 cp, mv, rm, touch, ln, chmod, tree."""
 
 from __future__ import annotations
 
 import datetime as dt
-import fnmatch
 import math
 import os
 import shutil
 import stat as st
-import time
 from collections.abc import Iterator
 
 from nlsh.kernel.context import Args, CommandError, Context, os_reason
@@ -21,7 +19,7 @@ from nlsh.registry import Example, command
 PATHS = Param("paths", "path", variadic=True, metavar="PATH")
 
 
-def _type(mode: int) -> str:
+def file_type(mode: int) -> str:
     if st.S_ISLNK(mode):
         return "symlink"
     if st.S_ISDIR(mode):
@@ -31,12 +29,12 @@ def _type(mode: int) -> str:
     return "other"
 
 
-def _mtime(s: os.stat_result) -> dt.datetime:
+def mtime_of(s: os.stat_result) -> dt.datetime:
     return dt.datetime.fromtimestamp(s.st_mtime).replace(microsecond=0)
 
 
 def _entry(name: str, s: os.stat_result, long: bool) -> Record:
-    r = Record(name=name, type=_type(s.st_mode), size=Size(s.st_size), modified=_mtime(s),
+    r = Record(name=name, type=file_type(s.st_mode), size=Size(s.st_size), modified=mtime_of(s),
                primary="name")
     if long:
         r["mode"] = st.filemode(s.st_mode)
@@ -143,196 +141,6 @@ def pwd(ctx: Context, a: Args) -> Iterator[str]:
     yield ctx.cwd
 
 
-def _find_size(spec: str) -> tuple[str, int, int]:
-    """GNU find -size: (+|-|=, count, unit bytes); sizes round up to units."""
-    sign = spec[0] if spec[:1] in "+-" else "="
-    body = spec[1:] if sign != "=" else spec
-    units = {"c": 1, "w": 2, "b": 512, "k": 1024, "K": 1024, "M": 1024**2, "G": 1024**3}
-    unit = units.get(body[-1:]) if body and not body[-1].isdigit() else 512
-    digits = body[:-1] if body and not body[-1].isdigit() else body
-    if unit is None or not digits.isdigit():
-        raise CommandError(f"invalid -size {spec!r} (try +1M, -10k, 100c)")
-    return sign, int(digits), unit
-
-
-def _find_number(spec: str, flag: str) -> tuple[str, int]:
-    sign = spec[0] if spec[:1] in "+-" else "="
-    digits = spec[1:] if sign != "=" else spec
-    if not digits.isdigit():
-        raise CommandError(f"invalid {flag} {spec!r} (try -7, +30, 2)")
-    return sign, int(digits)
-
-
-def _compare(sign: str, value: int, n: int) -> bool:
-    return value > n if sign == "+" else value < n if sign == "-" else value == n
-
-
-@command("find", "Walk directories and emit the paths that match every test.",
-         params=[Param("paths", "path", variadic=True, metavar="PATH"),
-                 Param("name", "pattern", ("-name",), "base name matches GLOB", metavar="GLOB"),
-                 Param("iname", "pattern", ("-iname",), "like -name, ignoring case", metavar="GLOB"),
-                 Param("path_glob", "pattern", ("-path", "-wholename"), "whole path matches GLOB",
-                       metavar="GLOB"),
-                 Param("type", "choice", ("-type",), "f file, d directory, l symlink",
-                       choices=("f", "d", "l")),
-                 Param("size", "str", ("-size",), "+N bigger, -N smaller (units c k M G)",
-                       metavar="[+-]N[ckMG]"),
-                 Param("mtime", "str", ("-mtime",), "modified N days ago (+N older, -N newer)",
-                       metavar="[+-]N"),
-                 Param("mmin", "str", ("-mmin",), "modified N minutes ago", metavar="[+-]N"),
-                 Param("newer", "path", ("-newer",), "modified after FILE", metavar="FILE"),
-                 Param("maxdepth", "int", ("-maxdepth",), "descend at most N levels", metavar="N"),
-                 Param("mindepth", "int", ("-mindepth",), "skip the first N levels", metavar="N"),
-                 Param("empty", "flag", ("-empty",), "empty files and directories"),
-                 Param("exec", "command", ("-exec",), "run CMD for each match ({} is the path; end with "
-                       "';', or '+' to pass many paths at once)", metavar="CMD... ;", effects=("exec",)),
-                 Param("delete", "flag", ("-delete",), "delete what matches", effects=("delete",))],
-         output="records", category="files",
-         examples=[Example("find all python files", "find . -name '*.py'", "./a.py\n./lib/b.py",
-                           {"a.py": "", "lib/b.py": "", "c.txt": ""}),
-                   Example("directories under src", "find src -type d", "src\nsrc/x",
-                           {"src/x/f": ""}),
-                   Example("files over 1 MiB", "find . -type f -size +1M", "./big",
-                           {"big": "x" * (1024 * 1024 + 1), "small": "x"}),
-                   Example("python files changed in the last week", "find . -name '*.py' -mtime -7",
-                           "./new.py", {"new.py": ""}),
-                   Example("how many files are there", "find . -type f | count", "2",
-                           {"a": "", "d/b": ""})])
-def find(ctx: Context, a: Args) -> Iterator[object]:
-    matches = _find(ctx, a)
-    if a.exec:
-        yield from _find_exec(ctx, a.exec, (r["path"] for r in matches))
-    elif a.delete:
-        for r in sorted(matches, key=lambda r: r["path"].count("/"), reverse=True):
-            _delete(ctx, r["path"], recursive=False)
-    else:
-        yield from matches
-
-
-def _delete(ctx: Context, shown: str, recursive: bool) -> None:
-    full = ctx.path(shown)
-    if os.path.realpath(full) in ("/", os.path.realpath(ctx.env.get("HOME", "/"))) or shown in (".", ""):
-        return
-    try:
-        if os.path.isdir(full) and not os.path.islink(full):
-            if recursive:
-                shutil.rmtree(full)
-            else:
-                os.rmdir(full)
-        else:
-            os.unlink(full)
-    except OSError as e:
-        ctx.warn(f"cannot delete '{shown}': {os_reason(e)}")
-
-
-def _find_exec(ctx: Context, argv: list[str], paths: Iterator[str]) -> Iterator[str]:
-    """find's -exec: run the program once per path (``;``) or with many (``+``)."""
-    import subprocess
-    *template, end = argv
-    program = shutil.which(template[0], path=ctx.env.get("PATH"))
-    if program is None:
-        raise CommandError(f"-exec: {template[0]}: command not found", status=127)
-
-    def run(batch: list[str]) -> Iterator[str]:
-        args = []
-        for w in template:
-            if w == "{}":
-                args.extend(batch)
-            else:
-                args.append(w.replace("{}", batch[0]) if end == ";" else w)
-        ctx.check()
-        p = subprocess.run([program, *args[1:]], cwd=ctx.cwd, env=ctx.env, stdin=subprocess.DEVNULL,
-                           capture_output=True, check=False)
-        if p.stderr:
-            ctx.stderr.write(p.stderr.decode("utf-8", "replace"))
-        if p.returncode:
-            ctx.status = max(ctx.status, 1)
-        text = p.stdout.decode("utf-8", "surrogateescape")
-        yield from text.split("\n")[:-1] if text.endswith("\n") else text.split("\n") if text else []
-
-    if end == "+":
-        batch = list(paths)
-        if batch:
-            yield from run(batch)
-    else:
-        for path in paths:
-            yield from run([path])
-
-
-def _find(ctx: Context, a: Args) -> Iterator[Record]:
-    size = _find_size(a.size) if a.size else None
-    mtime = _find_number(a.mtime, "-mtime") if a.mtime else None
-    mmin = _find_number(a.mmin, "-mmin") if a.mmin else None
-    newer = None
-    if a.newer:
-        try:
-            newer = os.stat(ctx.path(a.newer)).st_mtime
-        except OSError as e:
-            raise CommandError(f"{a.newer}: {os_reason(e)}") from None
-    now = time.time()
-    maxdepth = a.maxdepth if a.maxdepth is not None else math.inf
-    mindepth = a.mindepth or 0
-
-    def matches(shown: str, s: os.stat_result, full: str) -> bool:
-        base = os.path.basename(shown.rstrip("/")) or shown
-        if a.name is not None and not fnmatch.fnmatchcase(base, a.name):
-            return False
-        if a.iname is not None and not fnmatch.fnmatchcase(base.lower(), a.iname.lower()):
-            return False
-        if a.path_glob is not None and not fnmatch.fnmatchcase(shown, a.path_glob):
-            return False
-        if a.type is not None and {"f": "file", "d": "dir", "l": "symlink"}[a.type] != _type(s.st_mode):
-            return False
-        if size is not None:
-            sign, n, unit = size
-            if not _compare(sign, -(-s.st_size // unit), n):
-                return False
-        if mtime is not None and not _compare(mtime[0], int((now - s.st_mtime) // 86400), mtime[1]):
-            return False
-        if mmin is not None and not _compare(mmin[0], math.ceil((now - s.st_mtime) / 60), mmin[1]):
-            return False
-        if newer is not None and not s.st_mtime > newer:
-            return False
-        if a.empty:
-            if st.S_ISDIR(s.st_mode):
-                try:
-                    return not os.listdir(full)
-                except OSError:
-                    return False
-            return st.S_ISREG(s.st_mode) and s.st_size == 0
-        return True
-
-    def walk(shown: str, full: str, depth: int, s: os.stat_result) -> Iterator[Record]:
-        ctx.check()
-        if depth >= mindepth and matches(shown, s, full):
-            yield Record(path=shown, type=_type(s.st_mode), size=Size(s.st_size),
-                         modified=_mtime(s), primary="path")
-        if not st.S_ISDIR(s.st_mode) or depth >= maxdepth:
-            return
-        try:
-            names = sorted(os.listdir(full))
-        except OSError as e:
-            ctx.warn(f"'{shown}': {os_reason(e)}")
-            return
-        for n in names:
-            child_full = os.path.join(full, n)
-            try:
-                cs = os.lstat(child_full)
-            except OSError as e:
-                ctx.warn(f"'{os.path.join(shown, n)}': {os_reason(e)}")
-                continue
-            yield from walk(os.path.join(shown, n), child_full, depth + 1, cs)
-
-    for root in a.paths or ["."]:
-        full = ctx.path(root)
-        try:
-            s = os.stat(full)
-        except OSError as e:
-            ctx.warn(f"'{root}': {os_reason(e)}")
-            continue
-        yield from walk(root, full, 0, s)
-
-
 @command("cat", "Print files (or the input) as text lines.",
          params=[Param("number", "flag", ("-n", "--number"), "number the lines"), PATHS],
          input="text", output="text", category="files",
@@ -420,10 +228,10 @@ def stat(ctx: Context, a: Args) -> Iterator[Record]:
         s = _lstat(ctx, p)
         if s is None:
             continue
-        yield Record(name=p, type=_type(s.st_mode), size=Size(s.st_size),
+        yield Record(name=p, type=file_type(s.st_mode), size=Size(s.st_size),
                      mode=f"{st.S_IMODE(s.st_mode):04o}", perms=st.filemode(s.st_mode),
                      owner=_owner(s.st_uid), links=s.st_nlink, inode=s.st_ino,
-                     modified=_mtime(s),
+                     modified=mtime_of(s),
                      accessed=dt.datetime.fromtimestamp(s.st_atime).replace(microsecond=0),
                      changed=dt.datetime.fromtimestamp(s.st_ctime).replace(microsecond=0))
 
@@ -553,7 +361,7 @@ def _df_record(device: str, mount: str) -> Record | None:
          params=[Param("parents", "flag", ("-p", "--parents"), "make parents as needed"),
                  Param("paths", "path", variadic=True, required=True, metavar="DIR")],
          output="none", effects=("write",), category="files",
-         examples=[Example("make a folder called backup", "mkdir backup; ls -d backup", "backup")])
+         examples=[Example("make a folder called backup", "mkdir backup", "backup", check="ls -d backup")])
 def mkdir(ctx: Context, a: Args) -> None:
     for p in a.paths:
         try:
@@ -580,9 +388,9 @@ def _dest(ctx: Context, sources: list[str], dest: str) -> tuple[str, bool]:
                  Param("sources", "path", variadic=True, required=True, metavar="SRC"),
                  Param("dest", "path", required=True, metavar="DEST")],
          output="none", effects=("write",), category="files",
-         examples=[Example("copy a.txt to b.txt", "cp a.txt b.txt; cat b.txt", "hi", {"a.txt": "hi\n"}),
-                   Example("copy all text files into backup", "mkdir backup; cp *.txt backup; ls backup",
-                           "backup/a.txt\nbackup/b.txt", {"a.txt": "", "b.txt": ""})])
+         examples=[Example("copy a.txt to b.txt", "cp a.txt b.txt", "hi", {"a.txt": "hi\n"}, check="cat b.txt"),
+                   Example("make a backup folder and copy all text files into it", "mkdir backup; cp *.txt backup",
+                           "backup/a.txt\nbackup/b.txt", {"a.txt": "", "b.txt": ""}, check="ls backup")])
 def cp(ctx: Context, a: Args) -> None:
     dest, into = _dest(ctx, a.sources, a.dest)
     for src in a.sources:
@@ -628,8 +436,8 @@ def _inside(path: str, parent: str) -> bool:
                  Param("sources", "path", variadic=True, required=True, metavar="SRC"),
                  Param("dest", "path", required=True, metavar="DEST")],
          output="none", effects=("write",), category="files",
-         examples=[Example("rename draft.md to final.md", "mv draft.md final.md; ls", "final.md",
-                           {"draft.md": "x"})])
+         examples=[Example("rename draft.md to final.md", "mv draft.md final.md", "final.md",
+                           {"draft.md": "x"}, check="ls")])
 def mv(ctx: Context, a: Args) -> None:
     dest, into = _dest(ctx, a.sources, a.dest)
     for src in a.sources:
@@ -657,9 +465,9 @@ def mv(ctx: Context, a: Args) -> None:
                  Param("force", "flag", ("-f", "--force"), "ignore missing files"),
                  Param("paths", "path", variadic=True, metavar="PATH")],
          input="any", output="none", effects=("delete",), category="files",
-         examples=[Example("delete a.log", "rm a.log; ls", "b.txt", {"a.log": "", "b.txt": ""}),
-                   Example("delete every .tmp file below here", "find . -name '*.tmp' | rm; find . -type f",
-                           "./keep", {"x.tmp": "", "d/y.tmp": "", "keep": ""})])
+         examples=[Example("delete the file a.log", "rm a.log", "b.txt", {"a.log": "", "b.txt": ""}, check="ls"),
+                   Example("clear out every .tmp file in the tree", "find . -name '*.tmp' | rm",
+                           "./keep", {"x.tmp": "", "d/y.tmp": "", "keep": ""}, check="find . -type f")])
 def rm(ctx: Context, a: Args) -> None:
     paths = list(a.paths) if a.paths else [str(v) for v in ctx.lines()] if ctx.input is not None else []
     if not paths and not a.force:
@@ -693,7 +501,7 @@ def rm(ctx: Context, a: Args) -> None:
          params=[Param("no_create", "flag", ("-c", "--no-create"), "do not create missing files"),
                  Param("paths", "path", variadic=True, required=True, metavar="FILE")],
          output="none", effects=("write",), category="files",
-         examples=[Example("create an empty file called notes.txt", "touch notes.txt; ls", "notes.txt")])
+         examples=[Example("create an empty file called notes.txt", "touch notes.txt", "notes.txt", check="ls")])
 def touch(ctx: Context, a: Args) -> None:
     for p in a.paths:
         full = ctx.path(p)
@@ -712,8 +520,8 @@ def touch(ctx: Context, a: Args) -> None:
                  Param("target", "path", required=True, metavar="TARGET"),
                  Param("link", "path", metavar="LINK")],
          output="none", effects=("write",), category="files",
-         examples=[Example("link latest to v2 symbolically", "ln -s v2 latest; ls latest | get type",
-                           "symlink", {"v2": ""})])
+         examples=[Example("link latest to v2 symbolically", "ln -s v2 latest", "symlink", {"v2": ""},
+                           check="ls latest | get type")])
 def ln(ctx: Context, a: Args) -> None:
     link = ctx.path(a.link if a.link else os.path.basename(a.target.rstrip("/")))
     if os.path.isdir(link) and not os.path.islink(link):
@@ -773,8 +581,8 @@ def chmod_mode(spec: str, current: int, is_dir: bool) -> int:
                  Param("mode", "str", required=True, metavar="MODE"),
                  Param("paths", "path", variadic=True, required=True, metavar="PATH")],
          output="none", effects=("write",), category="files",
-         examples=[Example("make run.sh executable", "chmod +x run.sh; stat run.sh | get mode", "0755",
-                           {"run.sh": "echo"})])
+         examples=[Example("make run.sh executable", "chmod +x run.sh", "0755", {"run.sh": "echo"},
+                           check="stat run.sh | get mode")])
 def chmod(ctx: Context, a: Args) -> None:
     try:
         chmod_mode(a.mode, 0o644, False)
@@ -830,4 +638,4 @@ def tree(ctx: Context, a: Args) -> Iterator[str]:
     yield from walk(root, "", 0)
 
 
-COMMANDS = [ls, cd, pwd, find, cat, head, tail, stat, du, df, mkdir, cp, mv, rm, touch, ln, chmod, tree]
+COMMANDS = [ls, cd, pwd, cat, head, tail, stat, du, df, mkdir, cp, mv, rm, touch, ln, chmod, tree]

@@ -107,7 +107,7 @@ def env(ctx: Context, a: Args) -> Iterator[str]:
 @command("export", "Set environment variables: export NAME=VALUE.",
          params=[Param("assignments", "word", variadic=True, required=True, metavar="NAME=VALUE")],
          output="none", category="system", shell_state=True,
-         examples=[Example("set EDITOR to vim", "export EDITOR=vim; echo $EDITOR", "vim")])
+         examples=[Example("set EDITOR to vim", "export EDITOR=vim", "vim", check="echo $EDITOR")])
 def export(ctx: Context, a: Args) -> None:
     for item in a.assignments:
         name, eq, value = item.partition("=")

@@ -488,8 +488,8 @@ def sed_script(script: str, extended: bool) -> tuple[re.Pattern, str, int]:
                  PATHS],
          input="text", output="text", category="text",
          examples=[Example("replace cat with dog", "echo cat cat | sed s/cat/dog/g", "dog dog"),
-                   Example("replace foo with bar in a.txt", "sed -i s/foo/bar/ a.txt; cat a.txt", "bar",
-                           {"a.txt": "foo\n"})])
+                   Example("replace foo with bar in a.txt", "sed -i s/foo/bar/ a.txt", "bar",
+                           {"a.txt": "foo\n"}, check="cat a.txt")])
 def sed(ctx: Context, a: Args) -> Iterator[str]:
     scripts = [sed_script(s.strip(), a.extended) for s in _split_sed(a.script)]
 
@@ -602,8 +602,8 @@ def printf(ctx: Context, a: Args) -> Iterator[str]:
          params=[Param("append", "flag", ("-a", "--append"), "append instead of overwrite"),
                  Param("paths", "path", variadic=True, metavar="FILE")],
          input="any", output="any", effects=("write",), category="text",
-         examples=[Example("save the listing to list.txt and show it", "echo hi | tee out.txt; cat out.txt",
-                           "hi\nhi")])
+         examples=[Example("write hi to out.txt and show it too", "echo hi | tee out.txt", "hi\nhi",
+                           check="cat out.txt")])
 def tee(ctx: Context, a: Args) -> Iterator[object]:
     files = []
     try:

@@ -49,7 +49,7 @@ def expand_args(cmd: Command, call: Call, shell: Shell) -> Args:
     for param in cmd.params:
         raw = call.get(param.name, None)
         if raw is not None and param.type == "command":
-            values[param.name] = [s for w in raw for s in expand_word(w, shell, globbing=False)]
+            values[param.name] = _expand_command(raw, shell)
         elif raw is None:
             values[param.name] = [] if param.variadic else (False if param.type == "flag" else param.default)
         elif param.variadic:
@@ -59,7 +59,23 @@ def expand_args(cmd: Command, call: Call, shell: Shell) -> Args:
             values[param.name] = out
         else:
             values[param.name] = _expand_value(param, raw, shell, many=False)[0]
+    if cmd.ordered:
+        values["expr"] = [(name, _expand_option(cmd.signature.param(name), raw, shell))
+                          for name, raw in call.args if not cmd.signature.param(name).positional]
     return Args(**values)
+
+
+def _expand_command(raw: tuple, shell: Shell) -> list[str]:
+    return [s for w in raw for s in expand_word(w, shell, globbing=False)]
+
+
+def _expand_option(param: Param, raw: object, shell: Shell) -> object:
+    """One option's expanded value, for an ordered command's ``expr``."""
+    if param.type == "command":
+        return _expand_command(raw, shell)
+    if param.type == "flag":
+        return True
+    return _expand_value(param, raw, shell, many=False)[0]
 
 
 def _expand_value(param: Param, value: object, shell: Shell, many: bool) -> list:

@@ -299,18 +299,17 @@ def _start_external(call: Call, job: Job, upstream: object, last: bool,
         stderr = subprocess.PIPE
 
     env = dict(shell.env)
-    kwargs: dict = {}
-    if job.pipeline_pgid is None:
-        kwargs["process_group"] = 0
-    else:
-        kwargs["process_group"] = job.pipeline_pgid
+    group = job.pipeline_pgid
     try:
         try:
             proc = subprocess.Popen(argv, cwd=shell.cwd, env=env, stdin=stdin, stdout=stdout,
-                                    stderr=stderr, **_pgroup(kwargs))
-        except (PermissionError, subprocess.SubprocessError) as first:
-            if job.pipeline_pgid is None or not isinstance(first, subprocess.SubprocessError):
+                                    stderr=stderr, **_pgroup({"process_group": group or 0}))
+        except (PermissionError, subprocess.SubprocessError):
+            if group is None:
                 raise
+            # The group's leader has exited and been reaped, and the group with it
+            # (`true | awk … | awk …`): this program leads a new group of the job.
+            group = None
             proc = subprocess.Popen(argv, cwd=shell.cwd, env=env, stdin=stdin, stdout=stdout,
                                     stderr=stderr, **_pgroup({"process_group": 0}))
     except FileNotFoundError:
@@ -334,7 +333,7 @@ def _start_external(call: Call, job: Job, upstream: object, last: bool,
         return stage, None
 
     stage.proc = proc
-    if job.pipeline_pgid is None:
+    if group is None:
         job.pipeline_pgid = proc.pid
         job.add_pgid(proc.pid)
         if job.foreground and shell.tty is not None:

@@ -14,6 +14,7 @@ from nlsh.lang.signature import Param, Signature
 _NUMBER = re.compile(r"^-\d+(\.\d+)?$")
 _REDIRECTS = (">", ">>", "<", "2>", "2>>")
 _COMPARISONS = ("<", ">", "<=", ">=")
+_OPERATOR_WORDS = ("(", ")", "!")
 
 
 class CommandLookup(Protocol):
@@ -183,8 +184,17 @@ def _words_and_redirects(tokens: list[Token], expression: bool) -> tuple[list[To
 
 
 def bind(name: str, sig: Signature, words: list[Token]) -> tuple[tuple[str, object], ...]:
-    """Bind argument tokens to ``sig``'s parameters; values in declaration order."""
+    """Bind argument tokens to ``sig``'s parameters.
+
+    Values come in declaration order; an ``ordered`` signature keeps its
+    flags in the order written, repeats included, after the positionals."""
     values: dict[str, object] = {}
+    written: list[tuple[str, object]] = []
+
+    def put(param: Param, value: object) -> None:
+        values[param.name] = value
+        written.append((param.name, value))
+
     positional: list[Token] = []
     only_positional = False
     i = 0
@@ -192,6 +202,9 @@ def bind(name: str, sig: Signature, words: list[Token]) -> tuple[tuple[str, obje
         tok = words[i]
         i += 1
         text = tok.value.literal if tok.value.is_literal else None
+        if sig.ordered and text in _OPERATOR_WORDS and not only_positional and sig.flag(text):
+            put(sig.flag(text), True)          # find's ( ) !, quoted or not, as in GNU find
+            continue
         if only_positional or not tok.flag_like or text is None or text == "-":
             positional.append(tok)
             continue
@@ -200,7 +213,7 @@ def bind(name: str, sig: Signature, words: list[Token]) -> tuple[tuple[str, obje
             continue
         if _NUMBER.match(text) and sig.flag(text) is None:
             if sig.number_flag and "." not in text:
-                values[sig.number_flag] = int(text[1:])
+                put(sig.param(sig.number_flag), int(text[1:]))
             else:
                 positional.append(tok)
             continue
@@ -215,68 +228,73 @@ def bind(name: str, sig: Signature, words: list[Token]) -> tuple[tuple[str, obje
             if param.type == "flag":
                 if eq:
                     raise ParseError(f"{name}: {flag} takes no value", tok.column, tok.length)
-                values[param.name] = True
+                put(param, True)
             elif eq:
-                values[param.name] = _value(name, param, Word.lit(inline), tok)
+                put(param, _value(name, param, Word.lit(inline), tok))
             else:
-                i = _take_value(name, param, flag, words, i, tok, values)
+                i, value = _take_value(name, param, flag, words, i, tok)
+                put(param, value)
             continue
         param = sig.flag(text)
         if param is not None:
             if param.type == "flag":
-                values[param.name] = True
+                put(param, True)
             else:
-                i = _take_value(name, param, text, words, i, tok, values)
+                i, value = _take_value(name, param, text, words, i, tok)
+                put(param, value)
             continue
-        cluster = _cluster(name, sig, text, tok)
+        cluster = None if sig.ordered else _cluster(name, sig, text, tok)
         if cluster is None:
             if sig.free_dashes:
                 positional.append(tok)
                 continue
             raise _unknown_flag(name, text, sig, tok)
         found, pending = cluster
-        values.update(found)
+        for param, value in found:
+            put(param, value)
         if pending is not None:
-            i = _take_value(name, pending, text, words, i, tok, values)
+            i, value = _take_value(name, pending, text, words, i, tok)
+            put(pending, value)
     _bind_positionals(name, sig, positional, values, words)
+    if sig.ordered:
+        return tuple((p.name, values[p.name]) for p in sig.positionals if p.name in values) + tuple(written)
     return tuple((p.name, values[p.name]) for p in sig.params if p.name in values)
 
 
 def _cluster(name: str, sig: Signature, text: str,
-             tok: Token) -> tuple[dict[str, object], Param | None] | None:
+             tok: Token) -> tuple[list[tuple[Param, object]], Param | None] | None:
     """Short flags grouped in one word (``-rn``, ``-n5``): the values found and
     the option still waiting for the next word; None if ``text`` is not one."""
-    found: dict[str, object] = {}
+    found: list[tuple[Param, object]] = []
     chars = text[1:]
     for k, ch in enumerate(chars):
         param = sig.flag("-" + ch)
         if param is None:
             return None
         if param.type == "flag":
-            found[param.name] = True
+            found.append((param, True))
             continue
         rest = chars[k + 1:]
         if not rest:
             return found, param
-        found[param.name] = _value(name, param, Word.lit(rest), tok)
+        found.append((param, _value(name, param, Word.lit(rest), tok)))
         break
     return found, None
 
 
 def _take_value(name: str, param: Param, flag: str, words: list[Token], i: int,
-                tok: Token, values: dict) -> int:
+                tok: Token) -> tuple[int, object]:
+    """The value of option ``param`` starting at ``words[i]``, and where the next word is."""
     if param.type == "command":
         end = i
         while end < len(words) and not (words[end].value.is_literal and words[end].value.literal in (";", "+")):
             end += 1
         if end >= len(words) or end == i:
             raise ParseError(f"{name}: {flag} needs a command ending in ';' or '+'", tok.column, tok.length)
-        values[param.name] = tuple(w.value for w in words[i:end + 1])
-        return end + 1
+        return end + 1, tuple(w.value for w in words[i:end + 1])
     if i >= len(words):
         raise ParseError(f"{name}: {flag} needs a value ({param.label})", tok.column, tok.length)
-    values[param.name] = _value(name, param, words[i].value, words[i])
-    return i + 1
+    return i + 1, _value(name, param, words[i].value, words[i])
 
 
 def _value(name: str, param: Param, word: Word, tok: Token) -> object:

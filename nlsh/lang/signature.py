@@ -99,6 +99,9 @@ class Signature:
     # A job modifier (limit, nice, batch): written before a chain, its flags
     # end at ``--`` or at the first word that is not a flag.
     modifier: bool = False
+    # Flags keep the order they were written in and may repeat (find's
+    # expression: ``-size +1k -size -32k``, ``-name a -o -name b``).
+    ordered: bool = False
     by_flag: dict = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -125,8 +128,12 @@ class Signature:
             if p.positional:
                 s = p.label + ("..." if p.variadic else "")
                 parts.append(s if p.required else f"[{s}]")
+            elif self.ordered:
+                continue
             elif p.type == "flag":
                 parts.append(f"[{p.flags[0]}]")
             else:
                 parts.append(f"[{p.flags[0]} {p.label}]")
+        if self.ordered:
+            parts.append("[EXPRESSION...]")
         return " ".join(parts)

@@ -52,7 +52,7 @@ def call_text(call: Call, signature: Callable[[str], Signature | None]) -> str:
                 values = value if param.variadic else (value,)
                 words.extend(_value_text(v, sig.expression) for v in values)
             elif param.type == "flag":
-                words.append(param.flags[0])
+                words.append(quote(Word.lit(param.flags[0]), dashes_ok=True))
             elif param.type == "command":
                 words.append(f"{param.flags[0]} {' '.join(quote(w, dashes_ok=True) for w in value)}")
             else:

@@ -11,13 +11,17 @@ import re
 import shutil
 from collections.abc import Iterable
 
+from nlsh.lang.lexer import SPECIAL
 from nlsh.registry import Command, Registry
 
 # Programs the planner may use besides the built-ins, when they are on PATH.
-PROGRAMS = ("awk", "base64", "basename", "bzip2", "comm", "diff", "dirname", "file", "gunzip", "gzip",
-            "jq", "md5sum", "nl", "paste", "readlink", "realpath", "rev", "seq", "sha1sum", "sha256sum",
-            "split", "tac", "tar", "unzip", "xargs", "zcat", "zip", "git", "python3", "column", "od",
-            "rmdir", "split", "sum", "cmp", "join", "fold", "expand", "md5", "xz", "unxz")
+PROGRAMS = ("awk", "base32", "base64", "basename", "bc", "bzip2", "chgrp", "chown", "cksum", "cmp",
+            "column", "comm", "csplit", "diff", "dirname", "expand", "expr", "factor", "file", "fmt",
+            "fold", "git", "gunzip", "gzip", "hexdump", "iconv", "id", "install", "join", "jq", "md5",
+            "md5sum", "mkfifo", "mknod", "nl", "nproc", "numfmt", "od", "paste", "pr", "python3",
+            "readlink", "realpath", "rev", "rmdir", "seq", "sha1sum", "sha256sum", "sha512sum", "shuf",
+            "split", "strings", "sum", "tac", "tar", "truncate", "uname", "unxz", "unzip", "whoami",
+            "xargs", "xxd", "xz", "zcat", "zip")
 
 
 def _lit(s: str) -> str:
@@ -32,6 +36,13 @@ def programs_on_path(path: str | None = None) -> list[str]:
     return sorted({p for p in PROGRAMS if shutil.which(p, path=path)})
 
 
+def _flag(flag: str) -> str:
+    """A flag as the model may write it: find's ``(`` is ``\\(`` or ``'('``."""
+    if any(c in SPECIAL for c in flag):
+        return f'({_lit(chr(92) + flag)} | {_lit(repr(flag))})'
+    return _lit(flag)
+
+
 def _command_rule(cmd: Command) -> tuple[str, list[str]]:
     rule = f"cmd-{_rule(cmd.name)}"
     alts = []
@@ -40,7 +51,7 @@ def _command_rule(cmd: Command) -> tuple[str, list[str]]:
             continue
         flag = p.flags[0]
         if p.type == "flag":
-            alts.append(_lit(flag))
+            alts.extend(_flag(f) for f in (p.flags if cmd.ordered else p.flags[:1]))
         elif p.type == "choice":
             alts.append(f'{_lit(flag + " ")} ({" | ".join(_lit(c) for c in p.choices)})')
         elif p.type == "int":

@@ -54,6 +54,7 @@ class Planner:
         self.accepted = list(accepted or [])
         self.mode = str(spec.get("mode", "grammar"))
         self.max_tokens = int(spec.get("max_tokens", 160))
+        self.shots = int(spec.get("shots", SHOTS))
         self.stop = list(spec.get("stop", ["<|im_end|>", "\n"]))
         self._path = path
         self._built_for = -1
@@ -107,7 +108,7 @@ class Planner:
             raise PlanningError("nothing to plan: the request is empty")
         t0 = time.perf_counter()
         self._rebuild()
-        shots = self._index.top(utterance, SHOTS)
+        shots = self._index.top(utterance, self.shots)
         context = context_line(cwd, utterance, last, last_error)
         g = self._grammar if self.mode == "grammar" else None
         try:

@@ -1,0 +1,130 @@
+"""find's expression: repeated tests, -o, !, parentheses, more GNU tests,
+-delete into the trash, and the policy's preview of what a find deletes."""
+
+from __future__ import annotations
+
+import io
+import os
+
+import pytest
+
+from nlsh.lang import parse
+from nlsh.lang.text import text
+from nlsh.policy import assess, dry_run
+from nlsh.registry import default_registry
+from nlsh.session import Shell
+
+REG = default_registry()
+TREE = {"a.py": "print()\n", "b.sh": "", "c.md": "x" * 3000, "d/e.py": "", "d/f.txt": "y" * 40000,
+        "d/g/h.MD": ""}
+
+
+def found(r) -> list[str]:
+    assert r.err == "" and r.status == 0, r.err
+    return r.out.split()
+
+
+def test_a_test_may_repeat_as_a_range(sh):
+    assert found(sh("find . -type f -size +1k -size -32k", TREE)) == ["./c.md"]
+    assert found(sh("find . -type f -size +1k")) == ["./c.md", "./d/f.txt"]
+
+
+def test_or_not_and_parentheses(sh):
+    assert found(sh("find . -name '*.py' -o -name '*.sh'", TREE)) == ["./a.py", "./b.sh", "./d/e.py"]
+    assert found(sh("find . -type f ! -name '*.py' -not -name '*.txt'")) == ["./b.sh", "./c.md", "./d/g/h.MD"]
+    # and binds tighter than or: the empty .sh file and every .py file
+    assert found(sh("find . -name '*.sh' -empty -o -name '*.py'")) == ["./a.py", "./b.sh", "./d/e.py"]
+    assert found(sh(r"find . \( -name '*.sh' -o -name '*.py' \) -empty")) == ["./b.sh", "./d/e.py"]
+    assert found(sh("find d '(' -iname '*.md' -or -name '*.txt' ')' -a -type f")) == ["d/f.txt", "d/g/h.MD"]
+
+
+def test_canonical_text_round_trips():
+    line = r"find . \( -name a -o -name b \) ! -type d -size +1k -size -2M -exec rm {} +"
+    plan = parse(line, REG)
+    canon = text(plan, REG.signature)
+    assert canon == "find . '(' -name a -o -name b ')' ! -type d -size +1k -size -2M -exec rm {} +"
+    assert parse(canon, REG) == plan
+
+
+def test_more_gnu_tests(sh, work):
+    files = {"s": "", "x": "", "r": ""}
+    sh("true", files)
+    os.chmod(work / "s", 0o1553)
+    os.chmod(work / "x", 0o755)
+    os.chmod(work / "r", 0o644)
+    assert found(sh("find . -type f -perm 1553")) == ["./s"]
+    assert found(sh("find . -type f -perm -u+x")) == ["./s", "./x"]
+    assert found(sh("find . -type f ! -perm /o=w -perm -g=r")) == ["./r", "./x"]
+    assert found(sh("find . -type f -perm -o=x")) == ["./s", "./x"]
+    old = 1_600_000_000
+    os.utime(work / "r", (old, old))
+    assert found(sh("find . -type f -atime +30")) == ["./r"]
+    assert found(sh("find . -type f -amin -60")) == ["./s", "./x"]
+    assert found(sh(r"find . -regex '\./[rs]'")) == ["./r", "./s"]
+    os.mkfifo(work / "fifo")
+    assert found(sh("find . -type p")) == ["./fifo"]
+
+
+@pytest.mark.parametrize("line,message", [
+    ("find . -name x -o", "find: a test is missing at the end of the expression"),
+    ("find . -o -name x", "find: a test is missing before -o of the expression"),
+    ("find . '(' -name x", "find: missing ')' in the expression"),
+    ("find . -name x ')'", "find: unexpected ')' in the expression"),
+    ("find . -perm zz", "find: invalid -perm 'zz' (try 644, -u+x, /o=w)"),
+    ("find . -size 3q", "find: invalid -size '3q' (try +1M, -10k, 100c)"),
+    ("find . -regex '('", "find: invalid -regex '('"),
+    ("find . -exec ls {} ';' -exec ls {} ';'", "find: only one -exec per find"),
+])
+def test_bad_expressions_are_one_line_errors(sh, line, message):
+    r = sh(line, TREE)
+    assert r.status != 0
+    assert r.err.startswith("nlsh: " + message)
+    assert len(r.err.strip().splitlines()) == 1
+
+
+def test_delete_goes_to_the_trash_and_undo_restores(sh, work):
+    r = sh("find . -name '*.py' -delete", TREE)
+    assert r.status == 0, r.err
+    assert not (work / "a.py").exists() and not (work / "d/e.py").exists()
+    assert sh("undo").status == 0
+    assert (work / "a.py").read_text() == "print()\n" and (work / "d/e.py").exists()
+
+
+def test_delete_takes_a_directory_only_with_everything_in_it(sh, work):
+    r = sh("find d -delete", TREE)
+    assert r.status == 0, r.err
+    assert not (work / "d").exists()
+    sh("mkdir keep; touch keep/a.log keep/b.txt")
+    r = sh("find keep -name '*.log' -o -name keep -delete")
+    assert "cannot delete 'keep': Directory not empty" in r.err
+    assert sorted(os.listdir(work / "keep")) == ["b.txt"]
+
+
+def shell_in(work) -> Shell:
+    shell = Shell(out=io.StringIO(), err=io.StringIO())
+    shell.cwd = str(work)
+    return shell
+
+
+def test_policy_previews_what_find_deletes(sh, work):
+    sh("true", TREE)
+    shell = shell_in(work)
+    for line, also in (("find . -name '*.py' -delete", []),
+                       ("find . -name '*.py' -exec rm {} ';'", ["would run: rm"])):
+        risk = assess(parse(line, REG), shell)
+        assert "delete" in risk.effects
+        assert dry_run(risk, str(work)) == ["would delete 2 files (8 B): a.py, d/e.py", *also]
+    shell.shutdown()
+
+
+def test_deleting_under_home_by_name_is_not_deleting_home(work, monkeypatch, sh):
+    sh("true", {"sub/a.tmp": ""})
+    monkeypatch.setenv("HOME", str(work))
+    shell = shell_in(work)
+    shell.env["HOME"] = str(work)
+    from nlsh.policy import builtin_denial
+    steps = assess(parse("find ~ -name '*.tmp' -delete", REG), shell).steps
+    assert [builtin_denial(s, shell, []) for s in steps] == [None]
+    steps = assess(parse("find ~ -delete", REG), shell).steps
+    assert "is never allowed" in builtin_denial(steps[0], shell, [])
+    shell.shutdown()

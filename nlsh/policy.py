@@ -182,7 +182,7 @@ def _assess_call(call: Call, shell: Shell, pipeline: tuple[Call, ...]) -> Step:
         if targets is not None:
             step.deletes = _paths(shell, targets, step)
         elif cmd.input != "none" and len(pipeline) > 1:
-            step.deletes = ["(paths from the previous command)"]
+            step.deletes = _piped_deletes(call, pipeline, shell, step)
     if "write" in step.effects:
         for name in ("dest", "paths", "link", "target"):
             v = call.get(name)
@@ -216,6 +216,16 @@ def _find_deletes(call: Call, shell: Shell, step: Step) -> list[str]:
         step.unresolved.append(str(e))
         return [f"(what find matches under {', '.join(_paths(shell, call.get('paths') or (Word.lit('.'),), step))})"]
     return found if isinstance(found, list) else [found]
+
+
+def _piped_deletes(call: Call, pipeline: tuple[Call, ...], shell: Shell, step: Step) -> list[str]:
+    """What a deleting command fed by a pipe removes: a find's matches, when a
+    find feeds it (``find . -name '*.tmp' | rm``); otherwise unknown."""
+    i = next((k for k, c in enumerate(pipeline) if c is call), 0)
+    before = pipeline[i - 1] if i > 0 else None
+    if before is not None and before.name == "find" and not before.get("exec"):
+        return _find_deletes(before, shell, step)
+    return ["(paths from the previous command)"]
 
 
 def _redirects(call: Call, shell: Shell, step: Step) -> Step:

@@ -117,6 +117,16 @@ def test_policy_previews_what_find_deletes(sh, work):
     shell.shutdown()
 
 
+def test_policy_previews_what_a_find_feeds_to_rm(sh, work):
+    sh("true", TREE)
+    shell = shell_in(work)
+    risk = assess(parse("find . -name '*.py' | rm", REG), shell)
+    assert dry_run(risk, str(work)) == ["would delete 2 files (8 B): a.py, d/e.py"]
+    risk = assess(parse("cat list.txt | rm", REG), shell)
+    assert risk.steps[-1].deletes == ["(paths from the previous command)"]
+    shell.shutdown()
+
+
 def test_deleting_under_home_by_name_is_not_deleting_home(work, monkeypatch, sh):
     sh("true", {"sub/a.tmp": ""})
     monkeypatch.setenv("HOME", str(work))

@@ -214,8 +214,11 @@ def _find_deletes(call: Call, shell: Shell, step: Step) -> list[str]:
         found = would_match(shell, call)
     except CommandError as e:
         step.unresolved.append(str(e))
-        return [f"(what find matches under {', '.join(_paths(shell, call.get('paths') or (Word.lit('.'),), step))})"]
-    return found if isinstance(found, list) else [found]
+        found = None
+    if found is None:
+        roots = _paths(shell, call.get("paths") or (Word.lit("."),), step)
+        return [f"(what find matches under {', '.join(roots)})"]
+    return found
 
 
 def _piped_deletes(call: Call, pipeline: tuple[Call, ...], shell: Shell, step: Step) -> list[str]:

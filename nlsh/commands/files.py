@@ -472,12 +472,11 @@ def rm(ctx: Context, a: Args) -> None:
     paths = list(a.paths) if a.paths else [str(v) for v in ctx.lines()] if ctx.input is not None else []
     if not paths and not a.force:
         raise CommandError("missing operand")
-    home = os.path.realpath(ctx.env.get("HOME", os.path.expanduser("~")))
     doomed = []
     for p in paths:
         ctx.check()
         full = ctx.path(p)
-        if os.path.realpath(full) in ("/", home) or p in (".", ".."):
+        if protected(ctx, full) or p in (".", ".."):
             ctx.warn(f"refusing to remove '{p}'")
             continue
         if not os.path.lexists(full):
@@ -491,8 +490,19 @@ def rm(ctx: Context, a: Args) -> None:
             ctx.warn(f"cannot remove '{p}': Permission denied")
             continue
         doomed.append(full)
+    to_trash(ctx, doomed, "rm " + " ".join(paths))
+
+
+def protected(ctx: Context, full: str) -> bool:
+    """/ and the home directory are never removed (the policy denies it too)."""
+    home = os.path.realpath(ctx.env.get("HOME", os.path.expanduser("~")))
+    return os.path.realpath(full) in ("/", home)
+
+
+def to_trash(ctx: Context, paths: list[str], action: str) -> None:
+    """Remove ``paths`` (absolute) into the trash, where ``undo`` finds them."""
     try:
-        ctx.shell.trash.put(doomed, "rm " + " ".join(paths), ctx.cwd)
+        ctx.shell.trash.put(paths, action, ctx.cwd)
     except OSError as e:
         ctx.warn(f"cannot move to the trash: {os_reason(e)}")
 

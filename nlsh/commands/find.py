@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from nlsh.commands.files import file_type, mtime_of
+from nlsh.commands.files import file_type, mtime_of, protected, to_trash
 from nlsh.kernel.context import Args, CancelToken, CommandError, Context, os_reason
 from nlsh.lang.plan import Call
 from nlsh.lang.signature import Param
@@ -191,8 +191,8 @@ def _test(ctx: Context, name: str, value: object, now: float) -> Test:
         how, bits = _perm(value)
         return lambda e: _perm_matches(how, bits, e.stat.st_mode)
     if name in ("user", "group"):
-        wanted = _id_of(value, name)
-        return lambda e: (e.stat.st_uid if name == "user" else e.stat.st_gid) == wanted
+        wanted, field = _id_of(value, name), "st_uid" if name == "user" else "st_gid"
+        return lambda e: getattr(e.stat, field) == wanted
     if name in ("readable", "writable", "executable"):
         mode = {"readable": os.R_OK, "writable": os.W_OK, "executable": os.X_OK}[name]
         return lambda e: os.access(e.full, mode)
@@ -321,12 +321,10 @@ def _glob_param(name: str, flags: tuple[str, ...], help: str) -> Param:
                    Example("how many files are there", "find . -type f | count", "2",
                            {"a": "", "d/b": ""})])
 def find(ctx: Context, a: Args) -> Iterator[object]:
-    expr = [(n, v) for n, v in a.expr if n not in _ACTIONS and n not in _OPTIONS]
     execs = [v for n, v in a.expr if n == "exec"]
     if len(execs) > 1:
         raise CommandError("only one -exec per find (pipe into another command for more)")
-    test = _Expr(ctx, expr, time.time()).parse()
-    matches = _walk(ctx, a, test)
+    matches = _walk(ctx, a, _compile(ctx, a))
     if execs:
         yield from _exec(ctx, execs[0], (r["path"] for r in matches))
     elif a.delete:
@@ -335,34 +333,33 @@ def find(ctx: Context, a: Args) -> Iterator[object]:
         yield from matches
 
 
+def _compile(ctx: Context, a: Args) -> Test:
+    """The expression's test (actions and options left out: they apply to it all)."""
+    items = [(n, v) for n, v in a.expr if n not in _ACTIONS and n not in _OPTIONS]
+    return _Expr(ctx, items, time.time()).parse()
+
+
 def _delete(ctx: Context, matched: list[str]) -> None:
     """-delete, into the trash (``undo`` restores). As with GNU find, a
-    directory goes only when everything in it matched too."""
-    home = os.path.realpath(ctx.env.get("HOME", os.path.expanduser("~")))
-    chosen = {ctx.path(p) for p in matched if p not in (".", "")} - {"/", home}
-    whole = set()
-    for full in sorted(chosen):
+    directory goes only when everything in it goes too."""
+    gone: set[str] = set()
+    for full in sorted({ctx.path(p) for p in matched}, key=lambda f: f.count(os.sep), reverse=True):
+        shown = os.path.relpath(full, ctx.cwd)
+        if full == ctx.cwd:
+            continue                      # find . -delete empties ., as GNU find does
+        if protected(ctx, full):
+            ctx.warn(f"refusing to remove '{shown}'")
+            continue
         if os.path.isdir(full) and not os.path.islink(full):
-            inside = {os.path.join(r, n) for r, ds, fs in os.walk(full) for n in ds + fs}
-            if inside <= chosen:
-                whole.add(full)
-            else:
-                ctx.warn(f"cannot delete '{os.path.relpath(full, ctx.cwd)}': Directory not empty")
-
-    def under_whole(full: str) -> bool:
-        parent = os.path.dirname(full)
-        while parent and parent != os.path.dirname(parent):
-            if parent in whole:
-                return True
-            parent = os.path.dirname(parent)
-        return False
-
-    doomed = sorted(f for f in chosen if (f in whole or not os.path.isdir(f) or os.path.islink(f))
-                    and not under_whole(f))
-    try:
-        ctx.shell.trash.put(doomed, "find -delete", ctx.cwd)
-    except OSError as err:
-        ctx.warn(f"cannot move to the trash: {os_reason(err)}")
+            try:
+                children = [os.path.join(full, n) for n in os.listdir(full)]
+            except OSError:
+                children = []
+            if not all(c in gone for c in children):
+                ctx.warn(f"cannot delete '{shown}': Directory not empty")
+                continue
+        gone.add(full)
+    to_trash(ctx, sorted(f for f in gone if os.path.dirname(f) not in gone), "find -delete")
 
 
 def _exec(ctx: Context, argv: list[str], paths: Iterator[str]) -> Iterator[str]:
@@ -403,21 +400,19 @@ class TooBig(Exception):
     """The walk visited more entries than its budget."""
 
 
-def would_match(shell: Shell, call: Call, budget: int = 20000) -> list[str] | str:
+def would_match(shell: Shell, call: Call, budget: int = 20000) -> list[str] | None:
     """What ``call`` (a find) matches now, as absolute paths, for the policy's
     preview of -delete and -exec rm. Past ``budget`` entries walked: the
-    starting points that match themselves, or a description."""
+    starting points that match themselves, or None if none does."""
     from nlsh.kernel.expand import expand_args
-    cmd = shell.registry.get("find")
-    a = expand_args(cmd, call, shell)
+    a = expand_args(shell.registry.get("find"), call, shell)
     ctx = Context(shell, "find", None, CancelToken(), io.StringIO())
-    test = _Expr(ctx, [(n, v) for n, v in a.expr if n not in _ACTIONS and n not in _OPTIONS],
-                 time.time()).parse()
+    test = _compile(ctx, a)
     try:
         return [ctx.path(r["path"]) for r in _walk(ctx, a, test, budget)]
     except TooBig:
         roots = [ctx.path(r["path"]) for r in _walk(ctx, Args(**{**vars(a), "maxdepth": 0}), test)]
-        return roots or f"(what find matches under {', '.join(a.paths or ['.'])})"
+        return roots or None
 
 
 def _walk(ctx: Context, a: Args, test: Test, budget: float = math.inf) -> Iterator[Record]:

@@ -138,3 +138,63 @@ def test_deleting_under_home_by_name_is_not_deleting_home(work, monkeypatch, sh)
     steps = assess(parse("find ~ -delete", REG), shell).steps
     assert "is never allowed" in builtin_denial(steps[0], shell, [])
     shell.shutdown()
+
+
+def test_owner_access_and_constant_tests(sh, work):
+    import grp
+    import pwd
+    sh("true", {"run.sh": "", "notes": ""})
+    os.chmod(work / "run.sh", 0o755)
+    os.chmod(work / "notes", 0o644)
+    me, group = pwd.getpwuid(os.getuid()).pw_name, grp.getgrgid(os.getgid()).gr_name
+    assert found(sh(f"find . -type f -user {me} -group {group}")) == ["./notes", "./run.sh"]
+    assert found(sh(f"find . -type f -user {os.getuid()}")) == ["./notes", "./run.sh"]
+    assert found(sh("find . -type f -readable -writable")) == ["./notes", "./run.sh"]
+    assert found(sh("find . -type f -executable")) == ["./run.sh"]
+    assert found(sh("find . -type f -true -print")) == ["./notes", "./run.sh"]
+    assert found(sh("find . -false -o -name notes")) == ["./notes"]
+    assert found(sh("find . -type f -ctime -1 -cmin -60")) == ["./notes", "./run.sh"]
+
+
+def test_case_insensitive_path_and_regex(sh):
+    assert found(sh("find . -ipath './D/G/*'", TREE)) == ["./d/g/h.MD"]
+    assert found(sh(r"find . -iregex '.*\.md'")) == ["./c.md", "./d/g/h.MD"]
+
+
+@pytest.mark.parametrize("line,message", [
+    ("find . -user no-such-user-here", "find: -user: no such user 'no-such-user-here'"),
+    ("find . -group no-such-group-here", "find: -group: no such group 'no-such-group-here'"),
+    ("find . -newer missing.txt", "find: missing.txt: No such file or directory"),
+    ("find . -mtime soon", "find: invalid -mtime 'soon' (try -7, +30, 2)"),
+    ("find . -exec no-such-program-x {} ';'", "find: -exec: no-such-program-x: command not found"),
+])
+def test_bad_test_values_are_one_line_errors(sh, line, message):
+    r = sh(line, TREE)
+    assert r.status != 0
+    assert r.err.strip() == "nlsh: " + message
+
+
+def test_delete_of_dot_empties_it_and_refuses_home(sh, work, monkeypatch):
+    sh("find . -delete", TREE)
+    assert os.listdir(work) == []
+    monkeypatch.setenv("HOME", str(work))
+    r = sh("find ~ -maxdepth 0 -delete")
+    assert r.status == 126 and "is never allowed" in r.err and work.exists()
+
+
+def test_policy_walk_budget_falls_back_to_the_starting_points(sh, work):
+    from nlsh.commands.find import would_match
+    sh("true", TREE)
+    shell = shell_in(work)
+    assert would_match(shell, parse("find . -name '*.py' -delete", REG).calls[0], budget=3) is None
+    assert would_match(shell, parse("find d -delete", REG).calls[0], budget=3) == [str(work / "d")]
+    risk = assess(parse("find . -name '*.py' -delete", REG), shell)
+    assert risk.steps[0].deletes == [str(work / "a.py"), str(work / "d/e.py")]
+    shell.shutdown()
+
+
+def test_the_planner_grammar_offers_every_operator_spelling():
+    from nlsh.planner.grammar import grammar
+    rule = next(line for line in grammar(REG).splitlines() if line.startswith("cmd-find-arg"))
+    for alt in ('"!"', '"-not"', '"-o"', '"-or"', '("\\\\(" | "\'(\'")', '("\\\\)" | "\')\'")', '"-size " word'):
+        assert alt in rule

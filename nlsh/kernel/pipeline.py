@@ -345,16 +345,19 @@ def _start_external(call: Call, job: Job, upstream: object, last: bool,
     if feeder is not None:
         _thread(job, f"nlsh-feed-{call.name}", _feed, feeder, proc.stdin)
     downstream: object = None
+    collectors = []
     if stdout == subprocess.PIPE:
         if last:
-            _thread(job, f"nlsh-out-{call.name}", _collect, proc.stdout, job, 1)
+            collectors.append(_thread(job, f"nlsh-out-{call.name}", _collect, proc.stdout, job, 1))
         else:
             downstream = proc.stdout
     if stderr == subprocess.PIPE:
-        _thread(job, f"nlsh-err-{call.name}", _collect, proc.stderr, job, 2)
+        collectors.append(_thread(job, f"nlsh-err-{call.name}", _collect, proc.stderr, job, 2))
 
     def watch() -> None:
         stage.status = _wait(proc, job)
+        for t in collectors:        # the stage is done when its output is in, not just when it exits
+            t.join()
         stage.done.set()
 
     stage.thread = _thread(job, f"nlsh-wait-{call.name}", watch)

@@ -10,7 +10,6 @@ line with a near-miss command word is a typo and gets "did you mean".
 from __future__ import annotations
 
 import os
-import re
 
 from nlsh.lang import ParseError, Plan, Word
 
@@ -18,7 +17,8 @@ LANGUAGE_WORDS = frozenset(["a", "about", "above", "after", "all", "an", "and", 
 
 
 def language_words(line: str) -> int:
-    return sum(1 for w in re.findall(r"[a-zA-Z']+", line.lower()) if w in LANGUAGE_WORDS)
+    """How many whole words of ``line`` are common English (``folder1`` is not)."""
+    return sum(1 for w in line.lower().split() if w.strip(".,;:!?\"'") in LANGUAGE_WORDS)
 
 
 def unparsed_is_utterance(line: str, error: ParseError) -> bool:
@@ -47,7 +47,7 @@ def parsed_is_utterance(plan: Plan, line: str, cwd: str) -> bool:
     call = calls[0]
     words = [w for name, v in call.args if name in ("paths", "path", "dir", "sources", "dest", "fields")
              for w in (v if isinstance(v, tuple) else (v,)) if isinstance(w, Word)]
-    if len(words) < 2 or not all(w.is_literal for w in words):
+    if len(words) < 2 or not all(w.is_literal and "/" not in w.literal for w in words):
         return False
     if any(os.path.lexists(os.path.join(cwd, os.path.expanduser(w.literal))) for w in words):
         return False

@@ -1,0 +1,44 @@
+"""Routing a line to the command language or to the planner (no model needed)."""
+
+from __future__ import annotations
+
+import pytest
+
+from nlsh.lang import ParseError, parse
+from nlsh.registry import default_registry
+from nlsh.router import language_words, parsed_is_utterance, unparsed_is_utterance
+
+REG = default_registry()
+
+
+@pytest.mark.parametrize("line,utterance", [
+    ("find all python files bigger than 1MB", True),
+    ("cat the notes from today", True),
+    ("rm system/folder1/text2 system/folder1/text3 system/folder1/text4", False),
+    ("cat notes todo", False),
+    ("ls", False),
+])
+def test_a_line_that_parses_is_a_command_unless_it_is_english_naming_nothing(line, utterance, work):
+    assert parsed_is_utterance(parse(line, REG), line, str(work)) is utterance
+
+
+def test_existing_paths_keep_a_line_a_command(work):
+    (work / "the").write_text("")
+    line = "cat the notes from today"
+    assert not parsed_is_utterance(parse(line, REG), line, str(work))
+
+
+@pytest.mark.parametrize("line,utterance", [
+    ("show me the biggest files here", True),
+    ("gti status", False),
+    ("cp --bogus-flag a b", False),
+])
+def test_a_line_that_does_not_parse(line, utterance):
+    with pytest.raises(ParseError) as e:
+        parse(line, REG)
+    assert unparsed_is_utterance(line, e.value) is utterance
+
+
+def test_language_words_are_whole_words():
+    assert language_words("folder1/file folders") == 1
+    assert language_words("Show me the files, please!") == 5

@@ -161,7 +161,8 @@ def _assess_call(call: Call, shell: Shell, pipeline: tuple[Call, ...]) -> Step:
             except CommandError:
                 argv.append(w.source())
         name = os.path.basename(argv[0]) if argv else call.name
-        step = Step(call, text, {"exec"}, programs=[name])
+        stand_in = registry.get(call.name) if call.name else None
+        step = Step(call, text, {"exec"} | _stand_in_effects(stand_in, argv), programs=[name])
         if name in FETCHERS:
             step.effects.add("network")
         for a in argv[1:]:
@@ -197,6 +198,24 @@ def _assess_call(call: Call, shell: Shell, pipeline: tuple[Call, ...]) -> Step:
     if "process" in step.effects:
         step.signals = [t.source() if isinstance(t, Word) else str(t) for t in (call.get("targets") or ())]
     return _redirects(call, shell, step)
+
+
+def _stand_in_effects(cmd, argv: list[str]) -> set[str]:
+    """What a program run in place of a built-in may do, by the built-in's
+    declaration: ``sed -n 2p f`` reads, ``sed -ni … f`` also writes."""
+    if cmd is None or not cmd.program:
+        return set()
+    effects = set(cmd.effects)
+    for p in cmd.params:
+        if p.effects and any(_written(f, argv[1:]) for f in p.flags):
+            effects.update(p.effects)
+    return effects
+
+
+def _written(flag: str, args: list[str]) -> bool:
+    if flag.startswith("--"):
+        return any(a == flag or a.startswith(flag + "=") for a in args)
+    return any(a.startswith("-") and not a.startswith("--") and flag[1] in a[1:] for a in args)
 
 
 def _find_removes(call: Call) -> bool:

@@ -52,6 +52,9 @@ class Command:
     number_flag: str | None = None
     modifier: bool = False
     ordered: bool = False
+    # Stands in for the program of the same name: a line using flags the
+    # built-in lacks (``sed -n 2p``, ``ls --color``) runs that program.
+    program: bool = False
     signature: Signature = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -60,7 +63,7 @@ class Command:
             raise ValueError(f"command {self.name}: bad declaration ({bad or self.input or self.output})")
         object.__setattr__(self, "signature", Signature(
             self.params, self.free_dashes, self.expression, self.number_flag, self.modifier,
-            self.ordered))
+            self.ordered, self.program))
 
     @property
     def usage(self) -> str:
@@ -72,12 +75,12 @@ def command(name: str, summary: str, *, params: Sequence[Param] = (), input: str
             examples: Sequence[Example] = (), category: str = "misc", free_dashes: bool = False,
             expression: bool = False, shell_state: bool = False,
             number_flag: str | None = None, modifier: bool = False,
-            ordered: bool = False) -> Callable[[Callable], Command]:
+            ordered: bool = False, program: bool = False) -> Callable[[Callable], Command]:
     """Declare a command; the decorated function becomes its ``run``."""
     def wrap(fn: Callable) -> Command:
         return Command(name, summary, fn, tuple(params), input, output, frozenset(effects),
                        tuple(examples), category, free_dashes, expression, shell_state, number_flag,
-                       modifier, ordered)
+                       modifier, ordered, program)
     return wrap
 
 

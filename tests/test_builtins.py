@@ -9,7 +9,7 @@ import pytest
 
 def test_structured_pipeline(sh):
     files = {"big.bin": "x" * 3_000_000, "mid.bin": "x" * 1_500_000, "small": "x", "d/deep.bin": "x" * 2_000_000}
-    r = sh("ls -r | where size > 1MB | sort size -r | first 5 | get name", files)
+    r = sh("ls -R | where size > 1MB | sort size -r | first 5 | get name", files)
     assert r.out.split() == ["big.bin", "d/deep.bin", "mid.bin"]
 
 
@@ -180,10 +180,11 @@ def test_glob_expansion_and_no_match(sh):
 
 @pytest.mark.parametrize("line,status,err", [
     ("nosuchcmd", 127, "nlsh: unknown command nosuchcmd"),
-    ("ls --bogus", 2, "nlsh: ls: unknown flag --bogus"),
+    ("cp --bogus a b", 2, "nlsh: cp: unknown flag --bogus"),
     ("cat missing.txt", 1, "nlsh: cat: missing.txt: No such file or directory"),
-    ("head -n x f", 2, "nlsh: head: bad value 'x' for -n: expected an int"),
-    ("sleep forever", 2, "nlsh: sleep: bad value 'forever' for DURATION: not a duration: 'forever' (try 500ms, 10s, 5m, 2h, 7d)"),
+    ("first x", 2, "nlsh: first: bad value 'x' for N: expected an int"),
+    ("limit --time forever -- ls", 2,
+     "nlsh: limit: bad value 'forever' for --time: not a duration: 'forever' (try 500ms, 10s, 5m, 2h, 7d)"),
 ])
 def test_bad_input_one_line_error(sh, line, status, err):
     r = sh(line)
@@ -219,3 +220,29 @@ def test_ps_and_free_are_records(sh):
     r = sh(f"ps | where pid == {os.getpid()} | get pid")
     assert r.out.strip() == str(os.getpid())
     assert sh("free | get type").out.split() == ["mem", "swap"]
+
+
+def test_gnu_flags_a_builtin_lacks_run_the_program(sh):
+    files = {"f": "a\nb\nc\n"}
+    assert sh("sed -n 2p f", files).out == "b\n"
+    assert sh("head -n -1 f", files).out == "a\nb\n"
+    assert sh("tail -n +2 f", files).out == "b\nc\n"
+    assert sh("cat f | tail -n +3", files).out == "c\n"
+    assert sh("head -n 2 f | sed -n 2p", files).out == "b\n"
+
+
+def test_ls_sorts_like_gnu_ls(sh, work):
+    files = {"big": "x" * 300, "mid": "x" * 20, "small": "x"}
+    assert sh("ls -S", files).out.split() == ["big", "mid", "small"]
+    assert sh("ls -S -r", files).out.split() == ["small", "mid", "big"]
+    for age, name in enumerate(("small", "big", "mid")):
+        os.utime(work / name, (1_000_000 - age * 1000, 1_000_000 - age * 1000))
+    assert sh("ls -t").out.split() == ["small", "big", "mid"]
+    assert sh("ls -tr").out.split() == ["mid", "big", "small"]
+    assert sh("ls -r").out.split() == ["small", "mid", "big"]
+
+
+def test_caret_negates_a_bracket_as_in_bash(sh):
+    files = {".hidden": "", "a1": "", "b2": ""}
+    assert sh("echo .[^.]* [^a]*", files).out == ".hidden b2\n"
+    assert sh("find . -name '[^.a]*'", files).out == "./b2\n"

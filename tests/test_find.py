@@ -198,3 +198,4 @@ def test_the_planner_grammar_offers_every_operator_spelling():
     rule = next(line for line in grammar(REG).splitlines() if line.startswith("cmd-find-arg"))
     for alt in ('"!"', '"-not"', '"-o"', '"-or"', '("\\\\(" | "\'(\'")', '("\\\\)" | "\')\'")', '"-size " word'):
         assert alt in rule
+

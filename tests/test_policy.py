@@ -107,6 +107,15 @@ def test_globs_expand_in_risk(work):
     assert dry_run(risk, str(work)) == ["would delete 2 files (20 B): a.log, b.log"]
 
 
+def test_program_standing_in_for_a_builtin_keeps_its_effects(work):
+    shell = shell_in(work)
+    read = assess(parse("sed -n 2p notes.txt", REG), shell)
+    assert read.effects == {"read", "exec"} and read.summary() == "runs sed"
+    write = assess(parse("sed -ni 2p notes.txt", REG), shell)
+    assert write.steps[0].call.external and "write" in write.effects
+    assert write.summary() == "writes files · runs sed"
+
+
 def test_dry_run_counts_directory_contents(work):
     (work / "logs").mkdir()
     for i in range(12):

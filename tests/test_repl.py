@@ -56,9 +56,9 @@ def test_typing_a_command(repl, work):
 
 def test_error_shows_caret(repl):
     r = repl()
-    r.c.sendline("ls --sizee")
-    r.c.expect_exact("nlsh: ls: unknown flag --sizee")
-    r.c.expect_exact("  ls --sizee")
+    r.c.sendline("cp --sizee a b")
+    r.c.expect_exact("nlsh: cp: unknown flag --sizee")
+    r.c.expect_exact("  cp --sizee a b")
     r.c.expect_exact("     ^^^^^^^")
     r.c.expect_exact("[2]")
 

@@ -76,19 +76,26 @@ def _children(ctx: Context, shown: str, hidden: bool) -> list[tuple[str, str]]:
 
 
 @command("ls", "List directory contents as records (name, type, size, modified).",
-         params=[Param("all", "flag", ("-a", "--all"), "include hidden entries"),
+         params=[Param("all", "flag", ("-a", "-A", "--all"), "include hidden entries"),
                  Param("long", "flag", ("-l", "--long"), "add mode and owner"),
-                 Param("recursive", "flag", ("-r", "-R", "--recursive"), "list subdirectories too"),
+                 Param("recursive", "flag", ("-R", "--recursive"), "list subdirectories too"),
                  Param("directory", "flag", ("-d", "--directory"), "list directories themselves"),
+                 Param("by_size", "flag", ("-S",), "largest first"),
+                 Param("by_time", "flag", ("-t",), "newest first"),
+                 Param("reverse", "flag", ("-r", "--reverse"), "reverse the order"),
+                 Param("one", "flag", ("-1", "-h", "--human-readable"),
+                       "accepted for habit: output is one entry per line, sizes are readable"),
                  PATHS],
          output="records", category="files",
          examples=[Example("list the files here", "ls", "a.txt\nb.txt", {"a.txt": "a", "b.txt": "bb"}),
                    Example("show hidden files too", "ls -a", ".h\na.txt", {"a.txt": "", ".h": ""}),
-                   Example("list everything under src", "ls -r src", "src/a.py\nsrc/lib\nsrc/lib/b.py",
+                   Example("list everything under src", "ls -R src", "src/a.py\nsrc/lib\nsrc/lib/b.py",
                            {"src/a.py": "", "src/lib/b.py": ""}),
                    Example("files bigger than 1 kB, biggest first",
                            "ls | where size > 1kB | sort size -r | get name", "big\nmid",
-                           {"big": "x" * 3000, "mid": "x" * 2000, "small": "x"})])
+                           {"big": "x" * 3000, "mid": "x" * 2000, "small": "x"}),
+                   Example("the files here, largest first", "ls -S", "big\nmid\nsmall",
+                           {"big": "x" * 3000, "mid": "x" * 2000, "small": "x"})], program=True)
 def ls(ctx: Context, a: Args) -> Iterator[Record]:
     for shown in a.paths or ["."]:
         s = _lstat(ctx, shown)
@@ -101,13 +108,20 @@ def ls(ctx: Context, a: Args) -> Iterator[Record]:
 
 
 def _walk_ls(ctx: Context, shown: str, a: Args) -> Iterator[Record]:
+    entries = []
     for display, full in _children(ctx, shown, a.all):
         ctx.check()
         try:
-            s = os.lstat(full)
+            entries.append((display, os.lstat(full)))
         except OSError as e:
             ctx.warn(f"cannot access '{display}': {os_reason(e)}")
-            continue
+    if a.by_size:
+        entries.sort(key=lambda e: -e[1].st_size)     # stable: ties stay in name order, as GNU
+    elif a.by_time:
+        entries.sort(key=lambda e: -e[1].st_mtime_ns)
+    if a.reverse:
+        entries.reverse()
+    for display, s in entries:
         yield _entry(display, s, a.long)
         if a.recursive and st.S_ISDIR(s.st_mode):
             yield from _walk_ls(ctx, display, a)
@@ -136,7 +150,7 @@ def cd(ctx: Context, a: Args) -> None:
 
 
 @command("pwd", "Print the working directory.", output="text", category="files",
-         examples=[Example("where am I", "pwd")])
+         examples=[Example("where am I", "pwd")], program=True)
 def pwd(ctx: Context, a: Args) -> Iterator[str]:
     yield ctx.cwd
 
@@ -146,7 +160,7 @@ def pwd(ctx: Context, a: Args) -> Iterator[str]:
          input="text", output="text", category="files",
          examples=[Example("show notes.txt", "cat notes.txt", "hello\nworld", {"notes.txt": "hello\nworld\n"}),
                    Example("show a.txt with line numbers", "cat -n a.txt", "     1\tx\n     2\ty",
-                           {"a.txt": "x\ny\n"})])
+                           {"a.txt": "x\ny\n"})], program=True)
 def cat(ctx: Context, a: Args) -> Iterator[str]:
     n = 0
     for _, lines in ctx.read_lines(a.paths):
@@ -160,12 +174,12 @@ def _headers(a: Args) -> bool:
 
 
 @command("head", "The first N lines of files, or the first N items of the input.",
-         params=[Param("n", "int", ("-n", "--lines"), "how many (default 10)", metavar="N", default=10),
+         params=[Param("n", "count", ("-n", "--lines"), "how many (default 10)", metavar="N", default=10),
                  PATHS],
          input="any", output="any", category="files", number_flag="n",
          examples=[Example("first 2 lines of log.txt", "head -n 2 log.txt", "a\nb", {"log.txt": "a\nb\nc\n"}),
                    Example("the first line of each file", "head -1 a b", "==> a <==\n1\n\n==> b <==\n2",
-                           {"a": "1\n", "b": "2\n"})])
+                           {"a": "1\n", "b": "2\n"})], program=True)
 def head(ctx: Context, a: Args) -> Iterator[object]:
     if not a.paths:
         for i, item in enumerate(ctx.items()):
@@ -185,11 +199,12 @@ def head(ctx: Context, a: Args) -> Iterator[object]:
 
 
 @command("tail", "The last N lines of files or items of the input; -f follows a growing file.",
-         params=[Param("n", "int", ("-n", "--lines"), "how many (default 10)", metavar="N", default=10),
+         params=[Param("n", "count", ("-n", "--lines"), "how many (default 10)", metavar="N", default=10),
                  Param("follow", "flag", ("-f", "--follow"), "keep printing what is appended"),
                  PATHS],
          input="any", output="any", category="files", number_flag="n",
-         examples=[Example("last 2 lines of log.txt", "tail -n 2 log.txt", "b\nc", {"log.txt": "a\nb\nc\n"})])
+         examples=[Example("last 2 lines of log.txt", "tail -n 2 log.txt", "b\nc", {"log.txt": "a\nb\nc\n"})],
+         program=True)
 def tail(ctx: Context, a: Args) -> Iterator[object]:
     import collections
     if not a.paths:
@@ -222,7 +237,8 @@ def _follow(ctx: Context, path: str) -> Iterator[str]:
 @command("stat", "File status as records: size, mode, owner, times, inode.",
          params=[Param("paths", "path", variadic=True, required=True, metavar="PATH")],
          output="records", category="files",
-         examples=[Example("size of a.txt in bytes", "stat a.txt | get size", "3", {"a.txt": "abc"})])
+         examples=[Example("size of a.txt in bytes", "stat a.txt | get size", "3", {"a.txt": "abc"})],
+         program=True)
 def stat(ctx: Context, a: Args) -> Iterator[Record]:
     for p in a.paths:
         s = _lstat(ctx, p)
@@ -264,7 +280,7 @@ def _tree_size(ctx: Context, full: str) -> int:
                  PATHS],
          output="records", category="files",
          examples=[Example("how big is the docs folder", "du -s docs | get size", "10",
-                           {"docs/a": "12345", "docs/b/c": "67890"})])
+                           {"docs/a": "12345", "docs/b/c": "67890"})], program=True)
 def du(ctx: Context, a: Args) -> Iterator[Record]:
     depth_limit = 0 if a.summarize else (a.depth if a.depth is not None else math.inf)
     for root in a.paths or ["."]:
@@ -311,7 +327,7 @@ def _du(ctx: Context, shown: str, full: str, depth: int, limit: float,
 
 @command("df", "Free and used space of mounted file systems.",
          params=[PATHS], output="records", category="files",
-         examples=[Example("how much disk space is free", "df")])
+         examples=[Example("how much disk space is free", "df")], program=True)
 def df(ctx: Context, a: Args) -> Iterator[Record]:
     mounts = _mounts()
     targets = [ctx.path(p) for p in a.paths] if a.paths else None
@@ -361,7 +377,8 @@ def _df_record(device: str, mount: str) -> Record | None:
          params=[Param("parents", "flag", ("-p", "--parents"), "make parents as needed"),
                  Param("paths", "path", variadic=True, required=True, metavar="DIR")],
          output="none", effects=("write",), category="files",
-         examples=[Example("make a folder called backup", "mkdir backup", "backup", check="ls -d backup")])
+         examples=[Example("make a folder called backup", "mkdir backup", "backup", check="ls -d backup")],
+         program=True)
 def mkdir(ctx: Context, a: Args) -> None:
     for p in a.paths:
         try:
@@ -511,7 +528,8 @@ def to_trash(ctx: Context, paths: list[str], action: str) -> None:
          params=[Param("no_create", "flag", ("-c", "--no-create"), "do not create missing files"),
                  Param("paths", "path", variadic=True, required=True, metavar="FILE")],
          output="none", effects=("write",), category="files",
-         examples=[Example("create an empty file called notes.txt", "touch notes.txt", "notes.txt", check="ls")])
+         examples=[Example("create an empty file called notes.txt", "touch notes.txt", "notes.txt", check="ls")],
+         program=True)
 def touch(ctx: Context, a: Args) -> None:
     for p in a.paths:
         full = ctx.path(p)

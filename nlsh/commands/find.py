@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from nlsh.commands.files import file_type, mtime_of, protected, to_trash
 from nlsh.kernel.context import Args, CancelToken, CommandError, Context, os_reason
+from nlsh.kernel.expand import posix_glob
 from nlsh.lang.plan import Call
 from nlsh.lang.signature import Param
 from nlsh.lang.values import Size
@@ -158,6 +159,8 @@ def _both(a: Test, b: Test) -> Test:
 
 def _test(ctx: Context, name: str, value: object, now: float) -> Test:
     """The test for one primary of the expression."""
+    if name in ("name", "iname", "path_glob", "ipath"):
+        value = posix_glob(value)
     if name == "name":
         return lambda e: fnmatch.fnmatchcase(_base(e), value)
     if name == "iname":
@@ -326,9 +329,9 @@ def find(ctx: Context, a: Args) -> Iterator[object]:
         raise CommandError("only one -exec per find (pipe into another command for more)")
     matches = _walk(ctx, a, _compile(ctx, a))
     if execs:
-        yield from _exec(ctx, execs[0], (r["path"] for r in matches))
+        yield from _exec(ctx, execs[0], (r["name"] for r in matches))
     elif a.delete:
-        _delete(ctx, [r["path"] for r in matches])
+        _delete(ctx, [r["name"] for r in matches])
     else:
         yield from matches
 
@@ -409,9 +412,9 @@ def would_match(shell: Shell, call: Call, budget: int = 20000) -> list[str] | No
     ctx = Context(shell, "find", None, CancelToken(), io.StringIO())
     test = _compile(ctx, a)
     try:
-        return [ctx.path(r["path"]) for r in _walk(ctx, a, test, budget)]
+        return [ctx.path(r["name"]) for r in _walk(ctx, a, test, budget)]
     except TooBig:
-        roots = [ctx.path(r["path"]) for r in _walk(ctx, Args(**{**vars(a), "maxdepth": 0}), test)]
+        roots = [ctx.path(r["name"]) for r in _walk(ctx, Args(**{**vars(a), "maxdepth": 0}), test)]
         return roots or None
 
 
@@ -428,8 +431,8 @@ def _walk(ctx: Context, a: Args, test: Test, budget: float = math.inf) -> Iterat
             raise TooBig
         s = entry.stat
         if depth >= mindepth and test(entry):
-            yield Record(path=entry.shown, type=file_type(s.st_mode), size=Size(s.st_size),
-                         modified=mtime_of(s), primary="path")
+            yield Record(name=entry.shown, type=file_type(s.st_mode), size=Size(s.st_size),
+                         modified=mtime_of(s), primary="name")
         if not st.S_ISDIR(s.st_mode) or depth >= maxdepth:
             return
         try:

@@ -21,7 +21,7 @@ from nlsh.registry import Example, command
          params=[Param("name", "str", metavar="NAME")],
          output="records", category="processes",
          examples=[Example("show running python processes", "ps python"),
-                   Example("the process using the most memory", "ps | sort mem -r | first")])
+                   Example("the process using the most memory", "ps | sort mem -r | first")], program=True)
 def ps(ctx: Context, a: Args) -> Iterator[Record]:
     import psutil
     attrs = ["pid", "name", "username", "cpu_percent", "memory_info", "status", "cmdline"]
@@ -76,7 +76,7 @@ def kill(ctx: Context, a: Args) -> None:
 
 @command("free", "Memory and swap: total, used, free, available.",
          output="records", category="system",
-         examples=[Example("how much memory is free", "free")])
+         examples=[Example("how much memory is free", "free")], program=True)
 def free(ctx: Context, a: Args) -> Iterator[Record]:
     import psutil
     m, s = psutil.virtual_memory(), psutil.swap_memory()
@@ -88,7 +88,7 @@ def free(ctx: Context, a: Args) -> Iterator[Record]:
 
 @command("uptime", "How long the system has been up, and its load averages.",
          output="records", category="system",
-         examples=[Example("how long has this machine been up", "uptime")])
+         examples=[Example("how long has this machine been up", "uptime")], program=True)
 def uptime(ctx: Context, a: Args) -> Iterator[Record]:
     import psutil
     up = time.time() - psutil.boot_time()
@@ -98,7 +98,7 @@ def uptime(ctx: Context, a: Args) -> Iterator[Record]:
 
 @command("env", "The environment, NAME=VALUE per line.",
          output="text", category="system",
-         examples=[Example("show my environment variables", "env")])
+         examples=[Example("show my environment variables", "env")], program=True)
 def env(ctx: Context, a: Args) -> Iterator[str]:
     for k in sorted(ctx.env):
         yield f"{k}={ctx.env[k]}"
@@ -148,7 +148,7 @@ def which(ctx: Context, a: Args) -> Iterator[str]:
                  Param("iso", "flag", ("-I", "--iso-8601"), "date only, ISO 8601"),
                  Param("format", "str", metavar="+FORMAT")],
          output="text", category="system",
-         examples=[Example("what is today's date", "date +%Y-%m-%d")])
+         examples=[Example("what is today's date", "date +%Y-%m-%d")], program=True)
 def date(ctx: Context, a: Args) -> Iterator[str]:
     now = dt.datetime.now(dt.timezone.utc) if a.utc else dt.datetime.now().astimezone()
     if a.format is not None:
@@ -164,7 +164,7 @@ def date(ctx: Context, a: Args) -> Iterator[str]:
 @command("sleep", "Wait for a duration (5, 10s, 2m).",
          params=[Param("duration", "duration", required=True, metavar="DURATION")],
          output="none", category="system",
-         examples=[Example("wait two seconds", "sleep 2s")])
+         examples=[Example("wait two seconds", "sleep 2s")], program=True)
 def sleep(ctx: Context, a: Args) -> None:
     ctx.cancel.wait(float(a.duration))
     ctx.check()

@@ -84,7 +84,8 @@ def _grep_files(ctx: Context, paths: list[str], recursive: bool) -> Iterator[str
                            "conf/a.ini:Password=1", {"conf/a.ini": "Password=1\nuser=x\n"}),
                    Example("which files mention TODO", "grep -rl TODO .", "a.py",
                            {"a.py": "# TODO\n", "b.py": "done\n"}),
-                   Example("count lines without a comment", "grep -vc '^#' f", "1", {"f": "#x\ny\n"})])
+                   Example("count lines without a comment", "grep -vc '^#' f", "1", {"f": "#x\ny\n"})],
+         program=True)
 def grep(ctx: Context, a: Args) -> Iterator[object]:
     rx = _regex(a.pattern, a.ignore_case, a.fixed, a.word)
     matched = False
@@ -185,7 +186,7 @@ def _text_field(line: str, k: int, sep: str | None) -> str:
          examples=[Example("sort names.txt", "cat names.txt | sort", "ann\nbob", {"names.txt": "bob\nann\n"}),
                    Example("sort numbers descending", "sort -rn n.txt", "10\n9\n1", {"n.txt": "9\n10\n1\n"}),
                    Example("largest files first", "ls | sort size -r | get name", "b\na",
-                           {"a": "x", "b": "xxxx"})])
+                           {"a": "x", "b": "xxxx"})], program=True)
 def sort(ctx: Context, a: Args) -> Iterator[object]:
     items = list(ctx.items()) if ctx.input is not None else []
     numeric = a.numeric or a.human
@@ -229,7 +230,7 @@ def sort(ctx: Context, a: Args) -> Iterator[object]:
                  PATHS],
          input="any", output="any", category="text",
          examples=[Example("count repeated lines", "sort w.txt | uniq -c", "      2 a\n      1 b",
-                           {"w.txt": "a\nb\na\n"})])
+                           {"w.txt": "a\nb\na\n"})], program=True)
 def uniq(ctx: Context, a: Args) -> Iterator[object]:
     prev, prev_key, n = None, None, 0
 
@@ -265,17 +266,18 @@ def uniq(ctx: Context, a: Args) -> Iterator[object]:
          input="text", output="any", category="text",
          examples=[Example("count lines in README.md", "wc -l README.md", "2 README.md",
                            {"README.md": "a\nb\n"}),
-                   Example("how many words are in the input", "echo one two three | wc -w", "3")])
+                   Example("how many words are in the input", "echo one two three | wc -w", "3")],
+         program=True)
 def wc(ctx: Context, a: Args) -> Iterator[object]:
     chosen = [k for k in ("lines", "words", "chars", "bytes") if getattr(a, k)] or ["lines", "words", "bytes"]
     rows = []
-    for name, lines in ctx.read_lines(a.paths):
+    for name, chunks in ctx.read_lines(a.paths, keepends=True):
         c = {"lines": 0, "words": 0, "bytes": 0, "chars": 0}
-        for line in lines:
-            c["lines"] += 1
-            c["words"] += len(line.split())
-            c["chars"] += len(line) + 1
-            c["bytes"] += len(line.encode("utf-8", "surrogateescape")) + 1
+        for text in chunks:       # as GNU wc: lines are newlines, a last unterminated line adds none
+            c["lines"] += text.count("\n")
+            c["words"] += len(text.split())
+            c["chars"] += len(text)
+            c["bytes"] += len(text.encode("utf-8", "surrogateescape"))
         rows.append((name, [c[k] for k in chosen]))
     if not a.paths:
         counts = rows[0][1]
@@ -313,7 +315,7 @@ def _field_list(spec: str) -> list[tuple[int, int]]:
                  PATHS],
          input="text", output="text", category="text",
          examples=[Example("the second column of data.csv", "cut -d , -f 2 data.csv", "b\n2",
-                           {"data.csv": "a,b\n1,2\n"})])
+                           {"data.csv": "a,b\n1,2\n"})], program=True)
 def cut(ctx: Context, a: Args) -> Iterator[str]:
     if bool(a.fields) == bool(a.characters):
         raise CommandError("give exactly one of -f or -c")
@@ -376,7 +378,7 @@ def tr_set(spec: str) -> str:
                  Param("set2", "str", metavar="SET2")],
          input="text", output="text", category="text",
          examples=[Example("uppercase the text", "echo hello | tr a-z A-Z", "HELLO"),
-                   Example("remove digits", "echo a1b2 | tr -d 0-9", "ab")])
+                   Example("remove digits", "echo a1b2 | tr -d 0-9", "ab")], program=True)
 def tr(ctx: Context, a: Args) -> Iterator[str]:
     s1 = tr_set(a.set1)
     s2 = tr_set(a.set2) if a.set2 is not None else ""
@@ -438,6 +440,17 @@ def _split_sed(script: str) -> list[str]:
     return [s for s in out if s.strip()] or [script]
 
 
+def _sed_check(script: str) -> None:
+    """ValueError unless every command of ``script`` is an s command sed runs."""
+    try:
+        for s in _split_sed(script):
+            sed_script(s.strip(), True)
+    except CommandError as e:
+        raise ValueError(e.message) from None
+    except re.error as e:
+        raise ValueError(str(e)) from None
+
+
 def sed_script(script: str, extended: bool) -> tuple[re.Pattern, str, int]:
     """Compile ``s/RE/REPL/FLAGS`` (any delimiter) to (regex, replacement, count)."""
     if len(script) < 2 or script[0] != "s":
@@ -484,12 +497,12 @@ def sed_script(script: str, extended: bool) -> tuple[re.Pattern, str, int]:
 @command("sed", "Substitute text: s/PATTERN/REPLACEMENT/[g][i]; -i edits files in place.",
          params=[Param("in_place", "flag", ("-i", "--in-place"), "edit the files", effects=("write",)),
                  Param("extended", "flag", ("-E", "-r", "--regexp-extended"), "extended regex syntax"),
-                 Param("script", "str", required=True, metavar="SCRIPT"),
+                 Param("script", "str", required=True, metavar="SCRIPT", check=lambda s: _sed_check(s)),
                  PATHS],
          input="text", output="text", category="text",
          examples=[Example("replace cat with dog", "echo cat cat | sed s/cat/dog/g", "dog dog"),
                    Example("replace foo with bar in a.txt", "sed -i s/foo/bar/ a.txt", "bar",
-                           {"a.txt": "foo\n"}, check="cat a.txt")])
+                           {"a.txt": "foo\n"}, check="cat a.txt")], program=True)
 def sed(ctx: Context, a: Args) -> Iterator[str]:
     scripts = [sed_script(s.strip(), a.extended) for s in _split_sed(a.script)]
 
@@ -533,7 +546,7 @@ def _escapes(s: str) -> str:
                  Param("escapes", "flag", ("-e",), "interpret backslash escapes"),
                  Param("words", "word", variadic=True, metavar="TEXT")],
          output="text", category="text", free_dashes=True,
-         examples=[Example("say hello world", "echo hello world", "hello world")])
+         examples=[Example("say hello world", "echo hello world", "hello world")], program=True)
 def echo(ctx: Context, a: Args) -> Iterator[str]:
     text = " ".join(a.words)
     if a.escapes:
@@ -582,7 +595,7 @@ def _format_once(fmt: str, args: list[str]) -> tuple[str, int]:
          params=[Param("format", "str", required=True, metavar="FORMAT"),
                  Param("values", "word", variadic=True, metavar="ARG")],
          output="text", category="text", free_dashes=True,
-         examples=[Example("print name and count", "printf '%s=%d\\n' x 3", "x=3")])
+         examples=[Example("print name and count", "printf '%s=%d\\n' x 3", "x=3")], program=True)
 def printf(ctx: Context, a: Args) -> Iterator[str]:
     args = list(a.values)
     out: list[str] = []

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, TextIO
 
-from nlsh.records import Record, as_record, plain
+from nlsh.records import Partial, Record, as_record, plain
 
 if TYPE_CHECKING:
     from nlsh.session import Shell
@@ -103,17 +103,16 @@ class Context:
         for item in self.items():
             yield as_record(item)
 
-    def read_lines(self, paths: list[str]) -> Iterator[tuple[str, Iterator[str]]]:
+    def read_lines(self, paths: list[str], keepends: bool = False) -> Iterator[tuple[str, Iterator[str]]]:
         """(name, lines) for each path, or ("-", input lines) when none given.
 
+        With ``keepends`` each line keeps its newline, and a last line without
+        one (or an ``echo -n`` item) comes without, as ``wc`` counts them.
         Files that cannot be read are reported and skipped.
         """
-        if not paths:
-            yield "-", self.lines()
-            return
-        for p in paths:
+        for p in paths or ["-"]:
             if p == "-":
-                yield "-", self.lines()
+                yield "-", self._input_lines(keepends)
                 continue
             try:
                 f = open_text(self.path(p))
@@ -121,9 +120,14 @@ class Context:
                 self.warn(f"{p}: {os_reason(e)}")
                 continue
             with f:
-                yield p, self._file_lines(f)
+                yield p, self._file_lines(f, keepends)
 
-    def _file_lines(self, f: TextIO) -> Iterator[str]:
+    def _input_lines(self, keepends: bool) -> Iterator[str]:
+        if not keepends:
+            return self.lines()
+        return (plain(i) + ("" if isinstance(i, Partial) else "\n") for i in self.items())
+
+    def _file_lines(self, f: TextIO, keepends: bool) -> Iterator[str]:
         # Bounded reads: a file with no newlines (/dev/zero) still yields and
         # still notices cancellation.
         while True:
@@ -131,7 +135,7 @@ class Context:
             line = f.readline(MAX_LINE)
             if not line:
                 return
-            yield line.removesuffix("\n")
+            yield line if keepends else line.removesuffix("\n")
 
 
 MAX_LINE = 1 << 16

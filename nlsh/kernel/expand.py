@@ -15,6 +15,11 @@ if TYPE_CHECKING:
     from nlsh.session import Shell
 
 
+def posix_glob(pattern: str) -> str:
+    """``pattern`` for Python's glob/fnmatch: ``[^…]`` negates, as in bash and GNU find."""
+    return pattern.replace("[^", "[!")
+
+
 def expand_word(word: Word, shell: Shell, globbing: bool = True) -> list[str]:
     """The strings ``word`` stands for. A wildcard that matches nothing is an error."""
     text, pattern, wild = [], [], False
@@ -24,7 +29,7 @@ def expand_word(word: Word, shell: Shell, globbing: bool = True) -> list[str]:
             pattern.append(_glob.escape(p.text))
         elif isinstance(p, Glob):
             text.append(p.text)
-            pattern.append(p.text)
+            pattern.append(posix_glob(p.text))
             wild = True
         elif isinstance(p, Var):
             value = str(shell.last_status) if p.name == "?" else shell.env.get(p.name, "")

@@ -20,6 +20,11 @@ class ParseError(Exception):
         return f"{line}\n{' ' * self.column}{'^' * self.length}"
 
 
+class ArgumentError(ParseError):
+    """Arguments a built-in does not take (an unknown flag, a value of the
+    wrong kind): where the built-in stands in for a program, that program runs."""
+
+
 def did_you_mean(word: str, candidates: list[str] | tuple[str, ...]) -> str:
     """`` (did you mean X?)`` for the closest candidate, or an empty string."""
     close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.7)

@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from typing import Protocol
 
-from nlsh.lang.errors import ParseError, did_you_mean
+from nlsh.lang.errors import ArgumentError, ParseError, did_you_mean
 from nlsh.lang.lexer import Token, tokenize
 from nlsh.lang.plan import Call, Chain, Pipeline, Plan, Redirect, Word
 from nlsh.lang.signature import Param, Signature
@@ -118,7 +118,12 @@ def _call(tokens: list[Token], commands: CommandLookup, aliases: Mapping[str, st
             return Call(name, (("argv", tuple(w.value for w in words)),), redirects, external=True)
         raise ParseError(f"unknown command {name}{did_you_mean(name, commands.names())}",
                          name_tok.column, name_tok.length, status=127)
-    return Call(name, bind(name, sig, words[1:]), redirects)
+    try:
+        return Call(name, bind(name, sig, words[1:]), redirects)
+    except ArgumentError:
+        if sig.program and commands.is_program(name):
+            return Call(name, (("argv", tuple(w.value for w in words)),), redirects, external=True)
+        raise
 
 
 def _command_word(tokens: list[Token]) -> Token | None:
@@ -301,12 +306,12 @@ def _value(name: str, param: Param, word: Word, tok: Token) -> object:
     try:
         return param.bind_word(word)
     except ValueError as e:
-        raise ParseError(f"{name}: bad value {word.source()!r} for {param.flags[0] if param.flags else param.label}: {e}",
+        raise ArgumentError(f"{name}: bad value {word.source()!r} for {param.flags[0] if param.flags else param.label}: {e}",
                          tok.column, tok.length) from None
 
 
-def _unknown_flag(name: str, flag: str, sig: Signature, tok: Token) -> ParseError:
-    return ParseError(f"{name}: unknown flag {flag}{did_you_mean(flag, list(sig.by_flag))}",
+def _unknown_flag(name: str, flag: str, sig: Signature, tok: Token) -> ArgumentError:
+    return ArgumentError(f"{name}: unknown flag {flag}{did_you_mean(flag, list(sig.by_flag))}",
                       tok.column, tok.length)
 
 
@@ -331,7 +336,7 @@ def _bind_positionals(name: str, sig: Signature, tokens: list[Token], values: di
             raise _missing(name, param, all_words)
     if k < len(tokens):
         extra = tokens[k]
-        raise ParseError(f"{name}: unexpected argument {extra.text!r}", extra.column, extra.length)
+        raise ArgumentError(f"{name}: unexpected argument {extra.text!r}", extra.column, extra.length)
 
 
 def _missing(name: str, param: Param, words: list[Token]) -> ParseError:

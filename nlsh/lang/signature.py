@@ -6,6 +6,7 @@ uses it to write a Call back in canonical form.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from nlsh.lang.plan import Glob, Lit, Word
@@ -15,14 +16,21 @@ from nlsh.lang.values import Duration, Size
 # the call runs). Every other word type treats wildcards as plain text.
 GLOBBING_TYPES = frozenset({"path", "word"})
 WORD_TYPES = frozenset({"path", "word", "str", "pattern"})
-CONVERTERS = {"int": int, "float": float, "size": Size.parse, "duration": Duration.parse}
+def _count(text: str) -> int:
+    """A plain count: digits only (``head -n -3`` and ``tail -n +3`` mean something else)."""
+    if not text.isdigit():
+        raise ValueError("expected a count")
+    return int(text)
+
+
+CONVERTERS = {"int": int, "count": _count, "float": float, "size": Size.parse, "duration": Duration.parse}
 
 
 @dataclass(frozen=True)
 class Param:
     """One parameter. No ``flags`` means positional.
 
-    type: ``flag`` (bool), ``int``, ``float``, ``size``, ``duration``,
+    type: ``flag`` (bool), ``int``, ``count`` (digits only), ``float``, ``size``, ``duration``,
     ``choice`` (one of ``choices``), ``path`` / ``word`` (globbed),
     ``str`` / ``pattern`` (never globbed), ``command`` (words up to a
     ``;`` or ``+`` word, as find's ``-exec``).
@@ -38,6 +46,9 @@ class Param:
     default: object = None
     # Effects the call gains when this parameter is given (``sed -i``: write).
     effects: tuple[str, ...] = ()
+    # Raises ValueError for a literal value the built-in cannot run (sed's
+    # ``/^$/d``): a bad value, so a stand-in runs its program instead.
+    check: Callable[[str], None] | None = field(default=None, compare=False)
 
     @property
     def positional(self) -> bool:
@@ -65,6 +76,8 @@ class Param:
 
     def bind_word(self, word: Word) -> object:
         """The value stored in a Call for ``word``; non-literal words stay Words."""
+        if self.check is not None and word.is_literal:
+            self.check(word.literal)
         if self.type == "command":
             return word
         if self.type in WORD_TYPES:
@@ -102,6 +115,9 @@ class Signature:
     # Flags keep the order they were written in and may repeat (find's
     # expression: ``-size +1k -size -32k``, ``-name a -o -name b``).
     ordered: bool = False
+    # The built-in stands in for the program of the same name (GNU grep, sed,
+    # ls …): arguments it does not take run that program instead.
+    program: bool = False
     by_flag: dict = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:

@@ -1,7 +1,8 @@
 """A GBNF grammar of the command language, generated from the live registry.
 
 Only known commands, their own flags, and a few well-known programs can
-appear; words are bare or single/double-quoted. The parser still validates
+appear (a built-in that stands in for a program, as grep or sed, may also
+take that program's flags); words are bare or single/double-quoted. The parser still validates
 every answer (the grammar does not check argument counts or types).
 """
 
@@ -54,7 +55,7 @@ def _command_rule(cmd: Command) -> tuple[str, list[str]]:
             alts.extend(_flag(f) for f in (p.flags if cmd.ordered else p.flags[:1]))
         elif p.type == "choice":
             alts.append(f'{_lit(flag + " ")} ({" | ".join(_lit(c) for c in p.choices)})')
-        elif p.type == "int":
+        elif p.type in ("int", "count"):
             alts.append(f'{_lit(flag + " ")} int')
         elif p.type == "command":
             alts.append(f'{_lit(flag)} (" " word)+ " " ("\\\\;" | "\';\'" | "+")')
@@ -70,6 +71,8 @@ def _command_rule(cmd: Command) -> tuple[str, list[str]]:
         arg_alts.append('"-" [0-9]+')
     if positional:
         arg_alts.append("posword")
+    if cmd.program:             # flags the built-in lacks run the program of the same name
+        arg_alts.append("progflag")
     if arg_alts:
         lines.append(f"{rule}-arg ::= {' | '.join(arg_alts)}")
         lines.append(f'{rule} ::= {_lit(cmd.name)} (" " {rule}-arg)*')
@@ -100,6 +103,7 @@ def grammar(registry: Registry, programs: Iterable[str] = ()) -> str:
         'field ::= [a-z_%]+',
         'op ::= "==" | "!=" | "<" | "<=" | ">" | ">=" | "=~" | "!~" | "contains"',
         'int ::= "-"? [0-9]+',
+        'progflag ::= "-" "-"? [a-zA-Z0-9] [a-zA-Z0-9=,.:%+_-]*',
         'word ::= bare | squoted | dquoted',
         'posword ::= posbare | squoted | dquoted',
         "posbare ::= [^ \\t\\n'\"|;&<>()`#\\\\-] [^ \\t\\n'\"|;&<>()`\\\\]*",

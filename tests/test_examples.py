@@ -1,11 +1,13 @@
-"""Every built-in's declared examples: each parses, and those with an
-expected output produce exactly that output in a fresh directory."""
+"""Every built-in's declared examples, and the planner's idioms: each
+parses, and those with an expected output produce exactly that output in a
+fresh directory."""
 
 from __future__ import annotations
 
 import pytest
 
 from nlsh.lang import parse
+from nlsh.planner.idioms import IDIOMS
 from nlsh.registry import default_registry
 
 REG = default_registry()
@@ -22,6 +24,16 @@ def test_example(name, i, example, sh):
     plan = parse(example.command, REG)
     used = [c.name for c in plan.calls] + [m.name for ch in plan.chains for m in ch.modifiers]
     assert name in used, f"example of {name} does not use {name}"
+    check_output(example, sh)
+
+
+@pytest.mark.parametrize("idiom", IDIOMS, ids=[f"{ex.command.split()[0]}-{i}" for i, ex in enumerate(IDIOMS)])
+def test_idiom(idiom, sh):
+    parse(idiom.command, REG)
+    check_output(idiom, sh)
+
+
+def check_output(example, sh):
     if example.output is None:
         return
     line = example.command + (f"; {example.check}" if example.check else "")

@@ -187,7 +187,9 @@ class OpenAIBackend:
     """Any OpenAI-compatible server (llama-server, Ollama, vLLM) over HTTP."""
 
     def __init__(self, base_url: str, model: str = "default", api_key: str | None = None,
-                 timeout: float = 60.0) -> None:
+                 timeout: float = 180.0) -> None:
+        # A cold CPU server reads the ~2,800-token prompt prefix on the first
+        # request (tens of seconds on 2 cores); later requests reuse its cache.
         self.base_url = base_url.rstrip("/")
         self.name = model
         self.api_key = api_key or os.environ.get("OPENAI_API_KEY")

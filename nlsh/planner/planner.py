@@ -15,6 +15,7 @@ from nlsh.planner.prompt import (
     chatml_prefix,
     chatml_suffix,
     context_line,
+    idiom_shots,
     registry_shots,
     repair_suffix,
 )
@@ -85,9 +86,10 @@ class Planner:
         if self._built_for == self.registry.version:
             return
         programs = programs_on_path(self._path)
-        self._prefix = chatml_prefix(self.registry, programs)
+        idioms = idiom_shots(self.registry, programs)
+        self._prefix = chatml_prefix(self.registry, programs, idioms)
         self._grammar = grammar(self.registry, programs)
-        self._index = ExampleIndex(registry_shots(self.registry) + self.accepted)
+        self._index = ExampleIndex(registry_shots(self.registry) + idioms + self.accepted)
         self._built_for = self.registry.version
 
     def remember(self, utterance: str, plan_text: str) -> None:

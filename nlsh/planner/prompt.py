@@ -10,6 +10,8 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
+from nlsh.planner.grammar import PROGRAMS
+from nlsh.planner.idioms import IDIOMS
 from nlsh.registry import Registry
 
 RULES = """You are the planner of nlsh, a Unix shell. Turn the user's request into ONE line of nlsh.
@@ -17,9 +19,12 @@ Use only the commands below with the flags shown; `|` pipes, `&&`, `||` and `;` 
 Paths are relative to the current directory; never use / or ~ unless the user names them.
 ls, find, ps, du, df, stat and free emit records (fields such as name, path, type, size, modified)
 that where, sort, select, get, first, last, count and sum work on; text commands work on lines.
-Quote patterns and words with spaces in single quotes. Give the simplest line that does exactly
-what was asked: do not add commands that show or check the result, and never delete, move or kill
-anything the user did not ask for.
+Quote patterns and words with spaces in single quotes. Text given in the request goes in with
+echo 'TEXT' | …; sed -i and chmod change files in place; grep -r searches directories.
+In find, group alternatives as \\( -name A -o -name B \\); -exec CMD {} + runs CMD once on all
+the files (one total), -exec CMD {} ';' once per file.
+Give the simplest line that does exactly what was asked: do not add commands that show or check
+the result, and never delete, move or kill anything the user did not ask for.
 Answer with the command line only."""
 
 STOPWORDS = frozenset(["a", "an", "the", "of", "in", "on", "to", "for", "and", "or", "all", "my", "me", "i", "is", "are", "be", "with", "that", "this", "it", "its", "from", "by", "as", "at", "which", "what", "who", "how", "do", "does", "please", "can", "you", "into", "them", "their", "there", "these", "those", "any", "each", "every"])
@@ -42,14 +47,18 @@ def catalogue(registry: Registry, programs: list[str]) -> str:
     return "\n".join(lines)
 
 
-def chatml_prefix(registry: Registry, programs: list[str]) -> str:
-    return (f"<|im_start|>system\n{RULES}\n\nCommands:\n{catalogue(registry, programs)}<|im_end|>\n")
+def chatml_prefix(registry: Registry, programs: list[str], idioms: list[Shot]) -> str:
+    """The system message, then the idioms as earlier turns (all cached once)."""
+    return (f"<|im_start|>system\n{RULES}\n\nCommands:\n{catalogue(registry, programs)}<|im_end|>\n"
+            + "".join(_turn(s) for s in idioms))
+
+
+def _turn(s: Shot) -> str:
+    return f"<|im_start|>user\n{s.utterance}<|im_end|>\n<|im_start|>assistant\n{s.command}<|im_end|>\n"
 
 
 def chatml_suffix(shots: list[Shot], context: str, utterance: str) -> str:
-    parts = []
-    for s in shots:
-        parts.append(f"<|im_start|>user\n{s.utterance}<|im_end|>\n<|im_start|>assistant\n{s.command}<|im_end|>\n")
+    parts = [_turn(s) for s in shots]
     ctx = f"[{context}]\n" if context else ""
     parts.append(f"<|im_start|>user\n{ctx}{utterance}<|im_end|>\n<|im_start|>assistant\n")
     return "".join(parts)
@@ -106,6 +115,34 @@ def registry_shots(registry: Registry) -> list[Shot]:
     return [Shot(ex.utterance, ex.command) for cmd in registry for ex in cmd.examples]
 
 
+def idiom_shots(registry: Registry, programs: list[str]) -> list[Shot]:
+    """The idioms this machine can run (an idiom using a missing program is left out)."""
+    missing = set(PROGRAMS) - set(programs)
+    return [Shot(ex.utterance, ex.command) for ex in IDIOMS
+            if not missing & set(re.findall(r"(?:^|\| )([a-z0-9]+)", ex.command))]
+
+
+FILE_NAME = re.compile(r"[\w-]+(?:\.[\w-]+)*\.[A-Za-z0-9]{1,8}\b")
+
+
+def located(cwd: str, utterance: str, limit: int = 3, budget: int = 3000) -> list[str]:
+    """Where below ``cwd`` the files the request names are, when they are not in it
+    ("textfile3.txt" → ``docs/old/textfile3.txt``); the walk stops after ``budget`` entries."""
+    wanted = {m for m in FILE_NAME.findall(utterance) if "/" not in m
+              and not os.path.lexists(os.path.join(cwd, m))}
+    found: list[str] = []
+    if not wanted:
+        return found
+    seen = 0
+    for root, dirs, files in os.walk(cwd):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        seen += len(dirs) + len(files)
+        found.extend(os.path.relpath(os.path.join(root, f), cwd) for f in sorted(files) if f in wanted)
+        if seen > budget or len(found) >= limit:
+            break
+    return found[:limit]
+
+
 def context_line(cwd: str, utterance: str, last: str | None = None, last_error: str | None = None,
                  limit: int = 5) -> str:
     """Short context: names here that the request seems to mean, and the last command's error.
@@ -122,6 +159,9 @@ def context_line(cwd: str, utterance: str, last: str | None = None, last_error: 
     if relevant:
         parts.append("here: " + ", ".join(n + ("/" if os.path.isdir(os.path.join(cwd, n)) else "")
                                           for n in relevant))
+    below = located(cwd, utterance)
+    if below:
+        parts.append("found: " + ", ".join(below))
     if last and last_error:
         parts.append(f"last command `{last}` failed: {last_error}")
     return "; ".join(parts)

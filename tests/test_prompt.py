@@ -1,0 +1,30 @@
+"""The planner's prompt parts that need no model: context and idioms."""
+
+from __future__ import annotations
+
+from nlsh.planner.grammar import programs_on_path
+from nlsh.planner.idioms import IDIOMS
+from nlsh.planner.prompt import chatml_prefix, context_line, idiom_shots
+from nlsh.registry import default_registry
+
+REG = default_registry()
+
+
+def test_context_names_matching_files_here_and_finds_named_files_below(work):
+    (work / "notes_2024.md").write_text("")
+    (work / "deep" / "er").mkdir(parents=True)
+    (work / "deep" / "er" / "report.csv").write_text("")
+    line = context_line(str(work), "sum the notes and report.csv and missing.txt")
+    assert line == "here: notes_2024.md; found: deep/er/report.csv"
+
+
+def test_context_is_empty_when_nothing_matches(work):
+    assert context_line(str(work), "what time is it") == ""
+
+
+def test_idioms_go_into_the_cached_prefix_unless_their_program_is_missing():
+    everything = idiom_shots(REG, programs_on_path())
+    assert len(everything) == len(IDIOMS)
+    prefix = chatml_prefix(REG, [], idiom_shots(REG, []))
+    assert "grep -o error app.log | wc -l" in prefix
+    assert "tar -czf" not in prefix and "awk" not in prefix.split("Commands:")[1].split("<|im_end|>", 1)[1]

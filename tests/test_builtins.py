@@ -246,3 +246,12 @@ def test_caret_negates_a_bracket_as_in_bash(sh):
     files = {".hidden": "", "a1": "", "b2": ""}
     assert sh("echo .[^.]* [^a]*", files).out == ".hidden b2\n"
     assert sh("find . -name '[^.a]*'", files).out == "./b2\n"
+
+
+def test_errors_follow_the_output_with_2_and_1(sh):
+    files = {"f": "a\n"}
+    assert sh("cat nope f 2>&1 | sort", files).out == "a\nnlsh: cat: nope: No such file or directory\n"
+    r = sh("sh -c 'echo oops >&2; echo fine' 2>&1 | sort")
+    assert r.out == "fine\noops\n" and r.err == ""
+    r = sh("cat nope f &> both.txt; sh -c 'echo late >&2' &>> both.txt; cat both.txt", files)
+    assert r.out == "nlsh: cat: nope: No such file or directory\na\nlate\n"

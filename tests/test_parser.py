@@ -83,6 +83,17 @@ def test_external_programs_keep_their_words():
     assert t(p("git log --oneline -n 3")) == "git log --oneline -n 3"
 
 
+@pytest.mark.parametrize("line,canonical", [
+    ("ls x 2>&1 | wc -l", "ls x 2>&1 | wc -l"),
+    ("make &> build.log", "make > build.log 2>&1"),
+    ("cat a &>> all.log", "cat a >> all.log 2>&1"),
+    ("ls file2>x", "ls file2 > x"),
+])
+def test_stderr_joins_stdout(line, canonical):
+    assert t(p(line)) == canonical
+    assert p(canonical) == p(line)
+
+
 class NoPrograms:
     """The registry's commands with nothing on PATH."""
     signature = staticmethod(REG.signature)
@@ -239,8 +250,8 @@ def calls(draw):
             args.append((param.name, value_for(draw, param)))
     if cmd.expression:
         return Call(cmd.name, tuple(args))
-    redirects = tuple(Redirect(op, draw(words(globbing=False)))
-                      for op in draw(st.lists(st.sampled_from([">", ">>", "<", "2>", "2>>"]), max_size=1)))
+    redirects = tuple(Redirect(op, Word.lit("") if op == "2>&1" else draw(words(globbing=False)))
+                      for op in draw(st.lists(st.sampled_from([">", ">>", "<", "2>", "2>>", "2>&1"]), max_size=1)))
     return Call(cmd.name, tuple(args), redirects)
 
 

@@ -69,7 +69,7 @@ def run_pipeline(pipeline: Pipeline, job: Job) -> int:
 def _redirect(call: Call, job: Job, kind: str) -> io.BufferedIOBase | None:
     """The file for ``kind`` ("<", ">" or "2>"); ``>>`` counts as ">"."""
     for r in call.redirects:
-        base = {"<": "<", ">": ">", ">>": ">", "2>": "2>", "2>>": "2>"}[r.op]
+        base = {"<": "<", ">": ">", ">>": ">", "2>": "2>", "2>>": "2>", "2>&1": ""}[r.op]
         if base == kind:
             targets = expand_word(r.target, job.shell)
             if len(targets) != 1:
@@ -84,6 +84,11 @@ def _redirect(call: Call, job: Job, kind: str) -> io.BufferedIOBase | None:
             except OSError as e:
                 raise CommandError(f"{targets[0]}: {os_reason(e)}") from None
     return None
+
+
+def _merges_stderr(call: Call) -> bool:
+    """``2>&1`` (or ``&>``): errors go wherever the output goes."""
+    return any(r.op == "2>&1" for r in call.redirects)
 
 
 def _pipe_lines(f: io.BufferedIOBase, cancel) -> Iterator[str]:
@@ -134,8 +139,6 @@ def _start_builtin(call: Call, job: Job, upstream: object, last: bool,
     else:
         source = None
 
-    err_stream = _ErrWriter(job, stderr)
-    ctx = Context(job.shell, call.name, source, job.cancel, err_stream)
     if stdout is not None:
         out: object = _FileSink(stdout)
         downstream = None
@@ -149,6 +152,11 @@ def _start_builtin(call: Call, job: Job, upstream: object, last: bool,
     else:
         downstream = Channel(job.cancel)
         out = downstream
+    if _merges_stderr(call):
+        err_stream = _ErrWriter(job, None, into=out)
+    else:
+        err_stream = _ErrWriter(job, stderr)
+    ctx = Context(job.shell, call.name, source, job.cancel, err_stream)
 
     def run() -> None:
         job.thread_started()
@@ -231,14 +239,19 @@ class _FileSink:
 
 
 class _ErrWriter:
-    """A built-in's stderr: a redirect target, or the job's error stream."""
+    """A built-in's stderr: a redirect target, its own output (``2>&1``), or
+    the job's error stream."""
 
-    def __init__(self, job: Job, f: io.BufferedIOBase | None) -> None:
+    def __init__(self, job: Job, f: io.BufferedIOBase | None, into: object = None) -> None:
         self.job = job
         self.f = f
+        self.into = into
 
     def write(self, text: str) -> None:
-        if self.f is not None:
+        if self.into is not None:
+            for line in text.rstrip("\n").split("\n"):
+                self.into.put(line)
+        elif self.f is not None:
             self.f.write(text.encode("utf-8", "surrogateescape"))
         else:
             self.job.err(text)
@@ -291,7 +304,9 @@ def _start_external(call: Call, job: Job, upstream: object, last: bool,
         stdout = None
     else:
         stdout = subprocess.PIPE
-    if stderr_f is not None:
+    if _merges_stderr(call):
+        stderr = stdout_f if stdout_f is not None else subprocess.STDOUT
+    elif stderr_f is not None:
         stderr = stderr_f
     elif job.foreground:
         stderr = None

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from nlsh.lang.errors import ParseError
 from nlsh.lang.plan import Glob, Lit, Part, Tilde, Var, Word
 
-OPERATORS = ("&&", "||", "2>>", "2>", ">>", ">", "<", "|", ";", "&")
+OPERATORS = ("&&", "||", "2>&1", "2>>", "2>", "&>>", "&>", ">>", ">", "<", "|", ";", "&")
 GLOB_CHARS = frozenset("*?[")
 # Characters that end an unquoted word or need quoting to be literal.
 SPECIAL = frozenset(" \t\n|&;<>()'\"\\$#`")

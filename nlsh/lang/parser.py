@@ -12,7 +12,7 @@ from nlsh.lang.plan import Call, Chain, Pipeline, Plan, Redirect, Word
 from nlsh.lang.signature import Param, Signature
 
 _NUMBER = re.compile(r"^-\d+(\.\d+)?$")
-_REDIRECTS = (">", ">>", "<", "2>", "2>>")
+_REDIRECTS = (">", ">>", "<", "2>", "2>>", "2>&1", "&>", "&>>")
 _COMPARISONS = ("<", ">", "<=", ">=")
 _OPERATOR_WORDS = ("(", ")", "!")
 
@@ -174,11 +174,16 @@ def _words_and_redirects(tokens: list[Token], expression: bool) -> tuple[list[To
                 i += 2
                 continue
             words.append(Token("word", Word.lit(op), tok.column, 1))
+        elif tok.kind == "op" and tok.value == "2>&1":
+            redirects.append(Redirect("2>&1", Word.lit("")))
         elif tok.kind == "op":
             target = tokens[i + 1] if i + 1 < len(tokens) else None
             if target is None or target.kind != "word":
                 raise ParseError(f"{tok.value} needs a file name", tok.column, tok.length)
-            redirects.append(Redirect(tok.value, target.value))
+            if tok.value in ("&>", "&>>"):      # both streams: > FILE 2>&1
+                redirects += [Redirect(tok.value[1:], target.value), Redirect("2>&1", Word.lit(""))]
+            else:
+                redirects.append(Redirect(tok.value, target.value))
             i += 1
         else:
             words.append(tok)

@@ -76,7 +76,8 @@ class Word:
 
 @dataclass(frozen=True)
 class Redirect:
-    """``>`` / ``>>`` / ``<`` / ``2>`` / ``2>>`` with its target word."""
+    """``>`` / ``>>`` / ``<`` / ``2>`` / ``2>>`` with its target word, or ``2>&1``
+    (stderr goes where stdout goes; its target is an empty word)."""
     op: str
     target: Word
 

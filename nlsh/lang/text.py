@@ -58,7 +58,7 @@ def call_text(call: Call, signature: Callable[[str], Signature | None]) -> str:
             else:
                 words.append(f"{param.flags[0]} {_value_text(value, False, option=True)}")
     for r in call.redirects:
-        words.append(f"{r.op} {quote(r.target)}")
+        words.append(r.op if r.op == "2>&1" else f"{r.op} {quote(r.target)}")
     return " ".join(words)
 
 

@@ -156,7 +156,7 @@ def test_source_in_the_shell(sh, work):
 def test_lock_creation_with_the_real_model(nlsh, work, model_path):
     (work / "notes.txt").write_text("a\nb\n")
     path = write(work / "m.nls", "# nls 1\nparam f = notes.txt\nshow the contents of {f}\necho done\n")
-    r = nlsh("lock", path, env={"NLSH_MODEL": model_path})
+    r = nlsh("lock", path, env={"NLSH_MODEL": model_path}, timeout=300)
     assert r.status == 0, r.err
     entries = list(read_lock(lock_path(path)).values())
     assert len(entries) == 1 and entries[0].utterance == "show the contents of {f}"
@@ -164,7 +164,7 @@ def test_lock_creation_with_the_real_model(nlsh, work, model_path):
     r = nlsh("run", path, "--locked", env={"NLSH_MODEL": "/nonexistent.gguf"})
     assert r.status == 0, r.err
     assert r.out.splitlines()[-1] == "done" and "a" in r.out.split()
-    r = nlsh("run", path, "--replan", env={"NLSH_MODEL": model_path})
+    r = nlsh("run", path, "--replan", env={"NLSH_MODEL": model_path}, timeout=300)
     assert r.status == 0 and "planning (not locked)" in r.err
 
 

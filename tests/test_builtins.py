@@ -255,3 +255,8 @@ def test_errors_follow_the_output_with_2_and_1(sh):
     assert r.out == "fine\noops\n" and r.err == ""
     r = sh("cat nope f &> both.txt; sh -c 'echo late >&2' &>> both.txt; cat both.txt", files)
     assert r.out == "nlsh: cat: nope: No such file or directory\na\nlate\n"
+
+
+def test_help_says_which_builtins_hand_over_to_their_program(sh):
+    assert "other flags run " in sh("help sed").out and sh("help sed").out.count("/sed instead") == 1
+    assert "other flags" not in sh("help rm").out

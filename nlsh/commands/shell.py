@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from collections.abc import Iterator
 
 from nlsh.kernel.context import Args, CommandError, Context
@@ -134,6 +135,10 @@ def help_(ctx: Context, a: Args) -> Iterator[str]:
     yield f"{cmd.name} — {cmd.summary}"
     yield f"usage: {cmd.usage}"
     yield f"input: {cmd.input}   output: {cmd.output}   effects: {', '.join(sorted(cmd.effects))}"
+    if cmd.program:
+        where = shutil.which(cmd.name, path=ctx.shell.env.get("PATH"))
+        yield (f"other flags run {where} instead, as in bash" if where
+               else f"other flags would run the program {cmd.name}, which is not on PATH")
     options = [p for p in cmd.params if not p.positional]
     if options:
         yield "flags:"

@@ -96,3 +96,11 @@ def test_ctrl_c_cancels_builtin_and_children(work):
     assert p.returncode == 130
     time.sleep(0.5)
     assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
+
+
+def test_output_goes_to_stderr_with_greater_ampersand_2(nlsh):
+    r = nlsh("-c", "echo oops >&2; sh -c 'echo prog' 1>&2; echo fine")
+    assert r.out == "fine\n"
+    assert r.err == "oops\nprog\n"
+    r = nlsh("-c", "echo kept >&2 2> err.txt; cat err.txt")
+    assert r.out == "kept\n" and r.err == ""

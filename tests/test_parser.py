@@ -88,8 +88,10 @@ def test_external_programs_keep_their_words():
     ("make &> build.log", "make > build.log 2>&1"),
     ("cat a &>> all.log", "cat a >> all.log 2>&1"),
     ("ls file2>x", "ls file2 > x"),
+    ("echo oops >&2", "echo oops >&2"),
+    ("echo oops 1>&2", "echo oops >&2"),
 ])
-def test_stderr_joins_stdout(line, canonical):
+def test_streams_join(line, canonical):
     assert t(p(line)) == canonical
     assert p(canonical) == p(line)
 
@@ -250,8 +252,9 @@ def calls(draw):
             args.append((param.name, value_for(draw, param)))
     if cmd.expression:
         return Call(cmd.name, tuple(args))
-    redirects = tuple(Redirect(op, Word.lit("") if op == "2>&1" else draw(words(globbing=False)))
-                      for op in draw(st.lists(st.sampled_from([">", ">>", "<", "2>", "2>>", "2>&1"]), max_size=1)))
+    redirects = tuple(Redirect(op, Word.lit("") if op in ("2>&1", ">&2") else draw(words(globbing=False)))
+                      for op in draw(st.lists(st.sampled_from([">", ">>", "<", "2>", "2>>", "2>&1", ">&2"]),
+                                              max_size=1)))
     return Call(cmd.name, tuple(args), redirects)
 
 

@@ -69,7 +69,7 @@ def run_pipeline(pipeline: Pipeline, job: Job) -> int:
 def _redirect(call: Call, job: Job, kind: str) -> io.BufferedIOBase | None:
     """The file for ``kind`` ("<", ">" or "2>"); ``>>`` counts as ">"."""
     for r in call.redirects:
-        base = {"<": "<", ">": ">", ">>": ">", "2>": "2>", "2>>": "2>", "2>&1": ""}[r.op]
+        base = {"<": "<", ">": ">", ">>": ">", "2>": "2>", "2>>": "2>", "2>&1": "", ">&2": ""}[r.op]
         if base == kind:
             targets = expand_word(r.target, job.shell)
             if len(targets) != 1:
@@ -89,6 +89,11 @@ def _redirect(call: Call, job: Job, kind: str) -> io.BufferedIOBase | None:
 def _merges_stderr(call: Call) -> bool:
     """``2>&1`` (or ``&>``): errors go wherever the output goes."""
     return any(r.op == "2>&1" for r in call.redirects)
+
+
+def _output_to_stderr(call: Call) -> bool:
+    """``>&2``: the output goes wherever errors go."""
+    return any(r.op == ">&2" for r in call.redirects)
 
 
 def _pipe_lines(f: io.BufferedIOBase, cancel) -> Iterator[str]:
@@ -141,6 +146,10 @@ def _start_builtin(call: Call, job: Job, upstream: object, last: bool,
 
     if stdout is not None:
         out: object = _FileSink(stdout)
+        downstream = None
+    elif _output_to_stderr(call):
+        out = _FileSink(stderr) if stderr is not None else _ErrLines(job)
+        stderr = None
         downstream = None
     elif last:
         out = job
@@ -238,6 +247,20 @@ class _FileSink:
             pass
 
 
+class _ErrLines:
+    """A built-in's output sent to the job's error stream (``>&2``)."""
+
+    def __init__(self, job: Job) -> None:
+        self.job = job
+
+    def put(self, item: object) -> None:
+        text = plain(item)
+        self.job.err(text if isinstance(item, Partial) else text + "\n")
+
+    def close(self) -> None:
+        pass
+
+
 class _ErrWriter:
     """A built-in's stderr: a redirect target, its own output (``2>&1``), or
     the job's error stream."""
@@ -298,8 +321,12 @@ def _start_external(call: Call, job: Job, upstream: object, last: bool,
     else:
         stdin = subprocess.DEVNULL
 
+    to_stderr = _output_to_stderr(call) and stdout_f is None
     if stdout_f is not None:
         stdout = stdout_f
+    elif to_stderr:
+        # the foreground's errors are the shell's own fd 2; a background job collects them
+        stdout = stderr_f if stderr_f is not None else (2 if job.foreground else subprocess.PIPE)
     elif last and job.inherit_stdout:
         stdout = None
     else:
@@ -362,8 +389,9 @@ def _start_external(call: Call, job: Job, upstream: object, last: bool,
     downstream: object = None
     collectors = []
     if stdout == subprocess.PIPE:
-        if last:
-            collectors.append(_thread(job, f"nlsh-out-{call.name}", _collect, proc.stdout, job, 1))
+        if last or to_stderr:
+            collectors.append(_thread(job, f"nlsh-out-{call.name}", _collect, proc.stdout, job,
+                                      2 if to_stderr else 1))
         else:
             downstream = proc.stdout
     if stderr == subprocess.PIPE:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from nlsh.lang.errors import ParseError
 from nlsh.lang.plan import Glob, Lit, Part, Tilde, Var, Word
 
-OPERATORS = ("&&", "||", "2>&1", "2>>", "2>", "&>>", "&>", ">>", ">", "<", "|", ";", "&")
+OPERATORS = ("&&", "||", "2>&1", "1>&2", "2>>", "2>", "&>>", "&>", ">&2", ">>", ">", "<", "|", ";", "&")
 GLOB_CHARS = frozenset("*?[")
 # Characters that end an unquoted word or need quoting to be literal.
 SPECIAL = frozenset(" \t\n|&;<>()'\"\\$#`")
@@ -90,7 +90,7 @@ def tokenize(line: str) -> list[Token]:
         if c == "#":
             break
         op = next((o for o in OPERATORS if line.startswith(o, i)), None)
-        if op is not None and not (op.startswith("2") and i > 0 and line[i - 1] not in " \t|;&"):
+        if op is not None and not (op[0].isdigit() and i > 0 and line[i - 1] not in " \t|;&"):
             tokens.append(Token("op", op, i, len(op)))
             i += len(op)
             continue

@@ -12,7 +12,7 @@ from nlsh.lang.plan import Call, Chain, Pipeline, Plan, Redirect, Word
 from nlsh.lang.signature import Param, Signature
 
 _NUMBER = re.compile(r"^-\d+(\.\d+)?$")
-_REDIRECTS = (">", ">>", "<", "2>", "2>>", "2>&1", "&>", "&>>")
+_REDIRECTS = (">", ">>", "<", "2>", "2>>", "2>&1", "&>", "&>>", ">&2", "1>&2")
 _COMPARISONS = ("<", ">", "<=", ">=")
 _OPERATOR_WORDS = ("(", ")", "!")
 
@@ -174,8 +174,8 @@ def _words_and_redirects(tokens: list[Token], expression: bool) -> tuple[list[To
                 i += 2
                 continue
             words.append(Token("word", Word.lit(op), tok.column, 1))
-        elif tok.kind == "op" and tok.value == "2>&1":
-            redirects.append(Redirect("2>&1", Word.lit("")))
+        elif tok.kind == "op" and tok.value in ("2>&1", ">&2", "1>&2"):
+            redirects.append(Redirect(tok.value.removeprefix("1"), Word.lit("")))
         elif tok.kind == "op":
             target = tokens[i + 1] if i + 1 < len(tokens) else None
             if target is None or target.kind != "word":

@@ -74,10 +74,15 @@ class Word:
         return "".join(out)
 
 
+# Redirections that name no file.
+STREAM_REDIRECTS = ("2>&1", ">&2")
+
+
 @dataclass(frozen=True)
 class Redirect:
     """``>`` / ``>>`` / ``<`` / ``2>`` / ``2>>`` with its target word, or ``2>&1``
-    (stderr goes where stdout goes; its target is an empty word)."""
+    (stderr goes where stdout goes) or ``>&2`` (stdout goes to stderr), whose
+    target is an empty word."""
     op: str
     target: Word
 

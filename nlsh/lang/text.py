@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from nlsh.lang.lexer import GLOB_CHARS, SPECIAL
-from nlsh.lang.plan import Call, Chain, Glob, Lit, Pipeline, Plan, Tilde, Var, Word
+from nlsh.lang.plan import STREAM_REDIRECTS, Call, Chain, Glob, Lit, Pipeline, Plan, Tilde, Var, Word
 from nlsh.lang.signature import Signature
 
 _COMPARISON_WORDS = frozenset({"<", ">", "<=", ">="})
@@ -58,7 +58,7 @@ def call_text(call: Call, signature: Callable[[str], Signature | None]) -> str:
             else:
                 words.append(f"{param.flags[0]} {_value_text(value, False, option=True)}")
     for r in call.redirects:
-        words.append(r.op if r.op == "2>&1" else f"{r.op} {quote(r.target)}")
+        words.append(r.op if r.op in STREAM_REDIRECTS else f"{r.op} {quote(r.target)}")
     return " ".join(words)
 
 

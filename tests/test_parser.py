@@ -107,13 +107,17 @@ class NoPrograms:
 
 
 @pytest.mark.parametrize("line", ["sed -n 2p f", "ls --color=never", "head -n -2 f", "tail -n +2 f",
-                                  "sort -k 2,2 f", "date -d yesterday +%s", "pwd -P"])
+                                  "sort -k 2,2 f", "date -d yesterday +%s", "pwd -P", "ps aux", "ps -ef"])
 def test_builtin_standing_in_for_a_program_runs_it_for_flags_it_lacks(line):
     c = call(line)
     assert c.external and c.name == line.split()[0]
     assert t(p(line)) == line
     with pytest.raises(ParseError):
         parse(line, NoPrograms())
+
+
+def test_ps_with_a_process_name_stays_the_builtin():
+    assert not call("ps python").external and not call("ps xfce4-panel").external
 
 
 def test_destructive_builtins_never_fall_back_to_programs():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import shutil
 import signal
 import time
@@ -17,8 +18,14 @@ from nlsh.records import Record
 from nlsh.registry import Example, command
 
 
+def _not_bsd_options(name: str) -> None:
+    """``ps aux`` means GNU ps's BSD-style options, not a process called "aux"."""
+    if re.fullmatch(r"[auxfwe]*[ax][auxfwe]*", name):
+        raise ValueError("BSD-style ps options")
+
+
 @command("ps", "Running processes as records (pid, name, user, cpu, mem, command).",
-         params=[Param("name", "str", metavar="NAME")],
+         params=[Param("name", "str", metavar="NAME", check=_not_bsd_options)],
          output="records", category="processes",
          examples=[Example("show running python processes", "ps python"),
                    Example("the process using the most memory", "ps | sort mem -r | first")], program=True)

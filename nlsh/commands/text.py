@@ -497,7 +497,7 @@ def sed_script(script: str, extended: bool) -> tuple[re.Pattern, str, int]:
 @command("sed", "Substitute text: s/PATTERN/REPLACEMENT/[g][i]; -i edits files in place.",
          params=[Param("in_place", "flag", ("-i", "--in-place"), "edit the files", effects=("write",)),
                  Param("extended", "flag", ("-E", "-r", "--regexp-extended"), "extended regex syntax"),
-                 Param("script", "str", required=True, metavar="SCRIPT", check=lambda s: _sed_check(s)),
+                 Param("script", "str", required=True, metavar="SCRIPT", check=_sed_check),
                  PATHS],
          input="text", output="text", category="text",
          examples=[Example("replace cat with dog", "echo cat cat | sed s/cat/dog/g", "dog dog"),

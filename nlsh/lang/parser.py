@@ -311,13 +311,13 @@ def _value(name: str, param: Param, word: Word, tok: Token) -> object:
     try:
         return param.bind_word(word)
     except ValueError as e:
-        raise ArgumentError(f"{name}: bad value {word.source()!r} for {param.flags[0] if param.flags else param.label}: {e}",
-                         tok.column, tok.length) from None
+        label = param.flags[0] if param.flags else param.label
+        raise ArgumentError(f"{name}: bad value {word.source()!r} for {label}: {e}", tok.column, tok.length) from None
 
 
 def _unknown_flag(name: str, flag: str, sig: Signature, tok: Token) -> ArgumentError:
     return ArgumentError(f"{name}: unknown flag {flag}{did_you_mean(flag, list(sig.by_flag))}",
-                      tok.column, tok.length)
+                         tok.column, tok.length)
 
 
 def _bind_positionals(name: str, sig: Signature, tokens: list[Token], values: dict,

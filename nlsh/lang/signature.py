@@ -16,6 +16,8 @@ from nlsh.lang.values import Duration, Size
 # the call runs). Every other word type treats wildcards as plain text.
 GLOBBING_TYPES = frozenset({"path", "word"})
 WORD_TYPES = frozenset({"path", "word", "str", "pattern"})
+
+
 def _count(text: str) -> int:
     """A plain count: digits only (``head -n -3`` and ``tail -n +3`` mean something else)."""
     if not text.isdigit():

@@ -10,6 +10,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
+from nlsh.lang import ParseError, parse
 from nlsh.planner.grammar import PROGRAMS
 from nlsh.planner.idioms import IDIOMS
 from nlsh.registry import Registry
@@ -116,10 +117,18 @@ def registry_shots(registry: Registry) -> list[Shot]:
 
 
 def idiom_shots(registry: Registry, programs: list[str]) -> list[Shot]:
-    """The idioms this machine can run (an idiom using a missing program is left out)."""
+    """The idioms the planner may offer here: one that runs a planner program
+    not in ``programs`` (not installed) is left out."""
     missing = set(PROGRAMS) - set(programs)
-    return [Shot(ex.utterance, ex.command) for ex in IDIOMS
-            if not missing & set(re.findall(r"(?:^|\| )([a-z0-9]+)", ex.command))]
+    out = []
+    for ex in IDIOMS:
+        try:
+            plan = parse(ex.command, registry)
+        except ParseError:
+            continue
+        if not any(c.external and c.name in missing for c in plan.calls):
+            out.append(Shot(ex.utterance, ex.command))
+    return out
 
 
 FILE_NAME = re.compile(r"[\w-]+(?:\.[\w-]+)*\.[A-Za-z0-9]{1,8}\b")

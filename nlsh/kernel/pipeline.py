@@ -161,7 +161,7 @@ def _start_builtin(call: Call, job: Job, upstream: object, last: bool,
     else:
         downstream = Channel(job.cancel)
         out = downstream
-    if _merges_stderr(call):
+    if _merges_stderr(call) or _output_to_stderr(call):     # the two streams go to one place
         err_stream = _ErrWriter(job, None, into=out)
     else:
         err_stream = _ErrWriter(job, stderr)

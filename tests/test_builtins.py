@@ -240,6 +240,7 @@ def test_ls_sorts_like_gnu_ls(sh, work):
     assert sh("ls -t").out.split() == ["small", "big", "mid"]
     assert sh("ls -tr").out.split() == ["mid", "big", "small"]
     assert sh("ls -r").out.split() == ["small", "mid", "big"]
+    assert sh("ls -1 -h -A").out.split() == ["big", "mid", "small"]
 
 
 def test_caret_negates_a_bracket_as_in_bash(sh):
@@ -255,8 +256,19 @@ def test_errors_follow_the_output_with_2_and_1(sh):
     assert r.out == "fine\noops\n" and r.err == ""
     r = sh("cat nope f &> both.txt; sh -c 'echo late >&2' &>> both.txt; cat both.txt", files)
     assert r.out == "nlsh: cat: nope: No such file or directory\na\nlate\n"
+    r = sh("cat nope f >&2 2> err.txt; cat err.txt", files)
+    assert r.out == "nlsh: cat: nope: No such file or directory\na\n" and r.err == ""
 
 
 def test_help_says_which_builtins_hand_over_to_their_program(sh):
     assert "other flags run " in sh("help sed").out and sh("help sed").out.count("/sed instead") == 1
     assert "other flags" not in sh("help rm").out
+    missing = sh("export PATH=/nowhere; help sed").out
+    assert "other flags would run the program sed, which is not on PATH" in missing
+
+
+def test_wc_counts_like_gnu_wc(sh):
+    files = {"np": "abc", "two": "a b\nc\n"}
+    assert sh("wc -c np; wc -l np; wc -w np", files).out == "3 np\n0 np\n1 np\n"
+    assert sh("wc two np").out == "2 3 6 two\n0 1 3 np\n2 4 9 total\n"
+    assert sh("echo -n ab | wc -c; echo ab | wc -c").out == "2\n3\n"

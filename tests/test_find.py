@@ -74,8 +74,13 @@ def test_more_gnu_tests(sh, work):
     ("find . -size 3q", "find: invalid -size '3q' (try +1M, -10k, 100c)"),
     ("find . -regex '('", "find: invalid -regex '('"),
     ("find . -exec ls {} ';' -exec ls {} ';'", "find: only one -exec per find"),
+    ("find . -user no-such-user-here", "find: -user: no such user 'no-such-user-here'"),
+    ("find . -group no-such-group-here", "find: -group: no such group 'no-such-group-here'"),
+    ("find . -newer missing.txt", "find: missing.txt: No such file or directory"),
+    ("find . -mtime soon", "find: invalid -mtime 'soon' (try -7, +30, 2)"),
+    ("find . -exec no-such-program-x {} ';'", "find: -exec: no-such-program-x: command not found"),
 ])
-def test_bad_expressions_are_one_line_errors(sh, line, message):
+def test_bad_expressions_and_values_are_one_line_errors(sh, line, message):
     r = sh(line, TREE)
     assert r.status != 0
     assert r.err.startswith("nlsh: " + message)
@@ -161,19 +166,6 @@ def test_case_insensitive_path_and_regex(sh):
     assert found(sh(r"find . -iregex '.*\.md'")) == ["./c.md", "./d/g/h.MD"]
 
 
-@pytest.mark.parametrize("line,message", [
-    ("find . -user no-such-user-here", "find: -user: no such user 'no-such-user-here'"),
-    ("find . -group no-such-group-here", "find: -group: no such group 'no-such-group-here'"),
-    ("find . -newer missing.txt", "find: missing.txt: No such file or directory"),
-    ("find . -mtime soon", "find: invalid -mtime 'soon' (try -7, +30, 2)"),
-    ("find . -exec no-such-program-x {} ';'", "find: -exec: no-such-program-x: command not found"),
-])
-def test_bad_test_values_are_one_line_errors(sh, line, message):
-    r = sh(line, TREE)
-    assert r.status != 0
-    assert r.err.strip() == "nlsh: " + message
-
-
 def test_delete_of_dot_empties_it_and_refuses_home(sh, work, monkeypatch):
     sh("find . -delete", TREE)
     assert os.listdir(work) == []
@@ -199,3 +191,8 @@ def test_the_planner_grammar_offers_every_operator_spelling():
     for alt in ('"!"', '"-not"', '"-o"', '"-or"', '("\\\\(" | "\'(\'")', '("\\\\)" | "\')\'")', '"-size " word'):
         assert alt in rule
 
+
+
+def test_find_records_name_their_path_as_ls_does(sh):
+    assert sh("find . -name c.md | get name", TREE).out == "./c.md\n"
+    assert sh("ls -R d | where name =~ 'h.MD' | get name").out == "d/g/h.MD\n"

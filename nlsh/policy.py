@@ -22,7 +22,7 @@ from nlsh.lang.text import call_text
 from nlsh.paths import config_dir
 
 if TYPE_CHECKING:
-    from nlsh.registry import Registry
+    from nlsh.registry import Command, Registry
     from nlsh.session import Shell
 
 SYSTEM_DIRS = ("/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64", "/opt", "/proc",
@@ -200,7 +200,7 @@ def _assess_call(call: Call, shell: Shell, pipeline: tuple[Call, ...]) -> Step:
     return _redirects(call, shell, step)
 
 
-def _stand_in_effects(cmd, argv: list[str]) -> set[str]:
+def _stand_in_effects(cmd: Command | None, argv: list[str]) -> set[str]:
     """What a program run in place of a built-in may do, by the built-in's
     declaration: ``sed -n 2p f`` reads, ``sed -ni … f`` also writes."""
     if cmd is None or not cmd.program:

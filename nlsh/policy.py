@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from nlsh.kernel.context import CommandError
-from nlsh.kernel.expand import expand_word
+from nlsh.kernel.expand import Unexpanded, expand_word
 from nlsh.lang.plan import Call, Plan, Word
 from nlsh.lang.text import call_text
 from nlsh.paths import config_dir
@@ -48,6 +48,7 @@ class Step:
     programs: list[str] = field(default_factory=list)
     signals: list[str] = field(default_factory=list)
     unresolved: list[str] = field(default_factory=list)
+    piped: list[str] = field(default_factory=list)     # the programs of its pipeline
 
 
 @dataclass
@@ -71,11 +72,9 @@ class Risk:
         deletes = sorted({p for s in self.steps for p in s.deletes})
         programs = sorted({p for s in self.steps for p in s.programs})
         if writes or "write" in self.effects:
-            parts.append(f"writes {_count(writes, 'path')}" if writes else "writes files")
+            parts.append(f"writes {_named(writes)}")
         if deletes or "delete" in self.effects:
-            named = [p for p in deletes if not p.startswith("(")]
-            parts.append(f"deletes {_count(named, 'path')}" if named and len(named) == len(deletes)
-                         else "deletes files")
+            parts.append(f"deletes {_named(deletes)}")
         if programs:
             parts.append("runs " + ", ".join(programs[:4]) + (" …" if len(programs) > 4 else ""))
         elif "exec" in self.effects:
@@ -87,8 +86,11 @@ class Risk:
         return " · ".join(parts)
 
 
-def _count(items: list[str], noun: str) -> str:
-    return f"{len(items)} {noun}{'s' if len(items) != 1 else ''}"
+def _named(paths: list[str]) -> str:
+    """``3 paths``, or ``files`` when some are known only as a note."""
+    if not paths or any(p.startswith("(") for p in paths):
+        return "files"
+    return f"{len(paths)} path{'s' if len(paths) != 1 else ''}"
 
 
 @dataclass
@@ -129,25 +131,91 @@ class Rules:
 # -- assessing ---------------------------------------------------------------
 
 def assess(plan: Plan, shell: Shell) -> Risk:
+    """The steps of ``plan``, those of every ``$(…)`` after the call it feeds."""
     steps = []
     for chain in plan.chains:
         for pipeline in chain.pipelines:
-            for call in pipeline.calls:
-                steps.append(_assess_call(call, shell, pipeline.calls))
+            here = [_assess_call(call, shell, pipeline.calls) for call in pipeline.calls]
+            programs = [p for s in here for p in s.programs]
+            for step in here:
+                step.piped = programs
+                steps.append(step)
+                steps.extend(_inner_steps(step.call, shell))
     return Risk(steps)
 
 
+LOOP_RUNS = 200     # a loop's body is assessed for this many of its words
+
+
+def _inner_steps(call: Call, shell: Shell) -> list[Step]:
+    """The steps of the plans ``call`` runs; a loop's body once per word it will
+    take, with ``$NAME`` set to it (unknown when the words come from a ``$(…)``)."""
+    if call.name != "for" or call.external:
+        return [s for inner in call.nested() for s in assess(inner, shell).steps]
+    steps = [s for w in call.get("items", ()) for sub in w.subs for s in assess(sub.plan, shell).steps]
+    name, body = call.get("name"), call.get("body")
+    try:
+        items: list[str | None] = [s for w in call.get("items", ()) for s in expand_word(w, shell)]
+    except CommandError:
+        items = [None]
+    for item in items[:LOOP_RUNS]:
+        steps.extend(assess(body, _Bound(shell, name, item)).steps)
+    return steps
+
+
+class _Bound:
+    """The shell as a loop's body sees it: ``$NAME`` is one word (None: unknown)."""
+
+    def __init__(self, shell: Shell, name: str, value: str | None) -> None:
+        self._shell = shell
+        self.env = _LoopEnv(shell.env, name, value)
+
+    def __getattr__(self, attr: str) -> object:
+        return getattr(self._shell, attr)
+
+
+class _LoopEnv(dict):
+    def __init__(self, env: dict, name: str, value: str | None) -> None:
+        super().__init__(env)
+        self.unknown = name if value is None else None
+        if value is not None:
+            self[name] = value
+
+    def get(self, key: str, default: object = None) -> object:
+        if key == self.unknown:
+            raise Unexpanded(f"${key} is known only when the loop runs")
+        return super().get(key, default)
+
+
 def _paths(shell: Shell, values: object, step: Step) -> list[str]:
-    out = []
+    """The paths ``values`` name now; what a ``$(…)`` gives is known only when
+    it runs (a find's matches are computed; anything else is a note)."""
+    out, notes = [], []
     for v in values if isinstance(values, tuple) else (values,):
         if isinstance(v, Word):
             try:
                 out.extend(expand_word(v, shell))
+            except Unexpanded:
+                notes.extend(_substituted(v, shell, step))
             except CommandError:
                 step.unresolved.append(v.source())
         elif isinstance(v, str):
             out.append(v)
-    return [os.path.normpath(os.path.join(shell.cwd, os.path.expanduser(p))) for p in out]
+    return [os.path.normpath(os.path.join(shell.cwd, os.path.expanduser(p))) for p in out] + notes
+
+
+def _substituted(word: Word, shell: Shell, step: Step) -> list[str]:
+    """The paths of ``rm $(find …)``: the find's matches; else a note."""
+    if not word.subs:
+        return [f"({word.source()} as the loop sets it)"]
+    inner = word.subs[0].plan
+    calls = inner.calls
+    if len(word.parts) == 1 and len(calls) == 1 and calls[0].name == "find" and not calls[0].get("exec") \
+            and not calls[0].redirects:
+        found = _find_matches(calls[0], shell, step)
+        if found is not None:
+            return found
+    return [f"(what {word.source()} gives)"]
 
 
 def _assess_call(call: Call, shell: Shell, pipeline: tuple[Call, ...]) -> Step:
@@ -227,17 +295,22 @@ def _find_removes(call: Call) -> bool:
 
 def _find_deletes(call: Call, shell: Shell, step: Step) -> list[str]:
     """What a deleting find matches now (the preview names them)."""
-    from nlsh.commands.find import would_match
     step.effects.add("delete")
-    try:
-        found = would_match(shell, call)
-    except CommandError as e:
-        step.unresolved.append(str(e))
-        found = None
+    found = _find_matches(call, shell, step)
     if found is None:
         roots = _paths(shell, call.get("paths") or (Word.lit("."),), step)
         return [f"(what find matches under {', '.join(roots)})"]
     return found
+
+
+def _find_matches(call: Call, shell: Shell, step: Step) -> list[str] | None:
+    """What ``call`` (a find) matches now; None past the walk budget."""
+    from nlsh.commands.find import would_match
+    try:
+        return would_match(shell, call)
+    except CommandError as e:
+        step.unresolved.append(str(e))
+        return None
 
 
 def _piped_deletes(call: Call, pipeline: tuple[Call, ...], shell: Shell, step: Step) -> list[str]:
@@ -316,38 +389,27 @@ def decide(plan: Plan, shell: Shell, rules: Rules, planned: bool) -> Decision:
     risk = assess(plan, shell)
     asks: list[str] = []
     decided_by = "default"
-    for chain in plan.chains:
-        for pipeline in chain.pipelines:
-            programs = [s for c in pipeline.calls for s in _step_for(risk, c).programs]
-            for call in pipeline.calls:
-                step = _step_for(risk, call)
-                why = builtin_denial(step, shell, programs)
-                if why:
-                    return Decision("deny", why, "built-in deny-list", risk)
-                for pattern in rules.deny:
-                    if _matches(pattern, step):
-                        return Decision("deny", f"{step.text}: denied by your policy rule {pattern!r}",
-                                        f"rule: deny {pattern}", risk)
-                if any(_matches(p, step) for p in rules.allow):
-                    decided_by = "rule: allow"
-                    continue
-                hit = next((p for p in rules.ask if _matches(p, step)), None)
-                if hit is not None:
-                    asks.append(f"{step.text} (rule {hit!r})")
-                    continue
-                trusted = rules.typed == "trust" if not planned else rules.planned == "trust"
-                if not trusted and not step.effects <= {"read"}:
-                    asks.append(step.text)
+    for step in risk.steps:
+        why = builtin_denial(step, shell, step.piped)
+        if why:
+            return Decision("deny", why, "built-in deny-list", risk)
+        for pattern in rules.deny:
+            if _matches(pattern, step):
+                return Decision("deny", f"{step.text}: denied by your policy rule {pattern!r}",
+                                f"rule: deny {pattern}", risk)
+        if any(_matches(p, step) for p in rules.allow):
+            decided_by = "rule: allow"
+            continue
+        hit = next((p for p in rules.ask if _matches(p, step)), None)
+        if hit is not None:
+            asks.append(f"{step.text} (rule {hit!r})")
+            continue
+        trusted = rules.typed == "trust" if not planned else rules.planned == "trust"
+        if not trusted and not step.effects <= {"read"}:
+            asks.append(step.text)
     if asks:
-        return Decision("ask", "; ".join(asks), "default" if decided_by == "default" else decided_by, risk)
+        return Decision("ask", "; ".join(dict.fromkeys(asks)), "default" if decided_by == "default" else decided_by, risk)
     return Decision("allow", "", decided_by, risk)
-
-
-def _step_for(risk: Risk, call: Call) -> Step:
-    for s in risk.steps:
-        if s.call is call:
-            return s
-    raise KeyError(call)
 
 
 # -- explaining --------------------------------------------------------------
@@ -360,14 +422,14 @@ def dry_run(risk: Risk, cwd: str, limit: int = 8) -> list[str]:
     if deletes:
         files, size = _tree_stats([p for p in deletes if not p.startswith("(")])
         notes = [p for p in deletes if p.startswith("(")]
-        shown = ", ".join(os.path.relpath(p, cwd) if not p.startswith("(") else p for p in deletes[:limit])
+        shown = ", ".join(_shown(p, cwd) for p in deletes[:limit])
         more = " …" if len(deletes) > limit else ""
         lines.append(f"would delete {files} file{'s' if files != 1 else ''} ({Size(size).human()}): {shown}{more}"
                      if not notes or files else f"would delete {shown}{more}")
     writes = sorted({p for s in risk.steps for p in s.writes})
     if writes:
         existing = [p for p in writes if os.path.lexists(p)]
-        shown = ", ".join(os.path.relpath(p, cwd) for p in writes[:limit]) + (" …" if len(writes) > limit else "")
+        shown = ", ".join(_shown(p, cwd) for p in writes[:limit]) + (" …" if len(writes) > limit else "")
         lines.append(f"would write {len(writes)} path{'s' if len(writes) != 1 else ''}"
                      f"{f' ({len(existing)} already exist)' if existing else ''}: {shown}")
     programs = sorted({p for s in risk.steps for p in s.programs})
@@ -380,6 +442,11 @@ def dry_run(risk: Risk, cwd: str, limit: int = 8) -> list[str]:
     if unresolved:
         lines.append("matches nothing yet: " + ", ".join(unresolved))
     return lines or ["changes nothing (read-only)"]
+
+
+def _shown(path: str, cwd: str) -> str:
+    """A path relative to ``cwd``; a note such as ``(what $(…) gives)`` as it is."""
+    return path if path.startswith("(") else os.path.relpath(path, cwd)
 
 
 def _tree_stats(paths: list[str]) -> tuple[int, int]:

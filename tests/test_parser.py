@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from nlsh.lang import Duration, Glob, Lit, ParseError, Plan, Size, Tilde, Var, Word, parse, text
-from nlsh.lang.plan import Call, Chain, Pipeline, Redirect
+from nlsh.lang.plan import Call, Chain, Pipeline, Redirect, Sub
 from nlsh.registry import default_registry
 
 REG = default_registry()
@@ -142,7 +142,12 @@ def test_aliases_expand_first_word():
     ("find -type x", "find: bad value 'x' for -type: expected one of f, d, l", 11),
     ("cp a", "cp: missing DEST", 5),
     ("cd a extra", "cd: unexpected argument 'extra'", 5),
-    ("echo $(ls)", "unsupported character '('", 6),
+    ("echo (ls)", "unsupported character '('", 5),
+    ("echo $(ls", "unterminated $( (no matching ')')", 5),
+    ("echo $( )", "empty $( )", 5),
+    ("echo $(lss -l)", "in $(…): unknown command lss", 7),
+    ("echo $(sleep 1 &)", "in $(…): a background job (&) cannot give its output", 15),
+    ("echo \"$(cp a)\"", "in $(…): cp: missing DEST", 13),
 ])
 def test_errors_name_token_and_column(line, message, column):
     with pytest.raises(ParseError) as e:
@@ -175,6 +180,8 @@ def test_sizes_and_durations_round_trip():
 
 # -- property: parse(text(plan)) == plan ------------------------------------
 
+LOOP_BODIES = ["echo $f", "mv \"$f\" \"${f%.txt}.md\" && ls", "for g in a b; do echo $f$g; done | sort > out"]
+SUBSTITUTIONS = ["ls", "ls -l | count", " wc -l < 'a b' ", "echo \"$(pwd)\" x", "find . -name '*.py' -o -type d"]
 SAFE = st.text(alphabet="abcxyz019_./,:=+@%", min_size=1, max_size=6)
 ANY_TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="\x00"),
                    max_size=8)
@@ -186,8 +193,11 @@ def words(draw, globbing=True):
     if draw(st.booleans()) and draw(st.integers(0, 4)) == 0:
         parts.append(Tilde())
     for _ in range(draw(st.integers(1, 3))):
-        kind = draw(st.sampled_from(["lit", "lit", "var", "glob"] if globbing else ["lit", "lit", "var"]))
-        if kind == "lit":
+        kind = draw(st.sampled_from(["lit", "lit", "var", "sub", "glob"] if globbing else ["lit", "lit", "var", "sub"]))
+        if kind == "sub":
+            source = draw(st.sampled_from(SUBSTITUTIONS))
+            parts.append(Sub(source, parse(source, REG), draw(st.booleans())))
+        elif kind == "lit":
             parts.append(Lit(draw(ANY_TEXT)))
         elif kind == "var":
             parts.append(Var(draw(st.sampled_from(["HOME", "x", "A_1", "?"]))))
@@ -236,6 +246,10 @@ def value_for(draw, param):
 @st.composite
 def calls(draw):
     cmd = draw(st.sampled_from([c for c in REG if not c.modifier]))
+    if cmd.name == "for":
+        items = tuple(draw(words()) for _ in range(draw(st.integers(0, 3))))
+        body = parse(draw(st.sampled_from(LOOP_BODIES)), REG)
+        return Call("for", (("name", draw(st.sampled_from(["f", "x_1"]))), ("items", items), ("body", body)))
     args = []
     positional_needed = False
     for param in cmd.params:
@@ -282,7 +296,8 @@ def plans(draw):
             pipelines.append(Pipeline(tuple(draw(st.lists(calls(), min_size=1, max_size=3)))))
         ops = tuple(draw(st.sampled_from(["&&", "||"])) for _ in pipelines[1:])
         modifiers = []
-        for m in draw(st.lists(st.sampled_from(["limit", "nice", "batch"]), max_size=2)):
+        loop_first = pipelines[0].calls[0].name == "for"     # limit/nice/batch run commands, not loops
+        for m in draw(st.lists(st.sampled_from(["limit", "nice", "batch"]), max_size=0 if loop_first else 2)):
             cmd = REG.get(m)
             args = tuple((p.name, value_for(draw, p)) for p in cmd.params if draw(st.booleans()))
             modifiers.append(Call(m, args))

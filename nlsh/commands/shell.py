@@ -10,7 +10,7 @@ from nlsh.kernel.context import Args, CommandError, Context
 from nlsh.lang.errors import did_you_mean
 from nlsh.lang.signature import Param
 from nlsh.lang.values import Duration, Size
-from nlsh.records import Record
+from nlsh.records import Partial, Record
 from nlsh.registry import Example, command
 
 
@@ -165,6 +165,29 @@ def source(ctx: Context, a: Args) -> None:
         raise CommandError(e.message, e.status) from None
 
 
+@command("for", "Run COMMANDS once for each word, with $NAME set to it (as in bash).",
+         params=[Param("name", "str", required=True, metavar="NAME in"),
+                 Param("items", "word", variadic=True, metavar="WORD"),
+                 Param("body", "plan", required=True, metavar="; do COMMANDS; done")],
+         output="text", category="shell",
+         examples=[Example("put a notes.txt in each of the folders a and b",
+                           'for d in a b; do touch "$d/notes.txt"; done',
+                           "./a/notes.txt\n./b/notes.txt", {"a/x": "", "b/y": ""}, "find . -name notes.txt | sort"),
+                   Example("rename every .txt file here to .md",
+                           'for f in *.txt; do mv "$f" "${f%.txt}.md"; done',
+                           "a.md\nb.md", {"a.txt": "", "b.txt": ""}, "ls")])
+def for_(ctx: Context, a: Args) -> Iterator[object]:
+    """The body's output, one iteration at a time; the status is the last body's."""
+    for item in a.items:
+        ctx.check()
+        ctx.env[a.name] = item
+        out, ctx.status = ctx.capture(a.body)
+        lines = out.split("\n")
+        yield from lines[:-1]
+        if lines[-1]:
+            yield Partial(lines[-1])
+
+
 @command("exit", "Leave the shell with a status (default: the last one).",
          params=[Param("status", "int", metavar="N")],
          output="none", category="shell", shell_state=True,
@@ -173,4 +196,4 @@ def exit_(ctx: Context, a: Args) -> None:
     raise ExitShell(a.status if a.status is not None else ctx.shell.last_status)
 
 
-COMMANDS = [history, alias, unalias, help_, source, exit_]
+COMMANDS = [history, alias, unalias, help_, source, for_, exit_]

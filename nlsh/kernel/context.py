@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, TextIO
 
 from nlsh.records import Partial, Record, as_record, plain
 
 if TYPE_CHECKING:
+    from nlsh.lang.plan import Plan
     from nlsh.session import Shell
 
 
@@ -60,8 +61,11 @@ class Context:
     """One running built-in: ``ctx.input`` is the previous stage's items."""
 
     def __init__(self, shell: Shell, name: str, input: Iterable[object] | None,
-                 cancel: CancelToken, stderr: TextIO) -> None:
+                 cancel: CancelToken, stderr: TextIO,
+                 capture: Callable[[Plan], tuple[str, int]] | None = None) -> None:
         self.shell = shell
+        # Runs a nested plan (a loop's body) in this job: its output and status.
+        self.capture = capture
         self.name = name
         self.input = input
         self.cancel = cancel

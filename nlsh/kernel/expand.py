@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import fnmatch
 import glob as _glob
 import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from nlsh.kernel.context import Args, CommandError
-from nlsh.lang.plan import Call, Glob, Lit, Tilde, Var, Word
+from nlsh.lang.plan import Call, Glob, Lit, Plan, Sub, Tilde, Var, Word
 from nlsh.lang.signature import GLOBBING_TYPES, Param
 
 if TYPE_CHECKING:
@@ -20,75 +22,127 @@ def posix_glob(pattern: str) -> str:
     return pattern.replace("[^", "[!")
 
 
-def expand_word(word: Word, shell: Shell, globbing: bool = True) -> list[str]:
-    """The strings ``word`` stands for. A wildcard that matches nothing is an error."""
-    text, pattern, wild = [], [], False
+# Runs the plan of a ``$(…)`` and returns its output.
+Run = Callable[[Plan], str]
+
+
+class Unexpanded(CommandError):
+    """A ``$(…)`` met where nothing may run (assessing a plan's risk)."""
+
+
+def expand_word(word: Word, shell: Shell, globbing: bool = True, run: Run | None = None) -> list[str]:
+    """The strings ``word`` stands for. A wildcard that matches nothing is an
+    error. An unquoted ``$(…)`` splits into words on whitespace, as in bash;
+    ``run`` runs its plan (without it, Unexpanded is raised)."""
+    fields: list[_Field] = [_Field()]
     for p in word.parts:
         if isinstance(p, Lit):
-            text.append(p.text)
-            pattern.append(_glob.escape(p.text))
+            fields[-1].add(p.text)
         elif isinstance(p, Glob):
-            text.append(p.text)
-            pattern.append(posix_glob(p.text))
-            wild = True
+            fields[-1].add(p.text, posix_glob(p.text))
         elif isinstance(p, Var):
-            value = str(shell.last_status) if p.name == "?" else shell.env.get(p.name, "")
-            text.append(value)
-            pattern.append(_glob.escape(value))
+            fields[-1].add(var_value(p, shell))
         elif isinstance(p, Tilde):
-            home = shell.env.get("HOME") or os.path.expanduser("~")
-            text.append(home)
-            pattern.append(_glob.escape(home))
-    if not (globbing and wild):
-        return ["".join(text)]
-    pat = "".join(pattern)
-    matches = sorted(_glob.glob(pat, root_dir=shell.cwd))
-    if not matches:
-        raise CommandError(f"no matches for wildcard '{word.source()}'")
-    return matches
+            fields[-1].add(shell.env.get("HOME") or os.path.expanduser("~"))
+        elif isinstance(p, Sub):
+            if run is None:
+                raise Unexpanded(f"$({p.source}) is computed when the line runs")
+            value = run(p.plan).rstrip("\n")
+            if p.quoted:
+                fields[-1].add(value)
+                continue
+            for k, piece in enumerate(value.split()):
+                if k or value[:1].isspace():
+                    fields.append(_Field())
+                fields[-1].add(piece)
+            if value[-1:].isspace():
+                fields.append(_Field())
+    out = []
+    for f in fields:
+        if not f.text:              # an empty $(…) on its own is no word at all
+            continue
+        if not (globbing and f.wild):
+            out.append("".join(f.text))
+            continue
+        matches = sorted(_glob.glob("".join(f.pattern), root_dir=shell.cwd))
+        if not matches:
+            raise CommandError(f"no matches for wildcard '{word.source()}'")
+        out.extend(matches)
+    return out
 
 
-def expand_args(cmd: Command, call: Call, shell: Shell) -> Args:
+def var_value(var: Var, shell: Shell) -> str:
+    """``$x`` with its ``${x%suffix}``-style operation applied, as bash does."""
+    value = str(shell.last_status) if var.name == "?" else shell.env.get(var.name, "")
+    if var.op == ":-":
+        return value or var.arg
+    pattern = posix_glob(var.arg)
+    n = len(value)
+    if var.op in ("%", "%%"):
+        cuts = range(n, -1, -1) if var.op == "%" else range(n + 1)
+        return next((value[:k] for k in cuts if fnmatch.fnmatchcase(value[k:], pattern)), value)
+    if var.op in ("#", "##"):
+        cuts = range(n + 1) if var.op == "#" else range(n, -1, -1)
+        return next((value[k:] for k in cuts if fnmatch.fnmatchcase(value[:k], pattern)), value)
+    return value
+
+
+class _Field:
+    """One word of an expansion: its text, and the pattern that globs it."""
+
+    def __init__(self) -> None:
+        self.text: list[str] = []
+        self.pattern: list[str] = []
+        self.wild = False
+
+    def add(self, text: str, pattern: str | None = None) -> None:
+        self.text.append(text)
+        self.pattern.append(_glob.escape(text) if pattern is None else pattern)
+        self.wild = self.wild or pattern is not None
+
+
+def expand_args(cmd: Command, call: Call, shell: Shell, run: Run | None = None) -> Args:
     """Typed, expanded values for every parameter of ``cmd``."""
     values = {}
     for param in cmd.params:
         raw = call.get(param.name, None)
         if raw is not None and param.type == "command":
-            values[param.name] = _expand_command(raw, shell)
+            values[param.name] = _expand_command(raw, shell, run)
         elif raw is None:
             values[param.name] = [] if param.variadic else (False if param.type == "flag" else param.default)
         elif param.variadic:
             out: list = []
             for v in raw:
-                out.extend(_expand_value(param, v, shell, many=True))
+                out.extend(_expand_value(param, v, shell, True, run))
             values[param.name] = out
         else:
-            values[param.name] = _expand_value(param, raw, shell, many=False)[0]
+            values[param.name] = _expand_value(param, raw, shell, False, run)[0]
     if cmd.ordered:
-        values["expr"] = [(name, _expand_option(cmd.signature.param(name), raw, shell))
+        values["expr"] = [(name, _expand_option(cmd.signature.param(name), raw, shell, run))
                           for name, raw in call.args if not cmd.signature.param(name).positional]
     return Args(**values)
 
 
-def _expand_command(raw: tuple, shell: Shell) -> list[str]:
-    return [s for w in raw for s in expand_word(w, shell, globbing=False)]
+def _expand_command(raw: tuple, shell: Shell, run: Run | None) -> list[str]:
+    return [s for w in raw for s in expand_word(w, shell, False, run)]
 
 
-def _expand_option(param: Param, raw: object, shell: Shell) -> object:
+def _expand_option(param: Param, raw: object, shell: Shell, run: Run | None) -> object:
     """One option's expanded value, for an ordered command's ``expr``."""
     if param.type == "command":
-        return _expand_command(raw, shell)
+        return _expand_command(raw, shell, run)
     if param.type == "flag":
         return True
-    return _expand_value(param, raw, shell, many=False)[0]
+    return _expand_value(param, raw, shell, False, run)[0]
 
 
-def _expand_value(param: Param, value: object, shell: Shell, many: bool) -> list:
+def _expand_value(param: Param, value: object, shell: Shell, many: bool, run: Run | None) -> list:
     if not isinstance(value, Word):
         return [value]
-    strings = expand_word(value, shell, globbing=param.type in GLOBBING_TYPES)
-    if len(strings) > 1 and not many:
-        raise CommandError(f"'{value.source()}' matches {len(strings)} files; {param.label} takes one")
+    strings = expand_word(value, shell, param.type in GLOBBING_TYPES, run)
+    if len(strings) != 1 and not many:
+        got = f"gives {len(strings)} words" if value.subs else f"matches {len(strings)} files"
+        raise CommandError(f"'{value.source()}' {got}; {param.label} takes one")
     if param.type in ("path", "word", "str", "pattern"):
         return strings
     try:
@@ -97,8 +151,8 @@ def _expand_value(param: Param, value: object, shell: Shell, many: bool) -> list
         raise CommandError(f"bad value {strings[0]!r} for {param.flags[0] if param.flags else param.label}: {e}") from None
 
 
-def expand_argv(call: Call, shell: Shell) -> list[str]:
+def expand_argv(call: Call, shell: Shell, run: Run | None = None) -> list[str]:
     argv: list[str] = []
     for w in call.get("argv", ()):
-        argv.extend(expand_word(w, shell))
+        argv.extend(expand_word(w, shell, True, run))
     return argv

@@ -12,7 +12,7 @@ from typing import IO, TYPE_CHECKING
 
 from nlsh.kernel.accounting import LIMIT_NAMES, Limits, Sampler, Usage
 from nlsh.kernel.context import CancelToken, CommandError
-from nlsh.kernel.pipeline import run_pipeline
+from nlsh.kernel.pipeline import run_chain
 from nlsh.lang.plan import Chain
 from nlsh.lang.values import Size
 
@@ -72,15 +72,7 @@ class Job:
     def _drive(self) -> None:
         status = 0
         try:
-            for i, pipeline in enumerate(self.chain.pipelines):
-                if i:
-                    op = self.chain.ops[i - 1]
-                    if (op == "&&") != (status == 0):
-                        continue
-                if self.cancel.cancelled or self.exit_request is not None:
-                    break
-                status = run_pipeline(pipeline, self)
-                self.shell.last_status = status
+            status = run_chain(self.chain, self)
         except CommandError as e:
             self.err(f"nlsh: {e.message}\n")
             status = e.status

@@ -20,7 +20,7 @@ from nlsh.kernel.channel import Channel, ChannelClosed
 from nlsh.kernel.context import MAX_LINE, Cancelled, CommandError, Context, os_reason
 from nlsh.kernel.expand import expand_args, expand_argv, expand_word
 from nlsh.kernel.terminal import give_terminal
-from nlsh.lang.plan import Call, Pipeline
+from nlsh.lang.plan import Call, Chain, Pipeline, Plan
 from nlsh.records import Partial, plain
 
 if TYPE_CHECKING:
@@ -36,6 +36,64 @@ class _Stage:
         self.done = threading.Event()
         self.proc: subprocess.Popen | None = None
         self.thread: threading.Thread | None = None
+
+
+def run_chain(chain: Chain, job: Job) -> int:
+    """Run a chain's pipelines as ``&&``/``||`` say; the status of the last that ran."""
+    status = 0
+    for i, pipeline in enumerate(chain.pipelines):
+        if i and (chain.ops[i - 1] == "&&") != (status == 0):
+            continue
+        if job.cancel.cancelled or job.exit_request is not None:
+            break
+        status = run_pipeline(pipeline, job)
+        job.shell.last_status = status
+    return status
+
+
+def capture(plan: Plan, job: Job) -> tuple[str, int]:
+    """Run ``plan`` inside ``job``: what it wrote to its output (the value of a
+    ``$(…)``, a loop body's lines) and its status. Errors go to the job's error stream."""
+    inner = _Captured(job)
+    status = 0
+    for chain in plan.chains:
+        status = run_chain(chain, inner)
+    job.cancel.check()
+    return "".join(inner.output), status
+
+
+class _Captured:
+    """The job as a ``$(…)`` inside it sees it: output is kept, not shown;
+    the terminal stays with the shell; the rest is the job's own."""
+
+    def __init__(self, job: Job) -> None:
+        self._job = job
+        self.output: list[str] = []
+        self.foreground = False
+        self.inherit_stdout = False
+        self.pipeline_pgid = None
+
+    def put(self, item: object) -> None:
+        self.emit(item, 1)
+
+    def emit(self, item: object, stream: int = 1) -> None:
+        if stream != 1:
+            self._job.emit(item, stream)
+            return
+        text = plain(item)
+        self.output.append(text if isinstance(item, Partial) else text + "\n")
+
+    def err(self, text: str) -> None:
+        for line in text.rstrip("\n").split("\n"):
+            self.emit(line, 2)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._job, name)
+
+
+def _runner(job: Job):
+    """How a call of ``job`` computes its ``$(…)`` words."""
+    return lambda plan: capture(plan, job)[0]
 
 
 def run_pipeline(pipeline: Pipeline, job: Job) -> int:
@@ -71,7 +129,7 @@ def _redirect(call: Call, job: Job, kind: str) -> io.BufferedIOBase | None:
     for r in call.redirects:
         base = {"<": "<", ">": ">", ">>": ">", "2>": "2>", "2>>": "2>", "2>&1": "", ">&2": ""}[r.op]
         if base == kind:
-            targets = expand_word(r.target, job.shell)
+            targets = expand_word(r.target, job.shell, True, _runner(job))
             if len(targets) != 1:
                 raise CommandError(f"ambiguous redirect '{r.target.source()}'")
             path = os.path.join(job.shell.cwd, os.path.expanduser(targets[0]))
@@ -165,7 +223,7 @@ def _start_builtin(call: Call, job: Job, upstream: object, last: bool,
         err_stream = _ErrWriter(job, None, into=out)
     else:
         err_stream = _ErrWriter(job, stderr)
-    ctx = Context(job.shell, call.name, source, job.cancel, err_stream)
+    ctx = Context(job.shell, call.name, source, job.cancel, err_stream, lambda plan: capture(plan, job))
 
     def run() -> None:
         job.thread_started()
@@ -195,7 +253,7 @@ def _start_builtin(call: Call, job: Job, upstream: object, last: bool,
 def _run_builtin(cmd, call: Call, ctx: Context, out, job: Job) -> int:
     from nlsh.commands.shell import ExitShell
     try:
-        args = expand_args(cmd, call, job.shell)
+        args = expand_args(cmd, call, job.shell, _runner(job))
         result = cmd.run(ctx, args)
         if result is not None:
             n = 0
@@ -292,7 +350,9 @@ def _start_external(call: Call, job: Job, upstream: object, last: bool,
     stage = _Stage(call.name)
     opened: list = []
     try:
-        argv = expand_argv(call, shell)
+        argv = expand_argv(call, shell, _runner(job))
+        if not argv:
+            raise CommandError("the command name is empty")
         stdin_f = _redirect(call, job, "<")
         stdout_f = _redirect(call, job, ">")
         stderr_f = _redirect(call, job, "2>")

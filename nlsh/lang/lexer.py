@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from nlsh.lang.errors import ParseError
-from nlsh.lang.plan import Glob, Lit, Part, Tilde, Var, Word
+from nlsh.lang.plan import Glob, Lit, Part, Plan, Sub, Tilde, Var, Word
+
+# Parses the text of a ``$(…)``; without one (highlighting), its plan is empty.
+Nested = Callable[[str], Plan]
 
 OPERATORS = ("&&", "||", "2>&1", "1>&2", "2>>", "2>", "&>>", "&>", ">&2", ">>", ">", "<", "|", ";", "&")
 GLOB_CHARS = frozenset("*?[")
@@ -15,8 +20,8 @@ SPECIAL = frozenset(" \t\n|&;<>()'\"\\$#`")
 
 @dataclass(frozen=True)
 class Token:
-    kind: str          # "word" or "op"
-    value: object      # Word for words, the operator text for ops
+    kind: str          # "word" or "op"; the parser adds "loop"
+    value: object      # Word for words, the operator text for ops, a Call for a loop
     column: int
     length: int
     flag_like: bool = False   # an unquoted word that starts with "-"
@@ -24,6 +29,9 @@ class Token:
     @property
     def text(self) -> str:
         return self.value if isinstance(self.value, str) else self.value.source()
+
+
+_BRACED = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*|\?)(?:(%%|%|##|#|:-)(.*))?$", re.S)
 
 
 def _is_name_char(c: str) -> bool:
@@ -78,8 +86,9 @@ class _WordBuilder:
         return Word(tuple(merged) or (Lit(""),))
 
 
-def tokenize(line: str) -> list[Token]:
-    """Tokens of ``line``; a ``#`` that starts a word begins a comment."""
+def tokenize(line: str, nested: Nested | None = None) -> list[Token]:
+    """Tokens of ``line``; a ``#`` that starts a word begins a comment.
+    ``nested`` parses the text of each ``$(…)``."""
     tokens: list[Token] = []
     i, n = 0, len(line)
     while i < n:
@@ -109,12 +118,14 @@ def tokenize(line: str) -> list[Token]:
                     b.char(ch, False)
                 i = end + 1
             elif c == '"':
-                i = _double_quoted(line, i, b)
+                i = _double_quoted(line, i, b, nested)
             elif c == "\\":
                 if i + 1 >= n:
                     raise ParseError("backslash at end of line", i)
                 b.char(line[i + 1], False)
                 i += 2
+            elif line.startswith("$(", i):
+                i = _substitution(line, i, b, False, nested)
             elif c == "$":
                 i = _variable(line, i, b)
             elif c == "~" and i == start:
@@ -129,7 +140,7 @@ def tokenize(line: str) -> list[Token]:
     return tokens
 
 
-def _double_quoted(line: str, i: int, b: _WordBuilder) -> int:
+def _double_quoted(line: str, i: int, b: _WordBuilder, nested: Nested | None) -> int:
     start = i
     i += 1
     while i < len(line):
@@ -139,6 +150,8 @@ def _double_quoted(line: str, i: int, b: _WordBuilder) -> int:
         if c == "\\" and i + 1 < len(line) and line[i + 1] in '"\\$`':
             b.char(line[i + 1], False)
             i += 2
+        elif line.startswith("$(", i):
+            i = _substitution(line, i, b, True, nested)
         elif c == "$":
             i = _variable(line, i, b)
         else:
@@ -147,15 +160,58 @@ def _double_quoted(line: str, i: int, b: _WordBuilder) -> int:
     raise ParseError("unterminated double quote", start)
 
 
+def _substitution(line: str, i: int, b: _WordBuilder, quoted: bool, nested: Nested | None) -> int:
+    """Parse ``$(…)`` at ``i``: the inner text up to the matching parenthesis
+    (quotes and backslashes respected) becomes a Sub holding its plan."""
+    end = _closing(line, i + 2)
+    source = line[i + 2:end]
+    if not source.strip():
+        raise ParseError("empty $( )", i, end - i + 1)
+    plan = Plan()
+    if nested is not None:
+        try:
+            plan = nested(source)
+        except ParseError as e:
+            raise type(e)(f"in $(…): {e.message}", i + 2 + e.column, e.length, e.status) from None
+    b.part(Sub(source, plan, quoted))
+    return end + 1
+
+
+def _closing(line: str, i: int) -> int:
+    """Where the ``)`` closing a ``$(`` that ends at ``i`` is."""
+    start, depth = i - 2, 1
+    while i < len(line):
+        c = line[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "'":
+            end = line.find("'", i + 1)
+            i = end if end >= 0 else len(line)
+        elif c == '"':
+            i += 1
+            while i < len(line) and line[i] != '"':
+                i += 2 if line[i] == "\\" else 1
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+            if depth == 0:
+                return i
+        i += 1
+    raise ParseError("unterminated $( (no matching ')')", start, 2)
+
+
 def _variable(line: str, i: int, b: _WordBuilder) -> int:
     """Parse ``$NAME``, ``${NAME}`` or ``$?`` at ``i``; a lone ``$`` is literal."""
     n = len(line)
     if i + 1 < n and line[i + 1] == "{":
         end = line.find("}", i + 2)
-        name = line[i + 2:end] if end > 0 else ""
-        if end < 0 or not name or not (name == "?" or all(_is_name_char(c) for c in name)):
-            raise ParseError("bad variable: expected ${NAME}", i, (end - i + 1) if end > 0 else 2)
-        b.part(Var(name))
+        m = _BRACED.match(line[i + 2:end]) if end > 0 else None
+        if m is None:
+            raise ParseError("bad variable: expected ${NAME}, ${NAME%SUFFIX}, ${NAME#PREFIX} or ${NAME:-DEFAULT}",
+                             i, (end - i + 1) if end > 0 else 2)
+        b.part(Var(m.group(1), m.group(2) or "", m.group(3) or ""))
         return end + 1
     if i + 1 < n and line[i + 1] == "?":
         b.part(Var("?"))

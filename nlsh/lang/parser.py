@@ -27,7 +27,11 @@ class CommandLookup(Protocol):
 
 def parse(line: str, commands: CommandLookup, aliases: Mapping[str, str] | None = None) -> Plan:
     """Parse ``line``. Raises ParseError naming the offending token and column."""
-    tokens = tokenize(line)
+    tokens = tokenize(line, lambda source: _nested(source, commands, aliases))
+    return _plan(_loops(tokens, commands, aliases or {}), commands, aliases, line)
+
+
+def _plan(tokens: list[Token], commands: CommandLookup, aliases: Mapping[str, str] | None, line: str) -> Plan:
     chains: list[Chain] = []
     for items, background in _split_chains(tokens, line):
         modifiers, items = _modifiers(items, commands)
@@ -39,6 +43,84 @@ def parse(line: str, commands: CommandLookup, aliases: Mapping[str, str] | None 
                 ops.append(op)
         chains.append(Chain(tuple(pipelines), tuple(ops), background, modifiers))
     return Plan(tuple(chains))
+
+
+def _nested(source: str, commands: CommandLookup, aliases: Mapping[str, str] | None) -> Plan:
+    """The plan of a ``$(…)``: it runs to completion, so no ``&`` inside."""
+    plan = parse(source, commands, aliases)
+    if any(chain.background for chain in plan.chains):
+        raise ParseError("a background job (&) cannot give its output", source.index("&"))
+    return plan
+
+
+_STARTS = (";", "&", "&&", "||", "|")     # operators after which a command starts
+
+
+def _keyword(tok: Token, word: str) -> bool:
+    return tok.kind == "word" and not tok.flag_like and tok.value == Word.lit(word)
+
+
+def _loops(tokens: list[Token], commands: CommandLookup, aliases: Mapping[str, str]) -> list[Token]:
+    """Each ``for NAME in WORDS; do BODY; done`` becomes one ``loop`` token holding its Call."""
+    out: list[Token] = []
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        at_start = not out or (out[-1].kind == "op" and out[-1].value in _STARTS)
+        if at_start and _keyword(tok, "for"):
+            call, end = _loop(tokens, i, commands, aliases)
+            out.append(Token("loop", call, tok.column, tokens[end - 1].column + 4 - tok.column))
+            i = end
+            continue
+        if at_start and (_keyword(tok, "do") or _keyword(tok, "done")):
+            raise ParseError(f"syntax error near {tok.text!r} (no 'for' before it)", tok.column, tok.length)
+        out.append(tok)
+        i += 1
+    return out
+
+
+def _loop(tokens: list[Token], i: int, commands: CommandLookup,
+          aliases: Mapping[str, str]) -> tuple[Call, int]:
+    """Parse the loop starting at ``tokens[i]``; the Call and where its ``done`` ends."""
+    head = tokens[i]
+    name = tokens[i + 1] if i + 1 < len(tokens) else None
+    if name is None or name.kind != "word" or not name.value.is_literal or not name.text.isidentifier():
+        raise ParseError("for: expected a variable name after 'for'", head.column, head.length)
+    if i + 2 >= len(tokens) or not _keyword(tokens[i + 2], "in"):
+        raise ParseError("for: expected 'in' after the name (for NAME in WORDS; do …; done)",
+                         name.column + name.length + 1)
+    j = i + 3
+    while j < len(tokens) and tokens[j].kind == "word":
+        j += 1
+    if j + 1 >= len(tokens) or tokens[j].value != ";" or not _keyword(tokens[j + 1], "do"):
+        at = tokens[j] if j < len(tokens) else tokens[-1]
+        raise ParseError("for: expected '; do' after the words", at.column, at.length)
+    items = tuple(t.value for t in tokens[i + 3:j])
+    start = k = j + 2
+    depth = 0
+    while k < len(tokens):
+        tok = tokens[k]
+        at_start = k == start or (tokens[k - 1].kind == "op" and tokens[k - 1].value in _STARTS)
+        if at_start and _keyword(tok, "for"):
+            depth += 1
+        elif at_start and _keyword(tok, "done"):
+            if depth == 0:
+                break
+            depth -= 1
+        k += 1
+    if k >= len(tokens):
+        raise ParseError("for: missing '; done'", head.column, head.length)
+    body = tokens[start:k]
+    if body and body[-1].kind == "op" and body[-1].value == "&":
+        raise ParseError("for: a background job (&) inside a loop is not supported", body[-1].column)
+    if not body or body[-1].kind != "op" or body[-1].value != ";" or len(body) == 1:
+        at = body[-1] if body else tokens[k]
+        raise ParseError("for: expected COMMANDS; before 'done'", at.column, at.length)
+    plan = _plan(_loops(body[:-1], commands, aliases), commands, aliases, "")
+    if any(chain.background for chain in plan.chains):
+        amp = next(t for t in body if t.kind == "op" and t.value == "&")
+        raise ParseError("for: a background job (&) inside a loop is not supported", amp.column)
+    return Call("for", (("name", name.text), ("items", items), ("body", plan))), k + 1
 
 
 def _modifiers(tokens: list[Token], commands: CommandLookup) -> tuple[tuple[Call, ...], list[Token]]:
@@ -100,7 +182,13 @@ def _split(tokens: list[Token], seps: tuple[str, ...], line: str) -> list[tuple[
 
 
 def _call(tokens: list[Token], commands: CommandLookup, aliases: Mapping[str, str], line: str) -> Call:
-    tokens = _expand_alias(tokens, aliases)
+    if tokens[0].kind == "loop":            # done > FILE: a loop takes redirections, nothing else
+        words, redirects = _words_and_redirects(tokens[1:], False)
+        if words:
+            raise ParseError(f"syntax error near {words[0].text!r} (after 'done')", words[0].column,
+                             words[0].length)
+        return Call("for", tokens[0].value.args, redirects)
+    tokens = _expand_alias(tokens, commands, aliases)
     head = tokens[0]
     if head.kind == "op" and head.value not in _REDIRECTS:
         raise ParseError(f"syntax error near {head.value!r}", head.column, head.length)
@@ -109,6 +197,8 @@ def _call(tokens: list[Token], commands: CommandLookup, aliases: Mapping[str, st
         raise ParseError("redirection without a command", head.column, head.length)
     sig = commands.signature(name_tok.text) if name_tok.value.is_literal else None
     words, redirects = _words_and_redirects(tokens, sig is not None and sig.expression)
+    if not words:
+        raise ParseError("redirection without a command", tokens[0].column)
     name_tok = words[0]
     if not name_tok.value.is_literal:
         return Call("", (("argv", tuple(w.value for w in words)),), redirects, external=True)
@@ -137,7 +227,7 @@ def _command_word(tokens: list[Token]) -> Token | None:
     return None
 
 
-def _expand_alias(tokens: list[Token], aliases: Mapping[str, str]) -> list[Token]:
+def _expand_alias(tokens: list[Token], commands: CommandLookup, aliases: Mapping[str, str]) -> list[Token]:
     seen: set[str] = set()
     while tokens and tokens[0].kind == "word" and tokens[0].value.is_literal:
         name = tokens[0].value.literal
@@ -146,7 +236,7 @@ def _expand_alias(tokens: list[Token], aliases: Mapping[str, str]) -> list[Token
         seen.add(name)
         head = tokens[0]
         try:
-            expansion = tokenize(aliases[name])
+            expansion = tokenize(aliases[name], lambda source: _nested(source, commands, aliases))
         except ParseError as e:
             raise ParseError(f"alias {name}: {e.message}", head.column, head.length) from None
         if any(t.kind == "op" and t.value not in _REDIRECTS for t in expansion) or not expansion:
@@ -188,8 +278,6 @@ def _words_and_redirects(tokens: list[Token], expression: bool) -> tuple[list[To
         else:
             words.append(tok)
         i += 1
-    if not words:
-        raise ParseError("redirection without a command", tokens[0].column)
     return words, tuple(redirects)
 
 

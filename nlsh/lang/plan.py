@@ -25,8 +25,16 @@ class Glob:
 
 @dataclass(frozen=True)
 class Var:
-    """``$NAME`` or ``${NAME}``; ``?`` is the last exit status."""
+    """``$NAME`` or ``${NAME}``; ``?`` is the last exit status. ``op`` trims the
+    value as bash does: ``${f%.txt}`` (``%``/``%%`` drop the shortest/longest
+    suffix matching the wildcard pattern ``arg``, ``#``/``##`` a prefix), or
+    ``${x:-default}``."""
     name: str
+    op: str = ""
+    arg: str = ""
+
+    def source(self) -> str:
+        return f"${{{self.name}{self.op}{self.arg}}}" if self.op else f"${self.name}"
 
 
 @dataclass(frozen=True)
@@ -34,7 +42,19 @@ class Tilde:
     """A leading unquoted ``~``: the user's home directory."""
 
 
-Part = Lit | Glob | Var | Tilde
+@dataclass(frozen=True)
+class Sub:
+    """``$(…)``: the output of ``plan``, computed when the call runs.
+
+    ``source`` is the text between the parentheses as written; ``quoted``
+    (inside double quotes) keeps the output one word, else it splits on
+    whitespace, as in bash."""
+    source: str
+    plan: Plan
+    quoted: bool = False
+
+
+Part = Lit | Glob | Var | Tilde | Sub
 
 
 @dataclass(frozen=True)
@@ -68,10 +88,16 @@ class Word:
             if isinstance(p, (Lit, Glob)):
                 out.append(p.text)
             elif isinstance(p, Var):
-                out.append("$" + p.name)
+                out.append(p.source())
+            elif isinstance(p, Sub):
+                out.append(f"$({p.source})")
             else:
                 out.append("~")
         return "".join(out)
+
+    @property
+    def subs(self) -> list[Sub]:
+        return [p for p in self.parts if isinstance(p, Sub)]
 
 
 # Redirections that name no file.
@@ -111,6 +137,19 @@ class Call:
                 return value
         return default
 
+    def words(self) -> list[Word]:
+        """Every word of the call: arguments, option values, redirect targets."""
+        out = [r.target for r in self.redirects]
+        for _, value in self.args:
+            for v in value if isinstance(value, tuple) else (value,):
+                if isinstance(v, Word):
+                    out.append(v)
+        return out
+
+    def nested(self) -> list[Plan]:
+        """The plans this call runs: its ``$(…)`` words, a loop's body."""
+        return [s.plan for w in self.words() for s in w.subs] + [v for _, v in self.args if isinstance(v, Plan)]
+
 
 @dataclass(frozen=True)
 class Pipeline:
@@ -136,4 +175,10 @@ class Plan:
 
     @property
     def calls(self) -> list[Call]:
-        return [c for ch in self.chains for p in ch.pipelines for c in p.calls]
+        """Every call the plan may run, those inside ``$(…)`` after the call they feed."""
+        out = []
+        for call in (c for ch in self.chains for p in ch.pipelines for c in p.calls):
+            out.append(call)
+            for inner in call.nested():
+                out.extend(inner.calls)
+        return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from nlsh.lang.lexer import GLOB_CHARS, SPECIAL
-from nlsh.lang.plan import STREAM_REDIRECTS, Call, Chain, Glob, Lit, Pipeline, Plan, Tilde, Var, Word
+from nlsh.lang.plan import STREAM_REDIRECTS, Call, Chain, Glob, Lit, Pipeline, Plan, Sub, Tilde, Var, Word
 from nlsh.lang.signature import Signature
 
 _COMPARISON_WORDS = frozenset({"<", ">", "<=", ">="})
@@ -39,7 +39,10 @@ def pipeline_text(pipeline: Pipeline, signature: Callable[[str], Signature | Non
 
 
 def call_text(call: Call, signature: Callable[[str], Signature | None]) -> str:
-    if call.external:
+    if call.name == "for" and not call.external:
+        items = "".join(" " + quote(w) for w in call.get("items", ()))
+        words = [f"for {call.get('name')} in{items}; do {text(call.get('body'), signature)}; done"]
+    elif call.external:
         words = [quote(w, dashes_ok=True) for w in call.get("argv", ())]
     else:
         sig = signature(call.name)
@@ -77,6 +80,8 @@ def _value_text(value: object, expression: bool, option: bool = False) -> str:
 def quote(word: Word, dashes_ok: bool = False) -> str:
     """Shell text for ``word`` that the lexer reads back as the same parts."""
     parts = word.parts
+    if _reads_better_double_quoted(word):
+        return _double_quoted(parts)
     out = []
     for i, p in enumerate(parts):
         if isinstance(p, Lit):
@@ -86,12 +91,43 @@ def quote(word: Word, dashes_ok: bool = False) -> str:
         elif isinstance(p, Glob):
             out.append(p.text)
         elif isinstance(p, Var):
-            nxt = parts[i + 1] if i + 1 < len(parts) else None
-            glued = isinstance(nxt, (Lit, Glob)) and nxt.text[:1] and (nxt.text[0].isalnum() or nxt.text[0] == "_")
-            out.append(f"${{{p.name}}}" if glued and p.name != "?" else f"${p.name}")
+            out.append(_var(p, parts[i + 1] if i + 1 < len(parts) else None))
+        elif isinstance(p, Sub):
+            out.append(f'"$({p.source})"' if p.quoted else f"$({p.source})")
         elif isinstance(p, Tilde):
             out.append("~")
     return "".join(out)
+
+
+def _reads_better_double_quoted(word: Word) -> bool:
+    """``"n: $(ls | wc -l)"``, ``"[$f]"``: a word with a quoted ``$(…)``, or with
+    a variable next to text that needs quoting, is written as one double-quoted string."""
+    parts = word.parts
+    if any(isinstance(p, (Glob, Tilde)) or isinstance(p, Sub) and not p.quoted for p in parts):
+        return False
+    if word.subs:
+        return True
+    return any(isinstance(p, Var) for p in parts) and any(
+        isinstance(p, Lit) and _lit(p.text, first=False, near_glob=False, dashes_ok=True) != p.text for p in parts)
+
+
+def _double_quoted(parts: tuple) -> str:
+    """A word holding ``"$(…)"`` as one double-quoted string: ``"n: $(ls | wc -l)"``."""
+    out = []
+    for i, p in enumerate(parts):
+        if isinstance(p, Lit):
+            out.append("".join("\\" + c if c in '"\\$`' else c for c in p.text))
+        elif isinstance(p, Var):
+            out.append(_var(p, parts[i + 1] if i + 1 < len(parts) else None))
+        else:
+            out.append(f"$({p.source})")
+    return '"' + "".join(out) + '"'
+
+
+def _var(var: Var, after: object) -> str:
+    """``$x``, or ``${x}`` when a name character follows it."""
+    glued = isinstance(after, (Lit, Glob)) and after.text[:1] and (after.text[0].isalnum() or after.text[0] == "_")
+    return f"${{{var.name}}}" if glued and var.name != "?" and not var.op else var.source()
 
 
 def _lit(text: str, first: bool, near_glob: bool, dashes_ok: bool) -> str:

@@ -82,11 +82,11 @@ def _command_rule(cmd: Command) -> tuple[str, list[str]]:
 
 
 def grammar(registry: Registry, programs: Iterable[str] = ()) -> str:
-    """The GBNF text: one line, a chain of pipelines of known commands."""
+    """The GBNF text: one line, a chain of pipelines of known commands (or loops)."""
     rules: list[str] = []
     names: list[str] = []
     for cmd in registry:
-        if cmd.modifier or cmd.shell_state and cmd.name in ("exit",):
+        if cmd.modifier or cmd.shell_state and cmd.name in ("exit",) or cmd.name == "for":
             continue
         rule, lines = _command_rule(cmd)
         names.append(rule)
@@ -96,7 +96,9 @@ def grammar(registry: Registry, programs: Iterable[str] = ()) -> str:
         names.append("program")
         rules.append(f'program ::= ({" | ".join(_lit(p) for p in progs)}) (" " word)*')
     head = [
-        'root ::= pipeline (( " && " | " || " | "; " ) pipeline)*',
+        'root ::= stmt (( " && " | " || " | "; " ) stmt)*',
+        'stmt ::= pipeline | loop (" | " call)* redirect?',
+        'loop ::= "for " [a-z_]+ " in " word (" " word)* "; do " root "; done"',
         'pipeline ::= call (" | " call)* redirect?',
         'redirect ::= ( " > " | " >> " ) word',
         f"call ::= {' | '.join(names)}",
@@ -104,11 +106,13 @@ def grammar(registry: Registry, programs: Iterable[str] = ()) -> str:
         'op ::= "==" | "!=" | "<" | "<=" | ">" | ">=" | "=~" | "!~" | "contains"',
         'int ::= "-"? [0-9]+',
         'progflag ::= "-" "-"? [a-zA-Z0-9] [a-zA-Z0-9=,.:%+_-]*',
-        'word ::= bare | squoted | dquoted',
-        'posword ::= posbare | squoted | dquoted',
+        'word ::= bare | squoted | dquoted | subst',
+        'posword ::= posbare | squoted | dquoted | subst',
         "posbare ::= [^ \\t\\n'\"|;&<>()`#\\\\-] [^ \\t\\n'\"|;&<>()`\\\\]*",
         "bare ::= [^ \\t\\n'\"|;&<>()`#\\\\] [^ \\t\\n'\"|;&<>()`\\\\]*",
         "squoted ::= \"'\" [^'\\n]* \"'\"",
-        'dquoted ::= "\\"" [^"\\n`$]* "\\""',
+        'dquoted ::= "\\"" ([^"\\n`$] | subst | dvar)* "\\""',
+        'dvar ::= "$" [a-zA-Z_] [a-zA-Z0-9_]* | "${" [a-zA-Z_] [a-zA-Z0-9_]* "}"',
+        'subst ::= "$(" pipeline (( " && " | " || " | "; " ) pipeline)* ")"',
     ]
     return "\n".join(head + rules) + "\n"

@@ -27,6 +27,8 @@ def unparsed_is_utterance(line: str, error: ParseError) -> bool:
     if len(words) < 2:
         return False
     lang = language_words(line)
+    if error.message.startswith("for:") and len(words) > 2 and words[2] == "in" and words[1].isidentifier():
+        return False            # "for f in a b" without "; do …": a loop with a mistake
     if error.message.startswith("unknown command") and error.column == 0:
         if "did you mean" in error.message:
             return len(words) >= 3 and lang >= 2

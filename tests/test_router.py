@@ -32,6 +32,10 @@ def test_existing_paths_keep_a_line_a_command(work):
     ("show me the biggest files here", True),
     ("gti status", False),
     ("cp --bogus-flag a b", False),
+    ("for each text file count its lines", True),     # English that starts like a loop
+    ("for each file in here print its size", True),
+    ("for f in a; echo $f", False),                   # a loop with a mistake stays a command
+    ("for f in the files here", False),
 ])
 def test_a_line_that_does_not_parse(line, utterance):
     with pytest.raises(ParseError) as e:

@@ -93,7 +93,7 @@ def _loop(tokens: list[Token], i: int, commands: CommandLookup,
     while j < len(tokens) and tokens[j].kind == "word":
         j += 1
     if j + 1 >= len(tokens) or tokens[j].value != ";" or not _keyword(tokens[j + 1], "do"):
-        at = tokens[j] if j < len(tokens) else tokens[-1]
+        at = tokens[min(j + 1 if j < len(tokens) and tokens[j].value == ";" else j, len(tokens) - 1)]
         raise ParseError("for: expected '; do' after the words", at.column, at.length)
     items = tuple(t.value for t in tokens[i + 3:j])
     start = k = j + 2

@@ -1,0 +1,108 @@
+"""``for NAME in WORDS; do …; done`` and ``${name%suffix}``-style expansions,
+as in bash; a loop's body is checked by the policy for every word it takes."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from nlsh.lang import ParseError, parse, text
+from nlsh.policy import Rules, assess, decide, dry_run
+from nlsh.registry import default_registry
+from nlsh.session import Shell, run_script_lines
+
+REG = default_registry()
+
+
+@pytest.mark.parametrize("line,out", [
+    ('for f in *.txt; do echo "[$f]"; done', "[a.txt]\n[b.txt]\n"),
+    ("for f in a b c; do echo -n $f; done; echo", "abc\n"),
+    ("for f in 3 1 2; do echo $f; done | sort", "1\n2\n3\n"),
+    ("for f in 1 2; do for g in a b; do echo $f$g; done; done", "1a\n1b\n2a\n2b\n"),
+    ("for n in $(echo 1 2); do echo n$n; done > o.txt && cat o.txt", "n1\nn2\n"),
+    ("for f in; do echo never; done; echo after", "after\n"),
+    ("for f in a b; do false; done; echo $?", "1\n"),
+    ("for f in a b; do echo $f; done; echo last=$f", "a\nb\nlast=b\n"),
+])
+def test_loops_run_their_body_per_word(sh, line, out):
+    r = sh(line, {"a.txt": "", "b.txt": ""})
+    assert (r.out, r.err) == (out, "")
+
+
+def test_a_loop_renames_with_a_suffix_expansion(sh, work):
+    r = sh('for f in *.mpg; do mv "$f" "${f%.mpg}.avi"; done && ls', {"a.mpg": "1", "b c.mpg": "2"})
+    assert r.out == "a.avi\nb c.avi\n" and r.status == 0
+    assert (work / "b c.avi").read_text() == "2"
+
+
+@pytest.mark.parametrize("word,out", [
+    ("${p%.*}", "dir/a.tar"), ("${p%%.*}", "dir/a"), ("${p#*/}", "a.tar.gz"), ("${p##*.}", "gz"),
+    ("${p%.zip}", "dir/a.tar.gz"), ("${none:-fallback}", "fallback"), ("${p:-x}", "dir/a.tar.gz"),
+    ('"${p%.gz}!"', "dir/a.tar!"),
+])
+def test_trimming_expansions(sh, word, out):
+    r = sh(f"export p=dir/a.tar.gz; echo {word}")
+    assert r.out == out + "\n"
+
+
+@pytest.mark.parametrize("line", [
+    'for f in *.txt; do mv "$f" "${f%.txt}.md"; done | sort > list',
+    "for f in 1 2; do for g in a b; do echo $f$g; done; done",
+    "echo ${x:-a b}x \"${y#*/}z\"",
+])
+def test_loops_print_back_as_they_parse(line):
+    plan = parse(line, REG)
+    assert parse(text(plan, REG.signature), REG) == plan
+
+
+@pytest.mark.parametrize("line,message,column", [
+    ("for f in a; echo x", "for: expected '; do' after the words", 12),
+    ("for f in a", "for: expected '; do' after the words", 9),
+    ("for f a; do echo; done", "for: expected 'in' after the name", 6),
+    ("for 1x in a; do echo; done", "for: expected a variable name after 'for'", 0),
+    ("for f in a; do echo x done", "for: missing '; done'", 0),
+    ("for f in a; do ; done", "for: expected COMMANDS; before 'done'", 15),
+    ("for f in a; do echo x; done y", "syntax error near 'y' (after 'done')", 28),
+    ("echo a; done", "syntax error near 'done' (no 'for' before it)", 8),
+    ("for f in a; do sleep 1 & done", "for: a background job (&) inside a loop is not supported", 23),
+    ("echo ${f%x", "bad variable", 5),
+])
+def test_loop_errors_point_at_the_problem(line, message, column):
+    with pytest.raises(ParseError) as e:
+        parse(line, REG)
+    assert e.value.message.startswith(message) and e.value.column == column
+
+
+def test_for_is_a_plain_word_as_an_argument(sh):
+    assert sh("echo for do done").out == "for do done\n"
+
+
+def _shell(work) -> Shell:
+    shell = Shell(out=io.StringIO(), err=io.StringIO())
+    shell.cwd = str(work)
+    return shell
+
+
+def test_the_body_is_assessed_for_each_word(work):
+    for name in ("a.tmp", "b.tmp", "keep.txt"):
+        (work / name).write_text("x")
+    shell = _shell(work)
+    risk = assess(parse("for f in *.tmp; do rm $f; done", REG), shell)
+    assert risk.summary() == "deletes 2 paths"
+    assert dry_run(risk, str(work)) == ["would delete 2 files (2 B): a.tmp, b.tmp"]
+    renames = assess(parse('for f in *.tmp; do mv "$f" "${f%.tmp}.bak"; done', REG), shell)
+    assert dry_run(renames, str(work)) == ["would write 2 paths: a.bak, b.bak"]
+    unknown = assess(parse("for f in $(cat list); do rm $f; done", REG), shell)
+    assert dry_run(unknown, str(work)) == ["would delete ($f as the loop sets it)"]
+    assert decide(parse("for f in a b; do echo $f; done", REG), shell, Rules(), planned=True).action == "allow"
+    assert decide(parse("for f in a b; do rm $f; done", REG), shell, Rules(), planned=True).action == "ask"
+
+
+def test_a_planned_loop_that_writes_is_refused_without_confirmation(work):
+    (work / "a.txt").write_text("x")
+    shell = _shell(work)
+    shell.rules = Rules(typed="check")
+    assert run_script_lines(shell, ['for f in *.txt; do mv "$f" "${f%.txt}.md"; done']) == 126
+    assert (work / "a.txt").exists() and not (work / "a.md").exists()
+    shell.shutdown()

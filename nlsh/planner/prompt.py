@@ -23,8 +23,7 @@ that where, sort, select, get, first, last, count and sum work on; text commands
 Quote patterns and words with spaces in single quotes. Text given in the request goes in with
 echo 'TEXT' | …; sed -i and chmod change files in place; grep -r searches directories.
 In find, group alternatives as \\( -name A -o -name B \\); -exec CMD {} + runs CMD once on all
-the files (one total), -exec CMD {} ';' once per file. $(CMD) puts a command's output into the
-line; for f in WORDS; do CMD "$f"; done repeats commands for each word.
+the files (one total), -exec CMD {} ';' once per file.
 Give the simplest line that does exactly what was asked: do not add commands that show or check
 the result, and never delete, move or kill anything the user did not ask for.
 Answer with the command line only."""

@@ -24,6 +24,7 @@ from prompt_toolkit.styles import Style
 from nlsh import __version__
 from nlsh.lang.errors import ParseError
 from nlsh.lang.lexer import tokenize
+from nlsh.lang.parser import open_loops
 from nlsh.paths import ensure
 from nlsh.session import ExitShell, Shell
 
@@ -133,10 +134,9 @@ def _incomplete(text: str) -> bool:
     if stripped.endswith(("\\", "|", "&&", "||")):
         return True
     try:
-        tokenize(text)
+        return open_loops(text) > 0
     except ParseError as e:
         return "unterminated" in e.message
-    return False
 
 
 def _bindings() -> KeyBindings:

@@ -106,3 +106,13 @@ def test_a_planned_loop_that_writes_is_refused_without_confirmation(work):
     assert run_script_lines(shell, ['for f in *.txt; do mv "$f" "${f%.txt}.md"; done']) == 126
     assert (work / "a.txt").exists() and not (work / "a.md").exists()
     shell.shutdown()
+
+
+@pytest.mark.parametrize("lines,same_as", [
+    ("for f in a b; do\n  echo $f\ndone", "for f in a b; do echo $f; done"),
+    ("echo a  # note\necho b\n", "echo a; echo b"),
+    ("ls |\nwc -l", "ls | wc -l"),
+    ("true &&\n\necho ok", "true && echo ok"),
+])
+def test_a_newline_ends_a_command_where_bash_ends_one(lines, same_as):
+    assert parse(lines, REG) == parse(same_as, REG)

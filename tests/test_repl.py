@@ -140,6 +140,16 @@ def test_multiline_continuation(repl):
     r.c.expect_exact("ONE")
 
 
+def test_a_loop_typed_over_several_lines(repl):
+    r = repl()
+    r.c.sendline("for w in one two; do")        # the loop waits for its done
+    r.c.sendline("echo got-$w")
+    r.c.sendline("done")
+    r.c.expect_exact("got-one")
+    r.c.expect_exact("got-two")
+    r.c.expect_exact(PROMPT)
+
+
 def test_ctrl_z_builtin_runs_on_and_fg_brings_it_back(repl):
     r = repl()
     r.c.sendline("sleep 1 && echo finished-now")

@@ -93,11 +93,16 @@ def tokenize(line: str, nested: Nested | None = None) -> list[Token]:
     i, n = 0, len(line)
     while i < n:
         c = line[i]
+        if c == "\n" and _ends_command(tokens):
+            tokens.append(Token("op", ";", i, 1))      # a newline ends a command, as in bash
         if c in " \t\n":
             i += 1
             continue
         if c == "#":
-            break
+            i = line.find("\n", i)
+            if i < 0:
+                break
+            continue
         op = next((o for o in OPERATORS if line.startswith(o, i)), None)
         if op is not None and not (op[0].isdigit() and i > 0 and line[i - 1] not in " \t|;&"):
             tokens.append(Token("op", op, i, len(op)))
@@ -138,6 +143,17 @@ def tokenize(line: str, nested: Nested | None = None) -> list[Token]:
                 i += 1
         tokens.append(Token("word", b.word(), start, i - start, flag_like))
     return tokens
+
+
+def _ends_command(tokens: list[Token]) -> bool:
+    """Whether a newline here ends a command: not at the start, nor after
+    ``|``, ``&&``, ``;``… or a loop's ``do``, where a line may go on."""
+    if not tokens:
+        return False
+    last = tokens[-1]
+    if last.kind == "op":
+        return last.value not in ("|", "&&", "||", ";", "&")
+    return last.value != Word.lit("do")
 
 
 def _double_quoted(line: str, i: int, b: _WordBuilder, nested: Nested | None) -> int:

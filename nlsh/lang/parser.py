@@ -79,6 +79,17 @@ def _loops(tokens: list[Token], commands: CommandLookup, aliases: Mapping[str, s
     return out
 
 
+def open_loops(line: str) -> int:
+    """How many ``for`` loops of ``line`` still wait for their ``done`` (the
+    REPL goes on to the next line while some do)."""
+    tokens = tokenize(line)
+    depth = 0
+    for k, tok in enumerate(tokens):
+        if k == 0 or (tokens[k - 1].kind == "op" and tokens[k - 1].value in _STARTS):
+            depth += _keyword(tok, "for") - _keyword(tok, "done")
+    return depth
+
+
 def _loop(tokens: list[Token], i: int, commands: CommandLookup,
           aliases: Mapping[str, str]) -> tuple[Call, int]:
     """Parse the loop starting at ``tokens[i]``; the Call and where its ``done`` ends."""

@@ -30,6 +30,11 @@ def test_loops_run_their_body_per_word(sh, line, out):
     assert (r.out, r.err) == (out, "")
 
 
+def test_exit_in_a_loop_leaves_the_shell(sh):
+    r = sh("for f in a b; do echo $f; exit 3; done\necho not-here")
+    assert (r.status, r.out) == (3, "a\n")
+
+
 def test_a_loop_renames_with_a_suffix_expansion(sh, work):
     r = sh('for f in *.mpg; do mv "$f" "${f%.mpg}.avi"; done && ls', {"a.mpg": "1", "b c.mpg": "2"})
     assert r.out == "a.avi\nb c.avi\n" and r.status == 0

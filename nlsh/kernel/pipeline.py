@@ -73,6 +73,14 @@ class _Captured:
         self.inherit_stdout = False
         self.pipeline_pgid = None
 
+    @property
+    def exit_request(self) -> BaseException | None:
+        return self._job.exit_request
+
+    @exit_request.setter
+    def exit_request(self, request: BaseException | None) -> None:     # exit in a loop leaves the shell
+        self._job.exit_request = request
+
     def put(self, item: object) -> None:
         self.emit(item, 1)
 

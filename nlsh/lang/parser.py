@@ -60,13 +60,18 @@ def _keyword(tok: Token, word: str) -> bool:
     return tok.kind == "word" and not tok.flag_like and tok.value == Word.lit(word)
 
 
+def _starts_command(previous: Token | None) -> bool:
+    """Whether the token after ``previous`` is in command position (where ``for`` is a keyword)."""
+    return previous is None or (previous.kind == "op" and previous.value in _STARTS)
+
+
 def _loops(tokens: list[Token], commands: CommandLookup, aliases: Mapping[str, str]) -> list[Token]:
     """Each ``for NAME in WORDS; do BODY; done`` becomes one ``loop`` token holding its Call."""
     out: list[Token] = []
     i = 0
     while i < len(tokens):
         tok = tokens[i]
-        at_start = not out or (out[-1].kind == "op" and out[-1].value in _STARTS)
+        at_start = _starts_command(out[-1] if out else None)
         if at_start and _keyword(tok, "for"):
             call, end = _loop(tokens, i, commands, aliases)
             out.append(Token("loop", call, tok.column, tokens[end - 1].column + 4 - tok.column))
@@ -85,7 +90,7 @@ def open_loops(line: str) -> int:
     tokens = tokenize(line)
     depth = 0
     for k, tok in enumerate(tokens):
-        if k == 0 or (tokens[k - 1].kind == "op" and tokens[k - 1].value in _STARTS):
+        if _starts_command(tokens[k - 1] if k else None):
             depth += _keyword(tok, "for") - _keyword(tok, "done")
     return depth
 
@@ -111,7 +116,7 @@ def _loop(tokens: list[Token], i: int, commands: CommandLookup,
     depth = 0
     while k < len(tokens):
         tok = tokens[k]
-        at_start = k == start or (tokens[k - 1].kind == "op" and tokens[k - 1].value in _STARTS)
+        at_start = _starts_command(tokens[k - 1] if k > start else None)
         if at_start and _keyword(tok, "for"):
             depth += 1
         elif at_start and _keyword(tok, "done"):

@@ -23,9 +23,9 @@ from prompt_toolkit.styles import Style
 
 from nlsh import __version__
 from nlsh.lang.errors import ParseError
-from nlsh.lang.lexer import tokenize
-from nlsh.lang.parser import open_loops
+from nlsh.lang.lexer import join_continued, tokenize
 from nlsh.paths import ensure
+from nlsh.router import needs_more
 from nlsh.session import ExitShell, Shell
 
 STYLE = Style.from_dict({
@@ -129,23 +129,13 @@ class ShellLexer(Lexer):
         return get_line
 
 
-def _incomplete(text: str) -> bool:
-    stripped = text.rstrip()
-    if stripped.endswith(("\\", "|", "&&", "||")):
-        return True
-    try:
-        return open_loops(text) > 0
-    except ParseError as e:
-        return "unterminated" in e.message
-
-
 def _bindings() -> KeyBindings:
     kb = KeyBindings()
 
     @kb.add("enter")
     def _(event) -> None:
         buf = event.current_buffer
-        if _incomplete(buf.text):
+        if needs_more(buf.text):
             buf.insert_text("\n")
         else:
             buf.validate_and_handle()
@@ -186,10 +176,6 @@ def _start_planner(shell: Shell) -> None:
         except Exception:  # noqa: BLE001, S110  (the first utterance reports the error)
             pass
     threading.Thread(target=load, name="nlsh-planner-warm", daemon=True).start()
-
-
-def _join_continuations(text: str) -> str:
-    return text.replace("\\\n", "")
 
 
 class ReplFace:
@@ -289,7 +275,7 @@ def run_repl(json: bool = False, yes: bool = False, model: str | None = None, ba
             continue
         except EOFError:
             line = "exit"
-        line = _join_continuations(line)
+        line = join_continued(line)
         try:
             status = shell.run_line(line)
         except ExitShell as e:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 
 from nlsh.lang import ParseError, Plan, Word
+from nlsh.lang.parser import open_loops
 
 LANGUAGE_WORDS = frozenset(["a", "about", "above", "after", "all", "an", "and", "any", "are", "as", "at", "be", "before", "below", "between", "bigger", "biggest", "by", "can", "changed", "containing", "contains", "count", "created", "delete", "did", "do", "does", "each", "every", "files", "file", "folder", "folders", "for", "from", "get", "give", "has", "have", "how", "i", "in", "inside", "into", "is", "it", "its", "larger", "largest", "last", "least", "less", "lines", "list", "make", "many", "me", "modified", "more", "most", "much", "my", "named", "newer", "newest", "not", "of", "older", "oldest", "on", "only", "or", "other", "please", "recent", "remove", "show", "size", "smaller", "smallest", "so", "some", "than", "that", "the", "their", "them", "there", "these", "this", "those", "to", "today", "top", "under", "using", "was", "week", "were", "what", "when", "which", "who", "why", "with", "within", "without", "yesterday", "you", "your"])
 
@@ -27,6 +28,8 @@ def unparsed_is_utterance(line: str, error: ParseError) -> bool:
     if len(words) < 2:
         return False
     lang = language_words(line)
+    if error.message == "unterminated single quote" and _apostrophe(line, error.column):
+        return lang >= 1           # "what's the biggest file": an apostrophe, not a quote
     if error.message.startswith("for:") and len(words) > 2 and words[2] == "in" and words[1].isidentifier():
         return False            # "for f in a b" without "; do …": a loop with a mistake
     if error.message.startswith("unknown command") and error.column == 0:
@@ -39,6 +42,22 @@ def unparsed_is_utterance(line: str, error: ParseError) -> bool:
     if any(w.startswith("-") for w in words) or any(c in line for c in "|;&<>$'\""):
         return False
     return lang >= 2 and len(words) >= 3
+
+
+def _apostrophe(line: str, i: int) -> bool:
+    return 0 < i < len(line) - 1 and line[i - 1].isalpha() and line[i + 1].isalpha()
+
+
+def needs_more(text: str) -> bool:
+    """Whether ``text`` goes on on the next line: it ends in ``\\``, ``|``,
+    ``&&`` or ``||``, or leaves a quote, a ``$(`` or a ``for`` loop open;
+    an apostrophe in a sentence opens nothing."""
+    if text.rstrip().endswith(("\\", "|", "&&", "||")):
+        return True
+    try:
+        return open_loops(text) > 0
+    except ParseError as e:
+        return "unterminated" in e.message and not unparsed_is_utterance(text.strip(), e)
 
 
 def parsed_is_utterance(plan: Plan, line: str, cwd: str) -> bool:

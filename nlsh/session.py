@@ -15,11 +15,12 @@ from nlsh.kernel.context import CommandError
 from nlsh.kernel.job import Job, JobTable
 from nlsh.kernel.terminal import take_terminal, tty_fd
 from nlsh.lang import ParseError, Plan, parse, text
+from nlsh.lang.lexer import join_continued
 from nlsh.lang.plan import Call, Chain, Pipeline, Word
 from nlsh.policy import Rules, decide, verbatim_denial
 from nlsh.registry import Registry, default_registry
 from nlsh.render import PlainFace, Renderer
-from nlsh.router import parsed_is_utterance, unparsed_is_utterance
+from nlsh.router import needs_more, parsed_is_utterance, unparsed_is_utterance
 from nlsh.store import Store
 from nlsh.trash import Trash
 
@@ -370,12 +371,22 @@ def _silence_stdout() -> None:
 
 
 def run_script_lines(shell: Shell, lines, *, stop_on_exit: bool = True) -> int:
-    """Run lines one by one (piped stdin, ``-c`` with newlines); the last status."""
+    """Run lines one by one (piped stdin, ``-c`` with newlines); the last status.
+    A command that goes on over several lines (a loop, an open quote, a
+    trailing ``|``) runs once it is whole, as in bash."""
     status = 0
+    pending: list[str] = []
     try:
         for line in lines:
-            status = shell.run_line(line.rstrip("\n"))
+            pending.append(line.rstrip("\n"))
+            text = "\n".join(pending)
+            if needs_more(text):
+                continue
+            pending = []
+            status = shell.run_line(join_continued(text))
             shell.report_finished_jobs()
+        if pending:         # the input ended inside a command: its error says what is open
+            status = shell.run_line(join_continued("\n".join(pending)))
     except ExitShell as e:
         status = e.status
     return status

@@ -121,3 +121,8 @@ def test_a_planned_loop_that_writes_is_refused_without_confirmation(work):
 ])
 def test_a_newline_ends_a_command_where_bash_ends_one(lines, same_as):
     assert parse(lines, REG) == parse(same_as, REG)
+
+
+def test_a_script_may_spread_a_loop_over_lines(sh):
+    r = sh("for f in a b; do\n  echo got-$f\ndone\necho 'two\nlines'\nls |\nwc -l")
+    assert r.out == "got-a\ngot-b\ntwo\nlines\n0\n" and r.status == 0

@@ -219,7 +219,7 @@ def test_planned_delete_asks_dry_run_decline_edit(repl, work, model_path):
     r.c.expect_exact("[1]")
     r.c.expect_exact(PROMPT)
     assert (work / "old.log").exists()
-    r.c.sendline("delete the file old.log")
+    r.c.sendline("delete the file old.log, it's not needed")     # Enter sends it: an apostrophe opens no quote
     r.c.expect_exact("run? [Y/n/e/?/d]")
     answer(r, "e")
     r.c.expect(r"❯ (\x1b\[[0-9;]*m)*rm(\x1b\[[0-9;]*m)* old\.log")

@@ -6,7 +6,7 @@ import pytest
 
 from nlsh.lang import ParseError, parse
 from nlsh.registry import default_registry
-from nlsh.router import language_words, parsed_is_utterance, unparsed_is_utterance
+from nlsh.router import language_words, needs_more, parsed_is_utterance, unparsed_is_utterance
 
 REG = default_registry()
 
@@ -36,6 +36,9 @@ def test_existing_paths_keep_a_line_a_command(work):
     ("for each file in here print its size", True),
     ("for f in a; echo $f", False),                   # a loop with a mistake stays a command
     ("for f in the files here", False),
+    ("what's the biggest file here", True),              # an apostrophe, not a quote
+    ("echo 'the biggest file here", False),
+
 ])
 def test_a_line_that_does_not_parse(line, utterance):
     with pytest.raises(ParseError) as e:
@@ -46,3 +49,12 @@ def test_a_line_that_does_not_parse(line, utterance):
 def test_language_words_are_whole_words():
     assert language_words("folder1/file folders") == 1
     assert language_words("Show me the files, please!") == 5
+
+
+@pytest.mark.parametrize("text,more", [
+    ("ls |", True), ("ls &&", True), ("echo a \\", True), ("echo 'open", True), ('echo "$(ls', True),
+    ("for f in a b; do", True), ("for f in a b; do\necho $f", True), ("for f in a; do echo; done", False),
+    ("what's the biggest file here", False), ("don't list hidden files", False), ("echo done", False),
+])
+def test_what_goes_on_to_the_next_line(text, more):
+    assert needs_more(text) is more

@@ -31,7 +31,7 @@ class Token:
         return self.value if isinstance(self.value, str) else self.value.source()
 
 
-_BRACED = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*|\?)(?:(%%|%|##|#|:-)(.*))?$", re.S)
+_BRACED = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*|\?)(?:(%%|%|##|#|:-)(.*))?$", re.DOTALL)
 
 
 def _is_name_char(c: str) -> bool:
@@ -84,6 +84,11 @@ class _WordBuilder:
             else:
                 merged.append(p)
         return Word(tuple(merged) or (Lit(""),))
+
+
+def join_continued(text: str) -> str:
+    """``text`` with every backslash-newline removed, as bash reads it."""
+    return text.replace("\\\n", "")
 
 
 def tokenize(line: str, nested: Nested | None = None) -> list[Token]:

@@ -19,6 +19,7 @@ from nlsh.kernel.context import CommandError
 from nlsh.kernel.expand import Unexpanded, expand_word
 from nlsh.lang.plan import Call, Plan, Word
 from nlsh.lang.text import call_text
+from nlsh.lang.text import text as plan_text
 from nlsh.paths import config_dir
 
 if TYPE_CHECKING:
@@ -482,7 +483,8 @@ def explain(plan: Plan, registry: Registry) -> list[str]:
             if param.type == "flag":
                 given.append(what)
             else:
-                shown = " ".join(v.source() if isinstance(v, Word) else str(v)
+                shown = " ".join(v.source() if isinstance(v, Word) else
+                                 plan_text(v, registry.signature) if isinstance(v, Plan) else str(v)
                                  for v in (value if isinstance(value, tuple) else (value,)))
                 given.append(f"{what}: {shown}")
         out.append(f"{text}: {cmd.summary}" + (f" ({'; '.join(given)})" if given else ""))

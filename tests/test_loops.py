@@ -126,3 +126,10 @@ def test_a_newline_ends_a_command_where_bash_ends_one(lines, same_as):
 def test_a_script_may_spread_a_loop_over_lines(sh):
     r = sh("for f in a b; do\n  echo got-$f\ndone\necho 'two\nlines'\nls |\nwc -l")
     assert r.out == "got-a\ngot-b\ntwo\nlines\n0\n" and r.status == 0
+
+
+def test_explaining_a_loop_names_its_parts():
+    from nlsh.policy import explain
+    lines = explain(parse('for f in *.txt; do mv "$f" "${f%.txt}.md"; done', REG), REG)
+    assert lines[0].endswith("(the variable: f; the words: *.txt; the commands: mv $f ${f%.txt}.md)")
+    assert lines[1].startswith("mv $f ${f%.txt}.md: Move or rename")

@@ -166,9 +166,9 @@ def source(ctx: Context, a: Args) -> None:
 
 
 @command("for", "Run COMMANDS once for each word, with $NAME set to it (as in bash).",
-         params=[Param("name", "str", required=True, metavar="NAME in"),
-                 Param("items", "word", variadic=True, metavar="WORD"),
-                 Param("body", "plan", required=True, metavar="; do COMMANDS; done")],
+         params=[Param("name", "str", help="the variable", required=True, metavar="NAME in"),
+                 Param("items", "word", help="the words", variadic=True, metavar="WORD"),
+                 Param("body", "plan", help="the commands", required=True, metavar="; do COMMANDS; done")],
          output="text", category="shell",
          examples=[Example("put a notes.txt in each of the folders a and b",
                            'for d in a b; do touch "$d/notes.txt"; done',

@@ -112,8 +112,9 @@ class ShellLexer(Lexer):
                     style = "class:op"
                     expect_cmd = tok.value in ("|", ";", "&&", "||", "&")
                 elif expect_cmd:
-                    style = "class:known" if self._known(tok.text) else "class:unknown"
-                    expect_cmd = False
+                    keyword = tok.text in ("do", "done")        # a loop's; a command follows do
+                    style = "class:known" if keyword or self._known(tok.text) else "class:unknown"
+                    expect_cmd = tok.text == "do"
                 elif tok.flag_like:
                     style = "class:flag"
                 elif piece[:1] in "'\"":

@@ -230,3 +230,17 @@ def test_planned_delete_asks_dry_run_decline_edit(repl, work, model_path):
     assert not (work / "old.log").exists()
     r.run("undo", "restored old.log")
     assert (work / "old.log").exists()
+
+
+def test_highlighting_marks_command_words_and_loop_keywords():
+    import io
+
+    from prompt_toolkit.document import Document
+
+    from nlsh.repl import ShellLexer
+    from nlsh.session import Shell
+    shell = Shell(out=io.StringIO(), err=io.StringIO())
+    line = ShellLexer(shell).lex_document(Document("for f in a; do echo $f; done; lsx -l 'q'"))(0)
+    styles = {piece: style for style, piece in line}
+    assert styles["for"] == styles["do"] == styles["echo"] == styles["done"] == "class:known"
+    assert (styles["lsx"], styles["-l"], styles["'q'"], styles["$f"]) == ("class:unknown", "class:flag", "class:string", "")

@@ -145,6 +145,8 @@ def test_aliases_expand_first_word():
     ("echo (ls)", "unsupported character '('", 5),
     ("echo $(ls", "unterminated $( (no matching ')')", 5),
     ("echo $( )", "empty $( )", 5),
+    ("echo `ls", "unterminated ` (no closing backquote)", 5),
+    ("echo `lss`", "in $(…): unknown command lss", 6),
     ("echo $(lss -l)", "in $(…): unknown command lss", 7),
     ("echo $(sleep 1 &)", "in $(…): a background job (&) cannot give its output", 15),
     ("echo \"$(cp a)\"", "in $(…): cp: missing DEST", 13),

@@ -34,6 +34,7 @@ def test_parts_hold_the_inner_plan_and_print_back():
         plan = parse(line, REG)
         assert parse(text(plan, REG.signature), REG) == plan
     assert text(parse("echo \"$(pwd)\"'!'", REG), REG.signature) == 'echo "$(pwd)!"'
+    assert text(parse('echo `ls` "a `pwd`"', REG), REG.signature) == 'echo $(ls) "a $(pwd)"'
 
 
 def test_inner_plans_count_among_the_calls():
@@ -52,6 +53,8 @@ def test_inner_plans_count_among_the_calls():
     (f"echo $({PY} -c 'print(6*7)')", "42\n"),              # a program inside
     ("head -n $(echo 1) a.txt", "alpha\n"),                # typed values convert when the call runs
     ("$(echo echo) hi", "hi\n"),                           # the command word itself
+    ('echo `echo hi` "n=`echo a.txt | wc -c`"', "hi n=6\n"),  # backquotes, the old spelling
+    ("echo `echo \\`echo deep\\``", "deep\n"),
     ("echo x > $(echo out.txt) && cat out.txt", "x\n"),     # a redirect target
     ("wc -l $(find . -name '*.txt' | sort)", "1 ./a.txt\n0 ./b.txt\n1 total\n"),
 ])

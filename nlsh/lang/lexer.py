@@ -113,7 +113,7 @@ def tokenize(line: str, nested: Nested | None = None) -> list[Token]:
             tokens.append(Token("op", op, i, len(op)))
             i += len(op)
             continue
-        if c in "()`":
+        if c in "()":
             raise ParseError(f"unsupported character {c!r} (quote it to use it literally)", i)
         start = i
         b = _WordBuilder()
@@ -136,12 +136,14 @@ def tokenize(line: str, nested: Nested | None = None) -> list[Token]:
                 i += 2
             elif line.startswith("$(", i):
                 i = _substitution(line, i, b, False, nested)
+            elif c == "`":
+                i = _backquoted(line, i, b, False, nested)
             elif c == "$":
                 i = _variable(line, i, b)
             elif c == "~" and i == start:
                 b.part(Tilde())
                 i += 1
-            elif c in "()`":
+            elif c in "()":
                 raise ParseError(f"unsupported character {c!r} (quote it to use it literally)", i)
             else:
                 b.char(c, True)
@@ -173,6 +175,8 @@ def _double_quoted(line: str, i: int, b: _WordBuilder, nested: Nested | None) ->
             i += 2
         elif line.startswith("$(", i):
             i = _substitution(line, i, b, True, nested)
+        elif c == "`":
+            i = _backquoted(line, i, b, True, nested)
         elif c == "$":
             i = _variable(line, i, b)
         else:
@@ -188,14 +192,33 @@ def _substitution(line: str, i: int, b: _WordBuilder, quoted: bool, nested: Nest
     source = line[i + 2:end]
     if not source.strip():
         raise ParseError("empty $( )", i, end - i + 1)
+    b.part(_sub(source, i + 2, quoted, nested))
+    return end + 1
+
+
+def _backquoted(line: str, i: int, b: _WordBuilder, quoted: bool, nested: Nested | None) -> int:
+    """```…``` at ``i``, the old spelling of ``$(…)`` (it prints as ``$(…)``)."""
+    end = i + 1
+    while end < len(line) and line[end] != "`":
+        end += 2 if line[end] == "\\" else 1
+    if end >= len(line):
+        raise ParseError("unterminated ` (no closing backquote)", i)
+    source = line[i + 1:end].replace("\\`", "`")
+    if not source.strip():
+        raise ParseError("empty ` `", i, end - i + 1)
+    b.part(_sub(source, i + 1, quoted, nested))
+    return end + 1
+
+
+def _sub(source: str, column: int, quoted: bool, nested: Nested | None) -> Sub:
+    """The Sub for the text of a substitution that starts at ``column``."""
     plan = Plan()
     if nested is not None:
         try:
             plan = nested(source)
         except ParseError as e:
-            raise type(e)(f"in $(…): {e.message}", i + 2 + e.column, e.length, e.status) from None
-    b.part(Sub(source, plan, quoted))
-    return end + 1
+            raise type(e)(f"in $(…): {e.message}", column + e.column, e.length, e.status) from None
+    return Sub(source, plan, quoted)
 
 
 def _closing(line: str, i: int) -> int:

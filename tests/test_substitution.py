@@ -1,5 +1,5 @@
-"""``$(…)``: a command's output as words of another, as in bash, checked
-by the policy before anything runs."""
+"""``$(…)`` (and backquotes): a command's output as words of another, as in
+bash, checked by the policy before anything runs; ``$((…))`` arithmetic."""
 
 from __future__ import annotations
 
@@ -142,3 +142,38 @@ def test_ctrl_c_cancels_a_substitution(work):
     assert done.wait(10)
     assert status == [130] and "after" not in shell.out.getvalue()
     shell.shutdown()
+
+
+@pytest.mark.parametrize("line,out", [
+    ("echo $((1 + 2 * 3)) $(( (10 * (10 + 1)) / 2 ))", "7 55\n"),
+    ("export n=7; echo $((n % 3)) $(($n - 10)) $((-7 / 2)) $((-7 % 2)) $((2**10)) $((3 > 2)) $((unset + 1))",
+     "1 -3 -3 -1 1024 1 1\n"),
+    ('echo "total: $((4*5))"', "total: 20\n"),
+    ("for i in 1 2 3; do echo $((i * i)); done", "1\n4\n9\n"),
+])
+def test_arithmetic(sh, line, out):
+    r = sh(line)
+    assert (r.out, r.err) == (out, "")
+    plan = parse(line, REG)
+    assert parse(text(plan, REG.signature), REG) == plan
+
+
+@pytest.mark.parametrize("line,message", [
+    ("echo $((x + ))", "bad arithmetic $((x + )): not an arithmetic expression"),
+    ('echo $((__import__("os")))', "call is not allowed"),
+    ("echo $((2.5 * 2))", "2.5 is not an integer"),
+])
+def test_bad_arithmetic_is_a_parse_error(line, message):
+    with pytest.raises(ParseError) as e:
+        parse(line, REG)
+    assert message in e.value.message and e.value.column == 5
+
+
+@pytest.mark.parametrize("line,message", [
+    ("echo $((1 / 0))", "$((1 / 0)): division by 0"),
+    ("export s=abc; echo $((s + 1))", "s='abc' is not a number"),
+    ("echo $((2 ** 100))", "exponent out of range"),
+])
+def test_arithmetic_errors_when_it_runs(sh, line, message):
+    r = sh(line)
+    assert r.status == 1 and message in r.err and "Traceback" not in r.err

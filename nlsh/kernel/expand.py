@@ -9,7 +9,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from nlsh.kernel.context import Args, CommandError
-from nlsh.lang.plan import Call, Glob, Lit, Plan, Sub, Tilde, Var, Word
+from nlsh.lang import arith
+from nlsh.lang.plan import Arith, Call, Glob, Lit, Plan, Sub, Tilde, Var, Word
 from nlsh.lang.signature import GLOBBING_TYPES, Param
 
 if TYPE_CHECKING:
@@ -44,6 +45,11 @@ def expand_word(word: Word, shell: Shell, globbing: bool = True, run: Run | None
             fields[-1].add(var_value(p, shell))
         elif isinstance(p, Tilde):
             fields[-1].add(shell.env.get("HOME") or os.path.expanduser("~"))
+        elif isinstance(p, Arith):
+            try:
+                fields[-1].add(str(arith.evaluate(p.expr, lambda name: shell.env.get(name, ""))))
+            except ValueError as e:
+                raise CommandError(f"$(({p.expr})): {e}") from None
         elif isinstance(p, Sub):
             if run is None:
                 raise Unexpanded(f"$({p.source}) is computed when the line runs")

@@ -6,8 +6,9 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from nlsh.lang.arith import check as check_arithmetic
 from nlsh.lang.errors import ParseError
-from nlsh.lang.plan import Glob, Lit, Part, Plan, Sub, Tilde, Var, Word
+from nlsh.lang.plan import Arith, Glob, Lit, Part, Plan, Sub, Tilde, Var, Word
 
 # Parses the text of a ``$(…)``; without one (highlighting), its plan is empty.
 Nested = Callable[[str], Plan]
@@ -134,6 +135,8 @@ def tokenize(line: str, nested: Nested | None = None) -> list[Token]:
                     raise ParseError("backslash at end of line", i)
                 b.char(line[i + 1], False)
                 i += 2
+            elif line.startswith("$((", i):
+                i = _arithmetic(line, i, b)
             elif line.startswith("$(", i):
                 i = _substitution(line, i, b, False, nested)
             elif c == "`":
@@ -173,6 +176,8 @@ def _double_quoted(line: str, i: int, b: _WordBuilder, nested: Nested | None) ->
         if c == "\\" and i + 1 < len(line) and line[i + 1] in '"\\$`':
             b.char(line[i + 1], False)
             i += 2
+        elif line.startswith("$((", i):
+            i = _arithmetic(line, i, b)
         elif line.startswith("$(", i):
             i = _substitution(line, i, b, True, nested)
         elif c == "`":
@@ -193,6 +198,21 @@ def _substitution(line: str, i: int, b: _WordBuilder, quoted: bool, nested: Nest
     if not source.strip():
         raise ParseError("empty $( )", i, end - i + 1)
     b.part(_sub(source, i + 2, quoted, nested))
+    return end + 1
+
+
+def _arithmetic(line: str, i: int, b: _WordBuilder) -> int:
+    """``$((…))`` at ``i``: its expression, checked now, computed when the call runs."""
+    end = _closing(line, i + 2)
+    inner = line[i + 2:end]             # "(…)"
+    if not (inner.startswith("(") and inner.endswith(")")):
+        raise ParseError("unterminated $(( (no matching '))')", i, 3)
+    expr = inner[1:-1]
+    try:
+        check_arithmetic(expr)
+    except ValueError as e:
+        raise ParseError(f"bad arithmetic $(({expr})): {e}", i, end - i + 1) from None
+    b.part(Arith(expr))
     return end + 1
 
 

@@ -54,7 +54,13 @@ class Sub:
     quoted: bool = False
 
 
-Part = Lit | Glob | Var | Tilde | Sub
+@dataclass(frozen=True)
+class Arith:
+    """``$((…))``: integer arithmetic on numbers and variables, as in bash."""
+    expr: str
+
+
+Part = Lit | Glob | Var | Tilde | Sub | Arith
 
 
 @dataclass(frozen=True)
@@ -91,6 +97,8 @@ class Word:
                 out.append(p.source())
             elif isinstance(p, Sub):
                 out.append(f"$({p.source})")
+            elif isinstance(p, Arith):
+                out.append(f"$(({p.expr}))")
             else:
                 out.append("~")
         return "".join(out)

@@ -5,7 +5,20 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from nlsh.lang.lexer import GLOB_CHARS, SPECIAL
-from nlsh.lang.plan import STREAM_REDIRECTS, Call, Chain, Glob, Lit, Pipeline, Plan, Sub, Tilde, Var, Word
+from nlsh.lang.plan import (
+    STREAM_REDIRECTS,
+    Arith,
+    Call,
+    Chain,
+    Glob,
+    Lit,
+    Pipeline,
+    Plan,
+    Sub,
+    Tilde,
+    Var,
+    Word,
+)
 from nlsh.lang.signature import Signature
 
 _COMPARISON_WORDS = frozenset({"<", ">", "<=", ">="})
@@ -94,6 +107,8 @@ def quote(word: Word, dashes_ok: bool = False) -> str:
             out.append(_var(p, parts[i + 1] if i + 1 < len(parts) else None))
         elif isinstance(p, Sub):
             out.append(f'"$({p.source})"' if p.quoted else f"$({p.source})")
+        elif isinstance(p, Arith):
+            out.append(f"$(({p.expr}))")
         elif isinstance(p, Tilde):
             out.append("~")
     return "".join(out)
@@ -119,6 +134,8 @@ def _double_quoted(parts: tuple) -> str:
             out.append("".join("\\" + c if c in '"\\$`' else c for c in p.text))
         elif isinstance(p, Var):
             out.append(_var(p, parts[i + 1] if i + 1 < len(parts) else None))
+        elif isinstance(p, Arith):
+            out.append(f"$(({p.expr}))")
         else:
             out.append(f"$({p.source})")
     return '"' + "".join(out) + '"'

@@ -1,0 +1,73 @@
+"""``$((…))``: bash's integer arithmetic, without running anything.
+
+Numbers, variables (``x`` or ``$x``; unset or empty is 0), ``+ - * / % **``,
+comparisons (1 or 0) and parentheses. Division truncates toward zero, as in bash.
+"""
+
+from __future__ import annotations
+
+import ast
+import operator
+import re
+from collections.abc import Callable
+
+_DOLLAR = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?")
+_BINARY = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Mod: None,
+           ast.Div: None, ast.FloorDiv: None, ast.Pow: operator.pow}
+_COMPARE = {ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge,
+            ast.Eq: operator.eq, ast.NotEq: operator.ne}
+_ALLOWED = frozenset({ast.BinOp, ast.UnaryOp, ast.Compare, ast.Name, ast.Constant, ast.Load, ast.USub, ast.UAdd,
+                      *_BINARY, *_COMPARE})
+
+
+def _tree(expr: str) -> ast.expr:
+    try:
+        tree = ast.parse(_DOLLAR.sub(r"\1", expr).strip() or "0", mode="eval").body
+    except SyntaxError:
+        raise ValueError("not an arithmetic expression") from None
+    for node in ast.walk(tree):
+        if type(node) not in _ALLOWED:
+            raise ValueError(f"{type(node).__name__.lower()} is not allowed")
+        if isinstance(node, ast.Constant) and type(node.value) is not int:
+            raise ValueError(f"{node.value!r} is not an integer")
+    return tree
+
+
+def check(expr: str) -> None:
+    """Raise ValueError if ``expr`` is not an expression this module computes."""
+    _tree(expr)
+
+
+def evaluate(expr: str, lookup: Callable[[str], str]) -> int:
+    """The value of ``expr``; ``lookup`` gives a variable's text."""
+    return _eval(_tree(expr), lookup)
+
+
+def _eval(node: ast.expr, lookup: Callable[[str], str]) -> int:
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, ast.Name):
+        text = lookup(node.id).strip() or "0"
+        if not re.fullmatch(r"-?\d+", text):
+            raise ValueError(f"{node.id}={text!r} is not a number")
+        return int(text)
+    if isinstance(node, ast.UnaryOp):
+        value = _eval(node.operand, lookup)
+        return -value if isinstance(node.op, ast.USub) else value
+    if isinstance(node, ast.Compare):
+        left = _eval(node.left, lookup)
+        for op, right_node in zip(node.ops, node.comparators):
+            right = _eval(right_node, lookup)
+            if not _COMPARE[type(op)](left, right):
+                return 0
+            left = right
+        return 1
+    left, right = _eval(node.left, lookup), _eval(node.right, lookup)
+    if isinstance(node.op, (ast.Div, ast.FloorDiv, ast.Mod)):
+        if right == 0:
+            raise ValueError("division by 0")
+        quotient = abs(left) // abs(right) * (1 if (left < 0) == (right < 0) else -1)
+        return quotient if not isinstance(node.op, ast.Mod) else left - quotient * right
+    if isinstance(node.op, ast.Pow) and not 0 <= right <= 64:
+        raise ValueError("exponent out of range (0 to 64)")
+    return _BINARY[type(node.op)](left, right)

@@ -135,14 +135,8 @@ def tokenize(line: str, nested: Nested | None = None) -> list[Token]:
                     raise ParseError("backslash at end of line", i)
                 b.char(line[i + 1], False)
                 i += 2
-            elif line.startswith("$((", i):
-                i = _arithmetic(line, i, b)
-            elif line.startswith("$(", i):
-                i = _substitution(line, i, b, False, nested)
-            elif c == "`":
-                i = _backquoted(line, i, b, False, nested)
-            elif c == "$":
-                i = _variable(line, i, b)
+            elif c in "$`":
+                i = _expansion(line, i, b, False, nested)
             elif c == "~" and i == start:
                 b.part(Tilde())
                 i += 1
@@ -176,18 +170,23 @@ def _double_quoted(line: str, i: int, b: _WordBuilder, nested: Nested | None) ->
         if c == "\\" and i + 1 < len(line) and line[i + 1] in '"\\$`':
             b.char(line[i + 1], False)
             i += 2
-        elif line.startswith("$((", i):
-            i = _arithmetic(line, i, b)
-        elif line.startswith("$(", i):
-            i = _substitution(line, i, b, True, nested)
-        elif c == "`":
-            i = _backquoted(line, i, b, True, nested)
-        elif c == "$":
-            i = _variable(line, i, b)
+        elif c in "$`":
+            i = _expansion(line, i, b, True, nested)
         else:
             b.char(c, False)
             i += 1
     raise ParseError("unterminated double quote", start)
+
+
+def _expansion(line: str, i: int, b: _WordBuilder, quoted: bool, nested: Nested | None) -> int:
+    """Read the ``$…`` or backquoted expansion at ``i``; where the word goes on."""
+    if line.startswith("$((", i):
+        return _arithmetic(line, i, b)
+    if line.startswith("$(", i):
+        return _substitution(line, i, b, quoted, nested)
+    if line[i] == "`":
+        return _backquoted(line, i, b, quoted, nested)
+    return _variable(line, i, b)
 
 
 def _substitution(line: str, i: int, b: _WordBuilder, quoted: bool, nested: Nested | None) -> int:

@@ -24,6 +24,7 @@ REG = default_registry()
     ("for f in; do echo never; done; echo after", "after\n"),
     ("for f in a b; do false; done; echo $?", "1\n"),
     ("for f in a b; do echo $f; done; echo last=$f", "a\nb\nlast=b\n"),
+    ("nice -n 5 for f in a b; do echo $f; done", "a\nb\n"),                 # a modifier before a loop
 ])
 def test_loops_run_their_body_per_word(sh, line, out):
     r = sh(line, {"a.txt": "", "b.txt": ""})
@@ -55,6 +56,7 @@ def test_trimming_expansions(sh, word, out):
     'for f in *.txt; do mv "$f" "${f%.txt}.md"; done | sort > list',
     "for f in 1 2; do for g in a b; do echo $f$g; done; done",
     "echo ${x:-a b}x \"${y#*/}z\"",
+    "limit --time 5s -- for f in a; do for g in b; do echo $f$g; done; done",
 ])
 def test_loops_print_back_as_they_parse(line):
     plan = parse(line, REG)
@@ -72,6 +74,8 @@ def test_loops_print_back_as_they_parse(line):
     ("echo a; done", "syntax error near 'done' (no 'for' before it)", 8),
     ("for f in a; do sleep 1 & done", "for: a background job (&) inside a loop is not supported", 23),
     ("echo ${f%x", "bad variable", 5),
+    ("for f in a; do limit -- echo x; done", "limit, nice and batch apply to a whole line", 15),
+    ("echo $(nice -n 3 ls)", "in $(…): limit, nice and batch apply to a whole line", 7),
 ])
 def test_loop_errors_point_at_the_problem(line, message, column):
     with pytest.raises(ParseError) as e:
@@ -133,3 +137,8 @@ def test_explaining_a_loop_names_its_parts():
     lines = explain(parse('for f in *.txt; do mv "$f" "${f%.txt}.md"; done', REG), REG)
     assert lines[0].endswith("(the variable: f; the words: *.txt; the commands: mv $f ${f%.txt}.md)")
     assert lines[1].startswith("mv $f ${f%.txt}.md: Move or rename")
+
+
+def test_a_limit_before_a_loop_stops_the_whole_loop(sh):
+    r = sh("limit --time 1s -- for f in a b; do sleep 5; echo never; done")
+    assert r.status == 137 and "time limit 1s exceeded" in r.err and "never" not in r.out

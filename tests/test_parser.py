@@ -298,8 +298,7 @@ def plans(draw):
             pipelines.append(Pipeline(tuple(draw(st.lists(calls(), min_size=1, max_size=3)))))
         ops = tuple(draw(st.sampled_from(["&&", "||"])) for _ in pipelines[1:])
         modifiers = []
-        loop_first = pipelines[0].calls[0].name == "for"     # limit/nice/batch run commands, not loops
-        for m in draw(st.lists(st.sampled_from(["limit", "nice", "batch"]), max_size=0 if loop_first else 2)):
+        for m in draw(st.lists(st.sampled_from(["limit", "nice", "batch"]), max_size=2)):
             cmd = REG.get(m)
             args = tuple((p.name, value_for(draw, p)) for p in cmd.params if draw(st.booleans()))
             modifiers.append(Call(m, args))

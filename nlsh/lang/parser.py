@@ -50,7 +50,15 @@ def _nested(source: str, commands: CommandLookup, aliases: Mapping[str, str] | N
     plan = parse(source, commands, aliases)
     if any(chain.background for chain in plan.chains):
         raise ParseError("a background job (&) cannot give its output", source.index("&"))
+    _no_modifiers(plan, 0)
     return plan
+
+
+def _no_modifiers(plan: Plan, column: int) -> None:
+    """A plan run inside a line (``$(…)``, a loop's body) is part of the line's
+    job, so limit, nice and batch, which set up a job, cannot stand in it."""
+    if any(chain.modifiers for chain in plan.chains):
+        raise ParseError("limit, nice and batch apply to a whole line: put them at its start", column)
 
 
 _STARTS = (";", "&", "&&", "||", "|")     # operators after which a command starts
@@ -72,7 +80,7 @@ def _loops(tokens: list[Token], commands: CommandLookup, aliases: Mapping[str, s
     while i < len(tokens):
         tok = tokens[i]
         at_start = _starts_command(out[-1] if out else None)
-        if at_start and _keyword(tok, "for"):
+        if _keyword(tok, "for") and (at_start or _only_modifiers(out, commands)):
             call, end = _loop(tokens, i, commands, aliases)
             out.append(Token("loop", call, tok.column, tokens[end - 1].column + 4 - tok.column))
             i = end
@@ -84,14 +92,27 @@ def _loops(tokens: list[Token], commands: CommandLookup, aliases: Mapping[str, s
     return out
 
 
+def _only_modifiers(before: list[Token], commands: CommandLookup) -> bool:
+    """Whether the command written before this point is only job modifiers
+    (``limit --time 5s -- for …``), so a command starts here."""
+    start = max((k + 1 for k, t in enumerate(before) if t.kind == "op" and t.value in _STARTS), default=0)
+    rest = before[start:]
+    while rest:
+        span = _modifier_span(rest, commands)
+        if span is None:
+            return False
+        rest = rest[span[1]:]
+    return start < len(before)
+
+
 def open_loops(line: str) -> int:
-    """How many ``for`` loops of ``line`` still wait for their ``done`` (the
-    REPL goes on to the next line while some do)."""
+    """How many loops of ``line`` still wait for their ``done`` (the REPL goes
+    on to the next line while some do): each ``do`` opens one."""
     tokens = tokenize(line)
     depth = 0
     for k, tok in enumerate(tokens):
         if _starts_command(tokens[k - 1] if k else None):
-            depth += _keyword(tok, "for") - _keyword(tok, "done")
+            depth += _keyword(tok, "do") - _keyword(tok, "done")
     return depth
 
 
@@ -114,10 +135,10 @@ def _loop(tokens: list[Token], i: int, commands: CommandLookup,
     items = tuple(t.value for t in tokens[i + 3:j])
     start = k = j + 2
     depth = 0
-    while k < len(tokens):
+    while k < len(tokens):                  # to the done of this loop's do
         tok = tokens[k]
         at_start = _starts_command(tokens[k - 1] if k > start else None)
-        if at_start and _keyword(tok, "for"):
+        if at_start and _keyword(tok, "do"):
             depth += 1
         elif at_start and _keyword(tok, "done"):
             if depth == 0:
@@ -136,32 +157,41 @@ def _loop(tokens: list[Token], i: int, commands: CommandLookup,
     if any(chain.background for chain in plan.chains):
         amp = next(t for t in body if t.kind == "op" and t.value == "&")
         raise ParseError("for: a background job (&) inside a loop is not supported", amp.column)
+    _no_modifiers(plan, body[0].column)
     return Call("for", (("name", name.text), ("items", items), ("body", plan))), k + 1
 
 
 def _modifiers(tokens: list[Token], commands: CommandLookup) -> tuple[tuple[Call, ...], list[Token]]:
     """Peel job modifiers (``limit … --``, ``nice -n 5``, ``batch``) off a chain."""
     found: list[Call] = []
-    while tokens and tokens[0].kind == "word" and tokens[0].value.is_literal:
-        name = tokens[0].value.literal
-        sig = commands.signature(name)
-        if sig is None or not sig.modifier:
-            break
-        i = 1
-        while i < len(tokens) and tokens[i].kind == "word" and tokens[i].flag_like:
-            if tokens[i].text == "--":
-                break
-            param = sig.flag(tokens[i].text.partition("=")[0])
-            i += 2 if param is not None and param.type != "flag" and "=" not in tokens[i].text else 1
-        args = tokens[1:min(i, len(tokens))]
-        if i < len(tokens) and tokens[i].kind == "word" and tokens[i].text == "--":
-            i += 1
-        rest = tokens[i:]
+    while (span := _modifier_span(tokens, commands)) is not None:
+        args_end, end = span
+        name, rest = tokens[0].value.literal, tokens[end:]
         if not rest:
             raise ParseError(f"{name}: missing the command to run", tokens[0].column, tokens[0].length)
-        found.append(Call(name, bind(name, sig, args)))
+        found.append(Call(name, bind(name, commands.signature(name), tokens[1:args_end])))
         tokens = rest
     return tuple(found), tokens
+
+
+def _modifier_span(tokens: list[Token], commands: CommandLookup) -> tuple[int, int] | None:
+    """Where the options of the modifier starting ``tokens`` end, and where the
+    command after it (and its ``--``) starts; None when no modifier starts it."""
+    if not tokens or tokens[0].kind != "word" or not tokens[0].value.is_literal:
+        return None
+    sig = commands.signature(tokens[0].value.literal)
+    if sig is None or not sig.modifier:
+        return None
+    i = 1
+    while i < len(tokens) and tokens[i].kind == "word" and tokens[i].flag_like:
+        if tokens[i].text == "--":
+            break
+        param = sig.flag(tokens[i].text.partition("=")[0])
+        i += 2 if param is not None and param.type != "flag" and "=" not in tokens[i].text else 1
+    args_end = min(i, len(tokens))
+    if i < len(tokens) and tokens[i].kind == "word" and tokens[i].text == "--":
+        i += 1
+    return args_end, min(i, len(tokens))
 
 
 def _split_chains(tokens: list[Token], line: str) -> list[tuple[list[Token], bool]]:

@@ -54,6 +54,12 @@ def plain(item: object) -> str:
     return plain_value(item)
 
 
+def plain_line(item: object) -> str:
+    """One item as output text: its line and a newline (none after a Partial)."""
+    text = plain(item)
+    return text if isinstance(item, Partial) else text + "\n"
+
+
 def json_value(value: object) -> object:
     if isinstance(value, Record):
         return {k: json_value(v) for k, v in value.items()}

@@ -7,7 +7,7 @@ import datetime as dt
 from typing import TextIO
 
 from nlsh.lang.values import Duration, Size
-from nlsh.records import Partial, Record, plain, to_json
+from nlsh.records import Record, plain, plain_line, to_json
 
 TABLE_CHUNK = 2000
 
@@ -53,8 +53,7 @@ class Renderer:
             return
         else:
             self.flush()
-            text = plain(item)
-            self.out.write(text if isinstance(item, Partial) else text + "\n")
+            self.out.write(plain_line(item))
         if self.tty:
             self.out.flush()
 

@@ -142,3 +142,8 @@ def test_explaining_a_loop_names_its_parts():
 def test_a_limit_before_a_loop_stops_the_whole_loop(sh):
     r = sh("limit --time 1s -- for f in a b; do sleep 5; echo never; done")
     assert r.status == 137 and "time limit 1s exceeded" in r.err and "never" not in r.out
+
+
+def test_records_from_a_loop_body_stay_records(sh):
+    r = sh("for d in a b; do ls $d; done | where size > 0 | get name", {"a/x": "data", "b/y": ""})
+    assert (r.out, r.err) == ("a/x\n", "")

@@ -10,7 +10,7 @@ from nlsh.kernel.context import Args, CommandError, Context
 from nlsh.lang.errors import did_you_mean
 from nlsh.lang.signature import Param
 from nlsh.lang.values import Duration, Size
-from nlsh.records import Partial, Record
+from nlsh.records import Record
 from nlsh.registry import Example, command
 
 
@@ -182,10 +182,7 @@ def for_(ctx: Context, a: Args) -> Iterator[object]:
         ctx.check()
         ctx.env[a.name] = item
         out, ctx.status = ctx.capture(a.body)
-        lines = out.split("\n")
-        yield from lines[:-1]
-        if lines[-1]:
-            yield Partial(lines[-1])
+        yield from out
 
 
 @command("exit", "Leave the shell with a status (default: the last one).",

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Iterator
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, TextIO
 
-from nlsh.records import Partial, Record, as_record, plain
+from nlsh.records import Record, as_record, plain, plain_line
 
 if TYPE_CHECKING:
     from nlsh.lang.plan import Plan
@@ -62,9 +62,9 @@ class Context:
 
     def __init__(self, shell: Shell, name: str, input: Iterable[object] | None,
                  cancel: CancelToken, stderr: TextIO,
-                 capture: Callable[[Plan], tuple[str, int]] | None = None) -> None:
+                 capture: Callable[[Plan], tuple[list[object], int]] | None = None) -> None:
         self.shell = shell
-        # Runs a nested plan (a loop's body) in this job: its output and status.
+        # Runs a nested plan (a loop's body) in this job: its output items and status.
         self.capture = capture
         self.name = name
         self.input = input
@@ -129,7 +129,7 @@ class Context:
     def _input_lines(self, keepends: bool) -> Iterator[str]:
         if not keepends:
             return self.lines()
-        return (plain(i) + ("" if isinstance(i, Partial) else "\n") for i in self.items())
+        return (plain_line(i) for i in self.items())
 
     def _file_lines(self, f: TextIO, keepends: bool) -> Iterator[str]:
         # Bounded reads: a file with no newlines (/dev/zero) still yields and

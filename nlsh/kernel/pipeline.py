@@ -21,7 +21,7 @@ from nlsh.kernel.context import MAX_LINE, Cancelled, CommandError, Context, os_r
 from nlsh.kernel.expand import expand_args, expand_argv, expand_word
 from nlsh.kernel.terminal import give_terminal
 from nlsh.lang.plan import Call, Chain, Pipeline, Plan
-from nlsh.records import Partial, plain
+from nlsh.records import Partial, plain_line
 
 if TYPE_CHECKING:
     from nlsh.kernel.job import Job
@@ -51,15 +51,15 @@ def run_chain(chain: Chain, job: Job) -> int:
     return status
 
 
-def capture(plan: Plan, job: Job) -> tuple[str, int]:
-    """Run ``plan`` inside ``job``: what it wrote to its output (the value of a
-    ``$(…)``, a loop body's lines) and its status. Errors go to the job's error stream."""
+def capture(plan: Plan, job: Job) -> tuple[list[object], int]:
+    """Run ``plan`` inside ``job``: the items it wrote to its output (a loop
+    body's) and its status. Errors go to the job's error stream."""
     inner = _Captured(job)
     status = 0
     for chain in plan.chains:
         status = run_chain(chain, inner)
     job.cancel.check()
-    return "".join(inner.output), status
+    return inner.output, status
 
 
 class _Captured:
@@ -68,7 +68,7 @@ class _Captured:
 
     def __init__(self, job: Job) -> None:
         self._job = job
-        self.output: list[str] = []
+        self.output: list[object] = []
         self.foreground = False
         self.inherit_stdout = False
         self.pipeline_pgid = None
@@ -85,11 +85,10 @@ class _Captured:
         self.emit(item, 1)
 
     def emit(self, item: object, stream: int = 1) -> None:
-        if stream != 1:
+        if stream == 1:
+            self.output.append(item)
+        else:
             self._job.emit(item, stream)
-            return
-        text = plain(item)
-        self.output.append(text if isinstance(item, Partial) else text + "\n")
 
     def err(self, text: str) -> None:
         for line in text.rstrip("\n").split("\n"):
@@ -100,8 +99,11 @@ class _Captured:
 
 
 def _runner(job: Job):
-    """How a call of ``job`` computes its ``$(…)`` words."""
-    return lambda plan: capture(plan, job)[0]
+    """How a call of ``job`` computes its ``$(…)`` words: the plan's output as text."""
+    def run(plan: Plan) -> str:
+        items, _ = capture(plan, job)
+        return "".join(plain_line(i) for i in items)
+    return run
 
 
 def run_pipeline(pipeline: Pipeline, job: Job) -> int:
@@ -299,10 +301,8 @@ class _FileSink:
         self.f = f
 
     def put(self, item: object) -> None:
-        text = plain(item)
-        data = text if isinstance(item, Partial) else text + "\n"
         try:
-            self.f.write(data.encode("utf-8", "surrogateescape"))
+            self.f.write(plain_line(item).encode("utf-8", "surrogateescape"))
         except BrokenPipeError:
             raise ChannelClosed() from None
 
@@ -320,8 +320,7 @@ class _ErrLines:
         self.job = job
 
     def put(self, item: object) -> None:
-        text = plain(item)
-        self.job.err(text if isinstance(item, Partial) else text + "\n")
+        self.job.err(plain_line(item))
 
     def close(self) -> None:
         pass
@@ -505,9 +504,7 @@ def _thread(job: Job, name: str, target, *args) -> threading.Thread:
 
 def _feed(source: Channel, sink: io.BufferedIOBase) -> None:
     try:
-        for item in source:
-            text = plain(item)
-            sink.write((text if isinstance(item, Partial) else text + "\n").encode("utf-8", "surrogateescape"))
+        sink.writelines(plain_line(item).encode("utf-8", "surrogateescape") for item in source)
     except (BrokenPipeError, Cancelled, OSError):
         pass
     finally:

@@ -52,7 +52,7 @@ def expand_word(word: Word, shell: Shell, globbing: bool = True, run: Run | None
                 raise CommandError(f"$(({p.expr})): {e}") from None
         elif isinstance(p, Sub):
             if run is None:
-                raise Unexpanded(f"$({p.source}) is computed when the line runs")
+                raise Unexpanded(f"{p.source()} is computed when the line runs")
             value = run(p.plan).rstrip("\n")
             if p.quoted:
                 fields[-1].add(value)

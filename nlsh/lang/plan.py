@@ -46,18 +46,24 @@ class Tilde:
 class Sub:
     """``$(…)``: the output of ``plan``, computed when the call runs.
 
-    ``source`` is the text between the parentheses as written; ``quoted``
+    ``text`` is what stands between the parentheses as written; ``quoted``
     (inside double quotes) keeps the output one word, else it splits on
     whitespace, as in bash."""
-    source: str
+    text: str
     plan: Plan
     quoted: bool = False
+
+    def source(self) -> str:
+        return f"$({self.text})"
 
 
 @dataclass(frozen=True)
 class Arith:
     """``$((…))``: integer arithmetic on numbers and variables, as in bash."""
     expr: str
+
+    def source(self) -> str:
+        return f"$(({self.expr}))"
 
 
 Part = Lit | Glob | Var | Tilde | Sub | Arith
@@ -93,12 +99,8 @@ class Word:
         for p in self.parts:
             if isinstance(p, (Lit, Glob)):
                 out.append(p.text)
-            elif isinstance(p, Var):
+            elif isinstance(p, (Var, Sub, Arith)):
                 out.append(p.source())
-            elif isinstance(p, Sub):
-                out.append(f"$({p.source})")
-            elif isinstance(p, Arith):
-                out.append(f"$(({p.expr}))")
             else:
                 out.append("~")
         return "".join(out)

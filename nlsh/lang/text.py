@@ -103,12 +103,9 @@ def quote(word: Word, dashes_ok: bool = False) -> str:
             out.append(_lit(p.text, first=(i == 0), near_glob=near_glob, dashes_ok=dashes_ok))
         elif isinstance(p, Glob):
             out.append(p.text)
-        elif isinstance(p, Var):
-            out.append(_var(p, parts[i + 1] if i + 1 < len(parts) else None))
-        elif isinstance(p, Sub):
-            out.append(f'"$({p.source})"' if p.quoted else f"$({p.source})")
-        elif isinstance(p, Arith):
-            out.append(f"$(({p.expr}))")
+        elif isinstance(p, (Var, Sub, Arith)):
+            text = _expansion(p, parts[i + 1] if i + 1 < len(parts) else None)
+            out.append(f'"{text}"' if isinstance(p, Sub) and p.quoted else text)
         elif isinstance(p, Tilde):
             out.append("~")
     return "".join(out)
@@ -132,19 +129,17 @@ def _double_quoted(parts: tuple) -> str:
     for i, p in enumerate(parts):
         if isinstance(p, Lit):
             out.append("".join("\\" + c if c in '"\\$`' else c for c in p.text))
-        elif isinstance(p, Var):
-            out.append(_var(p, parts[i + 1] if i + 1 < len(parts) else None))
-        elif isinstance(p, Arith):
-            out.append(f"$(({p.expr}))")
         else:
-            out.append(f"$({p.source})")
+            out.append(_expansion(p, parts[i + 1] if i + 1 < len(parts) else None))
     return '"' + "".join(out) + '"'
 
 
-def _var(var: Var, after: object) -> str:
-    """``$x``, or ``${x}`` when a name character follows it."""
+def _expansion(part: Var | Sub | Arith, after: object) -> str:
+    """``$x``, ``$(…)``, ``$((…))``; ``${x}`` when a name character follows the variable."""
     glued = isinstance(after, (Lit, Glob)) and after.text[:1] and (after.text[0].isalnum() or after.text[0] == "_")
-    return f"${{{var.name}}}" if glued and var.name != "?" and not var.op else var.source()
+    if isinstance(part, Var) and glued and part.name != "?" and not part.op:
+        return f"${{{part.name}}}"
+    return part.source()
 
 
 def _lit(text: str, first: bool, near_glob: bool, dashes_ok: bool) -> str:

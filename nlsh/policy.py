@@ -151,7 +151,7 @@ LOOP_RUNS = 200     # a loop's body is assessed for this many of its words
 def _inner_steps(call: Call, shell: Shell) -> list[Step]:
     """The steps of the plans ``call`` runs; a loop's body once per word it will
     take, with ``$NAME`` set to it (unknown when the words come from a ``$(…)``)."""
-    if call.name != "for" or call.external:
+    if not call.is_loop:
         return [s for inner in call.nested() for s in assess(inner, shell).steps]
     steps = [s for w in call.get("items", ()) for sub in w.subs for s in assess(sub.plan, shell).steps]
     name, body = call.get("name"), call.get("body")

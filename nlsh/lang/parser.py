@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Protocol
 
 from nlsh.lang.errors import ArgumentError, ParseError, did_you_mean
@@ -233,7 +234,7 @@ def _call(tokens: list[Token], commands: CommandLookup, aliases: Mapping[str, st
         if words:
             raise ParseError(f"syntax error near {words[0].text!r} (after 'done')", words[0].column,
                              words[0].length)
-        return Call("for", tokens[0].value.args, redirects)
+        return replace(tokens[0].value, redirects=redirects)
     tokens = _expand_alias(tokens, commands, aliases)
     head = tokens[0]
     if head.kind == "op" and head.value not in _REDIRECTS:

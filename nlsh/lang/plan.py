@@ -147,6 +147,11 @@ class Call:
                 return value
         return default
 
+    @property
+    def is_loop(self) -> bool:
+        """``for NAME in WORDS; do BODY; done`` (the parser builds it; ``for`` is syntax)."""
+        return self.name == "for" and not self.external
+
     def words(self) -> list[Word]:
         """Every word of the call: arguments, option values, redirect targets."""
         out = [r.target for r in self.redirects]

@@ -52,7 +52,7 @@ def pipeline_text(pipeline: Pipeline, signature: Callable[[str], Signature | Non
 
 
 def call_text(call: Call, signature: Callable[[str], Signature | None]) -> str:
-    if call.name == "for" and not call.external:
+    if call.is_loop:
         items = "".join(" " + quote(w) for w in call.get("items", ()))
         words = [f"for {call.get('name')} in{items}; do {text(call.get('body'), signature)}; done"]
     elif call.external:

@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from nlsh.lang import ParseError, parse, text
+from nlsh.lang import parse, text
 from nlsh.policy import Rules, assess, decide, dry_run
 from nlsh.registry import default_registry
 from nlsh.session import Shell, run_script_lines
@@ -61,26 +61,6 @@ def test_trimming_expansions(sh, word, out):
 def test_loops_print_back_as_they_parse(line):
     plan = parse(line, REG)
     assert parse(text(plan, REG.signature), REG) == plan
-
-
-@pytest.mark.parametrize("line,message,column", [
-    ("for f in a; echo x", "for: expected '; do' after the words", 12),
-    ("for f in a", "for: expected '; do' after the words", 9),
-    ("for f a; do echo; done", "for: expected 'in' after the name", 6),
-    ("for 1x in a; do echo; done", "for: expected a variable name after 'for'", 0),
-    ("for f in a; do echo x done", "for: missing '; done'", 0),
-    ("for f in a; do ; done", "for: expected COMMANDS; before 'done'", 15),
-    ("for f in a; do echo x; done y", "syntax error near 'y' (after 'done')", 28),
-    ("echo a; done", "syntax error near 'done' (no 'for' before it)", 8),
-    ("for f in a; do sleep 1 & done", "for: a background job (&) inside a loop is not supported", 23),
-    ("echo ${f%x", "bad variable", 5),
-    ("for f in a; do limit -- echo x; done", "limit, nice and batch apply to a whole line", 15),
-    ("echo $(nice -n 3 ls)", "in $(…): limit, nice and batch apply to a whole line", 7),
-])
-def test_loop_errors_point_at_the_problem(line, message, column):
-    with pytest.raises(ParseError) as e:
-        parse(line, REG)
-    assert e.value.message.startswith(message) and e.value.column == column
 
 
 def test_for_is_a_plain_word_as_an_argument(sh):

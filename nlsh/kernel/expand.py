@@ -9,7 +9,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from nlsh.kernel.context import Args, CommandError
-from nlsh.lang import arith
 from nlsh.lang.plan import Arith, Call, Glob, Lit, Plan, Sub, Tilde, Var, Word
 from nlsh.lang.signature import GLOBBING_TYPES, Param
 
@@ -46,10 +45,11 @@ def expand_word(word: Word, shell: Shell, globbing: bool = True, run: Run | None
         elif isinstance(p, Tilde):
             fields[-1].add(shell.env.get("HOME") or os.path.expanduser("~"))
         elif isinstance(p, Arith):
+            from nlsh.lang import arith  # ast: only for lines that hold $((…))
             try:
                 fields[-1].add(str(arith.evaluate(p.expr, lambda name: shell.env.get(name, ""))))
             except ValueError as e:
-                raise CommandError(f"$(({p.expr})): {e}") from None
+                raise CommandError(f"{p.source()}: {e}") from None
         elif isinstance(p, Sub):
             if run is None:
                 raise Unexpanded(f"{p.source()} is computed when the line runs")

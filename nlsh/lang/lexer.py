@@ -6,7 +6,6 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from nlsh.lang.arith import check as check_arithmetic
 from nlsh.lang.errors import ParseError
 from nlsh.lang.plan import Arith, Glob, Lit, Part, Plan, Sub, Tilde, Var, Word
 
@@ -207,8 +206,9 @@ def _arithmetic(line: str, i: int, b: _WordBuilder) -> int:
     if not (inner.startswith("(") and inner.endswith(")")):
         raise ParseError("unterminated $(( (no matching '))')", i, 3)
     expr = inner[1:-1]
+    from nlsh.lang import arith  # ast: only for lines that hold $((…))
     try:
-        check_arithmetic(expr)
+        arith.check(expr)
     except ValueError as e:
         raise ParseError(f"bad arithmetic $(({expr})): {e}", i, end - i + 1) from None
     b.part(Arith(expr))

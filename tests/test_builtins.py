@@ -208,6 +208,7 @@ def test_help_lists_and_describes(sh):
     assert "usage: grep" in r.out and "-i, --ignore-case" in r.out
     r = sh("help gerp")
     assert r.status == 1 and "did you mean grep?" in r.err
+    assert "usage: for NAME in [WORD...] ; do COMMANDS; done" in sh("help for").out
 
 
 def test_which(sh):

@@ -86,6 +86,9 @@ class LlamaBackend:
             gpu = llama_cpp.llama_supports_gpu_offload()
             layers = self.n_gpu_layers if self.n_gpu_layers is not None else (-1 if gpu else 0)
             self.device = "GPU" if gpu and layers != 0 else "CPU"
+            from nlsh.planner import cpucheck
+            from nlsh.planner.models import file_identity
+            cpucheck.check(path, file_identity(path), layers)
             self.llm = llama_cpp.Llama(
                 model_path=path, n_ctx=self.n_ctx, n_threads=self.n_threads,
                 n_threads_batch=self.n_threads, n_gpu_layers=layers, use_mmap=False,
@@ -101,8 +104,11 @@ class LlamaBackend:
         if self._error is not None:
             e = self._error
             from nlsh.planner.models import ModelError
+            from nlsh.planner.cpucheck import UnsafeBuild
             if isinstance(e, ModelError):
                 raise e
+            if isinstance(e, UnsafeBuild):
+                raise BackendError(str(e)) from None
             raise BackendError(f"cannot load the model {self._path}: {e}") from None
 
     # -- the prompt prefix ------------------------------------------------

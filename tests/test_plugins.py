@@ -126,15 +126,19 @@ def test_new_plugin_reaches_the_planner_catalogue(plugdir, work):
 
 
 def test_planner_chooses_a_plugin_command(plugdir, work, model_path, monkeypatch):
-    shutil.copytree(os.path.join(ROOT, "plugins", "nlsh-git", "nlsh_git"), plugdir / "nlsh_git")
     subprocess.run(["git", "init", "-q"], cwd=work, check=True)
     (work / "f.txt").write_text("x")
     monkeypatch.setenv("NLSH_MODEL", model_path)
     from nlsh.planner.planner import Planner
     shell = Shell(out=io.StringIO(), err=io.StringIO())
     planner = Planner.create(shell.registry)
+    planner.warm()
+    shutil.copytree(os.path.join(ROOT, "plugins", "nlsh-git", "nlsh_git"), plugdir / "nlsh_git")
+    shell.registry.host.rediscover()
     r = planner.plan("what changed in this git repo", str(work))
     assert r.text.startswith("git-status"), r.text
+    # the plugin's commands come at the end of the catalogue: the start of the prompt is kept
+    assert 0 < r.timings["prefix_eval_tokens"] < r.timings["prompt_tokens"] / 2
 
 
 AFTER = '''

@@ -14,9 +14,12 @@ import json
 import os
 import threading
 import time
+from array import array
 from dataclasses import dataclass, field
 
 from nlsh.paths import cache_dir, ensure
+
+KEEP_STATES = 4     # saved prefix states per model (about 17 MB each for the 1.5B)
 
 
 class BackendError(Exception):
@@ -30,6 +33,45 @@ class Completion:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     timings: dict = field(default_factory=dict)
+
+
+def _common(a, b) -> int:
+    """Length of the common start of two token sequences."""
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def _remove(path: str) -> None:
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+
+
+def _saved_states(d: str) -> list[tuple[str, array]]:
+    """(state file, its tokens) saved in ``d``, most recently used first."""
+    found = []
+    try:
+        names = os.listdir(d)
+    except OSError:
+        return []
+    for name in names:
+        if not name.endswith(".state"):
+            continue
+        path = os.path.join(d, name)
+        try:
+            tokens = array("i")
+            with open(path + ".tokens", "rb") as f:
+                tokens.frombytes(f.read())
+            found.append((os.stat(path).st_mtime, path, tokens))
+        except (OSError, ValueError):
+            continue
+    found.sort(reverse=True)
+    return [(path, tokens) for _, path, tokens in found]
 
 
 def physical_cores() -> int:
@@ -61,6 +103,7 @@ class LlamaBackend:
         self._lock = threading.Lock()
         self._prefix_tokens: list[int] | None = None
         self._prefix_text: str | None = None
+        self.prefix_evaluated = 0        # prefix tokens the last request had to evaluate
         self._use = threading.RLock()   # one request at a time on the model
 
     def start(self) -> None:
@@ -103,8 +146,8 @@ class LlamaBackend:
         self.wait()
         if self._error is not None:
             e = self._error
-            from nlsh.planner.models import ModelError
             from nlsh.planner.cpucheck import UnsafeBuild
+            from nlsh.planner.models import ModelError
             if isinstance(e, ModelError):
                 raise e
             if isinstance(e, UnsafeBuild):
@@ -112,10 +155,11 @@ class LlamaBackend:
             raise BackendError(f"cannot load the model {self._path}: {e}") from None
 
     # -- the prompt prefix ------------------------------------------------
-    def _state_path(self, prefix: str) -> str:
+    def _states_dir(self) -> str:
+        """Saved prefix states of this model file and context size."""
         from nlsh.planner.models import file_identity
-        key = hashlib.sha256(f"{file_identity(self._path)}|{self.n_ctx}|{prefix}".encode()).hexdigest()[:24]
-        return os.path.join(cache_dir(), "prompt-states", f"{key}.state")
+        key = hashlib.sha256(f"{file_identity(self._path)}|{self.n_ctx}".encode()).hexdigest()[:16]
+        return os.path.join(cache_dir(), "prompt-states", key)
 
     def prepare_prefix(self, prefix: str) -> float:
         """Evaluate ``prefix`` once (or load it from the state file); seconds spent."""
@@ -125,35 +169,65 @@ class LlamaBackend:
 
     def _prepare_prefix(self, prefix: str) -> float:
         llm = self.llm
-        if self._prefix_text == prefix:
-            n = len(self._prefix_tokens)
-            if llm.n_tokens >= n and list(llm.input_ids[:n]) == self._prefix_tokens:
-                return 0.0
-        import llama_cpp
+        self.prefix_evaluated = 0
+        if self._prefix_text == prefix and _common(llm.input_ids[:llm.n_tokens], self._prefix_tokens) == len(
+                self._prefix_tokens):
+            return 0.0
         t0 = time.perf_counter()
         tokens = llm.tokenize(prefix.encode(), add_bos=False, special=True)
-        path = self._state_path(prefix)
-        loaded = False
-        if os.path.exists(path):
-            buf = (llama_cpp.llama_token * len(tokens))()
-            n_out = ctypes.c_size_t(0)
-            llm.reset()
-            ok = llama_cpp.llama_state_load_file(llm._ctx.ctx, path.encode(), buf, len(tokens),
-                                                 ctypes.byref(n_out))
-            if ok and list(buf[:n_out.value]) == tokens:
-                llm.input_ids[:len(tokens)] = tokens
-                llm.n_tokens = len(tokens)
-                loaded = True
-        if not loaded:
-            llm.reset()
-            llm.eval(tokens)
-            ensure(os.path.dirname(path))
-            arr = (llama_cpp.llama_token * len(tokens))(*tokens)
-            llama_cpp.llama_state_save_file(llm._ctx.ctx, (path + ".tmp").encode(), arr, len(tokens))
-            os.replace(path + ".tmp", path)
+        kept = self._reuse(tokens)
+        if kept < len(tokens):
+            llm.n_tokens = kept
+            llm.eval(tokens[kept:])
+            self.prefix_evaluated = len(tokens) - kept
+            self._save(tokens)
         self._prefix_tokens = tokens
         self._prefix_text = prefix
         return time.perf_counter() - t0
+
+    def _reuse(self, tokens: list[int]) -> int:
+        """Put the longest start of ``tokens`` at hand into the context: what it holds
+        now, or a saved state (after a plugin or a program comes or goes, the prefix
+        changes only towards its end). How many tokens that is."""
+        llm = self.llm
+        best, best_n = None, _common(llm.input_ids[:llm.n_tokens], tokens)
+        for path, saved in _saved_states(self._states_dir()):
+            n = _common(saved, tokens)
+            if n > best_n:
+                best, best_n = (path, len(saved)), n
+        if best is None:
+            return best_n
+        import llama_cpp
+        path, size = best
+        buf = (llama_cpp.llama_token * size)()
+        n_out = ctypes.c_size_t(0)
+        llm.reset()
+        if not llama_cpp.llama_state_load_file(llm._ctx.ctx, path.encode(), buf, size, ctypes.byref(n_out)):
+            llm.reset()
+            return 0
+        loaded = buf[:n_out.value]
+        llm.input_ids[:len(loaded)] = loaded
+        llm.n_tokens = len(loaded)
+        os.utime(path)                  # recently used states outlive the pruning
+        return _common(loaded, tokens)
+
+    def _save(self, tokens: list[int]) -> None:
+        """Save the context (holding ``tokens``) for later processes; keep the newest few."""
+        import llama_cpp
+        d = ensure(self._states_dir())
+        path = os.path.join(d, hashlib.sha256(array("i", tokens).tobytes()).hexdigest()[:24] + ".state")
+        tmp = f"{path}.{os.getpid()}.tmp"
+        arr = (llama_cpp.llama_token * len(tokens))(*tokens)
+        if not llama_cpp.llama_state_save_file(self.llm._ctx.ctx, tmp.encode(), arr, len(tokens)):
+            _remove(tmp)
+            return
+        with open(tmp + ".tokens", "wb") as f:
+            f.write(array("i", tokens).tobytes())
+        os.replace(tmp + ".tokens", path + ".tokens")
+        os.replace(tmp, path)
+        for old, _ in _saved_states(d)[KEEP_STATES:]:
+            _remove(old)
+            _remove(old + ".tokens")
 
     def complete(self, prefix: str, suffix: str, *, grammar: str | None, max_tokens: int,
                  stop: list[str], cancel=None) -> Completion:
@@ -186,7 +260,8 @@ class LlamaBackend:
         usage = {"prompt_tokens": n_prompt,
                  "completion_tokens": len(llm.tokenize(text.encode(), add_bos=False)) if text else 0}
         return Completion(text, finish, usage["prompt_tokens"], usage["completion_tokens"],
-                          {"prefix_s": round(t_prefix, 3), "generate_s": round(time.perf_counter() - t0, 3)})
+                          {"prefix_s": round(t_prefix, 3), "prefix_eval_tokens": self.prefix_evaluated,
+                           "generate_s": round(time.perf_counter() - t0, 3)})
 
 
 class OpenAIBackend:

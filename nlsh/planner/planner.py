@@ -97,11 +97,16 @@ class Planner:
         self.accepted.append(Shot(utterance, plan_text))
         self._built_for = -1
 
+    @property
+    def prefix(self) -> str:
+        """The fixed start of every prompt (rules, catalogue, idioms) for the registry as it is now."""
+        self._rebuild()
+        return self._prefix
+
     def warm(self) -> None:
         """Load the model and evaluate the prompt prefix (for a fast first plan)."""
-        self._rebuild()
         if isinstance(self.backend, LlamaBackend):
-            self.backend.prepare_prefix(self._prefix)
+            self.backend.prepare_prefix(self.prefix)
 
     def plan(self, utterance: str, cwd: str, *, last: str | None = None, last_error: str | None = None,
              cancel=None) -> PlanResult:

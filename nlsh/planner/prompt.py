@@ -38,8 +38,11 @@ class Shot:
 
 
 def catalogue(registry: Registry, programs: list[str]) -> str:
+    """One line per command: the built-ins, then plugins' commands (so that a plugin
+    coming or going changes only the end of the prompt's cached prefix)."""
+    host = registry.host
     lines = []
-    for cmd in registry:
+    for cmd in sorted(registry, key=lambda c: host is not None and host.plugin_of(c.name) is not None):
         if cmd.name in ("exit",):
             continue
         lines.append(f"{cmd.usage}  # {cmd.summary}")

@@ -30,6 +30,37 @@ class Result:
     err: str
 
 
+@pytest.hookimpl(tryfirst=True)     # before xdist reads the groups
+def pytest_collection_modifyitems(items):
+    """Tests of the real model run one after another on one xdist worker
+    (``--dist loadgroup``): two models evaluating at once on a 2-core machine
+    slow each other down many times over."""
+    for item in items:
+        if "model_path" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("model"))
+
+
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory):
+    """share(home): give ``home`` the prompt states and build checks that the other
+    tests of the model saved.
+
+    With a fresh cache the first plan evaluates the whole prompt prefix (about a
+    minute on a 2-core AVX2 CPU); shared, one test pays that and the others load the
+    saved state, as a user's next nlsh process does. A test marked ``fresh_cache``
+    keeps its own."""
+    shared = tmp_path_factory.mktemp("model-cache")
+
+    def share(home) -> None:
+        cache = home / "cache"
+        cache.mkdir(parents=True, exist_ok=True)
+        for name in ("prompt-states", "build-checks"):
+            (shared / name).mkdir(exist_ok=True)
+            if not (cache / name).exists():
+                (cache / name).symlink_to(shared / name)
+    return share
+
+
 @pytest.fixture(scope="session")
 def model_path():
     """The default model, assembled once into the user cache (as a real install does)."""
@@ -43,10 +74,13 @@ def model_path():
 
 
 @pytest.fixture(autouse=True)
-def nlsh_home(tmp_path, monkeypatch):
-    """Every test gets its own NLSH_HOME so history and data never leak."""
+def nlsh_home(tmp_path, monkeypatch, request):
+    """Every test gets its own NLSH_HOME so history and data never leak (only the
+    model's caches are shared, see ``model_cache``)."""
     home = tmp_path / "nlsh-home"
     monkeypatch.setenv("NLSH_HOME", str(home))
+    if "model_path" in request.fixturenames and request.node.get_closest_marker("fresh_cache") is None:
+        request.getfixturevalue("model_cache")(home)
     return home
 
 

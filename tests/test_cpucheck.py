@@ -13,6 +13,8 @@ from nlsh.planner.models import file_identity
 from nlsh.planner.planner import Planner, PlanningError
 from nlsh.registry import default_registry
 
+pytestmark = pytest.mark.fresh_cache     # these tests look at the build checks themselves
+
 SIGILL = "import os, signal\nos.kill(os.getpid(), signal.SIGILL)\n"
 
 

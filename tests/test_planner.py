@@ -10,16 +10,17 @@ import socket
 
 import pytest
 
-from nlsh.planner.backend import OpenAIBackend
+from nlsh.planner.backend import KEEP_STATES, LlamaBackend, OpenAIBackend
 from nlsh.planner.models import ModelError, ModelSpec, assemble, resolve, spec_for
 from nlsh.planner.planner import Planner, PlanningError
-from nlsh.registry import default_registry
+from nlsh.registry import Registry, default_registry
 from nlsh.session import Shell, run_script_lines
 
 
 @pytest.fixture(scope="module")
-def planner(model_path, tmp_path_factory):
+def planner(model_path, model_cache, tmp_path_factory):
     home = tmp_path_factory.mktemp("planner-home")
+    model_cache(home)
     old = os.environ.get("NLSH_HOME")
     os.environ["NLSH_HOME"] = str(home)
     os.environ["NLSH_MODEL"] = model_path
@@ -78,6 +79,24 @@ def test_plan_is_canonical_text_and_timed(planner, work):
     r = planner.plan("show the files here", str(work))
     assert r.text and r.plan is not None
     assert {"prompt_tokens", "generated_tokens", "latency_s"} <= set(r.timings)
+
+
+def test_prefix_states_are_saved_reused_by_their_start_and_pruned(planner, model_path, tmp_path, monkeypatch):
+    monkeypatch.setenv("NLSH_HOME", str(tmp_path))          # a cache of its own
+    variants = [planner.prefix + f"<|im_start|>user\nrequest {i}<|im_end|>\n" for i in range(KEEP_STATES + 2)]
+    for v in variants[:-1]:
+        planner.backend.prepare_prefix(v)                   # the context holds the prefix: only the end is read
+        assert 0 < planner.backend.prefix_evaluated < 12
+    states = sorted((tmp_path / "cache" / "prompt-states").glob("*/*.state"))
+    assert len(states) == KEEP_STATES                       # the oldest went
+    fresh = LlamaBackend(model_path)                        # another process: starts from a saved state
+    try:
+        fresh.prepare_prefix(variants[-1])
+        assert 0 < fresh.prefix_evaluated < 12
+        fresh.prepare_prefix(variants[-2])                  # saved as it is: nothing to read
+        assert fresh.prefix_evaluated == 0
+    finally:
+        fresh.llm = None
 
 
 def test_empty_utterance_is_an_error(planner, work):
@@ -186,6 +205,8 @@ def llama_server(model_path):
 
 
 def test_openai_backend_against_llama_server(llama_server, work):
-    p = Planner.create(default_registry(), backend="openai", base_url=llama_server)
+    # A few commands keep the prompt short: the server reads all of it (no saved state).
+    registry = Registry([c for c in default_registry() if c.name in ("cat", "ls", "pwd")])
+    p = Planner.create(registry, backend="openai", base_url=llama_server)
     r = p.plan("print the current working directory", str(work))
     assert r.text == "pwd"

@@ -8,9 +8,13 @@ import json
 import os
 import socket
 
+import llama_cpp
+import numpy as np
 import pytest
 
+from nlsh.planner import decoding
 from nlsh.planner.backend import KEEP_STATES, LlamaBackend, OpenAIBackend
+from nlsh.planner.grammar import grammar
 from nlsh.planner.models import ModelError, ModelSpec, assemble, resolve, spec_for
 from nlsh.planner.planner import Planner, PlanningError
 from nlsh.registry import Registry, default_registry
@@ -97,6 +101,32 @@ def test_prefix_states_are_saved_reused_by_their_start_and_pruned(planner, model
         assert fresh.prefix_evaluated == 0
     finally:
         fresh.llm = None
+
+
+def test_greedy_pick_under_the_grammar_is_the_full_checks_pick(planner):
+    llm = planner.backend.llm
+    g = decoding.Grammar(llm, grammar(planner.registry, []))
+    everything = np.arange(llm.n_vocab(), dtype=np.int32)
+    rng = np.random.default_rng(0)
+    steps = 0
+    while steps < 8:                                     # a walk through the grammar's states
+        logits = rng.normal(size=llm.n_vocab()).astype(np.float32)
+        logits[rng.integers(0, llm.n_vocab(), 200)] += 8   # favourites the grammar mostly refuses
+        allowed = g.allowed(everything)
+        want = int(allowed[np.argmax(logits[allowed])])
+        assert decoding.pick(logits, g) == want
+        if llama_cpp.llama_vocab_is_eog(llm._model.vocab, want):
+            g.reset()
+        else:
+            g.accept(want)
+        steps += 1
+    g.close()
+
+
+def test_an_answer_cut_off_at_max_tokens_is_no_plan(planner, work, monkeypatch):
+    monkeypatch.setattr(planner, "max_tokens", 2)
+    with pytest.raises(PlanningError, match="cut off"):
+        planner.plan("show the lines of notes.txt that contain the word error, ignoring case", str(work))
 
 
 def test_empty_utterance_is_an_error(planner, work):

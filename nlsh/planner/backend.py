@@ -104,6 +104,7 @@ class LlamaBackend:
         self._prefix_tokens: list[int] | None = None
         self._prefix_text: str | None = None
         self.prefix_evaluated = 0        # prefix tokens the last request had to evaluate
+        self._grammar = None             # (text, decoding.Grammar)
         self._use = threading.RLock()   # one request at a time on the model
 
     def start(self) -> None:
@@ -237,31 +238,27 @@ class LlamaBackend:
 
     def _complete(self, prefix: str, suffix: str, grammar: str | None, max_tokens: int,
                   stop: list[str], cancel) -> Completion:
+        from nlsh.planner import decoding
         t_prefix = self._prepare_prefix(prefix)
-        import llama_cpp
-        llm = self.llm
-        g = llama_cpp.LlamaGrammar.from_string(grammar, verbose=False) if grammar else None
         t0 = time.perf_counter()
-        pieces: list[str] = []
-        finish = "length"
-        usage = {}
-        stream = llm.create_completion(prefix + suffix, max_tokens=max_tokens, temperature=0.0,
-                                       grammar=g, stop=stop, stream=True, seed=0)
-        for chunk in stream:
-            choice = chunk["choices"][0]
-            pieces.append(choice.get("text") or "")
-            if choice.get("finish_reason"):
-                finish = choice["finish_reason"]
-            if cancel is not None and cancel.cancelled:
-                finish = "cancelled"
-                break
-        n_prompt = len(llm.tokenize((prefix + suffix).encode(), add_bos=False, special=True))
-        text = "".join(pieces)
-        usage = {"prompt_tokens": n_prompt,
-                 "completion_tokens": len(llm.tokenize(text.encode(), add_bos=False)) if text else 0}
-        return Completion(text, finish, usage["prompt_tokens"], usage["completion_tokens"],
+        prompt = self.llm.tokenize((prefix + suffix).encode(), add_bos=False, special=True)
+        answer = decoding.generate(self.llm, prompt, grammar=self._compiled(grammar), max_tokens=max_tokens,
+                                   stop=stop, cancel=cancel)
+        return Completion(answer.text, answer.finish_reason, len(prompt), answer.tokens,
                           {"prefix_s": round(t_prefix, 3), "prefix_eval_tokens": self.prefix_evaluated,
                            "generate_s": round(time.perf_counter() - t0, 3)})
+
+    def _compiled(self, grammar: str | None):
+        """The grammar compiled for this model, kept while the grammar text stays the same."""
+        if grammar is None:
+            return None
+        if self._grammar is None or self._grammar[0] != grammar:
+            from nlsh.planner.decoding import Grammar
+            try:
+                self._grammar = (grammar, Grammar(self.llm, grammar))
+            except ValueError as e:
+                raise BackendError(str(e)) from None
+        return self._grammar[1]
 
 
 class OpenAIBackend:

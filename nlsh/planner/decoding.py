@@ -1,0 +1,115 @@
+"""Greedy decoding under a GBNF grammar, asking the grammar about few tokens.
+
+llama-cpp-python's sampler chain runs the grammar over the whole vocabulary
+(152k tokens for Qwen) before every greedy pick, which costs more than the
+model's own step on a small CPU. Greedy decoding needs only the best token the
+grammar allows: try the model's favourite, then its next best few, and only
+if the grammar refuses all of them, the whole vocabulary. The answer is the
+one the full check gives (llama.cpp's own sampler does the same).
+"""
+
+from __future__ import annotations
+
+import ctypes
+from dataclasses import dataclass
+
+import numpy as np
+
+TOP = 64                  # candidates tried before the whole vocabulary
+_TOKEN_DATA = np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)], align=True)
+
+
+class Grammar:
+    """A compiled grammar for one model's vocabulary; reusable (``reset`` per answer)."""
+
+    def __init__(self, llm, text: str) -> None:
+        import llama_cpp
+        self._lib = llama_cpp
+        self._sampler = llama_cpp.llama_sampler_init_grammar(llm._model.vocab, text.encode(), b"root")
+        if not self._sampler:
+            raise ValueError("the planner grammar does not parse")
+
+    def reset(self) -> None:
+        self._lib.llama_sampler_reset(self._sampler)
+
+    def accept(self, token: int) -> None:
+        self._lib.llama_sampler_accept(self._sampler, token)
+
+    def allowed(self, ids: np.ndarray) -> np.ndarray:
+        """Those of ``ids`` (in their order) that the grammar allows next."""
+        lib = self._lib
+        data = np.zeros(len(ids), dtype=_TOKEN_DATA)
+        data["id"] = ids
+        arr = lib.llama_token_data_array(data=data.ctypes.data_as(lib.llama_token_data_p), size=len(ids),
+                                         selected=-1, sorted=False)
+        lib.llama_sampler_apply(self._sampler, ctypes.byref(arr))
+        # the grammar sampler only marks refused tokens (logit -inf); it keeps order and size
+        return ids[np.isfinite(data["logit"][:arr.size])]
+
+    def close(self) -> None:
+        if self._sampler:
+            self._lib.llama_sampler_free(self._sampler)
+            self._sampler = None
+
+    def __del__(self) -> None:
+        self.close()
+
+
+def pick(logits: np.ndarray, grammar: Grammar | None) -> int:
+    """The highest-scoring token the grammar allows (the lowest id among equals)."""
+    best = int(np.argmax(logits))
+    if grammar is None or len(grammar.allowed(np.array([best], dtype=np.int32))):
+        return best
+    for ids in (np.argpartition(-logits, TOP)[:TOP], np.arange(len(logits))):
+        ids = ids.astype(np.int32)
+        ok = grammar.allowed(ids)
+        if len(ok):
+            scores = logits[ok]
+            return int(ok[np.lexsort((ok, -scores))[0]])
+    raise ValueError("the grammar allows no token here")
+
+
+@dataclass
+class Answer:
+    text: str
+    finish_reason: str        # "stop", "length" or "cancelled"
+    tokens: int
+
+
+def generate(llm, prompt: list[int], *, grammar: Grammar | None, max_tokens: int, stop: list[str],
+             cancel=None) -> Answer:
+    """Greedy answer to ``prompt`` (tokens); the start it shares with the context is kept."""
+    import llama_cpp
+    keep = 0
+    for a, b in zip(llm.input_ids[:llm.n_tokens], prompt):
+        if a != b:
+            break
+        keep += 1
+    keep = min(keep, len(prompt) - 1)          # the last prompt token is evaluated for its logits
+    llm.n_tokens = keep
+    llm.eval(prompt[keep:])
+    if grammar is not None:
+        grammar.reset()
+    vocab = llm._model.vocab
+    n_vocab = llm.n_vocab()
+    out = b""
+    for n in range(max_tokens):
+        if cancel is not None and cancel.cancelled:
+            return Answer(_text(out), "cancelled", n)
+        logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm._ctx.ctx, -1), shape=(n_vocab,))
+        token = pick(logits, grammar)
+        if llama_cpp.llama_vocab_is_eog(vocab, token):
+            return Answer(_text(out), "stop", n)
+        out += llm.detokenize([token])
+        text = _text(out)
+        cut = min((text.find(s) for s in stop if s in text), default=-1)
+        if cut >= 0:
+            return Answer(text[:cut], "stop", n + 1)
+        if grammar is not None:
+            grammar.accept(token)
+        llm.eval([token])
+    return Answer(_text(out), "length", max_tokens)
+
+
+def _text(data: bytes) -> str:
+    return data.decode("utf-8", errors="ignore")

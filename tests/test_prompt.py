@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from nlsh.planner.grammar import programs_on_path
 from nlsh.planner.idioms import IDIOMS
-from nlsh.planner.prompt import chatml_prefix, context_line, idiom_shots
+from nlsh.planner.prompt import ExampleIndex, Shot, chatml_prefix, context_line, idiom_shots
 from nlsh.registry import default_registry
 
 REG = default_registry()
@@ -28,3 +28,11 @@ def test_idioms_go_into_the_cached_prefix_unless_their_program_is_missing():
     prefix = chatml_prefix(REG, [], idiom_shots(REG, []))
     assert "grep -o error app.log | wc -l" in prefix
     assert "tar -czf" not in prefix and "awk" not in prefix.split("Commands:")[1].split("<|im_end|>", 1)[1]
+
+
+def test_retrieval_gives_at_most_k_examples_best_last():
+    index = ExampleIndex([Shot("list the files", "ls"), Shot("count the files", "ls | count"),
+                          Shot("show the date", "date")])
+    assert index.top("count the files here", 0) == []
+    assert index.top("count the files here", 1) == [Shot("count the files", "ls | count")]
+    assert index.top("count the files here", 2) == [Shot("list the files", "ls"), Shot("count the files", "ls | count")]

@@ -176,6 +176,9 @@ class LlamaBackend:
             return 0.0
         t0 = time.perf_counter()
         tokens = llm.tokenize(prefix.encode(), add_bos=False, special=True)
+        if len(tokens) >= self.n_ctx:
+            raise BackendError(f"the prompt's fixed part (rules, commands, idioms) takes {len(tokens)} tokens, "
+                               f"more than the model's context of {self.n_ctx}")
         kept = self._reuse(tokens)
         if kept < len(tokens):
             llm.n_tokens = kept
@@ -242,8 +245,14 @@ class LlamaBackend:
         t_prefix = self._prepare_prefix(prefix)
         t0 = time.perf_counter()
         prompt = self.llm.tokenize((prefix + suffix).encode(), add_bos=False, special=True)
-        answer = decoding.generate(self.llm, prompt, grammar=self._compiled(grammar), max_tokens=max_tokens,
-                                   stop=stop, cancel=cancel)
+        if len(prompt) + max_tokens > self.n_ctx:
+            raise BackendError(f"the request is too long: its prompt takes {len(prompt)} tokens and the "
+                               f"answer up to {max_tokens}, more than the model's context of {self.n_ctx}")
+        try:
+            answer = decoding.generate(self.llm, prompt, grammar=self._compiled(grammar), max_tokens=max_tokens,
+                                       stop=stop, cancel=cancel)
+        except RuntimeError as e:          # llama_decode failed
+            raise BackendError(f"the model failed on this request: {e}") from None
         return Completion(answer.text, answer.finish_reason, len(prompt), answer.tokens,
                           {"prefix_s": round(t_prefix, 3), "prefix_eval_tokens": self.prefix_evaluated,
                            "generate_s": round(time.perf_counter() - t0, 3)})

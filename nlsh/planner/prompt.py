@@ -92,6 +92,9 @@ class ExampleIndex:
         self.idf = {w: math.log(1 + (n - c + 0.5) / (c + 0.5)) for w, c in df.items()}
 
     def top(self, query: str, k: int = 3) -> list[Shot]:
+        """The ``k`` best matches for ``query``, best last (nearest the request)."""
+        if k <= 0:
+            return []
         q = words(query)
         scored = []
         for i, d in enumerate(self.docs):

@@ -36,6 +36,16 @@ def test_exit_in_a_loop_leaves_the_shell(sh):
     assert (r.status, r.out) == (3, "a\n")
 
 
+def test_a_loop_renames_with_a_replacement(sh, work):
+    r = sh('for f in pgm?.py; do mv -- "$f" "${f/pgm/pgm00}"; done && ls', {"pgm1.py": "1", "pgm2.py": "2"})
+    assert r.out == "pgm001.py\npgm002.py\n" and r.status == 0
+
+
+def test_a_slice_longer_than_the_value_is_an_error(sh):
+    r = sh("export p=abc; echo ${p:2:-3}")
+    assert r.status == 1 and "nlsh: echo: ${p:2:-3}: the length -3 ends before the offset" in r.err
+
+
 def test_a_loop_renames_with_a_suffix_expansion(sh, work):
     r = sh('for f in *.mpg; do mv "$f" "${f%.mpg}.avi"; done && ls', {"a.mpg": "1", "b c.mpg": "2"})
     assert r.out == "a.avi\nb c.avi\n" and r.status == 0
@@ -46,9 +56,14 @@ def test_a_loop_renames_with_a_suffix_expansion(sh, work):
     ("${p%.*}", "dir/a.tar"), ("${p%%.*}", "dir/a"), ("${p#*/}", "a.tar.gz"), ("${p##*.}", "gz"),
     ("${p%.zip}", "dir/a.tar.gz"), ("${none:-fallback}", "fallback"), ("${p:-x}", "dir/a.tar.gz"),
     ('"${p%.gz}!"', "dir/a.tar!"),
+    ("${p/a/X}", "dir/X.tar.gz"), ("${p//a/X}", "dir/X.tXr.gz"), ("${p/#dir/D}", "D/a.tar.gz"),
+    ("${p/%gz/GZ}", "dir/a.tar.GZ"), ("${p/%/.bak}", "dir/a.tar.gz.bak"), ("${p/a}", "dir/.tar.gz"),
+    ("${p//[.\\/]/_}", "dir_a_tar_gz"), ("${p//\\//-}", "dir-a.tar.gz"), ("${p/*./X.}", "X.gz"),
+    ("${p^^}", "DIR/A.TAR.GZ"), ("${p^}", "Dir/a.tar.gz"), ("${q,,}", "abc"), ("${q,}", "aBC"),
+    ("${#p}", "12"), ("${p:4}", "a.tar.gz"), ("${p:4:3}", "a.t"), ("${p: -2}", "gz"), ("${p:1:-3}", "ir/a.tar"),
 ])
-def test_trimming_expansions(sh, word, out):
-    r = sh(f"export p=dir/a.tar.gz; echo {word}")
+def test_expansions_as_bash_does_them(sh, word, out):
+    r = sh(f"export p=dir/a.tar.gz q=ABC; echo {word}")
     assert r.out == out + "\n"
 
 

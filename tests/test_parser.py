@@ -163,6 +163,9 @@ def test_aliases_expand_first_word():
     ("echo a; done", "syntax error near 'done' (no 'for' before it)", 8),
     ("for f in a; do sleep 1 & done", "for: a background job (&) inside a loop is not supported", 23),
     ("echo ${f%x", "bad variable", 5),
+    ("echo ${f:x}", "bad variable: expected ${NAME}", 5),
+    ("echo ${f^^x}", "bad variable", 5),
+    ("echo ${#f%x}", "bad variable", 5),
     ("for f in a; do limit -- echo x; done", "limit, nice and batch apply to a whole line", 15),
     ("echo $(nice -n 3 ls)", "in $(…): limit, nice and batch apply to a whole line", 7),
     ("echo $(lss -l)", "in $(…): unknown command lss", 7),
@@ -220,7 +223,9 @@ def words(draw, globbing=True):
         elif kind == "lit":
             parts.append(Lit(draw(ANY_TEXT)))
         elif kind == "var":
-            parts.append(Var(draw(st.sampled_from(["HOME", "x", "A_1", "?"]))))
+            parts.append(draw(st.sampled_from([Var("HOME"), Var("x"), Var("A_1"), Var("?"), Var("x", "//", "a/b"),
+                                               Var("f", "/#", "*-"), Var("x", "length"), Var("p", ":", "1:2"),
+                                               Var("x", "^^"), Var("x", ",")])))
         else:
             parts.append(Glob(draw(SAFE) + draw(st.sampled_from(["*", "?", "[ab]"])) + draw(st.text("abc", max_size=2))))
     parts = [x for x in parts if not (isinstance(x, Lit) and x.text == "")]

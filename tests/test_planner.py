@@ -123,6 +123,21 @@ def test_greedy_pick_under_the_grammar_is_the_full_checks_pick(planner):
     g.close()
 
 
+@pytest.mark.parametrize("line", [
+    'for f in pgm?.py; do mv "$f" "${f/pgm/pgm00}"; done',
+    'echo "${#name} ${x^^} ${p:1:2} ${f%.txt}"',
+    "ls -R | where size > 1MB | sort size -r | first 5",
+])
+def test_the_grammar_lets_the_model_write(planner, line):
+    llm = planner.backend.llm
+    g = decoding.Grammar(llm, grammar(planner.registry, []))
+    for token in llm.tokenize(line.encode(), add_bos=False):
+        assert len(g.allowed(np.array([token], dtype=np.int32))), llm.detokenize([token])
+        g.accept(token)
+    assert len(g.allowed(np.array([llm.token_eos()], dtype=np.int32)))    # and the line may end there
+    g.close()
+
+
 def test_an_answer_cut_off_at_max_tokens_is_no_plan(planner, work, monkeypatch):
     monkeypatch.setattr(planner, "max_tokens", 2)
     with pytest.raises(PlanningError, match="cut off"):

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from nlsh.kernel.context import Args, CommandError
-from nlsh.lang.plan import Arith, Call, Glob, Lit, Plan, Sub, Tilde, Var, Word
+from nlsh.lang.plan import CASE_OPS, Arith, Call, Glob, Lit, Plan, Sub, Tilde, Var, Word
 from nlsh.lang.signature import GLOBBING_TYPES, Param
 
 if TYPE_CHECKING:
@@ -80,17 +80,103 @@ def expand_word(word: Word, shell: Shell, globbing: bool = True, run: Run | None
 def var_value(var: Var, shell: Shell) -> str:
     """``$x`` with its ``${x%suffix}``-style operation applied, as bash does."""
     value = str(shell.last_status) if var.name == "?" else shell.env.get(var.name, "")
-    if var.op == ":-":
+    op = var.op
+    if op == ":-":
         return value or var.arg
-    pattern = posix_glob(var.arg)
+    if op == "length":
+        return str(len(value))
+    if op == ":":
+        try:
+            return _slice(value, var.arg)
+        except ValueError as e:
+            raise CommandError(f"{var.source()}: {e}") from None
+    if op in CASE_OPS:
+        change = str.upper if op[0] == "^" else str.lower
+        return change(value) if len(op) == 2 else change(value[:1]) + value[1:]
+    if op.startswith("/"):
+        pattern, text = _pattern_and_text(var.arg)
+        return _replace(value, _var_pattern(pattern), text, op)
+    pattern = _var_pattern(var.arg)
     n = len(value)
-    if var.op in ("%", "%%"):
-        cuts = range(n, -1, -1) if var.op == "%" else range(n + 1)
+    if op in ("%", "%%"):
+        cuts = range(n, -1, -1) if op == "%" else range(n + 1)
         return next((value[:k] for k in cuts if fnmatch.fnmatchcase(value[k:], pattern)), value)
-    if var.op in ("#", "##"):
-        cuts = range(n + 1) if var.op == "#" else range(n, -1, -1)
+    if op in ("#", "##"):
+        cuts = range(n + 1) if op == "#" else range(n, -1, -1)
         return next((value[k:] for k in cuts if fnmatch.fnmatchcase(value[:k], pattern)), value)
     return value
+
+
+def _slice(value: str, arg: str) -> str:
+    """``${x:OFF}`` / ``${x:OFF:LEN}``; a negative offset counts from the end, a
+    negative length stops that far before the end (bash)."""
+    off, _, length = arg.partition(":")
+    start = int(off)
+    start = max(0, len(value) + start) if start < 0 else start
+    if not length.strip():
+        return value[start:]
+    n = int(length)
+    if n < 0:
+        end = len(value) + n
+        if end < start:
+            raise ValueError(f"the length {n} ends before the offset")
+        return value[start:end]
+    return value[start:start + n]
+
+
+def _var_pattern(text: str) -> str:
+    """A ``${x%PAT}``-style pattern for fnmatch: ``\\c`` is a plain ``c`` (outside ``[…]``)."""
+    out, i, in_set = [], 0, False
+    while i < len(text):
+        c = text[i]
+        if c == "\\" and i + 1 < len(text) and not in_set:
+            nxt = text[i + 1]
+            out.append(f"[{nxt}]" if nxt in "*?[" else nxt)
+            i += 2
+            continue
+        in_set = (in_set and c != "]") or (not in_set and c == "[")
+        out.append(c)
+        i += 1
+    return posix_glob("".join(out))
+
+
+def _pattern_and_text(arg: str) -> tuple[str, str]:
+    """``PAT/TEXT`` split at the first ``/`` that no backslash escapes."""
+    i = 0
+    while i < len(arg):
+        if arg[i] == "\\":
+            i += 2
+            continue
+        if arg[i] == "/":
+            return arg[:i], arg[i + 1:]
+        i += 1
+    return arg, ""
+
+
+def _replace(value: str, pattern: str, text: str, op: str) -> str:
+    """``${x/PAT/TEXT}``: the longest match of PAT, leftmost first (every one for
+    ``//``); ``/#`` replaces a match at the start, ``/%`` one at the end."""
+    n = len(value)
+    if op == "/#":
+        end = next((j for j in range(n, -1, -1) if fnmatch.fnmatchcase(value[:j], pattern)), None)
+        return value if end is None else text + value[end:]
+    if op == "/%":
+        start = next((i for i in range(n + 1) if fnmatch.fnmatchcase(value[i:], pattern)), None)
+        return value if start is None else value[:start] + text
+    if not pattern:
+        return value
+    out, i = [], 0
+    while i < n:
+        end = next((j for j in range(n, i, -1) if fnmatch.fnmatchcase(value[i:j], pattern)), None)
+        if end is None:
+            out.append(value[i])
+            i += 1
+            continue
+        out.append(text)
+        i = end
+        if op == "/":
+            break
+    return "".join(out) + value[i:]
 
 
 class _Field:

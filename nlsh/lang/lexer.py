@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from nlsh.lang.errors import ParseError
-from nlsh.lang.plan import Arith, Glob, Lit, Part, Plan, Sub, Tilde, Var, Word
+from nlsh.lang.plan import CASE_OPS, Arith, Glob, Lit, Part, Plan, Sub, Tilde, Var, Word
 
 # Parses the text of a ``$(…)``; without one (highlighting), its plan is empty.
 Nested = Callable[[str], Plan]
@@ -31,7 +31,11 @@ class Token:
         return self.value if isinstance(self.value, str) else self.value.source()
 
 
-_BRACED = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*|\?)(?:(%%|%|##|#|:-)(.*))?$", re.DOTALL)
+_BRACED = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*|\?)(?:(%%|%|##|#|:-|//|/#|/%|/|\^\^|\^|,,|,|:)(.*))?$", re.DOTALL)
+_LENGTH = re.compile(r"^#([A-Za-z_][A-Za-z0-9_]*)$")
+_SLICE = re.compile(r"^ *-?[0-9]+(?:: *-?[0-9]+)?$")
+BRACED_FORMS = ("expected ${NAME}, ${NAME%SUFFIX}, ${NAME#PREFIX}, ${NAME/PATTERN/TEXT}, "
+                "${NAME:-DEFAULT}, ${NAME:OFFSET:LENGTH}, ${NAME^^}, ${NAME,,} or ${#NAME}")
 
 
 def _is_name_char(c: str) -> bool:
@@ -270,11 +274,16 @@ def _variable(line: str, i: int, b: _WordBuilder) -> int:
     n = len(line)
     if i + 1 < n and line[i + 1] == "{":
         end = line.find("}", i + 2)
-        m = _BRACED.match(line[i + 2:end]) if end > 0 else None
-        if m is None:
-            raise ParseError("bad variable: expected ${NAME}, ${NAME%SUFFIX}, ${NAME#PREFIX} or ${NAME:-DEFAULT}",
-                             i, (end - i + 1) if end > 0 else 2)
-        b.part(Var(m.group(1), m.group(2) or "", m.group(3) or ""))
+        inner = line[i + 2:end] if end > 0 else ""
+        length = _LENGTH.match(inner)
+        m = _BRACED.match(inner) if end > 0 and not length else None
+        op, arg = (m.group(2) or "", m.group(3) or "") if m else ("", "")
+        if length:
+            b.part(Var(length.group(1), "length"))
+        elif m is None or (op == ":" and not _SLICE.match(arg)) or (op in CASE_OPS and arg):
+            raise ParseError(f"bad variable: {BRACED_FORMS}", i, (end - i + 1) if end > 0 else 2)
+        else:
+            b.part(Var(m.group(1), op, arg))
         return end + 1
     if i + 1 < n and line[i + 1] == "?":
         b.part(Var("?"))

@@ -23,17 +23,25 @@ class Glob:
     text: str
 
 
+CASE_OPS = frozenset({"^^", "^", ",,", ","})
+
+
 @dataclass(frozen=True)
 class Var:
-    """``$NAME`` or ``${NAME}``; ``?`` is the last exit status. ``op`` trims the
-    value as bash does: ``${f%.txt}`` (``%``/``%%`` drop the shortest/longest
-    suffix matching the wildcard pattern ``arg``, ``#``/``##`` a prefix), or
-    ``${x:-default}``."""
+    """``$NAME`` or ``${NAME}``; ``?`` is the last exit status. ``op`` changes
+    the value as bash does, with ``arg`` after it: ``%``/``%%`` drop the
+    shortest/longest suffix matching a wildcard pattern, ``#``/``##`` a prefix;
+    ``/PAT/TEXT`` replaces the first match, ``//`` every match, ``/#`` one at
+    the start, ``/%`` one at the end; ``:-`` gives a default; ``:OFF:LEN`` a
+    slice; ``^^``/``,,`` upper/lower case (``^``/``,`` the first letter);
+    ``length`` is ``${#NAME}``."""
     name: str
     op: str = ""
     arg: str = ""
 
     def source(self) -> str:
+        if self.op == "length":
+            return f"${{#{self.name}}}"
         return f"${{{self.name}{self.op}{self.arg}}}" if self.op else f"${self.name}"
 
 

@@ -113,7 +113,7 @@ def grammar(registry: Registry, programs: Iterable[str] = ()) -> str:
         "squoted ::= \"'\" [^'\\n]* \"'\"",
         'dquoted ::= "\\"" ([^"\\n`$] | subst | arith | dvar)* "\\""',
         'arith ::= "$((" [a-zA-Z0-9_ +*/%<>=!$-]+ "))"',
-        'dvar ::= "$" [a-zA-Z_] [a-zA-Z0-9_]* | "${" [a-zA-Z_] [a-zA-Z0-9_]* "}"',
+        'dvar ::= "$" [a-zA-Z_] [a-zA-Z0-9_]* | "${" "#"? [a-zA-Z_] [a-zA-Z0-9_]* ([%#/:^,-] [^}\\n]*)? "}"',
         'subst ::= "$(" pipeline (( " && " | " || " | "; " ) pipeline)* ")"',
     ]
     return "\n".join(head + rules) + "\n"

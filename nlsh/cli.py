@@ -87,7 +87,7 @@ def plan_command(
         if utterance == "-" and not line:
             continue
         try:
-            r = planner.plan(line, os.getcwd())
+            r = planner.plan(line, os.getcwd(), check=shell.problems)
         except (PlanningError, ModelError) as e:
             typer.echo(f"nlsh: could not plan {line!r}: {getattr(e, 'message', e)}", err=True)
             status = 1
@@ -95,7 +95,7 @@ def plan_command(
         if json:
             typer.echo(jsonlib.dumps({"utterance": r.utterance, "plan": r.text, "model": r.model,
                                       "risk": assess(r.plan, shell).summary(), "repaired": r.repaired,
-                                      "timings": r.timings}))
+                                      "problems": r.problems, "timings": r.timings}))
         else:
             typer.echo(r.text)
     raise typer.Exit(status)

@@ -131,6 +131,11 @@ class Shell:
                                           path=self.env.get("PATH"))
         return self.planner
 
+    def problems(self, plan: Plan) -> list[str]:
+        """What would fail at once if ``plan`` ran here now (the planner takes a second look)."""
+        from nlsh.preflight import problems
+        return problems(plan, self)
+
     def run_utterance(self, utterance: str, typed: str) -> int:
         """Plan an utterance, show the plan and its risk, check it, run it."""
         from nlsh.planner.models import ModelError
@@ -138,7 +143,8 @@ class Shell:
         try:
             planner = self.get_planner()
             with self.face.planning(utterance):
-                result = planner.plan(utterance, self.cwd, last=self.last_line, last_error=self.last_error)
+                result = planner.plan(utterance, self.cwd, last=self.last_line, last_error=self.last_error,
+                                      check=self.problems)
         except (ModelError, PlanningError) as e:
             self.renderer.error(f"could not plan that: {getattr(e, 'message', str(e))}")
             raw = getattr(e, "raw", "")

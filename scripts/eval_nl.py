@@ -121,7 +121,10 @@ def main() -> None:
     # Plans run with the very code that planned them (PYTHONPATH), not whatever is installed.
     code_root = os.path.dirname(os.path.dirname(os.path.abspath(nlsh.__file__)))
     from nlsh.registry import default_registry
-    planner = Planner.create(default_registry(), model=args.model)
+    from nlsh.session import Shell
+    registry = default_registry()
+    planner = Planner.create(registry, model=args.model)
+    shell = Shell(registry)         # for the planner's check of a plan against the fixture
     if args.mode:
         planner.mode = args.mode
     t0 = time.perf_counter()
@@ -138,7 +141,8 @@ def main() -> None:
             score.materialize(task, os.path.join(view, "w"))
             cwd = os.path.join(view, "w")
             try:
-                r = planner.plan(task["nl"], cwd)
+                shell.cwd = cwd
+                r = planner.plan(task["nl"], cwd, check=shell.problems)
                 plan_text, latency = r.text, r.timings["latency_s"]
                 cmd = (f"NLSH_HOME=/tmp/nlsh-home PYTHONPATH={shlex.quote(code_root)} {shlex.quote(python)} "
                        f"-m nlsh --yes -c {shlex.quote(plan_text)}")
@@ -153,6 +157,7 @@ def main() -> None:
         ok, why = score.score(task, result)
         outcomes["nlsh"][tid] = (ok, why)
         records["nlsh"].append({"id": tid, "plan": plan_text, "pass": ok, "why": why,
+                                "problems": r.problems if latency is not None else [],
                                 "stdout": result.get("stdout", "")[:2000], "stderr": result.get("stderr", "")[:500],
                                 "latency": latency})
         line = f"[{i}/{len(tasks)}] {tid} nlsh {'PASS' if ok else 'fail'} {latency or 0:.2f}s  {plan_text}"

@@ -138,6 +138,16 @@ def test_the_grammar_lets_the_model_write(planner, line):
     g.close()
 
 
+def test_a_plan_naming_a_missing_file_gets_a_second_look(planner, work):
+    (work / "notes-2024.md").write_text("x\n")
+    shell = Shell(out=io.StringIO(), err=io.StringIO())
+    shell.cwd = str(work)
+    r = planner.plan("show the file notes.md", str(work), check=shell.problems)
+    shell.shutdown()
+    assert r.problems == ["notes.md: no such file or directory (there is notes-2024.md)"]
+    assert (r.text, r.repaired) == ("cat notes-2024.md", True)
+
+
 def test_an_answer_cut_off_at_max_tokens_is_no_plan(planner, work, monkeypatch):
     monkeypatch.setattr(planner, "max_tokens", 2)
     with pytest.raises(PlanningError, match="cut off"):

@@ -375,7 +375,7 @@ def _df_record(device: str, mount: str) -> Record | None:
 
 @command("mkdir", "Create directories (-p: parents too, no error if present).",
          params=[Param("parents", "flag", ("-p", "--parents"), "make parents as needed"),
-                 Param("paths", "path", variadic=True, required=True, metavar="DIR")],
+                 Param("paths", "path", variadic=True, required=True, metavar="DIR", creates=True)],
          output="none", effects=("write",), category="files",
          examples=[Example("make a folder called backup", "mkdir backup", "backup", check="ls -d backup")],
          program=True)
@@ -403,7 +403,7 @@ def _dest(ctx: Context, sources: list[str], dest: str) -> tuple[str, bool]:
                  Param("no_clobber", "flag", ("-n", "--no-clobber"), "never overwrite"),
                  Param("force", "flag", ("-f", "--force"), "accepted for compatibility"),
                  Param("sources", "path", variadic=True, required=True, metavar="SRC"),
-                 Param("dest", "path", required=True, metavar="DEST")],
+                 Param("dest", "path", required=True, metavar="DEST", creates=True)],
          output="none", effects=("write",), category="files",
          examples=[Example("copy a.txt to b.txt", "cp a.txt b.txt", "hi", {"a.txt": "hi\n"}, check="cat b.txt"),
                    Example("make a backup folder and copy all text files into it", "mkdir backup; cp *.txt backup",
@@ -451,7 +451,7 @@ def _inside(path: str, parent: str) -> bool:
          params=[Param("no_clobber", "flag", ("-n", "--no-clobber"), "never overwrite"),
                  Param("force", "flag", ("-f", "--force"), "accepted for compatibility"),
                  Param("sources", "path", variadic=True, required=True, metavar="SRC"),
-                 Param("dest", "path", required=True, metavar="DEST")],
+                 Param("dest", "path", required=True, metavar="DEST", creates=True)],
          output="none", effects=("write",), category="files",
          examples=[Example("rename draft.md to final.md", "mv draft.md final.md", "final.md",
                            {"draft.md": "x"}, check="ls")])
@@ -526,7 +526,7 @@ def to_trash(ctx: Context, paths: list[str], action: str) -> None:
 
 @command("touch", "Create empty files or update their modification time.",
          params=[Param("no_create", "flag", ("-c", "--no-create"), "do not create missing files"),
-                 Param("paths", "path", variadic=True, required=True, metavar="FILE")],
+                 Param("paths", "path", variadic=True, required=True, metavar="FILE", creates=True)],
          output="none", effects=("write",), category="files",
          examples=[Example("create an empty file called notes.txt", "touch notes.txt", "notes.txt", check="ls")],
          program=True)
@@ -546,7 +546,7 @@ def touch(ctx: Context, a: Args) -> None:
          params=[Param("symbolic", "flag", ("-s", "--symbolic"), "make a symbolic link"),
                  Param("force", "flag", ("-f", "--force"), "replace an existing link"),
                  Param("target", "path", required=True, metavar="TARGET"),
-                 Param("link", "path", metavar="LINK")],
+                 Param("link", "path", metavar="LINK", creates=True)],
          output="none", effects=("write",), category="files",
          examples=[Example("link latest to v2 symbolically", "ln -s v2 latest", "symlink", {"v2": ""},
                            check="ls latest | get type")])

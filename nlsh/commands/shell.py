@@ -27,7 +27,7 @@ class ExitShell(Exception):
                  Param("jobs", "flag", ("--jobs",), "finished jobs with their CPU, memory and status"),
                  Param("audit", "flag", ("--audit",), "every executed line with the policy's decision"),
                  Param("save", "path", ("--save",), "write the last N lines (default 10) as an NL script",
-                       metavar="FILE.nls", effects=("write",)),
+                       metavar="FILE.nls", effects=("write",), creates=True),
                  Param("n", "int", metavar="N")],
          output="records", category="shell",
          examples=[Example("what did I run recently", "history 10"),

@@ -613,7 +613,7 @@ def printf(ctx: Context, a: Args) -> Iterator[str]:
 
 @command("tee", "Copy the input to files and pass it on.",
          params=[Param("append", "flag", ("-a", "--append"), "append instead of overwrite"),
-                 Param("paths", "path", variadic=True, metavar="FILE")],
+                 Param("paths", "path", variadic=True, metavar="FILE", creates=True)],
          input="any", output="any", effects=("write",), category="text",
          examples=[Example("write hi to out.txt and show it too", "echo hi | tee out.txt", "hi\nhi",
                            check="cat out.txt")])

@@ -48,6 +48,9 @@ class Param:
     default: object = None
     # Effects the call gains when this parameter is given (``sed -i``: write).
     effects: tuple[str, ...] = ()
+    # A path the call makes (``mkdir DIR``, ``cp … DEST``): it need not exist
+    # before; every other path is one the call reads, changes or removes.
+    creates: bool = False
     # Raises ValueError for a literal value the built-in cannot run (sed's
     # ``/^$/d``): a bad value, so a stand-in runs its program instead.
     check: Callable[[str], None] | None = field(default=None, compare=False)

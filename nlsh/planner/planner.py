@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from nlsh.lang import ParseError, Plan, parse, text
@@ -42,6 +43,7 @@ class PlanResult:
     model: str
     repaired: bool = False
     timings: dict = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)   # what the check found in the first answer
 
 
 class Planner:
@@ -109,7 +111,10 @@ class Planner:
             self.backend.prepare_prefix(self.prefix)
 
     def plan(self, utterance: str, cwd: str, *, last: str | None = None, last_error: str | None = None,
-             cancel=None) -> PlanResult:
+             cancel=None, check: Callable[[Plan], list[str]] | None = None) -> PlanResult:
+        """A valid plan for ``utterance``. An answer that does not parse gets one
+        more try with the error; so does one that ``check`` finds would fail at
+        once (the second answer is taken only if ``check`` passes it)."""
         utterance = " ".join(utterance.split())
         if not utterance:
             raise PlanningError("nothing to plan: the request is empty")
@@ -131,22 +136,33 @@ class Planner:
         raw = done.text.strip()
         repaired = False
         plan, error = self._validate(raw, done.finish_reason)
-        if plan is None:
+
+        def again(feedback: str) -> tuple[Plan | None, str, str]:
             try:
-                again = self.backend.complete(self._prefix, repair_suffix(shots, context, utterance, raw, error),
-                                              grammar=g, max_tokens=self.max_tokens, stop=self.stop,
-                                              cancel=cancel)
+                answer = self.backend.complete(self._prefix, repair_suffix(shots, context, utterance, raw, feedback),
+                                               grammar=g, max_tokens=self.max_tokens, stop=self.stop,
+                                               cancel=cancel)
             except BackendError as e:
                 raise PlanningError(str(e), raw) from None
-            timings["generated_tokens"] += again.completion_tokens
-            raw2 = again.text.strip()
-            plan, error2 = self._validate(raw2, again.finish_reason)
+            if answer.finish_reason == "cancelled":
+                raise PlanningError("planning cancelled")
+            timings["generated_tokens"] += answer.completion_tokens
+            text2 = answer.text.strip()
+            return (*self._validate(text2, answer.finish_reason), text2)
+
+        if plan is None:
+            plan, error2, raw2 = again(f"That line is not valid nlsh: {error}.")
             if plan is None:
                 raise PlanningError(f"the model's answer is not a valid plan ({error2})", raw2 or raw)
             raw, repaired = raw2, True
+        problems = check(plan) if check is not None and not repaired else []
+        if problems:
+            plan2, _, raw2 = again("That line would fail here: " + "; ".join(problems[:3]) + ".")
+            if plan2 is not None and not check(plan2):
+                plan, raw, repaired = plan2, raw2, True
         timings["latency_s"] = round(time.perf_counter() - t0, 3)
         return PlanResult(utterance, plan, text(plan, self.registry.signature), raw, self.spec.name,
-                          repaired, timings)
+                          repaired, timings, problems)
 
     def _validate(self, raw: str, finish: str) -> tuple[Plan | None, str]:
         if finish == "length":

@@ -68,9 +68,10 @@ def chatml_suffix(shots: list[Shot], context: str, utterance: str) -> str:
     return "".join(parts)
 
 
-def repair_suffix(shots: list[Shot], context: str, utterance: str, answer: str, error: str) -> str:
+def repair_suffix(shots: list[Shot], context: str, utterance: str, answer: str, feedback: str) -> str:
+    """The request, the model's answer, and what is wrong with it (a sentence)."""
     return (chatml_suffix(shots, context, utterance) + answer + "<|im_end|>\n"
-            + f"<|im_start|>user\nThat line is not valid nlsh: {error}. Answer with a corrected line only."
+            + f"<|im_start|>user\n{feedback} Answer with a corrected line only."
             + "<|im_end|>\n<|im_start|>assistant\n")
 
 

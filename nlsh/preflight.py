@@ -1,0 +1,83 @@
+"""Would a plan fail at once? What can be seen without running it: a wildcard
+that matches nothing, a path to read, change or remove that is not there.
+
+The planner shows these to the model for one more try, so a plan naming
+``text2`` where ``text2.txt`` exists comes back right instead of failing.
+Only built-in commands are checked, and only until the plan runs a program,
+changes directory or loops (after that the file system is anyone's guess).
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from typing import TYPE_CHECKING
+
+from nlsh.kernel.context import CommandError
+from nlsh.kernel.expand import Unexpanded, expand_word
+from nlsh.lang.plan import Plan, Word
+from nlsh.policy import assess
+
+if TYPE_CHECKING:
+    from nlsh.session import Shell
+
+
+def problems(plan: Plan, shell: Shell) -> list[str]:
+    """One line for each thing that would fail at once, in the plan's order."""
+    out: list[str] = []
+    made: list[str] = []                      # paths earlier steps write
+    try:
+        steps = {id(s.call): s for s in assess(plan, shell).steps}
+    except CommandError:                      # the policy reports it when the plan is run
+        return out
+    for chain in plan.chains:
+        if "||" in chain.ops:                 # `cat f || …` means to handle f's absence
+            return out
+        for pipeline in chain.pipelines:
+            for call in pipeline.calls:
+                cmd = None if call.external else shell.registry.get(call.name)
+                if cmd is None or _from_plugin(shell, call.name):
+                    return out
+                for param in cmd.params:
+                    if param.type == "path" and not param.creates and not (cmd.name == "rm" and call.get("force")):
+                        out.extend(_missing(call.get(param.name), shell, made))
+                if call.is_loop or cmd.shell_state:
+                    return out
+                step = steps.get(id(call))
+                made.extend(step.writes if step else ())
+    return out
+
+
+def _from_plugin(shell: Shell, name: str) -> bool:
+    host = shell.registry.host
+    return host is not None and host.plugin_of(name) is not None
+
+
+def _missing(value: object, shell: Shell, made: list[str]) -> list[str]:
+    out = []
+    for word in value if isinstance(value, tuple) else (value,):
+        if not isinstance(word, Word):
+            continue
+        try:
+            paths = expand_word(word, shell)
+        except Unexpanded:
+            continue
+        except CommandError as e:             # a wildcard that matches nothing
+            out.append(e.message)
+            continue
+        for p in paths:
+            full = os.path.normpath(os.path.join(shell.cwd, os.path.expanduser(p)))
+            if not os.path.lexists(full) and not any(full == m or full.startswith(m + os.sep) for m in made):
+                out.append(f"{p}: no such file or directory{_nearest(full, shell.cwd)}")
+    return out
+
+
+def _nearest(full: str, cwd: str) -> str:
+    """`` (there is docs/text2.txt)``: the closest name in that folder, if any is close."""
+    folder, name = os.path.split(full)
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return ""
+    close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+    return f" (there is {os.path.relpath(os.path.join(folder, close[0]), cwd)})" if close else ""

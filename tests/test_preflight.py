@@ -1,0 +1,37 @@
+"""The planner's second look: what in a plan would fail at once, seen without running it."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from nlsh.lang import parse
+from nlsh.session import Shell
+
+
+@pytest.mark.parametrize("line,problems", [
+    ("rm folder1/text2 folder1/text3", ["folder1/text2: no such file or directory (there is folder1/text2.txt)",
+                                        "folder1/text3: no such file or directory (there is folder1/text3.txt)"]),
+    ("cat notes.md", ["notes.md: no such file or directory (there is notes-2024.md)"]),
+    ("cat nothing-like-it", ["nothing-like-it: no such file or directory"]),
+    ("cp folder1/*.csv out", ["no matches for wildcard 'folder1/*.csv'"]),
+    ("find folder2 -name x", ["folder2: no such file or directory (there is folder1)"]),
+    ("cd nowhere && cat also-missing", ["nowhere: no such file or directory"]),     # nothing after a cd
+    ("cat folder1/text2.txt notes-2024.md | wc -l", []),
+    ("mkdir -p out && cp notes-2024.md out/n.md && cat out/n.md", []),              # made by an earlier step
+    ("sort notes-2024.md > sorted && cat sorted", []),
+    ("touch new.txt && head new.txt", []),
+    ("cat missing || echo none", []),                # the line means to handle its absence
+    ("rm -f missing", []),
+    ("git status; cat missing", []),                 # a program may make anything
+    ("echo $(cat missing)", []),                     # what $(…) does is known only when it runs
+])
+def test_what_would_fail_at_once(work, line, problems):
+    (work / "folder1").mkdir()
+    for name in ("folder1/text2.txt", "folder1/text3.txt", "notes-2024.md"):
+        (work / name).write_text("x\n")
+    shell = Shell(out=io.StringIO(), err=io.StringIO())
+    shell.cwd = str(work)
+    assert shell.problems(parse(line, shell.registry)) == problems
+    shell.shutdown()

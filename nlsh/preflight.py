@@ -68,7 +68,8 @@ def _missing(value: object, shell: Shell, made: list[str]) -> list[str]:
         for p in paths:
             full = os.path.normpath(os.path.join(shell.cwd, os.path.expanduser(p)))
             if not os.path.lexists(full) and not any(full == m or full.startswith(m + os.sep) for m in made):
-                out.append(f"{p}: no such file or directory{_nearest(full, shell.cwd)}")
+                shown = word.source() if len(paths) == 1 else p
+                out.append(f"{shown}: no such file or directory{_nearest(full, shell.cwd)}")
     return out
 
 

@@ -18,6 +18,7 @@ from nlsh.session import Shell
     ("cp folder1/*.csv out", ["no matches for wildcard 'folder1/*.csv'"]),
     ("find folder2 -name x", ["folder2: no such file or directory (there is folder1)"]),
     ("cd nowhere && cat also-missing", ["nowhere: no such file or directory"]),     # nothing after a cd
+    ("ls ~/no-such-dir", ["~/no-such-dir: no such file or directory"]),
     ("cat folder1/text2.txt notes-2024.md | wc -l", []),
     ("mkdir -p out && cp notes-2024.md out/n.md && cat out/n.md", []),              # made by an earlier step
     ("sort notes-2024.md > sorted && cat sorted", []),

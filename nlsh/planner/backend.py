@@ -18,6 +18,7 @@ from array import array
 from dataclasses import dataclass, field
 
 from nlsh.paths import cache_dir, ensure
+from nlsh.planner.decoding import common_start
 
 KEEP_STATES = 4     # saved prefix states per model (about 17 MB each for the 1.5B)
 
@@ -33,16 +34,6 @@ class Completion:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     timings: dict = field(default_factory=dict)
-
-
-def _common(a, b) -> int:
-    """Length of the common start of two token sequences."""
-    n = 0
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        n += 1
-    return n
 
 
 def _remove(path: str) -> None:
@@ -171,7 +162,7 @@ class LlamaBackend:
     def _prepare_prefix(self, prefix: str) -> float:
         llm = self.llm
         self.prefix_evaluated = 0
-        if self._prefix_text == prefix and _common(llm.input_ids[:llm.n_tokens], self._prefix_tokens) == len(
+        if self._prefix_text == prefix and common_start(llm.input_ids[:llm.n_tokens], self._prefix_tokens) == len(
                 self._prefix_tokens):
             return 0.0
         t0 = time.perf_counter()
@@ -194,9 +185,9 @@ class LlamaBackend:
         now, or a saved state (after a plugin or a program comes or goes, the prefix
         changes only towards its end). How many tokens that is."""
         llm = self.llm
-        best, best_n = None, _common(llm.input_ids[:llm.n_tokens], tokens)
+        best, best_n = None, common_start(llm.input_ids[:llm.n_tokens], tokens)
         for path, saved in _saved_states(self._states_dir()):
-            n = _common(saved, tokens)
+            n = common_start(saved, tokens)
             if n > best_n:
                 best, best_n = (path, len(saved)), n
         if best is None:
@@ -213,7 +204,7 @@ class LlamaBackend:
         llm.input_ids[:len(loaded)] = loaded
         llm.n_tokens = len(loaded)
         os.utime(path)                  # recently used states outlive the pruning
-        return _common(loaded, tokens)
+        return common_start(loaded, tokens)
 
     def _save(self, tokens: list[int]) -> None:
         """Save the context (holding ``tokens``) for later processes; keep the newest few."""

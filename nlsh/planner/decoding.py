@@ -76,16 +76,22 @@ class Answer:
     tokens: int
 
 
+def common_start(a, b) -> int:
+    """Length of the common start of two token sequences."""
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
 def generate(llm, prompt: list[int], *, grammar: Grammar | None, max_tokens: int, stop: list[str],
              cancel=None) -> Answer:
     """Greedy answer to ``prompt`` (tokens); the start it shares with the context is kept."""
     import llama_cpp
-    keep = 0
-    for a, b in zip(llm.input_ids[:llm.n_tokens], prompt):
-        if a != b:
-            break
-        keep += 1
-    keep = min(keep, len(prompt) - 1)          # the last prompt token is evaluated for its logits
+    keep = min(common_start(llm.input_ids[:llm.n_tokens], prompt),
+               len(prompt) - 1)                # the last prompt token is evaluated for its logits
     llm.n_tokens = keep
     llm.eval(prompt[keep:])
     if grammar is not None:

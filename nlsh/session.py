@@ -156,6 +156,9 @@ class Shell:
             self.renderer.error("planning cancelled")
             self.last_status = 130
             return 130
+        if result.problems:
+            self.renderer.item(2, "  first try: " + "; ".join(result.problems)
+                               + ("; planned again" if result.repaired else "; no better plan came"))
         status = self.run_plan(result.plan, typed=typed, planned=result)
         return status
 

@@ -138,14 +138,17 @@ def test_the_grammar_lets_the_model_write(planner, line):
     g.close()
 
 
-def test_a_plan_naming_a_missing_file_gets_a_second_look(planner, work):
-    (work / "notes-2024.md").write_text("x\n")
+def test_a_plan_naming_a_missing_file_gets_a_second_look(planner, work, monkeypatch):
+    (work / "notes-2024.md").write_text("from 2024\n")
+    monkeypatch.setattr(planner, "accepted", list(planner.accepted))     # what this test runs is forgotten
     shell = Shell(out=io.StringIO(), err=io.StringIO())
     shell.cwd = str(work)
-    r = planner.plan("show the file notes.md", str(work), check=shell.problems)
+    shell.planner = planner
+    status = shell.run_utterance("show the file notes.md", "show the file notes.md")
     shell.shutdown()
-    assert r.problems == ["notes.md: no such file or directory (there is notes-2024.md)"]
-    assert (r.text, r.repaired) == ("cat notes-2024.md", True)
+    assert (status, shell.out.getvalue()) == (0, "from 2024\n")
+    assert ("first try: notes.md: no such file or directory (there is notes-2024.md); planned again\n"
+            "plan: cat notes-2024.md") in shell.err.getvalue()
 
 
 def test_an_answer_cut_off_at_max_tokens_is_no_plan(planner, work, monkeypatch):

@@ -66,19 +66,23 @@ def test_error_shows_caret(repl):
 def test_tab_completes_commands_and_flags(repl, work):
     (work / "unique_name.txt").write_text("content\n")
     r = repl()
+    # Completion runs as a task of the REPL's event loop: each Tab is awaited
+    # on screen before typing on, as a person would look before going on.
     r.c.send("whi")
     r.c.send("\t")
+    r.c.expect_exact("which")
     r.c.send(" ls\r")
     r.c.expect_exact("ls: nlsh built-in")
     r.c.expect_exact(PROMPT)
     r.c.send("cat uniq")
     r.c.send("\t")
-    time.sleep(0.3)
+    r.c.expect_exact("_name.txt")  # only the completed end is redrawn
     r.c.send("\r")
     r.c.expect_exact("content")
     r.c.expect_exact(PROMPT)
     r.c.send("grep --ignore-c")
     r.c.send("\t")
+    r.c.expect_exact("ase")
     r.c.send(" CONTENT unique_name.txt\r")
     r.c.expect_exact("content")
 
@@ -118,7 +122,7 @@ def test_history_persists_and_arrow_up(repl):
     r.c.expect(pexpect.EOF)
     r2 = repl()
     r2.c.send("\x1b[A")
-    time.sleep(0.3)
+    r2.c.expect_exact("first-entry")     # the line from history, on screen
     r2.c.send("\r")
     r2.c.expect_exact("first-entry\r\n")
     r2.run("history", "echo first-entry")

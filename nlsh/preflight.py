@@ -1,10 +1,13 @@
 """Would a plan fail at once? What can be seen without running it: a wildcard
-that matches nothing, a path to read, change or remove that is not there.
+that matches nothing, a path to read, change or remove that is not there, a
+pipe into a command that reads no input (``… | mkdir``: what it is given is
+lost, as shellcheck's SC2216 says of bash).
 
 The planner shows these to the model for one more try, so a plan naming
 ``text2`` where ``text2.txt`` exists comes back right instead of failing.
-Only built-in commands are checked, and only until the plan runs a program,
-changes directory or loops (after that the file system is anyone's guess).
+Paths are checked for built-in commands only, and only until the plan runs a
+program, changes directory or loops (after that the file system is anyone's
+guess); pipes are checked everywhere, ``$(…)`` and loop bodies included.
 """
 
 from __future__ import annotations
@@ -24,6 +27,29 @@ if TYPE_CHECKING:
 
 def problems(plan: Plan, shell: Shell) -> list[str]:
     """One line for each thing that would fail at once, in the plan's order."""
+    return _lost_input(plan, shell) + _missing_paths(plan, shell)
+
+
+def _lost_input(plan: Plan, shell: Shell) -> list[str]:
+    """A command after a ``|`` that reads no input: a built-in, or the program a
+    built-in stands in for (``mkdir -m 755``). A loop or a modifier (``nice``)
+    passes its input on, and so does ``env`` running a program."""
+    out = []
+    for chain in plan.chains:
+        for pipeline in chain.pipelines:
+            for i, call in enumerate(pipeline.calls):
+                cmd = None if call.is_loop else shell.registry.get(call.name)
+                if call.external and cmd is not None and (not cmd.program or cmd.name == "env"):
+                    cmd = None
+                if i and cmd is not None and cmd.input == "none" and not cmd.modifier:
+                    out.append(f"{call.name} reads no input: what is piped into it is lost "
+                               f"(give it as arguments, e.g. {call.name} $(…))")
+                for inner in call.nested():
+                    out.extend(_lost_input(inner, shell))
+    return out
+
+
+def _missing_paths(plan: Plan, shell: Shell) -> list[str]:
     out: list[str] = []
     made: list[str] = []                      # paths earlier steps write
     try:

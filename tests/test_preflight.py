@@ -27,6 +27,13 @@ from nlsh.session import Shell
     ("rm -f missing", []),
     ("git status; cat missing", []),                 # a program may make anything
     ("echo $(cat missing)", []),                     # what $(…) does is known only when it runs
+    ("cat notes-2024.md | mkdir -p -m 755", ["mkdir reads no input: what is piped into it is lost "
+                                      "(give it as arguments, e.g. mkdir $(…))"]),
+    ("echo $(ls | touch x)", ["touch reads no input: what is piped into it is lost "
+                              "(give it as arguments, e.g. touch $(…))"]),
+    ("ls | xargs touch", []),                        # a program: what it reads is its own business
+    ("ls | env LC_ALL=C sort", []),                  # env runs a program that reads it
+    ("cat notes-2024.md | sort | uniq -c", []),
 ])
 def test_what_would_fail_at_once(work, line, problems):
     (work / "folder1").mkdir()

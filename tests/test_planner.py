@@ -123,6 +123,18 @@ def test_greedy_pick_under_the_grammar_is_the_full_checks_pick(planner):
     g.close()
 
 
+@pytest.mark.parametrize("tokens,stuck", [
+    ([7] * 24, True),                                   # one token again and again
+    ([1, 2, 3] + [4, 5] * 12, True),                    # `-l -l -l …` after a start
+    ([4, 5, 6, 7, 8, 9] * 4, True),                     # the longest run looked for
+    ([4, 5, 6, 7, 8, 9, 10] * 4, False),                # longer runs are what plans are made of
+    ([7] * 23, False),                                  # not yet
+    ([4, 5] * 11 + [4, 6], False),                      # broke out of it
+])
+def test_greedy_decoding_sees_an_answer_go_round_in_a_loop(tokens, stuck):
+    assert decoding.looping(tokens) is stuck
+
+
 @pytest.mark.parametrize("line", [
     'for f in pgm?.py; do mv "$f" "${f/pgm/pgm00}"; done',
     'echo "${#name} ${x^^} ${p:1:2} ${f%.txt}"',

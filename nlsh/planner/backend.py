@@ -30,7 +30,7 @@ class BackendError(Exception):
 @dataclass
 class Completion:
     text: str
-    finish_reason: str            # "stop" or "length"
+    finish_reason: str            # "stop", "length", "loop" (greedy decoding stuck) or "cancelled"
     prompt_tokens: int = 0
     completion_tokens: int = 0
     timings: dict = field(default_factory=dict)

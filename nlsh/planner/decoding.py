@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 TOP = 64                  # candidates tried before the whole vocabulary
+LOOP_TOKENS = 24          # an answer whose last this many tokens repeat one short run is stuck
+LOOP_PERIOD = 6           # (``-l -l -l …``): longest run looked for
 _TOKEN_DATA = np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)], align=True)
 
 
@@ -72,7 +74,7 @@ def pick(logits: np.ndarray, grammar: Grammar | None) -> int:
 @dataclass
 class Answer:
     text: str
-    finish_reason: str        # "stop", "length" or "cancelled"
+    finish_reason: str        # "stop", "length", "loop" or "cancelled"
     tokens: int
 
 
@@ -84,6 +86,18 @@ def common_start(a, b) -> int:
             break
         n += 1
     return n
+
+
+def looping(tokens: list[int]) -> bool:
+    """Do the last LOOP_TOKENS tokens repeat a run of at most LOOP_PERIOD tokens?
+
+    Greedy decoding that starts to repeat itself never stops; seeing it early
+    saves the time up to ``max_tokens`` (seconds on a small CPU).
+    """
+    if len(tokens) < LOOP_TOKENS:
+        return False
+    tail = tokens[-LOOP_TOKENS:]
+    return any(all(tail[i] == tail[i % p] for i in range(p, LOOP_TOKENS)) for p in range(1, LOOP_PERIOD + 1))
 
 
 def generate(llm, prompt: list[int], *, grammar: Grammar | None, max_tokens: int, stop: list[str],
@@ -99,6 +113,7 @@ def generate(llm, prompt: list[int], *, grammar: Grammar | None, max_tokens: int
     vocab = llm._model.vocab
     n_vocab = llm.n_vocab()
     out = b""
+    tokens: list[int] = []
     for n in range(max_tokens):
         if cancel is not None and cancel.cancelled:
             return Answer(_text(out), "cancelled", n)
@@ -111,6 +126,9 @@ def generate(llm, prompt: list[int], *, grammar: Grammar | None, max_tokens: int
         cut = min((text.find(s) for s in stop if s in text), default=-1)
         if cut >= 0:
             return Answer(text[:cut], "stop", n + 1)
+        tokens.append(token)
+        if looping(tokens):
+            return Answer(text, "loop", n + 1)
         if grammar is not None:
             grammar.accept(token)
         llm.eval([token])

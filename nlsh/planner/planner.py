@@ -167,6 +167,8 @@ class Planner:
     def _validate(self, raw: str, finish: str) -> tuple[Plan | None, str]:
         if finish == "length":
             return None, "the answer was cut off (too long)"
+        if finish == "loop":
+            return None, "the answer went round in a loop (the same words again and again)"
         if not raw:
             return None, "the answer was empty"
         try:

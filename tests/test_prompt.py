@@ -18,6 +18,13 @@ def test_context_names_matching_files_here_and_finds_named_files_below(work):
     assert line == "here: notes_2024.md; found: deep/er/report.csv"
 
 
+def test_context_lists_a_named_file_but_not_its_namesakes_by_extension(work):
+    for name in ("names.txt", "notes.txt", "txt-tools", "sorted"):
+        (work / name).write_text("")
+    assert context_line(str(work), "sort names.txt alphabetically") == "here: names.txt"
+    assert context_line(str(work), "show the txt files") == "here: names.txt, notes.txt, txt-tools"
+
+
 def test_context_is_empty_when_nothing_matches(work):
     assert context_line(str(work), "what time is it") == ""
 

@@ -164,13 +164,16 @@ def context_line(cwd: str, utterance: str, last: str | None = None, last_error: 
     """Short context: names here that the request seems to mean, and the last command's error.
 
     Only names sharing a word with the request are listed: a full listing costs
-    prompt time on every request and tempts a small model to enumerate files."""
-    wanted = set(words(utterance))
+    prompt time on every request and tempts a small model to enumerate files. A
+    file the request names counts as its name, not as words: "sort names.txt"
+    does not bring up notes.txt for sharing "txt" (a small model then sorts both)."""
+    named = set(FILE_NAME.findall(utterance))
+    wanted = set(words(FILE_NAME.sub(" ", utterance)))
     try:
         names = sorted(n for n in os.listdir(cwd) if not n.startswith("."))
     except OSError:
         names = []
-    relevant = [n for n in names if wanted & set(words(n.replace("_", " ")))][:limit]
+    relevant = [n for n in names if n in named or wanted & set(words(n.replace("_", " ")))][:limit]
     parts = []
     if relevant:
         parts.append("here: " + ", ".join(n + ("/" if os.path.isdir(os.path.join(cwd, n)) else "")

@@ -101,7 +101,7 @@ def main() -> None:
     base = args.tasks if os.path.isdir(args.tasks) else os.path.dirname(os.path.abspath(args.tasks))
     score.FIXTURE_DIR = args.fixtures or os.path.join(os.path.dirname(os.path.abspath(base)), "fixtures")
     tasks = score.load_tasks(args.tasks)
-    split = score.load_split() if args.split else {}
+    split = score.load_split()
     if args.split:
         tasks = {k: v for k, v in tasks.items() if split.get(k) == args.split}
     if args.ids:
@@ -183,9 +183,14 @@ def main() -> None:
             print(f"planning latency: median {statistics.median(lat):.2f} s, p95 {pct(lat, 0.95):.2f} s "
                   f"(n={len(lat)})")
     if outcomes["baseline"]:
-        a = sum(ok for ok, _ in outcomes["nlsh"].values()) / len(tasks)
-        b = sum(ok for ok, _ in outcomes["baseline"].values()) / len(tasks)
-        print(f"\nnlsh {a:.3f} vs bash baseline {b:.3f}: {100 * (a - b):+.1f} points")
+        print()
+        groups = {"": list(tasks)}
+        for tid in tasks:
+            if split.get(tid):
+                groups.setdefault(f" ({split[tid]} split)", []).append(tid)
+        for label, ids in groups.items():
+            a, b = (sum(outcomes[name].get(t, (False,))[0] for t in ids) / len(ids) for name in ("nlsh", "baseline"))
+            print(f"nlsh {a:.3f} vs bash baseline {b:.3f}: {100 * (a - b):+.1f} points{label}")
     if args.out:
         os.makedirs(args.out, exist_ok=True)
         for name, rows in records.items():

@@ -169,6 +169,13 @@ def test_an_answer_cut_off_at_max_tokens_is_no_plan(planner, work, monkeypatch):
         planner.plan("show the lines of notes.txt that contain the word error, ignoring case", str(work))
 
 
+def test_an_answer_that_goes_round_in_a_loop_is_no_plan(planner, work, monkeypatch):
+    monkeypatch.setattr(decoding, "LOOP_TOKENS", 2)       # every two tokens are "a run of two, repeated"
+    monkeypatch.setattr(decoding, "LOOP_PERIOD", 2)
+    with pytest.raises(PlanningError, match="went round in a loop"):
+        planner.plan("show the lines of notes.txt that contain the word error, ignoring case", str(work))
+
+
 def test_a_request_too_long_for_the_context_is_a_clear_error(planner, work):
     with pytest.raises(PlanningError, match=r"^the request is too long: its prompt takes \d+ tokens"):
         planner.plan("list the files " * 500, str(work))

@@ -86,6 +86,22 @@ def test_locked_script_runs_without_the_model(nlsh, work):
     assert r.out == "hello bob\n"
 
 
+def imported(stderr: str) -> set[str]:
+    """Module names from ``python -X importtime`` lines."""
+    return {line.rsplit("|", 1)[1].strip() for line in stderr.splitlines() if line.startswith("import time:")}
+
+
+def test_start_paths_import_nothing_heavy(nlsh, work):
+    path = write(work / "l.nls", "say hello to everyone\n")
+    lock_entry(path, 1, "say hello to everyone", "echo hello")
+    for args in (("-c", "echo hi"), ("run", path, "--locked")):
+        r = nlsh(*args, env={"PYTHONPROFILEIMPORTTIME": "1"})
+        assert r.status == 0 and r.out == ("hi\n" if args[0] == "-c" else "hello\n"), r.err[-500:]
+        mods = imported(r.err)
+        assert "nlsh.session" in mods                            # the profile is there
+        assert not mods & {"numpy", "llama_cpp", "rich", "prompt_toolkit"}, args
+
+
 def test_stale_line_with_locked_refuses(nlsh, work):
     path = write(work / "s.nls", "say hello to everyone\n")
     lock_entry(path, 1, "say hello to everybody", "echo hello")

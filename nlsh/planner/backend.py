@@ -18,7 +18,6 @@ from array import array
 from dataclasses import dataclass, field
 
 from nlsh.paths import cache_dir, ensure
-from nlsh.planner.decoding import common_start
 
 KEEP_STATES = 4     # saved prefix states per model (about 17 MB each for the 1.5B)
 
@@ -34,6 +33,16 @@ class Completion:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     timings: dict = field(default_factory=dict)
+
+
+def common_start(a, b) -> int:
+    """Length of the common start of two token sequences."""
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
 
 
 def _remove(path: str) -> None:
@@ -239,6 +248,8 @@ class LlamaBackend:
         if len(prompt) + max_tokens > self.n_ctx:
             raise BackendError(f"the request is too long: its prompt takes {len(prompt)} tokens and the "
                                f"answer up to {max_tokens}, more than the model's context of {self.n_ctx}")
+        # the start the prompt shares with the context is kept; the last token is read again for its logits
+        self.llm.n_tokens = min(common_start(self.llm.input_ids[:self.llm.n_tokens], prompt), len(prompt) - 1)
         try:
             answer = decoding.generate(self.llm, prompt, grammar=self._compiled(grammar), max_tokens=max_tokens,
                                        stop=stop, cancel=cancel)

@@ -78,16 +78,6 @@ class Answer:
     tokens: int
 
 
-def common_start(a, b) -> int:
-    """Length of the common start of two token sequences."""
-    n = 0
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        n += 1
-    return n
-
-
 def looping(tokens: list[int]) -> bool:
     """Do the last LOOP_TOKENS tokens repeat a run of at most LOOP_PERIOD tokens?
 
@@ -102,12 +92,10 @@ def looping(tokens: list[int]) -> bool:
 
 def generate(llm, prompt: list[int], *, grammar: Grammar | None, max_tokens: int, stop: list[str],
              cancel=None) -> Answer:
-    """Greedy answer to ``prompt`` (tokens); the start it shares with the context is kept."""
+    """Greedy answer to ``prompt`` (tokens), of which the context holds the first
+    ``llm.n_tokens`` already (at most all but the last, which gives the logits)."""
     import llama_cpp
-    keep = min(common_start(llm.input_ids[:llm.n_tokens], prompt),
-               len(prompt) - 1)                # the last prompt token is evaluated for its logits
-    llm.n_tokens = keep
-    llm.eval(prompt[keep:])
+    llm.eval(prompt[llm.n_tokens:])
     if grammar is not None:
         grammar.reset()
     vocab = llm._model.vocab

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 
 def problems(plan: Plan, shell: Shell) -> list[str]:
-    """One line for each thing that would fail at once, in the plan's order."""
+    """One line for each thing that would fail at once: lost pipes, then missing paths in the plan's order."""
     return _lost_input(plan, shell) + _missing_paths(plan, shell)
 
 

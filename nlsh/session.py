@@ -202,7 +202,7 @@ class Shell:
         finally:
             self.protect_overwrites = False
         self._audit(typed, planned, "allowed", decided_by, status)
-        if planned is not None and self.planner is not None:
+        if planned is not None and self.planner is not None and status == 0:   # a failed plan is no example
             self.planner.remember(planned.utterance, plan_text)
             self.store.insert("accepted", {"time": time.time(), "utterance": planned.utterance,
                                            "plan": plan_text, "model": planned.model})

@@ -43,3 +43,45 @@ def test_what_would_fail_at_once(work, line, problems):
     shell.cwd = str(work)
     assert shell.problems(parse(line, shell.registry)) == problems
     shell.shutdown()
+
+
+class StubPlanner:
+    """Stands in for the planner (tested with the model in test_planner.py) to
+    test the shell around it: it answers ``plan_text`` with ``problems``."""
+
+    def __init__(self, plan_text: str, problems: list[str]) -> None:
+        self.plan_text, self.problems, self.remembered = plan_text, problems, []
+
+    def plan(self, utterance, cwd, **kw):
+        from nlsh.planner.planner import PlanResult
+        plan = parse(self.plan_text, Shell(out=io.StringIO(), err=io.StringIO()).registry)
+        return PlanResult(utterance, plan, self.plan_text, self.plan_text, "stub", problems=self.problems)
+
+    def remember(self, utterance: str, plan_text: str) -> None:
+        self.remembered.append((utterance, plan_text))
+
+
+def planned(work, plan_text: str, problems: list[str] = ()) -> tuple[Shell, StubPlanner, int]:
+    shell = Shell(out=io.StringIO(), err=io.StringIO())
+    shell.cwd = str(work)
+    shell.planner = StubPlanner(plan_text, list(problems))
+    status = shell.run_utterance("show the file notes.md", "show the file notes.md")
+    shell.shutdown()
+    return shell, shell.planner, status
+
+
+def test_the_shell_says_when_the_second_look_found_nothing_better(work):
+    shell, _, status = planned(work, "cat notes.md", ["notes.md: no such file or directory"])
+    assert status == 1
+    assert "first try: notes.md: no such file or directory; no better plan came" in shell.err.getvalue()
+
+
+def test_a_plan_that_ran_well_is_remembered_and_a_failed_one_is_not(work):
+    (work / "notes-2024.md").write_text("x\n")
+    _, planner, status = planned(work, "cat notes.md")
+    assert (status, planner.remembered) == (1, [])
+    _, planner, status = planned(work, "cat notes-2024.md")
+    assert (status, planner.remembered) == (0, [("show the file notes.md", "cat notes-2024.md")])
+    store = Shell(out=io.StringIO(), err=io.StringIO()).store          # for the next session's planner
+    assert [tuple(r) for r in store.query("SELECT utterance, plan FROM accepted")] == [
+        ("show the file notes.md", "cat notes-2024.md")]

@@ -123,6 +123,18 @@ def test_greedy_pick_under_the_grammar_is_the_full_checks_pick(planner):
     g.close()
 
 
+class RefusesAll:
+    """A grammar state that allows nothing (a real grammar always allows at least the end)."""
+
+    def allowed(self, ids):
+        return ids[:0]
+
+
+def test_greedy_pick_when_the_grammar_allows_nothing_is_an_error_not_a_hang():
+    with pytest.raises(ValueError, match="the grammar allows no token here"):
+        decoding.pick(np.zeros(200, dtype=np.float32), RefusesAll())
+
+
 @pytest.mark.parametrize("tokens,stuck", [
     ([7] * 24, True),                                   # one token again and again
     ([1, 2, 3] + [4, 5] * 12, True),                    # `-l -l -l …` after a start
@@ -230,11 +242,14 @@ def test_unreachable_server(work):
 
 
 def test_nlsh_plan_command(nlsh, model_path, work):
-    (work / "notes.txt").write_text("one\ntwo\n")
-    r = nlsh("plan", "--json", "count the lines of notes.txt", env={"NLSH_MODEL": model_path}, timeout=300)
+    (work / "notes-2024.md").write_text("from 2024\n")
+    r = nlsh("plan", "--json", "show the file notes.md", env={"NLSH_MODEL": model_path}, timeout=300)
     assert r.status == 0, r.err
     data = json.loads(r.out)
-    assert data["plan"] and data["timings"]["latency_s"] > 0
+    assert data["timings"]["latency_s"] > 0
+    assert (data["plan"], data["repaired"]) == ("cat notes-2024.md", True)        # after the second look
+    assert data["problems"] == ["notes.md: no such file or directory (there is notes-2024.md)"]
+    assert (work / "notes-2024.md").read_text() == "from 2024\n"                  # nothing ran
 
 
 def test_utterance_through_dash_c_runs_read_only_plan(nlsh, model_path, work):

@@ -253,7 +253,7 @@ class LlamaBackend:
         try:
             answer = decoding.generate(self.llm, prompt, grammar=self._compiled(grammar), max_tokens=max_tokens,
                                        stop=stop, cancel=cancel)
-        except RuntimeError as e:          # llama_decode failed
+        except (RuntimeError, ValueError) as e:      # llama_decode failed; the grammar allowed no token
             raise BackendError(f"the model failed on this request: {e}") from None
         return Completion(answer.text, answer.finish_reason, len(prompt), answer.tokens,
                           {"prefix_s": round(t_prefix, 3), "prefix_eval_tokens": self.prefix_evaluated,

@@ -87,7 +87,7 @@ def test_plan_is_canonical_text_and_timed(planner, work):
 
 def test_prefix_states_are_saved_reused_by_their_start_and_pruned(planner, model_path, tmp_path, monkeypatch):
     monkeypatch.setenv("NLSH_HOME", str(tmp_path))          # a cache of its own
-    variants = [planner.prefix + f"<|im_start|>user\nrequest {i}<|im_end|>\n" for i in range(KEEP_STATES + 2)]
+    variants = [planner.prefix + f"request {i}<|im_end|>\n" for i in range(KEEP_STATES + 2)]
     for v in variants[:-1]:
         planner.backend.prepare_prefix(v)                   # the context holds the prefix: only the end is read
         assert 0 < planner.backend.prefix_evaluated < 12
@@ -247,6 +247,7 @@ def test_nlsh_plan_command(nlsh, model_path, work):
     assert r.status == 0, r.err
     data = json.loads(r.out)
     assert data["timings"]["latency_s"] > 0
+    assert data["device"] == ("GPU" if llama_cpp.llama_supports_gpu_offload() else "CPU")   # where the model runs
     assert (data["plan"], data["repaired"]) == ("cat notes-2024.md", True)        # after the second look
     assert data["problems"] == ["notes.md: no such file or directory (there is notes-2024.md)"]
     assert (work / "notes-2024.md").read_text() == "from 2024\n"                  # nothing ran

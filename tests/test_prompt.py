@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from nlsh.planner.grammar import programs_on_path
 from nlsh.planner.idioms import IDIOMS
-from nlsh.planner.prompt import ExampleIndex, Shot, chatml_prefix, context_line, idiom_shots
+from nlsh.planner.prompt import ExampleIndex, Shot, chatml_prefix, chatml_suffix, context_line, idiom_shots
 from nlsh.registry import default_registry
 
 REG = default_registry()
@@ -43,3 +43,15 @@ def test_retrieval_gives_at_most_k_examples_best_last():
     assert index.top("count the files here", 0) == []
     assert index.top("count the files here", 1) == [Shot("count the files", "ls | count")]
     assert index.top("count the files here", 2) == [Shot("list the files", "ls"), Shot("count the files", "ls | count")]
+
+
+def test_prefix_and_suffix_make_one_well_formed_chat():
+    idioms = idiom_shots(REG, [])
+    shots = [Shot("list the files", "ls"), Shot("count the files", "ls | count")]
+    chat = chatml_prefix(REG, [], idioms) + chatml_suffix(shots, "here: a.txt", "count the txt files")
+    turns = chat.split("<|im_end|>\n")
+    assert turns[0].startswith("<|im_start|>system\n")
+    roles = [t.split("\n", 1)[0] for t in turns[1:]]
+    assert roles == ["<|im_start|>user", "<|im_start|>assistant"] * (len(idioms) + len(shots)) + ["<|im_start|>user",
+                                                                                                   "<|im_start|>assistant"]
+    assert turns[-2] == "<|im_start|>user\n[here: a.txt]\ncount the txt files" and turns[-1] == "<|im_start|>assistant\n"

@@ -51,27 +51,32 @@ def catalogue(registry: Registry, programs: list[str]) -> str:
     return "\n".join(lines)
 
 
+USER = "<|im_start|>user\n"
+
+
 def chatml_prefix(registry: Registry, programs: list[str], idioms: list[Shot]) -> str:
-    """The system message, then the idioms as earlier turns (all cached once)."""
+    """The system message, the idioms as earlier turns, and the opening of the next
+    user turn, which every request's suffix starts with (all cached once)."""
     return (f"<|im_start|>system\n{RULES}\n\nCommands:\n{catalogue(registry, programs)}<|im_end|>\n"
-            + "".join(_turn(s) for s in idioms))
+            + "".join(USER + _turn(s) for s in idioms) + USER)
 
 
 def _turn(s: Shot) -> str:
-    return f"<|im_start|>user\n{s.utterance}<|im_end|>\n<|im_start|>assistant\n{s.command}<|im_end|>\n"
+    """An example exchange, without the opening of its user turn."""
+    return f"{s.utterance}<|im_end|>\n<|im_start|>assistant\n{s.command}<|im_end|>\n"
 
 
 def chatml_suffix(shots: list[Shot], context: str, utterance: str) -> str:
-    parts = [_turn(s) for s in shots]
+    """What follows the prefix (which opened the first user turn): the retrieved
+    examples, then the request with its context."""
     ctx = f"[{context}]\n" if context else ""
-    parts.append(f"<|im_start|>user\n{ctx}{utterance}<|im_end|>\n<|im_start|>assistant\n")
-    return "".join(parts)
+    return USER.join([_turn(s) for s in shots] + [f"{ctx}{utterance}<|im_end|>\n<|im_start|>assistant\n"])
 
 
 def repair_suffix(shots: list[Shot], context: str, utterance: str, answer: str, feedback: str) -> str:
     """The request, the model's answer, and what is wrong with it (a sentence)."""
     return (chatml_suffix(shots, context, utterance) + answer + "<|im_end|>\n"
-            + f"<|im_start|>user\n{feedback} Answer with a corrected line only."
+            + f"{USER}{feedback} Answer with a corrected line only."
             + "<|im_end|>\n<|im_start|>assistant\n")
 
 

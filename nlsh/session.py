@@ -345,7 +345,7 @@ class Shell:
         for job in self.jobs.list():
             if job.state != "queued":
                 job.wait(timeout=3)
-        self.store.flush()
+        self.store.close()
 
 
 def _chain_text(shell: Shell, chain: Chain) -> str:

@@ -60,7 +60,8 @@ class Store:
 
     def _write_loop(self) -> None:
         conn = self.connect()
-        while True:
+        stop = False
+        while not stop:
             item = self._q.get()
             batch = [item]
             while True:
@@ -71,16 +72,16 @@ class Store:
             with conn:
                 for table, row in batch:
                     if table is None:
+                        stop = stop or row is None
                         continue
                     cols = ", ".join(row)
                     conn.execute(f"INSERT INTO {table} ({cols}) VALUES ({', '.join('?' * len(row))})",
                                  list(row.values()))
             for table, row in batch:
-                if table is None:
+                if table is None and row is not None:
                     row.set()
-                    self._q.task_done()
-                else:
-                    self._q.task_done()
+                self._q.task_done()
+        conn.close()
 
     def flush(self, timeout: float = 5.0) -> None:
         """Wait until every queued row is written."""
@@ -89,6 +90,14 @@ class Store:
         done = threading.Event()
         self._q.put((None, done))
         done.wait(timeout)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Write what is queued, then end the writer thread (a later insert starts another)."""
+        with self._lock:
+            writer, self._writer = self._writer, None
+        if writer is not None:
+            self._q.put((None, None))
+            writer.join(timeout)
 
     def query(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
         self.flush()

@@ -57,6 +57,22 @@ def test_wait_returns_job_status(work):
     shell.shutdown()
 
 
+def test_a_job_reported_as_ended_still_answers_wait_and_never_the_asking_job(work):
+    shell = make_shell(work)
+    run(shell, "sh -c 'exit 3' &")
+    assert shell.jobs.get("%1").wait(timeout=10)
+    shell.report_finished_jobs()                     # "[1] Exit 3": job 1 leaves the table
+    assert shell.jobs.list() == []
+    done = threading.Event()
+    threading.Thread(target=lambda: (run(shell, "wait %1\necho $?\nfg %1\nwait %2"), done.set()),
+                     daemon=True).start()
+    assert done.wait(timeout=10), "wait %1 waited on itself"   # its own job is %1 now
+    assert shell.out.getvalue().splitlines()[-1] == "3"
+    err = shell.err.getvalue()
+    assert "job %1 has already ended" in err and "%2: no such job" in err
+    shell.shutdown()
+
+
 @pytest.mark.parametrize("line", ["sleep 60", "find / -name nothing-matches-this", "tail -f /dev/null",
                                   "burn", "cat /dev/zero | count", "yes | sort"])
 def test_cancel_each_long_running_builtin(work, line):
@@ -160,7 +176,12 @@ def test_job_records_in_sqlite(work):
     assert out[-2].endswith("\tdone\t0\t" + out[-2].split("\t")[4] + "\t" + out[-2].split("\t")[5] + "\t"
                             + out[-2].split("\t")[6] + "\techo hi")
     assert "\tfailed\t2\t" in out[-1] and out[-1].endswith("sh -c 'exit 2'")
-    shell.shutdown()
+    run(shell, "echo last")
+    writers = sum(t.name == "nlsh-store" for t in threading.enumerate())
+    shell.shutdown()                                  # writes what is queued, then its writer ends
+    assert sum(t.name == "nlsh-store" for t in threading.enumerate()) == writers - 1
+    rows = shell.store.query("SELECT command FROM jobs ORDER BY rowid DESC LIMIT 1")
+    assert rows[0]["command"] == "echo last"
 
 
 def test_modifiers_round_trip_in_plans(work):

@@ -91,7 +91,10 @@ def _watch(ctx: Context, rows) -> None:
          params=[JOB], output="none", category="jobs", shell_state=True,
          examples=[Example("bring job 2 back", "fg %2")])
 def fg(ctx: Context, a: Args) -> None:
-    ctx.shell.pending_foreground = ctx.shell.jobs.get(a.job)
+    job = ctx.shell.jobs.get(a.job)
+    if job.finished:
+        raise CommandError(f"job %{job.id} has already ended")
+    ctx.shell.pending_foreground = job
 
 
 @command("bg", "Resume a stopped job in the background.",

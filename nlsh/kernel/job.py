@@ -280,6 +280,7 @@ class JobTable:
         self.store = store
         self.max_parallel = max_parallel or os.cpu_count() or 1
         self._queue: list[Job] = []
+        self._reported: dict[int, Job] = {}   # background jobs that ended and were reported, by id
 
     def submit(self, job: Job) -> None:
         """Start a job now, or queue it if it was submitted with ``batch``."""
@@ -367,15 +368,23 @@ class JobTable:
         return [j for j in self.list() if not j.foreground]
 
     def get(self, spec: str | None) -> Job:
-        """The job named by ``%N``, ``N``, ``%+``/``%%`` or None (the latest)."""
+        """The background job named by ``%N``, ``N``, ``%+``/``%%`` or None (the latest).
+        A job that ended and was reported is still found by its number (``wait %1``
+        gives its status, whenever it ended) until a new background job takes the
+        number; the foreground job, which is asking, is never found."""
         if spec in (None, "%", "%+", "%%"):
             jobs = self.background()
             if not jobs:
                 raise CommandError("no current job")
             return jobs[-1]
         s = spec.lstrip("%")
-        if s.isdigit() and int(s) in self._jobs:
-            return self._jobs[int(s)]
+        if s.isdigit():
+            with self._lock:
+                job = self._jobs.get(int(s))
+                if job is not None and not job.foreground:
+                    return job
+                if int(s) in self._reported:
+                    return self._reported[int(s)]
         raise CommandError(f"{spec}: no such job")
 
     def signal(self, spec: str, sig: int) -> None:
@@ -396,6 +405,8 @@ class JobTable:
         for j in self.list():
             if j.finished and not j.foreground:
                 self.remove(j)
+                with self._lock:
+                    self._reported[j.id] = j
         return out
 
 

@@ -94,8 +94,8 @@ def plan_command(
             continue
         if json:
             typer.echo(jsonlib.dumps({"utterance": r.utterance, "plan": r.text, "model": r.model,
-                                      "device": planner.backend.device, "risk": assess(r.plan, shell).summary(), "repaired": r.repaired,
-                                      "problems": r.problems, "timings": r.timings}))
+                                      "device": planner.backend.device, "risk": assess(r.plan, shell).summary(),
+                                      "repaired": r.repaired, "problems": r.problems, "timings": r.timings}))
         else:
             typer.echo(r.text)
     raise typer.Exit(status)

@@ -8,6 +8,7 @@ import sys
 import time
 
 import psutil
+import pytest
 
 from nlsh import __version__
 
@@ -64,6 +65,20 @@ def test_broken_pipe_into_head(nlsh):
     assert r.status == 0 and r.out.split() == ["y", "y", "y"]
     r = nlsh("-c", "seq 1 1000000 | first 2")
     assert r.status == 0 and r.out.split() == ["1", "2"]
+
+
+@pytest.mark.parametrize("line, status, out, err", [
+    ("yes | true", 0, "", ""),                                   # built-ins that read no input
+    ("yes | echo hi", 0, "hi", ""),
+    ("yes | cd .", 0, "", ""),
+    ("yes | head -n 1 < f", 0, "from f", ""),                    # input from a file instead
+    ("yes | head -n 1 < missing", 1, "", "nlsh: head: missing: No such file or directory"),
+    ("yes | sort > no/such/dir", 1, "", "nlsh: sort: no/such/dir: No such file or directory"),
+])
+def test_a_program_piped_into_a_stage_that_does_not_read_it_stops(nlsh, work, line, status, out, err):
+    (work / "f").write_text("from f\n")
+    r = nlsh("-c", line, timeout=30)                             # `yes` stops on SIGPIPE, as in bash
+    assert (r.status, r.out.strip(), r.err.strip()) == (status, out, err)
 
 
 def test_output_into_closed_pipe(work):

@@ -177,6 +177,19 @@ def _pipe_lines(f: io.BufferedIOBase, cancel) -> Iterator[str]:
         f.close()
 
 
+def _not_started(stage: _Stage, job: Job, upstream: object, message: str, status: int) -> tuple[_Stage, None]:
+    """A stage that could not start: say why; what was piped into it is not read
+    (the stage before it stops, as on SIGPIPE)."""
+    job.err(f"nlsh: {message}\n")
+    stage.status = status
+    stage.done.set()
+    if isinstance(upstream, Channel):
+        upstream.stop_reading()
+    elif upstream is not None:
+        upstream.close()
+    return stage, None
+
+
 # -- built-ins ---------------------------------------------------------------
 
 def _start_builtin(call: Call, job: Job, upstream: object, last: bool,
@@ -184,29 +197,26 @@ def _start_builtin(call: Call, job: Job, upstream: object, last: bool,
     cmd = job.shell.registry.get(call.name)
     stage = _Stage(call.name)
     if cmd is None:
-        job.err(f"nlsh: {call.name}: command not found\n")
-        stage.status = 127
-        stage.done.set()
-        return stage, None
+        return _not_started(stage, job, upstream, f"{call.name}: command not found", 127)
     try:
         stdin = _redirect(call, job, "<")
         stdout = _redirect(call, job, ">")
         stderr = _redirect(call, job, "2>")
     except CommandError as e:
-        job.err(f"nlsh: {call.name}: {e.message}\n")
-        stage.status = 1
-        stage.done.set()
-        if isinstance(upstream, Channel):
-            upstream.stop_reading()
-        return stage, None
+        return _not_started(stage, job, upstream, f"{call.name}: {e.message}", 1)
+    # A pipe from a program: closed when this stage ends, read or not, so that the
+    # program stops (SIGPIPE) instead of waiting to write forever (`yes | true`).
+    pipe_in = upstream if upstream is not None and not isinstance(upstream, Channel) else None
     if stdin is not None:
         if isinstance(upstream, Channel):
             upstream.stop_reading()
+        elif pipe_in is not None:
+            pipe_in.close()
         source: Iterable[object] | None = _pipe_lines(stdin, job.cancel)
     elif isinstance(upstream, Channel):
         source = upstream
-    elif upstream is not None:
-        source = _pipe_lines(upstream, job.cancel)
+    elif pipe_in is not None:
+        source = _pipe_lines(pipe_in, job.cancel)
     elif cmd.input != "none" and job.stdin is not None:
         source = _pipe_lines(job.stdin, job.cancel)
     else:
@@ -247,8 +257,9 @@ def _start_builtin(call: Call, job: Job, upstream: object, last: bool,
                 source.stop_reading()
             elif source is not None and hasattr(source, "close"):
                 source.close()
-            if stderr is not None:
-                stderr.close()
+            for f in (stdin, pipe_in, stderr):     # a generator never started does not close its file
+                if f is not None:
+                    f.close()
             stage.done.set()
 
     if cmd.shell_state:
@@ -365,12 +376,7 @@ def _start_external(call: Call, job: Job, upstream: object, last: bool,
         stderr_f = _redirect(call, job, "2>")
         opened = [f for f in (stdin_f, stdout_f, stderr_f) if f is not None]
     except CommandError as e:
-        job.err(f"nlsh: {call.name or 'command'}: {e.message}\n")
-        stage.status = 1
-        stage.done.set()
-        if isinstance(upstream, Channel):
-            upstream.stop_reading()
-        return stage, None
+        return _not_started(stage, job, upstream, f"{call.name or 'command'}: {e.message}", 1)
 
     feeder: Channel | None = None
     if stdin_f is not None:

@@ -20,7 +20,16 @@ models_app = typer.Typer(help="List, choose and install planner models.", no_arg
 app.add_typer(models_app, name="models")
 
 MODEL = typer.Option(None, "--model", help="Model name or GGUF path (default: NLSH_MODEL, config, built-in).")
-BACKEND = typer.Option("llama", "--backend", help="llama (in-process) or openai (a server).")
+BACKENDS = ("llama", "openai")
+
+
+def _backend(value: str) -> str:
+    if value not in BACKENDS:
+        raise typer.BadParameter(f"{value!r} is not a backend: use llama (in-process) or openai (a server)")
+    return value
+
+
+BACKEND = typer.Option("llama", "--backend", callback=_backend, help="llama (in-process) or openai (a server).")
 BASE_URL = typer.Option(None, "--base-url", help="The server for --backend openai, e.g. http://127.0.0.1:8080")
 
 

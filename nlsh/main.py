@@ -46,12 +46,13 @@ def run_script_file(path: str, rest: list[str]) -> int | None:
             flags[arg[2:].replace("-", "_")] = True
         elif arg in ("-y", "--yes"):
             flags["yes"] = True
-        elif arg in ("--param", "-p") and i + 1 < len(rest) and "=" in rest[i + 1]:
-            k, _, v = rest[i + 1].partition("=")
-            overrides[k] = v
-            i += 1
-        elif arg.startswith("--param="):
-            k, _, v = arg[len("--param="):].partition("=")
+        elif arg in ("--param", "-p", "-p=") or arg.startswith(("--param=", "-p=")):
+            given = arg.partition("=")[2] if "=" in arg else (rest[i + 1] if i + 1 < len(rest) else "")
+            i += "=" not in arg
+            k, eq, v = given.partition("=")
+            if not eq or not k:
+                sys.stderr.write(f"nlsh: --param needs NAME=VALUE (got {given!r})\n")
+                return 2
             overrides[k] = v
         elif arg.startswith("--") and len(arg) > 2 and arg not in ("--help",):
             name, eq, value = arg[2:].partition("=")

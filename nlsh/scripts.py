@@ -163,6 +163,9 @@ def read_lock(path: str) -> dict[str, LockEntry]:
             text = f.read()
     except FileNotFoundError:
         return {}
+    except UnicodeDecodeError as e:
+        raise ScriptError(f"{path}: the lock is not UTF-8 text (byte 0x{e.object[e.start]:02x} at offset {e.start}); "
+                          "delete it and lock the script again", status=1) from None
     entries: dict[str, LockEntry] = {}
     current: dict = {}
     for n, raw in enumerate(text.split("\n"), 1):
@@ -249,6 +252,9 @@ def load(path: str) -> Script:
             text = f.read()
     except OSError as e:
         raise ScriptError(f"cannot read {path}: {e.strerror}", status=1) from None
+    except UnicodeDecodeError as e:
+        raise ScriptError(f"{path}: not a text script (not UTF-8: byte 0x{e.object[e.start]:02x} at offset {e.start})",
+                          status=1) from None
     return parse_script(text, path)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import queue
 import sqlite3
+import sys
 import threading
 import time
 from typing import Any
@@ -41,6 +42,7 @@ class Store:
         self._q: queue.Queue = queue.Queue()
         self._writer: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._warned = False
 
     def connect(self) -> sqlite3.Connection:
         ensure(os.path.dirname(self.path))
@@ -56,10 +58,14 @@ class Store:
             if self._writer is None:
                 self._writer = threading.Thread(target=self._write_loop, name="nlsh-store", daemon=True)
                 self._writer.start()
-        self._q.put((table, row))
+        self._q.put((table, {k: _storable(v) for k, v in row.items()}))
 
     def _write_loop(self) -> None:
-        conn = self.connect()
+        try:
+            conn: sqlite3.Connection | None = self.connect()
+        except (OSError, sqlite3.Error) as e:   # rows are dropped; the shell goes on
+            self._warn(e)
+            conn = None
         stop = False
         while not stop:
             item = self._q.get()
@@ -69,19 +75,29 @@ class Store:
                     batch.append(self._q.get_nowait())
                 except queue.Empty:
                     break
-            with conn:
-                for table, row in batch:
-                    if table is None:
-                        stop = stop or row is None
-                        continue
-                    cols = ", ".join(row)
-                    conn.execute(f"INSERT INTO {table} ({cols}) VALUES ({', '.join('?' * len(row))})",
-                                 list(row.values()))
+            stop = any(table is None and row is None for table, row in batch)
+            try:
+                if conn is not None:
+                    with conn:
+                        for table, row in batch:
+                            if table is not None:
+                                cols = ", ".join(row)
+                                conn.execute(f"INSERT INTO {table} ({cols}) VALUES ({', '.join('?' * len(row))})",
+                                             list(row.values()))
+            except sqlite3.Error as e:          # a full disk, a locked or broken file: the shell goes on
+                self._warn(e)
             for table, row in batch:
                 if table is None and row is not None:
                     row.set()
                 self._q.task_done()
-        conn.close()
+        if conn is not None:
+            conn.close()
+
+    def _warn(self, e: Exception) -> None:
+        if not self._warned:
+            self._warned = True
+            reason = getattr(e, "strerror", None) or e
+            sys.stderr.write(f"nlsh: cannot write job records to {self.path}: {reason}\n")
 
     def flush(self, timeout: float = 5.0) -> None:
         """Wait until every queued row is written."""
@@ -109,6 +125,16 @@ class Store:
             return conn.execute(sql, args).fetchall()
         finally:
             conn.close()
+
+
+def _storable(value: Any) -> Any:
+    """Text that SQLite can hold: a byte that was not UTF-8 (a file name, say) becomes ``\\xNN``."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return value
 
 
 def now() -> float:

@@ -81,6 +81,12 @@ def test_a_program_piped_into_a_stage_that_does_not_read_it_stops(nlsh, work, li
     assert (r.status, r.out.strip(), r.err.strip()) == (status, out, err)
 
 
+def test_an_unknown_backend_is_refused(nlsh):
+    r = nlsh("--backend", "nope", "-c", "ls")
+    assert r.status == 2 and "'nope' is not a backend: use llama (in-process) or openai (a server)" in r.err
+    assert r.out == ""
+
+
 def test_output_into_closed_pipe(work):
     p = subprocess.run(f"{sys.executable} -m nlsh -c 'find /usr' | head -n 1", shell=True, cwd=work,
                        capture_output=True, text=True, timeout=60, check=False)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import os
+import subprocess
 import sys
 import threading
 import time
@@ -182,6 +184,17 @@ def test_job_records_in_sqlite(work):
     assert sum(t.name == "nlsh-store" for t in threading.enumerate()) == writers - 1
     rows = shell.store.query("SELECT command FROM jobs ORDER BY rowid DESC LIMIT 1")
     assert rows[0]["command"] == "echo last"
+
+
+def test_records_keep_bytes_that_are_not_utf8_and_a_store_that_cannot_be_written_is_one_warning(nlsh, work):
+    p = subprocess.run([sys.executable, "-m", "nlsh"], input=b"echo x > a\xffb\nhistory --jobs | last 1 | get command\n",
+                       cwd=work, capture_output=True, timeout=60, check=False)
+    assert (p.returncode, p.stdout, p.stderr) == (0, b"echo x > 'a\\xffb'\n", b"")   # canonical text
+    assert (work / os.fsdecode(b"a\xffb")).read_text() == "x\n"
+    (work / "home").write_text("a file where nlsh's folders would go\n")
+    r = nlsh("-c", "echo one\necho two", env={"NLSH_HOME": str(work / "home")})
+    assert (r.status, r.out) == (0, "one\ntwo\n")
+    assert r.err == f"nlsh: cannot write job records to {work / 'home' / 'data' / 'nlsh.db'}: Not a directory\n"
 
 
 def test_modifiers_round_trip_in_plans(work):

@@ -213,6 +213,14 @@ def test_broken_model_file_gives_clear_error(tmp_path, monkeypatch):
         p.plan("list files", str(tmp_path))
 
 
+def test_a_cache_that_cannot_be_made_names_the_folder(nlsh, work):
+    (work / "home").write_text("a file where nlsh's folders would go\n")
+    r = nlsh("-c", "? list the files", env={"NLSH_HOME": str(work / "home")})
+    assert r.status == 1
+    assert (f"nlsh: could not plan that: cannot load the model qwen2.5-coder-1.5b: "
+            f"{work / 'home' / 'cache'}: Not a directory") in r.err.splitlines()
+
+
 def test_corrupted_chunk_fails_verification(tmp_path, monkeypatch):
     """A chunk whose bytes changed: assembly refuses it and keeps nothing."""
     spec = spec_for("qwen2.5-coder-1.5b")

@@ -63,6 +63,19 @@ def test_params_override_unknown_and_missing(nlsh, work):
     assert r.status == 2 and "unknown parameter nmae (did you mean name?)" in r.err
 
 
+def test_a_param_without_a_value_and_files_that_are_not_text_are_clear_errors(nlsh, work):
+    path = write(work / "p.nls", "param dir = .\nls {dir}\n")
+    for args in (["--param", "dir"], ["--param=dir"], ["-p", "dir"]):
+        r = nlsh("run", path, *args)
+        assert (r.status, r.err) == (2, "nlsh: --param needs NAME=VALUE (got 'dir')\n")
+    (work / "bin.nls").write_bytes(b"ls\n\xff\xfe\n")
+    r = nlsh("run", str(work / "bin.nls"))
+    assert (r.status, r.err) == (1, f"nlsh: {work / 'bin.nls'}: not a text script (not UTF-8: byte 0xff at offset 3)\n")
+    (work / "p.nls.lock").write_bytes(b"\xff")
+    r = nlsh("run", path)
+    assert r.status == 1 and r.err.startswith(f"nlsh: {path}.lock: the lock is not UTF-8 text") and r.out == ""
+
+
 def test_exit_status_is_the_failing_steps(nlsh, work):
     path = write(work / "f.nls", "echo one\nsh -c 'exit 3'\necho never\n")
     r = nlsh("run", path)

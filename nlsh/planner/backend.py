@@ -153,7 +153,9 @@ class LlamaBackend:
                 raise e
             if isinstance(e, UnsafeBuild):
                 raise BackendError(str(e)) from None
-            raise BackendError(f"cannot load the model {self._path}: {e}") from None
+            if isinstance(e, OSError) and e.strerror:
+                e = f"{e.filename}: {e.strerror}" if e.filename else e.strerror
+            raise BackendError(f"cannot load the model {self._path or self.name}: {e}") from None
 
     # -- the prompt prefix ------------------------------------------------
     def _states_dir(self) -> str:

@@ -130,20 +130,25 @@ def models_list(ctx: typer.Context) -> None:
 @models_app.command("use")
 def models_use(name: str = typer.Argument(..., help="A model name from 'nlsh models list', or a GGUF path.")) -> None:
     """Make NAME the active model (saved in config.toml)."""
+    import re
+
     from nlsh.paths import config_dir, ensure
-    from nlsh.planner.models import ModelError, _named_or_path
+    from nlsh.planner.models import ModelError, _named_or_path, config
     try:
         spec = _named_or_path(name, "the command line")
+        config()                                    # a file that does not parse is not rewritten
     except ModelError as e:
         _fail(str(e))
     path = os.path.join(ensure(config_dir()), "config.toml")
     lines = []
     if os.path.exists(path):
-        with open(path) as f:
+        with open(path, encoding="utf-8") as f:
             lines = f.read().splitlines()
-    value = spec.path or spec.name
-    lines = [ln for ln in lines if not ln.strip().startswith("model ")] + [f"model = {jsonlib.dumps(value)}"]
-    with open(path, "w") as f:
+    # the top-level key goes before the first [table], replacing the old one
+    top = next((i for i, ln in enumerate(lines) if ln.lstrip().startswith("[")), len(lines))
+    head = [ln for ln in lines[:top] if not re.match(r"\s*model\s*=", ln)]
+    lines = [f"model = {jsonlib.dumps(spec.path or spec.name)}", *head, *lines[top:]]
+    with open(path, "w", encoding="utf-8") as f:
         f.write("\n".join(lines) + "\n")
     typer.echo(f"nlsh: now planning with {spec.name}")
 

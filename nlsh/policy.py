@@ -121,7 +121,13 @@ class Rules:
             data = _load_toml(path)
         except Exception as e:  # noqa: BLE001  (a broken config is reported, never a traceback)
             raise CommandError(f"cannot read {path}: {e}") from None
+        for key in ("allow", "deny", "ask"):
+            value = data.get(key, [])
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise CommandError(f"{path}: {key} must be a list of patterns in quotes, e.g. {key} = [\"git status\"]")
         defaults = data.get("defaults", {})
+        if not isinstance(defaults, dict):
+            raise CommandError(f"{path}: defaults must be a table ([defaults])")
         rules = cls(list(data.get("allow", [])), list(data.get("deny", [])),
                     list(data.get("ask", [])), defaults.get("typed", "trust"), defaults.get("planned", "ask"))
         if rules.typed not in ("trust", "check") or rules.planned not in ("trust", "ask"):

@@ -87,6 +87,24 @@ def test_an_unknown_backend_is_refused(nlsh):
     assert r.out == ""
 
 
+def test_a_broken_config_file_is_named_and_models_use_rewrites_only_the_model(nlsh, work):
+    cfg = work / "home" / "config"
+    cfg.mkdir(parents=True)
+    env = {"NLSH_HOME": str(work / "home")}
+    for text, why in (("model = ", "cannot read {}: Invalid value (at line 1, column 9)"),
+                      ("model = 3", "{}: model must be a name or a path in quotes")):
+        (cfg / "config.toml").write_text(text + "\n")
+        r = nlsh("-c", "? list the files", env=env)
+        assert r.status == 1 and why.format(cfg / "config.toml") in r.err and "Traceback" not in r.err
+        r = nlsh("models", "use", "qwen2.5-coder-0.5b", env=env)           # not rewritten while broken
+        assert r.status == 1 and (cfg / "config.toml").read_text() == text + "\n"
+    (cfg / "config.toml").write_text('# mine\nmodel="old"\n[extra]\nmodel = "keep"\n')
+    r = nlsh("models", "use", "qwen2.5-coder-0.5b", env=env)
+    assert r.status == 0 and r.out == "nlsh: now planning with qwen2.5-coder-0.5b\n"
+    assert (cfg / "config.toml").read_text() == 'model = "qwen2.5-coder-0.5b"\n# mine\n[extra]\nmodel = "keep"\n'
+    assert "* qwen2.5-coder-0.5b" in nlsh("models", "list", env=env).out
+
+
 def test_output_into_closed_pipe(work):
     p = subprocess.run(f"{sys.executable} -m nlsh -c 'find /usr' | head -n 1", shell=True, cwd=work,
                        capture_output=True, text=True, timeout=60, check=False)

@@ -97,6 +97,12 @@ def test_rules_load_from_config(work, nlsh_home):
     (cfg / "policy.toml").write_text("allow = [")
     shell = Shell(out=io.StringIO(), err=io.StringIO())
     assert "policy.toml" in shell.err.getvalue() and shell.rules.typed == "check"
+    for text, why in (("allow = 3", "allow must be a list of patterns in quotes"),
+                      ("deny = [3]", "deny must be a list of patterns in quotes"),
+                      ("defaults = 3", "defaults must be a table ([defaults])")):
+        (cfg / "policy.toml").write_text(text + "\n")
+        shell = Shell(out=io.StringIO(), err=io.StringIO())
+        assert why in shell.err.getvalue() and shell.rules.typed == "check"   # asks until it is fixed
 
 
 def test_globs_expand_in_risk(work):

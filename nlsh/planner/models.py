@@ -77,8 +77,18 @@ def models_dirs() -> list[str]:
 
 
 def config() -> dict:
+    """config.toml ({} if there is none); a file that does not parse, or a model
+    that is not text, is a ModelError naming the file."""
     path = os.path.join(config_dir(), "config.toml")
-    return _load_toml(path) if os.path.exists(path) else {}
+    if not os.path.exists(path):
+        return {}
+    try:
+        data = _load_toml(path)
+    except (OSError, ValueError) as e:          # tomllib.TOMLDecodeError is a ValueError
+        raise ModelError(f"cannot read {path}: {getattr(e, 'strerror', None) or e}") from None
+    if not isinstance(data.get("model", ""), str):
+        raise ModelError(f"{path}: model must be a name or a path in quotes, e.g. model = \"qwen2.5-coder-0.5b\"")
+    return data
 
 
 def resolve(model: str | None = None) -> ModelSpec:

@@ -247,6 +247,26 @@ class ReplFace:
         return answer.strip().lower() in ("y", "yes")
 
 
+class _History(FileHistory):
+    """The history file; if it cannot be written (a read-only or full disk), one
+    warning, and this session's lines are kept in memory only."""
+
+    def __init__(self, shell) -> None:
+        super().__init__(shell.history.path)
+        self._shell = shell
+        self._warned = False
+
+    def store_string(self, string: str) -> None:
+        try:
+            ensure(os.path.dirname(self.filename))
+            super().store_string(string)
+        except OSError as e:
+            if not self._warned:
+                self._warned = True
+                self._shell.renderer.item(2, f"nlsh: cannot save history in {self.filename}: "
+                                             f"{e.strerror or e}; this session's lines are not kept")
+
+
 def run_repl(json: bool = False, yes: bool = False, model: str | None = None, backend: str = "llama",
              base_url: str | None = None) -> int:
     """Run the interactive shell until ``exit`` or Ctrl-D; returns the exit status."""
@@ -258,7 +278,7 @@ def run_repl(json: bool = False, yes: bool = False, model: str | None = None, ba
     face = ReplFace(shell)
     shell.face = face
     _start_planner(shell)
-    history = FileHistory(ensure(os.path.dirname(shell.history.path)) and shell.history.path)
+    history = _History(shell)
     session: PromptSession = PromptSession(
         history=history, auto_suggest=AutoSuggestFromHistory(), completer=ShellCompleter(shell),
         lexer=ShellLexer(shell), style=STYLE, key_bindings=_bindings(), multiline=True,

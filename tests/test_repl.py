@@ -128,6 +128,20 @@ def test_history_persists_and_arrow_up(repl):
     r2.run("history", "echo first-entry")
 
 
+def test_a_home_that_cannot_be_written_still_gives_a_working_shell(repl, work):
+    (work / "home").write_text("a file where nlsh's folders would go\n")
+    r = repl(NLSH_HOME=str(work / "home"))
+    r.c.sendline("echo first")
+    r.c.expect_exact("cannot save history in")           # said once, and the shell goes on
+    r.run("echo second", "second\r\n")
+    r.run("echo $((6 * 7))", "42\r\n")
+    assert "cannot save history" not in r.c.before
+    r.c.sendcontrol("d")
+    r.c.expect(pexpect.EOF)
+    r.c.close()
+    assert r.c.exitstatus == 0
+
+
 def test_ctrl_d_exits_with_status(repl):
     r = repl()
     r.run("false", "[1]")

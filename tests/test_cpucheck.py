@@ -30,6 +30,15 @@ def test_the_installed_build_passes_once_and_is_remembered(model_path, monkeypat
     cpucheck.check(model_path, file_identity(model_path), 0)
 
 
+def test_a_cache_that_cannot_be_written_only_means_checking_again(model_path, monkeypatch, tmp_path):
+    (tmp_path / "home").write_text("a file where nlsh's folders would go\n")
+    monkeypatch.setenv("NLSH_HOME", str(tmp_path / "home"))
+    cpucheck.check(model_path, file_identity(model_path), 0)     # passes; nothing remembered
+    monkeypatch.setattr(cpucheck, "PROBE", SIGILL)
+    with pytest.raises(cpucheck.UnsafeBuild):
+        cpucheck.check(model_path, file_identity(model_path), 0)
+
+
 def test_a_build_that_traps_is_a_clear_error_and_not_remembered(model_path, monkeypatch):
     monkeypatch.setattr(cpucheck, "PROBE", SIGILL)
     with pytest.raises(cpucheck.UnsafeBuild, match=r"SIGILL.*GGML_NATIVE=OFF"):

@@ -101,6 +101,10 @@ def test_prefix_states_are_saved_reused_by_their_start_and_pruned(planner, model
         assert fresh.prefix_evaluated == 0
     finally:
         fresh.llm = None
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv("NLSH_HOME", str(tmp_path / "file"))  # a cache that cannot be written
+    planner.backend.prepare_prefix(variants[0] + "one more<|im_end|>\n")   # read, not saved, no error
+    assert 0 < planner.backend.prefix_evaluated < 12
 
 
 def test_greedy_pick_under_the_grammar_is_the_full_checks_pick(planner):

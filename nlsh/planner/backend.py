@@ -218,19 +218,25 @@ class LlamaBackend:
         return common_start(loaded, tokens)
 
     def _save(self, tokens: list[int]) -> None:
-        """Save the context (holding ``tokens``) for later processes; keep the newest few."""
+        """Save the context (holding ``tokens``) for later processes; keep the newest few.
+        A cache that cannot be written (read-only, full) only costs later processes time."""
         import llama_cpp
-        d = ensure(self._states_dir())
+        d = self._states_dir()
         path = os.path.join(d, hashlib.sha256(array("i", tokens).tobytes()).hexdigest()[:24] + ".state")
         tmp = f"{path}.{os.getpid()}.tmp"
-        arr = (llama_cpp.llama_token * len(tokens))(*tokens)
-        if not llama_cpp.llama_state_save_file(self.llm._ctx.ctx, tmp.encode(), arr, len(tokens)):
+        try:
+            ensure(d)
+            arr = (llama_cpp.llama_token * len(tokens))(*tokens)
+            if not llama_cpp.llama_state_save_file(self.llm._ctx.ctx, tmp.encode(), arr, len(tokens)):
+                raise OSError("llama_state_save_file failed")
+            with open(tmp + ".tokens", "wb") as f:
+                f.write(array("i", tokens).tobytes())
+            os.replace(tmp + ".tokens", path + ".tokens")
+            os.replace(tmp, path)
+        except OSError:
             _remove(tmp)
+            _remove(tmp + ".tokens")
             return
-        with open(tmp + ".tokens", "wb") as f:
-            f.write(array("i", tokens).tobytes())
-        os.replace(tmp + ".tokens", path + ".tokens")
-        os.replace(tmp, path)
         for old, _ in _saved_states(d)[KEEP_STATES:]:
             _remove(old)
             _remove(old + ".tokens")

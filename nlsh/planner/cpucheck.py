@@ -77,6 +77,9 @@ def check(model_path: str, model_identity: str, gpu_layers: int, *, timeout: flo
                 else f"crashed evaluating the model ({name})")
         raise UnsafeBuild(f"llama-cpp-python {what}; {REBUILD}")
     if r.returncode == 0:
-        ensure(os.path.dirname(stamp))
-        with open(stamp, "w") as f:
-            f.write(model_path + "\n")
+        try:
+            ensure(os.path.dirname(stamp))
+            with open(stamp, "w") as f:
+                f.write(model_path + "\n")
+        except OSError:         # a cache that cannot be written: the check runs again next time
+            pass

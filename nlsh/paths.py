@@ -31,3 +31,18 @@ def cache_dir() -> str:
 def ensure(path: str) -> str:
     os.makedirs(path, exist_ok=True)
     return path
+
+
+def read_toml(path: str) -> dict:
+    """A TOML file's table; ValueError("cannot read PATH: why") if it cannot be read or parsed."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except OSError as e:
+        raise ValueError(f"cannot read {path}: {e.strerror or e}") from None
+    except ValueError as e:                     # tomllib.TOMLDecodeError
+        raise ValueError(f"cannot read {path}: {e}") from None

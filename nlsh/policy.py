@@ -20,7 +20,7 @@ from nlsh.kernel.expand import Unexpanded, expand_word
 from nlsh.lang.plan import Call, Plan, Word
 from nlsh.lang.text import call_text
 from nlsh.lang.text import text as plan_text
-from nlsh.paths import config_dir
+from nlsh.paths import config_dir, read_toml
 
 if TYPE_CHECKING:
     from nlsh.registry import Command, Registry
@@ -116,11 +116,10 @@ class Rules:
         path = path or os.path.join(config_dir(), "policy.toml")
         if not os.path.exists(path):
             return cls()
-        from nlsh.planner.models import _load_toml
         try:
-            data = _load_toml(path)
-        except Exception as e:  # noqa: BLE001  (a broken config is reported, never a traceback)
-            raise CommandError(f"cannot read {path}: {e}") from None
+            data = read_toml(path)
+        except ValueError as e:         # a broken config is reported, never a traceback
+            raise CommandError(str(e)) from None
         for key in ("allow", "deny", "ask"):
             value = data.get(key, [])
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):

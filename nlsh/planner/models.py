@@ -10,7 +10,7 @@ import os
 import re
 from dataclasses import dataclass, field
 
-from nlsh.paths import cache_dir, config_dir, data_dir, ensure
+from nlsh.paths import cache_dir, config_dir, data_dir, ensure, read_toml
 
 
 class ModelError(Exception):
@@ -33,20 +33,11 @@ class ModelSpec:
         return "packages" in self.settings
 
 
-def _load_toml(path: str) -> dict:
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib
-    with open(path, "rb") as f:
-        return tomllib.load(f)
-
-
 def catalogue() -> tuple[dict, dict[str, dict]]:
     """(defaults, {name: settings}) from models/catalog.toml."""
     spec = importlib.util.find_spec("nlsh.modelcatalog")
     path = os.path.join(next(iter(spec.submodule_search_locations)), "catalog.toml")
-    data = _load_toml(path)
+    data = read_toml(path)
     return data.get("defaults", {}), data.get("models", {})
 
 
@@ -83,9 +74,9 @@ def config() -> dict:
     if not os.path.exists(path):
         return {}
     try:
-        data = _load_toml(path)
-    except (OSError, ValueError) as e:          # tomllib.TOMLDecodeError is a ValueError
-        raise ModelError(f"cannot read {path}: {getattr(e, 'strerror', None) or e}") from None
+        data = read_toml(path)
+    except ValueError as e:
+        raise ModelError(str(e)) from None
     if not isinstance(data.get("model", ""), str):
         raise ModelError(f"{path}: model must be a name or a path in quotes, e.g. model = \"qwen2.5-coder-0.5b\"")
     return data

@@ -46,7 +46,7 @@ def run_script_file(path: str, rest: list[str]) -> int | None:
             flags[arg[2:].replace("-", "_")] = True
         elif arg in ("-y", "--yes"):
             flags["yes"] = True
-        elif arg in ("--param", "-p", "-p=") or arg.startswith(("--param=", "-p=")):
+        elif arg in ("--param", "-p") or arg.startswith(("--param=", "-p=")):
             given = arg.partition("=")[2] if "=" in arg else (rest[i + 1] if i + 1 < len(rest) else "")
             i += "=" not in arg
             k, eq, v = given.partition("=")

@@ -255,10 +255,11 @@ class _History(FileHistory):
         super().__init__(shell.history.path)
         self._shell = shell
         self._warned = False
+        with contextlib.suppress(OSError):      # if it cannot be made, the first line says so
+            ensure(os.path.dirname(self.filename))
 
     def store_string(self, string: str) -> None:
         try:
-            ensure(os.path.dirname(self.filename))
             super().store_string(string)
         except OSError as e:
             if not self._warned:

@@ -156,6 +156,10 @@ def lock_path(script_path: str) -> str:
     return script_path + ".lock"
 
 
+def _not_utf8(e: UnicodeDecodeError) -> str:
+    return f"not UTF-8: byte 0x{e.object[e.start]:02x} at offset {e.start}"
+
+
 def read_lock(path: str) -> dict[str, LockEntry]:
     """Entries by line hash ({} if there is no lock)."""
     try:
@@ -164,8 +168,8 @@ def read_lock(path: str) -> dict[str, LockEntry]:
     except FileNotFoundError:
         return {}
     except UnicodeDecodeError as e:
-        raise ScriptError(f"{path}: the lock is not UTF-8 text (byte 0x{e.object[e.start]:02x} at offset {e.start}); "
-                          "delete it and lock the script again", status=1) from None
+        raise ScriptError(f"{path}: the lock is not text ({_not_utf8(e)}); delete it and lock the script again",
+                          status=1) from None
     entries: dict[str, LockEntry] = {}
     current: dict = {}
     for n, raw in enumerate(text.split("\n"), 1):
@@ -253,8 +257,7 @@ def load(path: str) -> Script:
     except OSError as e:
         raise ScriptError(f"cannot read {path}: {e.strerror}", status=1) from None
     except UnicodeDecodeError as e:
-        raise ScriptError(f"{path}: not a text script (not UTF-8: byte 0x{e.object[e.start]:02x} at offset {e.start})",
-                          status=1) from None
+        raise ScriptError(f"{path}: not a text script ({_not_utf8(e)})", status=1) from None
     return parse_script(text, path)
 
 

@@ -97,7 +97,8 @@ class Store:
         if not self._warned:
             self._warned = True
             reason = getattr(e, "strerror", None) or e
-            sys.stderr.write(f"nlsh: cannot write job records to {self.path}: {reason}\n")
+            sys.stderr.write(f"nlsh: cannot use {self.path}: {reason} "
+                             "(job records, the audit log and remembered plans are not kept)\n")
 
     def flush(self, timeout: float = 5.0) -> None:
         """Wait until every queued row is written."""
@@ -116,13 +117,21 @@ class Store:
             writer.join(timeout)
 
     def query(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
+        """Rows of ``sql``; none (and one warning) if the store cannot be read."""
         self.flush()
         if not os.path.exists(self.path):
             return []
-        conn = self.connect()
+        try:
+            conn = self.connect()
+        except (OSError, sqlite3.Error) as e:
+            self._warn(e)
+            return []
         conn.row_factory = sqlite3.Row
         try:
             return conn.execute(sql, args).fetchall()
+        except sqlite3.Error as e:
+            self._warn(e)
+            return []
         finally:
             conn.close()
 

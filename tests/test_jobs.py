@@ -194,7 +194,15 @@ def test_records_keep_bytes_that_are_not_utf8_and_a_store_that_cannot_be_written
     (work / "home").write_text("a file where nlsh's folders would go\n")
     r = nlsh("-c", "echo one\necho two", env={"NLSH_HOME": str(work / "home")})
     assert (r.status, r.out) == (0, "one\ntwo\n")
-    assert r.err == f"nlsh: cannot write job records to {work / 'home' / 'data' / 'nlsh.db'}: Not a directory\n"
+    assert r.err == (f"nlsh: cannot use {work / 'home' / 'data' / 'nlsh.db'}: Not a directory "
+                     "(job records, the audit log and remembered plans are not kept)\n")
+    (work / "home").unlink()
+    (work / "home" / "data").mkdir(parents=True)
+    (work / "home" / "data" / "nlsh.db").write_text("not a database, just text that is long enough to be read\n")
+    r = nlsh("-c", "echo three\nhistory --jobs\necho four", env={"NLSH_HOME": str(work / "home")})
+    assert (r.status, r.out) == (0, "three\nfour\n")         # a broken file is one warning too
+    assert r.err == (f"nlsh: cannot use {work / 'home' / 'data' / 'nlsh.db'}: file is not a database "
+                     "(job records, the audit log and remembered plans are not kept)\n")
 
 
 def test_modifiers_round_trip_in_plans(work):

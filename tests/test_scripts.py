@@ -73,7 +73,9 @@ def test_a_param_without_a_value_and_files_that_are_not_text_are_clear_errors(nl
     assert (r.status, r.err) == (1, f"nlsh: {work / 'bin.nls'}: not a text script (not UTF-8: byte 0xff at offset 3)\n")
     (work / "p.nls.lock").write_bytes(b"\xff")
     r = nlsh("run", path)
-    assert r.status == 1 and r.err.startswith(f"nlsh: {path}.lock: the lock is not UTF-8 text") and r.out == ""
+    assert (r.status, r.out) == (1, "")
+    assert r.err == (f"nlsh: {path}.lock: the lock is not text (not UTF-8: byte 0xff at offset 0); "
+                     "delete it and lock the script again\n")
 
 
 def test_exit_status_is_the_failing_steps(nlsh, work):

@@ -139,17 +139,21 @@ def models_use(name: str = typer.Argument(..., help="A model name from 'nlsh mod
         config()                                    # a file that does not parse is not rewritten
     except ModelError as e:
         _fail(str(e))
-    path = os.path.join(ensure(config_dir()), "config.toml")
-    lines = []
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as f:
-            lines = f.read().splitlines()
-    # the top-level key goes before the first [table], replacing the old one
-    top = next((i for i, ln in enumerate(lines) if ln.lstrip().startswith("[")), len(lines))
-    head = [ln for ln in lines[:top] if not re.match(r"\s*model\s*=", ln)]
-    lines = [f"model = {jsonlib.dumps(spec.path or spec.name)}", *head, *lines[top:]]
-    with open(path, "w", encoding="utf-8") as f:
-        f.write("\n".join(lines) + "\n")
+    path = os.path.join(config_dir(), "config.toml")
+    try:
+        lines = []
+        if os.path.exists(path):
+            with open(path, encoding="utf-8") as f:
+                lines = f.read().splitlines()
+        # the top-level key goes before the first [table], replacing the old one
+        top = next((i for i, ln in enumerate(lines) if ln.lstrip().startswith("[")), len(lines))
+        head = [ln for ln in lines[:top] if not re.match(r"\s*model\s*=", ln)]
+        lines = [f"model = {jsonlib.dumps(spec.path or spec.name)}", *head, *lines[top:]]
+        ensure(config_dir())
+        with open(path, "w", encoding="utf-8") as f:
+            f.write("\n".join(lines) + "\n")
+    except OSError as e:
+        _fail(f"cannot save the choice in {path}: {e.strerror or e}")
     typer.echo(f"nlsh: now planning with {spec.name}")
 
 

@@ -103,6 +103,10 @@ def test_a_broken_config_file_is_named_and_models_use_rewrites_only_the_model(nl
     assert r.status == 0 and r.out == "nlsh: now planning with qwen2.5-coder-0.5b\n"
     assert (cfg / "config.toml").read_text() == 'model = "qwen2.5-coder-0.5b"\n# mine\n[extra]\nmodel = "keep"\n'
     assert "* qwen2.5-coder-0.5b" in nlsh("models", "list", env=env).out
+    (work / "file").write_text("")
+    r = nlsh("models", "use", "qwen2.5-coder-0.5b", env={"NLSH_HOME": str(work / "file")})
+    assert r.status == 1
+    assert r.err == f"nlsh: cannot save the choice in {work / 'file' / 'config' / 'config.toml'}: Not a directory\n"
 
 
 def test_output_into_closed_pipe(work):

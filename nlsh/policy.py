@@ -270,7 +270,9 @@ def _assess_call(call: Call, shell: Shell, pipeline: tuple[Call, ...]) -> Step:
         if argv and isinstance(argv[0], Word) and argv[0].is_literal:
             step.programs.append(argv[0].literal)
     if "process" in step.effects:
-        step.signals = [t.source() if isinstance(t, Word) else str(t) for t in (call.get("targets") or ())]
+        from nlsh.commands.system import signal_and_targets
+        words = [t.source() if isinstance(t, Word) else str(t) for t in (call.get("targets") or ())]
+        step.signals = signal_and_targets(words)[1] if cmd.name == "kill" else words
     return _redirects(call, shell, step)
 
 

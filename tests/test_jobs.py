@@ -59,6 +59,28 @@ def test_wait_returns_job_status(work):
     shell.shutdown()
 
 
+@pytest.mark.parametrize("kill, status, word", [("kill", 143, "Terminated"), ("kill -INT", 130, "Cancelled"),
+                                               ("kill -s INT", 130, "Cancelled"), ("kill -15", 143, "Terminated"),
+                                               ("kill -SIGKILL", 137, "killed"), ("kill -9", 137, "killed")])
+def test_a_killed_job_ends_with_128_plus_the_signal_as_in_bash(work, kill, status, word):
+    shell = make_shell(work)
+    run(shell, f"sleep 60 &\nsh -c 'sleep 60' &\n{kill} %1\n{kill} %2\nwait %1\necho $?\nwait %2\necho $?")
+    assert shell.out.getvalue().splitlines()[-2:] == [str(status), str(status)]
+    assert f"[2] {word}" in shell.err.getvalue() + "\n".join(shell.jobs.reap_notices())
+    shell.shutdown()
+
+
+def test_kill_says_what_is_wrong_with_its_words(work):
+    shell = make_shell(work)
+    run(shell, "kill -INT\nkill -9 -INT 99999\nkill -FOO 99999\nkill -HUP 1")
+    assert shell.err.getvalue().splitlines() == [
+        "nlsh: kill: no process or job to signal (kill [-SIGNAL] PID|%JOB …)",
+        "nlsh: kill: two signals given (-INT and -9)",
+        "nlsh: kill: unknown signal 'FOO' (try TERM, KILL, INT, HUP, STOP, CONT)",
+        "nlsh: refused: signalling process 1 is never allowed"]
+    shell.shutdown()
+
+
 def test_a_job_reported_as_ended_still_answers_wait_and_never_the_asking_job(work):
     shell = make_shell(work)
     run(shell, "sh -c 'exit 3' &")

@@ -112,7 +112,7 @@ def test_ctrl_z_stops_program_then_jobs_and_kill(repl):
     r.c.expect_exact(PROMPT)
     time.sleep(0.5)
     r.c.sendline("")
-    r.c.expect_exact("[1] Cancelled")
+    r.c.expect_exact("[1] Terminated")
 
 
 def test_history_persists_and_arrow_up(repl):

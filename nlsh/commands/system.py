@@ -53,15 +53,29 @@ def _signal(spec: str) -> signal.Signals:
         raise CommandError(f"unknown signal {spec!r} (try TERM, KILL, INT, HUP, STOP, CONT)") from None
 
 
+def signal_and_targets(words: list[str]) -> tuple[str | None, list[str]]:
+    """``kill``'s words: a signal written bash's way (``-INT``, ``-15``, ``-SIGHUP``)
+    before the targets, and the targets (``kill -1234`` alone names no target)."""
+    if words and words[0].startswith("-") and len(words[0]) > 1:
+        return words[0][1:], words[1:]
+    return None, list(words)
+
+
 @command("kill", "Send a signal (default TERM) to processes or jobs (%1).",
          params=[Param("signal", "str", ("-s", "--signal"), "signal name or number", metavar="SIG"),
                  Param("kill", "flag", ("-9",), "SIGKILL"),
                  Param("targets", "str", variadic=True, required=True, metavar="PID")],
-         output="none", effects=("process",), category="processes",
+         output="none", effects=("process",), category="processes", free_dashes=True,
          examples=[Example("stop job 1", "kill %1"), Example("force-kill process 1234", "kill -9 1234")])
 def kill(ctx: Context, a: Args) -> None:
-    sig = signal.SIGKILL if a.kill else _signal(a.signal) if a.signal else signal.SIGTERM
-    for t in a.targets:
+    spec, targets = signal_and_targets([str(t) for t in a.targets])
+    if spec is not None and (a.kill or a.signal):
+        raise CommandError(f"two signals given (-{spec} and {'-9' if a.kill else '-s ' + a.signal})")
+    if not targets:
+        raise CommandError("no process or job to signal (kill [-SIGNAL] PID|%JOB …)")
+    spec = spec or a.signal
+    sig = signal.SIGKILL if a.kill else _signal(spec) if spec else signal.SIGTERM
+    for t in targets:
         if t.startswith("%"):
             ctx.shell.jobs.signal(t, sig)
             continue

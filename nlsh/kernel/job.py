@@ -54,6 +54,7 @@ class Job:
         self.processes: list = []
         self.threads: list[threading.Thread] = []
         self.killed_reason = ""
+        self.cancel_status = 130          # 128 + the signal that ended it (SIGINT unless told)
         self._buffer: collections.deque = collections.deque()
         self._spill = None      # a temporary file holding older output, as plain text
         self._cond = threading.Condition()
@@ -84,7 +85,7 @@ class Job:
             if self.killed_reason:
                 self.state, status = "killed", 137
             elif self.cancel.cancelled:
-                self.state, status = "cancelled", 130
+                self.state, status = "cancelled", self.cancel_status
             else:
                 self.state = "done" if status == 0 else "failed"
             self.status = status
@@ -250,10 +251,12 @@ class Job:
     def resume(self) -> None:
         self.signal(signal.SIGCONT)
 
-    def terminate(self, reason: str = "cancelled", killed: bool = False) -> None:
-        """Cancel every stage; SIGTERM the processes, SIGKILL after a grace period."""
+    def terminate(self, reason: str = "cancelled", killed: bool = False, status: int = 130) -> None:
+        """Cancel every stage; SIGTERM the processes, SIGKILL after a grace period.
+        ``status`` is the job's exit status if it ends by this (130, as for Ctrl-C)."""
         if killed:
             self.killed_reason = reason
+        self.cancel_status = status
         self.cancel.cancel(reason)
         self.signal(signal.SIGTERM)
         self.signal(signal.SIGCONT)
@@ -331,7 +334,8 @@ class JobTable:
         if job.killed_reason and job.foreground:
             self.notices.append(f"[{job.id}] killed: {job.killed_reason}")
         if not job.foreground:
-            word = {"done": "Done", "failed": f"Exit {job.status}", "cancelled": "Cancelled",
+            word = {"done": "Done", "failed": f"Exit {job.status}",
+                    "cancelled": "Terminated" if job.status == 128 + signal.SIGTERM else "Cancelled",
                     "killed": "killed"}[job.state]
             if job.state == "killed" and job.killed_reason:
                 self.notices.append(f"[{job.id}] killed: {job.killed_reason}")
@@ -392,7 +396,7 @@ class JobTable:
         if job.finished:
             raise CommandError(f"{spec}: job has already ended")
         if sig in (signal.SIGTERM, signal.SIGKILL, signal.SIGINT):
-            job.terminate(f"signal {signal.Signals(sig).name}", killed=sig == signal.SIGKILL)
+            job.terminate(f"signal {signal.Signals(sig).name}", killed=sig == signal.SIGKILL, status=128 + sig)
             if sig == signal.SIGKILL:
                 job.signal(sig)
         else:

@@ -28,6 +28,20 @@ def cache_dir() -> str:
     return _base("XDG_CACHE_HOME", ".cache", "cache")
 
 
+def scratch_home(prefix: str) -> None:
+    """For benchmarks: history, data and configuration in a new temporary folder
+    (removed at exit), the user's caches kept, so that the model is not assembled
+    again (1.1 GB) on every run. Nothing changes where ``NLSH_HOME`` is set."""
+    if os.environ.get("NLSH_HOME"):
+        return
+    import atexit
+    import shutil
+    import tempfile
+    home = tempfile.mkdtemp(prefix=prefix)
+    os.environ.update(XDG_DATA_HOME=os.path.join(home, "data"), XDG_CONFIG_HOME=os.path.join(home, "config"))
+    atexit.register(shutil.rmtree, home, True)
+
+
 def ensure(path: str) -> str:
     os.makedirs(path, exist_ok=True)
     return path

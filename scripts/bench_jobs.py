@@ -11,8 +11,10 @@ Usage: python3 scripts/bench_jobs.py [-n 1000] [--seconds 10]
 from __future__ import annotations
 
 import argparse
+import atexit
 import io
 import os
+import shutil
 import statistics
 import tempfile
 import time
@@ -32,8 +34,11 @@ def main() -> None:
     ap.add_argument("-n", type=int, default=1000)
     ap.add_argument("--seconds", type=float, default=10.0, help="how long to measure the sampler")
     args = ap.parse_args()
-    os.environ["NLSH_HOME"] = tempfile.mkdtemp(prefix="nlsh-bench-")
-    tmp = tempfile.mkdtemp()
+    scratch = tempfile.mkdtemp(prefix="nlsh-bench-jobs-")
+    atexit.register(shutil.rmtree, scratch, True)
+    os.environ["NLSH_HOME"] = os.path.join(scratch, "home")
+    tmp = os.path.join(scratch, "work")
+    os.mkdir(tmp)
 
     shell = shell_in(tmp)
     for _ in range(50):

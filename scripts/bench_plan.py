@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import tempfile
 import time
@@ -45,7 +46,8 @@ def main() -> None:
     ap.add_argument("--mode", choices=["grammar", "free"])
     ap.add_argument("--rounds", type=int, default=1, help="times through the request list")
     args = ap.parse_args()
-    os.environ.setdefault("NLSH_HOME", tempfile.mkdtemp(prefix="nlsh-bench-home-"))
+    from nlsh.paths import scratch_home
+    scratch_home("nlsh-bench-home-")
     from nlsh.planner.planner import Planner, PlanningError
     from nlsh.registry import default_registry
     t0 = time.perf_counter()
@@ -73,6 +75,7 @@ def main() -> None:
     s = sorted(lat)
     p95 = s[min(len(s) - 1, round(0.95 * (len(s) - 1)))]
     med = statistics.median(s)
+    shutil.rmtree(cwd, ignore_errors=True)
     print(f"planning latency, warm: median {med:.2f} s, p95 {p95:.2f} s over {len(s)} requests "
           f"(budget p50 1.0 s: {'within' if med <= 1.0 else 'OVER'}; p95 2.5 s: {'within' if p95 <= 2.5 else 'OVER'})")
     llm = getattr(planner.backend, "llm", None)

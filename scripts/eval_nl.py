@@ -114,7 +114,8 @@ def main() -> None:
 
     python = sys.executable
     check_sandbox_can_run_nlsh(python)
-    os.environ.setdefault("NLSH_HOME", tempfile.mkdtemp(prefix="nlsh-eval-home-"))
+    from nlsh.paths import scratch_home
+    scratch_home("nlsh-eval-home-")
 
     import nlsh
     from nlsh.planner.planner import Planner, PlanningError

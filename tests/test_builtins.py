@@ -174,6 +174,8 @@ def test_redirections(sh, work):
 def test_glob_expansion_and_no_match(sh):
     files = {"a.txt": "", "b.txt": "", ".hidden.txt": ""}
     assert sh("echo *.txt", files).out.strip() == "a.txt b.txt"
+    assert sh("echo [ab].txt c[", files).out.strip() == "a.txt b.txt c["
+    assert sh("[ -f a.txt ] && echo yes; [ -d a.txt ] || echo no", files).out.split() == ["yes", "no"]
     r = sh("ls *.nope")
     assert r.status == 1 and r.err.strip() == "nlsh: ls: no matches for wildcard '*.nope'"
 

@@ -72,12 +72,13 @@ def test_a_killed_job_ends_with_128_plus_the_signal_as_in_bash(work, kill, statu
 
 def test_kill_says_what_is_wrong_with_its_words(work):
     shell = make_shell(work)
-    run(shell, "kill -INT\nkill -9 -INT 99999\nkill -FOO 99999\nkill -HUP 1")
+    run(shell, "kill -INT\nkill -9 -INT 99999\nkill -FOO 99999\nkill -HUP 1\nkill --bogus 99999")
     assert shell.err.getvalue().splitlines() == [
         "nlsh: kill: no process or job to signal (kill [-SIGNAL] PID|%JOB …)",
         "nlsh: kill: two signals given (-INT and -9)",
         "nlsh: kill: unknown signal 'FOO' (try TERM, KILL, INT, HUP, STOP, CONT)",
-        "nlsh: refused: signalling process 1 is never allowed"]
+        "nlsh: refused: signalling process 1 is never allowed",
+        "nlsh: kill: unknown signal '-bogus' (try TERM, KILL, INT, HUP, STOP, CONT)"]   # never /bin/kill
     shell.shutdown()
 
 

@@ -57,6 +57,12 @@ def test_quoting_and_expansion_parts():
     assert words[6] == Word((Var("?"),))
 
 
+def test_a_bracket_without_its_closing_bracket_is_a_plain_word():
+    assert p("[ -d x ]").calls[0].get("argv") == tuple(Word.lit(w) for w in ("[", "-d", "x", "]"))
+    assert p("echo a[ b]").calls[0].get("words") == (Word.lit("a["), Word.lit("b]"))
+    assert p("echo [ab].txt").calls[0].get("words") == (Word((Glob("[ab].txt"),)),)
+
+
 def test_patterns_are_not_globbed():
     c = call("find . -name *.py")
     assert c.get("name") == Word.lit("*.py")
@@ -121,7 +127,7 @@ def test_ps_with_a_process_name_stays_the_builtin():
 
 
 def test_destructive_builtins_never_fall_back_to_programs():
-    for line in ("rm --no-preserve-root x", "cp -a a b", "mv -t d a", "chmod --reference=a b", "kill -l"):
+    for line in ("rm --no-preserve-root x", "cp -a a b", "mv -t d a", "chmod --reference=a b"):
         with pytest.raises(ParseError):
             p(line)
 

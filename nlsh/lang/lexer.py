@@ -38,6 +38,13 @@ BRACED_FORMS = ("expected ${NAME}, ${NAME%SUFFIX}, ${NAME#PREFIX}, ${NAME/PATTER
                 "${NAME:-DEFAULT}, ${NAME:OFFSET:LENGTH}, ${NAME^^}, ${NAME,,} or ${#NAME}")
 
 
+def _wild(text: str) -> bool:
+    """Whether ``text`` holds a wildcard: ``*``, ``?``, or a ``[`` closed by a later
+    ``]`` (``[`` alone, as in ``[ -d x ]``, is a plain word in bash)."""
+    return "*" in text or "?" in text or any(
+        c == "[" and text.find("]", i + 2) > 0 for i, c in enumerate(text))
+
+
 def _is_name_char(c: str) -> bool:
     return c.isalnum() or c == "_"
 
@@ -66,7 +73,7 @@ class _WordBuilder:
             while j < len(self.run) and self.run[j][1] == unq:
                 j += 1
             text = "".join(c for c, _ in self.run[i:j])
-            if unq and any(c in GLOB_CHARS for c in text):
+            if unq and _wild(text):
                 self.parts.append(Glob(text))
             else:
                 self._lit(text)

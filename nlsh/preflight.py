@@ -38,7 +38,7 @@ def _lost_input(plan: Plan, shell: Shell) -> list[str]:
     for chain in plan.chains:
         for pipeline in chain.pipelines:
             for i, call in enumerate(pipeline.calls):
-                cmd = None if call.is_loop else shell.registry.get(call.name)
+                cmd = None if call.is_block else shell.registry.get(call.name)
                 if call.external and cmd is not None and (not cmd.program or cmd.name == "env"):
                     cmd = None
                 if i and cmd is not None and cmd.input == "none" and not cmd.modifier:
@@ -67,7 +67,7 @@ def _missing_paths(plan: Plan, shell: Shell) -> list[str]:
                 for param in cmd.params:
                     if param.type == "path" and not param.creates and not (cmd.name == "rm" and call.get("force")):
                         out.extend(_missing(call.get(param.name), shell, made))
-                if call.is_loop or cmd.shell_state:
+                if call.is_block or cmd.shell_state:
                     return out
                 step = steps.get(id(call))
                 made.extend(step.writes if step else ())

@@ -1,5 +1,6 @@
-"""``for NAME in WORDS; do …; done`` and ``${name%suffix}``-style expansions,
-as in bash; a loop's body is checked by the policy for every word it takes."""
+"""``for NAME in WORDS; do …; done``, ``while``/``until`` loops, ``if … fi`` and
+``${name%suffix}``-style expansions, as in bash; a loop's body is checked by
+the policy for every word it takes."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import io
 
 import pytest
 
-from nlsh.lang import parse, text
+from nlsh.lang import ParseError, parse, text
 from nlsh.policy import Rules, assess, decide, dry_run
 from nlsh.registry import default_registry
 from nlsh.session import Shell, run_script_lines
@@ -29,6 +30,59 @@ REG = default_registry()
 def test_loops_run_their_body_per_word(sh, line, out):
     r = sh(line, {"a.txt": "", "b.txt": ""})
     assert (r.out, r.err) == (out, "")
+
+
+@pytest.mark.parametrize("line,out", [
+    ("if test -e a.txt; then echo yes; fi", "yes\n"),
+    ("if test -e c.txt; then echo yes; else echo no; fi", "no\n"),
+    ("if false; then echo 1; elif test -e b.txt; then echo 2; else echo 3; fi", "2\n"),
+    ("if false; then echo 1; elif false; then echo 2; fi; echo status=$?", "status=0\n"),
+    ("if true; then false; fi; echo status=$?", "status=1\n"),
+    ("if echo cond; then echo body; fi", "cond\nbody\n"),
+    ("if [ -d sub ]; then echo dir; fi", "dir\n"),
+    ("for f in a.txt c.txt; do if test -e $f; then echo has $f; else echo no $f; fi; done",
+     "has a.txt\nno c.txt\n"),
+    ("if true; then echo b; echo a; fi | sort", "a\nb\n"),
+    ("if true; then echo x; fi > o.txt; cat o.txt", "x\n"),
+    ("while test ! -e made; do touch made; echo round; done; ls made", "round\nmade\n"),
+    ("until test -e made; do touch made; echo round; done; echo $?", "round\n0\n"),
+    ("while false; do echo never; done; echo after", "after\n"),
+])
+def test_if_while_and_until_as_in_bash(sh, line, out):
+    r = sh(line, {"a.txt": "", "b.txt": "", "sub/x": ""})
+    assert (r.out, r.err) == (out, "")
+
+
+def test_a_while_loop_stops_at_ctrl_c_or_a_limit(sh):
+    r = sh("limit --time 1s -- while true; do sleep 0.1; done")
+    assert r.status == 137 and "time limit 1s exceeded" in r.err
+
+
+@pytest.mark.parametrize("line,message", [
+    ("if true; then echo", "if: missing '; fi'"),
+    ("if true; echo; fi", "if: expected '; then' after the condition (if COMMANDS; then …; fi)"),
+    ("if; then echo; fi", "if: expected CONDITION; before 'then'"),
+    ("if true; then; fi", "if: expected COMMANDS; before 'fi'"),
+    ("if true; then echo; else; fi", "else: expected COMMANDS; before 'fi'"),
+    ("fi", "syntax error near 'fi' (no 'if' before it)"),
+    ("echo; then echo", "syntax error near 'then' (no 'if' before it)"),
+    ("while true; echo; done", "while: expected '; do' after the condition (while COMMANDS; do …; done)"),
+    ("until true; do echo", "until: missing '; done'"),
+    ("while true; do sleep 1 & done", "while: a background job (&) inside a loop is not supported"),
+    ("if true; then echo; fi extra", "syntax error near 'extra' (after 'fi')"),
+])
+def test_a_broken_block_names_what_is_wrong(line, message):
+    with pytest.raises(ParseError) as e:
+        parse(line, REG)
+    assert e.value.message == message
+
+
+def test_a_branch_or_loop_body_that_deletes_asks_first(work):
+    shell = _shell(work)
+    assert decide(parse("if test -e a; then rm a; fi", REG), shell, Rules(), planned=True).action == "ask"
+    assert decide(parse("while false; do rm -r d; done", REG), shell, Rules(), planned=True).action == "ask"
+    assert decide(parse("if true; then echo a; else echo b; fi", REG), shell, Rules(), planned=True).action == "allow"
+    shell.shutdown()
 
 
 def test_exit_in_a_loop_leaves_the_shell(sh):
@@ -72,6 +126,9 @@ def test_expansions_as_bash_does_them(sh, word, out):
     "for f in 1 2; do for g in a b; do echo $f$g; done; done",
     "echo ${x:-a b}x \"${y#*/}z\"",
     "limit --time 5s -- for f in a; do for g in b; do echo $f$g; done; done",
+    "if test -e a; then echo a; elif true; then echo b; elif false; then echo x; else echo c; fi > f",
+    "if true; then if false; then echo; fi; else for f in a; do echo; done; fi",
+    "while true; do echo; done | first 3; until false && true; do sleep 1; done",
 ])
 def test_loops_print_back_as_they_parse(line):
     plan = parse(line, REG)
@@ -117,6 +174,10 @@ def test_a_planned_loop_that_writes_is_refused_without_confirmation(work):
     ("echo a  # note\necho b\n", "echo a; echo b"),
     ("ls |\nwc -l", "ls | wc -l"),
     ("true &&\n\necho ok", "true && echo ok"),
+    ("for f in a b\ndo\n  echo $f\ndone", "for f in a b; do echo $f; done"),
+    ("if true\nthen\n  echo a\nelif false\nthen\n  echo b\nelse\n  echo c\nfi",
+     "if true; then echo a; elif false; then echo b; else echo c; fi"),
+    ("while true\ndo\n  echo then\ndone", "while true; do echo then; done"),
 ])
 def test_a_newline_ends_a_command_where_bash_ends_one(lines, same_as):
     assert parse(lines, REG) == parse(same_as, REG)

@@ -166,7 +166,7 @@ def test_aliases_expand_first_word():
     ("for f in a; do echo x done", "for: missing '; done'", 0),
     ("for f in a; do ; done", "for: expected COMMANDS; before 'done'", 15),
     ("for f in a; do echo x; done y", "syntax error near 'y' (after 'done')", 28),
-    ("echo a; done", "syntax error near 'done' (no 'for' before it)", 8),
+    ("echo a; done", "syntax error near 'done' (no 'for' or 'while' before it)", 8),
     ("for f in a; do sleep 1 & done", "for: a background job (&) inside a loop is not supported", 23),
     ("echo ${f%x", "bad variable", 5),
     ("echo ${f:x}", "bad variable: expected ${NAME}", 5),
@@ -281,6 +281,17 @@ def calls(draw):
         items = tuple(draw(words()) for _ in range(draw(st.integers(0, 3))))
         body = parse(draw(st.sampled_from(LOOP_BODIES)), REG)
         return Call("for", (("name", draw(st.sampled_from(["f", "x_1"]))), ("items", items), ("body", body)))
+    if cmd.name in ("while", "until", "if"):
+        def part():
+            return parse(draw(st.sampled_from(LOOP_BODIES)), REG)
+        if cmd.name != "if":
+            return Call(cmd.name, (("cond", part()), ("body", part())))
+        args = (("cond", part()), ("then", part()))
+        for _ in range(draw(st.integers(0, 2))):          # else parts, the first ones elif
+            args += (("else", Plan((Chain((Pipeline((Call("if", args),)),)),)) if draw(st.booleans())
+                      else part()),)
+            args = (("cond", part()), ("then", part()), args[-1])
+        return Call("if", args)
     args = []
     positional_needed = False
     for param in cmd.params:

@@ -38,6 +38,8 @@ def test_existing_paths_keep_a_line_a_command(work):
     ("for f in the files here", False),
     ("what's the biggest file here", True),              # an apostrophe, not a quote
     ("echo 'the biggest file here", False),
+    ("if there are pdf files move them to docs", True),   # English that starts like an if
+    ("while you are at it list the logs", True),
 
 ])
 def test_a_line_that_does_not_parse(line, utterance):
@@ -55,6 +57,9 @@ def test_language_words_are_whole_words():
     ("ls |", True), ("ls &&", True), ("echo a \\", True), ("echo 'open", True), ('echo "$(ls', True),
     ("for f in a b; do", True), ("for f in a b; do\necho $f", True), ("for f in a; do echo; done", False),
     ("what's the biggest file here", False), ("don't list hidden files", False), ("echo done", False),
+    ("for f in a b", True), ("if true; then", True), ("if a; then b; else", True), ("if a; then b; fi", False),
+    ("if a; then b; elif c; then", True), ("if a; then b; elif c; then d; fi", False), ("while true; do", True),
+    ("until x; do y; done", False), ("if the file is big then delete it", False), ("while true", False),
 ])
 def test_what_goes_on_to_the_next_line(text, more):
     assert needs_more(text) is more

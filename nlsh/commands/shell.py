@@ -185,6 +185,58 @@ def for_(ctx: Context, a: Args) -> Iterator[object]:
         yield from out
 
 
+@command("while", "Run COMMANDS as long as CONDITION succeeds (as in bash).",
+         params=[Param("cond", "plan", help="the condition", required=True, metavar="CONDITION; do"),
+                 Param("body", "plan", help="the commands", required=True, metavar="COMMANDS; done")],
+         input="any", output="text", category="shell",
+         examples=[Example("print ok every second until stopped", "while true; do echo ok; sleep 1; done")])
+def while_(ctx: Context, a: Args) -> Iterator[object]:
+    yield from _repeat(ctx, a, until=False)
+
+
+@command("until", "Run COMMANDS as long as CONDITION fails (as in bash).",
+         params=[Param("cond", "plan", help="the condition", required=True, metavar="CONDITION; do"),
+                 Param("body", "plan", help="the commands", required=True, metavar="COMMANDS; done")],
+         input="any", output="text", category="shell",
+         examples=[Example("wait until ready.txt exists", "until test -e ready.txt; do sleep 1; done", "ready",
+                           {"ready.txt": ""}, "echo ready")])
+def until(ctx: Context, a: Args) -> Iterator[object]:
+    yield from _repeat(ctx, a, until=True)
+
+
+def _repeat(ctx: Context, a: Args, *, until: bool) -> Iterator[object]:
+    """The output of each round as it ends; the status is the last body's (0 if none ran)."""
+    status = 0
+    while True:
+        ctx.check()
+        out, cond = ctx.capture(a.cond)
+        yield from out
+        if (cond == 0) == until:
+            break
+        out, status = ctx.capture(a.body)
+        yield from out
+    ctx.status = status
+
+
+@command("if", "Run COMMANDS if CONDITION succeeds, else the else part (as in bash).",
+         params=[Param("cond", "plan", help="the condition", required=True, metavar="CONDITION; then"),
+                 Param("then", "plan", help="the commands", required=True, metavar="COMMANDS;"),
+                 Param("else", "plan", help="elif …; or else COMMANDS;", metavar="[else COMMANDS;] fi")],
+         input="any", output="text", category="shell",
+         examples=[Example("say whether notes.txt exists", "if test -e notes.txt; then echo yes; else echo no; fi",
+                           "yes", {"notes.txt": ""})])
+def if_(ctx: Context, a: Args) -> Iterator[object]:
+    """The status is the branch's, or 0 when no branch ran (as in bash)."""
+    out, cond = ctx.capture(a.cond)
+    yield from out
+    branch = a.then if cond == 0 else getattr(a, "else", None)
+    status = 0
+    if branch is not None:
+        out, status = ctx.capture(branch)
+        yield from out
+    ctx.status = status
+
+
 @command("exit", "Leave the shell with a status (default: the last one).",
          params=[Param("status", "int", metavar="N")],
          output="none", category="shell", shell_state=True,
@@ -193,4 +245,4 @@ def exit_(ctx: Context, a: Args) -> None:
     raise ExitShell(a.status if a.status is not None else ctx.shell.last_status)
 
 
-COMMANDS = [history, alias, unalias, help_, source, for_, exit_]
+COMMANDS = [history, alias, unalias, help_, source, for_, while_, until, if_, exit_]

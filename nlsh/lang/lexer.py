@@ -20,7 +20,7 @@ SPECIAL = frozenset(" \t\n|&;<>()'\"\\$#`")
 
 @dataclass(frozen=True)
 class Token:
-    kind: str          # "word" or "op"; the parser adds "loop"
+    kind: str          # "word" or "op"; the parser adds "block" (a whole for, while, until or if)
     value: object      # Word for words, the operator text for ops, a Call for a loop
     column: int
     length: int
@@ -161,13 +161,16 @@ def tokenize(line: str, nested: Nested | None = None) -> list[Token]:
 
 def _ends_command(tokens: list[Token]) -> bool:
     """Whether a newline here ends a command: not at the start, nor after
-    ``|``, ``&&``, ``;``… or a loop's ``do``, where a line may go on."""
+    ``|``, ``&&``, ``;``… or a block's ``do``, ``then`` or ``else``, where a line may go on."""
     if not tokens:
         return False
     last = tokens[-1]
     if last.kind == "op":
         return last.value not in ("|", "&&", "||", ";", "&")
-    return last.value != Word.lit("do")
+    return last.value not in _GOES_ON or len(tokens) > 1 and tokens[-2].kind == "word"   # `echo do` ends
+
+
+_GOES_ON = (Word.lit("do"), Word.lit("then"), Word.lit("else"))
 
 
 def _double_quoted(line: str, i: int, b: _WordBuilder, nested: Nested | None) -> int:

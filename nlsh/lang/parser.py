@@ -74,23 +74,112 @@ def _starts_command(previous: Token | None) -> bool:
     return previous is None or (previous.kind == "op" and previous.value in _STARTS)
 
 
+_CLOSING = {"for": "done", "while": "done", "until": "done", "if": "fi"}
+_INNER = ("do", "done", "then", "elif", "else", "fi")
+
+
+def _word_at(tok: Token) -> str | None:
+    """The keyword ``tok`` may be: a plain unquoted word."""
+    return tok.value.literal if tok.kind == "word" and not tok.flag_like and tok.value.is_literal else None
+
+
 def _loops(tokens: list[Token], commands: CommandLookup, aliases: Mapping[str, str]) -> list[Token]:
-    """Each ``for NAME in WORDS; do BODY; done`` becomes one ``loop`` token holding its Call."""
+    """Each ``for``/``while``/``until`` loop and each ``if`` becomes one ``block`` token holding its Call."""
     out: list[Token] = []
     i = 0
     while i < len(tokens):
         tok = tokens[i]
         at_start = _starts_command(out[-1] if out else None)
-        if _keyword(tok, "for") and (at_start or _only_modifiers(out, commands)):
-            call, end = _loop(tokens, i, commands, aliases)
-            out.append(Token("loop", call, tok.column, tokens[end - 1].column + 4 - tok.column))
+        word = _word_at(tok)
+        if word in _CLOSING and (at_start or _only_modifiers(out, commands)):
+            block = _loop if word == "for" else _if if word == "if" else _while
+            call, end = block(tokens, i, commands, aliases)
+            out.append(Token("block", call, tok.column, tokens[end - 1].column + tokens[end - 1].length - tok.column))
             i = end
             continue
-        if at_start and (_keyword(tok, "do") or _keyword(tok, "done")):
-            raise ParseError(f"syntax error near {tok.text!r} (no 'for' before it)", tok.column, tok.length)
+        if at_start and word in _INNER:
+            opener = "'if'" if word in ("then", "elif", "else", "fi") else "'for' or 'while'"
+            raise ParseError(f"syntax error near {tok.text!r} (no {opener} before it)", tok.column, tok.length)
         out.append(tok)
         i += 1
     return out
+
+
+def _block_end(tokens: list[Token], start: int, stops: tuple[str, ...]) -> int:
+    """Where the first of ``stops`` in command position, outside any block opened
+    after ``start``, is (``len(tokens)`` if nowhere)."""
+    depth = 0
+    for k in range(start, len(tokens)):
+        if not _starts_command(tokens[k - 1] if k > start else None):
+            continue
+        word = _word_at(tokens[k])
+        if depth == 0 and word in stops:
+            return k
+        if word in _CLOSING:
+            depth += 1
+        elif word in ("done", "fi"):
+            depth -= 1
+    return len(tokens)
+
+
+def _part(tokens: list[Token], start: int, end: int, head: Token, expected: str,
+          commands: CommandLookup, aliases: Mapping[str, str]) -> Plan:
+    """The plan of ``tokens[start:end]``, a block's condition or body, which ends in ``;``."""
+    what = head.text
+    part = tokens[start:end]
+    amp = next((t for t in part if t.kind == "op" and t.value == "&"), None)
+    if amp is not None:
+        inside = "an if" if what in ("if", "elif", "else") else "a loop"
+        raise ParseError(f"{what}: a background job (&) inside {inside} is not supported", amp.column)
+    if not part or part[-1].kind != "op" or part[-1].value != ";" or len(part) == 1:
+        at = part[-1] if part else tokens[min(end, len(tokens) - 1)]
+        raise ParseError(f"{what}: expected {expected}", at.column, at.length)
+    plan = _plan(_loops(part[:-1], commands, aliases), commands, aliases, "")
+    _no_modifiers(plan, part[0].column)
+    return plan
+
+
+def _while(tokens: list[Token], i: int, commands: CommandLookup,
+           aliases: Mapping[str, str]) -> tuple[Call, int]:
+    """``while|until CONDITION; do BODY; done``: the Call and where it ends."""
+    head = tokens[i]
+    do = _block_end(tokens, i + 1, ("do",))
+    if do == len(tokens):
+        raise ParseError(f"{head.text}: expected '; do' after the condition ({head.text} COMMANDS; do …; done)",
+                         head.column, head.length)
+    cond = _part(tokens, i + 1, do, head, "CONDITION; before 'do'", commands, aliases)
+    done = _block_end(tokens, do + 1, ("done",))
+    if done == len(tokens):
+        raise ParseError(f"{head.text}: missing '; done'", head.column, head.length)
+    body = _part(tokens, do + 1, done, head, "COMMANDS; before 'done'", commands, aliases)
+    return Call(head.text, (("cond", cond), ("body", body))), done + 1
+
+
+def _if(tokens: list[Token], i: int, commands: CommandLookup,
+        aliases: Mapping[str, str]) -> tuple[Call, int]:
+    """``if C; then B; [elif C; then B;]… [else B;] fi`` (an ``elif`` is an ``if`` in the else part)."""
+    head = tokens[i]
+    then = _block_end(tokens, i + 1, ("then",))
+    if then == len(tokens):
+        raise ParseError(f"{head.text}: expected '; then' after the condition (if COMMANDS; then …; fi)",
+                         head.column, head.length)
+    cond = _part(tokens, i + 1, then, head, "CONDITION; before 'then'", commands, aliases)
+    stop = _block_end(tokens, then + 1, ("elif", "else", "fi"))
+    if stop == len(tokens):
+        raise ParseError(f"{head.text}: missing '; fi'", head.column, head.length)
+    body = _part(tokens, then + 1, stop, head, f"COMMANDS; before '{tokens[stop].text}'", commands, aliases)
+    args: tuple[tuple[str, object], ...] = (("cond", cond), ("then", body))
+    word = _word_at(tokens[stop])
+    if word == "elif":
+        inner, end = _if(tokens, stop, commands, aliases)
+        return Call("if", args + (("else", Plan((Chain((Pipeline((inner,)),)),))),)), end
+    if word == "else":
+        fi = _block_end(tokens, stop + 1, ("fi",))
+        if fi == len(tokens):
+            raise ParseError(f"{head.text}: missing '; fi'", head.column, head.length)
+        args += (("else", _part(tokens, stop + 1, fi, tokens[stop], "COMMANDS; before 'fi'", commands, aliases)),)
+        stop = fi
+    return Call("if", args), stop + 1
 
 
 def _only_modifiers(before: list[Token], commands: CommandLookup) -> bool:
@@ -107,14 +196,24 @@ def _only_modifiers(before: list[Token], commands: CommandLookup) -> bool:
 
 
 def open_loops(line: str) -> int:
-    """How many loops of ``line`` still wait for their ``done`` (the REPL goes
-    on to the next line while some do): each ``do`` opens one."""
+    """How many blocks of ``line`` still wait for their end (the REPL goes on to
+    the next line while some do): each ``do`` and ``then`` opens one, each
+    ``done``, ``fi`` and ``elif`` closes one, and so does a ``for NAME in WORDS``
+    still without its ``do``. (``if`` or ``while`` alone opens nothing: a
+    sentence may start with them.)"""
     tokens = tokenize(line)
-    depth = 0
+    depth = headers = 0
     for k, tok in enumerate(tokens):
-        if _starts_command(tokens[k - 1] if k else None):
-            depth += _keyword(tok, "do") - _keyword(tok, "done")
-    return depth
+        if not _starts_command(tokens[k - 1] if k else None):
+            continue
+        word = _word_at(tok)
+        if word == "for" and k + 2 < len(tokens) and tokens[k + 1].text.isidentifier() and _word_at(
+                tokens[k + 2]) == "in":
+            headers += 1
+        elif word == "do" and headers:
+            headers -= 1
+        depth += (word in ("do", "then")) - (word in ("done", "fi", "elif"))
+    return depth + headers
 
 
 def _loop(tokens: list[Token], i: int, commands: CommandLookup,
@@ -134,32 +233,11 @@ def _loop(tokens: list[Token], i: int, commands: CommandLookup,
         at = tokens[min(j + 1 if j < len(tokens) and tokens[j].value == ";" else j, len(tokens) - 1)]
         raise ParseError("for: expected '; do' after the words", at.column, at.length)
     items = tuple(t.value for t in tokens[i + 3:j])
-    start = k = j + 2
-    depth = 0
-    while k < len(tokens):                  # to the done of this loop's do
-        tok = tokens[k]
-        at_start = _starts_command(tokens[k - 1] if k > start else None)
-        if at_start and _keyword(tok, "do"):
-            depth += 1
-        elif at_start and _keyword(tok, "done"):
-            if depth == 0:
-                break
-            depth -= 1
-        k += 1
-    if k >= len(tokens):
+    done = _block_end(tokens, j + 2, ("done",))
+    if done == len(tokens):
         raise ParseError("for: missing '; done'", head.column, head.length)
-    body = tokens[start:k]
-    if body and body[-1].kind == "op" and body[-1].value == "&":
-        raise ParseError("for: a background job (&) inside a loop is not supported", body[-1].column)
-    if not body or body[-1].kind != "op" or body[-1].value != ";" or len(body) == 1:
-        at = body[-1] if body else tokens[k]
-        raise ParseError("for: expected COMMANDS; before 'done'", at.column, at.length)
-    plan = _plan(_loops(body[:-1], commands, aliases), commands, aliases, "")
-    if any(chain.background for chain in plan.chains):
-        amp = next(t for t in body if t.kind == "op" and t.value == "&")
-        raise ParseError("for: a background job (&) inside a loop is not supported", amp.column)
-    _no_modifiers(plan, body[0].column)
-    return Call("for", (("name", name.text), ("items", items), ("body", plan))), k + 1
+    body = _part(tokens, j + 2, done, head, "COMMANDS; before 'done'", commands, aliases)
+    return Call("for", (("name", name.text), ("items", items), ("body", body))), done + 1
 
 
 def _modifiers(tokens: list[Token], commands: CommandLookup) -> tuple[tuple[Call, ...], list[Token]]:
@@ -229,10 +307,11 @@ def _split(tokens: list[Token], seps: tuple[str, ...], line: str) -> list[tuple[
 
 
 def _call(tokens: list[Token], commands: CommandLookup, aliases: Mapping[str, str], line: str) -> Call:
-    if tokens[0].kind == "loop":            # done > FILE: a loop takes redirections, nothing else
+    if tokens[0].kind == "block":           # done > FILE: a block takes redirections, nothing else
         words, redirects = _words_and_redirects(tokens[1:], False)
         if words:
-            raise ParseError(f"syntax error near {words[0].text!r} (after 'done')", words[0].column,
+            end = "fi" if tokens[0].value.name == "if" else "done"
+            raise ParseError(f"syntax error near {words[0].text!r} (after '{end}')", words[0].column,
                              words[0].length)
         return replace(tokens[0].value, redirects=redirects)
     tokens = _expand_alias(tokens, commands, aliases)

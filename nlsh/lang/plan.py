@@ -136,6 +136,9 @@ class Redirect:
 Value = object
 
 
+BLOCKS = frozenset({"for", "while", "until", "if"})
+
+
 @dataclass(frozen=True)
 class Call:
     """One command with its arguments bound to the command's parameters.
@@ -159,6 +162,11 @@ class Call:
     def is_loop(self) -> bool:
         """``for NAME in WORDS; do BODY; done`` (the parser builds it; ``for`` is syntax)."""
         return self.name == "for" and not self.external
+
+    @property
+    def is_block(self) -> bool:
+        """A ``for``, ``while`` or ``until`` loop or an ``if``: syntax holding plans."""
+        return self.name in BLOCKS and not self.external
 
     def words(self) -> list[Word]:
         """Every word of the call: arguments, option values, redirect targets."""

@@ -51,10 +51,28 @@ def pipeline_text(pipeline: Pipeline, signature: Callable[[str], Signature | Non
     return " | ".join(call_text(c, signature) for c in pipeline.calls)
 
 
+def _if_text(call: Call, signature: Callable[[str], Signature | None]) -> str:
+    """``if C; then B`` and its ``elif``/``else`` parts, without the closing ``fi``."""
+    out = f"if {text(call.get('cond'), signature)}; then {text(call.get('then'), signature)}"
+    other = call.get("else")
+    if other is None:
+        return out
+    only = other.chains[0] if len(other.chains) == 1 else None
+    if only is not None and not only.modifiers and len(only.pipelines) == 1 and len(only.pipelines[0].calls) == 1:
+        inner = only.pipelines[0].calls[0]
+        if inner.is_block and inner.name == "if" and not inner.redirects:
+            return f"{out}; el{_if_text(inner, signature)}"
+    return f"{out}; else {text(other, signature)}"
+
+
 def call_text(call: Call, signature: Callable[[str], Signature | None]) -> str:
     if call.is_loop:
         items = "".join(" " + quote(w) for w in call.get("items", ()))
         words = [f"for {call.get('name')} in{items}; do {text(call.get('body'), signature)}; done"]
+    elif call.is_block and call.name == "if":
+        words = [_if_text(call, signature) + "; fi"]
+    elif call.is_block:
+        words = [f"{call.name} {text(call.get('cond'), signature)}; do {text(call.get('body'), signature)}; done"]
     elif call.external:
         words = [quote(w, dashes_ok=True) for w in call.get("argv", ())]
     else:

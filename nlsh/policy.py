@@ -242,6 +242,8 @@ def _assess_call(call: Call, shell: Shell, pipeline: tuple[Call, ...]) -> Step:
         for a in argv[1:]:
             if a.startswith("of="):
                 step.writes.append(os.path.normpath(os.path.join(shell.cwd, a[3:])))
+        if name == "env":
+            _add_wrapped(step, argv[1:], shell, pipeline)
         return _redirects(call, shell, step)
     cmd = registry.get(call.name)
     step = Step(call, text, set(cmd.effects) if cmd else {"exec"})
@@ -274,6 +276,26 @@ def _assess_call(call: Call, shell: Shell, pipeline: tuple[Call, ...]) -> Step:
         words = [t.source() if isinstance(t, Word) else str(t) for t in (call.get("targets") or ())]
         step.signals = signal_and_targets(words)[1] if cmd.name == "kill" else words
     return _redirects(call, shell, step)
+
+
+def _add_wrapped(step: Step, args: list[str], shell: Shell, pipeline: tuple[Call, ...]) -> None:
+    """``env [NAME=VALUE]… COMMAND …`` (what ``NAME=VALUE COMMAND`` runs) does what
+    COMMAND does: judge that too, so a wrapper never hides a deletion."""
+    import shlex
+
+    from nlsh.lang import ParseError, parse
+    while args and "=" in args[0] and args[0].split("=", 1)[0].isidentifier():
+        args = args[1:]
+    if not args or args[0].startswith("-"):
+        return
+    try:
+        calls = parse(shlex.join(args), shell.registry).calls
+    except ParseError:
+        return
+    inner = _assess_call(calls[0], shell, pipeline)
+    step.effects |= inner.effects
+    for name in ("writes", "deletes", "programs", "signals", "unresolved"):
+        getattr(step, name).extend(getattr(inner, name))
 
 
 def _stand_in_effects(cmd: Command | None, argv: list[str]) -> set[str]:
@@ -361,7 +383,7 @@ def builtin_denial(step: Step, shell: Shell, pipeline_programs: list[str]) -> st
     for prog in step.programs:
         if any(fnmatch.fnmatch(prog, t) for t in DISK_TOOLS):
             return f"{prog} formats or partitions disks and is never run by nlsh"
-    if step.call.name == "kill":
+    if step.signals:                          # kill's targets, also under env
         for t in step.signals:
             if t.lstrip("-") in ("1", "0") or t == "-1":
                 return f"signalling process {t} is never allowed"

@@ -53,6 +53,14 @@ def test_if_while_and_until_as_in_bash(sh, line, out):
     assert (r.out, r.err) == (out, "")
 
 
+def test_assignments_as_in_bash(sh):
+    assert parse("x=5 y='a b'", REG) == parse("export x=5 y='a b'", REG)
+    assert parse("LC_ALL=C sort f", REG) == parse("env LC_ALL=C sort f", REG)
+    assert parse("echo x=5", REG).calls[0].name == "echo"
+    r = sh("x=5; n='a b'; echo $x $n; X=one printenv X; echo \"[$X]\"")
+    assert (r.out, r.err) == ("5 a b\none\n[]\n", "")
+
+
 def test_a_while_loop_stops_at_ctrl_c_or_a_limit(sh):
     r = sh("limit --time 1s -- while true; do sleep 0.1; done")
     assert r.status == 137 and "time limit 1s exceeded" in r.err

@@ -9,7 +9,7 @@ from typing import Protocol
 
 from nlsh.lang.errors import ArgumentError, ParseError, did_you_mean
 from nlsh.lang.lexer import Token, tokenize
-from nlsh.lang.plan import Call, Chain, Pipeline, Plan, Redirect, Word
+from nlsh.lang.plan import Call, Chain, Lit, Pipeline, Plan, Redirect, Word
 from nlsh.lang.signature import Param, Signature
 
 _NUMBER = re.compile(r"^-\d+(\.\d+)?$")
@@ -314,7 +314,7 @@ def _call(tokens: list[Token], commands: CommandLookup, aliases: Mapping[str, st
             raise ParseError(f"syntax error near {words[0].text!r} (after '{end}')", words[0].column,
                              words[0].length)
         return replace(tokens[0].value, redirects=redirects)
-    tokens = _expand_alias(tokens, commands, aliases)
+    tokens = _assignments(_expand_alias(tokens, commands, aliases))
     head = tokens[0]
     if head.kind == "op" and head.value not in _REDIRECTS:
         raise ParseError(f"syntax error near {head.value!r}", head.column, head.length)
@@ -351,6 +351,26 @@ def _command_word(tokens: list[Token]) -> Token | None:
             continue
         return tokens[i]
     return None
+
+
+_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
+
+
+def _assignments(tokens: list[Token]) -> list[Token]:
+    """bash's ``NAME=VALUE …`` in command position: on its own it sets the
+    variables (``export``: nlsh's variables are its environment); before a
+    command it sets them for that command only (``env NAME=VALUE COMMAND``)."""
+    words = [t for t in tokens if t.kind == "word"]
+    if not words or words[0] is not tokens[0] or not _is_assignment(words[0]):
+        return tokens
+    alone = all(_is_assignment(w) for w in words)
+    head = tokens[0]
+    return [Token("word", Word.lit("export" if alone else "env"), head.column, 0)] + tokens
+
+
+def _is_assignment(tok: Token) -> bool:
+    first = tok.value.parts[0]
+    return isinstance(first, Lit) and _ASSIGNMENT.match(first.text) is not None and not tok.flag_like
 
 
 def _expand_alias(tokens: list[Token], commands: CommandLookup, aliases: Mapping[str, str]) -> list[Token]:

@@ -55,6 +55,9 @@ class Command:
     # Stands in for the program of the same name: a line using flags the
     # built-in lacks (``sed -n 2p``, ``ls --color``) runs that program.
     program: bool = False
+    # The planner may write it (its usage goes into the prompt and the grammar,
+    # its examples into retrieval); shell syntax such as while and if it does not.
+    planned: bool = True
     signature: Signature = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -75,12 +78,12 @@ def command(name: str, summary: str, *, params: Sequence[Param] = (), input: str
             examples: Sequence[Example] = (), category: str = "misc", free_dashes: bool = False,
             expression: bool = False, shell_state: bool = False,
             number_flag: str | None = None, modifier: bool = False,
-            ordered: bool = False, program: bool = False) -> Callable[[Callable], Command]:
+            ordered: bool = False, program: bool = False, planned: bool = True) -> Callable[[Callable], Command]:
     """Declare a command; the decorated function becomes its ``run``."""
     def wrap(fn: Callable) -> Command:
         return Command(name, summary, fn, tuple(params), input, output, frozenset(effects),
                        tuple(examples), category, free_dashes, expression, shell_state, number_flag,
-                       modifier, ordered, program)
+                       modifier, ordered, program, planned)
     return wrap
 
 

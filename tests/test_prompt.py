@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from nlsh.planner.grammar import programs_on_path
 from nlsh.planner.idioms import IDIOMS
+from nlsh.planner.models import resolve
 from nlsh.planner.prompt import ExampleIndex, Shot, chatml_prefix, chatml_suffix, context_line, idiom_shots
 from nlsh.registry import default_registry
 
@@ -43,6 +44,15 @@ def test_retrieval_gives_at_most_k_examples_best_last():
     assert index.top("count the files here", 0) == []
     assert index.top("count the files here", 1) == [Shot("count the files", "ls | count")]
     assert index.top("count the files here", 2) == [Shot("list the files", "ls"), Shot("count the files", "ls | count")]
+
+
+def test_an_example_sharing_one_word_with_the_request_is_left_out_when_asked():
+    index = ExampleIndex([Shot("go to my home directory", "cd ~"), Shot("count the lines in a.txt", "wc -l a.txt"),
+                          Shot("show the date", "date"), Shot("list the files", "ls")])
+    assert index.top("remove everything in the directory dir", 1) == [Shot("go to my home directory", "cd ~")]
+    assert index.top("remove everything in the directory dir", 1, least=1.12) == []
+    assert index.top("count the lines in b.txt", 1, least=1.12) == [Shot("count the lines in a.txt", "wc -l a.txt")]
+    assert resolve(None).get("shot_floor") == 1.12       # the default model's measured setting
 
 
 def test_prefix_and_suffix_make_one_well_formed_chat():

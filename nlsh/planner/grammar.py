@@ -13,7 +13,6 @@ import shutil
 from collections.abc import Iterable
 
 from nlsh.lang.lexer import SPECIAL
-from nlsh.lang.plan import BLOCKS
 from nlsh.registry import Command, Registry
 
 # Programs the planner may use besides the built-ins, when they are on PATH.
@@ -87,7 +86,7 @@ def grammar(registry: Registry, programs: Iterable[str] = ()) -> str:
     rules: list[str] = []
     names: list[str] = []
     for cmd in registry:
-        if cmd.modifier or cmd.shell_state and cmd.name in ("exit",) or cmd.name in BLOCKS:
+        if cmd.modifier or cmd.shell_state and cmd.name in ("exit",) or cmd.name == "for" or not cmd.planned:
             continue
         rule, lines = _command_rule(cmd)
         names.append(rule)

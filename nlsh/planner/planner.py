@@ -58,6 +58,7 @@ class Planner:
         self.mode = str(spec.get("mode", "grammar"))
         self.max_tokens = int(spec.get("max_tokens", 160))
         self.shots = int(spec.get("shots", SHOTS))
+        self.shot_floor = float(spec.get("shot_floor", 0.0))
         self.stop = list(spec.get("stop", ["<|im_end|>", "\n"]))
         self._path = path
         self._built_for = -1
@@ -120,7 +121,7 @@ class Planner:
             raise PlanningError("nothing to plan: the request is empty")
         t0 = time.perf_counter()
         self._rebuild()
-        shots = self._index.top(utterance, self.shots)
+        shots = self._index.top(utterance, self.shots, self.shot_floor)
         context = context_line(cwd, utterance, last, last_error)
         g = self._grammar if self.mode == "grammar" else None
         try:

@@ -43,7 +43,7 @@ def catalogue(registry: Registry, programs: list[str]) -> str:
     host = registry.host
     lines = []
     for cmd in sorted(registry, key=lambda c: host is not None and host.plugin_of(c.name) is not None):
-        if cmd.name in ("exit",):
+        if cmd.name == "exit" or not cmd.planned:
             continue
         lines.append(f"{cmd.usage}  # {cmd.summary}")
     if programs:
@@ -97,10 +97,17 @@ class ExampleIndex:
         n = len(self.docs)
         self.idf = {w: math.log(1 + (n - c + 0.5) / (c + 0.5)) for w, c in df.items()}
 
-    def top(self, query: str, k: int = 3) -> list[Shot]:
-        """The ``k`` best matches for ``query``, best last (nearest the request)."""
+    def top(self, query: str, k: int = 3, least: float = 0.0) -> list[Shot]:
+        """The ``k`` best matches for ``query``, best last (nearest the request).
+
+        A match must score above ``least`` times the score of the rarest word
+        matching once in an example of average length: at 1.12 (the default
+        model's setting), one shared word ("directory") is not enough, and the
+        request goes without an example rather than with an unrelated one."""
         if k <= 0:
             return []
+        n = len(self.docs)
+        floor = least * math.log(1 + (n - 0.5) / 1.5)
         q = words(query)
         scored = []
         for i, d in enumerate(self.docs):
@@ -110,7 +117,7 @@ class ExampleIndex:
                 tf = d.get(w, 0)
                 if tf:
                     score += self.idf[w] * tf * 2.2 / (tf + 1.2 * (0.25 + 0.75 * length / max(self.avg, 1)))
-            if score > 0:
+            if score > max(floor, 0.0):
                 scored.append((score, -i))
         scored.sort(reverse=True)
         seen, out = set(), []
@@ -125,7 +132,8 @@ class ExampleIndex:
 
 
 def registry_shots(registry: Registry) -> list[Shot]:
-    return [Shot(ex.utterance, ex.command) for cmd in registry for ex in cmd.examples]
+    """The examples of the commands the planner writes."""
+    return [Shot(ex.utterance, ex.command) for cmd in registry for ex in cmd.examples if cmd.planned]
 
 
 def idiom_shots(registry: Registry, programs: list[str]) -> list[Shot]:

@@ -61,6 +61,33 @@ def test_assignments_as_in_bash(sh):
     assert (r.out, r.err) == ("5 a b\none\n[]\n", "")
 
 
+@pytest.mark.parametrize("line,out", [
+    ('cat names.txt | while read n; do echo "- $n"; done', "- ann\n- bob smith\n"),
+    ('while read first rest; do echo "$rest|$first"; done < names.txt', "|ann\nsmith|bob\n"),
+    ('cat names.txt | while read; do echo "[$REPLY]"; done', "[ann]\n[bob smith]\n"),
+    ("seq 5 | while read a; do read b; echo $a$b; done", "12\n34\n5\n"),       # at the end b is emptied
+    ("ls | while read f; do wc -c $f; done", "14 names.txt\n"),                  # records read as lines
+    ("echo x | read v; echo $v; read w < names.txt; echo $w", "x\nann\n"),
+    ("read nothing; echo $?", "1\n"),                                            # no input: status 1
+    ("for w in go stop go; do if test $w = stop; then break; fi; echo $w; done", "go\n"),
+    ("for w in a skip b; do if test $w = skip; then continue; fi; echo $w; done", "a\nb\n"),
+    ("for a in 1 2; do for b in x y; do if test $b = y; then continue 2; fi; echo $a$b; done; echo never; done",
+     "1x\n2x\n"),
+    ("yes | while read y; do echo $y; break; done; echo after", "y\nafter\n"),
+    ("while true; do echo once; break 9; done", "once\n"),
+])
+def test_read_break_and_continue_as_in_bash(sh, line, out):
+    r = sh(line, {"names.txt": "ann\nbob smith\n"})
+    assert (r.out, r.err) == (out, "")
+
+
+def test_break_outside_a_loop_is_an_error_and_the_line_goes_on(sh):
+    r = sh("break; echo after; continue 0")
+    assert r.out == "after\n"
+    assert r.err == ("nlsh: break: only meaningful in a for, while or until loop\n"
+                     "nlsh: continue: only meaningful in a for, while or until loop\n")
+
+
 def test_a_while_loop_stops_at_ctrl_c_or_a_limit(sh):
     r = sh("limit --time 1s -- while true; do sleep 0.1; done")
     assert r.status == 137 and "time limit 1s exceeded" in r.err

@@ -68,7 +68,7 @@ def test_tab_completes_commands_and_flags(repl, work):
     r = repl()
     # Completion runs as a task of the REPL's event loop: each Tab is awaited
     # on screen before typing on, as a person would look before going on.
-    r.c.send("whi")
+    r.c.send("whic")   # "whi" is also while
     r.c.send("\t")
     r.c.expect_exact("which")
     r.c.send(" ls\r")

@@ -6,11 +6,11 @@ import datetime as dt
 import shutil
 from collections.abc import Iterator
 
-from nlsh.kernel.context import Args, CommandError, Context
+from nlsh.kernel.context import Args, CommandError, Context, LoopControl
 from nlsh.lang.errors import did_you_mean
 from nlsh.lang.signature import Param
 from nlsh.lang.values import Duration, Size
-from nlsh.records import Record
+from nlsh.records import Record, plain_line
 from nlsh.registry import Example, command
 
 
@@ -178,17 +178,23 @@ def source(ctx: Context, a: Args) -> None:
                            "a.md\nb.md", {"a.txt": "", "b.txt": ""}, "ls")])
 def for_(ctx: Context, a: Args) -> Iterator[object]:
     """The body's output, one iteration at a time; the status is the last body's."""
+    lines = _block_input(ctx)
     for item in a.items:
         ctx.check()
         ctx.env[a.name] = item
-        out, ctx.status = ctx.capture(a.body)
-        yield from out
+        try:
+            out, ctx.status = ctx.capture(a.body, lines, loop=True)
+            yield from out
+        except LoopControl as e:
+            yield from _leave_or_go_on(e)
+            if e.kind == "break":
+                break
 
 
 @command("while", "Run COMMANDS as long as CONDITION succeeds (as in bash).",
          params=[Param("cond", "plan", help="the condition", required=True, metavar="CONDITION; do"),
                  Param("body", "plan", help="the commands", required=True, metavar="COMMANDS; done")],
-         input="any", output="text", category="shell",
+         input="any", output="text", category="shell", planned=False,
          examples=[Example("print ok every second until stopped", "while true; do echo ok; sleep 1; done")])
 def while_(ctx: Context, a: Args) -> Iterator[object]:
     yield from _repeat(ctx, a, until=False)
@@ -197,7 +203,7 @@ def while_(ctx: Context, a: Args) -> Iterator[object]:
 @command("until", "Run COMMANDS as long as CONDITION fails (as in bash).",
          params=[Param("cond", "plan", help="the condition", required=True, metavar="CONDITION; do"),
                  Param("body", "plan", help="the commands", required=True, metavar="COMMANDS; done")],
-         input="any", output="text", category="shell",
+         input="any", output="text", category="shell", planned=False,
          examples=[Example("wait until ready.txt exists", "until test -e ready.txt; do sleep 1; done", "ready",
                            {"ready.txt": ""}, "echo ready")])
 def until(ctx: Context, a: Args) -> Iterator[object]:
@@ -207,34 +213,103 @@ def until(ctx: Context, a: Args) -> Iterator[object]:
 def _repeat(ctx: Context, a: Args, *, until: bool) -> Iterator[object]:
     """The output of each round as it ends; the status is the last body's (0 if none ran)."""
     status = 0
+    lines = _block_input(ctx)
     while True:
         ctx.check()
-        out, cond = ctx.capture(a.cond)
-        yield from out
-        if (cond == 0) == until:
-            break
-        out, status = ctx.capture(a.body)
-        yield from out
+        try:
+            out, cond = ctx.capture(a.cond, lines, loop=True)
+            yield from out
+            if (cond == 0) == until:
+                break
+            out, status = ctx.capture(a.body, lines, loop=True)
+            yield from out
+        except LoopControl as e:
+            yield from _leave_or_go_on(e)
+            if e.kind == "break":
+                break
     ctx.status = status
+
+
+def _leave_or_go_on(control: LoopControl) -> Iterator[object]:
+    """What the round printed; a break or continue of a loop further out goes on out."""
+    yield from control.output
+    if control.levels > 1:
+        control.levels -= 1
+        control.output = []
+        raise control
+
+
+def _block_input(ctx: Context) -> Iterator[object] | None:
+    """What is piped into a block, shared by its rounds (``… | while read x``)."""
+    return iter(ctx.input) if ctx.input is not None else None
 
 
 @command("if", "Run COMMANDS if CONDITION succeeds, else the else part (as in bash).",
          params=[Param("cond", "plan", help="the condition", required=True, metavar="CONDITION; then"),
                  Param("then", "plan", help="the commands", required=True, metavar="COMMANDS;"),
                  Param("else", "plan", help="elif …; or else COMMANDS;", metavar="[else COMMANDS;] fi")],
-         input="any", output="text", category="shell",
+         input="any", output="text", category="shell", planned=False,
          examples=[Example("say whether notes.txt exists", "if test -e notes.txt; then echo yes; else echo no; fi",
                            "yes", {"notes.txt": ""})])
 def if_(ctx: Context, a: Args) -> Iterator[object]:
     """The status is the branch's, or 0 when no branch ran (as in bash)."""
-    out, cond = ctx.capture(a.cond)
+    lines = _block_input(ctx)
+    out, cond = ctx.capture(a.cond, lines)
     yield from out
     branch = a.then if cond == 0 else getattr(a, "else", None)
     status = 0
     if branch is not None:
-        out, status = ctx.capture(branch)
+        out, status = ctx.capture(branch, lines)
         yield from out
     ctx.status = status
+
+
+@command("read", "Read one line of input into variables (REPLY if none), split on whitespace; "
+         "status 1 at the end of the input.",
+         params=[Param("raw", "flag", ("-r",), "keep backslashes (nlsh always does)"),
+                 Param("names", "str", variadic=True, metavar="NAME")],
+         input="any", output="none", category="shell", planned=False, shell_state=True,
+         examples=[Example("print each line of names.txt with a dash", 'cat names.txt | while read n; do echo "- $n"; done',
+                           "- ann\n- bob", {"names.txt": "ann\nbob\n"})])
+def read(ctx: Context, a: Args) -> None:
+    names = list(a.names or ["REPLY"])
+    for name in names:
+        if not name.isidentifier():
+            raise CommandError(f"{name!r}: not a variable name")
+    item = next(iter(ctx.input), None) if ctx.input is not None else None
+    if item is None:                          # the end: the variables are emptied, as in bash
+        for name in names:
+            ctx.env[name] = ""
+        ctx.status = 1
+        return
+    fields = plain_line(item).strip().split(None, len(names) - 1)
+    for i, name in enumerate(names):
+        ctx.env[name] = fields[i] if i < len(fields) else ""
+
+
+@command("break", "Leave the loop (the Nth enclosing one with N).",
+         params=[Param("n", "int", metavar="N")], output="none", category="shell", shell_state=True,
+         planned=False, examples=[Example("stop at the first line that is stop",
+                                          "for w in go stop go; do if test $w = stop; then break; fi; echo $w; done",
+                                          "go")])
+def break_(ctx: Context, a: Args) -> None:
+    raise _loop_control(ctx, "break", a.n)
+
+
+@command("continue", "Go on with the next round of the loop (of the Nth enclosing one with N).",
+         params=[Param("n", "int", metavar="N")], output="none", category="shell", shell_state=True,
+         planned=False, examples=[Example("skip the word skip", "for w in a skip b; do if test $w = skip; then "
+                                          "continue; fi; echo $w; done", "a\nb")])
+def continue_(ctx: Context, a: Args) -> None:
+    raise _loop_control(ctx, "continue", a.n)
+
+
+def _loop_control(ctx: Context, kind: str, n: int | None) -> LoopControl:
+    if not ctx.loops:
+        raise CommandError("only meaningful in a for, while or until loop")
+    if n is not None and n < 1:
+        raise CommandError(f"{n}: loop count out of range")
+    return LoopControl(kind, min(n or 1, ctx.loops))
 
 
 @command("exit", "Leave the shell with a status (default: the last one).",
@@ -245,4 +320,4 @@ def exit_(ctx: Context, a: Args) -> None:
     raise ExitShell(a.status if a.status is not None else ctx.shell.last_status)
 
 
-COMMANDS = [history, alias, unalias, help_, source, for_, while_, until, if_, exit_]
+COMMANDS = [history, alias, unalias, help_, source, for_, while_, until, if_, read, break_, continue_, exit_]

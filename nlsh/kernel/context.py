@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, TextIO
 from nlsh.records import Record, as_record, plain, plain_line
 
 if TYPE_CHECKING:
-    from nlsh.lang.plan import Plan
     from nlsh.session import Shell
 
 
@@ -26,6 +25,17 @@ class CommandError(Exception):
         super().__init__(message)
         self.message = message
         self.status = status
+
+
+class LoopControl(Exception):
+    """Raised by ``break`` and ``continue``: leave (or go round) the ``levels``-th
+    enclosing loop; ``output`` is what the round printed before it."""
+
+    def __init__(self, kind: str, levels: int = 1) -> None:
+        super().__init__(kind)
+        self.kind = kind
+        self.levels = levels
+        self.output: list[object] = []
 
 
 class CancelToken:
@@ -62,10 +72,13 @@ class Context:
 
     def __init__(self, shell: Shell, name: str, input: Iterable[object] | None,
                  cancel: CancelToken, stderr: TextIO,
-                 capture: Callable[[Plan], tuple[list[object], int]] | None = None) -> None:
+                 capture: Callable[..., tuple[list[object], int]] | None = None) -> None:
         self.shell = shell
-        # Runs a nested plan (a loop's body) in this job: its output items and status.
+        # Runs a nested plan (a block's part) in this job: its output items and status;
+        # ``capture(plan, input, loop=True)`` gives the plan's first built-ins ``input``
+        # to read and runs it as a loop's body (raises LoopControl at break/continue).
         self.capture = capture
+        self.loops = 0            # loops around this call (for break and continue)
         self.name = name
         self.input = input
         self.cancel = cancel

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from typing import IO, TYPE_CHECKING
 
 from nlsh.kernel.accounting import LIMIT_NAMES, Limits, Sampler, Usage
-from nlsh.kernel.context import CancelToken, CommandError
+from nlsh.kernel.context import CancelToken, CommandError, LoopControl
 from nlsh.kernel.pipeline import run_chain
 from nlsh.lang.plan import Chain
 from nlsh.lang.values import Size
@@ -42,12 +42,15 @@ class Job:
         self.inherit_stdout = foreground and shell.raw_stdout and self.limits.output is None
         self.usage = Usage()
         self.stdin = stdin
+        self.block_input: Iterator[object] | None = None   # what a block's `read` takes lines from
         self.state = "queued"
         self.status: int | None = None
         self.started = 0.0
         self.ended = 0.0
         self.cancel = CancelToken()
         self.exit_request: BaseException | None = None
+        self.loop_control: LoopControl | None = None    # a break or continue on its way to its loop
+        self.loops = 0
         self.owns_terminal = False
         self.pipeline_pgid: int | None = None
         self.pgids: list[int] = []

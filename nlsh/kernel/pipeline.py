@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from nlsh.kernel.channel import Channel, ChannelClosed
-from nlsh.kernel.context import MAX_LINE, Cancelled, CommandError, Context, os_reason
+from nlsh.kernel.context import MAX_LINE, Cancelled, CommandError, Context, LoopControl, os_reason
 from nlsh.kernel.expand import expand_args, expand_argv, expand_word
 from nlsh.kernel.terminal import give_terminal
 from nlsh.lang.plan import Call, Chain, Pipeline, Plan
@@ -44,30 +44,51 @@ def run_chain(chain: Chain, job: Job) -> int:
     for i, pipeline in enumerate(chain.pipelines):
         if i and (chain.ops[i - 1] == "&&") != (status == 0):
             continue
-        if job.cancel.cancelled or job.exit_request is not None:
+        if job.cancel.cancelled or job.exit_request is not None or job.loop_control is not None:
             break
         status = run_pipeline(pipeline, job)
         job.shell.last_status = status
     return status
 
 
-def capture(plan: Plan, job: Job) -> tuple[list[object], int]:
+def capture(plan: Plan, job: Job, input: Iterator[object] | None = None,
+            loop: bool = False) -> tuple[list[object], int]:
     """Run ``plan`` inside ``job``: the items it wrote to its output (a loop
-    body's) and its status. Errors go to the job's error stream."""
-    inner = _Captured(job)
+    body's) and its status. Errors go to the job's error stream. ``input``
+    (a block's: ``… | while read x``) is what built-ins starting its
+    pipelines read, one line at a time, from one round to the next; ``loop``:
+    the plan is a loop's, where break and continue mean something."""
+    inner = _Captured(job, input, loop)
     status = 0
     for chain in plan.chains:
         status = run_chain(chain, inner)
+        if job.loop_control is not None:
+            break
     job.cancel.check()
     return inner.output, status
+
+
+def _block_capture(plan: Plan, job: Job, input: Iterator[object] | None = None,
+                   loop: bool = False) -> tuple[list[object], int]:
+    """``capture`` for a block's built-in: a break or continue inside the plan
+    comes out as LoopControl, carrying what the plan printed before it."""
+    out, status = capture(plan, job, input, loop)
+    control = job.loop_control
+    if control is not None:
+        job.loop_control = None
+        control.output = out
+        raise control
+    return out, status
 
 
 class _Captured:
     """The job as a ``$(…)`` inside it sees it: output is kept, not shown;
     the terminal stays with the shell; the rest is the job's own."""
 
-    def __init__(self, job: Job) -> None:
+    def __init__(self, job: Job, input: Iterator[object] | None = None, loop: bool = False) -> None:
         self._job = job
+        self.block_input = input if input is not None else job.block_input
+        self.loops = job.loops + loop
         self.output: list[object] = []
         self.foreground = False
         self.inherit_stdout = False
@@ -80,6 +101,14 @@ class _Captured:
     @exit_request.setter
     def exit_request(self, request: BaseException | None) -> None:     # exit in a loop leaves the shell
         self._job.exit_request = request
+
+    @property
+    def loop_control(self) -> LoopControl | None:
+        return self._job.loop_control
+
+    @loop_control.setter
+    def loop_control(self, control: LoopControl | None) -> None:
+        self._job.loop_control = control
 
     def put(self, item: object) -> None:
         self.emit(item, 1)
@@ -217,6 +246,8 @@ def _start_builtin(call: Call, job: Job, upstream: object, last: bool,
         source = upstream
     elif pipe_in is not None:
         source = _pipe_lines(pipe_in, job.cancel)
+    elif cmd.input != "none" and job.block_input is not None:
+        source = job.block_input
     elif cmd.input != "none" and job.stdin is not None:
         source = _pipe_lines(job.stdin, job.cancel)
     else:
@@ -243,7 +274,9 @@ def _start_builtin(call: Call, job: Job, upstream: object, last: bool,
         err_stream = _ErrWriter(job, None, into=out)
     else:
         err_stream = _ErrWriter(job, stderr)
-    ctx = Context(job.shell, call.name, source, job.cancel, err_stream, lambda plan: capture(plan, job))
+    ctx = Context(job.shell, call.name, source, job.cancel, err_stream,
+                  lambda plan, input=None, loop=False: _block_capture(plan, job, input, loop))
+    ctx.loops = job.loops
 
     def run() -> None:
         job.thread_started()
@@ -253,7 +286,9 @@ def _start_builtin(call: Call, job: Job, upstream: object, last: bool,
             job.usage.thread_done()
             if isinstance(out, (Channel, _FileSink)):
                 out.close()
-            if isinstance(source, Channel):
+            if source is job.block_input:        # the block's, for its next round
+                pass
+            elif isinstance(source, Channel):
                 source.stop_reading()
             elif source is not None and hasattr(source, "close"):
                 source.close()
@@ -295,6 +330,12 @@ def _run_builtin(cmd, call: Call, ctx: Context, out, job: Job) -> int:
     except ExitShell as e:
         job.exit_request = e
         return e.status
+    except LoopControl as e:                # on its way to the loop it breaks or continues
+        for item in e.output:
+            out.put(item)
+        e.output = []
+        job.loop_control = e
+        return ctx.status
     except BrokenPipeError:
         return ctx.status
     except OSError as e:

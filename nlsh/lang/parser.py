@@ -109,8 +109,8 @@ def _block_end(tokens: list[Token], start: int, stops: tuple[str, ...]) -> int:
     """Where the first of ``stops`` in command position, outside any block opened
     after ``start``, is (``len(tokens)`` if nowhere)."""
     depth = 0
-    for k in range(start, len(tokens)):
-        if not _starts_command(tokens[k - 1] if k > start else None):
+    for k, at_start in zip(range(start, len(tokens)), _command_positions(tokens[start:])):
+        if not at_start:
             continue
         word = _word_at(tokens[k])
         if depth == 0 and word in stops:
@@ -120,6 +120,16 @@ def _block_end(tokens: list[Token], start: int, stops: tuple[str, ...]) -> int:
         elif word in ("done", "fi"):
             depth -= 1
     return len(tokens)
+
+
+def _command_positions(tokens: list[Token]) -> list[bool]:
+    """For each token, whether a command starts there: first, after ``;``, ``|``,
+    ``&&``…, and after a ``do``, ``then`` or ``else`` that starts one itself."""
+    out, at_start = [], True
+    for tok in tokens:
+        out.append(at_start)
+        at_start = _starts_command(tok) or at_start and _word_at(tok) in ("do", "then", "else")
+    return out
 
 
 def _part(tokens: list[Token], start: int, end: int, head: Token, expected: str,
@@ -203,8 +213,8 @@ def open_loops(line: str) -> int:
     sentence may start with them.)"""
     tokens = tokenize(line)
     depth = headers = 0
-    for k, tok in enumerate(tokens):
-        if not _starts_command(tokens[k - 1] if k else None):
+    for k, (tok, at_start) in enumerate(zip(tokens, _command_positions(tokens))):
+        if not at_start:
             continue
         word = _word_at(tok)
         if word == "for" and k + 2 < len(tokens) and tokens[k + 1].text.isidentifier() and _word_at(

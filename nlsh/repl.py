@@ -112,9 +112,10 @@ class ShellLexer(Lexer):
                     style = "class:op"
                     expect_cmd = tok.value in ("|", ";", "&&", "||", "&")
                 elif expect_cmd:
-                    keyword = tok.text in ("do", "done")        # a loop's; a command follows do
+                    keyword = tok.text in ("do", "done", "then", "elif", "else", "fi")   # a block's
                     style = "class:known" if keyword or self._known(tok.text) else "class:unknown"
-                    expect_cmd = tok.text == "do"
+                    expect_cmd = tok.text in ("do", "then", "else", "if", "elif", "while", "until")
+
                 elif tok.flag_like:
                     style = "class:flag"
                 elif piece[:1] in "'\"":

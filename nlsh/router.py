@@ -50,12 +50,13 @@ def _apostrophe(line: str, i: int) -> bool:
 
 def needs_more(text: str) -> bool:
     """Whether ``text`` goes on on the next line: it ends in ``\\``, ``|``,
-    ``&&`` or ``||``, or leaves a quote, a ``$(`` or a ``for`` loop open;
-    an apostrophe in a sentence opens nothing."""
+    ``&&`` or ``||``, or leaves a quote, a ``$(`` or a block open (``while read n``,
+    but not the sentence "if there are logs, compress them"); an apostrophe in a
+    sentence opens nothing."""
     if text.rstrip().endswith(("\\", "|", "&&", "||")):
         return True
     try:
-        return open_loops(text) > 0
+        return open_loops(text, first_word_opens=language_words(text) == 0) > 0
     except ParseError as e:
         return "unterminated" in e.message and not unparsed_is_utterance(text.strip(), e)
 

@@ -168,6 +168,24 @@ def test_a_loop_typed_over_several_lines(repl):
     r.c.expect_exact(PROMPT)
 
 
+def test_an_if_and_a_while_read_typed_over_several_lines(repl, work):
+    (work / "names.txt").write_text("ann\nbob\n")
+    r = repl()
+    r.c.sendline("if test -e names.txt; then")       # the if waits for its fi
+    r.c.sendline("echo has-names")
+    r.c.sendline("else")
+    r.c.sendline("echo no-names")
+    r.c.sendline("fi")
+    r.c.expect_exact("has-names")
+    r.c.expect_exact(PROMPT)
+    r.c.sendline("cat names.txt | while read n")
+    r.c.sendline("do echo hello-$n")
+    r.c.sendline("done")
+    r.c.expect_exact("hello-ann")
+    r.c.expect_exact("hello-bob")
+    r.c.expect_exact(PROMPT)
+
+
 def test_ctrl_z_builtin_runs_on_and_fg_brings_it_back(repl):
     r = repl()
     r.c.sendline("sleep 1 && echo finished-now")
@@ -262,3 +280,6 @@ def test_highlighting_marks_command_words_and_loop_keywords():
     styles = {piece: style for style, piece in line}
     assert styles["for"] == styles["do"] == styles["echo"] == styles["done"] == "class:known"
     assert (styles["lsx"], styles["-l"], styles["'q'"], styles["$f"]) == ("class:unknown", "class:flag", "class:string", "")
+    line = ShellLexer(shell).lex_document(Document("if true; then pwd; else date; fi"))(0)
+    styles = {piece: style for style, piece in line}
+    assert {styles[w] for w in ("if", "true", "then", "pwd", "else", "date", "fi")} == {"class:known"}

@@ -205,22 +205,25 @@ def _only_modifiers(before: list[Token], commands: CommandLookup) -> bool:
     return start < len(before)
 
 
-def open_loops(line: str) -> int:
+def open_loops(line: str, first_word_opens: bool = False) -> int:
     """How many blocks of ``line`` still wait for their end (the REPL goes on to
     the next line while some do): each ``do`` and ``then`` opens one, each
-    ``done``, ``fi`` and ``elif`` closes one, and so does a ``for NAME in WORDS``
-    still without its ``do``. (``if`` or ``while`` alone opens nothing: a
-    sentence may start with them.)"""
+    ``done``, ``fi`` and ``elif`` closes one; so does a ``for NAME in WORDS``,
+    or a ``while``, ``until``, ``if`` or ``elif`` after an operator, still
+    without its ``do`` or ``then``. A ``while``, ``until`` or ``if`` that
+    starts the line counts only with ``first_word_opens``: a sentence may start
+    with them ("if there are logs, compress them")."""
     tokens = tokenize(line)
     depth = headers = 0
     for k, (tok, at_start) in enumerate(zip(tokens, _command_positions(tokens))):
         if not at_start:
             continue
         word = _word_at(tok)
-        if word == "for" and k + 2 < len(tokens) and tokens[k + 1].text.isidentifier() and _word_at(
-                tokens[k + 2]) == "in":
+        for_header = word == "for" and k + 2 < len(tokens) and tokens[k + 1].text.isidentifier() \
+            and _word_at(tokens[k + 2]) == "in"
+        if for_header or word in ("while", "until", "if", "elif") and (k > 0 or first_word_opens):
             headers += 1
-        elif word == "do" and headers:
+        elif word in ("do", "then") and headers:
             headers -= 1
         depth += (word in ("do", "then")) - (word in ("done", "fi", "elif"))
     return depth + headers

@@ -74,7 +74,7 @@ def _starts_command(previous: Token | None) -> bool:
     return previous is None or (previous.kind == "op" and previous.value in _STARTS)
 
 
-_CLOSING = {"for": "done", "while": "done", "until": "done", "if": "fi"}
+_OPENERS = ("for", "while", "until", "if")
 _INNER = ("do", "done", "then", "elif", "else", "fi")
 
 
@@ -91,7 +91,7 @@ def _loops(tokens: list[Token], commands: CommandLookup, aliases: Mapping[str, s
         tok = tokens[i]
         at_start = _starts_command(out[-1] if out else None)
         word = _word_at(tok)
-        if word in _CLOSING and (at_start or _only_modifiers(out, commands)):
+        if word in _OPENERS and (at_start or _only_modifiers(out, commands)):
             block = _loop if word == "for" else _if if word == "if" else _while
             call, end = block(tokens, i, commands, aliases)
             out.append(Token("block", call, tok.column, tokens[end - 1].column + tokens[end - 1].length - tok.column))
@@ -115,7 +115,7 @@ def _block_end(tokens: list[Token], start: int, stops: tuple[str, ...]) -> int:
         word = _word_at(tokens[k])
         if depth == 0 and word in stops:
             return k
-        if word in _CLOSING:
+        if word in _OPENERS:
             depth += 1
         elif word in ("done", "fi"):
             depth -= 1

@@ -12,11 +12,14 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
+import shlex
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from nlsh.commands.system import signal_and_targets
 from nlsh.kernel.context import CommandError
 from nlsh.kernel.expand import Unexpanded, expand_word
+from nlsh.lang import ParseError, parse
 from nlsh.lang.plan import Call, Plan, Word
 from nlsh.lang.text import call_text
 from nlsh.lang.text import text as plan_text
@@ -272,7 +275,6 @@ def _assess_call(call: Call, shell: Shell, pipeline: tuple[Call, ...]) -> Step:
         if argv and isinstance(argv[0], Word) and argv[0].is_literal:
             step.programs.append(argv[0].literal)
     if "process" in step.effects:
-        from nlsh.commands.system import signal_and_targets
         words = [t.source() if isinstance(t, Word) else str(t) for t in (call.get("targets") or ())]
         step.signals = signal_and_targets(words)[1] if cmd.name == "kill" else words
     return _redirects(call, shell, step)
@@ -281,9 +283,6 @@ def _assess_call(call: Call, shell: Shell, pipeline: tuple[Call, ...]) -> Step:
 def _add_wrapped(step: Step, args: list[str], shell: Shell, pipeline: tuple[Call, ...]) -> None:
     """``env [NAME=VALUE]… COMMAND …`` (what ``NAME=VALUE COMMAND`` runs) does what
     COMMAND does: judge that too, so a wrapper never hides a deletion."""
-    import shlex
-
-    from nlsh.lang import ParseError, parse
     while args and "=" in args[0] and args[0].split("=", 1)[0].isidentifier():
         args = args[1:]
     if not args or args[0].startswith("-"):

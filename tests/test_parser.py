@@ -63,6 +63,28 @@ def test_a_bracket_without_its_closing_bracket_is_a_plain_word():
     assert p("echo [ab].txt").calls[0].get("words") == (Word((Glob("[ab].txt"),)),)
 
 
+@pytest.mark.parametrize("line,words", [
+    ("echo {a,b}.txt", ["a.txt", "b.txt"]),
+    ("echo x{1..3}y {c..a}", ["x1y", "x2y", "x3y", "c", "b", "a"]),
+    ("echo {01..10..3} {3..1}", ["01", "04", "07", "10", "3", "2", "1"]),
+    ("echo {a,b}{1,2} pre{a,{b,c}}", ["a1", "a2", "b1", "b2", "prea", "preb", "prec"]),
+    ("echo f{,.bak} a,b {}", ["f", "f.bak", "a,b", "{}"]),
+    ("echo '{a,b}' \"{c,d}\" \\{e,f} {g} {1..x}", ["{a,b}", "{c,d}", "{e,f}", "{g}", "{1..x}"]),   # not expanded
+])
+def test_braces_expand_as_in_bash(line, words):
+    call = p(line).calls[0]
+    assert [w.source() for w in call.get("words")] == words
+    assert p(t(p(line))) == p(line)                    # and print back as they parse
+
+
+def test_braces_name_globs_and_variables_too():
+    assert p("ls {*.py,*.md}").calls[0].get("paths") == (Word((Glob("*.py"),)), Word((Glob("*.md"),)))
+    assert p("echo $D/{x,y}").calls[0].get("words") == (Word((Var("D"), Lit("/x"))), Word((Var("D"), Lit("/y"))))
+    with pytest.raises(ParseError) as e:
+        p("echo {1..100000}")
+    assert e.value.message == "the braces give more than 10000 words"
+
+
 def test_patterns_are_not_globbed():
     c = call("find . -name *.py")
     assert c.get("name") == Word.lit("*.py")

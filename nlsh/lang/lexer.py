@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import pairwise
 
 from nlsh.lang.errors import ParseError
 from nlsh.lang.plan import CASE_OPS, Arith, Glob, Lit, Part, Plan, Sub, Tilde, Var, Word
@@ -50,51 +51,109 @@ def _is_name_char(c: str) -> bool:
 
 
 class _WordBuilder:
-    """Collects characters into parts, separating literal from glob text."""
+    """Collects characters and expansions, then makes the word (or, with braces,
+    the words): unquoted text holding a wildcard becomes a Glob."""
 
     def __init__(self) -> None:
-        self.parts: list[Part] = []
-        self.run: list[tuple[str, bool]] = []   # (char, unquoted)
+        self.atoms: list[tuple[str, bool] | Part] = []   # (char, unquoted) or an expansion
 
     def char(self, c: str, unquoted: bool) -> None:
-        self.run.append((c, unquoted))
+        self.atoms.append((c, unquoted))
 
     def part(self, part: Part) -> None:
-        self._flush()
-        self.parts.append(part)
+        self.atoms.append(part)
 
-    def _flush(self) -> None:
-        # An unquoted stretch holding a wildcard becomes a Glob; quoted or
-        # escaped characters next to it stay Lit so they keep their meaning.
-        i = 0
-        while i < len(self.run):
-            j = i
-            unq = self.run[i][1]
-            while j < len(self.run) and self.run[j][1] == unq:
-                j += 1
-            text = "".join(c for c, _ in self.run[i:j])
-            if unq and _wild(text):
-                self.parts.append(Glob(text))
-            else:
-                self._lit(text)
-            i = j
-        self.run = []
+    def words(self, column: int) -> list[Word]:
+        """The word, or the words its unquoted braces give (``a{b,c}``, ``{1..3}``)."""
+        return [_word(atoms) for atoms in _braces(self.atoms, column)]
 
-    def _lit(self, text: str) -> None:
-        if self.parts and isinstance(self.parts[-1], Lit):
-            self.parts[-1] = Lit(self.parts[-1].text + text)
+
+def _word(atoms: list) -> Word:
+    parts: list[Part] = []
+
+    def add(part: Part) -> None:
+        if parts and isinstance(part, Lit) and isinstance(parts[-1], Lit):
+            parts[-1] = Lit(parts[-1].text + part.text)
         else:
-            self.parts.append(Lit(text))
+            parts.append(part)
 
-    def word(self) -> Word:
-        self._flush()
-        merged: list[Part] = []
-        for p in self.parts:
-            if merged and isinstance(p, Lit) and isinstance(merged[-1], Lit):
-                merged[-1] = Lit(merged[-1].text + p.text)
-            else:
-                merged.append(p)
-        return Word(tuple(merged) or (Lit(""),))
+    i = 0
+    while i < len(atoms):
+        if not isinstance(atoms[i], tuple):
+            add(atoms[i])
+            i += 1
+            continue
+        # A stretch of unquoted characters holding a wildcard becomes a Glob; quoted or
+        # escaped characters next to it stay Lit so they keep their meaning.
+        j, unq = i, atoms[i][1]
+        while j < len(atoms) and isinstance(atoms[j], tuple) and atoms[j][1] == unq:
+            j += 1
+        text = "".join(c for c, _ in atoms[i:j])
+        add(Glob(text) if unq and _wild(text) else Lit(text))
+        i = j
+    return Word(tuple(parts) or (Lit(""),))
+
+
+MAX_BRACE_WORDS = 10_000
+_SEQUENCE = re.compile(r"(-?\d+)\.\.(-?\d+)(?:\.\.(-?\d+))?|([a-zA-Z])\.\.([a-zA-Z])(?:\.\.(-?\d+))?")
+
+
+def _braces(atoms: list, column: int) -> list[list]:
+    """bash's brace expansion: the first unquoted ``{…}`` holding a ``,`` (or a
+    sequence ``{1..5}``, ``{a..e}``, ``{01..10..2}``) gives one word per item,
+    the rest expanded in turn; ``{}`` and ``{a}`` stay as they are."""
+    for i, atom in enumerate(atoms):
+        if atom != ("{", True):
+            continue
+        depth, commas, end = 0, [], None
+        for j in range(i, len(atoms)):
+            if atoms[j] == ("{", True):
+                depth += 1
+            elif atoms[j] == ("}", True):
+                depth -= 1
+                if depth == 0:
+                    end = j
+                    break
+            elif atoms[j] == (",", True) and depth == 1:
+                commas.append(j)
+        if end is None:
+            continue
+        if commas:
+            cuts = [i, *commas, end]
+            items = [atoms[a + 1:b] for a, b in pairwise(cuts)]
+        else:
+            inner = atoms[i + 1:end]
+            try:
+                seq = _sequence("".join(a[0] for a in inner)) if all(
+                    isinstance(a, tuple) and a[1] for a in inner) else None
+            except ValueError:
+                raise ParseError(f"the braces give more than {MAX_BRACE_WORDS} words", column) from None
+            if seq is None:
+                continue
+            items = [[(c, False) for c in item] for item in seq]
+        out: list[list] = []
+        for item in items:
+            out.extend(_braces(atoms[:i] + item + atoms[end + 1:], column))
+            if len(out) > MAX_BRACE_WORDS:
+                raise ParseError(f"the braces give more than {MAX_BRACE_WORDS} words", column)
+        return out
+    return [atoms]
+
+
+def _sequence(text: str) -> list[str] | None:
+    m = _SEQUENCE.fullmatch(text)
+    if m is None:
+        return None
+    if m.group(1) is not None:
+        a, b, step = int(m.group(1)), int(m.group(2)), abs(int(m.group(3) or 1)) or 1
+        width = max(len(m.group(1)), len(m.group(2))) if any(
+            g.lstrip("-").startswith("0") and len(g.lstrip("-")) > 1 for g in m.group(1, 2)) else 0
+        if abs(b - a) // step >= MAX_BRACE_WORDS:
+            raise ValueError("too many words")
+        values = range(a, b + (1 if b >= a else -1), step if b >= a else -step)
+        return [str(v).zfill(width) if v >= 0 else "-" + str(-v).zfill(width - 1) for v in values]
+    a, b, step = ord(m.group(4)), ord(m.group(5)), abs(int(m.group(6) or 1)) or 1
+    return [chr(v) for v in range(a, b + (1 if b >= a else -1), step if b >= a else -step)]
 
 
 def join_continued(text: str) -> str:
@@ -155,7 +214,7 @@ def tokenize(line: str, nested: Nested | None = None) -> list[Token]:
             else:
                 b.char(c, True)
                 i += 1
-        tokens.append(Token("word", b.word(), start, i - start, flag_like))
+        tokens.extend(Token("word", w, start, i - start, flag_like) for w in b.words(start))
     return tokens
 
 

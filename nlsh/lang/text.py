@@ -165,6 +165,7 @@ def _lit(text: str, first: bool, near_glob: bool, dashes_ok: bool) -> str:
         text
         and not near_glob
         and not any(c in SPECIAL or c in GLOB_CHARS or not c.isprintable() for c in text)
+        and (text == "{}" or "{" not in text and "}" not in text)      # braces would expand
         and not (first and text[0] in "~-" and not (dashes_ok and text[0] == "-"))
     )
     if safe:

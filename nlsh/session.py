@@ -38,6 +38,7 @@ class Shell:
         self.cwd = _initial_cwd(self.env)
         self.env["PWD"] = self.cwd
         self.aliases: dict[str, str] = {}
+        self.dirs: list[str] = []          # pushd's stack, below the working directory
         self.last_status = 0
         self.history = History()
         self.store = Store()

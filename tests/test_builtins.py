@@ -141,6 +141,17 @@ def test_cd_changes_cwd_and_back(sh, work):
     assert r.status == 1 and r.err.strip() == "nlsh: cd: nowhere: No such file or directory"
 
 
+def test_pushd_popd_and_dirs(sh, work, monkeypatch):
+    monkeypatch.setenv("HOME", str(work))
+    r = sh("pushd a; pushd b; dirs; pwd; popd; popd; pwd; pushd a; pushd; pwd", {"a/b/x": ""})
+    assert r.out.splitlines() == ["~/a ~", "~/a/b ~/a ~", "~/a/b ~/a ~", str(work / "a" / "b"), "~/a ~", "~",
+                                  str(work), "~/a ~", "~ ~/a", str(work)]
+    r = sh("popd; pushd; pushd nowhere")
+    assert r.status == 1 and r.err.splitlines() == ["nlsh: popd: directory stack empty",
+                                                    "nlsh: pushd: no other directory",
+                                                    "nlsh: pushd: nowhere: No such file or directory"]
+
+
 def test_variables_and_status(sh):
     r = sh("export NAME=world; echo \"hello $NAME\" ${NAME}s; false; echo $?")
     assert r.out.splitlines() == ["hello world worlds", "1"]

@@ -139,6 +139,11 @@ def cd(ctx: Context, a: Args) -> None:
         target = shell.env.get("OLDPWD")
         if not target:
             raise CommandError("OLDPWD not set")
+    _enter(ctx, target)
+
+
+def _enter(ctx: Context, target: str) -> None:
+    """Make ``target`` the working directory, or say why not."""
     full = ctx.path(target)
     if not os.path.exists(full):
         raise CommandError(f"{target}: No such file or directory")
@@ -146,7 +151,47 @@ def cd(ctx: Context, a: Args) -> None:
         raise CommandError(f"{target}: Not a directory")
     if not os.access(full, os.X_OK):
         raise CommandError(f"{target}: Permission denied")
-    shell.set_cwd(full)
+    ctx.shell.set_cwd(full)
+
+
+def _stack(ctx: Context) -> Iterator[str]:
+    home = ctx.shell.env.get("HOME", "")
+    for d in [ctx.cwd, *ctx.shell.dirs]:
+        yield "~" + d[len(home):] if home and (d == home or d.startswith(home + "/")) else d
+
+
+@command("pushd", "Go to DIR, keeping the directory you leave on a stack (popd returns); "
+         "without DIR, swap the top two.",
+         params=[Param("dir", "path", metavar="DIR")], output="text", category="files", shell_state=True,
+         planned=False, examples=[Example("work in docs for a while", "pushd docs", None, {"docs/x": ""})])
+def pushd(ctx: Context, a: Args) -> Iterator[str]:
+    here = ctx.cwd
+    if a.dir is None:
+        if not ctx.shell.dirs:
+            raise CommandError("no other directory")
+        _enter(ctx, ctx.shell.dirs.pop(0))
+    else:
+        _enter(ctx, a.dir)
+    ctx.shell.dirs.insert(0, here)
+    yield " ".join(_stack(ctx))
+
+
+@command("popd", "Return to the directory on top of pushd's stack.",
+         output="text", category="files", shell_state=True, planned=False,
+         examples=[Example("go back to where pushd left", "pushd docs && popd", None, {"docs/x": ""})])
+def popd(ctx: Context, a: Args) -> Iterator[str]:
+    if not ctx.shell.dirs:
+        raise CommandError("directory stack empty")
+    _enter(ctx, ctx.shell.dirs[0])
+    ctx.shell.dirs.pop(0)
+    yield " ".join(_stack(ctx))
+
+
+@command("dirs", "Show pushd's stack of directories, the working one first.",
+         output="text", category="files", planned=False,
+         examples=[Example("which directories are on the stack", "dirs")])
+def dirs(ctx: Context, a: Args) -> Iterator[str]:
+    yield " ".join(_stack(ctx))
 
 
 @command("pwd", "Print the working directory.", output="text", category="files",
@@ -666,4 +711,4 @@ def tree(ctx: Context, a: Args) -> Iterator[str]:
     yield from walk(root, "", 0)
 
 
-COMMANDS = [ls, cd, pwd, cat, head, tail, stat, du, df, mkdir, cp, mv, rm, touch, ln, chmod, tree]
+COMMANDS = [ls, cd, pushd, popd, dirs, pwd, cat, head, tail, stat, du, df, mkdir, cp, mv, rm, touch, ln, chmod, tree]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import threading
@@ -248,6 +249,20 @@ class ReplFace:
         return answer.strip().lower() in ("y", "yes")
 
 
+_EVENT = re.compile(r"(?<!\S)!(!|\$)(?!\S)")
+
+
+def expand_history(line: str, previous: str | None) -> str:
+    """bash's ``!!`` (the previous line) and ``!$`` (its last word), as whole words
+    outside quotes; ValueError("!!: event not found") without a previous line."""
+    if "'" in line or '"' in line or not _EVENT.search(line):
+        return line
+    if previous is None:
+        raise ValueError(f"{_EVENT.search(line).group(0)}: event not found")
+    words = previous.split()
+    return _EVENT.sub(lambda m: previous if m.group(1) == "!" else (words[-1] if words else ""), line)
+
+
 class _History(FileHistory):
     """The history file; if it cannot be written (a read-only or full disk), one
     warning, and this session's lines are kept in memory only."""
@@ -258,6 +273,17 @@ class _History(FileHistory):
         self._warned = False
         with contextlib.suppress(OSError):      # if it cannot be made, the first line says so
             ensure(os.path.dirname(self.filename))
+
+    def last(self) -> str | None:
+        """The newest line (before the one being typed)."""
+        strings = self.get_strings()
+        return strings[-1] if strings else None
+
+    def append_string(self, string: str) -> None:
+        """Lines are kept with ``!!`` and ``!$`` already replaced, as bash keeps them."""
+        with contextlib.suppress(ValueError):
+            string = expand_history(string, self.last())
+        super().append_string(string)
 
     def store_string(self, string: str) -> None:
         try:
@@ -292,6 +318,7 @@ def run_repl(json: bool = False, yes: bool = False, model: str | None = None, ba
     while True:
         shell.report_finished_jobs()
         default, face.prefill = face.prefill, ""
+        previous = history.last()
         try:
             line = session.prompt(lambda: _prompt(shell), default=default)
         except KeyboardInterrupt:
@@ -299,6 +326,14 @@ def run_repl(json: bool = False, yes: bool = False, model: str | None = None, ba
         except EOFError:
             line = "exit"
         line = join_continued(line)
+        try:
+            expanded = expand_history(line, previous)
+        except ValueError as e:
+            shell.renderer.item(2, f"nlsh: {e}")
+            continue
+        if expanded != line:
+            shell.renderer.item(2, expanded)         # what runs, as bash shows it
+            line = expanded
         try:
             status = shell.run_line(line)
         except ExitShell as e:

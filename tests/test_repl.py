@@ -186,6 +186,29 @@ def test_an_if_and_a_while_read_typed_over_several_lines(repl, work):
     r.c.expect_exact(PROMPT)
 
 
+def test_bang_bang_runs_the_previous_line_again(repl):
+    r = repl()
+    r.c.sendline("echo bang-one")
+    r.c.expect_exact("bang-one")
+    r.c.expect_exact(PROMPT)
+    r.c.sendline("!! two")                          # shown as it runs, then run
+    r.c.expect_exact("echo bang-one two")
+    r.c.expect_exact("bang-one two")
+    r.c.expect_exact(PROMPT)
+    r.c.sendline("echo last !$")
+    r.c.expect_exact("last two")
+
+
+def test_history_expansion_replaces_whole_words_outside_quotes():
+    from nlsh.repl import expand_history
+    assert expand_history("!!", "ls -l") == "ls -l"
+    assert expand_history("sudo !! && echo !$", "rm a b") == "sudo rm a b && echo b"
+    assert expand_history("echo 'hi!!' x!!", "ls") == "echo 'hi!!' x!!"      # quoted or inside a word: kept
+    assert expand_history("!ls", "pwd") == "!ls"                              # $SHELL's line, not an event
+    with pytest.raises(ValueError, match="!!: event not found"):
+        expand_history("!!", None)
+
+
 def test_ctrl_z_builtin_runs_on_and_fg_brings_it_back(repl):
     r = repl()
     r.c.sendline("sleep 1 && echo finished-now")

@@ -164,6 +164,14 @@ def which(ctx: Context, a: Args) -> Iterator[str]:
                 ctx.warn(f"no {n} in PATH")
 
 
+@command("type", "What a command word is (bash's name for which).",
+         params=[Param("names", "str", variadic=True, required=True, metavar="NAME")],
+         output="text", category="system", planned=False,
+         examples=[Example("what is cd", "type cd", "cd: nlsh built-in")])
+def type_(ctx: Context, a: Args) -> Iterator[str]:
+    yield from which.run(ctx, a)
+
+
 @command("date", "The current date and time (+FORMAT as in strftime).",
          params=[Param("utc", "flag", ("-u", "--utc"), "in UTC"),
                  Param("iso", "flag", ("-I", "--iso-8601"), "date only, ISO 8601"),
@@ -201,4 +209,4 @@ def false(ctx: Context, a: Args) -> None:
     ctx.status = 1
 
 
-COMMANDS = [ps, kill, free, uptime, env, export, unset, which, date, sleep, true, false]
+COMMANDS = [ps, kill, free, uptime, env, export, unset, which, type_, date, sleep, true, false]

@@ -244,10 +244,11 @@ def _block_input(ctx: Context) -> Iterator[object] | None:
     return iter(ctx.input) if ctx.input is not None else None
 
 
-@command("if", "Run COMMANDS if CONDITION succeeds, else the else part (as in bash).",
+@command("if", "Run COMMANDS if CONDITION succeeds, as in bash: if C; then …; [elif C; then …;] "
+         "[else …;] fi.",
          params=[Param("cond", "plan", help="the condition", required=True, metavar="CONDITION; then"),
                  Param("then", "plan", help="the commands", required=True, metavar="COMMANDS;"),
-                 Param("else", "plan", help="elif …; or else COMMANDS;", metavar="[else COMMANDS;] fi")],
+                 Param("else", "plan", help="elif …; or else COMMANDS;", metavar="elif …|else COMMANDS;")],
          input="any", output="text", category="shell", planned=False,
          examples=[Example("say whether notes.txt exists", "if test -e notes.txt; then echo yes; else echo no; fi",
                            "yes", {"notes.txt": ""})])

@@ -122,6 +122,14 @@ def _block_end(tokens: list[Token], start: int, stops: tuple[str, ...]) -> int:
     return len(tokens)
 
 
+def _keyword_at(tokens: list[Token], start: int, stops: tuple[str, ...], head: Token, missing: str) -> int:
+    """``_block_end``, which must find one of ``stops``: else "HEAD: ``missing``"."""
+    k = _block_end(tokens, start, stops)
+    if k == len(tokens):
+        raise ParseError(f"{head.text}: {missing}", head.column, head.length)
+    return k
+
+
 def _command_positions(tokens: list[Token]) -> list[bool]:
     """For each token, whether a command starts there: first, after ``;``, ``|``,
     ``&&``…, and after a ``do``, ``then`` or ``else`` that starts one itself."""
@@ -153,14 +161,10 @@ def _while(tokens: list[Token], i: int, commands: CommandLookup,
            aliases: Mapping[str, str]) -> tuple[Call, int]:
     """``while|until CONDITION; do BODY; done``: the Call and where it ends."""
     head = tokens[i]
-    do = _block_end(tokens, i + 1, ("do",))
-    if do == len(tokens):
-        raise ParseError(f"{head.text}: expected '; do' after the condition ({head.text} COMMANDS; do …; done)",
-                         head.column, head.length)
+    do = _keyword_at(tokens, i + 1, ("do",), head, f"expected '; do' after the condition ({head.text} COMMANDS; "
+                                                   "do …; done)")
     cond = _part(tokens, i + 1, do, head, "CONDITION; before 'do'", commands, aliases)
-    done = _block_end(tokens, do + 1, ("done",))
-    if done == len(tokens):
-        raise ParseError(f"{head.text}: missing '; done'", head.column, head.length)
+    done = _keyword_at(tokens, do + 1, ("done",), head, "missing '; done'")
     body = _part(tokens, do + 1, done, head, "COMMANDS; before 'done'", commands, aliases)
     return Call(head.text, (("cond", cond), ("body", body))), done + 1
 
@@ -169,14 +173,9 @@ def _if(tokens: list[Token], i: int, commands: CommandLookup,
         aliases: Mapping[str, str]) -> tuple[Call, int]:
     """``if C; then B; [elif C; then B;]… [else B;] fi`` (an ``elif`` is an ``if`` in the else part)."""
     head = tokens[i]
-    then = _block_end(tokens, i + 1, ("then",))
-    if then == len(tokens):
-        raise ParseError(f"{head.text}: expected '; then' after the condition (if COMMANDS; then …; fi)",
-                         head.column, head.length)
+    then = _keyword_at(tokens, i + 1, ("then",), head, "expected '; then' after the condition (if COMMANDS; then …; fi)")
     cond = _part(tokens, i + 1, then, head, "CONDITION; before 'then'", commands, aliases)
-    stop = _block_end(tokens, then + 1, ("elif", "else", "fi"))
-    if stop == len(tokens):
-        raise ParseError(f"{head.text}: missing '; fi'", head.column, head.length)
+    stop = _keyword_at(tokens, then + 1, ("elif", "else", "fi"), head, "missing '; fi'")
     body = _part(tokens, then + 1, stop, head, f"COMMANDS; before '{tokens[stop].text}'", commands, aliases)
     args: tuple[tuple[str, object], ...] = (("cond", cond), ("then", body))
     word = _word_at(tokens[stop])
@@ -184,9 +183,7 @@ def _if(tokens: list[Token], i: int, commands: CommandLookup,
         inner, end = _if(tokens, stop, commands, aliases)
         return Call("if", args + (("else", Plan((Chain((Pipeline((inner,)),)),))),)), end
     if word == "else":
-        fi = _block_end(tokens, stop + 1, ("fi",))
-        if fi == len(tokens):
-            raise ParseError(f"{head.text}: missing '; fi'", head.column, head.length)
+        fi = _keyword_at(tokens, stop + 1, ("fi",), head, "missing '; fi'")
         args += (("else", _part(tokens, stop + 1, fi, tokens[stop], "COMMANDS; before 'fi'", commands, aliases)),)
         stop = fi
     return Call("if", args), stop + 1
@@ -246,9 +243,7 @@ def _loop(tokens: list[Token], i: int, commands: CommandLookup,
         at = tokens[min(j + 1 if j < len(tokens) and tokens[j].value == ";" else j, len(tokens) - 1)]
         raise ParseError("for: expected '; do' after the words", at.column, at.length)
     items = tuple(t.value for t in tokens[i + 3:j])
-    done = _block_end(tokens, j + 2, ("done",))
-    if done == len(tokens):
-        raise ParseError("for: missing '; done'", head.column, head.length)
+    done = _keyword_at(tokens, j + 2, ("done",), head, "missing '; done'")
     body = _part(tokens, j + 2, done, head, "COMMANDS; before 'done'", commands, aliases)
     return Call("for", (("name", name.text), ("items", items), ("body", body))), done + 1
 

@@ -88,6 +88,32 @@ def test_break_outside_a_loop_is_an_error_and_the_line_goes_on(sh):
                      "nlsh: continue: only meaningful in a for, while or until loop\n")
 
 
+@pytest.mark.parametrize("line,out", [
+    ("(cd sub && pwd | count); pwd | count", "1\n1\n"),
+    ("(x=5; cd sub; alias l=ls; echo in $x); echo \"out [$x]\"; pwd | count; which l", "in 5\nout []\n1\n"),
+    ("(exit 3); echo status $?", "status 3\n"),
+    ("(echo a; echo b;) | sort -r > o.txt; cat o.txt", "b\na\n"),
+    ("seq 3 | (read a; read b; echo $b)", "2\n"),
+    ("for i in 1 2; do (echo $i) ; done; (for j in x; do echo $j; done)", "1\n2\nx\n"),
+    ("echo '(x)' \\(y\\)", "(x) (y)\n"),
+])
+def test_subshells_as_in_bash(sh, line, out):
+    r = sh(line, {"sub/f": ""})
+    assert r.out == out
+
+
+@pytest.mark.parametrize("line,message", [
+    ("echo (x)", "unsupported character '(' here (quote it to use it literally; ( … ) starts a command)"),
+    ("(echo", "( without its )"), ("( )", "empty ( )"),
+    ("(sleep 1 &)", "a background job (&) inside ( … ) is not supported"),
+    ("(echo) x", "syntax error near 'x' (after ')')"),
+])
+def test_a_broken_subshell_names_what_is_wrong(line, message):
+    with pytest.raises(ParseError) as e:
+        parse(line, REG)
+    assert e.value.message == message
+
+
 def test_a_while_loop_stops_at_ctrl_c_or_a_limit(sh):
     r = sh("limit --time 1s -- while true; do sleep 0.1; done")
     assert r.status == 137 and "time limit 1s exceeded" in r.err
@@ -164,6 +190,7 @@ def test_expansions_as_bash_does_them(sh, word, out):
     "if test -e a; then echo a; elif true; then echo b; elif false; then echo x; else echo c; fi > f",
     "if true; then if false; then echo; fi; else for f in a; do echo; done; fi",
     "while true; do echo; done | first 3; until false && true; do sleep 1; done",
+    "(cd a && ls; (echo b)) > f; echo '(c)'",
 ])
 def test_loops_print_back_as_they_parse(line):
     plan = parse(line, REG)

@@ -41,6 +41,7 @@ def shell_in(work, rules: Rules | None = None, yes: bool = False) -> Shell:
     ("echo $(rm -r ~)", "is never allowed"),                 # inside a $(…)
     ("for d in keep ~; do rm -rf $d; done", "is never allowed"),  # a loop's body, per word
     ("if true; then rm -r ~; fi", "is never allowed"),           # a branch
+    ("(cd sub; rm -r ~)", "is never allowed"),                    # a subshell
     ("LC_ALL=C rm -rf ~", "is never allowed"),                   # a variable for one command: env rm …
     ("env A=1 B=2 kill -9 1", "signalling process 1 is never allowed"),
 ])

@@ -265,6 +265,26 @@ def if_(ctx: Context, a: Args) -> Iterator[object]:
     ctx.status = status
 
 
+@command("subshell", "( COMMANDS ): run COMMANDS in a copy of the shell, as in bash: cd, variables, "
+         "aliases and exit inside stay inside.",
+         params=[Param("body", "plan", help="the commands", required=True, metavar="( COMMANDS )")],
+         input="any", output="text", category="shell", planned=False,
+         examples=[Example("count the files in docs without going there", "(cd docs && ls | count); pwd | count",
+                           "1\n1", {"docs/a": ""})])
+def subshell(ctx: Context, a: Args) -> Iterator[object]:
+    shell = ctx.shell
+    cwd, env, aliases, dirs = shell.cwd, dict(shell.env), dict(shell.aliases), list(shell.dirs)
+    try:
+        out, ctx.status = ctx.capture(a.body, _block_input(ctx), scope=True)
+    finally:
+        shell.cwd, shell.dirs[:] = cwd, dirs
+        shell.env.clear()
+        shell.env.update(env)
+        shell.aliases.clear()
+        shell.aliases.update(aliases)
+    yield from out
+
+
 @command("read", "Read one line of input into variables (REPLY if none), split on whitespace; "
          "status 1 at the end of the input.",
          params=[Param("raw", "flag", ("-r",), "keep backslashes (nlsh always does)"),
@@ -321,4 +341,5 @@ def exit_(ctx: Context, a: Args) -> None:
     raise ExitShell(a.status if a.status is not None else ctx.shell.last_status)
 
 
-COMMANDS = [history, alias, unalias, help_, source, for_, while_, until, if_, read, break_, continue_, exit_]
+COMMANDS = [history, alias, unalias, help_, source, for_, while_, until, if_, subshell, read, break_, continue_,
+            exit_]

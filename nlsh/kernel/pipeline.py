@@ -52,13 +52,14 @@ def run_chain(chain: Chain, job: Job) -> int:
 
 
 def capture(plan: Plan, job: Job, input: Iterator[object] | None = None,
-            loop: bool = False) -> tuple[list[object], int]:
+            loop: bool = False, scope: bool = False) -> tuple[list[object], int]:
     """Run ``plan`` inside ``job``: the items it wrote to its output (a loop
     body's) and its status. Errors go to the job's error stream. ``input``
     (a block's: ``… | while read x``) is what built-ins starting its
     pipelines read, one line at a time, from one round to the next; ``loop``:
-    the plan is a loop's, where break and continue mean something."""
-    inner = _Captured(job, input, loop)
+    the plan is a loop's, where break and continue mean something; ``scope``:
+    a subshell's, which no loop outside reaches and which ``exit`` only ends."""
+    inner = _Captured(job, input, loop, scope)
     status = 0
     for chain in plan.chains:
         status = run_chain(chain, inner)
@@ -69,10 +70,13 @@ def capture(plan: Plan, job: Job, input: Iterator[object] | None = None,
 
 
 def _block_capture(plan: Plan, job: Job, input: Iterator[object] | None = None,
-                   loop: bool = False) -> tuple[list[object], int]:
+                   loop: bool = False, scope: bool = False) -> tuple[list[object], int]:
     """``capture`` for a block's built-in: a break or continue inside the plan
-    comes out as LoopControl, carrying what the plan printed before it."""
-    out, status = capture(plan, job, input, loop)
+    comes out as LoopControl, carrying what the plan printed before it; an
+    ``exit`` inside a subshell gives the subshell's status."""
+    out, status = capture(plan, job, input, loop, scope)
+    if scope and job.exit_request is not None:
+        status, job.exit_request = getattr(job.exit_request, "status", 0), None
     control = job.loop_control
     if control is not None:
         job.loop_control = None
@@ -85,10 +89,11 @@ class _Captured:
     """The job as a ``$(…)`` inside it sees it: output is kept, not shown;
     the terminal stays with the shell; the rest is the job's own."""
 
-    def __init__(self, job: Job, input: Iterator[object] | None = None, loop: bool = False) -> None:
+    def __init__(self, job: Job, input: Iterator[object] | None = None, loop: bool = False,
+                 scope: bool = False) -> None:
         self._job = job
         self.block_input = input if input is not None else job.block_input
-        self.loops = job.loops + loop
+        self.loops = 0 if scope else job.loops + loop
         self.output: list[object] = []
         self.foreground = False
         self.inherit_stdout = False
@@ -275,7 +280,7 @@ def _start_builtin(call: Call, job: Job, upstream: object, last: bool,
     else:
         err_stream = _ErrWriter(job, stderr)
     ctx = Context(job.shell, call.name, source, job.cancel, err_stream,
-                  lambda plan, input=None, loop=False: _block_capture(plan, job, input, loop))
+                  lambda plan, input=None, loop=False, scope=False: _block_capture(plan, job, input, loop, scope))
     ctx.loops = job.loops
 
     def run() -> None:

@@ -183,12 +183,14 @@ def tokenize(line: str, nested: Nested | None = None) -> list[Token]:
             tokens.append(Token("op", op, i, len(op)))
             i += len(op)
             continue
-        if c in "()":
-            raise ParseError(f"unsupported character {c!r} (quote it to use it literally)", i)
+        if c in "()":                       # a subshell's; the parser says where one cannot stand
+            tokens.append(Token("op", c, i, 1))
+            i += 1
+            continue
         start = i
         b = _WordBuilder()
         flag_like = c == "-"
-        while i < n and line[i] not in " \t\n|&;<>":
+        while i < n and line[i] not in " \t\n|&;<>()":
             c = line[i]
             if c == "'":
                 end = line.find("'", i + 1)
@@ -209,8 +211,6 @@ def tokenize(line: str, nested: Nested | None = None) -> list[Token]:
             elif c == "~" and i == start:
                 b.part(Tilde())
                 i += 1
-            elif c in "()":
-                raise ParseError(f"unsupported character {c!r} (quote it to use it literally)", i)
             else:
                 b.char(c, True)
                 i += 1
@@ -225,7 +225,7 @@ def _ends_command(tokens: list[Token]) -> bool:
         return False
     last = tokens[-1]
     if last.kind == "op":
-        return last.value not in ("|", "&&", "||", ";", "&")
+        return last.value not in ("|", "&&", "||", ";", "&", "(")
     return last.value not in _GOES_ON or len(tokens) > 1 and tokens[-2].kind == "word"   # `echo do` ends
 
 

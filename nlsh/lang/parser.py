@@ -62,7 +62,7 @@ def _no_modifiers(plan: Plan, column: int) -> None:
         raise ParseError("limit, nice and batch apply to a whole line: put them at its start", column)
 
 
-_STARTS = (";", "&", "&&", "||", "|")     # operators after which a command starts
+_STARTS = (";", "&", "&&", "||", "|", "(")     # operators after which a command starts
 
 
 def _keyword(tok: Token, word: str) -> bool:
@@ -97,6 +97,14 @@ def _loops(tokens: list[Token], commands: CommandLookup, aliases: Mapping[str, s
             out.append(Token("block", call, tok.column, tokens[end - 1].column + tokens[end - 1].length - tok.column))
             i = end
             continue
+        if tok.kind == "op" and tok.value == "(" and (at_start or _only_modifiers(out, commands)):
+            call, end = _subshell(tokens, i, commands, aliases)
+            out.append(Token("block", call, tok.column, tokens[end - 1].column + 1 - tok.column))
+            i = end
+            continue
+        if tok.kind == "op" and tok.value in ("(", ")"):
+            raise ParseError(f"unsupported character {tok.value!r} here (quote it to use it literally; "
+                             "( … ) starts a command)", tok.column)
         if at_start and word in _INNER:
             opener = "'if'" if word in ("then", "elif", "else", "fi") else "'for' or 'while'"
             raise ParseError(f"syntax error near {tok.text!r} (no {opener} before it)", tok.column, tok.length)
@@ -155,6 +163,30 @@ def _part(tokens: list[Token], start: int, end: int, head: Token, expected: str,
     plan = _plan(_loops(part[:-1], commands, aliases), commands, aliases, "")
     _no_modifiers(plan, part[0].column)
     return plan
+
+
+def _subshell(tokens: list[Token], i: int, commands: CommandLookup,
+              aliases: Mapping[str, str]) -> tuple[Call, int]:
+    """``( COMMANDS )``: the Call and where it ends."""
+    head, depth = tokens[i], 0
+    for k in range(i, len(tokens)):
+        if tokens[k].kind == "op" and tokens[k].value in ("(", ")"):
+            depth += 1 if tokens[k].value == "(" else -1
+            if depth == 0:
+                break
+    else:
+        raise ParseError("( without its )", head.column)
+    body = tokens[i + 1:k]
+    if body and body[-1].kind == "op" and body[-1].value == ";":
+        body = body[:-1]
+    if not body:
+        raise ParseError("empty ( )", head.column)
+    amp = next((t for t in body if t.kind == "op" and t.value == "&"), None)
+    if amp is not None:
+        raise ParseError("a background job (&) inside ( … ) is not supported", amp.column)
+    plan = _plan(_loops(body, commands, aliases), commands, aliases, "")
+    _no_modifiers(plan, body[0].column)
+    return Call("subshell", (("body", plan),)), k + 1
 
 
 def _while(tokens: list[Token], i: int, commands: CommandLookup,
@@ -223,7 +255,8 @@ def open_loops(line: str, first_word_opens: bool = False) -> int:
         elif word in ("do", "then") and headers:
             headers -= 1
         depth += (word in ("do", "then")) - (word in ("done", "fi", "elif"))
-    return depth + headers
+    parens = sum(1 if t.value == "(" else -1 for t in tokens if t.kind == "op" and t.value in ("(", ")"))
+    return depth + headers + max(parens, 0)
 
 
 def _loop(tokens: list[Token], i: int, commands: CommandLookup,
@@ -318,7 +351,7 @@ def _call(tokens: list[Token], commands: CommandLookup, aliases: Mapping[str, st
     if tokens[0].kind == "block":           # done > FILE: a block takes redirections, nothing else
         words, redirects = _words_and_redirects(tokens[1:], False)
         if words:
-            end = "fi" if tokens[0].value.name == "if" else "done"
+            end = {"if": "fi", "subshell": ")"}.get(tokens[0].value.name, "done")
             raise ParseError(f"syntax error near {words[0].text!r} (after '{end}')", words[0].column,
                              words[0].length)
         return replace(tokens[0].value, redirects=redirects)

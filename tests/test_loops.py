@@ -102,6 +102,15 @@ def test_subshells_as_in_bash(sh, line, out):
     assert r.out == out
 
 
+def test_a_subshell_in_the_background_leaves_the_shell_where_it_is(work):
+    (work / "sub").mkdir()
+    shell = _shell(work)
+    run_script_lines(shell, ["(cd sub; export X=1; sleep 1; pwd) &", "sleep 0.3", "pwd; echo \"[$X]\"", "wait"])
+    assert shell.out.getvalue().splitlines()[:2] == [str(work), "[]"]
+    assert shell.cwd == str(work) and "X" not in shell.env
+    shell.shutdown()
+
+
 @pytest.mark.parametrize("line,message", [
     ("echo (x)", "unsupported character '(' here (quote it to use it literally; ( … ) starts a command)"),
     ("(echo", "( without its )"), ("( )", "empty ( )"),

@@ -272,16 +272,7 @@ def if_(ctx: Context, a: Args) -> Iterator[object]:
          examples=[Example("count the files in docs without going there", "(cd docs && ls | count); pwd | count",
                            "1\n1", {"docs/a": ""})])
 def subshell(ctx: Context, a: Args) -> Iterator[object]:
-    shell = ctx.shell
-    cwd, env, aliases, dirs = shell.cwd, dict(shell.env), dict(shell.aliases), list(shell.dirs)
-    try:
-        out, ctx.status = ctx.capture(a.body, _block_input(ctx), scope=True)
-    finally:
-        shell.cwd, shell.dirs[:] = cwd, dirs
-        shell.env.clear()
-        shell.env.update(env)
-        shell.aliases.clear()
-        shell.aliases.update(aliases)
+    out, ctx.status = ctx.capture(a.body, _block_input(ctx), scope=True)
     yield from out
 
 

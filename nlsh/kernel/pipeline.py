@@ -94,6 +94,8 @@ class _Captured:
         self._job = job
         self.block_input = input if input is not None else job.block_input
         self.loops = 0 if scope else job.loops + loop
+        if scope:
+            self.shell = _ShellCopy(job.shell)
         self.output: list[object] = []
         self.foreground = False
         self.inherit_stdout = False
@@ -130,6 +132,26 @@ class _Captured:
 
     def __getattr__(self, name: str) -> object:
         return getattr(self._job, name)
+
+
+class _ShellCopy:
+    """The shell as a subshell's commands see it: their own working directory,
+    variables, aliases, directory stack and ``$?``, the rest the shell's. The
+    shell itself never changes, even while the subshell runs in the background."""
+
+    _OWN = ("cwd", "env", "aliases", "dirs", "last_status")
+
+    def __init__(self, shell) -> None:
+        object.__setattr__(self, "_shell", shell)
+        for name in self._OWN:
+            value = getattr(shell, name)
+            object.__setattr__(self, name, value.copy() if isinstance(value, (dict, list)) else value)
+
+    def set_cwd(self, path: str) -> None:
+        type(self._shell).set_cwd(self, path)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._shell, name)
 
 
 def _runner(job: Job):

@@ -13,6 +13,7 @@ from nlsh.commands.shell import ExitShell
 from nlsh.history import History
 from nlsh.kernel.context import CommandError
 from nlsh.kernel.job import Job, JobTable
+from nlsh.kernel.pipeline import ShellCopy
 from nlsh.kernel.terminal import take_terminal, tty_fd
 from nlsh.lang import ParseError, Plan, parse, text
 from nlsh.lang.lexer import join_continued
@@ -262,8 +263,8 @@ class Shell:
     def _execute(self, plan: Plan) -> int:
         status = self.last_status
         for chain in plan.chains:
-            job = Job(self, chain, _chain_text(self, chain), foreground=not chain.background,
-                      stdin=self.stdin if not chain.background else None)
+            job = Job(ShellCopy(self) if chain.background else self, chain, _chain_text(self, chain),
+                      foreground=not chain.background, stdin=self.stdin if not chain.background else None)
             self.jobs.add(job)
             if chain.background:
                 self.jobs.submit(job)

@@ -82,6 +82,15 @@ def test_kill_says_what_is_wrong_with_its_words(work):
     shell.shutdown()
 
 
+def test_a_background_line_changes_nothing_in_the_shell_as_in_bash(work):
+    (work / "sub").mkdir()
+    shell = make_shell(work)
+    run(shell, "cd sub &\nexport Y=2 &\nalias zz=ls &\nwait\npwd\necho \"[$Y]\"")
+    assert shell.out.getvalue().splitlines()[-2:] == [str(work), "[]"]
+    assert shell.cwd == str(work) and "Y" not in shell.env and "zz" not in shell.aliases
+    shell.shutdown()
+
+
 def test_a_job_reported_as_ended_still_answers_wait_and_never_the_asking_job(work):
     shell = make_shell(work)
     run(shell, "sh -c 'exit 3' &")

@@ -95,7 +95,7 @@ class _Captured:
         self.block_input = input if input is not None else job.block_input
         self.loops = 0 if scope else job.loops + loop
         if scope:
-            self.shell = _ShellCopy(job.shell)
+            self.shell = ShellCopy(job.shell)
         self.output: list[object] = []
         self.foreground = False
         self.inherit_stdout = False
@@ -134,10 +134,11 @@ class _Captured:
         return getattr(self._job, name)
 
 
-class _ShellCopy:
-    """The shell as a subshell's commands see it: their own working directory,
-    variables, aliases, directory stack and ``$?``, the rest the shell's. The
-    shell itself never changes, even while the subshell runs in the background."""
+class ShellCopy:
+    """The shell as a subshell's commands, or a background job's, see it: their
+    own working directory, variables, aliases, directory stack and ``$?``, the
+    rest the shell's (as bash runs both in a subshell). The shell itself never
+    changes under the user while they run."""
 
     _OWN = ("cwd", "env", "aliases", "dirs", "last_status")
 

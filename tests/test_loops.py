@@ -102,6 +102,25 @@ def test_subshells_as_in_bash(sh, line, out):
     assert r.out == out
 
 
+@pytest.mark.parametrize("line,out", [
+    ("{ echo a; echo b; } > o.txt; cat o.txt", "a\nb\n"),
+    ("{ cd sub; }; pwd | count; echo { } x", "1\n{ } x\n"),
+    ("{ echo b; echo a; } | sort; for i in 1; do { echo in; }; done", "a\nb\nin\n"),
+])
+def test_groups_as_in_bash(sh, line, out):
+    assert sh(line, {"sub/f": ""}).out == out
+
+
+@pytest.mark.parametrize("line,message", [
+    ("}", "syntax error near '}' (no '{' before it)"), ("{ echo a }", "{: missing '; }'"),
+    ("{ echo a; } x", "syntax error near 'x' (after '}')"), ("{ ; }", "{: expected COMMANDS; before '}'"),
+])
+def test_a_broken_group_names_what_is_wrong(line, message):
+    with pytest.raises(ParseError) as e:
+        parse(line, REG)
+    assert e.value.message == message
+
+
 def test_a_subshell_in_the_background_leaves_the_shell_where_it_is(work):
     (work / "sub").mkdir()
     shell = _shell(work)
@@ -200,6 +219,7 @@ def test_expansions_as_bash_does_them(sh, word, out):
     "if true; then if false; then echo; fi; else for f in a; do echo; done; fi",
     "while true; do echo; done | first 3; until false && true; do sleep 1; done",
     "(cd a && ls; (echo b)) > f; echo '(c)'",
+    "{ echo a; { echo b; }; } | sort; echo '{' x",
 ])
 def test_loops_print_back_as_they_parse(line):
     plan = parse(line, REG)

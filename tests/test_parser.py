@@ -303,8 +303,8 @@ def calls(draw):
         items = tuple(draw(words()) for _ in range(draw(st.integers(0, 3))))
         body = parse(draw(st.sampled_from(LOOP_BODIES)), REG)
         return Call("for", (("name", draw(st.sampled_from(["f", "x_1"]))), ("items", items), ("body", body)))
-    if cmd.name == "subshell":
-        return Call("subshell", (("body", parse(draw(st.sampled_from(LOOP_BODIES)), REG)),))
+    if cmd.name in ("subshell", "group"):
+        return Call(cmd.name, (("body", parse(draw(st.sampled_from(LOOP_BODIES)), REG)),))
     if cmd.name in ("while", "until", "if"):
         def part():
             return parse(draw(st.sampled_from(LOOP_BODIES)), REG)

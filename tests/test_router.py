@@ -61,7 +61,7 @@ def test_language_words_are_whole_words():
     ("if a; then b; elif c; then", True), ("if a; then b; elif c; then d; fi", False), ("while true; do", True),
     ("until x; do y; done", False), ("if the file is big then delete it", False), ("while true", True),
     ("cat f | while read n", True), ("if test -e f", True), ("if there are logs compress them", False),
-    ("while you are at it list the logs", False), ("for a in b; do if x", True), ("(cd a", True), ("(cd a)", False),
+    ("while you are at it list the logs", False), ("for a in b; do if x", True), ("(cd a", True), ("(cd a)", False), ("{ echo a;", True), ("{ echo a; }", False),
 ])
 def test_what_goes_on_to_the_next_line(text, more):
     assert needs_more(text) is more

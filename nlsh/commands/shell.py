@@ -276,6 +276,17 @@ def subshell(ctx: Context, a: Args) -> Iterator[object]:
     yield from out
 
 
+@command("group", "{ COMMANDS; }: run COMMANDS as one command in this shell (one redirection or pipe "
+         "for all), as in bash.",
+         params=[Param("body", "plan", help="the commands", required=True, metavar="{ COMMANDS; }")],
+         input="any", output="text", category="shell", planned=False,
+         examples=[Example("write two lines into out.txt", "{ echo a; echo b; } > out.txt", "a\nb", {},
+                           "cat out.txt")])
+def group(ctx: Context, a: Args) -> Iterator[object]:
+    out, ctx.status = ctx.capture(a.body, _block_input(ctx))
+    yield from out
+
+
 @command("read", "Read one line of input into variables (REPLY if none), split on whitespace; "
          "status 1 at the end of the input.",
          params=[Param("raw", "flag", ("-r",), "keep backslashes (nlsh always does)"),
@@ -332,5 +343,5 @@ def exit_(ctx: Context, a: Args) -> None:
     raise ExitShell(a.status if a.status is not None else ctx.shell.last_status)
 
 
-COMMANDS = [history, alias, unalias, help_, source, for_, while_, until, if_, subshell, read, break_, continue_,
+COMMANDS = [history, alias, unalias, help_, source, for_, while_, until, if_, subshell, group, read, break_, continue_,
             exit_]

@@ -229,7 +229,7 @@ def _ends_command(tokens: list[Token]) -> bool:
     return last.value not in _GOES_ON or len(tokens) > 1 and tokens[-2].kind == "word"   # `echo do` ends
 
 
-_GOES_ON = (Word.lit("do"), Word.lit("then"), Word.lit("else"))
+_GOES_ON = (Word.lit("do"), Word.lit("then"), Word.lit("else"), Word.lit("{"))
 
 
 def _double_quoted(line: str, i: int, b: _WordBuilder, nested: Nested | None) -> int:

@@ -74,8 +74,8 @@ def _starts_command(previous: Token | None) -> bool:
     return previous is None or (previous.kind == "op" and previous.value in _STARTS)
 
 
-_OPENERS = ("for", "while", "until", "if")
-_INNER = ("do", "done", "then", "elif", "else", "fi")
+_OPENERS = ("for", "while", "until", "if", "{")
+_INNER = ("do", "done", "then", "elif", "else", "fi", "}")
 
 
 def _word_at(tok: Token) -> str | None:
@@ -92,7 +92,7 @@ def _loops(tokens: list[Token], commands: CommandLookup, aliases: Mapping[str, s
         at_start = _starts_command(out[-1] if out else None)
         word = _word_at(tok)
         if word in _OPENERS and (at_start or _only_modifiers(out, commands)):
-            block = _loop if word == "for" else _if if word == "if" else _while
+            block = {"for": _loop, "if": _if, "{": _group}.get(word, _while)
             call, end = block(tokens, i, commands, aliases)
             out.append(Token("block", call, tok.column, tokens[end - 1].column + tokens[end - 1].length - tok.column))
             i = end
@@ -106,7 +106,7 @@ def _loops(tokens: list[Token], commands: CommandLookup, aliases: Mapping[str, s
             raise ParseError(f"unsupported character {tok.value!r} here (quote it to use it literally; "
                              "( … ) starts a command)", tok.column)
         if at_start and word in _INNER:
-            opener = "'if'" if word in ("then", "elif", "else", "fi") else "'for' or 'while'"
+            opener = "'if'" if word in ("then", "elif", "else", "fi") else "'{'" if word == "}" else "'for' or 'while'"
             raise ParseError(f"syntax error near {tok.text!r} (no {opener} before it)", tok.column, tok.length)
         out.append(tok)
         i += 1
@@ -125,7 +125,7 @@ def _block_end(tokens: list[Token], start: int, stops: tuple[str, ...]) -> int:
             return k
         if word in _OPENERS:
             depth += 1
-        elif word in ("done", "fi"):
+        elif word in ("done", "fi", "}"):
             depth -= 1
     return len(tokens)
 
@@ -144,7 +144,7 @@ def _command_positions(tokens: list[Token]) -> list[bool]:
     out, at_start = [], True
     for tok in tokens:
         out.append(at_start)
-        at_start = _starts_command(tok) or at_start and _word_at(tok) in ("do", "then", "else")
+        at_start = _starts_command(tok) or at_start and _word_at(tok) in ("do", "then", "else", "{")
     return out
 
 
@@ -163,6 +163,15 @@ def _part(tokens: list[Token], start: int, end: int, head: Token, expected: str,
     plan = _plan(_loops(part[:-1], commands, aliases), commands, aliases, "")
     _no_modifiers(plan, part[0].column)
     return plan
+
+
+def _group(tokens: list[Token], i: int, commands: CommandLookup,
+           aliases: Mapping[str, str]) -> tuple[Call, int]:
+    """``{ COMMANDS; }``: the Call and where it ends."""
+    head = tokens[i]
+    end = _keyword_at(tokens, i + 1, ("}",), head, "missing '; }'")
+    return Call("group", (("body", _part(tokens, i + 1, end, head, "COMMANDS; before '}'", commands, aliases)),)), \
+        end + 1
 
 
 def _subshell(tokens: list[Token], i: int, commands: CommandLookup,
@@ -254,7 +263,7 @@ def open_loops(line: str, first_word_opens: bool = False) -> int:
             headers += 1
         elif word in ("do", "then") and headers:
             headers -= 1
-        depth += (word in ("do", "then")) - (word in ("done", "fi", "elif"))
+        depth += (word in ("do", "then", "{")) - (word in ("done", "fi", "elif", "}"))
     parens = sum(1 if t.value == "(" else -1 for t in tokens if t.kind == "op" and t.value in ("(", ")"))
     return depth + headers + max(parens, 0)
 
@@ -351,7 +360,7 @@ def _call(tokens: list[Token], commands: CommandLookup, aliases: Mapping[str, st
     if tokens[0].kind == "block":           # done > FILE: a block takes redirections, nothing else
         words, redirects = _words_and_redirects(tokens[1:], False)
         if words:
-            end = {"if": "fi", "subshell": ")"}.get(tokens[0].value.name, "done")
+            end = {"if": "fi", "subshell": ")", "group": "}"}.get(tokens[0].value.name, "done")
             raise ParseError(f"syntax error near {words[0].text!r} (after '{end}')", words[0].column,
                              words[0].length)
         return replace(tokens[0].value, redirects=redirects)

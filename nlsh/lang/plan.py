@@ -136,7 +136,7 @@ class Redirect:
 Value = object
 
 
-BLOCKS = frozenset({"for", "while", "until", "if", "subshell"})
+BLOCKS = frozenset({"for", "while", "until", "if", "subshell", "group"})
 
 
 @dataclass(frozen=True)
@@ -165,7 +165,7 @@ class Call:
 
     @property
     def is_block(self) -> bool:
-        """A ``for``, ``while`` or ``until`` loop, an ``if`` or a ``( … )``: syntax holding plans."""
+        """A ``for``, ``while`` or ``until`` loop, an ``if``, a ``( … )`` or a ``{ …; }``: syntax holding plans."""
         return self.name in BLOCKS and not self.external
 
     def words(self) -> list[Word]:

@@ -71,6 +71,8 @@ def call_text(call: Call, signature: Callable[[str], Signature | None]) -> str:
         words = [f"for {call.get('name')} in{items}; do {text(call.get('body'), signature)}; done"]
     elif call.is_block and call.name == "subshell":
         words = [f"({text(call.get('body'), signature)})"]
+    elif call.is_block and call.name == "group":
+        words = [f"{{ {text(call.get('body'), signature)}; }}"]
     elif call.is_block and call.name == "if":
         words = [_if_text(call, signature) + "; fi"]
     elif call.is_block:

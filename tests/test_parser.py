@@ -189,6 +189,10 @@ def test_aliases_expand_first_word():
     ("for f in a; do ; done", "for: expected COMMANDS; before 'done'", 15),
     ("for f in a; do echo x; done y", "syntax error near 'y' (after 'done')", 28),
     ("echo a; done", "syntax error near 'done' (no 'for' or 'while' before it)", 8),
+    ("> f for x in a", "syntax error near 'for' (for must start the command)", 4),
+    ("group x", "syntax error near 'group' ({ COMMANDS; } must start the command)", 0),
+    ("> f nice ls", "limit, nice and batch apply to a whole line: put them at its start", 4),
+    ("nice -n && ls", "nice: -n needs a value (N)", 5),
     ("for f in a; do sleep 1 & done", "for: a background job (&) inside a loop is not supported", 23),
     ("echo ${f%x", "bad variable", 5),
     ("echo ${f:x}", "bad variable: expected ${NAME}", 5),
@@ -378,6 +382,22 @@ def _valid(plan):
 @given(plans())
 def test_text_round_trips(plan):
     if not _valid(plan):
+        return
+    assert p(t(plan)) == plan
+
+
+SHELL_WORDS = ["if", "then", "else", "elif", "fi", "while", "until", "do", "done", "for", "x", "in", "(", ")",
+               "{", "}", ";", "|", "&&", "||", "echo", "true", "read", "break", "&", "a{b,c}", "{1..3}", "'q'",
+               "$x", "\n", ">", "f", "group", "nice", "limit", "--", "-n", "5", "sort", "--time", "<", "2>&1", ">&2"]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(SHELL_WORDS), min_size=1, max_size=14))
+def test_any_line_of_shell_words_parses_or_says_why_and_prints_back(words):
+    line = " ".join(words)
+    try:
+        plan = p(line)
+    except ParseError:
         return
     assert p(t(plan)) == plan
 

@@ -9,7 +9,7 @@ from typing import Protocol
 
 from nlsh.lang.errors import ArgumentError, ParseError, did_you_mean
 from nlsh.lang.lexer import Token, tokenize
-from nlsh.lang.plan import Call, Chain, Lit, Pipeline, Plan, Redirect, Word
+from nlsh.lang.plan import BLOCKS, Call, Chain, Lit, Pipeline, Plan, Redirect, Word
 from nlsh.lang.signature import Param, Signature
 
 _NUMBER = re.compile(r"^-\d+(\.\d+)?$")
@@ -379,6 +379,13 @@ def _call(tokens: list[Token], commands: CommandLookup, aliases: Mapping[str, st
     if not name_tok.value.is_literal:
         return Call("", (("argv", tuple(w.value for w in words)),), redirects, external=True)
     name = name_tok.value.literal
+    if name in BLOCKS:                      # `> f for …`, or the block's own name typed as a command
+        written = {"subshell": "( COMMANDS )", "group": "{ COMMANDS; }"}.get(name, name)
+        raise ParseError(f"syntax error near {name!r} ({written} must start the command)", name_tok.column,
+                         name_tok.length)
+    if sig is not None and sig.modifier:    # `> f nice …`, `ls | nice sort`
+        raise ParseError("limit, nice and batch apply to a whole line: put them at its start", name_tok.column,
+                         name_tok.length)
     if sig is None:
         if commands.is_program(name):
             return Call(name, (("argv", tuple(w.value for w in words)),), redirects, external=True)
@@ -397,10 +404,13 @@ def _command_word(tokens: list[Token]) -> Token | None:
     i = 0
     while i < len(tokens):
         if tokens[i].kind == "op":
-            i += 2
+            i += 1 if tokens[i].value in _TARGETLESS else 2
             continue
         return tokens[i]
     return None
+
+
+_TARGETLESS = ("2>&1", ">&2", "1>&2")     # redirections without a file name
 
 
 _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
@@ -460,7 +470,7 @@ def _words_and_redirects(tokens: list[Token], expression: bool) -> tuple[list[To
                 i += 2
                 continue
             words.append(Token("word", Word.lit(op), tok.column, 1))
-        elif tok.kind == "op" and tok.value in ("2>&1", ">&2", "1>&2"):
+        elif tok.kind == "op" and tok.value in _TARGETLESS:
             redirects.append(Redirect(tok.value.removeprefix("1"), Word.lit("")))
         elif tok.kind == "op":
             target = tokens[i + 1] if i + 1 < len(tokens) else None
@@ -586,7 +596,7 @@ def _take_value(name: str, param: Param, flag: str, words: list[Token], i: int,
         if end >= len(words) or end == i:
             raise ParseError(f"{name}: {flag} needs a command ending in ';' or '+'", tok.column, tok.length)
         return end + 1, tuple(w.value for w in words[i:end + 1])
-    if i >= len(words):
+    if i >= len(words) or words[i].kind != "word":     # the end, or `nice -n && …`
         raise ParseError(f"{name}: {flag} needs a value ({param.label})", tok.column, tok.length)
     return i + 1, _value(name, param, words[i].value, words[i])
 

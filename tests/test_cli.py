@@ -40,6 +40,11 @@ def test_stdin_script(nlsh):
     assert r.status == 3
 
 
+def test_read_takes_one_line_of_the_shells_input_at_a_time(nlsh):
+    r = nlsh("-c", "read a; read b c; echo $a/$b/$c; read d; echo $?; sort", input="one\ntwo three\n")
+    assert (r.out, r.err, r.status) == ("one/two/three\n1\n", "", 0)
+
+
 def test_stdin_flows_into_dash_c(nlsh):
     r = nlsh("-c", "sort | uniq -c", input="b\na\nb\n")
     assert r.out.splitlines() == ["      1 a", "      2 b"]

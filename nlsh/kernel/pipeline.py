@@ -221,7 +221,9 @@ def _output_to_stderr(call: Call) -> bool:
     return any(r.op == ">&2" for r in call.redirects)
 
 
-def _pipe_lines(f: io.BufferedIOBase, cancel) -> Iterator[str]:
+def _pipe_lines(f: io.BufferedIOBase, cancel, close: bool = True) -> Iterator[str]:
+    """The lines of ``f``; it is closed at the end unless it is the shell's own
+    input, which the next command reads on from (``read a; read b``)."""
     try:
         while True:
             cancel.check()
@@ -231,7 +233,8 @@ def _pipe_lines(f: io.BufferedIOBase, cancel) -> Iterator[str]:
             line = raw.decode("utf-8", "surrogateescape")
             yield line.removesuffix("\n")
     finally:
-        f.close()
+        if close:
+            f.close()
 
 
 def _not_started(stage: _Stage, job: Job, upstream: object, message: str, status: int) -> tuple[_Stage, None]:
@@ -277,7 +280,7 @@ def _start_builtin(call: Call, job: Job, upstream: object, last: bool,
     elif cmd.input != "none" and job.block_input is not None:
         source = job.block_input
     elif cmd.input != "none" and job.stdin is not None:
-        source = _pipe_lines(job.stdin, job.cancel)
+        source = _pipe_lines(job.stdin, job.cancel, close=False)
     else:
         source = None
 

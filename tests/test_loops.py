@@ -111,16 +111,6 @@ def test_groups_as_in_bash(sh, line, out):
     assert sh(line, {"sub/f": ""}).out == out
 
 
-@pytest.mark.parametrize("line,message", [
-    ("}", "syntax error near '}' (no '{' before it)"), ("{ echo a }", "{: missing '; }'"),
-    ("{ echo a; } x", "syntax error near 'x' (after '}')"), ("{ ; }", "{: expected COMMANDS; before '}'"),
-])
-def test_a_broken_group_names_what_is_wrong(line, message):
-    with pytest.raises(ParseError) as e:
-        parse(line, REG)
-    assert e.value.message == message
-
-
 def test_a_subshell_in_the_background_leaves_the_shell_where_it_is(work):
     (work / "sub").mkdir()
     shell = _shell(work)
@@ -128,18 +118,6 @@ def test_a_subshell_in_the_background_leaves_the_shell_where_it_is(work):
     assert shell.out.getvalue().splitlines()[:2] == [str(work), "[]"]
     assert shell.cwd == str(work) and "X" not in shell.env
     shell.shutdown()
-
-
-@pytest.mark.parametrize("line,message", [
-    ("echo (x)", "unsupported character '(' here (quote it to use it literally; ( … ) starts a command)"),
-    ("(echo", "( without its )"), ("( )", "empty ( )"),
-    ("(sleep 1 &)", "a background job (&) inside ( … ) is not supported"),
-    ("(echo) x", "syntax error near 'x' (after ')')"),
-])
-def test_a_broken_subshell_names_what_is_wrong(line, message):
-    with pytest.raises(ParseError) as e:
-        parse(line, REG)
-    assert e.value.message == message
 
 
 def test_a_while_loop_stops_at_ctrl_c_or_a_limit(sh):
@@ -159,6 +137,13 @@ def test_a_while_loop_stops_at_ctrl_c_or_a_limit(sh):
     ("until true; do echo", "until: missing '; done'"),
     ("while true; do sleep 1 & done", "while: a background job (&) inside a loop is not supported"),
     ("if true; then echo; fi extra", "syntax error near 'extra' (after 'fi')"),
+    # ( … ) and { …; }
+    ("echo (x)", "unsupported character '(' here (quote it to use it literally; ( … ) starts a command)"),
+    ("(echo", "( without its )"), ("( )", "empty ( )"),
+    ("(sleep 1 &)", "a background job (&) inside ( … ) is not supported"),
+    ("(echo) x", "syntax error near 'x' (after ')')"),
+    ("}", "syntax error near '}' (no '{' before it)"), ("{ echo a }", "{: missing '; }'"),
+    ("{ echo a; } x", "syntax error near 'x' (after '}')"), ("{ ; }", "{: expected COMMANDS; before '}'"),
 ])
 def test_a_broken_block_names_what_is_wrong(line, message):
     with pytest.raises(ParseError) as e:

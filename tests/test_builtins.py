@@ -255,6 +255,11 @@ def test_ls_sorts_like_gnu_ls(sh, work):
     assert sh("ls -tr").out.split() == ["mid", "big", "small"]
     assert sh("ls -r").out.split() == ["small", "mid", "big"]
     assert sh("ls -1 -h -A").out.split() == ["big", "mid", "small"]
+    # the files named are sorted the same way, and come before the directories named
+    assert sh("ls -S small mid big").out.split() == ["big", "mid", "small"]
+    assert sh("ls -Sr b* m* s*").out.split() == ["small", "mid", "big"]
+    assert sh("ls -t mid big small").out.split() == ["small", "big", "mid"]
+    assert sh("ls d small big", {"d/x": ""}).out.split() == ["big", "small", "d/x"]
 
 
 def test_caret_negates_a_bracket_as_in_bash(sh):

@@ -97,14 +97,28 @@ def _children(ctx: Context, shown: str, hidden: bool) -> list[tuple[str, str]]:
                    Example("the files here, largest first", "ls -S", "big\nmid\nsmall",
                            {"big": "x" * 3000, "mid": "x" * 2000, "small": "x"})], program=True)
 def ls(ctx: Context, a: Args) -> Iterator[Record]:
+    """As GNU ls: the files named (and directories, with -d) first, then each
+    directory's entries; both in the order -S, -t and -r ask for."""
+    named, dirs = [], []
     for shown in a.paths or ["."]:
         s = _lstat(ctx, shown)
-        if s is None:
-            continue
-        if not st.S_ISDIR(s.st_mode) or a.directory:
-            yield _entry(shown, s, a.long)
-            continue
+        if s is not None:
+            (dirs if st.S_ISDIR(s.st_mode) and not a.directory else named).append((shown, s))
+    for shown, s in _ordered(sorted(named, key=lambda e: e[0]), a):
+        yield _entry(shown, s, a.long)
+    for shown, _ in _ordered(sorted(dirs, key=lambda e: e[0]), a):
         yield from _walk_ls(ctx, shown, a)
+
+
+def _ordered(entries: list[tuple[str, os.stat_result]], a: Args) -> list[tuple[str, os.stat_result]]:
+    """``entries`` (in name order) as -S (largest first), -t (newest first) and -r put them."""
+    if a.by_size:
+        entries.sort(key=lambda e: -e[1].st_size)     # stable: ties stay in name order, as GNU
+    elif a.by_time:
+        entries.sort(key=lambda e: -e[1].st_mtime_ns)
+    if a.reverse:
+        entries.reverse()
+    return entries
 
 
 def _walk_ls(ctx: Context, shown: str, a: Args) -> Iterator[Record]:
@@ -115,13 +129,7 @@ def _walk_ls(ctx: Context, shown: str, a: Args) -> Iterator[Record]:
             entries.append((display, os.lstat(full)))
         except OSError as e:
             ctx.warn(f"cannot access '{display}': {os_reason(e)}")
-    if a.by_size:
-        entries.sort(key=lambda e: -e[1].st_size)     # stable: ties stay in name order, as GNU
-    elif a.by_time:
-        entries.sort(key=lambda e: -e[1].st_mtime_ns)
-    if a.reverse:
-        entries.reverse()
-    for display, s in entries:
+    for display, s in _ordered(entries, a):
         yield _entry(display, s, a.long)
         if a.recursive and st.S_ISDIR(s.st_mode):
             yield from _walk_ls(ctx, display, a)

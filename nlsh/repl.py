@@ -24,7 +24,7 @@ from prompt_toolkit.styles import Style
 
 from nlsh import __version__
 from nlsh.lang.errors import ParseError
-from nlsh.lang.lexer import join_continued, tokenize
+from nlsh.lang.lexer import BLOCK_INNER, BLOCK_OPENERS, COMMAND_FOLLOWS, join_continued, tokenize
 from nlsh.paths import ensure
 from nlsh.router import needs_more
 from nlsh.session import ExitShell, Shell
@@ -111,12 +111,12 @@ class ShellLexer(Lexer):
                 piece = line[tok.column:tok.column + tok.length]
                 if tok.kind == "op":
                     style = "class:op"
-                    expect_cmd = tok.value in ("|", ";", "&&", "||", "&")
+                    expect_cmd = tok.value in ("|", ";", "&&", "||", "&", "(")
                 elif expect_cmd:
-                    keyword = tok.text in ("do", "done", "then", "elif", "else", "fi")   # a block's
+                    keyword = tok.text in BLOCK_OPENERS + BLOCK_INNER
                     style = "class:known" if keyword or self._known(tok.text) else "class:unknown"
-                    expect_cmd = tok.text in ("do", "then", "else", "if", "elif", "while", "until")
-
+                    # a command follows `then`, `if`… (not `for`: a name does)
+                    expect_cmd = tok.text in COMMAND_FOLLOWS + ("if", "elif", "while", "until")
                 elif tok.flag_like:
                     style = "class:flag"
                 elif piece[:1] in "'\"":

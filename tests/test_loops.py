@@ -82,10 +82,12 @@ def test_read_break_and_continue_as_in_bash(sh, line, out):
 
 
 def test_break_outside_a_loop_is_an_error_and_the_line_goes_on(sh):
-    r = sh("break; echo after; continue 0")
+    r = sh("break; echo after; continue 0; for x in a; do break 0; done; echo x | read 1x")
     assert r.out == "after\n"
     assert r.err == ("nlsh: break: only meaningful in a for, while or until loop\n"
-                     "nlsh: continue: only meaningful in a for, while or until loop\n")
+                     "nlsh: continue: only meaningful in a for, while or until loop\n"
+                     "nlsh: break: 0: loop count out of range\n"
+                     "nlsh: read: '1x': not a variable name\n")
 
 
 @pytest.mark.parametrize("line,out", [

@@ -306,3 +306,6 @@ def test_highlighting_marks_command_words_and_loop_keywords():
     line = ShellLexer(shell).lex_document(Document("if true; then pwd; else date; fi"))(0)
     styles = {piece: style for style, piece in line}
     assert {styles[w] for w in ("if", "true", "then", "pwd", "else", "date", "fi")} == {"class:known"}
+    line = ShellLexer(shell).lex_document(Document("{ pwd; }; (date)"))(0)
+    styles = {piece: style for style, piece in line}
+    assert {styles[w] for w in ("{", "pwd", "}", "date")} == {"class:known"}

@@ -14,6 +14,11 @@ from nlsh.lang.plan import CASE_OPS, Arith, Glob, Lit, Part, Plan, Sub, Tilde, V
 Nested = Callable[[str], Plan]
 
 OPERATORS = ("&&", "||", "2>&1", "1>&2", "2>>", "2>", "&>>", "&>", ">&2", ">>", ">", "<", "|", ";", "&")
+# The words of blocks, where they start a command: those that open one, those
+# inside or closing one, and those after which a command starts at once.
+BLOCK_OPENERS = ("for", "while", "until", "if", "{")
+BLOCK_INNER = ("do", "done", "then", "elif", "else", "fi", "}")
+COMMAND_FOLLOWS = ("do", "then", "else", "{")
 GLOB_CHARS = frozenset("*?[")
 # Characters that end an unquoted word or need quoting to be literal.
 SPECIAL = frozenset(" \t\n|&;<>()'\"\\$#`")
@@ -226,10 +231,8 @@ def _ends_command(tokens: list[Token]) -> bool:
     last = tokens[-1]
     if last.kind == "op":
         return last.value not in ("|", "&&", "||", ";", "&", "(")
-    return last.value not in _GOES_ON or len(tokens) > 1 and tokens[-2].kind == "word"   # `echo do` ends
-
-
-_GOES_ON = (Word.lit("do"), Word.lit("then"), Word.lit("else"), Word.lit("{"))
+    goes_on = last.value.is_literal and last.value.literal in COMMAND_FOLLOWS
+    return not goes_on or len(tokens) > 1 and tokens[-2].kind == "word"   # `echo do` ends
 
 
 def _double_quoted(line: str, i: int, b: _WordBuilder, nested: Nested | None) -> int:

@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Protocol
 
 from nlsh.lang.errors import ArgumentError, ParseError, did_you_mean
-from nlsh.lang.lexer import Token, tokenize
+from nlsh.lang.lexer import BLOCK_INNER, BLOCK_OPENERS, COMMAND_FOLLOWS, Token, tokenize
 from nlsh.lang.plan import BLOCKS, Call, Chain, Lit, Pipeline, Plan, Redirect, Word
 from nlsh.lang.signature import Param, Signature
 
@@ -74,8 +74,6 @@ def _starts_command(previous: Token | None) -> bool:
     return previous is None or (previous.kind == "op" and previous.value in _STARTS)
 
 
-_OPENERS = ("for", "while", "until", "if", "{")
-_INNER = ("do", "done", "then", "elif", "else", "fi", "}")
 
 
 def _word_at(tok: Token) -> str | None:
@@ -91,7 +89,7 @@ def _loops(tokens: list[Token], commands: CommandLookup, aliases: Mapping[str, s
         tok = tokens[i]
         at_start = _starts_command(out[-1] if out else None)
         word = _word_at(tok)
-        if word in _OPENERS and (at_start or _only_modifiers(out, commands)):
+        if word in BLOCK_OPENERS and (at_start or _only_modifiers(out, commands)):
             block = {"for": _loop, "if": _if, "{": _group}.get(word, _while)
             call, end = block(tokens, i, commands, aliases)
             out.append(Token("block", call, tok.column, tokens[end - 1].column + tokens[end - 1].length - tok.column))
@@ -105,7 +103,7 @@ def _loops(tokens: list[Token], commands: CommandLookup, aliases: Mapping[str, s
         if tok.kind == "op" and tok.value in ("(", ")"):
             raise ParseError(f"unsupported character {tok.value!r} here (quote it to use it literally; "
                              "( … ) starts a command)", tok.column)
-        if at_start and word in _INNER:
+        if at_start and word in BLOCK_INNER:
             opener = "'if'" if word in ("then", "elif", "else", "fi") else "'{'" if word == "}" else "'for' or 'while'"
             raise ParseError(f"syntax error near {tok.text!r} (no {opener} before it)", tok.column, tok.length)
         out.append(tok)
@@ -123,7 +121,7 @@ def _block_end(tokens: list[Token], start: int, stops: tuple[str, ...]) -> int:
         word = _word_at(tokens[k])
         if depth == 0 and word in stops:
             return k
-        if word in _OPENERS:
+        if word in BLOCK_OPENERS:
             depth += 1
         elif word in ("done", "fi", "}"):
             depth -= 1
@@ -144,7 +142,7 @@ def _command_positions(tokens: list[Token]) -> list[bool]:
     out, at_start = [], True
     for tok in tokens:
         out.append(at_start)
-        at_start = _starts_command(tok) or at_start and _word_at(tok) in ("do", "then", "else", "{")
+        at_start = _starts_command(tok) or at_start and _word_at(tok) in COMMAND_FOLLOWS
     return out
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 
 from nlsh.lang import ParseError, Plan, Word
-from nlsh.lang.parser import open_loops
+from nlsh.lang.parser import BASH_ONLY, open_loops
 
 LANGUAGE_WORDS = frozenset(["a", "about", "above", "after", "all", "an", "and", "any", "are", "as", "at", "be", "before", "below", "between", "bigger", "biggest", "by", "can", "changed", "containing", "contains", "count", "created", "delete", "did", "do", "does", "each", "every", "files", "file", "folder", "folders", "for", "from", "get", "give", "has", "have", "how", "i", "in", "inside", "into", "is", "it", "its", "larger", "largest", "last", "least", "less", "lines", "list", "make", "many", "me", "modified", "more", "most", "much", "my", "named", "newer", "newest", "not", "of", "older", "oldest", "on", "only", "or", "other", "please", "recent", "remove", "show", "size", "smaller", "smallest", "so", "some", "than", "that", "the", "their", "them", "there", "these", "this", "those", "to", "today", "top", "under", "using", "was", "week", "were", "what", "when", "which", "who", "why", "with", "within", "without", "yesterday", "you", "your"])
 
@@ -33,6 +33,10 @@ def unparsed_is_utterance(line: str, error: ParseError) -> bool:
     if error.message.startswith("for:") and len(words) > 2 and words[2] == "in" and words[1].isidentifier():
         return False            # "for f in a b" without "; do …": a loop with a mistake
     if error.message.startswith("unknown command") and error.column == 0:
+        if words[0] in BASH_ONLY:
+            return False        # "trap 'rm x' EXIT", "[[ -d x ]] && …": bash, not language
+        if lang == 0 and (any(w.startswith("-") for w in words) or any(c in line for c in "|;&<>$'\"=")):
+            return False        # "gti status --short", "hg log | head": a program's line
         if "did you mean" in error.message:
             return len(words) >= 3 and lang >= 2
         # "gti status" is a typo of a program, "show big files" is language.

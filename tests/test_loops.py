@@ -61,6 +61,11 @@ def test_assignments_as_in_bash(sh):
     assert (r.out, r.err) == ("5 a b\none\n[]\n", "")
 
 
+def test_an_assigned_value_is_one_word_as_in_bash(sh):
+    r = sh('x=$(printf "a  b"); y=*.txt; z=$(printf "1  2") printenv z; echo "$x|$y"', {"a.txt": ""})
+    assert (r.out, r.err) == ("1  2\na  b|*.txt\n", "")
+
+
 @pytest.mark.parametrize("line,out", [
     ('cat names.txt | while read n; do echo "- $n"; done', "- ann\n- bob smith\n"),
     ('while read first rest; do echo "$rest|$first"; done < names.txt', "|ann\nsmith|bob\n"),

@@ -57,6 +57,11 @@ def test_quoting_and_expansion_parts():
     assert words[6] == Word((Var("?"),))
 
 
+def test_positional_variables_are_one_digit_unless_braced():
+    assert call("echo $10 ${10}").get("words") == (Word((Var("1"), Lit("0"))), Word((Var("10"),)))
+    assert t(p("echo ${10}")) == "echo ${10}"
+
+
 def test_a_bracket_without_its_closing_bracket_is_a_plain_word():
     assert p("[ -d x ]").calls[0].get("argv") == tuple(Word.lit(w) for w in ("[", "-d", "x", "]"))
     assert p("echo a[ b]").calls[0].get("words") == (Word.lit("a["), Word.lit("b]"))
@@ -162,6 +167,7 @@ def test_aliases_expand_first_word():
 @pytest.mark.parametrize("line,message,column", [
     ("cp --sizee a b", "cp: unknown flag --sizee", 3),
     ("lss -la", "unknown command lss (did you mean ls?)", 0),
+    ("set -e", "unknown command set (a bash built-in that nlsh does not have; !LINE runs a line in $SHELL)", 0),
     ("tree -L lots", "tree: bad value 'lots' for -L: expected an int", 8),
     ("ls |", "line ends after '|'", 3),
     ("| ls", "syntax error near '|'", 0),

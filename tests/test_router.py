@@ -40,6 +40,11 @@ def test_existing_paths_keep_a_line_a_command(work):
     ("echo 'the biggest file here", False),
     ("if there are pdf files move them to docs", True),   # English that starts like an if
     ("while you are at it list the logs", True),
+    ("trap 'rm -f lock' EXIT", False),                  # bash's own words: a line for another shell
+    ("[[ -d build ]] && make", False),
+    ("set -e", False),
+    ("gti log --oneline -n 5", False),                  # flags: a program's line, not language
+    ("hg log | head", False),
 
 ])
 def test_a_line_that_does_not_parse(line, utterance):

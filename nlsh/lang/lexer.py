@@ -37,7 +37,7 @@ class Token:
         return self.value if isinstance(self.value, str) else self.value.source()
 
 
-_BRACED = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*|\?)(?:(%%|%|##|#|:-|//|/#|/%|/|\^\^|\^|,,|,|:)(.*))?$", re.DOTALL)
+_BRACED = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*|[0-9]+|\?)(?:(%%|%|##|#|:-|//|/#|/%|/|\^\^|\^|,,|,|:)(.*))?$", re.DOTALL)
 _LENGTH = re.compile(r"^#([A-Za-z_][A-Za-z0-9_]*)$")
 _SLICE = re.compile(r"^ *-?[0-9]+(?:: *-?[0-9]+)?$")
 BRACED_FORMS = ("expected ${NAME}, ${NAME%SUFFIX}, ${NAME#PREFIX}, ${NAME/PATTERN/TEXT}, "
@@ -361,8 +361,11 @@ def _variable(line: str, i: int, b: _WordBuilder) -> int:
         b.part(Var("?"))
         return i + 2
     j = i + 1
-    while j < n and _is_name_char(line[j]):
-        j += 1
+    if j < n and line[j].isdigit():
+        j += 1                          # $1…$9: one digit, as in bash ($10 is ${1}0)
+    else:
+        while j < n and _is_name_char(line[j]):
+            j += 1
     if j == i + 1:
         b.char("$", False)
         return j

@@ -9,7 +9,7 @@ from typing import Protocol
 
 from nlsh.lang.errors import ArgumentError, ParseError, did_you_mean
 from nlsh.lang.lexer import BLOCK_INNER, BLOCK_OPENERS, COMMAND_FOLLOWS, Token, tokenize
-from nlsh.lang.plan import BLOCKS, Call, Chain, Lit, Pipeline, Plan, Redirect, Word
+from nlsh.lang.plan import BLOCKS, Call, Chain, Glob, Lit, Pipeline, Plan, Redirect, Sub, Word
 from nlsh.lang.signature import Param, Signature
 
 _NUMBER = re.compile(r"^-\d+(\.\d+)?$")
@@ -387,8 +387,8 @@ def _call(tokens: list[Token], commands: CommandLookup, aliases: Mapping[str, st
     if sig is None:
         if commands.is_program(name):
             return Call(name, (("argv", tuple(w.value for w in words)),), redirects, external=True)
-        raise ParseError(f"unknown command {name}{did_you_mean(name, commands.names())}",
-                         name_tok.column, name_tok.length, status=127)
+        why = BASH_ONLY_NOTE if name in BASH_ONLY else did_you_mean(name, commands.names())
+        raise ParseError(f"unknown command {name}{why}", name_tok.column, name_tok.length, status=127)
     try:
         return Call(name, bind(name, sig, words[1:]), redirects)
     except ArgumentError:
@@ -408,6 +408,14 @@ def _command_word(tokens: list[Token]) -> Token | None:
     return None
 
 
+# bash's own words that nlsh does not have: a line starting with one is a
+# command for another shell, never a request for the planner.
+BASH_ONLY = frozenset(["[[", "bind", "builtin", "caller", "case", "command", "compgen", "complete", "compopt",
+                       "coproc", "declare", "disown", "enable", "eval", "exec", "fc", "function", "getopts",
+                       "hash", "let", "local", "logout", "mapfile", "readarray", "readonly", "return", "select",
+                       "set", "shift", "shopt", "suspend", "times", "trap", "typeset", "ulimit", "umask"])
+BASH_ONLY_NOTE = " (a bash built-in that nlsh does not have; !LINE runs a line in $SHELL)"
+
 _TARGETLESS = ("2>&1", ">&2", "1>&2")     # redirections without a file name
 
 
@@ -423,12 +431,25 @@ def _assignments(tokens: list[Token]) -> list[Token]:
         return tokens
     alone = all(_is_assignment(w) for w in words)
     head = tokens[0]
-    return [Token("word", Word.lit("export" if alone else "env"), head.column, 0)] + tokens
+    values = []
+    for t in tokens:
+        if t.kind != "word" or not _is_assignment(t):
+            values.extend(tokens[len(values):])
+            break
+        values.append(replace(t, value=_assigned(t.value)))
+    return [Token("word", Word.lit("export" if alone else "env"), head.column, 0)] + values
+
+
+def _assigned(word: Word) -> Word:
+    """The value of ``NAME=VALUE`` is one word, as in bash: ``x=$(cmd)`` keeps
+    the output's spaces, ``x=*.txt`` is the text ``*.txt``."""
+    return Word(tuple(replace(p, quoted=True) if isinstance(p, Sub) else Lit(p.text) if isinstance(p, Glob)
+                      else p for p in word.parts))
 
 
 def _is_assignment(tok: Token) -> bool:
     first = tok.value.parts[0]
-    return isinstance(first, Lit) and _ASSIGNMENT.match(first.text) is not None and not tok.flag_like
+    return isinstance(first, (Lit, Glob)) and _ASSIGNMENT.match(first.text) is not None and not tok.flag_like
 
 
 def _expand_alias(tokens: list[Token], commands: CommandLookup, aliases: Mapping[str, str]) -> list[Token]:

@@ -42,7 +42,8 @@ class Var:
     def source(self) -> str:
         if self.op == "length":
             return f"${{#{self.name}}}"
-        return f"${{{self.name}{self.op}{self.arg}}}" if self.op else f"${self.name}"
+        braced = self.op or (len(self.name) > 1 and self.name.isdigit())     # $10 is ${1}0
+        return f"${{{self.name}{self.op}{self.arg}}}" if braced else f"${self.name}"
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,7 @@ class Command:
     # The planner may write it (its usage goes into the prompt and the grammar,
     # its examples into retrieval); shell syntax such as while and if it does not.
     planned: bool = True
+    flags_first: bool = False
     signature: Signature = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -66,7 +67,7 @@ class Command:
             raise ValueError(f"command {self.name}: bad declaration ({bad or self.input or self.output})")
         object.__setattr__(self, "signature", Signature(
             self.params, self.free_dashes, self.expression, self.number_flag, self.modifier,
-            self.ordered, self.program))
+            self.ordered, self.program, self.flags_first))
 
     @property
     def usage(self) -> str:
@@ -78,12 +79,13 @@ def command(name: str, summary: str, *, params: Sequence[Param] = (), input: str
             examples: Sequence[Example] = (), category: str = "misc", free_dashes: bool = False,
             expression: bool = False, shell_state: bool = False,
             number_flag: str | None = None, modifier: bool = False,
-            ordered: bool = False, program: bool = False, planned: bool = True) -> Callable[[Callable], Command]:
+            ordered: bool = False, program: bool = False, planned: bool = True,
+            flags_first: bool = False) -> Callable[[Callable], Command]:
     """Declare a command; the decorated function becomes its ``run``."""
     def wrap(fn: Callable) -> Command:
         return Command(name, summary, fn, tuple(params), input, output, frozenset(effects),
                        tuple(examples), category, free_dashes, expression, shell_state, number_flag,
-                       modifier, ordered, program, planned)
+                       modifier, ordered, program, planned, flags_first)
     return wrap
 
 

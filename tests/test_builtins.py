@@ -136,7 +136,7 @@ def test_tree_and_du(sh):
 
 def test_cd_changes_cwd_and_back(sh, work):
     r = sh("cd sub; pwd; cd -; pwd", {"sub/x": ""})
-    assert r.out.splitlines() == [str(work / "sub"), str(work)]
+    assert r.out.splitlines() == [str(work / "sub"), str(work), str(work)]      # cd - says where it went
     r = sh("cd nowhere")
     assert r.status == 1 and r.err.strip() == "nlsh: cd: nowhere: No such file or directory"
 
@@ -166,6 +166,7 @@ def test_printf_and_echo(sh):
     assert sh("printf '%s-%03d\\n' a 7 b 8").out.splitlines() == ["a-007", "b-008"]
     assert sh("echo -n no newline").out == "no newline"
     assert sh("echo -e 'a\\tb'").out == "a\tb\n"
+    assert sh("echo a -n; echo --; echo -- -e -n").out == "a -n\n--\n-- -e -n\n"   # flags come first, as in bash
 
 
 def test_tee_writes_and_passes_on(sh, work):

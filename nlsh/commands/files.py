@@ -136,17 +136,21 @@ def _walk_ls(ctx: Context, shown: str, a: Args) -> Iterator[Record]:
 
 
 @command("cd", "Change the working directory (cd - returns to the previous one).",
-         params=[Param("dir", "path", metavar="DIR")], output="none", category="files",
+         params=[Param("dir", "path", metavar="DIR")], output="text", category="files",
          shell_state=True,
          examples=[Example("go into the docs folder", "cd docs", None, {"docs/x": ""}),
                    Example("go to my home directory", "cd ~")])
-def cd(ctx: Context, a: Args) -> None:
+def cd(ctx: Context, a: Args) -> Iterator[str]:
+    """``cd -`` says where it went, as in bash."""
     shell = ctx.shell
     target = a.dir if a.dir is not None else shell.env.get("HOME", os.path.expanduser("~"))
     if target == "-":
         target = shell.env.get("OLDPWD")
         if not target:
             raise CommandError("OLDPWD not set")
+        _enter(ctx, target)
+        yield ctx.shell.cwd
+        return
     _enter(ctx, target)
 
 

@@ -545,7 +545,7 @@ def _escapes(s: str) -> str:
          params=[Param("no_newline", "flag", ("-n",), "no trailing newline"),
                  Param("escapes", "flag", ("-e",), "interpret backslash escapes"),
                  Param("words", "word", variadic=True, metavar="TEXT")],
-         output="text", category="text", free_dashes=True,
+         output="text", category="text", free_dashes=True, flags_first=True,
          examples=[Example("say hello world", "echo hello world", "hello world")], program=True)
 def echo(ctx: Context, a: Args) -> Iterator[str]:
     text = " ".join(a.words)

@@ -528,7 +528,8 @@ def bind(name: str, sig: Signature, words: list[Token]) -> tuple[tuple[str, obje
         if sig.ordered and text in _OPERATOR_WORDS and not only_positional and sig.flag(text):
             put(sig.flag(text), True)          # find's ( ) !, quoted or not, as in GNU find
             continue
-        if only_positional or not tok.flag_like or text is None or text == "-":
+        if only_positional or not tok.flag_like or text is None or text == "-" or (sig.flags_first and (
+                positional or text == "--")):
             positional.append(tok)
             continue
         if text == "--":

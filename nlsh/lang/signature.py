@@ -123,6 +123,9 @@ class Signature:
     # The built-in stands in for the program of the same name (GNU grep, sed,
     # ls …): arguments it does not take run that program instead.
     program: bool = False
+    # Flags come only before the first other word, and ``--`` is a word
+    # (bash's echo: ``echo a -n`` and ``echo --`` print them).
+    flags_first: bool = False
     by_flag: dict = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:

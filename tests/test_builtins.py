@@ -183,6 +183,29 @@ def test_redirections(sh, work):
     assert r.status == 1 and r.err.strip() == "nlsh: cat: missing: No such file or directory"
 
 
+@pytest.mark.parametrize("line,out", [
+    ("X=you; cat <<EOF\nhi $X $(echo there)\n  'q' \"d\" \\$X\nEOF", "hi you there\n  'q' \"d\" $X\n"),
+    ("X=you; cat <<'EOF'\nhi $X\nEOF", "hi $X\n"),                                 # a quoted END: as written
+    ("sort <<-END | head -n 1; echo next\n\tb\n\ta\n\tEND\necho last", "a\nnext\nlast\n"),
+    ("wc -l <<EOF\nEOF", "0\n"),                                                     # no text: no lines
+    ("X='a  b'; cat <<< \"$X\"; tr a-z A-Z <<< word", "a  b\nWORD\n"),
+    ("python3 -c 'import sys; print(len(sys.stdin.read()))' <<< abc", "4\n"),        # a program reads it too
+])
+def test_here_documents_and_here_strings(sh, line, out):
+    r = sh(line)
+    assert (r.out, r.err) == (out, "")
+
+
+@pytest.mark.parametrize("line,err", [
+    ("cat <<EOF\nno end", "nlsh: unterminated here-document (no line 'EOF' after it)"),
+    ("cat <<", "nlsh: << needs the word that ends the here-document (<<EOF)"),
+    ("cat <<<", "nlsh: <<< needs a word"),
+])
+def test_here_document_mistakes(sh, line, err):
+    r = sh(line)
+    assert r.status == 2 and r.err.strip() == err
+
+
 def test_glob_expansion_and_no_match(sh):
     files = {"a.txt": "", "b.txt": "", ".hidden.txt": ""}
     assert sh("echo *.txt", files).out.strip() == "a.txt b.txt"

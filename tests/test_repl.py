@@ -168,6 +168,15 @@ def test_a_loop_typed_over_several_lines(repl):
     r.c.expect_exact(PROMPT)
 
 
+def test_a_here_document_typed_over_several_lines(repl):
+    r = repl()
+    r.c.sendline("tr a-z A-Z <<END")                 # the line waits for its END
+    r.c.sendline("here-text")
+    r.c.sendline("END")
+    r.c.expect_exact("HERE-TEXT")
+    r.c.expect_exact(PROMPT)
+
+
 def test_an_if_and_a_while_read_typed_over_several_lines(repl, work):
     (work / "names.txt").write_text("ann\nbob\n")
     r = repl()

@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
@@ -192,9 +193,12 @@ def run_pipeline(pipeline: Pipeline, job: Job) -> int:
 
 
 def _redirect(call: Call, job: Job, kind: str) -> io.BufferedIOBase | None:
-    """The file for ``kind`` ("<", ">" or "2>"); ``>>`` counts as ">"."""
+    """The file for ``kind`` ("<", ">" or "2>"); ``>>`` counts as ">", and ``<<<``
+    (a here-string, or a here-document's text) as "<"."""
     for r in call.redirects:
-        base = {"<": "<", ">": ">", ">>": ">", "2>": "2>", "2>>": "2>", "2>&1": "", ">&2": ""}[r.op]
+        base = {"<": "<", "<<<": "<", ">": ">", ">>": ">", "2>": "2>", "2>>": "2>", "2>&1": "", ">&2": ""}[r.op]
+        if base == kind and r.op == "<<<":
+            return _text_file(" ".join(expand_word(r.target, job.shell, False, _runner(job))) + "\n")
         if base == kind:
             targets = expand_word(r.target, job.shell, True, _runner(job))
             if len(targets) != 1:
@@ -209,6 +213,15 @@ def _redirect(call: Call, job: Job, kind: str) -> io.BufferedIOBase | None:
             except OSError as e:
                 raise CommandError(f"{targets[0]}: {os_reason(e)}") from None
     return None
+
+
+def _text_file(text: str) -> io.BufferedIOBase:
+    """An unnamed file holding ``text``, read from its start (a real file, so
+    that a program can read it as its stdin, however long it is)."""
+    f = tempfile.TemporaryFile()      # noqa: SIM115 (closed by the stage that reads it)
+    f.write(text.encode("utf-8", "surrogateescape"))
+    f.seek(0)
+    return f
 
 
 def _merges_stderr(call: Call) -> bool:

@@ -13,7 +13,7 @@ from nlsh.lang.plan import CASE_OPS, Arith, Glob, Lit, Part, Plan, Sub, Tilde, V
 # Parses the text of a ``$(…)``; without one (highlighting), its plan is empty.
 Nested = Callable[[str], Plan]
 
-OPERATORS = ("&&", "||", "2>&1", "1>&2", "2>>", "2>", "&>>", "&>", ">&2", ">>", ">", "<", "|", ";", "&")
+OPERATORS = ("&&", "||", "2>&1", "1>&2", "2>>", "2>", "&>>", "&>", ">&2", ">>", ">", "<<<", "<", "|", ";", "&")
 # The words of blocks, where they start a command: those that open one, those
 # inside or closing one, and those after which a command starts at once.
 BLOCK_OPENERS = ("for", "while", "until", "if", "{")
@@ -170,13 +170,21 @@ def tokenize(line: str, nested: Nested | None = None) -> list[Token]:
     """Tokens of ``line``; a ``#`` that starts a word begins a comment.
     ``nested`` parses the text of each ``$(…)``."""
     tokens: list[Token] = []
+    here: list[_HereDoc] = []       # here-documents whose text starts on the next line
     i, n = 0, len(line)
     while i < n:
         c = line[i]
         if c == "\n" and _ends_command(tokens):
             tokens.append(Token("op", ";", i, 1))      # a newline ends a command, as in bash
+        if c == "\n" and here:
+            i = _here_texts(line, i + 1, here, tokens, nested)
+            here = []
+            continue
         if c in " \t\n":
             i += 1
+            continue
+        if line.startswith("<<", i) and not line.startswith("<<<", i):
+            i = _here_doc(line, i, tokens, here)
             continue
         if c == "#":
             i = line.find("\n", i)
@@ -220,7 +228,91 @@ def tokenize(line: str, nested: Nested | None = None) -> list[Token]:
                 b.char(c, True)
                 i += 1
         tokens.extend(Token("word", w, start, i - start, flag_like) for w in b.words(start))
+    if here:
+        raise ParseError(f"unterminated here-document (no line '{here[0].end}' after it)", here[0].column, 2)
     return tokens
+
+
+@dataclass
+class _HereDoc:
+    """A ``<<END`` (``<<-END`` drops leading tabs; a quoted END keeps ``$`` literal)
+    whose text is read from the lines after the command's, up to a line ``END``."""
+    slot: int           # the index of the word token that gets the text
+    end: str
+    column: int
+    literal: bool
+    strip_tabs: bool
+
+
+def _here_doc(line: str, i: int, tokens: list[Token], here: list[_HereDoc]) -> int:
+    """Read ``<<END`` at ``i``: a ``<<<`` redirection whose word is filled in at the
+    next newline; where the line goes on."""
+    strip_tabs = line.startswith("<<-", i)
+    j = i + (3 if strip_tabs else 2)
+    while j < len(line) and line[j] in " \t":
+        j += 1
+    k = j
+    while k < len(line) and line[k] not in " \t\n|&;<>()":
+        k += 1
+    raw = line[j:k]
+    end = raw.replace("'", "").replace('"', "").replace("\\", "")
+    if not end:
+        raise ParseError("<< needs the word that ends the here-document (<<EOF)", i, 2)
+    tokens.append(Token("op", "<<<", i, j - i))
+    here.append(_HereDoc(len(tokens), end, i, raw != end, strip_tabs))
+    tokens.append(Token("word", Word.lit(""), j, k - j))
+    return k
+
+
+def _here_texts(line: str, pos: int, here: list[_HereDoc], tokens: list[Token], nested: Nested | None) -> int:
+    """Read the texts of ``here`` from the lines at ``pos`` into their words; where
+    the line goes on after the last one's END. An empty text reads as /dev/null."""
+    for doc in here:
+        lines = []
+        while True:
+            stop = line.find("\n", pos)
+            text = line[pos:stop if stop >= 0 else len(line)]
+            if doc.strip_tabs:
+                text = text.lstrip("\t")
+            if text == doc.end:
+                pos = stop + 1 if stop >= 0 else len(line)
+                break
+            if stop < 0:
+                raise ParseError(f"unterminated here-document (no line '{doc.end}' after it)", doc.column, 2)
+            lines.append(text)
+            pos = stop + 1
+        slot = tokens[doc.slot]
+        if not lines:
+            tokens[doc.slot - 1] = Token("op", "<", doc.column, 2)
+            tokens[doc.slot] = Token("word", Word.lit("/dev/null"), slot.column, slot.length)
+            continue
+        body = "\n".join(lines)     # <<< adds the last newline back
+        try:
+            word = Word.lit(body) if doc.literal else _here_word(body, nested)
+        except ParseError as e:
+            raise ParseError(f"in the here-document: {e.message}", doc.column, 2) from None
+        tokens[doc.slot] = Token("word", word, slot.column, slot.length)
+    return pos
+
+
+def _here_word(body: str, nested: Nested | None) -> Word:
+    """A here-document's text as one word: ``$x``, ``$(…)`` and ``\\$`` work as
+    between double quotes; quotes are plain characters."""
+    b = _WordBuilder()
+    k = 0
+    while k < len(body):
+        c = body[k]
+        if c == "\\" and body[k + 1:k + 2] in ("$", "`", "\\"):
+            b.char(body[k + 1], False)
+            k += 2
+        elif c == "\\" and body[k + 1:k + 2] == "\n":
+            k += 2
+        elif c in "$`":
+            k = _expansion(body, k, b, True, nested)
+        else:
+            b.char(c, False)
+            k += 1
+    return _word(b.atoms)
 
 
 def _ends_command(tokens: list[Token]) -> bool:

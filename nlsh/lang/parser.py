@@ -13,7 +13,7 @@ from nlsh.lang.plan import BLOCKS, Call, Chain, Glob, Lit, Pipeline, Plan, Redir
 from nlsh.lang.signature import Param, Signature
 
 _NUMBER = re.compile(r"^-\d+(\.\d+)?$")
-_REDIRECTS = (">", ">>", "<", "2>", "2>>", "2>&1", "&>", "&>>", ">&2", "1>&2")
+_REDIRECTS = (">", ">>", "<", "<<<", "2>", "2>>", "2>&1", "&>", "&>>", ">&2", "1>&2")
 _COMPARISONS = ("<", ">", "<=", ">=")
 _OPERATOR_WORDS = ("(", ")", "!")
 
@@ -443,8 +443,13 @@ def _assignments(tokens: list[Token]) -> list[Token]:
 def _assigned(word: Word) -> Word:
     """The value of ``NAME=VALUE`` is one word, as in bash: ``x=$(cmd)`` keeps
     the output's spaces, ``x=*.txt`` is the text ``*.txt``."""
-    return Word(tuple(replace(p, quoted=True) if isinstance(p, Sub) else Lit(p.text) if isinstance(p, Glob)
-                      else p for p in word.parts))
+    parts: list = []
+    for p in word.parts:
+        p = replace(p, quoted=True) if isinstance(p, Sub) else Lit(p.text) if isinstance(p, Glob) else p
+        if parts and isinstance(p, Lit) and isinstance(parts[-1], Lit):
+            p = Lit(parts.pop().text + p.text)
+        parts.append(p)
+    return Word(tuple(parts))
 
 
 def _is_assignment(tok: Token) -> bool:
@@ -494,7 +499,8 @@ def _words_and_redirects(tokens: list[Token], expression: bool) -> tuple[list[To
         elif tok.kind == "op":
             target = tokens[i + 1] if i + 1 < len(tokens) else None
             if target is None or target.kind != "word":
-                raise ParseError(f"{tok.value} needs a file name", tok.column, tok.length)
+                needs = "a word" if tok.value == "<<<" else "a file name"
+                raise ParseError(f"{tok.value} needs {needs}", tok.column, tok.length)
             if tok.value in ("&>", "&>>"):      # both streams: > FILE 2>&1
                 redirects += [Redirect(tok.value[1:], target.value), Redirect("2>&1", Word.lit(""))]
             else:

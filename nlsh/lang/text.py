@@ -124,7 +124,9 @@ def quote(word: Word, dashes_ok: bool = False) -> str:
                 i + 1 < len(parts) and isinstance(parts[i + 1], Glob))
             out.append(_lit(p.text, first=(i == 0), near_glob=near_glob, dashes_ok=dashes_ok))
         elif isinstance(p, Glob):
-            out.append(p.text)
+            # at a word's start, # would begin a comment, ~ the home directory, - a flag
+            lead = i == 0 and p.text[0] in "#~" or i == 0 and p.text[0] == "-" and not dashes_ok
+            out.append("''" + p.text if lead else p.text)
         elif isinstance(p, (Var, Sub, Arith)):
             text = _expansion(p, parts[i + 1] if i + 1 < len(parts) else None)
             out.append(f'"{text}"' if isinstance(p, Sub) and p.quoted else text)

@@ -111,7 +111,7 @@ class ShellLexer(Lexer):
                 piece = line[tok.column:tok.column + tok.length]
                 if tok.kind == "op":
                     style = "class:op"
-                    expect_cmd = tok.value in ("|", ";", "&&", "||", "&", "(")
+                    expect_cmd = tok.value in ("|", ";", "&&", "||", "&", "(", ")")
                 elif expect_cmd:
                     keyword = tok.text in BLOCK_OPENERS + BLOCK_INNER
                     style = "class:known" if keyword or self._known(tok.text) else "class:unknown"

@@ -118,6 +118,22 @@ def test_groups_as_in_bash(sh, line, out):
     assert sh(line, {"sub/f": ""}).out == out
 
 
+@pytest.mark.parametrize("line,out", [
+    ("for f in a.c b.h c.x d.C; do case $f in *.c|*.C) echo C $f;; *.h) echo H $f;; *) ;; esac; done",
+     "C a.c\nH b.h\nC d.C\n"),
+    ("case nothing in x) echo no;; esac; echo $?; case x in x) false;; esac; echo $?", "0\n1\n"),
+    ("case abc in\n  a*)\n    echo starts-a\n    ;;\n  *)\n    echo other\nesac", "starts-a\n"),  # over lines
+    ("v='a  b'; case $v in 'a  b') echo one-word;; esac; case $(echo q) in (q) echo sub;; esac", "one-word\nsub\n"),
+    ("case x in x) case y in [xy]) echo inner;; esac;; esac | sort; (case z in ?) echo paren;; esac)",
+     "inner\nparen\n"),
+    ("seq 2 | case x in x) cat;; esac > o.txt; cat o.txt", "1\n2\n"),
+    ("for w in a stop b; do case $w in stop) break;; esac; echo $w; done", "a\n"),
+])
+def test_case_as_in_bash(sh, line, out):
+    r = sh(line)
+    assert (r.out, r.err) == (out, "")
+
+
 def test_a_subshell_in_the_background_leaves_the_shell_where_it_is(work):
     (work / "sub").mkdir()
     shell = _shell(work)
@@ -151,6 +167,14 @@ def test_a_while_loop_stops_at_ctrl_c_or_a_limit(sh):
     ("(echo) x", "syntax error near 'x' (after ')')"),
     ("}", "syntax error near '}' (no '{' before it)"), ("{ echo a }", "{: missing '; }'"),
     ("{ echo a; } x", "syntax error near 'x' (after '}')"), ("{ ; }", "{: expected COMMANDS; before '}'"),
+    # case
+    ("case x in a) echo;;", "case: missing 'esac'"),
+    ("case x in a echo;; esac", "case: expected ')' after the pattern (case WORD in PATTERN|PATTERN) COMMANDS;; … esac)"),
+    ("case x in ) echo;; esac", "case: expected a pattern (case WORD in PATTERN|PATTERN) COMMANDS;; … esac)"),
+    ("case x in a) sleep 1 &;; esac", "case: a background job (&) inside a case is not supported"),
+    ("case x", "case: expected case WORD in PATTERN|PATTERN) COMMANDS;; … esac"),
+    ("echo a;; echo b", "syntax error near ';;' (it ends a branch of a case)"),
+    ("esac", "syntax error near 'esac' (no 'case' before it)"),
 ])
 def test_a_broken_block_names_what_is_wrong(line, message):
     with pytest.raises(ParseError) as e:
@@ -163,6 +187,7 @@ def test_a_branch_or_loop_body_that_deletes_asks_first(work):
     assert decide(parse("if test -e a; then rm a; fi", REG), shell, Rules(), planned=True).action == "ask"
     assert decide(parse("while false; do rm -r d; done", REG), shell, Rules(), planned=True).action == "ask"
     assert decide(parse("if true; then echo a; else echo b; fi", REG), shell, Rules(), planned=True).action == "allow"
+    assert decide(parse("case $x in a) echo;; *) rm a;; esac", REG), shell, Rules(), planned=True).action == "ask"
     shell.shutdown()
 
 
@@ -212,6 +237,8 @@ def test_expansions_as_bash_does_them(sh, word, out):
     "while true; do echo; done | first 3; until false && true; do sleep 1; done",
     "(cd a && ls; (echo b)) > f; echo '(c)'",
     "{ echo a; { echo b; }; } | sort; echo '{' x",
+    "case $f in *.txt|*.md) echo doc;; (esac) ;; *) case $x in y) echo; echo z;; esac;; esac > o",
+    "(case x in x) echo;; esac; echo y) | sort",
 ])
 def test_loops_print_back_as_they_parse(line):
     plan = parse(line, REG)

@@ -7,6 +7,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from nlsh.lang import Duration, Glob, Lit, ParseError, Plan, Size, Tilde, Var, Word, parse, text
+from nlsh.lang.parser import one_word
 from nlsh.lang.plan import Call, Chain, Pipeline, Redirect, Sub
 from nlsh.registry import default_registry
 
@@ -315,6 +316,12 @@ def calls(draw):
         return Call("for", (("name", draw(st.sampled_from(["f", "x_1"]))), ("items", items), ("body", body)))
     if cmd.name in ("subshell", "group"):
         return Call(cmd.name, (("body", parse(draw(st.sampled_from(LOOP_BODIES)), REG)),))
+    if cmd.name == "case":
+        branches: tuple = ()
+        for _ in range(draw(st.integers(0, 3))):
+            branches += tuple(draw(words()) for _ in range(draw(st.integers(1, 2))))
+            branches += (parse(draw(st.sampled_from(LOOP_BODIES)), REG) if draw(st.booleans()) else Plan(()),)
+        return Call("case", (("word", one_word(draw(words(globbing=False)))), ("branches", branches)))
     if cmd.name in ("while", "until", "if"):
         def part():
             return parse(draw(st.sampled_from(LOOP_BODIES)), REG)
@@ -394,7 +401,8 @@ def test_text_round_trips(plan):
 
 SHELL_WORDS = ["if", "then", "else", "elif", "fi", "while", "until", "do", "done", "for", "x", "in", "(", ")",
                "{", "}", ";", "|", "&&", "||", "echo", "true", "read", "break", "&", "a{b,c}", "{1..3}", "'q'",
-               "$x", "\n", ">", "f", "group", "nice", "limit", "--", "-n", "5", "sort", "--time", "<", "2>&1", ">&2"]
+               "$x", "\n", ">", "f", "group", "nice", "limit", "--", "-n", "5", "sort", "--time", "<", "2>&1", ">&2",
+               "case", "esac", ";;", "x)", "*)", "<<<", "<<E", "E"]
 
 
 @settings(max_examples=500, deadline=None)

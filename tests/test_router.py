@@ -67,6 +67,9 @@ def test_language_words_are_whole_words():
     ("until x; do y; done", False), ("if the file is big then delete it", False), ("while true", True),
     ("cat f | while read n", True), ("if test -e f", True), ("if there are logs compress them", False),
     ("while you are at it list the logs", False), ("for a in b; do if x", True), ("(cd a", True), ("(cd a)", False), ("{ echo a;", True), ("{ echo a; }", False),
+    ("case $f in", True), ("case $f in\n*.c) echo c;;", True), ("case $f in *) echo;; esac", False),
+    ("(case $f in x) echo;; esac", True), ("case insensitive grep for todo", False), ("cat <<EOF", True),
+    ("cat <<EOF\nhi\nEOF", False),
 ])
 def test_what_goes_on_to_the_next_line(text, more):
     assert needs_more(text) is more

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import fnmatch
 import shutil
 from collections.abc import Iterator
 
 from nlsh.kernel.context import Args, CommandError, Context, LoopControl
+from nlsh.kernel.expand import posix_glob
 from nlsh.lang.errors import did_you_mean
+from nlsh.lang.plan import Plan
 from nlsh.lang.signature import Param
 from nlsh.lang.values import Duration, Size
 from nlsh.records import Record, plain_line
@@ -265,6 +268,29 @@ def if_(ctx: Context, a: Args) -> Iterator[object]:
     ctx.status = status
 
 
+@command("case", "Run the COMMANDS of the first PATTERN that WORD matches (wildcards * ? [..]), as in bash: "
+         "case WORD in PATTERN|PATTERN) COMMANDS;; … esac.",
+         params=[Param("word", "str", help="the word to match", required=True, metavar="WORD in"),
+                 Param("branches", "pattern", help="patterns, each group followed by its commands", variadic=True,
+                       metavar="PATTERN) COMMANDS;; … esac")],
+         input="any", output="text", category="shell", planned=False,
+         examples=[Example("say what kind of file notes.txt is", 'f=notes.txt; case $f in *.txt|*.md) echo text;; '
+                           "*) echo other;; esac", "text")])
+def case(ctx: Context, a: Args) -> Iterator[object]:
+    """The status is the branch's, or 0 when no pattern matches (as in bash)."""
+    patterns: list[str] = []
+    ctx.status = 0
+    for item in a.branches:
+        if not isinstance(item, Plan):
+            patterns.append(item)
+            continue
+        if any(fnmatch.fnmatchcase(a.word, posix_glob(p)) for p in patterns):
+            out, ctx.status = ctx.capture(item, _block_input(ctx))
+            yield from out
+            return
+        patterns = []
+
+
 @command("subshell", "( COMMANDS ): run COMMANDS in a copy of the shell, as in bash: cd, variables, "
          "aliases and exit inside stay inside.",
          params=[Param("body", "plan", help="the commands", required=True, metavar="( COMMANDS )")],
@@ -343,5 +369,5 @@ def exit_(ctx: Context, a: Args) -> None:
     raise ExitShell(a.status if a.status is not None else ctx.shell.last_status)
 
 
-COMMANDS = [history, alias, unalias, help_, source, for_, while_, until, if_, subshell, group, read, break_, continue_,
-            exit_]
+COMMANDS = [history, alias, unalias, help_, source, for_, while_, until, if_, case, subshell, group, read, break_,
+            continue_, exit_]

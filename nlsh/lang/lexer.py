@@ -13,11 +13,12 @@ from nlsh.lang.plan import CASE_OPS, Arith, Glob, Lit, Part, Plan, Sub, Tilde, V
 # Parses the text of a ``$(…)``; without one (highlighting), its plan is empty.
 Nested = Callable[[str], Plan]
 
-OPERATORS = ("&&", "||", "2>&1", "1>&2", "2>>", "2>", "&>>", "&>", ">&2", ">>", ">", "<<<", "<", "|", ";", "&")
+OPERATORS = ("&&", "||", "2>&1", "1>&2", "2>>", "2>", "&>>", "&>", ">&2", ">>", ">", "<<<", "<", "|", ";;", ";", "&")
 # The words of blocks, where they start a command: those that open one, those
 # inside or closing one, and those after which a command starts at once.
-BLOCK_OPENERS = ("for", "while", "until", "if", "{")
-BLOCK_INNER = ("do", "done", "then", "elif", "else", "fi", "}")
+BLOCK_OPENERS = ("for", "while", "until", "if", "{", "case")
+BLOCK_INNER = ("do", "done", "then", "elif", "else", "fi", "}", "esac")
+BLOCK_CLOSERS = ("done", "fi", "}", "esac")
 COMMAND_FOLLOWS = ("do", "then", "else", "{")
 GLOB_CHARS = frozenset("*?[")
 # Characters that end an unquoted word or need quoting to be literal.
@@ -322,7 +323,7 @@ def _ends_command(tokens: list[Token]) -> bool:
         return False
     last = tokens[-1]
     if last.kind == "op":
-        return last.value not in ("|", "&&", "||", ";", "&", "(")
+        return last.value not in ("|", "&&", "||", ";", ";;", "&", "(")
     goes_on = last.value.is_literal and last.value.literal in COMMAND_FOLLOWS
     return not goes_on or len(tokens) > 1 and tokens[-2].kind == "word"   # `echo do` ends
 

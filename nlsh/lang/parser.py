@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Protocol
 
 from nlsh.lang.errors import ArgumentError, ParseError, did_you_mean
-from nlsh.lang.lexer import BLOCK_INNER, BLOCK_OPENERS, COMMAND_FOLLOWS, Token, tokenize
+from nlsh.lang.lexer import BLOCK_CLOSERS, BLOCK_INNER, BLOCK_OPENERS, COMMAND_FOLLOWS, Token, tokenize
 from nlsh.lang.plan import BLOCKS, Call, Chain, Glob, Lit, Pipeline, Plan, Redirect, Sub, Word
 from nlsh.lang.signature import Param, Signature
 
@@ -62,7 +62,9 @@ def _no_modifiers(plan: Plan, column: int) -> None:
         raise ParseError("limit, nice and batch apply to a whole line: put them at its start", column)
 
 
-_STARTS = (";", "&", "&&", "||", "|", "(")     # operators after which a command starts
+# operators after which a command starts (after a case's ``;;`` a pattern, which
+# may be ``esac``; after its pattern's ``)`` the branch's commands)
+_STARTS = (";", "&", "&&", "||", "|", "(", ";;", ")")
 
 
 def _keyword(tok: Token, word: str) -> bool:
@@ -89,8 +91,9 @@ def _loops(tokens: list[Token], commands: CommandLookup, aliases: Mapping[str, s
         tok = tokens[i]
         at_start = _starts_command(out[-1] if out else None)
         word = _word_at(tok)
-        if word in BLOCK_OPENERS and (at_start or _only_modifiers(out, commands)):
-            block = {"for": _loop, "if": _if, "{": _group}.get(word, _while)
+        if word in BLOCK_OPENERS and (at_start or _only_modifiers(out, commands)) and (
+                word != "case" or _case_header(tokens, i)):
+            block = {"for": _loop, "if": _if, "{": _group, "case": _case}.get(word, _while)
             call, end = block(tokens, i, commands, aliases)
             out.append(Token("block", call, tok.column, tokens[end - 1].column + tokens[end - 1].length - tok.column))
             i = end
@@ -104,7 +107,8 @@ def _loops(tokens: list[Token], commands: CommandLookup, aliases: Mapping[str, s
             raise ParseError(f"unsupported character {tok.value!r} here (quote it to use it literally; "
                              "( … ) starts a command)", tok.column)
         if at_start and word in BLOCK_INNER:
-            opener = "'if'" if word in ("then", "elif", "else", "fi") else "'{'" if word == "}" else "'for' or 'while'"
+            opener = ("'if'" if word in ("then", "elif", "else", "fi") else "'{'" if word == "}"
+                      else "'case'" if word == "esac" else "'for' or 'while'")
             raise ParseError(f"syntax error near {tok.text!r} (no {opener} before it)", tok.column, tok.length)
         out.append(tok)
         i += 1
@@ -121,9 +125,9 @@ def _block_end(tokens: list[Token], start: int, stops: tuple[str, ...]) -> int:
         word = _word_at(tokens[k])
         if depth == 0 and word in stops:
             return k
-        if word in BLOCK_OPENERS:
+        if word in BLOCK_OPENERS and (word != "case" or _case_header(tokens, k)):
             depth += 1
-        elif word in ("done", "fi", "}"):
+        elif word in BLOCK_CLOSERS:
             depth -= 1
     return len(tokens)
 
@@ -175,9 +179,11 @@ def _group(tokens: list[Token], i: int, commands: CommandLookup,
 def _subshell(tokens: list[Token], i: int, commands: CommandLookup,
               aliases: Mapping[str, str]) -> tuple[Call, int]:
     """``( COMMANDS )``: the Call and where it ends."""
-    head, depth = tokens[i], 0
-    for k in range(i, len(tokens)):
-        if tokens[k].kind == "op" and tokens[k].value in ("(", ")"):
+    head, depth, cases = tokens[i], 0, 0
+    for k, at_start in zip(range(i, len(tokens)), _command_positions(tokens[i:])):
+        word = _word_at(tokens[k]) if at_start else None
+        cases += (word == "case" and _case_header(tokens, k)) - (word == "esac" and cases > 0)
+        if tokens[k].kind == "op" and tokens[k].value in ("(", ")") and not cases:   # a case's `x)` is no paren
             depth += 1 if tokens[k].value == "(" else -1
             if depth == 0:
                 break
@@ -228,6 +234,84 @@ def _if(tokens: list[Token], i: int, commands: CommandLookup,
     return Call("if", args), stop + 1
 
 
+def _case_header(tokens: list[Token], i: int) -> bool:
+    """Whether ``case`` at ``i`` starts ``case WORD in``, not a sentence ("case insensitive …")."""
+    return i + 2 < len(tokens) and tokens[i + 1].kind == "word" and _word_at(tokens[i + 2]) == "in"
+
+
+_CASE_FORM = "case WORD in PATTERN|PATTERN) COMMANDS;; … esac"
+
+
+def _case(tokens: list[Token], i: int, commands: CommandLookup,
+          aliases: Mapping[str, str]) -> tuple[Call, int]:
+    """``case WORD in PATTERN[|PATTERN]…) COMMANDS;; … esac``: the Call (its
+    branches one tuple: each branch's pattern words, then its Plan) and where it ends."""
+    head = tokens[i]
+    branches: list = []
+    k = i + 3
+    while True:
+        while k < len(tokens) and tokens[k].kind == "op" and tokens[k].value == ";":
+            k += 1
+        if k == len(tokens):
+            raise ParseError("case: missing 'esac'", head.column, head.length)
+        if _word_at(tokens[k]) == "esac":
+            break
+        if tokens[k].kind == "op" and tokens[k].value == "(":
+            k += 1
+        while True:                                     # PATTERN | PATTERN … )
+            pattern = tokens[k] if k < len(tokens) else None
+            if pattern is None or pattern.kind != "word":
+                at = pattern or tokens[-1]
+                raise ParseError(f"case: expected a pattern ({_CASE_FORM})", at.column, at.length)
+            branches.append(pattern.value)
+            after = tokens[k + 1] if k + 1 < len(tokens) else None
+            if after is None or after.kind != "op" or after.value not in ("|", ")"):
+                at = after or pattern
+                raise ParseError(f"case: expected ')' after the pattern ({_CASE_FORM})", at.column, at.length)
+            k += 2
+            if after.value == ")":
+                break
+        stop = _branch_end(tokens, k)
+        if stop == len(tokens):
+            raise ParseError("case: missing 'esac'", head.column, head.length)
+        branches.append(_branch(tokens[k:stop], commands, aliases))
+        k = stop + (_word_at(tokens[stop]) != "esac")
+    return Call("case", (("word", one_word(tokens[i + 1].value)), ("branches", tuple(branches)))), k + 1
+
+
+def _branch_end(tokens: list[Token], start: int) -> int:
+    """Where the branch starting at ``start`` ends: its ``;;`` or the case's ``esac``."""
+    depth = 0
+    for k, at_start in zip(range(start, len(tokens)), _command_positions(tokens[start:])):
+        tok = tokens[k]
+        if depth == 0 and tok.kind == "op" and tok.value == ";;":
+            return k
+        word = _word_at(tok) if at_start else None
+        if depth == 0 and word == "esac":
+            return k
+        if word in BLOCK_OPENERS and (word != "case" or _case_header(tokens, k)):
+            depth += 1
+        elif word in BLOCK_CLOSERS:
+            depth -= 1
+    return len(tokens)
+
+
+def _branch(part: list[Token], commands: CommandLookup, aliases: Mapping[str, str]) -> Plan:
+    """A case branch's commands (none is fine, as in bash)."""
+    while part and part[-1].kind == "op" and part[-1].value == ";":
+        part = part[:-1]
+    while part and part[0].kind == "op" and part[0].value == ";":
+        part = part[1:]
+    if not part:
+        return Plan(())
+    amp = next((t for t in part if t.kind == "op" and t.value == "&"), None)
+    if amp is not None:
+        raise ParseError("case: a background job (&) inside a case is not supported", amp.column)
+    plan = _plan(_loops(part, commands, aliases), commands, aliases, "")
+    _no_modifiers(plan, part[0].column)
+    return plan
+
+
 def _only_modifiers(before: list[Token], commands: CommandLookup) -> bool:
     """Whether the command written before this point is only job modifiers
     (``limit --time 5s -- for …``), so a command starts here."""
@@ -248,22 +332,28 @@ def open_loops(line: str, first_word_opens: bool = False) -> int:
     or a ``while``, ``until``, ``if`` or ``elif`` after an operator, still
     without its ``do`` or ``then``. A ``while``, ``until`` or ``if`` that
     starts the line counts only with ``first_word_opens``: a sentence may start
-    with them ("if there are logs, compress them")."""
+    with them ("if there are logs, compress them"). So does each ``case … in``
+    until its ``esac``, and each ``(`` until its ``)`` (a case's ``x)`` is none)."""
     tokens = tokenize(line)
-    depth = headers = 0
+    depth = headers = parens = cases = 0
     for k, (tok, at_start) in enumerate(zip(tokens, _command_positions(tokens))):
+        if tok.kind == "op" and tok.value in ("(", ")") and not cases:
+            parens += 1 if tok.value == "(" else -1
         if not at_start:
             continue
         word = _word_at(tok)
         for_header = word == "for" and k + 2 < len(tokens) and tokens[k + 1].text.isidentifier() \
             and _word_at(tokens[k + 2]) == "in"
-        if for_header or word in ("while", "until", "if", "elif") and (k > 0 or first_word_opens):
+        if word == "case" and _case_header(tokens, k):
+            cases += 1
+        elif word == "esac":
+            cases -= 1
+        elif for_header or word in ("while", "until", "if", "elif") and (k > 0 or first_word_opens):
             headers += 1
         elif word in ("do", "then") and headers:
             headers -= 1
         depth += (word in ("do", "then", "{")) - (word in ("done", "fi", "elif", "}"))
-    parens = sum(1 if t.value == "(" else -1 for t in tokens if t.kind == "op" and t.value in ("(", ")"))
-    return depth + headers + max(parens, 0)
+    return depth + headers + cases + max(parens, 0)
 
 
 def _loop(tokens: list[Token], i: int, commands: CommandLookup,
@@ -324,6 +414,8 @@ def _modifier_span(tokens: list[Token], commands: CommandLookup) -> tuple[int, i
 def _split_chains(tokens: list[Token], line: str) -> list[tuple[list[Token], bool]]:
     out, current = [], []
     for tok in tokens:
+        if tok.kind == "op" and tok.value == ";;":
+            raise ParseError("syntax error near ';;' (it ends a branch of a case)", tok.column, 2)
         if tok.kind == "op" and tok.value in (";", "&"):
             if not current:
                 raise ParseError(f"syntax error near {tok.value!r}", tok.column)
@@ -377,6 +469,8 @@ def _call(tokens: list[Token], commands: CommandLookup, aliases: Mapping[str, st
     if not name_tok.value.is_literal:
         return Call("", (("argv", tuple(w.value for w in words)),), redirects, external=True)
     name = name_tok.value.literal
+    if name == "case" and not any(t.kind == "op" for t in tokens):
+        raise ParseError(f"case: expected {_CASE_FORM}", name_tok.column, name_tok.length)
     if name in BLOCKS:                      # `> f for …`, or the block's own name typed as a command
         written = {"subshell": "( COMMANDS )", "group": "{ COMMANDS; }"}.get(name, name)
         raise ParseError(f"syntax error near {name!r} ({written} must start the command)", name_tok.column,
@@ -410,7 +504,7 @@ def _command_word(tokens: list[Token]) -> Token | None:
 
 # bash's own words that nlsh does not have: a line starting with one is a
 # command for another shell, never a request for the planner.
-BASH_ONLY = frozenset(["[[", "bind", "builtin", "caller", "case", "command", "compgen", "complete", "compopt",
+BASH_ONLY = frozenset(["[[", "bind", "builtin", "caller", "command", "compgen", "complete", "compopt",
                        "coproc", "declare", "disown", "enable", "eval", "exec", "fc", "function", "getopts",
                        "hash", "let", "local", "logout", "mapfile", "readarray", "readonly", "return", "select",
                        "set", "shift", "shopt", "suspend", "times", "trap", "typeset", "ulimit", "umask"])
@@ -436,11 +530,11 @@ def _assignments(tokens: list[Token]) -> list[Token]:
         if t.kind != "word" or not _is_assignment(t):
             values.extend(tokens[len(values):])
             break
-        values.append(replace(t, value=_assigned(t.value)))
+        values.append(replace(t, value=one_word(t.value)))
     return [Token("word", Word.lit("export" if alone else "env"), head.column, 0)] + values
 
 
-def _assigned(word: Word) -> Word:
+def one_word(word: Word) -> Word:
     """The value of ``NAME=VALUE`` is one word, as in bash: ``x=$(cmd)`` keeps
     the output's spaces, ``x=*.txt`` is the text ``*.txt``."""
     parts: list = []

@@ -137,7 +137,7 @@ class Redirect:
 Value = object
 
 
-BLOCKS = frozenset({"for", "while", "until", "if", "subshell", "group"})
+BLOCKS = frozenset({"for", "while", "until", "if", "subshell", "group", "case"})
 
 
 @dataclass(frozen=True)
@@ -179,8 +179,10 @@ class Call:
         return out
 
     def nested(self) -> list[Plan]:
-        """The plans this call runs: its ``$(…)`` words, a loop's body."""
-        return [s.plan for w in self.words() for s in w.subs] + [v for _, v in self.args if isinstance(v, Plan)]
+        """The plans this call runs: its ``$(…)`` words, a block's parts."""
+        return [s.plan for w in self.words() for s in w.subs] + [
+            v for _, value in self.args for v in (value if isinstance(value, tuple) else (value,))
+            if isinstance(v, Plan)]
 
 
 @dataclass(frozen=True)

@@ -65,6 +65,20 @@ def _if_text(call: Call, signature: Callable[[str], Signature | None]) -> str:
     return f"{out}; else {text(other, signature)}"
 
 
+def _case_text(call: Call, signature: Callable[[str], Signature | None]) -> str:
+    """``case WORD in A|B) COMMANDS;; … esac``; a first pattern ``esac`` goes after ``(``."""
+    out, patterns = [f"case {quote(call.get('word'))} in"], []
+    for item in call.get("branches"):
+        if isinstance(item, Word):
+            patterns.append(quote(item))
+            continue
+        opening = "(" if patterns[0] == "esac" else ""
+        body = text(item, signature)
+        out.append(f"{opening}{'|'.join(patterns)}) {body};;" if body else f"{opening}{'|'.join(patterns)}) ;;")
+        patterns = []
+    return " ".join(out + ["esac"])
+
+
 def call_text(call: Call, signature: Callable[[str], Signature | None]) -> str:
     if call.is_loop:
         items = "".join(" " + quote(w) for w in call.get("items", ()))
@@ -75,6 +89,8 @@ def call_text(call: Call, signature: Callable[[str], Signature | None]) -> str:
         words = [f"{{ {text(call.get('body'), signature)}; }}"]
     elif call.is_block and call.name == "if":
         words = [_if_text(call, signature) + "; fi"]
+    elif call.is_block and call.name == "case":
+        words = [_case_text(call, signature)]
     elif call.is_block:
         words = [f"{call.name} {text(call.get('cond'), signature)}; do {text(call.get('body'), signature)}; done"]
     elif call.external:

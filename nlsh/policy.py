@@ -140,7 +140,11 @@ class Rules:
 # -- assessing ---------------------------------------------------------------
 
 def assess(plan: Plan, shell: Shell) -> Risk:
-    """The steps of ``plan``, those of every ``$(…)`` after the call it feeds."""
+    """The steps of ``plan``, those of every ``$(…)`` after the call it feeds;
+    a function's call is judged by what its body does with the words given."""
+    defined = {c.get("name"): c.get("body") for c in plan.calls if c.is_block and c.name == "function"}
+    if defined:
+        shell = _Calling(shell, {**getattr(shell, "functions", {}), **defined})
     steps = []
     for chain in plan.chains:
         for pipeline in chain.pipelines:
@@ -159,6 +163,17 @@ LOOP_RUNS = 200     # a loop's body is assessed for this many of its words
 def _inner_steps(call: Call, shell: Shell) -> list[Step]:
     """The steps of the plans ``call`` runs; a loop's body once per word it will
     take, with ``$NAME`` set to it (unknown when the words come from a ``$(…)``)."""
+    if call.is_block and call.name == "function":
+        return []                   # defining runs nothing; each call is judged
+    body = _function_body(call, shell)
+    if body is not None:
+        args = []
+        for w in call.get("argv", ())[1:]:
+            try:
+                args.extend(expand_word(w, shell))
+            except CommandError:
+                args.append(w.source())
+        return assess(body, _Calling(shell, shell.functions, call.name, args)).steps
     if not call.is_loop:
         return [s for inner in call.nested() for s in assess(inner, shell).steps]
     steps = [s for w in call.get("items", ()) for sub in w.subs for s in assess(sub.plan, shell).steps]
@@ -170,6 +185,27 @@ def _inner_steps(call: Call, shell: Shell) -> list[Step]:
     for item in items[:LOOP_RUNS]:
         steps.extend(assess(body, _Bound(shell, name, item)).steps)
     return steps
+
+
+def _function_body(call: Call, shell: Shell) -> Plan | None:
+    """The body of the function ``call`` calls (not again inside itself)."""
+    if not call.external or call.name in getattr(shell, "calling", ()):
+        return None
+    return getattr(shell, "functions", {}).get(call.name)
+
+
+class _Calling:
+    """The shell with the functions a plan defines, or as a function's body sees
+    it: its arguments as ``$1`` …, and the functions being called (not judged again)."""
+
+    def __init__(self, shell: Shell, functions: dict, name: str | None = None, args: list[str] | None = None) -> None:
+        self._shell = shell
+        self.functions = functions
+        self.calling = getattr(shell, "calling", frozenset()) | ({name} if name else set())
+        self.positional = args if args is not None else getattr(shell, "positional", [])
+
+    def __getattr__(self, attr: str) -> object:
+        return getattr(self._shell, attr)
 
 
 class _Bound:
@@ -230,6 +266,8 @@ def _substituted(word: Word, shell: Shell, step: Step) -> list[str]:
 def _assess_call(call: Call, shell: Shell, pipeline: tuple[Call, ...]) -> Step:
     registry = shell.registry
     text = call_text(call, registry.signature)
+    if _function_body(call, shell) is not None:
+        return _redirects(call, shell, Step(call, text, set()))      # its body's steps follow it
     if call.external:
         argv = []
         for w in call.get("argv", ()):

@@ -37,6 +37,8 @@ def unparsed_is_utterance(line: str, error: ParseError) -> bool:
             return False        # "trap 'rm x' EXIT", "[[ -d x ]] && …": bash, not language
         if lang == 0 and (any(w.startswith("-") for w in words) or any(c in line for c in "|;&<>$'\"=")):
             return False        # "gti status --short", "hg log | head": a program's line
+        if lang < 2 and any(c in line for c in "|;&<>$`"):
+            return False        # "f a b; echo $?": a line for a shell, whatever its one English word
         if "did you mean" in error.message:
             return len(words) >= 3 and lang >= 2
         # "gti status" is a typo of a program, "show big files" is language.

@@ -40,6 +40,8 @@ class Shell:
         self.env["PWD"] = self.cwd
         self.aliases: dict[str, str] = {}
         self.dirs: list[str] = []          # pushd's stack, below the working directory
+        self.functions: dict[str, Plan] = {}   # name() { …; }: the body of each
+        self.positional: list[str] = []    # the running function's arguments ($1 …)
         self.last_status = 0
         self.history = History()
         self.store = Store()
@@ -81,7 +83,7 @@ class Shell:
         self.env["PWD"] = path
 
     def parse(self, line: str) -> Plan:
-        return parse(line, self.registry, self.aliases)
+        return parse(line, self.registry, self.aliases, self.functions)
 
     def text(self, plan: Plan) -> str:
         return text(plan, self.registry.signature)

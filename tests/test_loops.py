@@ -134,6 +134,43 @@ def test_case_as_in_bash(sh, line, out):
     assert (r.out, r.err) == (out, "")
 
 
+@pytest.mark.parametrize("line,out", [
+    ('greet() { echo "hello $1 ($#)"; }; greet world; greet a b', "hello world (1)\nhello a (2)\n"),
+    ('f() { for a in "$@"; do echo "[$a]"; done; echo $*; }; f "a b" c', "[a b]\n[c]\na b c\n"),
+    ("f() { echo before; return 3; echo after; }; f; echo $?", "before\n3\n"),
+    ("f() { for i in 1 2 3; do if test $i = 2; then return 7; fi; echo $i; done; }; f; echo $?", "1\n7\n"),
+    ("x=out; f() { local x=in y=$(printf 'a  b'); echo $x \"$y\"; x=changed; }; f; echo $x [$y]",
+     "in a  b\nout []\n"),
+    ("function g { echo g-$1; }; g 1; function h() { echo h; }; h; k() (cd sub; pwd | count); k; pwd | count",
+     "g-1\nh\n1\n1\n"),
+    ("up() { tr a-z A-Z; }; echo hi | up | cat", "HI\n"),
+    ("count_to() { echo $1; if test $1 -lt 3; then count_to $(( $1 + 1 )); fi; }; count_to 1", "1\n2\n3\n"),
+    ("f() { echo in-f; }\nf; type f; f() { echo again; }; f", "in-f\nf: shell function\nagain\n"),
+    ("f()\n{\n  echo $1-$2\n}\nf a b; : ignored words; echo $?", "a-b\n0\n"),
+])
+def test_functions_as_in_bash(sh, line, out):
+    r = sh(line, {"sub/x": ""})
+    assert (r.out, r.err) == (out, "")
+
+
+def test_function_mistakes(sh):
+    r = sh("return; local x=1; f() { f; }; f; g() { break; }; for i in 1; do g; done")
+    assert r.err == ("nlsh: return: can only return from a function\n"
+                     "nlsh: local: can only be used in a function\n"
+                     "nlsh: f: functions nested more than 100 deep (one calls itself without end?)\n"
+                     "nlsh: break: only meaningful in a for, while or until loop\n")
+
+
+def test_a_function_is_judged_where_it_is_called(work):
+    shell = _shell(work)
+    assert decide(parse("f() { rm -rf ~; }", REG), shell, Rules(), planned=True).action == "allow"   # defined only
+    refused = decide(shell.parse("f() { rm -rf $1; }; f ~"), shell, Rules(), planned=False)
+    assert refused.action == "deny" and "never allowed" in refused.reason
+    shell.functions["g"] = shell.parse("g() { rm $1; }").calls[0].get("body")
+    assert decide(shell.parse("g a.txt"), shell, Rules(), planned=True).action == "ask"
+    shell.shutdown()
+
+
 def test_a_subshell_in_the_background_leaves_the_shell_where_it_is(work):
     (work / "sub").mkdir()
     shell = _shell(work)
@@ -239,6 +276,7 @@ def test_expansions_as_bash_does_them(sh, word, out):
     "{ echo a; { echo b; }; } | sort; echo '{' x",
     "case $f in *.txt|*.md) echo doc;; (esac) ;; *) case $x in y) echo; echo z;; esac;; esac > o",
     "(case x in x) echo;; esac; echo y) | sort",
+    "f() { echo \"$1\" $# $@; return 2; }; f a | sort; g() (local x=1)",
 ])
 def test_loops_print_back_as_they_parse(line):
     plan = parse(line, REG)

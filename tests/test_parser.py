@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -316,6 +318,10 @@ def calls(draw):
         return Call("for", (("name", draw(st.sampled_from(["f", "x_1"]))), ("items", items), ("body", body)))
     if cmd.name in ("subshell", "group"):
         return Call(cmd.name, (("body", parse(draw(st.sampled_from(LOOP_BODIES)), REG)),))
+    if cmd.name == "function":
+        block = Call(draw(st.sampled_from(["group", "subshell"])), (("body", parse(draw(st.sampled_from(LOOP_BODIES)), REG)),))
+        return Call("function", (("name", draw(st.sampled_from(["f", "do_it", "a.b-c"]))),
+                                 ("body", Plan((Chain((Pipeline((block,)),)),)))))
     if cmd.name == "case":
         branches: tuple = ()
         for _ in range(draw(st.integers(0, 3))):
@@ -353,6 +359,10 @@ def calls(draw):
             args.append((param.name, value_for(draw, param)))
     if cmd.expression:
         return Call(cmd.name, tuple(args))
+    if cmd.name in ("export", "local"):     # NAME=VALUE after them is one word, as bash reads it
+        args = [(name, tuple(one_word(w) if isinstance(w.parts[0], (Lit, Glob))
+                                and re.match(r"[A-Za-z_]\w*=", w.parts[0].text) else w for w in value))
+                for name, value in args]
     redirects = tuple(Redirect(op, Word.lit("") if op in ("2>&1", ">&2") else draw(words(globbing=False)))
                       for op in draw(st.lists(st.sampled_from([">", ">>", "<", "2>", "2>>", "2>&1", ">&2"]),
                                               max_size=1)))
@@ -399,7 +409,7 @@ def test_text_round_trips(plan):
     assert p(t(plan)) == plan
 
 
-SHELL_WORDS = ["if", "then", "else", "elif", "fi", "while", "until", "do", "done", "for", "x", "in", "(", ")",
+SHELL_WORDS = ["if", "f()", "function", "return", "then", "else", "elif", "fi", "while", "until", "do", "done", "for", "x", "in", "(", ")",
                "{", "}", ";", "|", "&&", "||", "echo", "true", "read", "break", "&", "a{b,c}", "{1..3}", "'q'",
                "$x", "\n", ">", "f", "group", "nice", "limit", "--", "-n", "5", "sort", "--time", "<", "2>&1", ">&2",
                "case", "esac", ";;", "x)", "*)", "<<<", "<<E", "E"]

@@ -45,6 +45,7 @@ def test_existing_paths_keep_a_line_a_command(work):
     ("set -e", False),
     ("gti log --oneline -n 5", False),                  # flags: a program's line, not language
     ("hg log | head", False),
+    ("greet a b; echo $?", False),                      # a function not yet defined: one English word
 
 ])
 def test_a_line_that_does_not_parse(line, utterance):
@@ -69,7 +70,8 @@ def test_language_words_are_whole_words():
     ("while you are at it list the logs", False), ("for a in b; do if x", True), ("(cd a", True), ("(cd a)", False), ("{ echo a;", True), ("{ echo a; }", False),
     ("case $f in", True), ("case $f in\n*.c) echo c;;", True), ("case $f in *) echo;; esac", False),
     ("(case $f in x) echo;; esac", True), ("case insensitive grep for todo", False), ("cat <<EOF", True),
-    ("cat <<EOF\nhi\nEOF", False),
+    ("cat <<EOF\nhi\nEOF", False), ("f()", True), ("f() {", True), ("f()\n{\necho", True), ("f() { echo; }", False),
+    ("function f", True), ("function f {", True), ("function f { echo; }", False), ("echo f()", False),
 ])
 def test_what_goes_on_to_the_next_line(text, more):
     assert needs_more(text) is more

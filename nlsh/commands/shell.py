@@ -7,7 +7,7 @@ import fnmatch
 import shutil
 from collections.abc import Iterator
 
-from nlsh.kernel.context import Args, CommandError, Context, LoopControl
+from nlsh.kernel.context import Args, CommandError, Context, LoopControl, Return
 from nlsh.kernel.expand import posix_glob
 from nlsh.lang.errors import did_you_mean
 from nlsh.lang.plan import Plan
@@ -234,10 +234,11 @@ def _repeat(ctx: Context, a: Args, *, until: bool) -> Iterator[object]:
 
 
 def _leave_or_go_on(control: LoopControl) -> Iterator[object]:
-    """What the round printed; a break or continue of a loop further out goes on out."""
+    """What the round printed; a break or continue of a loop further out, or a
+    function's return, goes on out."""
     yield from control.output
-    if control.levels > 1:
-        control.levels -= 1
+    if control.levels > 1 or isinstance(control, Return):
+        control.levels -= not isinstance(control, Return)
         control.output = []
         raise control
 
@@ -361,6 +362,44 @@ def _loop_control(ctx: Context, kind: str, n: int | None) -> LoopControl:
     return LoopControl(kind, min(n or 1, ctx.loops))
 
 
+@command("function", "NAME() { COMMANDS; }: define a function; NAME WORDS… then runs COMMANDS with the "
+         "WORDS as $1 … ($# of them, \"$@\" each one word), as in bash.",
+         params=[Param("name", "str", help="the function's name", required=True, metavar="NAME()"),
+                 Param("body", "plan", help="the commands", required=True, metavar="{ COMMANDS; }")],
+         output="none", category="shell", shell_state=True, planned=False,
+         examples=[Example("a greet function", 'greet() { echo "hello $1"; }; greet world', "hello world")])
+def function(ctx: Context, a: Args) -> None:
+    ctx.shell.functions[a.name] = a.body
+
+
+@command("return", "Leave the function, with status N (default: the last command's).",
+         params=[Param("n", "int", metavar="N")], output="none", category="shell", shell_state=True,
+         planned=False, examples=[Example("a function that fails on purpose", "nope() { return 3; }; nope; echo $?",
+                                          "3")])
+def return_(ctx: Context, a: Args) -> None:
+    if not ctx.frames:
+        raise CommandError("can only return from a function")
+    raise Return(a.n if a.n is not None else ctx.shell.last_status)
+
+
+@command("local", "Give variables a value for the running function only (NAME or NAME=VALUE), as in bash.",
+         params=[Param("names", "str", variadic=True, required=True, metavar="NAME[=VALUE]")],
+         output="none", category="shell", shell_state=True, planned=False,
+         examples=[Example("a variable inside a function only", "x=out; f() { local x=in; echo $x; }; f; echo $x",
+                           "in\nout")])
+def local(ctx: Context, a: Args) -> None:
+    if not ctx.frames:
+        raise CommandError("can only be used in a function")
+    hidden = ctx.frames[-1]
+    for item in a.names:
+        name, _, value = item.partition("=")
+        if not name.isidentifier():
+            raise CommandError(f"'{item}': not a variable name")
+        if name not in hidden:
+            hidden[name] = ctx.env.get(name)
+        ctx.env[name] = value
+
+
 @command("exit", "Leave the shell with a status (default: the last one).",
          params=[Param("status", "int", metavar="N")],
          output="none", category="shell", shell_state=True,
@@ -369,5 +408,5 @@ def exit_(ctx: Context, a: Args) -> None:
     raise ExitShell(a.status if a.status is not None else ctx.shell.last_status)
 
 
-COMMANDS = [history, alias, unalias, help_, source, for_, while_, until, if_, case, subshell, group, read, break_,
-            continue_, exit_]
+COMMANDS = [history, alias, unalias, help_, source, for_, while_, until, if_, case, subshell, group, function,
+            return_, local, read, break_, continue_, exit_]

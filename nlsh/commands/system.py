@@ -154,6 +154,8 @@ def which(ctx: Context, a: Args) -> Iterator[str]:
     for n in a.names:
         if n in ctx.shell.aliases:
             yield f"{n}: aliased to {ctx.shell.aliases[n]}"
+        elif n in ctx.shell.functions:
+            yield f"{n}: shell function"
         elif n in ctx.shell.registry:
             yield f"{n}: nlsh built-in"
         else:
@@ -204,9 +206,16 @@ def true(ctx: Context, a: Args) -> None:
     return None
 
 
+@command(":", "Do nothing, successfully, whatever the words (bash's :, as in while :; do …).",
+         params=[Param("words", "word", variadic=True, metavar="WORD")], output="none", category="system",
+         planned=False, examples=[Example("do nothing, successfully", ": nothing to do", "")])
+def colon(ctx: Context, a: Args) -> None:
+    return None
+
+
 @command("false", "Do nothing, unsuccessfully.", output="none", category="system")
 def false(ctx: Context, a: Args) -> None:
     ctx.status = 1
 
 
-COMMANDS = [ps, kill, free, uptime, env, export, unset, which, type_, date, sleep, true, false]
+COMMANDS = [ps, kill, free, uptime, env, export, unset, which, type_, date, sleep, true, colon, false]

@@ -38,6 +38,14 @@ class LoopControl(Exception):
         self.output: list[object] = []
 
 
+class Return(LoopControl):
+    """Raised by ``return``: leave the function with ``status``."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__("return")
+        self.status = status
+
+
 class CancelToken:
     """Set once; every built-in checks it between records and in long loops."""
 
@@ -79,6 +87,7 @@ class Context:
         # to read and runs it as a loop's body (raises LoopControl at break/continue).
         self.capture = capture
         self.loops = 0            # loops around this call (for break and continue)
+        self.frames: list[dict] = []   # the functions this call runs in (for return and local)
         self.name = name
         self.input = input
         self.cancel = cancel

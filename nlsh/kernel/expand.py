@@ -40,6 +40,11 @@ def expand_word(word: Word, shell: Shell, globbing: bool = True, run: Run | None
             fields[-1].add(p.text)
         elif isinstance(p, Glob):
             fields[-1].add(p.text, posix_glob(p.text))
+        elif isinstance(p, Var) and p.name == "@" and not p.op:
+            for k, arg in enumerate(getattr(shell, "positional", [])):     # "$@": a word per argument
+                if k:
+                    fields.append(_Field())
+                fields[-1].add(arg)
         elif isinstance(p, Var):
             fields[-1].add(var_value(p, shell))
         elif isinstance(p, Tilde):
@@ -47,7 +52,7 @@ def expand_word(word: Word, shell: Shell, globbing: bool = True, run: Run | None
         elif isinstance(p, Arith):
             from nlsh.lang import arith  # ast: only for lines that hold $((…))
             try:
-                fields[-1].add(str(arith.evaluate(p.expr, lambda name: shell.env.get(name, ""))))
+                fields[-1].add(str(arith.evaluate(p.expr, lambda name: var_value(Var(name), shell))))
             except ValueError as e:
                 raise CommandError(f"{p.source()}: {e}") from None
         elif isinstance(p, Sub):
@@ -79,7 +84,8 @@ def expand_word(word: Word, shell: Shell, globbing: bool = True, run: Run | None
 
 def var_value(var: Var, shell: Shell) -> str:
     """``$x`` with its ``${x%suffix}``-style operation applied, as bash does."""
-    value = str(shell.last_status) if var.name == "?" else shell.env.get(var.name, "")
+    value = _special(var.name, shell) if not var.name[0].isalpha() and var.name[0] != "_" else shell.env.get(
+        var.name, "")
     op = var.op
     if op == ":-":
         return value or var.arg
@@ -105,6 +111,19 @@ def var_value(var: Var, shell: Shell) -> str:
         cuts = range(n + 1) if op == "#" else range(n, -1, -1)
         return next((value[k:] for k in cuts if fnmatch.fnmatchcase(value[:k], pattern)), value)
     return value
+
+
+def _special(name: str, shell: Shell) -> str:
+    """``$?``, and a function's arguments: ``$1``…, ``$#``, ``$*``/``$@``; ``$0`` is nlsh."""
+    if name == "?":
+        return str(shell.last_status)
+    args = getattr(shell, "positional", [])
+    if name == "#":
+        return str(len(args))
+    if name in ("@", "*"):
+        return " ".join(args)
+    n = int(name)
+    return "nlsh" if n == 0 else args[n - 1] if n <= len(args) else ""
 
 
 def _slice(value: str, arg: str) -> str:

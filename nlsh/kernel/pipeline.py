@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from nlsh.kernel.channel import Channel, ChannelClosed
 from nlsh.kernel.context import MAX_LINE, Cancelled, CommandError, Context, LoopControl, os_reason
 from nlsh.kernel.expand import expand_args, expand_argv, expand_word
+from nlsh.kernel.functions import function_command
 from nlsh.kernel.terminal import give_terminal
 from nlsh.lang.plan import Call, Chain, Pipeline, Plan
 from nlsh.records import Partial, plain_line
@@ -53,14 +54,15 @@ def run_chain(chain: Chain, job: Job) -> int:
 
 
 def capture(plan: Plan, job: Job, input: Iterator[object] | None = None,
-            loop: bool = False, scope: bool = False) -> tuple[list[object], int]:
+            loop: bool = False, scope: bool = False, frame: dict | None = None) -> tuple[list[object], int]:
     """Run ``plan`` inside ``job``: the items it wrote to its output (a loop
     body's) and its status. Errors go to the job's error stream. ``input``
     (a block's: ``… | while read x``) is what built-ins starting its
     pipelines read, one line at a time, from one round to the next; ``loop``:
     the plan is a loop's, where break and continue mean something; ``scope``:
-    a subshell's, which no loop outside reaches and which ``exit`` only ends."""
-    inner = _Captured(job, input, loop, scope)
+    a subshell's, which no loop outside reaches and which ``exit`` only ends;
+    ``frame``: a function's body (``local`` keeps what it hides there)."""
+    inner = _Captured(job, input, loop, scope, frame)
     status = 0
     for chain in plan.chains:
         status = run_chain(chain, inner)
@@ -71,11 +73,11 @@ def capture(plan: Plan, job: Job, input: Iterator[object] | None = None,
 
 
 def _block_capture(plan: Plan, job: Job, input: Iterator[object] | None = None,
-                   loop: bool = False, scope: bool = False) -> tuple[list[object], int]:
+                   loop: bool = False, scope: bool = False, frame: dict | None = None) -> tuple[list[object], int]:
     """``capture`` for a block's built-in: a break or continue inside the plan
     comes out as LoopControl, carrying what the plan printed before it; an
     ``exit`` inside a subshell gives the subshell's status."""
-    out, status = capture(plan, job, input, loop, scope)
+    out, status = capture(plan, job, input, loop, scope, frame)
     if scope and job.exit_request is not None:
         status, job.exit_request = getattr(job.exit_request, "status", 0), None
     control = job.loop_control
@@ -91,10 +93,11 @@ class _Captured:
     the terminal stays with the shell; the rest is the job's own."""
 
     def __init__(self, job: Job, input: Iterator[object] | None = None, loop: bool = False,
-                 scope: bool = False) -> None:
+                 scope: bool = False, frame: dict | None = None) -> None:
         self._job = job
         self.block_input = input if input is not None else job.block_input
-        self.loops = 0 if scope else job.loops + loop
+        self.loops = 0 if scope or frame is not None else job.loops + loop   # a loop outside a function is not its
+        self.frames = job.frames + [frame] if frame is not None else job.frames
         if scope:
             self.shell = ShellCopy(job.shell)
         self.output: list[object] = []
@@ -141,7 +144,7 @@ class ShellCopy:
     rest the shell's (as bash runs both in a subshell). The shell itself never
     changes under the user while they run."""
 
-    _OWN = ("cwd", "env", "aliases", "dirs", "last_status")
+    _OWN = ("cwd", "env", "aliases", "dirs", "last_status", "functions", "positional")
 
     def __init__(self, shell) -> None:
         object.__setattr__(self, "_shell", shell)
@@ -174,7 +177,10 @@ def run_pipeline(pipeline: Pipeline, job: Job) -> int:
         for i, call in enumerate(calls):
             last = i == len(calls) - 1
             next_external = not last and calls[i + 1].external
-            if call.external:
+            if call.external and call.name in job.shell.functions:
+                stage, upstream = _start_builtin(call, job, upstream, last, next_external,
+                                                 function_command(call.name, job.shell.functions[call.name]))
+            elif call.external:
                 stage, upstream = _start_external(call, job, upstream, last, next_external)
             else:
                 stage, upstream = _start_builtin(call, job, upstream, last, next_external)
@@ -266,8 +272,8 @@ def _not_started(stage: _Stage, job: Job, upstream: object, message: str, status
 # -- built-ins ---------------------------------------------------------------
 
 def _start_builtin(call: Call, job: Job, upstream: object, last: bool,
-                   next_external: bool) -> tuple[_Stage, object]:
-    cmd = job.shell.registry.get(call.name)
+                   next_external: bool, cmd=None) -> tuple[_Stage, object]:
+    cmd = cmd or job.shell.registry.get(call.name)
     stage = _Stage(call.name)
     if cmd is None:
         return _not_started(stage, job, upstream, f"{call.name}: command not found", 127)
@@ -319,8 +325,10 @@ def _start_builtin(call: Call, job: Job, upstream: object, last: bool,
     else:
         err_stream = _ErrWriter(job, stderr)
     ctx = Context(job.shell, call.name, source, job.cancel, err_stream,
-                  lambda plan, input=None, loop=False, scope=False: _block_capture(plan, job, input, loop, scope))
+                  lambda plan, input=None, loop=False, scope=False, frame=None:
+                  _block_capture(plan, job, input, loop, scope, frame))
     ctx.loops = job.loops
+    ctx.frames = job.frames
 
     def run() -> None:
         job.thread_started()

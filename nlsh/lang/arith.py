@@ -1,6 +1,7 @@
 """``$((…))``: bash's integer arithmetic, without running anything.
 
-Numbers, variables (``x`` or ``$x``; unset or empty is 0), ``+ - * / % **``,
+Numbers, variables (``x`` or ``$x``; unset or empty is 0; ``$1`` … and ``$#``,
+a function's arguments), ``+ - * / % **``,
 comparisons (1 or 0) and parentheses. Division truncates toward zero, as in bash.
 """
 
@@ -12,6 +13,8 @@ import re
 from collections.abc import Callable
 
 _DOLLAR = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?")
+_ARGUMENT = re.compile(r"\$\{?([0-9]+|#)\}?")
+_ARG = "__arg_"             # $1 is read as the name __arg_1, $# as __arg_n
 _BINARY = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Mod: None,
            ast.Div: None, ast.FloorDiv: None, ast.Pow: operator.pow}
 _COMPARE = {ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge,
@@ -22,7 +25,8 @@ _ALLOWED = frozenset({ast.BinOp, ast.UnaryOp, ast.Compare, ast.Name, ast.Constan
 
 def _tree(expr: str) -> ast.expr:
     try:
-        tree = ast.parse(_DOLLAR.sub(r"\1", expr).strip() or "0", mode="eval").body
+        named = _ARGUMENT.sub(lambda m: _ARG + m.group(1).replace("#", "n"), expr)
+        tree = ast.parse(_DOLLAR.sub(r"\1", named).strip() or "0", mode="eval").body
     except SyntaxError:
         raise ValueError("not an arithmetic expression") from None
     for node in ast.walk(tree):
@@ -47,7 +51,8 @@ def _eval(node: ast.expr, lookup: Callable[[str], str]) -> int:
     if isinstance(node, ast.Constant):
         return node.value
     if isinstance(node, ast.Name):
-        text = lookup(node.id).strip() or "0"
+        name = node.id.removeprefix(_ARG).replace("n", "#") if node.id.startswith(_ARG) else node.id
+        text = lookup(name).strip() or "0"
         if not re.fullmatch(r"-?\d+", text):
             raise ValueError(f"{node.id}={text!r} is not a number")
         return int(text)

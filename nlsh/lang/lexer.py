@@ -450,8 +450,8 @@ def _variable(line: str, i: int, b: _WordBuilder) -> int:
         else:
             b.part(Var(m.group(1), op, arg))
         return end + 1
-    if i + 1 < n and line[i + 1] == "?":
-        b.part(Var("?"))
+    if i + 1 < n and line[i + 1] in "?@#*":       # $? status; $@ $* $# a function's arguments
+        b.part(Var(line[i + 1]))
         return i + 2
     j = i + 1
     if j < n and line[j].isdigit():

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Protocol
 
@@ -26,8 +26,30 @@ class CommandLookup(Protocol):
     def names(self) -> list[str]: ...
 
 
-def parse(line: str, commands: CommandLookup, aliases: Mapping[str, str] | None = None) -> Plan:
-    """Parse ``line``. Raises ParseError naming the offending token and column."""
+class _WithFunctions:
+    """``commands`` and the shell functions: those of the shell, and those the
+    line defines as it goes (``f() { …; }; f``). A function call is parsed as a
+    program's (its words as they are); the shell runs the function."""
+
+    def __init__(self, commands: CommandLookup, functions: Iterable[str]) -> None:
+        self._commands = commands
+        self.defined = set(functions)
+
+    def signature(self, name: str) -> Signature | None:
+        return None if name in self.defined else self._commands.signature(name)
+
+    def is_program(self, name: str) -> bool:
+        return name in self.defined or self._commands.is_program(name)
+
+    def names(self) -> list[str]:
+        return [*self._commands.names(), *sorted(self.defined)]
+
+
+def parse(line: str, commands: CommandLookup, aliases: Mapping[str, str] | None = None,
+          functions: Iterable[str] = ()) -> Plan:
+    """Parse ``line``, where ``functions`` are the shell's. Raises ParseError
+    naming the offending token and column."""
+    commands = _WithFunctions(commands, functions)
     tokens = tokenize(line, lambda source: _nested(source, commands, aliases))
     return _plan(_loops(tokens, commands, aliases or {}), commands, aliases, line)
 
@@ -98,6 +120,11 @@ def _loops(tokens: list[Token], commands: CommandLookup, aliases: Mapping[str, s
             out.append(Token("block", call, tok.column, tokens[end - 1].column + tokens[end - 1].length - tok.column))
             i = end
             continue
+        if (word == "function" or _function_header(tokens, i)) and (at_start or _only_modifiers(out, commands)):
+            call, end = _function(tokens, i, commands, aliases)
+            out.append(Token("block", call, tok.column, tokens[end - 1].column + tokens[end - 1].length - tok.column))
+            i = end
+            continue
         if tok.kind == "op" and tok.value == "(" and (at_start or _only_modifiers(out, commands)):
             call, end = _subshell(tokens, i, commands, aliases)
             out.append(Token("block", call, tok.column, tokens[end - 1].column + 1 - tok.column))
@@ -142,11 +169,13 @@ def _keyword_at(tokens: list[Token], start: int, stops: tuple[str, ...], head: T
 
 def _command_positions(tokens: list[Token]) -> list[bool]:
     """For each token, whether a command starts there: first, after ``;``, ``|``,
-    ``&&``…, and after a ``do``, ``then`` or ``else`` that starts one itself."""
+    ``&&``…, a case's ``;;`` and ``)``, after a ``do``, ``then`` or ``else``
+    that starts one itself, and after ``function NAME`` (its ``{``)."""
     out, at_start = [], True
-    for tok in tokens:
+    for k, tok in enumerate(tokens):
         out.append(at_start)
-        at_start = _starts_command(tok) or at_start and _word_at(tok) in COMMAND_FOLLOWS
+        named = k > 0 and out[k - 1] and _word_at(tokens[k - 1]) == "function"     # `function NAME {`
+        at_start = _starts_command(tok) or at_start and _word_at(tok) in COMMAND_FOLLOWS or named
     return out
 
 
@@ -232,6 +261,44 @@ def _if(tokens: list[Token], i: int, commands: CommandLookup,
         args += (("else", _part(tokens, stop + 1, fi, tokens[stop], "COMMANDS; before 'fi'", commands, aliases)),)
         stop = fi
     return Call("if", args), stop + 1
+
+
+_FUNCTION_NAME = re.compile(r"[A-Za-z_][\w.-]*$")
+_FUNCTION_FORM = "NAME() { COMMANDS; }"
+
+
+def _function_header(tokens: list[Token], i: int) -> bool:
+    """Whether ``NAME ( )`` starts at ``i``."""
+    return (i + 2 < len(tokens) and _word_at(tokens[i]) is not None and _FUNCTION_NAME.match(tokens[i].text) is not None
+            and all(t.kind == "op" and t.value == v for t, v in zip(tokens[i + 1:i + 3], "()")))
+
+
+def _function(tokens: list[Token], i: int, commands: CommandLookup,
+              aliases: Mapping[str, str]) -> tuple[Call, int]:
+    """``NAME() { COMMANDS; }`` or ``function NAME [()] { COMMANDS; }`` (or a
+    ``( … )`` body): the Call that defines the function, and where it ends."""
+    head = tokens[i]
+    if _word_at(head) == "function":
+        name = tokens[i + 1] if i + 1 < len(tokens) else None
+        if name is None or _word_at(name) is None or not _FUNCTION_NAME.match(name.text):
+            raise ParseError(f"function: expected a name ({_FUNCTION_FORM})", head.column, head.length)
+        k = i + 4 if _function_header(tokens, i + 1) else i + 2
+    else:
+        name, k = head, i + 3
+    while k < len(tokens) and tokens[k].kind == "op" and tokens[k].value == ";":
+        k += 1                                          # the body may start on the next line
+    opener = tokens[k] if k < len(tokens) else None
+    if isinstance(commands, _WithFunctions):
+        commands.defined.add(name.text)               # it may call itself, and later words of the line it
+    if opener is not None and _word_at(opener) == "{":
+        block, end = _group(tokens, k, commands, aliases)
+    elif opener is not None and opener.kind == "op" and opener.value == "(":
+        block, end = _subshell(tokens, k, commands, aliases)
+    else:
+        at = opener or tokens[-1]
+        raise ParseError(f"{name.text}: expected {{ COMMANDS; }} after {name.text}() ({_FUNCTION_FORM})",
+                         at.column, at.length)
+    return Call("function", (("name", name.text), ("body", Plan((Chain((Pipeline((block,)),)),))))), end
 
 
 def _case_header(tokens: list[Token], i: int) -> bool:
@@ -353,7 +420,10 @@ def open_loops(line: str, first_word_opens: bool = False) -> int:
         elif word in ("do", "then") and headers:
             headers -= 1
         depth += (word in ("do", "then", "{")) - (word in ("done", "fi", "elif", "}"))
-    return depth + headers + cases + max(parens, 0)
+    body = [t for t in tokens if not (t.kind == "op" and t.value == ";")]
+    named = len(body) >= 2 and _word_at(body[-2]) == "function" and _command_positions(body)[-2]
+    bodiless = named or len(body) >= 3 and _function_header(body, len(body) - 3) and _command_positions(body)[-3]
+    return depth + headers + cases + max(parens, 0) + bodiless
 
 
 def _loop(tokens: list[Token], i: int, commands: CommandLookup,
@@ -505,9 +575,9 @@ def _command_word(tokens: list[Token]) -> Token | None:
 # bash's own words that nlsh does not have: a line starting with one is a
 # command for another shell, never a request for the planner.
 BASH_ONLY = frozenset(["[[", "bind", "builtin", "caller", "command", "compgen", "complete", "compopt",
-                       "coproc", "declare", "disown", "enable", "eval", "exec", "fc", "function", "getopts",
-                       "hash", "let", "local", "logout", "mapfile", "readarray", "readonly", "return", "select",
-                       "set", "shift", "shopt", "suspend", "times", "trap", "typeset", "ulimit", "umask"])
+                       "coproc", "declare", "disown", "enable", "eval", "exec", "fc", "getopts", "hash", "let",
+                       "logout", "mapfile", "readarray", "readonly", "select", "set", "shift", "shopt", "suspend",
+                       "times", "trap", "typeset", "ulimit", "umask"])
 BASH_ONLY_NOTE = " (a bash built-in that nlsh does not have; !LINE runs a line in $SHELL)"
 
 _TARGETLESS = ("2>&1", ">&2", "1>&2")     # redirections without a file name
@@ -521,6 +591,8 @@ def _assignments(tokens: list[Token]) -> list[Token]:
     variables (``export``: nlsh's variables are its environment); before a
     command it sets them for that command only (``env NAME=VALUE COMMAND``)."""
     words = [t for t in tokens if t.kind == "word"]
+    if words and words[0] is tokens[0] and _word_at(words[0]) in ("export", "local"):
+        return [replace(t, value=one_word(t.value)) if t.kind == "word" and _is_assignment(t) else t for t in tokens]
     if not words or words[0] is not tokens[0] or not _is_assignment(words[0]):
         return tokens
     alone = all(_is_assignment(w) for w in words)

@@ -28,7 +28,8 @@ CASE_OPS = frozenset({"^^", "^", ",,", ","})
 
 @dataclass(frozen=True)
 class Var:
-    """``$NAME`` or ``${NAME}``; ``?`` is the last exit status. ``op`` changes
+    """``$NAME`` or ``${NAME}``; ``?`` is the last exit status; ``1``…, ``@``,
+    ``*`` and ``#`` are a function's arguments (``"$@"``: one word each). ``op`` changes
     the value as bash does, with ``arg`` after it: ``%``/``%%`` drop the
     shortest/longest suffix matching a wildcard pattern, ``#``/``##`` a prefix;
     ``/PAT/TEXT`` replaces the first match, ``//`` every match, ``/#`` one at
@@ -137,7 +138,7 @@ class Redirect:
 Value = object
 
 
-BLOCKS = frozenset({"for", "while", "until", "if", "subshell", "group", "case"})
+BLOCKS = frozenset({"for", "while", "until", "if", "subshell", "group", "case", "function"})
 
 
 @dataclass(frozen=True)

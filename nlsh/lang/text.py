@@ -91,6 +91,8 @@ def call_text(call: Call, signature: Callable[[str], Signature | None]) -> str:
         words = [_if_text(call, signature) + "; fi"]
     elif call.is_block and call.name == "case":
         words = [_case_text(call, signature)]
+    elif call.is_block and call.name == "function":
+        words = [f"{call.get('name')}() {text(call.get('body'), signature)}"]
     elif call.is_block:
         words = [f"{call.name} {text(call.get('cond'), signature)}; do {text(call.get('body'), signature)}; done"]
     elif call.external:
@@ -177,7 +179,7 @@ def _double_quoted(parts: tuple) -> str:
 def _expansion(part: Var | Sub | Arith, after: object) -> str:
     """``$x``, ``$(…)``, ``$((…))``; ``${x}`` when a name character follows the variable."""
     glued = isinstance(after, (Lit, Glob)) and after.text[:1] and (after.text[0].isalnum() or after.text[0] == "_")
-    if isinstance(part, Var) and glued and part.name != "?" and not part.op:
+    if isinstance(part, Var) and glued and part.name not in ("?", "@", "*", "#") and not part.op:
         return f"${{{part.name}}}"
     return part.source()
 

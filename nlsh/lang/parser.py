@@ -142,11 +142,13 @@ def _loops(tokens: list[Token], commands: CommandLookup, aliases: Mapping[str, s
     return out
 
 
-def _block_end(tokens: list[Token], start: int, stops: tuple[str, ...]) -> int:
-    """Where the first of ``stops`` in command position, outside any block opened
-    after ``start``, is (``len(tokens)`` if nowhere)."""
+def _block_end(tokens: list[Token], start: int, stops: tuple[str, ...], ops: tuple[str, ...] = ()) -> int:
+    """Where the first of ``stops`` in command position (or of the operators
+    ``ops``), outside any block opened after ``start``, is (``len(tokens)`` if nowhere)."""
     depth = 0
     for k, at_start in zip(range(start, len(tokens)), _command_positions(tokens[start:])):
+        if depth == 0 and tokens[k].kind == "op" and tokens[k].value in ops:
+            return k
         if not at_start:
             continue
         word = _word_at(tokens[k])
@@ -338,29 +340,12 @@ def _case(tokens: list[Token], i: int, commands: CommandLookup,
             k += 2
             if after.value == ")":
                 break
-        stop = _branch_end(tokens, k)
+        stop = _block_end(tokens, k, ("esac",), (";;",))     # the branch ends at its ;; or the esac
         if stop == len(tokens):
             raise ParseError("case: missing 'esac'", head.column, head.length)
         branches.append(_branch(tokens[k:stop], commands, aliases))
         k = stop + (_word_at(tokens[stop]) != "esac")
     return Call("case", (("word", one_word(tokens[i + 1].value)), ("branches", tuple(branches)))), k + 1
-
-
-def _branch_end(tokens: list[Token], start: int) -> int:
-    """Where the branch starting at ``start`` ends: its ``;;`` or the case's ``esac``."""
-    depth = 0
-    for k, at_start in zip(range(start, len(tokens)), _command_positions(tokens[start:])):
-        tok = tokens[k]
-        if depth == 0 and tok.kind == "op" and tok.value == ";;":
-            return k
-        word = _word_at(tok) if at_start else None
-        if depth == 0 and word == "esac":
-            return k
-        if word in BLOCK_OPENERS and (word != "case" or _case_header(tokens, k)):
-            depth += 1
-        elif word in BLOCK_CLOSERS:
-            depth -= 1
-    return len(tokens)
 
 
 def _branch(part: list[Token], commands: CommandLookup, aliases: Mapping[str, str]) -> Plan:

@@ -147,6 +147,7 @@ def test_case_as_in_bash(sh, line, out):
     ("count_to() { echo $1; if test $1 -lt 3; then count_to $(( $1 + 1 )); fi; }; count_to 1", "1\n2\n3\n"),
     ("f() { echo in-f; }\nf; type f; f() { echo again; }; f", "in-f\nf: shell function\nagain\n"),
     ("f()\n{\n  echo $1-$2\n}\nf a b; : ignored words; echo $?", "a-b\n0\n"),
+    ("f() { while test $# -gt 0; do echo $1; shift; done; shift 5; echo $?; }; f a 'b c'", "a\nb c\n1\n"),
 ])
 def test_functions_as_in_bash(sh, line, out):
     r = sh(line, {"sub/x": ""})

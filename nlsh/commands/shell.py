@@ -382,6 +382,21 @@ def return_(ctx: Context, a: Args) -> None:
     raise Return(a.n if a.n is not None else ctx.shell.last_status)
 
 
+@command("shift", "Drop the function's first N arguments (default 1): $2 becomes $1, as in bash.",
+         params=[Param("n", "int", metavar="N")], output="none", category="shell", shell_state=True,
+         planned=False, examples=[Example("print a function's arguments after the first",
+                                          "f() { shift; echo $@; }; f a b c", "b c")])
+def shift(ctx: Context, a: Args) -> None:
+    n = 1 if a.n is None else a.n
+    args = ctx.shell.positional
+    if n < 0:
+        raise CommandError(f"{n}: shift count out of range")
+    if n > len(args):
+        ctx.status = 1                  # bash: nothing shifted, status 1
+        return
+    ctx.shell.positional = args[n:]
+
+
 @command("local", "Give variables a value for the running function only (NAME or NAME=VALUE), as in bash.",
          params=[Param("names", "str", variadic=True, required=True, metavar="NAME[=VALUE]")],
          output="none", category="shell", shell_state=True, planned=False,
@@ -409,4 +424,4 @@ def exit_(ctx: Context, a: Args) -> None:
 
 
 COMMANDS = [history, alias, unalias, help_, source, for_, while_, until, if_, case, subshell, group, function,
-            return_, local, read, break_, continue_, exit_]
+            return_, shift, local, read, break_, continue_, exit_]

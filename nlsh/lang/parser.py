@@ -561,7 +561,7 @@ def _command_word(tokens: list[Token]) -> Token | None:
 # command for another shell, never a request for the planner.
 BASH_ONLY = frozenset(["[[", "bind", "builtin", "caller", "command", "compgen", "complete", "compopt",
                        "coproc", "declare", "disown", "enable", "eval", "exec", "fc", "getopts", "hash", "let",
-                       "logout", "mapfile", "readarray", "readonly", "select", "set", "shift", "shopt", "suspend",
+                       "logout", "mapfile", "readarray", "readonly", "select", "set", "shopt", "suspend",
                        "times", "trap", "typeset", "ulimit", "umask"])
 BASH_ONLY_NOTE = " (a bash built-in that nlsh does not have; !LINE runs a line in $SHELL)"
 

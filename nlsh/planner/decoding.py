@@ -6,6 +6,13 @@ model's own step on a small CPU. Greedy decoding needs only the best token the
 grammar allows: try the model's favourite, then its next best few, and only
 if the grammar refuses all of them, the whole vocabulary. The answer is the
 one the full check gives (llama.cpp's own sampler does the same).
+
+Measured and not kept (2-core AVX2 host, 1.5B, 2026-12-04): drafting the next
+tokens from the request and its example (prompt lookup, exact under greedy
+verification). Checking a draft needs logits at every drafted position, which
+costs ~28 ms a token on top of the ~48 ms of one step; with the drafts the
+answers actually allow, 97 requests would have taken 681–881 ms of generation
+each instead of 689 ms.
 """
 
 from __future__ import annotations

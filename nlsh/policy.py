@@ -189,7 +189,7 @@ def _inner_steps(call: Call, shell: Shell) -> list[Step]:
 
 def _function_body(call: Call, shell: Shell) -> Plan | None:
     """The body of the function ``call`` calls (not again inside itself)."""
-    if not call.external or call.name in getattr(shell, "calling", ()):
+    if not call.external or call.direct or call.name in getattr(shell, "calling", ()):
         return None
     return getattr(shell, "functions", {}).get(call.name)
 

@@ -73,6 +73,10 @@ def parsed_is_utterance(plan: Plan, line: str, cwd: str) -> bool:
     if len(calls) != 1 or calls[0].external or calls[0].redirects or len(plan.chains) != 1:
         return False
     call = calls[0]
+    if call.name == "set":          # "set up a venv here": set takes no words without -- before them
+        first = next(iter(call.get("words", ())), None)
+        return (first is not None and not (first.is_literal and first.literal[:1] in "-+")
+                and language_words(line) >= 1)
     words = [w for name, v in call.args if name in ("paths", "path", "dir", "sources", "dest", "fields")
              for w in (v if isinstance(v, tuple) else (v,)) if isinstance(w, Word)]
     if len(words) < 2 or not all(w.is_literal and "/" not in w.literal for w in words):

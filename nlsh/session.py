@@ -42,6 +42,7 @@ class Shell:
         self.dirs: list[str] = []          # pushd's stack, below the working directory
         self.functions: dict[str, Plan] = {}   # name() { …; }: the body of each
         self.positional: list[str] = []    # the running function's arguments ($1 …)
+        self.options: set[str] = set()     # set -e, set -o pipefail: "errexit", "pipefail"
         self.last_status = 0
         self.history = History()
         self.store = Store()

@@ -5,6 +5,7 @@ the policy for every word it takes."""
 from __future__ import annotations
 
 import io
+import shutil
 
 import pytest
 
@@ -152,6 +153,41 @@ def test_case_as_in_bash(sh, line, out):
 def test_functions_as_in_bash(sh, line, out):
     r = sh(line, {"sub/x": ""})
     assert (r.out, r.err) == (out, "")
+
+
+def test_command_runs_the_real_thing_and_says_what_a_name_is(sh, work):
+    r = sh("echo() { command echo \"[$*]\"; }; echo a b; ls() { command ls -1 \"$@\" | count; }; ls sub; "
+           "alias ll='ls -l'; command -v ll echo bash; echo $?; command -v nosuchthing; echo $?; command -V echo",
+           {"sub/x": "", "sub/y": ""})
+    assert r.out.splitlines() == ["[a b]", "2", "alias ll='ls -l'", "echo", shutil.which("bash"), "[0]", "[1]",
+                                  "echo: shell function"]
+    assert sh("command").err.startswith("nlsh: command:")
+    shell = _shell(work)
+    assert text(shell.parse("f() { command bash --version; }").calls[0].get("body"), REG.signature) == \
+        "{ command bash --version; }"
+    refused = decide(shell.parse("ls() { command rm -rf $1; }; ls ~"), shell, Rules(), planned=False)
+    assert refused.action == "deny" and "never allowed" in refused.reason
+    shell.shutdown()
+
+
+def test_set_e_ends_the_script_at_a_failure_outside_conditions(sh):
+    r = sh("set -e\necho one\nif false; then echo no; fi\nwhile false; do :; done\nfalse || echo handled\n"
+           "false && echo no\nx=$(false; echo sub); echo $x\n(false; echo not-in-subshell) || echo subshell-failed\n"
+           "f() { false; echo not-in-f; }\nf\necho never")
+    assert (r.out, r.status) == ("one\nhandled\nsub\nnot-in-subshell\n", 1)     # as bash
+    r = sh("set -e; set +e; false; echo goes-on; set -o errexit; ls nothing-here; echo never")
+    assert (r.out, r.status) == ("goes-on\n", 1)
+
+
+def test_set_pipefail_positional_words_and_mistakes(sh):
+    r = sh("set -o pipefail; false | cat; echo $?; set +o pipefail; false | cat; echo $?; "
+           "set -- a 'b c'; echo $# $2; set --; echo $#; set -o | grep pipefail")
+    assert r.out == "1\n0\n2 b c\n0\npipefail    off\n"
+    r = sh("set -x; echo $?; set -o nounset; set x y")
+    assert r.err == ("nlsh: set: -x: not an option nlsh has (it has -e and -o pipefail; + turns one off)\n"
+                     "nlsh: set: -o nounset: not an option nlsh has (it has errexit, pipefail)\n"
+                     "nlsh: set: x: not an option; words for $1 … come after -- (set -- x y)\n")
+    assert r.out == "1\n"
 
 
 def test_function_mistakes(sh):

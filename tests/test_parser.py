@@ -170,7 +170,7 @@ def test_aliases_expand_first_word():
 @pytest.mark.parametrize("line,message,column", [
     ("cp --sizee a b", "cp: unknown flag --sizee", 3),
     ("lss -la", "unknown command lss (did you mean ls?)", 0),
-    ("set -e", "unknown command set (a bash built-in that nlsh does not have; !LINE runs a line in $SHELL)", 0),
+    ("declare -a x", "unknown command declare (a bash built-in that nlsh does not have; !LINE runs a line in $SHELL)", 0),
     ("tree -L lots", "tree: bad value 'lots' for -L: expected an int", 8),
     ("ls |", "line ends after '|'", 3),
     ("| ls", "syntax error near '|'", 0),
@@ -359,6 +359,8 @@ def calls(draw):
             args.append((param.name, value_for(draw, param)))
     if cmd.expression:
         return Call(cmd.name, tuple(args))
+    if cmd.name == "command" and not any(name in ("short", "long") for name, _ in args):
+        args.insert(0, ("short", True))     # without -v or -V, `command NAME …` runs NAME
     if cmd.name in ("export", "local"):     # NAME=VALUE after them is one word, as bash reads it
         args = [(name, tuple(one_word(w) if isinstance(w.parts[0], (Lit, Glob))
                                 and re.match(r"[A-Za-z_]\w*=", w.parts[0].text) else w for w in value))
@@ -366,7 +368,8 @@ def calls(draw):
     redirects = tuple(Redirect(op, Word.lit("") if op in ("2>&1", ">&2") else draw(words(globbing=False)))
                       for op in draw(st.lists(st.sampled_from([">", ">>", "<", "2>", "2>>", "2>&1", ">&2"]),
                                               max_size=1)))
-    return Call(cmd.name, tuple(args), redirects)
+    direct = not cmd.modifier and draw(st.integers(0, 9)) == 0      # command NAME …
+    return Call(cmd.name, tuple(args), redirects, direct=direct)
 
 
 def _variadic_ok(call):

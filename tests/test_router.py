@@ -17,6 +17,8 @@ REG = default_registry()
     ("rm system/folder1/text2 system/folder1/text3 system/folder1/text4", False),
     ("cat notes todo", False),
     ("ls", False),
+    ("set up a python project here", True),      # set takes words only after --
+    ("set -o pipefail", False), ("set -- a b", False), ("set", False),
 ])
 def test_a_line_that_parses_is_a_command_unless_it_is_english_naming_nothing(line, utterance, work):
     assert parsed_is_utterance(parse(line, REG), line, str(work)) is utterance
@@ -42,7 +44,7 @@ def test_existing_paths_keep_a_line_a_command(work):
     ("while you are at it list the logs", True),
     ("trap 'rm -f lock' EXIT", False),                  # bash's own words: a line for another shell
     ("[[ -d build ]] && make", False),
-    ("set -e", False),
+    ("declare -a names", False),
     ("gti log --oneline -n 5", False),                  # flags: a program's line, not language
     ("hg log | head", False),
     ("greet a b; echo $?", False),                      # a function not yet defined: one English word

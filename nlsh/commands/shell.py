@@ -220,7 +220,7 @@ def _repeat(ctx: Context, a: Args, *, until: bool) -> Iterator[object]:
     while True:
         ctx.check()
         try:
-            out, cond = ctx.capture(a.cond, lines, loop=True)
+            out, cond = ctx.capture(a.cond, lines, loop=True, condition=True)
             yield from out
             if (cond == 0) == until:
                 break
@@ -259,7 +259,7 @@ def _block_input(ctx: Context) -> Iterator[object] | None:
 def if_(ctx: Context, a: Args) -> Iterator[object]:
     """The status is the branch's, or 0 when no branch ran (as in bash)."""
     lines = _block_input(ctx)
-    out, cond = ctx.capture(a.cond, lines)
+    out, cond = ctx.capture(a.cond, lines, condition=True)
     yield from out
     branch = a.then if cond == 0 else getattr(a, "else", None)
     status = 0
@@ -397,6 +397,48 @@ def shift(ctx: Context, a: Args) -> None:
     ctx.shell.positional = args[n:]
 
 
+OPTIONS = {"e": "errexit", "o pipefail": "pipefail"}      # what set knows, by its letter (or -o NAME)
+
+
+@command("set", "Shell options as in bash: set -e (a failing command ends the script), set -o pipefail "
+         "(a pipeline fails if any stage does), + to turn off; set -- WORDS sets $1 …; set -o lists.",
+         params=[Param("words", "word", variadic=True, metavar="-e|+e|-o NAME|-- WORDS")],
+         output="text", category="shell", shell_state=True, planned=False, free_dashes=True, flags_first=True,
+         examples=[Example("stop the script at the first failing command", "set -e", "")])
+def set_(ctx: Context, a: Args) -> Iterator[str]:
+    shell = ctx.shell
+    words = list(a.words)
+    if not words:
+        for name in sorted(shell.env):
+            yield f"{name}={shell.env[name]}"
+        return
+    if words in (["-o"], ["+o"]):
+        for name in sorted(OPTIONS.values()):
+            yield f"{name:<12}{'on' if name in shell.options else 'off'}"
+        return
+    while words and words[0][:1] in "-+" and words[0] != "--":
+        word = words.pop(0)
+        on = word[0] == "-"
+        if word[1:] == "o":
+            if not words:
+                raise CommandError(f"{word}: an option name is needed (set {word} pipefail)")
+            name = words.pop(0)
+            if name not in OPTIONS.values():
+                raise CommandError(f"{word} {name}: not an option nlsh has (it has {', '.join(OPTIONS.values())})")
+            names = [name]
+        else:
+            unknown = [c for c in word[1:] if c not in OPTIONS]
+            if unknown or len(word) < 2:
+                raise CommandError(f"{word}: not an option nlsh has (it has -e and -o pipefail; + turns one off)")
+            names = [OPTIONS[c] for c in word[1:]]
+        for name in names:
+            (shell.options.add if on else shell.options.discard)(name)
+    if words and words[0] != "--":       # "set up a project" is not a command (see router.parsed_is_utterance)
+        raise CommandError(f"{words[0]}: not an option; words for $1 … come after -- (set -- {' '.join(words)})")
+    if words:
+        shell.positional = words[1:]
+
+
 @command("local", "Give variables a value for the running function only (NAME or NAME=VALUE), as in bash.",
          params=[Param("names", "str", variadic=True, required=True, metavar="NAME[=VALUE]")],
          output="none", category="shell", shell_state=True, planned=False,
@@ -424,4 +466,4 @@ def exit_(ctx: Context, a: Args) -> None:
 
 
 COMMANDS = [history, alias, unalias, help_, source, for_, while_, until, if_, case, subshell, group, function,
-            return_, shift, local, read, break_, continue_, exit_]
+            return_, shift, set_, local, read, break_, continue_, exit_]

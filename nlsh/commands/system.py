@@ -1,5 +1,5 @@
 """Processes and system: ps, kill, free, uptime, env, export, unset, which,
-date, sleep, true, false."""
+type, command, date, sleep, true, :, false."""
 
 from __future__ import annotations
 
@@ -174,6 +174,30 @@ def type_(ctx: Context, a: Args) -> Iterator[str]:
     yield from which.run(ctx, a)
 
 
+@command("command", "command -v NAME: how NAME would run, one word (for scripts); command NAME ARGS runs the "
+         "built-in or program NAME, never a function of that name.",
+         params=[Param("short", "flag", ("-v",), "the alias, the name or the program's path; status 1 if none"),
+                 Param("long", "flag", ("-V",), "a sentence, as type gives"),
+                 Param("names", "str", variadic=True, required=True, metavar="NAME")],
+         output="text", category="system", planned=False,
+         examples=[Example("is git installed", "command -v git", "/usr/bin/git")])
+def command_(ctx: Context, a: Args) -> Iterator[str]:
+    if not (a.short or a.long):
+        raise CommandError("command: give -v or -V, or a command to run (command NAME ARGS)")
+    if a.long:
+        yield from which.run(ctx, a)
+        return
+    for n in a.names:
+        if n in ctx.shell.aliases:
+            yield f"alias {n}='{ctx.shell.aliases[n]}'"
+        elif n in ctx.shell.functions or n in ctx.shell.registry:
+            yield n
+        elif path := shutil.which(n, path=ctx.env.get("PATH")):
+            yield path
+        else:
+            ctx.status = 1
+
+
 @command("date", "The current date and time (+FORMAT as in strftime).",
          params=[Param("utc", "flag", ("-u", "--utc"), "in UTC"),
                  Param("iso", "flag", ("-I", "--iso-8601"), "date only, ISO 8601"),
@@ -218,4 +242,4 @@ def false(ctx: Context, a: Args) -> None:
     ctx.status = 1
 
 
-COMMANDS = [ps, kill, free, uptime, env, export, unset, which, type_, date, sleep, true, colon, false]
+COMMANDS = [ps, kill, free, uptime, env, export, unset, which, type_, command_, date, sleep, true, colon, false]

@@ -51,6 +51,7 @@ class Job:
         self.exit_request: BaseException | None = None
         self.loop_control: LoopControl | None = None    # a break or continue on its way to its loop
         self.loops = 0
+        self.condition = False           # running a condition (if, while) or a $(…): set -e does not end it
         self.frames: list[dict] = []     # the running functions' (innermost last): what ``local`` hid
         self.owns_terminal = False
         self.pipeline_pgid: int | None = None

@@ -48,21 +48,32 @@ def run_chain(chain: Chain, job: Job) -> int:
             continue
         if job.cancel.cancelled or job.exit_request is not None or job.loop_control is not None:
             break
-        status = run_pipeline(pipeline, job)
+        last = i == len(chain.pipelines) - 1
+        outer, job.condition = job.condition, job.condition or not last   # set -e spares `a` in `a && b`
+        try:
+            status = run_pipeline(pipeline, job)
+        finally:
+            job.condition = outer
         job.shell.last_status = status
+        if status and last and "errexit" in job.shell.options and not job.condition:
+            from nlsh.commands.shell import ExitShell
+
+            job.exit_request = ExitShell(status)    # set -e: the shell ends with this status
     return status
 
 
-def capture(plan: Plan, job: Job, input: Iterator[object] | None = None,
-            loop: bool = False, scope: bool = False, frame: dict | None = None) -> tuple[list[object], int]:
+def capture(plan: Plan, job: Job, input: Iterator[object] | None = None, loop: bool = False,
+            scope: bool = False, frame: dict | None = None, condition: bool = False) -> tuple[list[object], int]:
     """Run ``plan`` inside ``job``: the items it wrote to its output (a loop
     body's) and its status. Errors go to the job's error stream. ``input``
     (a block's: ``… | while read x``) is what built-ins starting its
     pipelines read, one line at a time, from one round to the next; ``loop``:
     the plan is a loop's, where break and continue mean something; ``scope``:
     a subshell's, which no loop outside reaches and which ``exit`` only ends;
-    ``frame``: a function's body (``local`` keeps what it hides there)."""
-    inner = _Captured(job, input, loop, scope, frame)
+    ``frame``: a function's body (``local`` keeps what it hides there);
+    ``condition``: an ``if``'s or a loop's condition, or a ``$(…)``, which
+    ``set -e`` does not end."""
+    inner = _Captured(job, input, loop, scope, frame, condition)
     status = 0
     for chain in plan.chains:
         status = run_chain(chain, inner)
@@ -72,12 +83,13 @@ def capture(plan: Plan, job: Job, input: Iterator[object] | None = None,
     return inner.output, status
 
 
-def _block_capture(plan: Plan, job: Job, input: Iterator[object] | None = None,
-                   loop: bool = False, scope: bool = False, frame: dict | None = None) -> tuple[list[object], int]:
+def _block_capture(plan: Plan, job: Job, input: Iterator[object] | None = None, loop: bool = False,
+                   scope: bool = False, frame: dict | None = None,
+                   condition: bool = False) -> tuple[list[object], int]:
     """``capture`` for a block's built-in: a break or continue inside the plan
     comes out as LoopControl, carrying what the plan printed before it; an
     ``exit`` inside a subshell gives the subshell's status."""
-    out, status = capture(plan, job, input, loop, scope, frame)
+    out, status = capture(plan, job, input, loop, scope, frame, condition)
     if scope and job.exit_request is not None:
         status, job.exit_request = getattr(job.exit_request, "status", 0), None
     control = job.loop_control
@@ -93,8 +105,9 @@ class _Captured:
     the terminal stays with the shell; the rest is the job's own."""
 
     def __init__(self, job: Job, input: Iterator[object] | None = None, loop: bool = False,
-                 scope: bool = False, frame: dict | None = None) -> None:
+                 scope: bool = False, frame: dict | None = None, condition: bool = False) -> None:
         self._job = job
+        self.condition = condition or job.condition
         self.block_input = input if input is not None else job.block_input
         self.loops = 0 if scope or frame is not None else job.loops + loop   # a loop outside a function is not its
         self.frames = job.frames + [frame] if frame is not None else job.frames
@@ -144,13 +157,13 @@ class ShellCopy:
     rest the shell's (as bash runs both in a subshell). The shell itself never
     changes under the user while they run."""
 
-    _OWN = ("cwd", "env", "aliases", "dirs", "last_status", "functions", "positional")
+    _OWN = ("cwd", "env", "aliases", "dirs", "last_status", "functions", "positional", "options")
 
     def __init__(self, shell) -> None:
         object.__setattr__(self, "_shell", shell)
         for name in self._OWN:
             value = getattr(shell, name)
-            object.__setattr__(self, name, value.copy() if isinstance(value, (dict, list)) else value)
+            object.__setattr__(self, name, value.copy() if isinstance(value, (dict, list, set)) else value)
 
     def set_cwd(self, path: str) -> None:
         type(self._shell).set_cwd(self, path)
@@ -162,7 +175,7 @@ class ShellCopy:
 def _runner(job: Job):
     """How a call of ``job`` computes its ``$(…)`` words: the plan's output as text."""
     def run(plan: Plan) -> str:
-        items, _ = capture(plan, job)
+        items, _ = capture(plan, job, condition=True)
         return "".join(plain_line(i) for i in items)
     return run
 
@@ -177,7 +190,7 @@ def run_pipeline(pipeline: Pipeline, job: Job) -> int:
         for i, call in enumerate(calls):
             last = i == len(calls) - 1
             next_external = not last and calls[i + 1].external
-            if call.external and call.name in job.shell.functions:
+            if call.external and not call.direct and call.name in job.shell.functions:
                 stage, upstream = _start_builtin(call, job, upstream, last, next_external,
                                                  function_command(call.name, job.shell.functions[call.name]))
             elif call.external:
@@ -195,6 +208,8 @@ def run_pipeline(pipeline: Pipeline, job: Job) -> int:
         stage.done.wait()
         if stage.thread is not None:
             stage.thread.join()
+    if "pipefail" in job.shell.options:     # the last stage that failed gives the status
+        return next((s.status for s in reversed(stages) if s.status), 0)
     return stages[-1].status or 0
 
 
@@ -325,8 +340,8 @@ def _start_builtin(call: Call, job: Job, upstream: object, last: bool,
     else:
         err_stream = _ErrWriter(job, stderr)
     ctx = Context(job.shell, call.name, source, job.cancel, err_stream,
-                  lambda plan, input=None, loop=False, scope=False, frame=None:
-                  _block_capture(plan, job, input, loop, scope, frame))
+                  lambda plan, input=None, loop=False, scope=False, frame=None, condition=False:
+                  _block_capture(plan, job, input, loop, scope, frame, condition))
     ctx.loops = job.loops
     ctx.frames = job.frames
 

@@ -510,6 +510,11 @@ def _call(tokens: list[Token], commands: CommandLookup, aliases: Mapping[str, st
                              words[0].length)
         return replace(tokens[0].value, redirects=redirects)
     tokens = _assignments(_expand_alias(tokens, commands, aliases))
+    if _word_at(tokens[0]) == "command" and len(tokens) > 1 and tokens[1].kind == "word" and not (
+            tokens[1].value.is_literal and tokens[1].value.literal.startswith("-")):
+        # command NAME …: the built-in or program NAME, not a function or alias of that name
+        plain = commands._commands if isinstance(commands, _WithFunctions) else commands
+        return replace(_call(tokens[1:], plain, {}, line), direct=True)
     head = tokens[0]
     if head.kind == "op" and head.value not in _REDIRECTS:
         raise ParseError(f"syntax error near {head.value!r}", head.column, head.length)
@@ -559,9 +564,9 @@ def _command_word(tokens: list[Token]) -> Token | None:
 
 # bash's own words that nlsh does not have: a line starting with one is a
 # command for another shell, never a request for the planner.
-BASH_ONLY = frozenset(["[[", "bind", "builtin", "caller", "command", "compgen", "complete", "compopt",
+BASH_ONLY = frozenset(["[[", "bind", "builtin", "caller", "compgen", "complete", "compopt",
                        "coproc", "declare", "disown", "enable", "eval", "exec", "fc", "getopts", "hash", "let",
-                       "logout", "mapfile", "readarray", "readonly", "select", "set", "shopt", "suspend",
+                       "logout", "mapfile", "readarray", "readonly", "select", "shopt", "suspend",
                        "times", "trap", "typeset", "ulimit", "umask"])
 BASH_ONLY_NOTE = " (a bash built-in that nlsh does not have; !LINE runs a line in $SHELL)"
 

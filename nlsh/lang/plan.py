@@ -153,6 +153,7 @@ class Call:
     args: tuple[tuple[str, Value], ...] = ()
     redirects: tuple[Redirect, ...] = ()
     external: bool = False
+    direct: bool = False        # ``command NAME …``: the built-in or program, never a function of that name
 
     def get(self, name: str, default: Value = None) -> Value:
         for key, value in self.args:

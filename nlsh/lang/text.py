@@ -115,7 +115,7 @@ def call_text(call: Call, signature: Callable[[str], Signature | None]) -> str:
                 words.append(f"{param.flags[0]} {_value_text(value, False, option=True)}")
     for r in call.redirects:
         words.append(r.op if r.op in STREAM_REDIRECTS else f"{r.op} {quote(r.target)}")
-    return " ".join(words)
+    return " ".join(["command", *words] if call.direct else words)
 
 
 def _value_text(value: object, expression: bool, option: bool = False) -> str:

@@ -177,6 +177,8 @@ def test_set_e_ends_the_script_at_a_failure_outside_conditions(sh):
     assert (r.out, r.status) == ("one\nhandled\nsub\nnot-in-subshell\n", 1)     # as bash
     r = sh("set -e; set +e; false; echo goes-on; set -o errexit; ls nothing-here; echo never")
     assert (r.out, r.status) == ("goes-on\n", 1)
+    r = sh("set -e\n(false; echo not-in-job) &\nwait\necho a-job-ends-alone")      # the job, not the shell
+    assert (r.out, r.status) == ("a-job-ends-alone\n", 0)
 
 
 def test_set_pipefail_positional_words_and_mistakes(sh):

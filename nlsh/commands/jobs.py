@@ -113,12 +113,14 @@ def bg(ctx: Context, a: Args) -> None:
          params=[JOB], output="none", category="jobs",
          examples=[Example("wait for the background jobs to finish", "wait")])
 def wait(ctx: Context, a: Args) -> None:
+    """``wait %N`` gives the job's status; plain ``wait``, 0 (as in bash)."""
     table = ctx.shell.jobs
     targets = [table.get(a.job)] if a.job else table.background()
     for job in targets:
         while not job.wait(timeout=0.1):
             ctx.check()
-        ctx.status = job.status or 0
+        if a.job:
+            ctx.status = job.status or 0
 
 
 _MODIFIER_NOTE = "written before a command; it applies to the whole line"

@@ -397,7 +397,8 @@ def shift(ctx: Context, a: Args) -> None:
     ctx.shell.positional = args[n:]
 
 
-OPTIONS = {"e": "errexit", "o pipefail": "pipefail"}      # what set knows, by its letter (or -o NAME)
+OPTIONS = ("errexit", "pipefail")     # what set knows: -o NAME, or -e for errexit
+LETTERS = {"e": "errexit"}
 
 
 @command("set", "Shell options as in bash: set -e (a failing command ends the script), set -o pipefail "
@@ -413,7 +414,7 @@ def set_(ctx: Context, a: Args) -> Iterator[str]:
             yield f"{name}={shell.env[name]}"
         return
     if words in (["-o"], ["+o"]):
-        for name in sorted(OPTIONS.values()):
+        for name in OPTIONS:
             yield f"{name:<12}{'on' if name in shell.options else 'off'}"
         return
     while words and words[0][:1] in "-+" and words[0] != "--":
@@ -423,14 +424,13 @@ def set_(ctx: Context, a: Args) -> Iterator[str]:
             if not words:
                 raise CommandError(f"{word}: an option name is needed (set {word} pipefail)")
             name = words.pop(0)
-            if name not in OPTIONS.values():
-                raise CommandError(f"{word} {name}: not an option nlsh has (it has {', '.join(OPTIONS.values())})")
+            if name not in OPTIONS:
+                raise CommandError(f"{word} {name}: not an option nlsh has (it has {', '.join(OPTIONS)})")
             names = [name]
         else:
-            unknown = [c for c in word[1:] if c not in OPTIONS]
-            if unknown or len(word) < 2:
+            if len(word) < 2 or any(c not in LETTERS for c in word[1:]):
                 raise CommandError(f"{word}: not an option nlsh has (it has -e and -o pipefail; + turns one off)")
-            names = [OPTIONS[c] for c in word[1:]]
+            names = [LETTERS[c] for c in word[1:]]
         for name in names:
             (shell.options.add if on else shell.options.discard)(name)
     if words and words[0] != "--":       # "set up a project" is not a command (see router.parsed_is_utterance)

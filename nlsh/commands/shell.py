@@ -405,7 +405,7 @@ LETTERS = {"e": "errexit"}
          "(a pipeline fails if any stage does), + to turn off; set -- WORDS sets $1 …; set -o lists.",
          params=[Param("words", "word", variadic=True, metavar="-e|+e|-o NAME|-- WORDS")],
          output="text", category="shell", shell_state=True, planned=False, free_dashes=True, flags_first=True,
-         examples=[Example("stop the script at the first failing command", "set -e", "")])
+         examples=[Example("stop a script at its first failure", "set -e", "")])
 def set_(ctx: Context, a: Args) -> Iterator[str]:
     shell = ctx.shell
     words = list(a.words)

@@ -63,6 +63,12 @@ def test_output_becomes_words(sh, line, out):
     assert (r.status, r.out, r.err) == (0, out, "")
 
 
+def test_a_substitution_runs_in_a_copy_of_the_shell_and_an_assignment_keeps_its_status(sh):
+    r = sh("echo $(cd d; x=5; echo $x); test -d d && echo still-here; echo [$x]; y=$(exit 3); echo after $?; "
+           "if out=$(cat missing.txt); then echo ok; else echo failed; fi; x=$(true); echo $?", {"d/x": ""})
+    assert r.out == "5\nstill-here\n[]\nafter 3\nfailed\n0\n"      # as bash: $(…) is a subshell
+
+
 def test_inner_errors_show_and_the_command_still_runs(sh):
     r = sh("echo =$(cat missing.txt)=")
     assert r.out == "==\n" and "missing.txt: No such file or directory" in r.err and r.status == 0

@@ -130,6 +130,8 @@ def env(ctx: Context, a: Args) -> Iterator[str]:
          output="none", category="system", shell_state=True,
          examples=[Example("set EDITOR to vim", "export EDITOR=vim", "vim", check="echo $EDITOR")])
 def export(ctx: Context, a: Args) -> None:
+    """The status is the last ``$(…)``'s, as bash gives for ``x=$(cmd)`` (which is export here)."""
+    ctx.status = ctx.substituted
     for item in a.assignments:
         name, eq, value = item.partition("=")
         if not eq or not name.replace("_", "a").isalnum() or name[0].isdigit():

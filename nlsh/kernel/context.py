@@ -93,6 +93,7 @@ class Context:
         self.cancel = cancel
         self.stderr = stderr
         self.status = 0
+        self.substituted = 0      # the status of the last $(…) in the call's words (0 if none)
 
     @property
     def cwd(self) -> str:

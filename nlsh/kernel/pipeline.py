@@ -172,10 +172,14 @@ class ShellCopy:
         return getattr(self._shell, name)
 
 
-def _runner(job: Job):
-    """How a call of ``job`` computes its ``$(…)`` words: the plan's output as text."""
+def _runner(job: Job, ctx: Context | None = None):
+    """How a call of ``job`` computes its ``$(…)`` words: the plan's output as
+    text (its status goes to ``ctx.substituted``). As in bash, the plan runs
+    in a copy of the shell: ``cd``, variables and ``exit`` inside stay inside."""
     def run(plan: Plan) -> str:
-        items, _ = capture(plan, job, condition=True)
+        items, status = _block_capture(plan, job, scope=True, condition=True)
+        if ctx is not None:
+            ctx.substituted = status
         return "".join(plain_line(i) for i in items)
     return run
 
@@ -376,7 +380,7 @@ def _start_builtin(call: Call, job: Job, upstream: object, last: bool,
 def _run_builtin(cmd, call: Call, ctx: Context, out, job: Job) -> int:
     from nlsh.commands.shell import ExitShell
     try:
-        args = expand_args(cmd, call, job.shell, _runner(job))
+        args = expand_args(cmd, call, job.shell, _runner(job, ctx))
         result = cmd.run(ctx, args)
         if result is not None:
             n = 0

@@ -13,6 +13,7 @@ import pytest
 from nlsh.session import Shell, run_script_lines
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MODEL_TIMEOUT = 1200    # seconds for a test of the real model (the rest: pyproject's 300)
 
 
 def make_files(root: str, files: dict) -> None:
@@ -34,10 +35,13 @@ class Result:
 def pytest_collection_modifyitems(items):
     """Tests of the real model run one after another on one xdist worker
     (``--dist loadgroup``): two models evaluating at once on a 2-core machine
-    slow each other down many times over."""
+    slow each other down many times over. Their time limit is longer than the
+    others': the first of them builds the prompt prefix, which took 200 s to
+    over 300 s on a slow 2-core host (13 tokens a second)."""
     for item in items:
         if "model_path" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.xdist_group("model"))
+            item.add_marker(pytest.mark.timeout(MODEL_TIMEOUT))
 
 
 @pytest.fixture(scope="session")

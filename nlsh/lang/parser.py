@@ -32,17 +32,17 @@ class _WithFunctions:
     program's (its words as they are); the shell runs the function."""
 
     def __init__(self, commands: CommandLookup, functions: Iterable[str]) -> None:
-        self._commands = commands
+        self.plain = commands               # without the functions (for ``command NAME …``)
         self.defined = set(functions)
 
     def signature(self, name: str) -> Signature | None:
-        return None if name in self.defined else self._commands.signature(name)
+        return None if name in self.defined else self.plain.signature(name)
 
     def is_program(self, name: str) -> bool:
-        return name in self.defined or self._commands.is_program(name)
+        return name in self.defined or self.plain.is_program(name)
 
     def names(self) -> list[str]:
-        return [*self._commands.names(), *sorted(self.defined)]
+        return [*self.plain.names(), *sorted(self.defined)]
 
 
 def parse(line: str, commands: CommandLookup, aliases: Mapping[str, str] | None = None,
@@ -513,7 +513,7 @@ def _call(tokens: list[Token], commands: CommandLookup, aliases: Mapping[str, st
     if _word_at(tokens[0]) == "command" and len(tokens) > 1 and tokens[1].kind == "word" and not (
             tokens[1].value.is_literal and tokens[1].value.literal.startswith("-")):
         # command NAME …: the built-in or program NAME, not a function or alias of that name
-        plain = commands._commands if isinstance(commands, _WithFunctions) else commands
+        plain = commands.plain if isinstance(commands, _WithFunctions) else commands
         return replace(_call(tokens[1:], plain, {}, line), direct=True)
     head = tokens[0]
     if head.kind == "op" and head.value not in _REDIRECTS:

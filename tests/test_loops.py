@@ -185,6 +185,8 @@ def test_set_pipefail_positional_words_and_mistakes(sh):
     r = sh("set -o pipefail; false | cat; echo $?; set +o pipefail; false | cat; echo $?; "
            "set -- a 'b c'; echo $# $2; set --; echo $#; set -o | grep pipefail")
     assert r.out == "1\n0\n2 b c\n0\npipefail    off\n"
+    r = sh("export NLSH_T=7; set | grep NLSH_T=; set -e -o")
+    assert (r.out, r.err) == ("NLSH_T=7\n", "nlsh: set: -o: an option name is needed (set -o pipefail)\n")
     r = sh("set -x; echo $?; set -o nounset; set x y")
     assert r.err == ("nlsh: set: -x: not an option nlsh has (it has -e and -o pipefail; + turns one off)\n"
                      "nlsh: set: -o nounset: not an option nlsh has (it has errexit, pipefail)\n"

@@ -23,19 +23,24 @@ from nlsh.session import Shell, run_script_lines
 
 @pytest.fixture(scope="module")
 def planner(model_path, model_cache, tmp_path_factory):
+    """One loaded planner for the module. The variables that choose its model and
+    cache are set only while it loads: left set, they reached every ``nlsh``
+    process a later test of the module started (one then loaded the model
+    where it meant to fail at once, and timed out on a slow host)."""
     home = tmp_path_factory.mktemp("planner-home")
     model_cache(home)
-    old = os.environ.get("NLSH_HOME")
-    os.environ["NLSH_HOME"] = str(home)
-    os.environ["NLSH_MODEL"] = model_path
+    saved = {name: os.environ.get(name) for name in ("NLSH_HOME", "NLSH_MODEL")}
+    os.environ.update(NLSH_HOME=str(home), NLSH_MODEL=model_path)
     try:
         p = Planner.create(default_registry())
         p.warm()
-        yield p
     finally:
-        os.environ.pop("NLSH_MODEL", None)
-        if old is not None:
-            os.environ["NLSH_HOME"] = old
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    yield p
 
 
 def files(root, spec: dict) -> None:

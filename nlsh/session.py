@@ -42,8 +42,9 @@ class Shell:
         self.dirs: list[str] = []          # pushd's stack, below the working directory
         self.functions: dict[str, Plan] = {}   # name() { …; }: the body of each
         self.positional: list[str] = []    # the running function's arguments ($1 …)
-        self.options: set[str] = set()     # set -e, set -o pipefail: "errexit", "pipefail"
+        self.options: set[str] = set()     # set -e, -u, -x, -o pipefail: "errexit", "nounset", …
         self.last_status = 0
+        self.started = time.monotonic()    # for $SECONDS
         self.history = History()
         self.store = Store()
         self.trash = Trash()

@@ -5,6 +5,7 @@ the policy for every word it takes."""
 from __future__ import annotations
 
 import io
+import os
 import shutil
 
 import pytest
@@ -187,11 +188,34 @@ def test_set_pipefail_positional_words_and_mistakes(sh):
     assert r.out == "1\n0\n2 b c\n0\npipefail    off\n"
     r = sh("export NLSH_T=7; set | grep NLSH_T=; set -e -o")
     assert (r.out, r.err) == ("NLSH_T=7\n", "nlsh: set: -o: an option name is needed (set -o pipefail)\n")
-    r = sh("set -x; echo $?; set -o nounset; set x y")
-    assert r.err == ("nlsh: set: -x: not an option nlsh has (it has -e and -o pipefail; + turns one off)\n"
-                     "nlsh: set: -o nounset: not an option nlsh has (it has errexit, pipefail)\n"
-                     "nlsh: set: x: not an option; words for $1 … come after -- (set -- x y)\n")
+    r = sh("set -k; echo $?; set -o nosuch; set x y; set -euo")
+    assert r.err == ("nlsh: set: -k: -k is not an option nlsh has (it has -e, -u, -x and -o pipefail; + turns one off)\n"
+                     "nlsh: set: -o nosuch: not an option nlsh has (it has errexit, nounset, pipefail, xtrace)\n"
+                     "nlsh: set: x: not an option; words for $1 … come after -- (set -- x y)\n"
+                     "nlsh: set: -euo: an option name is needed (set -euo pipefail)\n")
     assert r.out == "1\n"
+
+
+def test_set_euo_pipefail_the_strict_start_of_a_script(sh):
+    r = sh("set -euo pipefail; set -o; echo ${unset_here:-default}; false | cat; echo never")
+    assert r.out == "errexit     on\nnounset     on\npipefail    on\nxtrace      off\ndefault\n"
+    assert r.status == 1
+
+
+def test_set_u_an_unset_variable_ends_the_script(sh):
+    r = sh("set -u\necho ${1:-none} $# \"$@\"\n(echo $gone; echo not-in-subshell)\necho $? left\necho $gone\necho never")
+    assert r.out == "none 0\n1 left\n"
+    assert r.err == "nlsh: echo: gone: unbound variable (set -u)\n" * 2 and r.status == 1
+    r = sh("set -u; set +u; echo [$gone]")
+    assert (r.out, r.status) == ("[]\n", 0)
+
+
+def test_set_x_prints_each_command_as_it_runs(sh):
+    r = sh("set -x\nx='a b'\necho \"$x\" $x | wc -l\nf() { ls -a $1 > /dev/null; }\nf .\n"
+           "for i in 1; do bash -c 'exit 0' $i; done\nset +x\necho quiet")
+    assert r.err == ("+ export 'x=a b'\n+ echo 'a b' 'a b'\n+ wc -l\n+ f .\n+ ls -a .\n"
+                     "+ bash -c 'exit 0' 1\n+ set +x\n")
+    assert r.out == "1\nquiet\n"
 
 
 def test_function_mistakes(sh):
@@ -299,16 +323,42 @@ def test_a_loop_renames_with_a_suffix_expansion(sh, work):
     ("${p//[.\\/]/_}", "dir_a_tar_gz"), ("${p//\\//-}", "dir-a.tar.gz"), ("${p/*./X.}", "X.gz"),
     ("${p^^}", "DIR/A.TAR.GZ"), ("${p^}", "Dir/a.tar.gz"), ("${q,,}", "abc"), ("${q,}", "aBC"),
     ("${#p}", "12"), ("${p:4}", "a.tar.gz"), ("${p:4:3}", "a.t"), ("${p: -2}", "gz"), ("${p:1:-3}", "ir/a.tar"),
+    ("${none:-$q/x}", "ABC/x"), ("${none:-~}", "HOME"), ('${none:-"a  b"}', "a  b"), ("${none:-${q,,}}", "abc"),
+    ("[${e-d}][${e:-d}][${none-d}]", "[][d][d]"), ("[${q:+set}][${e:+set}][${e+set}][${none+set}]", "[set][][set][]"),
+    ("${none:=new} $none", "new new"), ("${e=kept}[$e]", "[]"), ("${e:=filled} $e", "filled filled"),
+    ("${1:-one} ${#} ${?}", "one 0 0"), ("$((${#q} + 1))", "4"),
 ])
-def test_expansions_as_bash_does_them(sh, word, out):
-    r = sh(f"export p=dir/a.tar.gz q=ABC; echo {word}")
-    assert r.out == out + "\n"
+def test_expansions_as_bash_does_them(sh, word, out, monkeypatch):
+    monkeypatch.setenv("HOME", "HOME")
+    r = sh(f"export p=dir/a.tar.gz q=ABC e=; echo {word}")
+    assert (r.err, r.out) == ("", out + "\n")
+
+
+def test_special_variables(sh):
+    r = sh("echo $$; echo ${$}; echo $PPID; echo $RANDOM; echo $SECONDS; RANDOM=7; echo $RANDOM")
+    pid, pid2, ppid, rand, seconds, seven = r.out.split()
+    assert (int(pid), int(pid2), int(ppid)) == (os.getpid(), os.getpid(), os.getppid())
+    assert 0 <= int(rand) < 32768 and 0 <= int(seconds) < 60 and seven == "7"
+
+
+@pytest.mark.parametrize("line,err,out", [
+    ("echo ${none:?give a name}; echo after", "nlsh: echo: none: give a name\n", "after\n"),
+    ("echo ${none?}", "nlsh: echo: none: parameter not set\n", ""),
+    ("x=; echo ${x:?}", "nlsh: echo: x: parameter null or not set\n", ""),
+    ("echo ${1:=a}", "nlsh: ${1:=…}: only a named variable can be assigned this way\n", ""),
+    ("echo ${x:-$(ls)}", "nlsh: a $(…) inside ${…} is not supported: set a variable to it first (d=$(…); ${x:-$d})\n",
+     ""),
+])
+def test_expansion_operand_mistakes(sh, line, err, out):
+    r = sh(line)
+    assert (r.err, r.out, r.status) == (err, out, 2 if "$(" in line or "${1" in line else r.status)
 
 
 @pytest.mark.parametrize("line", [
     'for f in *.txt; do mv "$f" "${f%.txt}.md"; done | sort > list',
     "for f in 1 2; do for g in a b; do echo $f$g; done; done",
     "echo ${x:-a b}x \"${y#*/}z\"",
+    "echo ${x:-$HOME/a} ${x:=\"b c\"} ${x:+${y:-z}} ${x?gone} $$ ${#}",
     "limit --time 5s -- for f in a; do for g in b; do echo $f$g; done; done",
     "if test -e a; then echo a; elif true; then echo b; elif false; then echo x; else echo c; fi > f",
     "if true; then if false; then echo; fi; else for f in a; do echo; done; fi",
@@ -347,6 +397,20 @@ def test_the_body_is_assessed_for_each_word(work):
     assert dry_run(unknown, str(work)) == ["would delete ($f as the loop sets it)"]
     assert decide(parse("for f in a b; do echo $f; done", REG), shell, Rules(), planned=True).action == "allow"
     assert decide(parse("for f in a b; do rm $f; done", REG), shell, Rules(), planned=True).action == "ask"
+
+
+def test_judging_a_line_assigns_nothing(work):
+    (work / "a.tmp").write_text("x")
+    shell = _shell(work)
+    risk = assess(parse("rm ${target:=a.tmp}", REG), shell)
+    assert dry_run(risk, str(work)) == ["would delete 1 file (1 B): a.tmp"]
+    assert "target" not in shell.env        # ${x:=…} assigns when the line runs, not while it is judged
+    shell.shutdown()
+
+
+def test_dot_runs_a_script_in_this_shell(sh):
+    r = sh("echo 'x=7' > settings; . settings; echo $x; type .", {})
+    assert (r.out, r.err) == ("7\n.: nlsh built-in\n", "")
 
 
 def test_a_planned_loop_that_writes_is_refused_without_confirmation(work):

@@ -168,6 +168,16 @@ def source(ctx: Context, a: Args) -> None:
         raise CommandError(e.message, e.status) from None
 
 
+@command(".", "Run a script in this shell (bash's name for source).",
+         params=[Param("locked", "flag", ("--locked",), "refuse unlocked or stale lines"),
+                 Param("dry_run", "flag", ("--dry-run",), "show the plans, run nothing"),
+                 Param("path", "path", required=True, metavar="FILE")],
+         output="none", effects=("exec",), category="shell", shell_state=True, planned=False,
+         examples=[Example("read my settings", ". settings.nls")])
+def dot(ctx: Context, a: Args) -> None:
+    source.run(ctx, a)
+
+
 @command("for", "Run COMMANDS once for each word, with $NAME set to it (as in bash).",
          params=[Param("name", "str", help="the variable", required=True, metavar="NAME in"),
                  Param("items", "word", help="the words", variadic=True, metavar="WORD"),
@@ -397,15 +407,17 @@ def shift(ctx: Context, a: Args) -> None:
     ctx.shell.positional = args[n:]
 
 
-OPTIONS = ("errexit", "pipefail")     # what set knows: -o NAME, or -e for errexit
-LETTERS = {"e": "errexit"}
+OPTIONS = ("errexit", "nounset", "pipefail", "xtrace")     # what set knows: -o NAME, or its letter
+LETTERS = {"e": "errexit", "u": "nounset", "x": "xtrace"}
 
 
-@command("set", "Shell options as in bash: set -e (a failing command ends the script), set -o pipefail "
-         "(a pipeline fails if any stage does), + to turn off; set -- WORDS sets $1 …; set -o lists.",
-         params=[Param("words", "word", variadic=True, metavar="-e|+e|-o NAME|-- WORDS")],
+@command("set", "Shell options as in bash: set -e (a failing command ends the script), -u (an unset variable "
+         "is an error), -x (print each command before it runs), -o pipefail (a pipeline fails if any stage "
+         "does), + to turn off; set -- WORDS sets $1 …; set -o lists.",
+         params=[Param("words", "word", variadic=True, metavar="-euxo pipefail|+e|-o NAME|-- WORDS")],
          output="text", category="shell", shell_state=True, planned=False, free_dashes=True, flags_first=True,
-         examples=[Example("stop a script at its first failure", "set -e", "")])
+         examples=[Example("stop a script at its first failure", "set -e", ""),
+                   Example("the strict start of a script", "set -euo pipefail", "")])
 def set_(ctx: Context, a: Args) -> Iterator[str]:
     shell = ctx.shell
     words = list(a.words)
@@ -420,18 +432,20 @@ def set_(ctx: Context, a: Args) -> Iterator[str]:
     while words and words[0][:1] in "-+" and words[0] != "--":
         word = words.pop(0)
         on = word[0] == "-"
-        if word[1:] == "o":
-            if not words:
-                raise CommandError(f"{word}: an option name is needed (set {word} pipefail)")
-            name = words.pop(0)
-            if name not in OPTIONS:
-                raise CommandError(f"{word} {name}: not an option nlsh has (it has {', '.join(OPTIONS)})")
-            names = [name]
-        else:
-            if len(word) < 2 or any(c not in LETTERS for c in word[1:]):
-                raise CommandError(f"{word}: not an option nlsh has (it has -e and -o pipefail; + turns one off)")
-            names = [LETTERS[c] for c in word[1:]]
-        for name in names:
+        if len(word) < 2:
+            raise CommandError(f"{word}: not an option (set -e, set +e, set -o pipefail)")
+        for letter in word[1:]:
+            if letter == "o":           # -o NAME; also at the end of letters: -euo pipefail
+                if not words:
+                    raise CommandError(f"{word}: an option name is needed (set {word} pipefail)")
+                name = words.pop(0)
+                if name not in OPTIONS:
+                    raise CommandError(f"{word} {name}: not an option nlsh has (it has {', '.join(OPTIONS)})")
+            elif letter in LETTERS:
+                name = LETTERS[letter]
+            else:
+                raise CommandError(f"{word}: -{letter} is not an option nlsh has (it has -e, -u, -x and "
+                                   "-o pipefail; + turns one off)")
             (shell.options.add if on else shell.options.discard)(name)
     if words and words[0] != "--":       # "set up a project" is not a command (see router.parsed_is_utterance)
         raise CommandError(f"{words[0]}: not an option; words for $1 … come after -- (set -- {' '.join(words)})")
@@ -465,5 +479,5 @@ def exit_(ctx: Context, a: Args) -> None:
     raise ExitShell(a.status if a.status is not None else ctx.shell.last_status)
 
 
-COMMANDS = [history, alias, unalias, help_, source, for_, while_, until, if_, case, subshell, group, function,
+COMMANDS = [history, alias, unalias, help_, source, dot, for_, while_, until, if_, case, subshell, group, function,
             return_, shift, set_, local, read, break_, continue_, exit_]

@@ -5,11 +5,13 @@ from __future__ import annotations
 import fnmatch
 import glob as _glob
 import os
+import random
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from nlsh.kernel.context import Args, CommandError
-from nlsh.lang.plan import CASE_OPS, Arith, Call, Glob, Lit, Plan, Sub, Tilde, Var, Word
+from nlsh.lang.plan import CASE_OPS, WORD_OPS, Arith, Call, Glob, Lit, Plan, Sub, Tilde, Var, Word
 from nlsh.lang.signature import GLOBBING_TYPES, Param
 
 if TYPE_CHECKING:
@@ -46,13 +48,13 @@ def expand_word(word: Word, shell: Shell, globbing: bool = True, run: Run | None
                     fields.append(_Field())
                 fields[-1].add(arg)
         elif isinstance(p, Var):
-            fields[-1].add(var_value(p, shell))
+            fields[-1].add(var_value(p, shell, assign=run is not None))
         elif isinstance(p, Tilde):
             fields[-1].add(shell.env.get("HOME") or os.path.expanduser("~"))
         elif isinstance(p, Arith):
             from nlsh.lang import arith  # ast: only for lines that hold $((…))
             try:
-                fields[-1].add(str(arith.evaluate(p.expr, lambda name: var_value(Var(name), shell))))
+                fields[-1].add(str(arith.evaluate(p.expr, lambda name: _arith_value(name, shell, run))))
             except ValueError as e:
                 raise CommandError(f"{p.source()}: {e}") from None
         elif isinstance(p, Sub):
@@ -82,13 +84,17 @@ def expand_word(word: Word, shell: Shell, globbing: bool = True, run: Run | None
     return out
 
 
-def var_value(var: Var, shell: Shell) -> str:
-    """``$x`` with its ``${x%suffix}``-style operation applied, as bash does."""
-    value = _special(var.name, shell) if not var.name[0].isalpha() and var.name[0] != "_" else shell.env.get(
-        var.name, "")
+def var_value(var: Var, shell: Shell, assign: bool = True) -> str:
+    """``$x`` with its ``${x%suffix}``-style operation applied, as bash does.
+    ``${x:=WORD}`` sets ``x`` only when ``assign`` (not while a plan is judged)."""
+    value = _value(var.name, shell)
     op = var.op
-    if op == ":-":
-        return value or var.arg
+    if op in WORD_OPS:
+        return _operand_op(var, value, shell, assign)
+    if value is None:
+        if "nounset" in getattr(shell, "options", ()):
+            raise Unbound(f"{var.name}: unbound variable (set -u)")
+        value = ""
     if op == "length":
         return str(len(value))
     if op == ":":
@@ -113,17 +119,74 @@ def var_value(var: Var, shell: Shell) -> str:
     return value
 
 
-def _special(name: str, shell: Shell) -> str:
-    """``$?``, and a function's arguments: ``$1``…, ``$#``, ``$*``/``$@``; ``$0`` is nlsh."""
+def _arith_value(name: str, shell: Shell, run: Run | None) -> str:
+    """A variable's text in ``$((…))``: a name, or a ``${x:-0}``-style form."""
+    if not name.startswith("${"):
+        return var_value(Var(name), shell)
+    from nlsh.lang.lexer import operand_word
+    return "".join(expand_word(operand_word(name), shell, False, run and _nothing_to_run))
+
+
+def _value(name: str, shell: Shell) -> str | None:
+    """The value of ``$name``; None when it is unset.
+
+    Besides the variables: ``$?``; a function's (or ``set --``'s) arguments
+    ``$1``…, ``$#``, ``$*``/``$@``; ``$0`` is nlsh; ``$$`` and ``$PPID`` its
+    process and parent; ``$RANDOM`` (0–32767) and ``$SECONDS`` since the shell
+    started, unless set as variables."""
+    if name[0].isalpha() or name[0] == "_":
+        value = shell.env.get(name)
+        if value is None and name in DYNAMIC:
+            return DYNAMIC[name](shell)
+        return value
     if name == "?":
         return str(shell.last_status)
+    if name == "$":
+        return str(os.getpid())
     args = getattr(shell, "positional", [])
     if name == "#":
         return str(len(args))
     if name in ("@", "*"):
         return " ".join(args)
     n = int(name)
-    return "nlsh" if n == 0 else args[n - 1] if n <= len(args) else ""
+    return "nlsh" if n == 0 else args[n - 1] if n <= len(args) else None
+
+
+DYNAMIC: dict[str, Callable[[Shell], str]] = {
+    "RANDOM": lambda shell: str(random.randrange(32768)),
+    "SECONDS": lambda shell: str(int(time.monotonic() - shell.started)),
+    "PPID": lambda shell: str(os.getppid()),
+}
+
+
+def _operand_op(var: Var, value: str | None, shell: Shell, assign: bool) -> str:
+    """``${x:-WORD}`` (a default), ``:=`` (a default, assigned), ``:+`` (an
+    alternative when set), ``:?`` (an error when unset); with the colon an empty
+    value counts as unset, without it only an unset one does (bash)."""
+    missing = value is None or (var.op[0] == ":" and not value)
+    kind = var.op[-1]
+    if kind == "+":
+        return "" if missing else _operand(var, shell, assign)
+    if not missing:
+        return value
+    if kind == "?":
+        message = _operand(var, shell, assign) or ("parameter null or not set" if var.op[0] == ":" else "parameter not set")
+        raise CommandError(f"{var.name}: {message}")
+    word = _operand(var, shell, assign)
+    if kind == "=" and assign:
+        shell.env[var.name] = word
+    return word
+
+
+def _operand(var: Var, shell: Shell, assign: bool) -> str:
+    """The expanded WORD of ``var`` (which holds no ``$(…)``: the lexer refuses one)."""
+    from nlsh.lang.lexer import operand_word
+    run = _nothing_to_run if assign else None     # with no run, a nested ${y:=…} does not assign either
+    return "".join(expand_word(operand_word(var.arg), shell, False, run))
+
+
+def _nothing_to_run(plan: Plan) -> str:
+    raise AssertionError("operand_word refuses $(…)")
 
 
 def _slice(value: str, arg: str) -> str:
@@ -260,6 +323,30 @@ def _expand_value(param: Param, value: object, shell: Shell, many: bool, run: Ru
         return [param.convert(s) for s in strings]
     except ValueError as e:
         raise CommandError(f"bad value {strings[0]!r} for {param.flags[0] if param.flags else param.label}: {e}") from None
+
+
+def traced(cmd: Command, call: Call, args: Args) -> list[str]:
+    """The words a built-in's call runs with, after expansion (for ``set -x``)."""
+    if call.external:               # a function: its argv starts with its name
+        return [str(w) for w in args.argv]
+    words = [call.name]
+    options = iter(args.expr) if cmd.ordered else None
+    for name, _ in call.args:
+        param = cmd.signature.param(name)
+        value = next(options)[1] if options is not None and not param.positional else getattr(args, name)
+        if param.positional:
+            words.extend(str(v) for v in (value if param.variadic else [value]))
+        elif param.type == "flag":
+            words.append(param.flags[0])
+        elif param.type == "command":
+            words.extend([param.flags[0], *value])
+        else:
+            words.extend([param.flags[0], str(value)])
+    return words
+
+
+class Unbound(CommandError):
+    """``$x`` unset under ``set -u``: the command fails, and a script ends, as in bash."""
 
 
 def expand_argv(call: Call, shell: Shell, run: Run | None = None) -> list[str]:

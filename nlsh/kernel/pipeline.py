@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from nlsh.kernel.channel import Channel, ChannelClosed
 from nlsh.kernel.context import MAX_LINE, Cancelled, CommandError, Context, LoopControl, os_reason
-from nlsh.kernel.expand import expand_args, expand_argv, expand_word
+from nlsh.kernel.expand import Unbound, expand_args, expand_argv, expand_word, traced
 from nlsh.kernel.functions import function_command
 from nlsh.kernel.terminal import give_terminal
 from nlsh.lang.plan import Call, Chain, Pipeline, Plan
@@ -275,6 +276,18 @@ def _pipe_lines(f: io.BufferedIOBase, cancel, close: bool = True) -> Iterator[st
             f.close()
 
 
+def _trace(job: Job, words: list[str]) -> None:
+    """``set -x``: the command about to run, as bash prints it."""
+    job.err("+ " + shlex.join(words) + "\n")
+
+
+def _unbound_ends_script(e: CommandError, job: Job) -> None:
+    """``set -u``: an unset variable ends a script, as in bash (in the REPL, the command fails)."""
+    if isinstance(e, Unbound) and not job.shell.interactive:
+        from nlsh.commands.shell import ExitShell
+        job.exit_request = ExitShell(e.status)
+
+
 def _not_started(stage: _Stage, job: Job, upstream: object, message: str, status: int) -> tuple[_Stage, None]:
     """A stage that could not start: say why; what was piped into it is not read
     (the stage before it stops, as on SIGPIPE)."""
@@ -381,6 +394,8 @@ def _run_builtin(cmd, call: Call, ctx: Context, out, job: Job) -> int:
     from nlsh.commands.shell import ExitShell
     try:
         args = expand_args(cmd, call, job.shell, _runner(job, ctx))
+        if "xtrace" in job.shell.options and not (call.is_block or call.is_loop):
+            _trace(job, traced(cmd, call, args))
         result = cmd.run(ctx, args)
         if result is not None:
             n = 0
@@ -397,6 +412,7 @@ def _run_builtin(cmd, call: Call, ctx: Context, out, job: Job) -> int:
         return 130
     except CommandError as e:
         ctx.stderr.write(f"nlsh: {call.name}: {e.message}\n")
+        _unbound_ends_script(e, job)
         return e.status
     except ExitShell as e:
         job.exit_request = e
@@ -483,11 +499,14 @@ def _start_external(call: Call, job: Job, upstream: object, last: bool,
         argv = expand_argv(call, shell, _runner(job))
         if not argv:
             raise CommandError("the command name is empty")
+        if "xtrace" in shell.options:
+            _trace(job, argv)
         stdin_f = _redirect(call, job, "<")
         stdout_f = _redirect(call, job, ">")
         stderr_f = _redirect(call, job, "2>")
         opened = [f for f in (stdin_f, stdout_f, stderr_f) if f is not None]
     except CommandError as e:
+        _unbound_ends_script(e, job)
         return _not_started(stage, job, upstream, f"{call.name or 'command'}: {e.message}", 1)
 
     feeder: Channel | None = None

@@ -1,7 +1,7 @@
 """``$((…))``: bash's integer arithmetic, without running anything.
 
 Numbers, variables (``x`` or ``$x``; unset or empty is 0; ``$1`` … and ``$#``,
-a function's arguments), ``+ - * / % **``,
+a function's arguments; ``${x:-1}``-style forms), ``+ - * / % **``,
 comparisons (1 or 0) and parentheses. Division truncates toward zero, as in bash.
 """
 
@@ -23,7 +23,34 @@ _ALLOWED = frozenset({ast.BinOp, ast.UnaryOp, ast.Compare, ast.Name, ast.Constan
                       *_BINARY, *_COMPARE})
 
 
+_BRACED = "__braced_"        # ${x:-0}, ${#x}: the k-th such form is read as the name __braced_k
+
+
+def braced(expr: str) -> list[str]:
+    """The ``${…}`` forms in ``expr`` that are more than a name (``${x:-0}``, ``${#x}``)."""
+    out, i = [], expr.find("${")
+    while i >= 0:
+        depth, j = 0, i
+        while j < len(expr):
+            if expr.startswith("${", j):
+                depth += 1
+                j += 1
+            elif expr[j] == "}":
+                depth -= 1
+                if depth == 0:
+                    break
+            j += 1
+        form = expr[i:j + 1]
+        if not re.fullmatch(r"\$\{([A-Za-z_][A-Za-z0-9_]*|[0-9]+|#)\}", form):
+            out.append(form)
+        i = expr.find("${", j + 1)
+    return out
+
+
 def _tree(expr: str) -> ast.expr:
+    forms = braced(expr)
+    for k, form in enumerate(forms):
+        expr = expr.replace(form, f" {_BRACED}{k} ", 1)
     try:
         named = _ARGUMENT.sub(lambda m: _ARG + m.group(1).replace("#", "n"), expr)
         tree = ast.parse(_DOLLAR.sub(r"\1", named).strip() or "0", mode="eval").body
@@ -43,8 +70,11 @@ def check(expr: str) -> None:
 
 
 def evaluate(expr: str, lookup: Callable[[str], str]) -> int:
-    """The value of ``expr``; ``lookup`` gives a variable's text."""
-    return _eval(_tree(expr), lookup)
+    """The value of ``expr``; ``lookup`` gives a variable's text (given a name,
+    or a whole ``${…}`` form)."""
+    forms = braced(expr)
+    return _eval(_tree(expr), lambda name: lookup(forms[int(name.removeprefix(_BRACED))])
+                 if name.startswith(_BRACED) else lookup(name))
 
 
 def _eval(node: ast.expr, lookup: Callable[[str], str]) -> int:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 from nlsh.lang.errors import ParseError
-from nlsh.lang.plan import CASE_OPS, Arith, Glob, Lit, Part, Plan, Sub, Tilde, Var, Word
+from nlsh.lang.plan import ASSIGN_OPS, CASE_OPS, WORD_OPS, Arith, Glob, Lit, Part, Plan, Sub, Tilde, Var, Word
 
 # Parses the text of a ``$(…)``; without one (highlighting), its plan is empty.
 Nested = Callable[[str], Plan]
@@ -38,11 +38,13 @@ class Token:
         return self.value if isinstance(self.value, str) else self.value.source()
 
 
-_BRACED = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*|[0-9]+|\?)(?:(%%|%|##|#|:-|//|/#|/%|/|\^\^|\^|,,|,|:)(.*))?$", re.DOTALL)
+_BRACED = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*|[0-9]+|[?#$])"
+                     r"(?:(%%|%|##|#|:-|:=|:\+|:\?|-|=|\+|\?|//|/#|/%|/|\^\^|\^|,,|,|:)(.*))?$", re.DOTALL)
 _LENGTH = re.compile(r"^#([A-Za-z_][A-Za-z0-9_]*)$")
 _SLICE = re.compile(r"^ *-?[0-9]+(?:: *-?[0-9]+)?$")
 BRACED_FORMS = ("expected ${NAME}, ${NAME%SUFFIX}, ${NAME#PREFIX}, ${NAME/PATTERN/TEXT}, "
-                "${NAME:-DEFAULT}, ${NAME:OFFSET:LENGTH}, ${NAME^^}, ${NAME,,} or ${#NAME}")
+                "${NAME:-DEFAULT}, ${NAME:=DEFAULT}, ${NAME:+ALTERNATIVE}, ${NAME:?MESSAGE}, "
+                "${NAME:OFFSET:LENGTH}, ${NAME^^}, ${NAME,,} or ${#NAME}")
 
 
 def _wild(text: str) -> bool:
@@ -203,35 +205,56 @@ def tokenize(line: str, nested: Nested | None = None) -> list[Token]:
             continue
         start = i
         b = _WordBuilder()
-        flag_like = c == "-"
-        while i < n and line[i] not in " \t\n|&;<>()":
-            c = line[i]
-            if c == "'":
-                end = line.find("'", i + 1)
-                if end < 0:
-                    raise ParseError("unterminated single quote", i)
-                for ch in line[i + 1:end]:
-                    b.char(ch, False)
-                i = end + 1
-            elif c == '"':
-                i = _double_quoted(line, i, b, nested)
-            elif c == "\\":
-                if i + 1 >= n:
-                    raise ParseError("backslash at end of line", i)
-                b.char(line[i + 1], False)
-                i += 2
-            elif c in "$`":
-                i = _expansion(line, i, b, False, nested)
-            elif c == "~" and i == start:
-                b.part(Tilde())
-                i += 1
-            else:
-                b.char(c, True)
-                i += 1
-        tokens.extend(Token("word", w, start, i - start, flag_like) for w in b.words(start))
+        i = _read_word(line, i, b, nested, WORD_ENDS)
+        tokens.extend(Token("word", w, start, i - start, c == "-") for w in b.words(start))
     if here:
         raise ParseError(f"unterminated here-document (no line '{here[0].end}' after it)", here[0].column, 2)
     return tokens
+
+
+WORD_ENDS = " \t\n|&;<>()"
+
+
+def _read_word(line: str, i: int, b: _WordBuilder, nested: Nested | None, ends: str) -> int:
+    """Read one word's characters and expansions at ``i`` into ``b``, up to a
+    character of ``ends``; where it stopped."""
+    start, n = i, len(line)
+    while i < n and line[i] not in ends:
+        c = line[i]
+        if c == "'":
+            end = line.find("'", i + 1)
+            if end < 0:
+                raise ParseError("unterminated single quote", i)
+            for ch in line[i + 1:end]:
+                b.char(ch, False)
+            i = end + 1
+        elif c == '"':
+            i = _double_quoted(line, i, b, nested)
+        elif c == "\\":
+            if i + 1 >= n:
+                raise ParseError("backslash at end of line", i)
+            b.char(line[i + 1], False)
+            i += 2
+        elif c in "$`":
+            i = _expansion(line, i, b, False, nested)
+        elif c == "~" and i == start:
+            b.part(Tilde())
+            i += 1
+        else:
+            b.char(c, True)
+            i += 1
+    return i
+
+
+def operand_word(text: str) -> Word:
+    """The word after ``${NAME:-``, ``:=``, ``:+`` or ``:?``: quotes, ``~``, ``$x``
+    and ``$((…))`` work in it, as in bash; spaces are part of it."""
+    b = _WordBuilder()
+    _read_word(text, 0, b, None, "")
+    word = _word(b.atoms)
+    if word.subs:
+        raise ParseError("a $(…) inside ${…} is not supported: set a variable to it first (d=$(…); ${x:-$d})", 0)
+    return word
 
 
 @dataclass
@@ -378,8 +401,10 @@ def _arithmetic(line: str, i: int, b: _WordBuilder) -> int:
     from nlsh.lang import arith  # ast: only for lines that hold $((…))
     try:
         arith.check(expr)
-    except ValueError as e:
-        raise ParseError(f"bad arithmetic $(({expr})): {e}", i, end - i + 1) from None
+        for form in arith.braced(expr):
+            operand_word(form)
+    except (ValueError, ParseError) as e:
+        raise ParseError(f"bad arithmetic $(({expr})): {getattr(e, 'message', e)}", i, end - i + 1) from None
     b.part(Arith(expr))
     return end + 1
 
@@ -434,11 +459,36 @@ def _closing(line: str, i: int) -> int:
     raise ParseError("unterminated $( (no matching ')')", start, 2)
 
 
+def _brace_end(line: str, i: int) -> int:
+    """Where the ``}`` closing a ``${`` whose text starts at ``i`` is (``${x:-${y}}``
+    nests; quoted and escaped braces do not count); -1 if none."""
+    depth = 1
+    while i < len(line):
+        c = line[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c in "'\"":
+            close = line.find(c, i + 1)
+            if close < 0:
+                return -1
+            i = close
+        elif line.startswith("${", i):
+            depth += 1
+            i += 1
+        elif c == "}":
+            depth -= 1
+            if depth == 0:
+                return i
+        i += 1
+    return -1
+
+
 def _variable(line: str, i: int, b: _WordBuilder) -> int:
     """Parse ``$NAME``, ``${NAME}`` or ``$?`` at ``i``; a lone ``$`` is literal."""
     n = len(line)
     if i + 1 < n and line[i + 1] == "{":
-        end = line.find("}", i + 2)
+        end = _brace_end(line, i + 2)
         inner = line[i + 2:end] if end > 0 else ""
         length = _LENGTH.match(inner)
         m = _BRACED.match(inner) if end > 0 and not length else None
@@ -447,10 +497,18 @@ def _variable(line: str, i: int, b: _WordBuilder) -> int:
             b.part(Var(length.group(1), "length"))
         elif m is None or (op == ":" and not _SLICE.match(arg)) or (op in CASE_OPS and arg):
             raise ParseError(f"bad variable: {BRACED_FORMS}", i, (end - i + 1) if end > 0 else 2)
+        elif op in ASSIGN_OPS and not (m.group(1)[0].isalpha() or m.group(1)[0] == "_"):
+            raise ParseError(f"${{{m.group(1)}{op}…}}: only a named variable can be assigned this way",
+                             i, end - i + 1)
         else:
+            if op in WORD_OPS:
+                try:
+                    operand_word(arg)
+                except ParseError as e:
+                    raise ParseError(e.message, i, end - i + 1) from None
             b.part(Var(m.group(1), op, arg))
         return end + 1
-    if i + 1 < n and line[i + 1] in "?@#*":       # $? status; $@ $* $# a function's arguments
+    if i + 1 < n and line[i + 1] in "?@#*$":      # $? status; $@ $* $# a function's arguments; $$ nlsh's pid
         b.part(Var(line[i + 1]))
         return i + 2
     j = i + 1

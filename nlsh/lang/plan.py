@@ -24,6 +24,9 @@ class Glob:
 
 
 CASE_OPS = frozenset({"^^", "^", ",,", ","})
+# ``${x:-WORD}`` and its kin: WORD is itself expanded (see lexer.operand_word)
+WORD_OPS = frozenset({":-", "-", ":=", "=", ":+", "+", ":?", "?"})
+ASSIGN_OPS = frozenset({":=", "="})
 
 
 @dataclass(frozen=True)
@@ -33,7 +36,9 @@ class Var:
     the value as bash does, with ``arg`` after it: ``%``/``%%`` drop the
     shortest/longest suffix matching a wildcard pattern, ``#``/``##`` a prefix;
     ``/PAT/TEXT`` replaces the first match, ``//`` every match, ``/#`` one at
-    the start, ``/%`` one at the end; ``:-`` gives a default; ``:OFF:LEN`` a
+    the start, ``/%`` one at the end; ``:-`` gives a default (``:=`` also
+    assigns it, ``:+`` an alternative, ``:?`` an error; without the colon only
+    when unset, not when empty); ``:OFF:LEN`` a
     slice; ``^^``/``,,`` upper/lower case (``^``/``,`` the first letter);
     ``length`` is ``${#NAME}``."""
     name: str

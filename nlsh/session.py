@@ -45,6 +45,7 @@ class Shell:
         self.options: set[str] = set()     # set -e, -u, -x, -o pipefail: "errexit", "nounset", …
         self.last_status = 0
         self.started = time.monotonic()    # for $SECONDS
+        self.last_background: int | None = None     # the job $! names
         self.history = History()
         self.store = Store()
         self.trash = Trash()
@@ -271,6 +272,7 @@ class Shell:
                       foreground=not chain.background, stdin=self.stdin if not chain.background else None)
             self.jobs.add(job)
             if chain.background:
+                self.last_background = job.id          # $! is %N
                 self.jobs.submit(job)
                 place = self.jobs.queue_position(job)
                 self.renderer.item(2, f"[{job.id}] queued (position {place})" if place else f"[{job.id}] started")

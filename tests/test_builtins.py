@@ -254,6 +254,16 @@ def test_which(sh):
     assert r.out.splitlines()[1].endswith("/sh")
 
 
+def test_type_t_says_one_word(sh):
+    r = sh("alias ll=ls; f() { :; }; type -t ll f cd sh no_such_program_here; echo $?")
+    assert r.out == "alias\nfunction\nbuiltin\nfile\n1\n"
+
+
+def test_read_p_shows_its_prompt_only_on_a_terminal(sh):
+    r = sh("read -p 'name? ' n <<< bob; echo $n")
+    assert (r.out, r.err) == ("bob\n", "")
+
+
 def test_ps_and_free_are_records(sh):
     r = sh(f"ps | where pid == {os.getpid()} | get pid")
     assert r.out.strip() == str(os.getpid())

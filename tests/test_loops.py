@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import io
 import os
+import pwd
 import shutil
+import socket
 
 import pytest
 
@@ -335,10 +337,23 @@ def test_expansions_as_bash_does_them(sh, word, out, monkeypatch):
 
 
 def test_special_variables(sh):
-    r = sh("echo $$; echo ${$}; echo $PPID; echo $RANDOM; echo $SECONDS; RANDOM=7; echo $RANDOM")
-    pid, pid2, ppid, rand, seconds, seven = r.out.split()
+    r = sh("echo $$; echo ${$}; echo $PPID; echo $RANDOM; echo $SECONDS; RANDOM=7; echo $RANDOM; "
+           "echo $HOSTNAME $UID $EUID")
+    pid, pid2, ppid, rand, seconds, seven, host, uid, euid = r.out.split()
     assert (int(pid), int(pid2), int(ppid)) == (os.getpid(), os.getpid(), os.getppid())
     assert 0 <= int(rand) < 32768 and 0 <= int(seconds) < 60 and seven == "7"
+    assert (host, int(uid), int(euid)) == (socket.gethostname(), os.getuid(), os.geteuid())
+
+
+def test_dollar_bang_is_the_last_background_job(sh):
+    r = sh("echo [$!]\nbash -c 'exit 3' &\necho $!\nwait $!\necho $?")
+    assert r.out.splitlines()[0] == "[]" and r.out.splitlines()[-2:] == ["%1", "3"]
+
+
+def test_tilde_names_a_users_home(sh):
+    root = pwd.getpwnam("root").pw_dir
+    r = sh('echo ~root ~root/x ~"root" ~no_such_user_here a~b; x=1; echo ~$x')
+    assert r.out == f"{root} {root}/x ~root ~no_such_user_here a~b\n~1\n"
 
 
 @pytest.mark.parametrize("line,err,out", [
@@ -358,7 +373,7 @@ def test_expansion_operand_mistakes(sh, line, err, out):
     'for f in *.txt; do mv "$f" "${f%.txt}.md"; done | sort > list',
     "for f in 1 2; do for g in a b; do echo $f$g; done; done",
     "echo ${x:-a b}x \"${y#*/}z\"",
-    "echo ${x:-$HOME/a} ${x:=\"b c\"} ${x:+${y:-z}} ${x?gone} $$ ${#}",
+    "echo ${x:-$HOME/a} ${x:=\"b c\"} ${x:+${y:-z}} ${x?gone} $$ ${#} $!x $$x ~root/a ~\"b\"",
     "limit --time 5s -- for f in a; do for g in b; do echo $f$g; done; done",
     "if test -e a; then echo a; elif true; then echo b; elif false; then echo x; else echo c; fi > f",
     "if true; then if false; then echo; fi; else for f in a; do echo; done; fi",

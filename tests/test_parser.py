@@ -255,7 +255,7 @@ ANY_TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc"), bla
 def words(draw, globbing=True):
     parts = []
     if draw(st.booleans()) and draw(st.integers(0, 4)) == 0:
-        parts.append(Tilde())
+        parts.append(Tilde(draw(st.sampled_from(["", "root"]))))
     for _ in range(draw(st.integers(1, 3))):
         kind = draw(st.sampled_from(["lit", "lit", "var", "sub", "glob"] if globbing else ["lit", "lit", "var", "sub"]))
         if kind == "sub":
@@ -266,7 +266,9 @@ def words(draw, globbing=True):
         elif kind == "var":
             parts.append(draw(st.sampled_from([Var("HOME"), Var("x"), Var("A_1"), Var("?"), Var("x", "//", "a/b"),
                                                Var("f", "/#", "*-"), Var("x", "length"), Var("p", ":", "1:2"),
-                                               Var("x", "^^"), Var("x", ",")])))
+                                               Var("x", "^^"), Var("x", ","), Var("x", ":-", "$HOME/a"),
+                                               Var("x", ":=", "'b c'"), Var("x", "+", "${y:-z}"), Var("$"),
+                                               Var("!"), Var("1", "?", "give it")])))
         else:
             parts.append(Glob(draw(SAFE) + draw(st.sampled_from(["*", "?", "[ab]"])) + draw(st.text("abc", max_size=2))))
     parts = [x for x in parts if not (isinstance(x, Lit) and x.text == "")]
@@ -280,6 +282,12 @@ def words(draw, globbing=True):
             merged.append(part)
     if merged and isinstance(merged[0], Glob) and merged[0].text[0] in "~-#":
         merged[0] = Lit(merged[0].text)
+    if len(merged) > 1 and isinstance(merged[0], Tilde):       # ~ and ~NAME end at a / or the word's end
+        after = merged[1]
+        if isinstance(after, (Lit, Glob)):
+            merged[1] = type(after)("/" + after.text.lstrip("/"))
+        else:
+            merged.insert(1, Lit("/"))
     merged = merged or [Lit("")]
     return Word(tuple(merged))
 

@@ -327,6 +327,7 @@ def group(ctx: Context, a: Args) -> Iterator[object]:
 @command("read", "Read one line of input into variables (REPLY if none), split on whitespace; "
          "status 1 at the end of the input.",
          params=[Param("raw", "flag", ("-r",), "keep backslashes (nlsh always does)"),
+                 Param("prompt", "str", ("-p",), "show PROMPT first (on a terminal)", metavar="PROMPT"),
                  Param("names", "str", variadic=True, metavar="NAME")],
          input="any", output="none", category="shell", planned=False, shell_state=True,
          examples=[Example("print each line of names.txt with a dash", 'cat names.txt | while read n; do echo "- $n"; done',
@@ -336,6 +337,9 @@ def read(ctx: Context, a: Args) -> None:
     for name in names:
         if not name.isidentifier():
             raise CommandError(f"{name!r}: not a variable name")
+    if a.prompt and ctx.shell.interactive:
+        ctx.stderr.write(a.prompt)
+        ctx.stderr.flush()
     item = next(iter(ctx.input), None) if ctx.input is not None else None
     if item is None:                          # the end: the variables are emptied, as in bash
         for name in names:

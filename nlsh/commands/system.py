@@ -168,12 +168,27 @@ def which(ctx: Context, a: Args) -> Iterator[str]:
                 ctx.warn(f"no {n} in PATH")
 
 
-@command("type", "What a command word is (bash's name for which).",
-         params=[Param("names", "str", variadic=True, required=True, metavar="NAME")],
+@command("type", "What a command word is (bash's name for which); -t: one word, alias, function, builtin "
+         "or file.",
+         params=[Param("word", "flag", ("-t",), "alias, function, builtin or file (nothing, status 1, if none)"),
+                 Param("names", "str", variadic=True, required=True, metavar="NAME")],
          output="text", category="system", planned=False,
          examples=[Example("what is cd", "type cd", "cd: nlsh built-in")])
 def type_(ctx: Context, a: Args) -> Iterator[str]:
-    yield from which.run(ctx, a)
+    if not a.word:
+        yield from which.run(ctx, a)
+        return
+    for n in a.names:
+        if n in ctx.shell.aliases:
+            yield "alias"
+        elif n in ctx.shell.functions:
+            yield "function"
+        elif n in ctx.shell.registry:
+            yield "builtin"
+        elif shutil.which(n, path=ctx.env.get("PATH")):
+            yield "file"
+        else:
+            ctx.status = 1
 
 
 @command("command", "command -v NAME: how NAME would run, one word (for scripts); command NAME ARGS runs the "

@@ -6,6 +6,7 @@ import fnmatch
 import glob as _glob
 import os
 import random
+import socket
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -49,6 +50,8 @@ def expand_word(word: Word, shell: Shell, globbing: bool = True, run: Run | None
                 fields[-1].add(arg)
         elif isinstance(p, Var):
             fields[-1].add(var_value(p, shell, assign=run is not None))
+        elif isinstance(p, Tilde) and p.user:
+            fields[-1].add(os.path.expanduser("~" + p.user))    # an unknown user's stays ~NAME, as in bash
         elif isinstance(p, Tilde):
             fields[-1].add(shell.env.get("HOME") or os.path.expanduser("~"))
         elif isinstance(p, Arith):
@@ -132,8 +135,9 @@ def _value(name: str, shell: Shell) -> str | None:
 
     Besides the variables: ``$?``; a function's (or ``set --``'s) arguments
     ``$1``…, ``$#``, ``$*``/``$@``; ``$0`` is nlsh; ``$$`` and ``$PPID`` its
-    process and parent; ``$RANDOM`` (0–32767) and ``$SECONDS`` since the shell
-    started, unless set as variables."""
+    process and parent; ``$!`` the last background job as ``%N`` (kill, wait
+    and fg take it); ``$RANDOM`` (0–32767), ``$SECONDS`` since the shell
+    started, ``$HOSTNAME``, ``$UID`` and ``$EUID``, unless set as variables."""
     if name[0].isalpha() or name[0] == "_":
         value = shell.env.get(name)
         if value is None and name in DYNAMIC:
@@ -143,6 +147,9 @@ def _value(name: str, shell: Shell) -> str | None:
         return str(shell.last_status)
     if name == "$":
         return str(os.getpid())
+    if name == "!":
+        job = getattr(shell, "last_background", None)
+        return None if job is None else f"%{job}"
     args = getattr(shell, "positional", [])
     if name == "#":
         return str(len(args))
@@ -156,6 +163,9 @@ DYNAMIC: dict[str, Callable[[Shell], str]] = {
     "RANDOM": lambda shell: str(random.randrange(32768)),
     "SECONDS": lambda shell: str(int(time.monotonic() - shell.started)),
     "PPID": lambda shell: str(os.getppid()),
+    "HOSTNAME": lambda shell: socket.gethostname(),
+    "UID": lambda shell: str(os.getuid()),
+    "EUID": lambda shell: str(os.geteuid()),
 }
 
 

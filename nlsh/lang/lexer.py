@@ -238,8 +238,15 @@ def _read_word(line: str, i: int, b: _WordBuilder, nested: Nested | None, ends: 
         elif c in "$`":
             i = _expansion(line, i, b, False, nested)
         elif c == "~" and i == start:
-            b.part(Tilde())
-            i += 1
+            j = i + 1
+            while j < n and (line[j].isalnum() or line[j] in "._-"):
+                j += 1
+            if j < n and line[j] not in "/" + ends:        # ~"a", ~$x: no home directory, as in bash
+                b.char("~", False)
+                i += 1
+            else:
+                b.part(Tilde(line[i + 1:j]))
+                i = j
         else:
             b.char(c, True)
             i += 1
@@ -508,7 +515,7 @@ def _variable(line: str, i: int, b: _WordBuilder) -> int:
                     raise ParseError(e.message, i, end - i + 1) from None
             b.part(Var(m.group(1), op, arg))
         return end + 1
-    if i + 1 < n and line[i + 1] in "?@#*$":      # $? status; $@ $* $# a function's arguments; $$ nlsh's pid
+    if i + 1 < n and line[i + 1] in "?@#*$!":     # $? status; $@ $* $# arguments; $$ nlsh's pid; $! last job
         b.part(Var(line[i + 1]))
         return i + 2
     j = i + 1

@@ -54,7 +54,8 @@ class Var:
 
 @dataclass(frozen=True)
 class Tilde:
-    """A leading unquoted ``~``: the user's home directory."""
+    """A leading unquoted ``~``: the user's home directory (``~NAME``: that user's)."""
+    user: str = ""
 
 
 @dataclass(frozen=True)

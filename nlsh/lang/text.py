@@ -140,7 +140,12 @@ def quote(word: Word, dashes_ok: bool = False) -> str:
         if isinstance(p, Lit):
             near_glob = (i > 0 and isinstance(parts[i - 1], Glob)) or (
                 i + 1 < len(parts) and isinstance(parts[i + 1], Glob))
-            out.append(_lit(p.text, first=(i == 0), near_glob=near_glob, dashes_ok=dashes_ok))
+            body = p.text
+            if i > 0 and isinstance(parts[i - 1], Tilde) and body.startswith("/"):
+                out.append("/")             # unquoted: a quoted / would keep ~ from expanding
+                body = body[1:]
+            if body or not out:
+                out.append(_lit(body, first=(i == 0), near_glob=near_glob, dashes_ok=dashes_ok))
         elif isinstance(p, Glob):
             # at a word's start, # would begin a comment, ~ the home directory, - a flag
             lead = i == 0 and p.text[0] in "#~" or i == 0 and p.text[0] == "-" and not dashes_ok
@@ -149,7 +154,7 @@ def quote(word: Word, dashes_ok: bool = False) -> str:
             text = _expansion(p, parts[i + 1] if i + 1 < len(parts) else None)
             out.append(f'"{text}"' if isinstance(p, Sub) and p.quoted else text)
         elif isinstance(p, Tilde):
-            out.append("~")
+            out.append("~" + p.user)
     return "".join(out)
 
 
@@ -179,7 +184,7 @@ def _double_quoted(parts: tuple) -> str:
 def _expansion(part: Var | Sub | Arith, after: object) -> str:
     """``$x``, ``$(…)``, ``$((…))``; ``${x}`` when a name character follows the variable."""
     glued = isinstance(after, (Lit, Glob)) and after.text[:1] and (after.text[0].isalnum() or after.text[0] == "_")
-    if isinstance(part, Var) and glued and part.name not in ("?", "@", "*", "#") and not part.op:
+    if isinstance(part, Var) and glued and part.name not in ("?", "@", "*", "#", "$", "!") and not part.op:
         return f"${{{part.name}}}"
     return part.source()
 

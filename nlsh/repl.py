@@ -112,6 +112,8 @@ class ShellLexer(Lexer):
                 if tok.kind == "op":
                     style = "class:op"
                     expect_cmd = tok.value in ("|", ";", "&&", "||", "&", "(", ")")
+                elif tok.kind == "arith":       # ((…)), for ((…))
+                    style, expect_cmd = "class:known", False
                 elif expect_cmd:
                     keyword = tok.text in BLOCK_OPENERS + BLOCK_INNER
                     style = "class:known" if keyword or self._known(tok.text) else "class:unknown"

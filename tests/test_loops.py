@@ -336,6 +336,53 @@ def test_expansions_as_bash_does_them(sh, word, out, monkeypatch):
     assert (r.err, r.out) == ("", out + "\n")
 
 
+@pytest.mark.parametrize("expr,value", [
+    ("1 + 2 * 3", 7), ("(1 + 2) * 3", 9), ("-2 ** 2", 4), ("2 ** 3 ** 2", 512), ("7 / -2", -3), ("-7 % 3", -1),
+    ("7 > 3 ? 10 : 20", 10), ("0 ? 1 : 0 ? 2 : 3", 3), ("!0 + ~0", 0), ("1 << 4 | 1", 17), ("6 & 3 ^ 1", 3),
+    ("0x1f + 010 + 2#101", 44), ("3 > 2 && 0 || 5", 1), ("n + $n + ${n}", 15), ("1, 2, n", 5), ("", 0),
+])
+def test_arithmetic_as_bash_computes_it(sh, expr, value):
+    assert sh(f"n=5; echo $(({expr}))").out == f"{value}\n"
+
+
+def test_arithmetic_sets_variables(sh):
+    r = sh("x=1; echo $((x++)) $x $((++x)) $((x += 10)) $((y = x * 2, y - 1)) $y; ((x--)); echo $x; "
+           "((x == 12)) && echo twelve; ((x > 100)) || echo small; ((0)); echo $?; let a=1+1 'b = a << 2'; "
+           "echo $a $b; let 0; echo $?; echo $((0 && (z = 1))) [$z]")
+    assert r.out == "1 2 3 13 25 26\n12\ntwelve\nsmall\n1\n2 8\n1\n0 []\n"
+    assert r.err == ""
+
+
+def test_arithmetic_for_loops(sh):
+    r = sh("for ((i = 0; i < 3; i++)); do echo $i; done; for ((j=0;j<9;j++)) do ((j == 1)) && continue; "
+           "((j > 3)) && break; echo j$j; done; for ((;;)); do echo once; break; done\n"
+           "for ((k = 3; k > 0; k--)); do\n  echo k$k\ndone | sort")
+    assert r.out == "0\n1\n2\nj0\nj2\nj3\nonce\nk1\nk2\nk3\n" and r.status == 0
+
+
+@pytest.mark.parametrize("line,err", [
+    ("((1 +))", "nlsh: bad arithmetic ((1 +)): the expression ends too soon\n"),
+    ("echo $((1/0))", "nlsh: echo: $((1/0)): division by 0\n"),
+    ("((x = 1 / 0)); echo [$x]", "nlsh: ((: x = 1 / 0: division by 0\n"),
+    ("s=abc; echo $((s + 1))", "nlsh: echo: $((s + 1)): s='abc' is not a number\n"),
+    ("echo $(( $(ls) ))", "nlsh: bad arithmetic $(( $(ls) )): a $(…) is not allowed here: set a variable to it first\n"),
+    ("for ((i=0; i<3)); do echo; done", "nlsh: for: expected (( INIT; CONDITION; STEP )), two ';' inside\n"),
+    ("for ((i=0; i<3; i++)); echo; done", "nlsh: for: expected '; do' after (( … ))\n"),
+    ("echo $((" + "(" * 80 + "1" + ")" * 80 + "))", "nlsh: bad arithmetic $((" + "(" * 80 + "1" + ")" * 80
+     + ")): nested too deep\n"),
+])
+def test_arithmetic_mistakes(sh, line, err):
+    r = sh(line)
+    assert r.err == err
+    assert r.status != 0 or line.endswith("[$x]")      # there echo runs after the failed ((…))
+
+
+def test_a_subshell_in_a_subshell_changes_directory(sh, work):
+    (work / "d").mkdir()
+    r = sh("((cd d; pwd); pwd); ( (cd d) ); echo \"$( (cd d; pwd) )\"; pwd")
+    assert r.out == f"{work}/d\n{work}\n{work}/d\n{work}\n"
+
+
 def test_special_variables(sh):
     r = sh("echo $$; echo ${$}; echo $PPID; echo $RANDOM; echo $SECONDS; RANDOM=7; echo $RANDOM; "
            "echo $HOSTNAME $UID $EUID")
@@ -374,6 +421,7 @@ def test_expansion_operand_mistakes(sh, line, err, out):
     "for f in 1 2; do for g in a b; do echo $f$g; done; done",
     "echo ${x:-a b}x \"${y#*/}z\"",
     "echo ${x:-$HOME/a} ${x:=\"b c\"} ${x:+${y:-z}} ${x?gone} $$ ${#} $!x $$x ~root/a ~\"b\"",
+    "for ((i = 0; i < 3; i++)); do ((n += i)); done; for ((;;)); do break; done; ((x)) > f && let y++",
     "limit --time 5s -- for f in a; do for g in b; do echo $f$g; done; done",
     "if test -e a; then echo a; elif true; then echo b; elif false; then echo x; else echo c; fi > f",
     "if true; then if false; then echo; fi; else for f in a; do echo; done; fi",

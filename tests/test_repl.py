@@ -318,3 +318,6 @@ def test_highlighting_marks_command_words_and_loop_keywords():
     line = ShellLexer(shell).lex_document(Document("{ pwd; }; (date)"))(0)
     styles = {piece: style for style, piece in line}
     assert {styles[w] for w in ("{", "pwd", "}", "date")} == {"class:known"}
+    line = ShellLexer(shell).lex_document(Document("for ((i=0; i<3; i++)); do ((n += i)); done"))(0)
+    styles = {piece: style for style, piece in line}
+    assert {styles[w] for w in ("for", "((i=0; i<3; i++))", "do", "((n += i))", "done")} == {"class:known"}

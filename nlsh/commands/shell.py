@@ -204,6 +204,57 @@ def for_(ctx: Context, a: Args) -> Iterator[object]:
                 break
 
 
+@command("for((", "Run COMMANDS while CONDITION is not 0: INIT first, STEP after each round (bash's "
+         "arithmetic for).",
+         params=[Param("init", "str", help="arithmetic, run first", metavar="(( INIT;"),
+                 Param("cond", "str", help="arithmetic; an empty one is 1", metavar="CONDITION;"),
+                 Param("step", "str", help="arithmetic, after each round", metavar="STEP )); do"),
+                 Param("body", "plan", help="the commands", required=True, metavar="COMMANDS; done")],
+         input="any", output="text", category="shell", planned=False,
+         examples=[Example("count to three", "for ((i = 1; i <= 3; i++)); do echo $i; done", "1\n2\n3")])
+def arith_for(ctx: Context, a: Args) -> Iterator[object]:
+    """The body's output, one round at a time; the status is the last body's (0 if none ran)."""
+    lines = _block_input(ctx)
+    _compute(ctx, a.init)
+    while not a.cond.strip() or _compute(ctx, a.cond):
+        ctx.check()
+        try:
+            out, ctx.status = ctx.capture(a.body, lines, loop=True)
+            yield from out
+        except LoopControl as e:
+            yield from _leave_or_go_on(e)
+            if e.kind == "break":
+                break
+        _compute(ctx, a.step)
+
+
+@command("((", "Arithmetic as in bash: set variables ((n++)), ((total += n)); status 0 when the value is "
+         "not 0, so ((n > 3)) && … tests.",
+         params=[Param("expr", "str", required=True, metavar="EXPR ))")],
+         output="none", category="shell", shell_state=True, planned=False,
+         examples=[Example("add one to n", "n=1; ((n++)); echo $n", "2")])
+def arith_command(ctx: Context, a: Args) -> None:
+    ctx.status = 0 if _compute(ctx, a.expr) else 1
+
+
+@command("let", "Arithmetic as in bash: each word an expression (let n++ \"total = n * 2\"); status 0 when "
+         "the last is not 0.",
+         params=[Param("exprs", "str", variadic=True, required=True, metavar="EXPR")],
+         output="none", category="shell", shell_state=True, planned=False,
+         examples=[Example("double n", "n=4; let n*=2; echo $n", "8")])
+def let(ctx: Context, a: Args) -> None:
+    for expr in a.exprs:
+        ctx.status = 0 if _compute(ctx, expr) else 1
+
+
+def _compute(ctx: Context, expr: str) -> int:
+    from nlsh.kernel.expand import arithmetic
+    try:
+        return arithmetic(expr, ctx.shell)
+    except ValueError as e:
+        raise CommandError(f"{expr.strip()}: {e}") from None
+
+
 @command("while", "Run COMMANDS as long as CONDITION succeeds (as in bash).",
          params=[Param("cond", "plan", help="the condition", required=True, metavar="CONDITION; do"),
                  Param("body", "plan", help="the commands", required=True, metavar="COMMANDS; done")],
@@ -483,5 +534,5 @@ def exit_(ctx: Context, a: Args) -> None:
     raise ExitShell(a.status if a.status is not None else ctx.shell.last_status)
 
 
-COMMANDS = [history, alias, unalias, help_, source, dot, for_, while_, until, if_, case, subshell, group, function,
+COMMANDS = [history, alias, unalias, help_, source, dot, for_, arith_for, arith_command, let, while_, until, if_, case, subshell, group, function,
             return_, shift, set_, local, read, break_, continue_, exit_]

@@ -55,9 +55,8 @@ def expand_word(word: Word, shell: Shell, globbing: bool = True, run: Run | None
         elif isinstance(p, Tilde):
             fields[-1].add(shell.env.get("HOME") or os.path.expanduser("~"))
         elif isinstance(p, Arith):
-            from nlsh.lang import arith  # ast: only for lines that hold $((…))
             try:
-                fields[-1].add(str(arith.evaluate(p.expr, lambda name: _arith_value(name, shell, run))))
+                fields[-1].add(str(arithmetic(p.expr, shell, assign=run is not None)))
             except ValueError as e:
                 raise CommandError(f"{p.source()}: {e}") from None
         elif isinstance(p, Sub):
@@ -122,12 +121,19 @@ def var_value(var: Var, shell: Shell, assign: bool = True) -> str:
     return value
 
 
-def _arith_value(name: str, shell: Shell, run: Run | None) -> str:
-    """A variable's text in ``$((…))``: a name, or a ``${x:-0}``-style form."""
-    if not name.startswith("${"):
-        return var_value(Var(name), shell)
-    from nlsh.lang.lexer import operand_word
-    return "".join(expand_word(operand_word(name), shell, False, run and _nothing_to_run))
+def arithmetic(expr: str, shell: Shell, assign: bool = True) -> int:
+    """The value of ``expr`` (``$((…))``, ``((…))``, ``let``); ``x=1`` and ``x++``
+    in it set ``x`` only when ``assign`` (not while a plan is judged).
+    Raises ValueError for a bad expression."""
+    from nlsh.lang import arith  # only for lines that compute
+
+    def lookup(name: str) -> str:
+        if not name.startswith("${"):
+            return var_value(Var(name), shell)
+        from nlsh.lang.lexer import operand_word
+        return "".join(expand_word(operand_word(name), shell, False, _nothing_to_run if assign else None))
+
+    return arith.evaluate(expr, lookup, (lambda name, value: shell.env.__setitem__(name, value)) if assign else None)
 
 
 def _value(name: str, shell: Shell) -> str | None:

@@ -167,7 +167,10 @@ class ShellCopy:
             object.__setattr__(self, name, value.copy() if isinstance(value, (dict, list, set)) else value)
 
     def set_cwd(self, path: str) -> None:
-        type(self._shell).set_cwd(self, path)
+        shell = self._shell
+        while isinstance(shell, ShellCopy):     # a copy of a copy: ( (cd x) ), $(…) in ( … )
+            shell = shell._shell
+        type(shell).set_cwd(self, path)
 
     def __getattr__(self, name: str) -> object:
         return getattr(self._shell, name)

@@ -1,29 +1,34 @@
-"""``$((…))``: bash's integer arithmetic, without running anything.
+"""bash's integer arithmetic: ``$((…))``, ``((…))``, ``for ((…))`` and ``let``.
 
-Numbers, variables (``x`` or ``$x``; unset or empty is 0; ``$1`` … and ``$#``,
-a function's arguments; ``${x:-1}``-style forms), ``+ - * / % **``,
-comparisons (1 or 0) and parentheses. Division truncates toward zero, as in bash.
+Numbers (``12``, ``0x1f``, ``017`` octal, ``2#101``), variables (``x`` or
+``$x``; unset or empty is 0; ``$1`` … and ``$#``, a function's arguments;
+``${x:-1}``-style forms), and bash's operators with its precedence:
+``, = += -= *= /= %= <<= >>= &= ^= |= ?: || && | ^ & == != < <= > >= << >>
++ - * / % ** ! ~ ++ --``. Division truncates toward zero, as in bash; ``&&``,
+``||`` and ``?:`` evaluate only what they need. Nothing here runs a command.
 """
 
 from __future__ import annotations
 
-import ast
-import operator
 import re
 from collections.abc import Callable
 
-_DOLLAR = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?")
-_ARGUMENT = re.compile(r"\$\{?([0-9]+|#)\}?")
-_ARG = "__arg_"             # $1 is read as the name __arg_1, $# as __arg_n
-_BINARY = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Mod: None,
-           ast.Div: None, ast.FloorDiv: None, ast.Pow: operator.pow}
-_COMPARE = {ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge,
-            ast.Eq: operator.eq, ast.NotEq: operator.ne}
-_ALLOWED = frozenset({ast.BinOp, ast.UnaryOp, ast.Compare, ast.Name, ast.Constant, ast.Load, ast.USub, ast.UAdd,
-                      *_BINARY, *_COMPARE})
+_TOKEN = re.compile(r"""
+    \s*(?:
+      (?P<number>0[xX][0-9a-fA-F]+|[0-9]+\#[0-9a-zA-Z@_]+|[0-9]+)
+    | \$\{(?P<braced_name>[A-Za-z_][A-Za-z0-9_]*|[0-9]+|\#)\}
+    | \$(?P<dollar>[A-Za-z_][A-Za-z0-9_]*|[0-9]|\#)
+    | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
+    | (?P<op><<=|>>=|\*\*|\+\+|--|<<|>>|<=|>=|==|!=|&&|\|\||[-+*/%&^|]=|[-+*/%<>=!~&^|?:,()])
+    )""", re.VERBOSE)
+_BRACED = "__braced_"       # the k-th ${x:-0}-style form is read as the name __braced_k
+_ASSIGN = ("=", "+=", "-=", "*=", "/=", "%=", "<<=", ">>=", "&=", "^=", "|=")
+# binary operators by precedence, loosest first (assignment, ?: and , are handled apart)
+_LEVELS = (("||",), ("&&",), ("|",), ("^",), ("&",), ("==", "!="), ("<", "<=", ">", ">="), ("<<", ">>"),
+           ("+", "-"), ("*", "/", "%"))
+MAX_DEPTH = 64              # parentheses and unary operators nested this deep are refused
 
-
-_BRACED = "__braced_"        # ${x:-0}, ${#x}: the k-th such form is read as the name __braced_k
+Node = tuple
 
 
 def braced(expr: str) -> list[str]:
@@ -47,62 +52,239 @@ def braced(expr: str) -> list[str]:
     return out
 
 
-def _tree(expr: str) -> ast.expr:
-    forms = braced(expr)
-    for k, form in enumerate(forms):
-        expr = expr.replace(form, f" {_BRACED}{k} ", 1)
+def _tokens(expr: str) -> list[tuple[str, str]]:
+    """(kind, text) pairs: number, name (assignable), value ($x: read only), op."""
+    for k, form in enumerate(braced(expr)):
+        expr = expr.replace(form, f" ${{{_BRACED}{k}}} ", 1)
+    out, i = [], 0
+    while i < len(expr):
+        m = _TOKEN.match(expr, i)
+        if m is not None and m.lastgroup == "number" and expr.startswith(".", m.end()):
+            fraction = re.match(r"\.\d*", expr[m.end():]).group()
+            raise ValueError(f"{m.group('number')}{fraction} is not an integer")
+        if m is None:
+            rest = expr[i:].strip()
+            if rest.startswith(("$(", "`")):
+                raise ValueError("a $(…) is not allowed here: set a variable to it first")
+            if rest:
+                raise ValueError(f"unexpected {rest[:12]!r}")
+            break
+        i = m.end()
+        kind = m.lastgroup
+        if kind in ("braced_name", "dollar"):
+            out.append(("value", m.group(kind)))
+        else:
+            out.append((kind, m.group(kind)))
+    return out
+
+
+class _Parser:
+    def __init__(self, expr: str) -> None:
+        self.toks = _tokens(expr)
+        self.i = 0
+        self.depth = 0
+
+    def peek(self) -> str | None:
+        return self.toks[self.i][1] if self.i < len(self.toks) and self.toks[self.i][0] == "op" else None
+
+    def take(self) -> tuple[str, str]:
+        if self.i >= len(self.toks):
+            raise ValueError("the expression ends too soon")
+        tok = self.toks[self.i]
+        self.i += 1
+        return tok
+
+    def expect(self, op: str) -> None:
+        if self.peek() != op:
+            got = self.toks[self.i][1] if self.i < len(self.toks) else "the end"
+            raise ValueError(f"expected {op!r}, not {got!r}")
+        self.i += 1
+
+    def whole(self) -> Node:
+        if not self.toks:
+            return ("num", 0)
+        try:
+            node = self.comma()
+        except RecursionError:
+            raise ValueError("nested too deep") from None
+        if self.i < len(self.toks):
+            raise ValueError(f"unexpected {self.toks[self.i][1]!r}")
+        return node
+
+    def comma(self) -> Node:
+        node = self.assignment()
+        while self.peek() == ",":
+            self.i += 1
+            node = (",", node, self.assignment())
+        return node
+
+    def assignment(self) -> Node:
+        if (self.i + 1 < len(self.toks) and self.toks[self.i][0] == "name"
+                and self.toks[self.i + 1][0] == "op" and self.toks[self.i + 1][1] in _ASSIGN):
+            name, op = self.toks[self.i][1], self.toks[self.i + 1][1]
+            self.i += 2
+            return ("set", name, op, self.assignment())
+        return self.ternary()
+
+    def ternary(self) -> Node:
+        cond = self.binary(0)
+        if self.peek() != "?":
+            return cond
+        self.i += 1
+        yes = self.assignment()
+        self.expect(":")
+        return ("?", cond, yes, self.assignment())
+
+    def binary(self, level: int) -> Node:
+        if level == len(_LEVELS):
+            return self.power()
+        node = self.binary(level + 1)
+        while self.peek() in _LEVELS[level]:
+            op = self.take()[1]
+            node = (op, node, self.binary(level + 1))
+        return node
+
+    def power(self) -> Node:
+        base = self.unary()
+        if self.peek() == "**":
+            self.i += 1
+            return ("**", base, self.power())        # right to left, as in bash
+        return base
+
+    def unary(self) -> Node:
+        op = self.peek()
+        if op in ("-", "+", "!", "~", "++", "--"):
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
+                raise ValueError("nested too deep")
+            self.i += 1
+            if op in ("++", "--"):
+                kind, name = self.take()
+                if kind != "name":
+                    raise ValueError(f"{op} needs a variable name")
+                node: Node = ("pre", op, name)
+            else:
+                node = ("unary", op, self.unary())
+            self.depth -= 1
+            return node
+        return self.postfix()
+
+    def postfix(self) -> Node:
+        kind, text = self.take()
+        if kind == "op" and text == "(":
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
+                raise ValueError("nested too deep")
+            node = self.comma()
+            self.expect(")")
+            self.depth -= 1
+            return node
+        if kind == "op":
+            raise ValueError(f"unexpected {text!r}")
+        if kind == "number":
+            return ("num", _number(text))
+        if kind == "name" and self.peek() in ("++", "--"):
+            return ("post", self.take()[1], text)
+        return ("var", text)
+
+
+def _number(text: str) -> int:
     try:
-        named = _ARGUMENT.sub(lambda m: _ARG + m.group(1).replace("#", "n"), expr)
-        tree = ast.parse(_DOLLAR.sub(r"\1", named).strip() or "0", mode="eval").body
-    except SyntaxError:
-        raise ValueError("not an arithmetic expression") from None
-    for node in ast.walk(tree):
-        if type(node) not in _ALLOWED:
-            raise ValueError(f"{type(node).__name__.lower()} is not allowed")
-        if isinstance(node, ast.Constant) and type(node.value) is not int:
-            raise ValueError(f"{node.value!r} is not an integer")
-    return tree
+        if text[:2] in ("0x", "0X"):
+            return int(text, 16)
+        if "#" in text:
+            base, digits = text.split("#", 1)
+            return int(digits, int(base))
+        if len(text) > 1 and text.startswith("0"):
+            return int(text, 8)
+        return int(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a number") from None
 
 
 def check(expr: str) -> None:
     """Raise ValueError if ``expr`` is not an expression this module computes."""
-    _tree(expr)
+    _Parser(expr).whole()
 
 
-def evaluate(expr: str, lookup: Callable[[str], str]) -> int:
-    """The value of ``expr``; ``lookup`` gives a variable's text (given a name,
-    or a whole ``${…}`` form)."""
+# Gives a variable's text (given a name, or a whole ``${…}`` form).
+Lookup = Callable[[str], str]
+# Sets a variable (``x=1``, ``x++``); None while a line is only judged.
+Assign = Callable[[str, str], None] | None
+
+
+def evaluate(expr: str, lookup: Lookup, assign: Assign = None) -> int:
+    """The value of ``expr``. Assignments go to ``assign``; the expression reads
+    its own assignments back either way."""
     forms = braced(expr)
-    return _eval(_tree(expr), lambda name: lookup(forms[int(name.removeprefix(_BRACED))])
-                 if name.startswith(_BRACED) else lookup(name))
+    written: dict[str, int] = {}
 
-
-def _eval(node: ast.expr, lookup: Callable[[str], str]) -> int:
-    if isinstance(node, ast.Constant):
-        return node.value
-    if isinstance(node, ast.Name):
-        name = node.id.removeprefix(_ARG).replace("n", "#") if node.id.startswith(_ARG) else node.id
-        text = lookup(name).strip() or "0"
+    def read(name: str) -> int:
+        if name in written:
+            return written[name]
+        if name.startswith(_BRACED):
+            text = lookup(forms[int(name.removeprefix(_BRACED))])
+        else:
+            text = lookup(name)
+        text = text.strip() or "0"
         if not re.fullmatch(r"-?\d+", text):
-            raise ValueError(f"{node.id}={text!r} is not a number")
+            raise ValueError(f"{name}={text!r} is not a number")
         return int(text)
-    if isinstance(node, ast.UnaryOp):
-        value = _eval(node.operand, lookup)
-        return -value if isinstance(node.op, ast.USub) else value
-    if isinstance(node, ast.Compare):
-        left = _eval(node.left, lookup)
-        for op, right_node in zip(node.ops, node.comparators):
-            right = _eval(right_node, lookup)
-            if not _COMPARE[type(op)](left, right):
-                return 0
-            left = right
-        return 1
-    left, right = _eval(node.left, lookup), _eval(node.right, lookup)
-    if isinstance(node.op, (ast.Div, ast.FloorDiv, ast.Mod)):
+
+    def write(name: str, value: int) -> int:
+        written[name] = value
+        if assign is not None:
+            assign(name, str(value))
+        return value
+
+    return _eval(_Parser(expr).whole(), read, write)
+
+
+def _eval(node: Node, read: Callable[[str], int], write: Callable[[str, int], int]) -> int:
+    kind = node[0]
+    if kind == "num":
+        return node[1]
+    if kind in ("var", "value"):
+        return read(node[1])
+    if kind == "unary":
+        value = _eval(node[2], read, write)
+        return {"-": -value, "+": value, "!": int(not value), "~": ~value}[node[1]]
+    if kind in ("pre", "post"):
+        old = read(node[2])
+        new = write(node[2], old + (1 if node[1] == "++" else -1))
+        return new if kind == "pre" else old
+    if kind == "set":
+        _, name, op, rhs = node
+        value = _eval(rhs, read, write)
+        if op != "=":
+            value = _binary(op[:-1], read(name), value)
+        return write(name, value)
+    if kind == "?":
+        return _eval(node[2] if _eval(node[1], read, write) else node[3], read, write)
+    if kind == ",":
+        _eval(node[1], read, write)
+        return _eval(node[2], read, write)
+    if kind == "&&":
+        return int(bool(_eval(node[1], read, write)) and bool(_eval(node[2], read, write)))
+    if kind == "||":
+        return int(bool(_eval(node[1], read, write)) or bool(_eval(node[2], read, write)))
+    return _binary(kind, _eval(node[1], read, write), _eval(node[2], read, write))
+
+
+def _binary(op: str, left: int, right: int) -> int:
+    if op in ("/", "%"):
         if right == 0:
             raise ValueError("division by 0")
         quotient = abs(left) // abs(right) * (1 if (left < 0) == (right < 0) else -1)
-        return quotient if not isinstance(node.op, ast.Mod) else left - quotient * right
-    if isinstance(node.op, ast.Pow) and not 0 <= right <= 64:
-        raise ValueError("exponent out of range (0 to 64)")
-    return _BINARY[type(node.op)](left, right)
+        return quotient if op == "/" else left - quotient * right
+    if op == "**":
+        if not 0 <= right <= 64:
+            raise ValueError("exponent out of range (0 to 64)")
+        return left ** right
+    if op in ("<<", ">>"):
+        if not 0 <= right <= 64:
+            raise ValueError("shift out of range (0 to 64)")
+        return left << right if op == "<<" else left >> right
+    return {"+": left + right, "-": left - right, "*": left * right, "&": left & right, "^": left ^ right,
+            "|": left | right, "==": int(left == right), "!=": int(left != right), "<": int(left < right),
+            "<=": int(left <= right), ">": int(left > right), ">=": int(left >= right)}[op]

@@ -27,7 +27,7 @@ SPECIAL = frozenset(" \t\n|&;<>()'\"\\$#`")
 
 @dataclass(frozen=True)
 class Token:
-    kind: str          # "word" or "op"; the parser adds "block" (a whole for, while, until or if)
+    kind: str          # "word", "op" or "arith" (``((…))``); the parser adds "block" (a whole for, if …)
     value: object      # Word for words, the operator text for ops, a Call for a loop
     column: int
     length: int
@@ -199,6 +199,12 @@ def tokenize(line: str, nested: Nested | None = None) -> list[Token]:
             tokens.append(Token("op", op, i, len(op)))
             i += len(op)
             continue
+        if line.startswith("((", i) and _arithmetic_may_start(tokens):
+            end = _double_paren_end(line, i + 2)
+            if end > 0:                     # ((EXPR)): bash's arithmetic command; for ((…)) too
+                tokens.append(Token("arith", line[i + 2:end], i, end + 2 - i))
+                i = end + 2
+                continue
         if c in "()":                       # a subshell's; the parser says where one cannot stand
             tokens.append(Token("op", c, i, 1))
             i += 1
@@ -262,6 +268,28 @@ def operand_word(text: str) -> Word:
     if word.subs:
         raise ParseError("a $(…) inside ${…} is not supported: set a variable to it first (d=$(…); ${x:-$d})", 0)
     return word
+
+
+def _arithmetic_may_start(tokens: list[Token]) -> bool:
+    """Whether a ``((`` here may start an arithmetic command (or a ``for ((``): not
+    after a redirection (the parser says where else one cannot stand)."""
+    return not tokens or tokens[-1].kind != "op" or tokens[-1].value in (";", "&", "&&", "||", "|", "(", ";;", ")")
+
+
+def _double_paren_end(line: str, i: int) -> int:
+    """Where the ``))`` closing a ``((`` whose text starts at ``i`` is; -1 when the
+    parentheses close another way (``((cd a); ls)`` is a subshell in a subshell)."""
+    depth = 0
+    while i < len(line):
+        c = line[i]
+        if c == "(":
+            depth += 1
+        elif c == ")":
+            if depth == 0:
+                return i if line.startswith("))", i) else -1
+            depth -= 1
+        i += 1
+    return -1
 
 
 @dataclass

@@ -125,6 +125,12 @@ def _loops(tokens: list[Token], commands: CommandLookup, aliases: Mapping[str, s
             out.append(Token("block", call, tok.column, tokens[end - 1].column + tokens[end - 1].length - tok.column))
             i = end
             continue
+        if tok.kind == "arith":
+            if not (at_start or _only_modifiers(out, commands)):
+                raise ParseError("syntax error near '((' ((( EXPR )) must start the command)", tok.column, 2)
+            out.append(Token("block", Call("((", (("expr", _checked(tok.value, tok)),)), tok.column, tok.length))
+            i += 1
+            continue
         if tok.kind == "op" and tok.value == "(" and (at_start or _only_modifiers(out, commands)):
             call, end = _subshell(tokens, i, commands, aliases)
             out.append(Token("block", call, tok.column, tokens[end - 1].column + 1 - tok.column))
@@ -395,7 +401,8 @@ def open_loops(line: str, first_word_opens: bool = False) -> int:
             continue
         word = _word_at(tok)
         for_header = word == "for" and k + 2 < len(tokens) and tokens[k + 1].text.isidentifier() \
-            and _word_at(tokens[k + 2]) == "in"
+            and _word_at(tokens[k + 2]) == "in" or word == "for" and k + 1 < len(tokens) \
+            and tokens[k + 1].kind == "arith"
         if word == "case" and _case_header(tokens, k):
             cases += 1
         elif word == "esac":
@@ -411,11 +418,56 @@ def open_loops(line: str, first_word_opens: bool = False) -> int:
     return depth + headers + cases + max(parens, 0) + bodiless
 
 
+def _checked(expr: str, tok: Token) -> str:
+    """``expr`` of a ``((…))`` if it is an arithmetic expression, else a ParseError."""
+    from nlsh.lang import arith
+    from nlsh.lang.lexer import operand_word
+    try:
+        arith.check(expr)
+        for form in arith.braced(expr):
+            operand_word(form)
+    except (ValueError, ParseError) as e:
+        raise ParseError(f"bad arithmetic (({expr})): {getattr(e, 'message', e)}", tok.column, tok.length) from None
+    return expr
+
+
+def _arith_loop(tokens: list[Token], i: int, commands: CommandLookup,
+                aliases: Mapping[str, str]) -> tuple[Call, int]:
+    """``for ((INIT; COND; STEP)); do BODY; done`` at ``tokens[i]``."""
+    head, header = tokens[i], tokens[i + 1]
+    parts = _split_header(header.value)
+    if len(parts) != 3:
+        raise ParseError("for: expected (( INIT; CONDITION; STEP )), two ';' inside", header.column, header.length)
+    j = i + 2
+    if j < len(tokens) and tokens[j].kind == "op" and tokens[j].value == ";":
+        j += 1
+    if j >= len(tokens) or not _keyword(tokens[j], "do"):
+        at = tokens[min(j, len(tokens) - 1)]
+        raise ParseError("for: expected '; do' after (( … ))", at.column, at.length)
+    done = _keyword_at(tokens, j + 1, ("done",), head, "missing '; done'")
+    body = _part(tokens, j + 1, done, head, "COMMANDS; before 'done'", commands, aliases)
+    init, cond, step = (_checked(p.strip(), header) for p in parts)
+    return Call("for((", (("init", init), ("cond", cond), ("step", step), ("body", body))), done + 1
+
+
+def _split_header(text: str) -> list[str]:
+    """``i=0; i<3; i++`` at its ``;`` outside parentheses."""
+    parts, depth, start = [], 0, 0
+    for k, c in enumerate(text):
+        depth += (c == "(") - (c == ")")
+        if c == ";" and depth == 0:
+            parts.append(text[start:k])
+            start = k + 1
+    return parts + [text[start:]]
+
+
 def _loop(tokens: list[Token], i: int, commands: CommandLookup,
           aliases: Mapping[str, str]) -> tuple[Call, int]:
     """Parse the loop starting at ``tokens[i]``; the Call and where its ``done`` ends."""
     head = tokens[i]
     name = tokens[i + 1] if i + 1 < len(tokens) else None
+    if name is not None and name.kind == "arith":
+        return _arith_loop(tokens, i, commands, aliases)
     if name is None or name.kind != "word" or not name.value.is_literal or not name.text.isidentifier():
         raise ParseError("for: expected a variable name after 'for'", head.column, head.length)
     if i + 2 >= len(tokens) or not _keyword(tokens[i + 2], "in"):
@@ -505,7 +557,7 @@ def _call(tokens: list[Token], commands: CommandLookup, aliases: Mapping[str, st
     if tokens[0].kind == "block":           # done > FILE: a block takes redirections, nothing else
         words, redirects = _words_and_redirects(tokens[1:], False)
         if words:
-            end = {"if": "fi", "subshell": ")", "group": "}"}.get(tokens[0].value.name, "done")
+            end = {"if": "fi", "subshell": ")", "group": "}", "((": "))"}.get(tokens[0].value.name, "done")
             raise ParseError(f"syntax error near {words[0].text!r} (after '{end}')", words[0].column,
                              words[0].length)
         return replace(tokens[0].value, redirects=redirects)
@@ -565,7 +617,7 @@ def _command_word(tokens: list[Token]) -> Token | None:
 # bash's own words that nlsh does not have: a line starting with one is a
 # command for another shell, never a request for the planner.
 BASH_ONLY = frozenset(["[[", "bind", "builtin", "caller", "compgen", "complete", "compopt",
-                       "coproc", "declare", "disown", "enable", "eval", "exec", "fc", "getopts", "hash", "let",
+                       "coproc", "declare", "disown", "enable", "eval", "exec", "fc", "getopts", "hash",
                        "logout", "mapfile", "readarray", "readonly", "select", "shopt", "suspend",
                        "times", "trap", "typeset", "ulimit", "umask"])
 BASH_ONLY_NOTE = " (a bash built-in that nlsh does not have; !LINE runs a line in $SHELL)"

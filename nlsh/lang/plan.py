@@ -144,7 +144,7 @@ class Redirect:
 Value = object
 
 
-BLOCKS = frozenset({"for", "while", "until", "if", "subshell", "group", "case", "function"})
+BLOCKS = frozenset({"for", "for((", "while", "until", "if", "subshell", "group", "case", "function"})
 
 
 @dataclass(frozen=True)

@@ -91,6 +91,11 @@ def call_text(call: Call, signature: Callable[[str], Signature | None]) -> str:
         words = [_if_text(call, signature) + "; fi"]
     elif call.is_block and call.name == "case":
         words = [_case_text(call, signature)]
+    elif call.is_block and call.name == "for((":
+        header = "; ".join(call.get(k).strip() for k in ("init", "cond", "step"))
+        words = [f"for (({header})); do {text(call.get('body'), signature)}; done"]
+    elif call.name == "((" and not call.external:
+        words = [f"(({call.get('expr')}))"]
     elif call.is_block and call.name == "function":
         words = [f"{call.get('name')}() {text(call.get('body'), signature)}"]
     elif call.is_block:

@@ -112,7 +112,7 @@ class ShellLexer(Lexer):
                 if tok.kind == "op":
                     style = "class:op"
                     expect_cmd = tok.value in ("|", ";", "&&", "||", "&", "(", ")")
-                elif tok.kind == "arith":       # ((…)), for ((…))
+                elif tok.kind in ("arith", "cond"):       # ((…)), for ((…)), [[ … ]]
                     style, expect_cmd = "class:known", False
                 elif expect_cmd:
                     keyword = tok.text in BLOCK_OPENERS + BLOCK_INNER

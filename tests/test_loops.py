@@ -377,6 +377,50 @@ def test_arithmetic_mistakes(sh, line, err):
     assert r.status != 0 or line.endswith("[$x]")      # there echo runs after the failed ((…))
 
 
+@pytest.mark.parametrize("line,out", [
+    ("[[ -f a.txt ]] && echo file; [[ -f d ]] || echo not-file; [[ -d d && ! -f d ]] && echo dir", "file\nnot-file\ndir"),
+    ("[[ -e nope ]]; echo $?; [[ -s a.txt && ! -s empty ]] && echo sizes; [[ -L link && -r a.txt ]] && echo link",
+     "1\nsizes\nlink"),
+    ("x=a.txt; [[ $x == *.txt ]] && echo glob; [[ $x == \"*.txt\" ]] || echo literal; [[ $x != *.md ]] && echo ne",
+     "glob\nliteral\nne"),
+    ("p='*.txt'; [[ a.txt == $p ]] && echo pattern-from-a-variable; [[ 'a b' == a\\ * ]] && echo escaped-blank",
+     "pattern-from-a-variable\nescaped-blank"),
+    (("[[ abc123 =~ ^[a-z]+([0-9]+)$ ]] && echo re; re='^a.c$'; [[ abc =~ $re ]] && echo re-var; "
+     "[[ abc =~ \"a.c\" ]] || echo quoted-is-literal"), "re\nre-var\nquoted-is-literal"),
+    ("n=5; [[ $n -gt 3 && $n -le 5 && n -eq 2+3 ]] && echo numbers; [[ b > a && a < b ]] && echo strings",
+     "numbers\nstrings"),
+    ("[[ -z '' && -n x && x ]] && echo words; [[ ( -f a.txt || -f nope ) && ! ( -e nope ) ]] && echo groups",
+     "words\ngroups"),
+    ("[[ a.txt -nt nope && a.txt -ef ./a.txt ]] && echo files; [[ '==' == '==' ]] && echo quoted-operator",
+     "files\nquoted-operator"),
+    ("[[ -f nope && -n $(echo ran >&2) ]]; echo $?; [[ -n $(echo hi) ]] && echo substituted", "1\nsubstituted"),
+    ("echo [[ x ]]; if [[ -d d ]]; then echo if; fi; while [[ $i != xx ]]; do i=${i}x; done; echo $i",
+     "[[ x ]]\nif\nxx"),
+])
+def test_conditional_command_as_bash(sh, work, line, out):
+    (work / "d").mkdir()
+    (work / "link").symlink_to("a.txt")
+    r = sh(line, {"a.txt": "x", "empty": ""})
+    assert (r.out, r.err) == (out + "\n", "")
+
+
+@pytest.mark.parametrize("line,err,status", [
+    ("[[ ]]", ("nlsh: [[: an empty [[ ]] ([[ EXPRESSION ]]: -f FILE, STRING == PATTERN, A -lt B, … joined by "
+              "&& || ! ( ))\n"), 2),
+    ("[[ a == b", "nlsh: unterminated [[ (no ]] after it)\n", 2),
+    ("[[ ( -f a ]]", "nlsh: [[: a '(' without its ')'\n", 2),
+    ("[[ a -eq ]]", "nlsh: [[: -eq needs something after it\n", 2),
+    ("[[ a =~ ( ]]", "nlsh: [[: =~ (: not a regular expression (missing ), unterminated subpattern at position 0)\n",
+     2),
+    ("[[ a == a$(ls) ]]", "nlsh: a $(…) in a [[ pattern is not supported: set a variable to it first\n", 2),
+    ("nice [[ -d d ]]", "nlsh: syntax error near '[[' ([[ … ]] must start the command)\n", 2),
+    ("[[ x -lt 1/0 ]]", "nlsh: [[: '1/0': division by 0\n", 2),
+])
+def test_conditional_mistakes(sh, line, err, status):
+    r = sh(line)
+    assert (r.err, r.status) == (err, status)
+
+
 def test_a_subshell_in_a_subshell_changes_directory(sh, work):
     (work / "d").mkdir()
     r = sh("((cd d; pwd); pwd); ( (cd d) ); echo \"$( (cd d; pwd) )\"; pwd")
@@ -422,6 +466,7 @@ def test_expansion_operand_mistakes(sh, line, err, out):
     "echo ${x:-a b}x \"${y#*/}z\"",
     "echo ${x:-$HOME/a} ${x:=\"b c\"} ${x:+${y:-z}} ${x?gone} $$ ${#} $!x $$x ~root/a ~\"b\"",
     "for ((i = 0; i < 3; i++)); do ((n += i)); done; for ((;;)); do break; done; ((x)) > f && let y++",
+    "[[ -f a && ! ( $x == *.t\"x\"t || $(ls) =~ ^(a|b)$ ) ]] && [[ '==' == \"]]\" && a < b ]] > f",
     "limit --time 5s -- for f in a; do for g in b; do echo $f$g; done; done",
     "if test -e a; then echo a; elif true; then echo b; elif false; then echo x; else echo c; fi > f",
     "if true; then if false; then echo; fi; else for f in a; do echo; done; fi",

@@ -339,6 +339,12 @@ def calls(draw):
             branches += tuple(draw(words()) for _ in range(draw(st.integers(1, 2))))
             branches += (parse(draw(st.sampled_from(LOOP_BODIES)), REG) if draw(st.booleans()) else Plan(()),)
         return Call("case", (("word", one_word(draw(words(globbing=False)))), ("branches", branches)))
+    if cmd.name == "[[":
+        items = draw(st.sampled_from([
+            ("-f", draw(words(globbing=False))), ("!", "(", draw(words(globbing=False)), "==", "*.t'x'", ")"),
+            (draw(words(globbing=False)), "-lt", draw(words(globbing=False)), "||", draw(words(globbing=False))),
+            (Word.lit("=="), "=~", "^(a|b)$", "&&", Word.lit("]]"))]))
+        return Call("[[", (("expr", items),))
     if cmd.name == "((":
         return Call("((", (("expr", draw(st.sampled_from(["x++", " n += 2 ", "a ? b : c", "1"]))),))
     if cmd.name == "for((":
@@ -409,7 +415,8 @@ def plans(draw):
             pipelines.append(Pipeline(tuple(draw(st.lists(calls(), min_size=1, max_size=3)))))
         ops = tuple(draw(st.sampled_from(["&&", "||"])) for _ in pipelines[1:])
         modifiers = []
-        for m in draw(st.lists(st.sampled_from(["limit", "nice", "batch"]), max_size=2)):
+        can_modify = pipelines[0].calls[0].name != "[["     # [[ is a keyword only where a command starts
+        for m in draw(st.lists(st.sampled_from(["limit", "nice", "batch"]), max_size=2 * can_modify)):
             cmd = REG.get(m)
             args = tuple((p.name, value_for(draw, p)) for p in cmd.params if draw(st.booleans()))
             modifiers.append(Call(m, args))

@@ -321,3 +321,5 @@ def test_highlighting_marks_command_words_and_loop_keywords():
     line = ShellLexer(shell).lex_document(Document("for ((i=0; i<3; i++)); do ((n += i)); done"))(0)
     styles = {piece: style for style, piece in line}
     assert {styles[w] for w in ("for", "((i=0; i<3; i++))", "do", "((n += i))", "done")} == {"class:known"}
+    line = ShellLexer(shell).lex_document(Document("[[ -f x ]] && echo"))(0)
+    assert line[:3] == [("class:known", "[[ -f x ]]"), ("", " "), ("class:op", "&&")]

@@ -43,7 +43,7 @@ def test_existing_paths_keep_a_line_a_command(work):
     ("if there are pdf files move them to docs", True),   # English that starts like an if
     ("while you are at it list the logs", True),
     ("trap 'rm -f lock' EXIT", False),                  # bash's own words: a line for another shell
-    ("[[ -d build ]] && make", False),
+    ("[[ -d build && make", False),                  # an unclosed [[ stays a command (its error shows)
     ("declare -a names", False),
     ("gti log --oneline -n 5", False),                  # flags: a program's line, not language
     ("hg log | head", False),

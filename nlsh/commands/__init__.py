@@ -8,9 +8,9 @@ from nlsh.registry import Command
 
 
 def builtin_commands() -> list[Command]:
-    from nlsh.commands import files, filters, find, jobs, plugins, safety, shell, system, text
+    from nlsh.commands import conditional, files, filters, find, jobs, plugins, safety, shell, system, text
     return [*files.COMMANDS, *find.COMMANDS, *text.COMMANDS, *filters.COMMANDS, *system.COMMANDS, *jobs.COMMANDS,
-            *safety.COMMANDS, *plugins.COMMANDS, *shell.COMMANDS]
+            *safety.COMMANDS, *plugins.COMMANDS, *shell.COMMANDS, *conditional.COMMANDS]
 
 
 @hookimpl

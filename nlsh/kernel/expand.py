@@ -6,6 +6,7 @@ import fnmatch
 import glob as _glob
 import os
 import random
+import shlex
 import socket
 import time
 from collections.abc import Callable
@@ -341,10 +342,14 @@ def _expand_value(param: Param, value: object, shell: Shell, many: bool, run: Ru
         raise CommandError(f"bad value {strings[0]!r} for {param.flags[0] if param.flags else param.label}: {e}") from None
 
 
-def traced(cmd: Command, call: Call, args: Args) -> list[str]:
-    """The words a built-in's call runs with, after expansion (for ``set -x``)."""
+def traced(cmd: Command, call: Call, args: Args, shell: Shell) -> str:
+    """A built-in's call as ``set -x`` prints it: the words it runs with, after
+    expansion (``((…))`` and ``[[ … ]]`` as written)."""
+    if call.name in ("((", "[[") and not call.external:
+        from nlsh.lang.text import call_text
+        return call_text(call, shell.registry.signature)
     if call.external:               # a function: its argv starts with its name
-        return [str(w) for w in args.argv]
+        return shlex.join(str(w) for w in args.argv)
     words = [call.name]
     options = iter(args.expr) if cmd.ordered else None
     for name, _ in call.args:
@@ -358,7 +363,7 @@ def traced(cmd: Command, call: Call, args: Args) -> list[str]:
             words.extend([param.flags[0], *value])
         else:
             words.extend([param.flags[0], str(value)])
-    return words
+    return shlex.join(words)
 
 
 class Unbound(CommandError):

@@ -279,9 +279,9 @@ def _pipe_lines(f: io.BufferedIOBase, cancel, close: bool = True) -> Iterator[st
             f.close()
 
 
-def _trace(job: Job, words: list[str]) -> None:
+def _trace(job: Job, line: str) -> None:
     """``set -x``: the command about to run, as bash prints it."""
-    job.err("+ " + shlex.join(words) + "\n")
+    job.err(f"+ {line}\n")
 
 
 def _unbound_ends_script(e: CommandError, job: Job) -> None:
@@ -398,7 +398,7 @@ def _run_builtin(cmd, call: Call, ctx: Context, out, job: Job) -> int:
     try:
         args = expand_args(cmd, call, job.shell, _runner(job, ctx))
         if "xtrace" in job.shell.options and not (call.is_block or call.is_loop):
-            _trace(job, traced(cmd, call, args))
+            _trace(job, traced(cmd, call, args, job.shell))
         result = cmd.run(ctx, args)
         if result is not None:
             n = 0
@@ -503,7 +503,7 @@ def _start_external(call: Call, job: Job, upstream: object, last: bool,
         if not argv:
             raise CommandError("the command name is empty")
         if "xtrace" in shell.options:
-            _trace(job, argv)
+            _trace(job, shlex.join(argv))
         stdin_f = _redirect(call, job, "<")
         stdout_f = _redirect(call, job, ">")
         stderr_f = _redirect(call, job, "2>")

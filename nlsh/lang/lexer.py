@@ -27,7 +27,7 @@ SPECIAL = frozenset(" \t\n|&;<>()'\"\\$#`")
 
 @dataclass(frozen=True)
 class Token:
-    kind: str          # "word", "op" or "arith" (``((…))``); the parser adds "block" (a whole for, if …)
+    kind: str          # "word", "op", "arith" (``((…))``) or "cond" (``[[ … ]]``); the parser adds "block"
     value: object      # Word for words, the operator text for ops, a Call for a loop
     column: int
     length: int
@@ -35,6 +35,8 @@ class Token:
 
     @property
     def text(self) -> str:
+        if self.kind == "cond":
+            return "[["
         return self.value if isinstance(self.value, str) else self.value.source()
 
 
@@ -199,6 +201,11 @@ def tokenize(line: str, nested: Nested | None = None) -> list[Token]:
             tokens.append(Token("op", op, i, len(op)))
             i += len(op)
             continue
+        if line.startswith("[[", i) and line[i + 2:i + 3] in (" ", "\t", "\n") and _conditional_may_start(tokens):
+            items, end = _conditional(line, i, nested)      # [[ EXPRESSION ]]
+            tokens.append(Token("cond", items, i, end - i))
+            i = end
+            continue
         if line.startswith("((", i) and _arithmetic_may_start(tokens):
             end = _double_paren_end(line, i + 2)
             if end > 0:                     # ((EXPR)): bash's arithmetic command; for ((…)) too
@@ -274,6 +281,110 @@ def _arithmetic_may_start(tokens: list[Token]) -> bool:
     """Whether a ``((`` here may start an arithmetic command (or a ``for ((``): not
     after a redirection (the parser says where else one cannot stand)."""
     return not tokens or tokens[-1].kind != "op" or tokens[-1].value in (";", "&", "&&", "||", "|", "(", ";;", ")")
+
+
+def _conditional(line: str, i: int, nested: Nested | None) -> tuple[tuple, int]:
+    """The items of the ``[[ … ]]`` at ``i`` (see ``cond``) and where it ends.
+    No word splits or globs inside; the operand after ``==``, ``!=`` or ``=~``
+    is kept as written, a pattern or regular expression."""
+    from nlsh.lang.cond import OPERATORS, PATTERN
+    items: list = []
+    j, n = i + 2, len(line)
+    while True:
+        while j < n and line[j] in " \t\n":
+            j += 1
+        if j >= n:
+            raise ParseError("unterminated [[ (no ]] after it)", i, 2)
+        if line.startswith("]]", j) and (j + 2 == n or line[j + 2] in " \t\n;&|)"):
+            return tuple(items), j + 2
+        if line.startswith(("&&", "||"), j):
+            items.append(line[j:j + 2])
+            j += 2
+            continue
+        if line[j] in "()":
+            items.append(line[j])
+            j += 1
+            continue
+        start = j
+        if items and isinstance(items[-1], str) and items[-1] in PATTERN:
+            j = _pattern_end(line, j)
+            pattern_segments(line[start:j], start)         # a $(…) there is refused
+            items.append(line[start:j])
+            continue
+        b = _WordBuilder()
+        j = _read_word(line, j, b, nested, " \t\n()")
+        raw = line[start:j]
+        items.append(raw if raw in OPERATORS else _word(b.atoms))
+
+
+def _pattern_end(line: str, j: int) -> int:
+    """Where a ``[[``'s pattern or regular expression that starts at ``j`` ends:
+    at a blank or a ``)`` outside quotes and its own parentheses (``^(a|b)$``)."""
+    depth = 0
+    while j < len(line):
+        c = line[j]
+        if c in " \t\n" and depth == 0 or c == ")" and depth == 0:
+            break
+        if c == "\\":
+            j += 2
+            continue
+        if c in "'\"":
+            close = line.find(c, j + 1)
+            if close < 0:
+                raise ParseError(f"unterminated {'single' if c == chr(39) else 'double'} quote", j)
+            j = close
+        depth += (c == "(") - (c == ")")
+        j += 1
+    return j
+
+
+def pattern_segments(raw: str, column: int = 0) -> list[tuple[bool, Word]]:
+    """A ``[[``'s pattern as written, in pieces: (literal, word). Quoted and
+    escaped pieces match literally; the rest, ``$x`` values too, are pattern."""
+    out: list[tuple[bool, Word]] = []
+    i = 0
+    while i < len(raw):
+        c = raw[i]
+        if c == "'":
+            close = raw.find("'", i + 1)
+            out.append((True, Word.lit(raw[i + 1:close])))
+            i = close + 1
+            continue
+        b = _WordBuilder()
+        if c == '"':
+            i = _double_quoted(raw, i, b, None)
+            literal = True
+        elif c == "\\":
+            b.char(raw[i + 1:i + 2], False)
+            i += 2
+            literal = True
+        elif c in "$`":
+            i = _expansion(raw, i, b, False, None)
+            literal = False
+        else:
+            b.char(c, False)
+            i += 1
+            literal = False
+        word = _word(b.atoms)
+        if word.subs:
+            raise ParseError("a $(…) in a [[ pattern is not supported: set a variable to it first", column)
+        out.append((literal, word))
+    return out
+
+
+def _conditional_may_start(tokens: list[Token]) -> bool:
+    """Whether a ``[[`` here is the conditional command: where a command starts
+    (``echo [[ x ]]`` prints it, as in bash)."""
+    if not tokens:
+        return True
+    last = tokens[-1]
+    if last.kind == "op":
+        return last.value in (";", "&", "&&", "||", "|", "(", ";;", ")")
+    return last.kind == "word" and not last.flag_like and last.value in _KEYWORDS_BEFORE_A_COMMAND
+
+
+_KEYWORDS_BEFORE_A_COMMAND = tuple(Word.lit(w) for w in ("do", "then", "else", "elif", "if", "while", "until",
+                                                         "{", "!"))
 
 
 def _double_paren_end(line: str, i: int) -> int:

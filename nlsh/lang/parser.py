@@ -125,6 +125,17 @@ def _loops(tokens: list[Token], commands: CommandLookup, aliases: Mapping[str, s
             out.append(Token("block", call, tok.column, tokens[end - 1].column + tokens[end - 1].length - tok.column))
             i = end
             continue
+        if tok.kind == "cond":
+            if not (at_start or _only_modifiers(out, commands)):
+                raise ParseError("syntax error near '[[' ([[ … ]] must start the command)", tok.column, 2)
+            from nlsh.lang.cond import tree
+            try:
+                tree(tok.value)
+            except ValueError as e:
+                raise ParseError(f"[[: {e}", tok.column, tok.length) from None
+            out.append(Token("block", Call("[[", (("expr", tok.value),)), tok.column, tok.length))
+            i += 1
+            continue
         if tok.kind == "arith":
             if not (at_start or _only_modifiers(out, commands)):
                 raise ParseError("syntax error near '((' ((( EXPR )) must start the command)", tok.column, 2)
@@ -557,7 +568,8 @@ def _call(tokens: list[Token], commands: CommandLookup, aliases: Mapping[str, st
     if tokens[0].kind == "block":           # done > FILE: a block takes redirections, nothing else
         words, redirects = _words_and_redirects(tokens[1:], False)
         if words:
-            end = {"if": "fi", "subshell": ")", "group": "}", "((": "))"}.get(tokens[0].value.name, "done")
+            end = {"if": "fi", "subshell": ")", "group": "}", "((": "))", "[[": "]]"}.get(tokens[0].value.name,
+                                                                                         "done")
             raise ParseError(f"syntax error near {words[0].text!r} (after '{end}')", words[0].column,
                              words[0].length)
         return replace(tokens[0].value, redirects=redirects)
@@ -583,8 +595,9 @@ def _call(tokens: list[Token], commands: CommandLookup, aliases: Mapping[str, st
     name = name_tok.value.literal
     if name == "case" and not any(t.kind == "op" for t in tokens):
         raise ParseError(f"case: expected {_CASE_FORM}", name_tok.column, name_tok.length)
-    if name in BLOCKS:                      # `> f for …`, or the block's own name typed as a command
-        written = {"subshell": "( COMMANDS )", "group": "{ COMMANDS; }"}.get(name, name)
+    if name in BLOCKS or name in ("[[", "(("):  # `> f for …`, or the block's own name typed as a command
+        written = {"subshell": "( COMMANDS )", "group": "{ COMMANDS; }", "[[": "[[ … ]]", "((": "(( … ))",
+                   "for((": "for (( … ))"}.get(name, name)
         raise ParseError(f"syntax error near {name!r} ({written} must start the command)", name_tok.column,
                          name_tok.length)
     if sig is not None and sig.modifier:    # `> f nice …`, `ls | nice sort`
@@ -616,7 +629,7 @@ def _command_word(tokens: list[Token]) -> Token | None:
 
 # bash's own words that nlsh does not have: a line starting with one is a
 # command for another shell, never a request for the planner.
-BASH_ONLY = frozenset(["[[", "bind", "builtin", "caller", "compgen", "complete", "compopt",
+BASH_ONLY = frozenset(["bind", "builtin", "caller", "compgen", "complete", "compopt",
                        "coproc", "declare", "disown", "enable", "eval", "exec", "fc", "getopts", "hash",
                        "logout", "mapfile", "readarray", "readonly", "select", "shopt", "suspend",
                        "times", "trap", "typeset", "ulimit", "umask"])

@@ -96,6 +96,8 @@ def call_text(call: Call, signature: Callable[[str], Signature | None]) -> str:
         words = [f"for (({header})); do {text(call.get('body'), signature)}; done"]
     elif call.name == "((" and not call.external:
         words = [f"(({call.get('expr')}))"]
+    elif call.name == "[[" and not call.external:
+        words = ["[[", *(_cond_item(item) for item in call.get("expr")), "]]"]
     elif call.is_block and call.name == "function":
         words = [f"{call.get('name')}() {text(call.get('body'), signature)}"]
     elif call.is_block:
@@ -121,6 +123,16 @@ def call_text(call: Call, signature: Callable[[str], Signature | None]) -> str:
     for r in call.redirects:
         words.append(r.op if r.op in STREAM_REDIRECTS else f"{r.op} {quote(r.target)}")
     return " ".join(["command", *words] if call.direct else words)
+
+
+def _cond_item(item: object) -> str:
+    """An item of ``[[ … ]]``: an operator or a pattern as written, an operand
+    quoted (in quotes where it would read as an operator: ``'=='``)."""
+    if isinstance(item, str):
+        return item
+    from nlsh.lang.cond import OPERATORS
+    written = quote(item)
+    return f"'{written}'" if written in OPERATORS or written == "]]" else written
 
 
 def _value_text(value: object, expression: bool, option: bool = False) -> str:

@@ -1,0 +1,139 @@
+"""``[[ EXPRESSION ]]``: bash's conditional command.
+
+Its words are expanded without splitting or globbing, only as far as the
+expression needs them (``[[ -f x && $(…) ]]`` runs nothing when x is missing).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+import stat
+
+from nlsh.kernel.context import Args, CommandError, Context
+from nlsh.kernel.expand import arithmetic, expand_word, posix_glob
+from nlsh.lang.cond import Node, tree
+from nlsh.lang.lexer import pattern_segments
+from nlsh.lang.plan import Plan, Word
+from nlsh.lang.signature import Param
+from nlsh.records import plain_line
+from nlsh.registry import Example, command
+
+
+@command("[[", "Test files, strings and numbers as bash's [[ ]] does: -f FILE, -d DIR, -z STR, "
+         "STR == PATTERN, STR =~ REGEX, A -lt B …, joined by && || ! ( ); status 0 when true.",
+         params=[Param("expr", "str", required=True, metavar="EXPRESSION ]]")],
+         output="none", category="shell", planned=False,
+         examples=[Example("say whether notes.txt is a file", "[[ -f notes.txt ]] && echo yes", "yes",
+                           {"notes.txt": ""}),
+                   Example("does the name end in .txt", 'name=a.txt; [[ $name == *.txt ]] && echo text', "text")])
+def conditional(ctx: Context, a: Args) -> None:
+    try:
+        ctx.status = 0 if _true(tree(a.expr), ctx) else 1
+    except ValueError as e:
+        raise CommandError(str(e), 2) from None
+
+
+def _true(node: Node, ctx: Context) -> bool:
+    kind = node[0]
+    if kind == "or":
+        return _true(node[1], ctx) or _true(node[2], ctx)
+    if kind == "and":
+        return _true(node[1], ctx) and _true(node[2], ctx)
+    if kind == "not":
+        return not _true(node[1], ctx)
+    if kind == "word":
+        return _text(node[1], ctx) != ""
+    if kind == "unary":
+        return _unary(node[1], _text(node[2], ctx), ctx)
+    op, left, right = node[1], _text(node[2], ctx), node[3]
+    if op in ("==", "=", "!="):
+        matched = fnmatch.fnmatchcase(left, posix_glob(_pattern(right, ctx, _glob_escape)))
+        return matched if op != "!=" else not matched
+    if op == "=~":
+        try:
+            return re.search(_pattern(right, ctx, re.escape), left) is not None
+        except re.error as e:
+            raise CommandError(f"=~ {right}: not a regular expression ({e})", 2) from None
+    right_text = _text(right, ctx)
+    if op in ("<", ">"):
+        return left < right_text if op == "<" else left > right_text
+    if op in ("-nt", "-ot", "-ef"):
+        return _files(op, ctx.path(left), ctx.path(right_text))
+    a, b = _number(left, ctx), _number(right_text, ctx)
+    return {"-eq": a == b, "-ne": a != b, "-lt": a < b, "-le": a <= b, "-gt": a > b, "-ge": a >= b}[op]
+
+
+def _text(word: Word, ctx: Context) -> str:
+    """A word expanded as ``[[`` does: one string, no splitting, no globbing."""
+    return " ".join(expand_word(word, ctx.shell, False, lambda plan: _output(plan, ctx)))
+
+
+def _output(plan: Plan, ctx: Context) -> str:
+    items, ctx.substituted = ctx.capture(plan, scope=True, condition=True)
+    return "".join(plain_line(i) for i in items)
+
+
+def _pattern(raw: str, ctx: Context, escape) -> str:
+    """A pattern as written: quoted pieces escaped, the rest (``$x`` values too) as pattern."""
+    return "".join(escape(_text(word, ctx)) if literal else _text(word, ctx)
+                   for literal, word in pattern_segments(raw))
+
+
+def _glob_escape(text: str) -> str:
+    return "".join(f"[{c}]" if c in "*?[" else c for c in text)
+
+
+def _number(text: str, ctx: Context) -> int:
+    """An operand of -eq, -lt …: an arithmetic expression, as in bash (``[[ $n -gt 2+1 ]]``)."""
+    try:
+        return arithmetic(text, ctx.shell)
+    except ValueError as e:
+        raise CommandError(f"{text!r}: {e}", 2) from None
+
+
+def _unary(op: str, operand: str, ctx: Context) -> bool:
+    if op == "-z":
+        return operand == ""
+    if op == "-n":
+        return operand != ""
+    if op == "-v":
+        return operand in ctx.env
+    if op == "-t":
+        try:
+            return os.isatty(int(operand))
+        except ValueError:
+            return False
+    path = ctx.path(operand) if operand else ""
+    if op in ("-r", "-w", "-x"):
+        return bool(path) and os.access(path, {"-r": os.R_OK, "-w": os.W_OK, "-x": os.X_OK}[op])
+    try:
+        st = os.lstat(path) if op in ("-L", "-h") else os.stat(path)
+    except (OSError, ValueError):
+        return False
+    mode = st.st_mode
+    return {
+        "-e": True, "-a": True, "-f": stat.S_ISREG(mode), "-d": stat.S_ISDIR(mode), "-s": st.st_size > 0,
+        "-L": stat.S_ISLNK(mode), "-h": stat.S_ISLNK(mode), "-b": stat.S_ISBLK(mode), "-c": stat.S_ISCHR(mode),
+        "-p": stat.S_ISFIFO(mode), "-S": stat.S_ISSOCK(mode), "-u": bool(mode & stat.S_ISUID),
+        "-g": bool(mode & stat.S_ISGID), "-k": bool(mode & stat.S_ISVTX), "-O": st.st_uid == os.geteuid(),
+        "-G": st.st_gid == os.getegid(), "-N": st.st_mtime > st.st_atime,
+    }[op]
+
+
+def _files(op: str, left: str, right: str) -> bool:
+    def stat_of(path: str) -> os.stat_result | None:
+        try:
+            return os.stat(path)
+        except OSError:
+            return None
+    a, b = stat_of(left), stat_of(right)
+    if op == "-ef":
+        return a is not None and b is not None and (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+    if op == "-nt":
+        return a is not None and (b is None or a.st_mtime_ns > b.st_mtime_ns)
+    return b is not None and (a is None or a.st_mtime_ns < b.st_mtime_ns)
+
+
+COMMANDS = [conditional]

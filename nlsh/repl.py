@@ -346,5 +346,6 @@ def run_repl(json: bool = False, yes: bool = False, model: str | None = None, ba
                 continue
             status = e.status
             break
+    status = shell.run_exit_trap(status)
     shell.shutdown()
     return status

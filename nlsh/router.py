@@ -34,7 +34,7 @@ def unparsed_is_utterance(line: str, error: ParseError) -> bool:
         return False            # "for f in a b" without "; do …": a loop with a mistake
     if error.message.startswith("unknown command") and error.column == 0:
         if words[0] in BASH_ONLY:
-            return False        # "trap 'rm x' EXIT", "declare -i n=1": bash, not language
+            return False        # "readonly x=1", "declare -i n=1": bash, not language
         if lang == 0 and (any(w.startswith("-") for w in words) or any(c in line for c in "|;&<>$'\"=")):
             return False        # "gti status --short", "hg log | head": a program's line
         if lang < 2 and any(c in line for c in "|;&<>$`"):

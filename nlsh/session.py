@@ -46,6 +46,7 @@ class Shell:
         self.last_status = 0
         self.started = time.monotonic()    # for $SECONDS
         self.last_background: int | None = None     # the job $! names
+        self.traps: dict[str, str] = {}    # trap CMDS EXIT: {"EXIT": CMDS}
         self.history = History()
         self.store = Store()
         self.trash = Trash()
@@ -343,6 +344,19 @@ class Shell:
             self.renderer.flush()
         for notice in self.jobs.reap_notices():
             self.renderer.item(2, notice)
+
+    def run_exit_trap(self, status: int) -> int:
+        """Run the EXIT trap (``trap CMDS EXIT``) once, as the shell ends with
+        ``status``; the status the shell ends with (an ``exit`` in it sets it)."""
+        action = self.traps.pop("EXIT", "")
+        if not action:
+            return status
+        self.last_status = status
+        try:
+            self.run_line(action)
+        except ExitShell as e:
+            return e.status
+        return status
 
     def shutdown(self) -> None:
         for job in self.jobs.live():

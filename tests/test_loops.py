@@ -421,6 +421,34 @@ def test_conditional_mistakes(sh, line, err, status):
     assert (r.err, r.status) == (err, status)
 
 
+def test_trap_exit_runs_as_the_script_ends(nlsh, work):
+    r = nlsh("-c", "tmp=$(mktemp -p .); trap 'rm -f \"$tmp\"; echo cleaned $?' EXIT; trap; ls $tmp | count")
+    assert r.out.splitlines()[1:] == ["1", "cleaned 0"] and r.out.startswith("trap -- 'rm -f \"$tmp\"; echo cleaned $?' EXIT")
+    assert list(work.iterdir()) == [] and r.status == 0
+    for line, out, status in [("trap 'echo bye' EXIT; exit 3", "bye\n", 3),
+                              ("set -e; trap 'echo bye $?' EXIT; false; echo never", "bye 1\n", 1),
+                              ("trap 'echo a' EXIT; trap - EXIT; echo none", "none\n", 0),
+                              ("trap 'exit 9' EXIT; true", "", 9),
+                              ("trap later EXIT; later() { echo later ran; }", "later ran\n", 0),
+                              ("(trap 'echo inner' EXIT); echo outer", "outer\n", 0)]:
+        r = nlsh("-c", line)
+        assert (r.out, r.err, r.status) == (out, "", status), line
+    r = nlsh("-c", "trap 'echo cleanup' EXIT INT; echo body")
+    assert (r.out, r.err) == ("body\ncleanup\n", ("nlsh: trap: INT: not trapped: nlsh traps only EXIT (which also runs "
+                                                  "when set -e or exit ends a script; Ctrl-C cancels the running command)\n"))
+    r = nlsh("-c", "trap 'echo (' EXIT")
+    assert r.status == 2 and r.err.startswith("nlsh: trap: 'echo (': unsupported character")
+
+
+def test_eval_and_exec(sh):
+    r = sh("cmd='echo hi | tr a-z A-Z'; eval \"$cmd\"; for v in a b; do eval \"n_$v=1\"; done; echo $n_a$n_b; "
+           "echo piped | eval cat; x=$(exec echo sub); echo $x; eval 'rm -rf ~'; echo $?")
+    assert r.out == "HI\n11\npiped\nsub\n126\n"
+    assert r.err == f"nlsh: eval: rm -rf ~: refused: deleting {os.path.expanduser('~')} is never allowed\n"
+    r = sh("f() { exec bash -c 'exit 4'; }\nf\necho never")
+    assert (r.out, r.status) == ("", 4)
+
+
 def test_a_subshell_in_a_subshell_changes_directory(sh, work):
     (work / "d").mkdir()
     r = sh("((cd d; pwd); pwd); ( (cd d) ); echo \"$( (cd d; pwd) )\"; pwd")

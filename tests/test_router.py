@@ -42,7 +42,7 @@ def test_existing_paths_keep_a_line_a_command(work):
     ("echo 'the biggest file here", False),
     ("if there are pdf files move them to docs", True),   # English that starts like an if
     ("while you are at it list the logs", True),
-    ("trap 'rm -f lock' EXIT", False),                  # bash's own words: a line for another shell
+    ("readonly ROOT='/srv/www'", False),                 # bash's own words: a line for another shell
     ("[[ -d build && make", False),                  # an unclosed [[ stays a command (its error shows)
     ("declare -a names", False),
     ("gti log --oneline -n 5", False),                  # flags: a program's line, not language

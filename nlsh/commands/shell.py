@@ -508,6 +508,82 @@ def set_(ctx: Context, a: Args) -> Iterator[str]:
         shell.positional = words[1:]
 
 
+@command("eval", "Run WORDS, joined by spaces, as a command line in this shell (as in bash); the safety policy "
+         "judges that line before it runs.",
+         params=[Param("words", "word", variadic=True, metavar="WORDS")],
+         input="any", output="text", effects=("exec",), category="shell", shell_state=True, planned=False,
+         free_dashes=True,
+         examples=[Example("run a command kept in a variable", "cmd='echo hi'; eval \"$cmd\"", "hi")])
+def eval_(ctx: Context, a: Args) -> Iterator[object]:
+    yield from _run_text(ctx, " ".join(a.words))
+
+
+@command("exec", "Run COMMAND in place of the shell, as in bash: the shell (or the script) ends with its status.",
+         params=[Param("words", "word", variadic=True, required=True, metavar="COMMAND [ARGS]")],
+         input="any", output="text", effects=("exec",), category="shell", shell_state=True, planned=False,
+         free_dashes=True,
+         examples=[Example("end the script with the program's status", "exec echo done", "done")])
+def exec_(ctx: Context, a: Args) -> Iterator[object]:
+    import shlex
+    yield from _run_text(ctx, shlex.join(a.words))
+    raise ExitShell(ctx.status)
+
+
+def _run_text(ctx: Context, line: str) -> Iterator[object]:
+    """Run ``line`` in this shell once the policy allows it (as a typed line); its output."""
+    if not line.strip():
+        return
+    from nlsh.lang import ParseError
+    from nlsh.policy import decide
+    try:
+        plan = ctx.shell.parse(line)
+    except ParseError as e:
+        raise CommandError(f"{line}: {e.message}", e.status) from None
+    decision = decide(plan, ctx.shell, ctx.shell.rules, planned=False)
+    if decision.action != "allow":
+        what = "needs confirmation, which eval and exec cannot ask" if decision.action == "ask" else "refused"
+        raise CommandError(f"{line}: {what}: {decision.reason}", 126)
+    out, ctx.status = ctx.capture(plan, _block_input(ctx))
+    yield from out
+
+
+_EXIT_NAMES = ("EXIT", "0", "SIGEXIT")      # the one condition trap takes, by bash's names for it
+
+
+@command("trap", "Run COMMANDS when the shell ends (trap 'rm -f \"$tmp\"' EXIT), as in bash; trap - EXIT "
+         "removes it; trap alone lists.",
+         params=[Param("words", "word", variadic=True, metavar="[COMMANDS|-] EXIT")],
+         output="text", category="shell", shell_state=True, planned=False, free_dashes=True,
+         examples=[Example("remove a temporary file when the script ends", "tmp=$(mktemp); trap 'rm -f \"$tmp\"' EXIT",
+                           "")])
+def trap(ctx: Context, a: Args) -> Iterator[str]:
+    shell = ctx.shell
+    words = list(a.words)[1:] if a.words[:1] == ["--"] else list(a.words)
+    if words in ([], ["-p"]):
+        for name, action in sorted(shell.traps.items()):
+            yield "trap -- '" + action.replace("'", "'\\''") + f"' {name}"
+        return
+    if len(words) == 1:
+        raise CommandError(f"{words[0]}: give the commands and then EXIT (trap 'COMMANDS' EXIT)", 2)
+    action, names = words[0], words[1:]
+    if action not in ("-", ""):
+        from nlsh.lang import ParseError
+        try:
+            shell.parse(action)
+        except ParseError as e:
+            if e.status != 127:         # a function defined later is fine; a syntax error is not
+                raise CommandError(f"{action!r}: {e.message}", 2) from None
+    if any(n.upper() in _EXIT_NAMES for n in names):
+        if action == "-":
+            shell.traps.pop("EXIT", None)
+        else:
+            shell.traps["EXIT"] = action
+    wrong = [n for n in names if n.upper() not in _EXIT_NAMES]
+    if wrong:
+        raise CommandError(f"{' '.join(wrong)}: not trapped: nlsh traps only EXIT (which also runs when set -e or "
+                           "exit ends a script; Ctrl-C cancels the running command)")
+
+
 @command("local", "Give variables a value for the running function only (NAME or NAME=VALUE), as in bash.",
          params=[Param("names", "str", variadic=True, required=True, metavar="NAME[=VALUE]")],
          output="none", category="shell", shell_state=True, planned=False,
@@ -535,4 +611,4 @@ def exit_(ctx: Context, a: Args) -> None:
 
 
 COMMANDS = [history, alias, unalias, help_, source, dot, for_, arith_for, arith_command, let, while_, until, if_, case, subshell, group, function,
-            return_, shift, set_, local, read, break_, continue_, exit_]
+            return_, shift, set_, trap, eval_, exec_, local, read, break_, continue_, exit_]

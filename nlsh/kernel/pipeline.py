@@ -158,7 +158,7 @@ class ShellCopy:
     rest the shell's (as bash runs both in a subshell). The shell itself never
     changes under the user while they run."""
 
-    _OWN = ("cwd", "env", "aliases", "dirs", "last_status", "functions", "positional", "options")
+    _OWN = ("cwd", "env", "aliases", "dirs", "last_status", "functions", "positional", "options", "traps")
 
     def __init__(self, shell) -> None:
         object.__setattr__(self, "_shell", shell)

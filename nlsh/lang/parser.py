@@ -630,7 +630,7 @@ def _command_word(tokens: list[Token]) -> Token | None:
 # bash's own words that nlsh does not have: a line starting with one is a
 # command for another shell, never a request for the planner.
 BASH_ONLY = frozenset(["bind", "builtin", "caller", "compgen", "complete", "compopt",
-                       "coproc", "declare", "disown", "enable", "eval", "exec", "fc", "getopts", "hash",
+                       "coproc", "declare", "disown", "enable", "fc", "getopts", "hash",
                        "logout", "mapfile", "readarray", "readonly", "select", "shopt", "suspend",
                        "times", "trap", "typeset", "ulimit", "umask"])
 BASH_ONLY_NOTE = " (a bash built-in that nlsh does not have; !LINE runs a line in $SHELL)"

@@ -4,12 +4,14 @@ bash, checked by the policy before anything runs; ``$((…))`` arithmetic."""
 from __future__ import annotations
 
 import io
+import os
 import sys
+import tempfile
 
 import pytest
 
 from nlsh.kernel.expand import Unexpanded, expand_word
-from nlsh.lang import parse, text
+from nlsh.lang import ParseError, parse, text
 from nlsh.lang.plan import Lit, Sub
 from nlsh.policy import Rules, assess, decide, dry_run
 from nlsh.registry import default_registry
@@ -166,3 +168,23 @@ def test_arithmetic(sh, line, out):
 def test_arithmetic_errors_when_it_runs(sh, line, message):
     r = sh(line)
     assert r.status == 1 and message in r.err and "Traceback" not in r.err
+
+
+def test_process_substitution_gives_a_file_of_the_output(sh, work):
+    r = sh("diff <(sort b) <(sort c); cat <(echo hi) <(ls | count); while read l; do echo \"[$l]\"; done < <(sort b)",
+           {"b": "2\n1\n", "c": "1\n3\n"})
+    assert r.out == "2c2\n< 2\n---\n> 3\n" + "hi\n2\n[1]\n[2]\n"
+    r = sh("echo <(true)")
+    assert r.out.startswith(tempfile.gettempdir()) and not os.path.exists(r.out.strip())   # gone with its job
+
+
+def test_process_substitution_is_judged_and_prints_back(work):
+    shell = Shell(out=io.StringIO(), err=io.StringIO())
+    shell.cwd = str(work)
+    plan = shell.parse("diff <(sort a) <(ls | sort) > d")
+    assert shell.parse(shell.text(plan)) == plan and shell.text(plan) == "diff <(sort a) <(ls | sort) > d"
+    refused = decide(shell.parse("cat <(rm -rf ~)"), shell, Rules(), planned=False)
+    assert refused.action == "deny"
+    with pytest.raises(ParseError, match=r"unterminated <\( \(no matching '\)'\)"):
+        shell.parse("cat <(ls")
+    shell.shutdown()

@@ -60,6 +60,11 @@ def expand_word(word: Word, shell: Shell, globbing: bool = True, run: Run | None
                 fields[-1].add(str(arithmetic(p.expr, shell, assign=run is not None)))
             except ValueError as e:
                 raise CommandError(f"{p.source()}: {e}") from None
+        elif isinstance(p, Sub) and p.file:
+            to_file = getattr(run, "file", None)
+            if to_file is None:
+                raise Unexpanded(f"{p.source()} is computed when the line runs")
+            fields[-1].add(to_file(p.plan))
         elif isinstance(p, Sub):
             if run is None:
                 raise Unexpanded(f"{p.source()} is computed when the line runs")

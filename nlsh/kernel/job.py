@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
 import signal
 import threading
@@ -59,6 +60,7 @@ class Job:
         self.processes: list = []
         self.threads: list[threading.Thread] = []
         self.killed_reason = ""
+        self.temp_files: list[str] = []   # what its <(…) wrote, removed when it ends
         self.cancel_status = 130          # 128 + the signal that ended it (SIGINT unless told)
         self._buffer: collections.deque = collections.deque()
         self._spill = None      # a temporary file holding older output, as plain text
@@ -87,6 +89,9 @@ class Job:
             status = 70
         finally:
             self.ended = time.time()
+            for path in self.temp_files:
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
             if self.killed_reason:
                 self.state, status = "killed", 137
             elif self.cancel.cancelled:

@@ -185,6 +185,18 @@ def _runner(job: Job, ctx: Context | None = None):
         if ctx is not None:
             ctx.substituted = status
         return "".join(plain_line(i) for i in items)
+
+    def to_file(plan: Plan) -> str:
+        """``<(…)``: the plan runs to its end, its output goes into a file that
+        lasts until the job ends; the file's name."""
+        text = run(plan)
+        fd, path = tempfile.mkstemp(prefix="nlsh-", suffix=".out")
+        with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape") as f:
+            f.write(text)
+        job.temp_files.append(path)
+        return path
+
+    run.file = to_file
     return run
 
 

@@ -196,6 +196,15 @@ def tokenize(line: str, nested: Nested | None = None) -> list[Token]:
             if i < 0:
                 break
             continue
+        if line.startswith("<(", i):       # <(COMMANDS): a file holding their output
+            end = _closing(line, i + 2)
+            source = line[i + 2:end]
+            if not source.strip():
+                raise ParseError("empty <( )", i, end - i + 1)
+            sub = _sub(source, i + 2, False, nested)
+            tokens.append(Token("word", Word((Sub(sub.text, sub.plan, file=True),)), i, end + 1 - i))
+            i = end + 1
+            continue
         op = next((o for o in OPERATORS if line.startswith(o, i)), None)
         if op is not None and not (op[0].isdigit() and i > 0 and line[i - 1] not in " \t|;&"):
             tokens.append(Token("op", op, i, len(op)))
@@ -602,7 +611,7 @@ def _closing(line: str, i: int) -> int:
             if depth == 0:
                 return i
         i += 1
-    raise ParseError("unterminated $( (no matching ')')", start, 2)
+    raise ParseError(f"unterminated {line[start:start + 2]} (no matching ')')", start, 2)
 
 
 def _brace_end(line: str, i: int) -> int:

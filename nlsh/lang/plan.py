@@ -60,7 +60,8 @@ class Tilde:
 
 @dataclass(frozen=True)
 class Sub:
-    """``$(…)``: the output of ``plan``, computed when the call runs.
+    """``$(…)``: the output of ``plan``, computed when the call runs (``<(…)``:
+    the name of a file holding it, as bash's process substitution).
 
     ``text`` is what stands between the parentheses as written; ``quoted``
     (inside double quotes) keeps the output one word, else it splits on
@@ -68,9 +69,10 @@ class Sub:
     text: str
     plan: Plan
     quoted: bool = False
+    file: bool = False          # ``<(…)``: the word is a file holding the output
 
     def source(self) -> str:
-        return f"$({self.text})"
+        return f"<({self.text})" if self.file else f"$({self.text})"
 
 
 @dataclass(frozen=True)

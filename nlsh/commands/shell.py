@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import fnmatch
 import shutil
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 
 from nlsh.kernel.context import Args, CommandError, Context, LoopControl, Return
 from nlsh.kernel.expand import posix_glob
@@ -195,13 +195,8 @@ def for_(ctx: Context, a: Args) -> Iterator[object]:
     for item in a.items:
         ctx.check()
         ctx.env[a.name] = item
-        try:
-            out, ctx.status = ctx.capture(a.body, lines, loop=True)
-            yield from out
-        except LoopControl as e:
-            yield from _leave_or_go_on(e)
-            if e.kind == "break":
-                break
+        if not (yield from _round(ctx, a.body, lines)):
+            break
 
 
 @command("for((", "Run COMMANDS while CONDITION is not 0: INIT first, STEP after each round (bash's "
@@ -218,14 +213,20 @@ def arith_for(ctx: Context, a: Args) -> Iterator[object]:
     _compute(ctx, a.init)
     while not a.cond.strip() or _compute(ctx, a.cond):
         ctx.check()
-        try:
-            out, ctx.status = ctx.capture(a.body, lines, loop=True)
-            yield from out
-        except LoopControl as e:
-            yield from _leave_or_go_on(e)
-            if e.kind == "break":
-                break
+        if not (yield from _round(ctx, a.body, lines)):
+            break
         _compute(ctx, a.step)
+
+
+def _round(ctx: Context, body: Plan, lines: Iterator[object] | None) -> Generator[object, None, bool]:
+    """One round of a loop's body: yields what it prints; returns False at a ``break``."""
+    try:
+        out, ctx.status = ctx.capture(body, lines, loop=True)
+        yield from out
+    except LoopControl as e:
+        yield from _leave_or_go_on(e)
+        return e.kind != "break"
+    return True
 
 
 @command("((", "Arithmetic as in bash: set variables ((n++)), ((total += n)); status 0 when the value is "

@@ -13,7 +13,6 @@ import stat
 
 from nlsh.kernel.context import Args, CommandError, Context
 from nlsh.kernel.expand import arithmetic, expand_word, posix_glob
-from nlsh.lang.cond import Node, tree
 from nlsh.lang.lexer import pattern_segments
 from nlsh.lang.plan import Plan, Word
 from nlsh.lang.signature import Param
@@ -29,13 +28,14 @@ from nlsh.registry import Example, command
                            {"notes.txt": ""}),
                    Example("does the name end in .txt", 'name=a.txt; [[ $name == *.txt ]] && echo text', "text")])
 def conditional(ctx: Context, a: Args) -> None:
+    from nlsh.lang.cond import tree
     try:
         ctx.status = 0 if _true(tree(a.expr), ctx) else 1
     except ValueError as e:
         raise CommandError(str(e), 2) from None
 
 
-def _true(node: Node, ctx: Context) -> bool:
+def _true(node: tuple, ctx: Context) -> bool:
     kind = node[0]
     if kind == "or":
         return _true(node[1], ctx) or _true(node[2], ctx)

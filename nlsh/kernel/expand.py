@@ -5,9 +5,7 @@ from __future__ import annotations
 import fnmatch
 import glob as _glob
 import os
-import random
 import shlex
-import socket
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -171,11 +169,21 @@ def _value(name: str, shell: Shell) -> str | None:
     return "nlsh" if n == 0 else args[n - 1] if n <= len(args) else None
 
 
+def _random(shell: Shell) -> str:
+    import random  # not on the start path
+    return str(random.randrange(32768))
+
+
+def _hostname(shell: Shell) -> str:
+    import socket  # not on the start path
+    return socket.gethostname()
+
+
 DYNAMIC: dict[str, Callable[[Shell], str]] = {
-    "RANDOM": lambda shell: str(random.randrange(32768)),
+    "RANDOM": _random,
     "SECONDS": lambda shell: str(int(time.monotonic() - shell.started)),
     "PPID": lambda shell: str(os.getppid()),
-    "HOSTNAME": lambda shell: socket.gethostname(),
+    "HOSTNAME": _hostname,
     "UID": lambda shell: str(os.getuid()),
     "EUID": lambda shell: str(os.geteuid()),
 }

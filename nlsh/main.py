@@ -29,9 +29,7 @@ def run(command: str | None, json: bool = False, yes: bool = False, *, model: st
         shell = Shell(json=json, assume_yes=yes)
         lines = sys.stdin
     shell.configure_planner(**planner_options)
-    status = shell.run_exit_trap(run_script_lines(shell, lines))
-    shell.shutdown()
-    return status
+    return shell.finish(run_script_lines(shell, lines))
 
 
 def run_script_file(path: str, rest: list[str]) -> int | None:
@@ -74,9 +72,7 @@ def run_script_file(path: str, rest: list[str]) -> int | None:
     except ScriptError as e:
         shell.renderer.error(e.message)
         status = e.status
-    status = shell.run_exit_trap(status)
-    shell.shutdown()
-    return status
+    return shell.finish(status)
 
 
 def _fast_options(argv: list[str]) -> dict | None:

@@ -24,7 +24,7 @@ from prompt_toolkit.styles import Style
 
 from nlsh import __version__
 from nlsh.lang.errors import ParseError
-from nlsh.lang.lexer import BLOCK_INNER, BLOCK_OPENERS, COMMAND_FOLLOWS, join_continued, tokenize
+from nlsh.lang.lexer import BLOCK_INNER, BLOCK_OPENERS, KEYWORDS_BEFORE_A_COMMAND, join_continued, tokenize
 from nlsh.paths import ensure
 from nlsh.router import needs_more
 from nlsh.session import ExitShell, Shell
@@ -118,7 +118,7 @@ class ShellLexer(Lexer):
                     keyword = tok.text in BLOCK_OPENERS + BLOCK_INNER
                     style = "class:known" if keyword or self._known(tok.text) else "class:unknown"
                     # a command follows `then`, `if`… (not `for`: a name does)
-                    expect_cmd = tok.text in COMMAND_FOLLOWS + ("if", "elif", "while", "until")
+                    expect_cmd = tok.text in KEYWORDS_BEFORE_A_COMMAND
                 elif tok.flag_like:
                     style = "class:flag"
                 elif piece[:1] in "'\"":
@@ -346,6 +346,4 @@ def run_repl(json: bool = False, yes: bool = False, model: str | None = None, ba
                 continue
             status = e.status
             break
-    status = shell.run_exit_trap(status)
-    shell.shutdown()
-    return status
+    return shell.finish(status)

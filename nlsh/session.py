@@ -345,17 +345,18 @@ class Shell:
         for notice in self.jobs.reap_notices():
             self.renderer.item(2, notice)
 
-    def run_exit_trap(self, status: int) -> int:
-        """Run the EXIT trap (``trap CMDS EXIT``) once, as the shell ends with
-        ``status``; the status the shell ends with (an ``exit`` in it sets it)."""
+    def finish(self, status: int) -> int:
+        """End the shell, whose last status is ``status``: run the EXIT trap
+        (``trap CMDS EXIT``), then shut down. The status it ends with (an
+        ``exit`` in the trap sets it)."""
         action = self.traps.pop("EXIT", "")
-        if not action:
-            return status
-        self.last_status = status
-        try:
-            self.run_line(action)
-        except ExitShell as e:
-            return e.status
+        if action:
+            self.last_status = status
+            try:
+                self.run_line(action)
+            except ExitShell as e:
+                status = e.status
+        self.shutdown()
         return status
 
     def shutdown(self) -> None:

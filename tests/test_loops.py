@@ -394,6 +394,9 @@ def test_arithmetic_mistakes(sh, line, err):
     ("[[ a.txt -nt nope && a.txt -ef ./a.txt ]] && echo files; [[ '==' == '==' ]] && echo quoted-operator",
      "files\nquoted-operator"),
     ("[[ -f nope && -n $(echo ran >&2) ]]; echo $?; [[ -n $(echo hi) ]] && echo substituted", "1\nsubstituted"),
+    ("x=1; [[ -v x && ! -v nope && -r a.txt && -w a.txt && ! -x a.txt ]] && echo access",
+     "access"),
+    ("for ((i = 0; i < 3; i++)); do [[ $i -lt 2 ]] && echo $i; done", "0\n1"),
     ("echo [[ x ]]; if [[ -d d ]]; then echo if; fi; while [[ $i != xx ]]; do i=${i}x; done; echo $i",
      "[[ x ]]\nif\nxx"),
 ])
@@ -438,6 +441,19 @@ def test_trap_exit_runs_as_the_script_ends(nlsh, work):
                                                   "when set -e or exit ends a script; Ctrl-C cancels the running command)\n"))
     r = nlsh("-c", "trap 'echo (' EXIT")
     assert r.status == 2 and r.err.startswith("nlsh: trap: 'echo (': unsupported character")
+
+
+def test_trap_lists_and_takes_dash_dash(nlsh):
+    r = nlsh("-c", "trap -p; trap -- 'echo e' EXIT; trap -p; trap")
+    assert (r.out, r.err) == ("trap -- 'echo e' EXIT\ntrap -- 'echo e' EXIT\ne\n", "")
+
+
+@pytest.mark.parametrize("line,err", [
+    ("let", "nlsh: let: missing EXPR\n"), ("exec", "nlsh: exec: missing COMMAND [ARGS]\n"),
+    (". ", "nlsh: .: missing FILE\n"), ("trap", ""),
+])
+def test_missing_words_are_one_line_errors(sh, line, err):
+    assert sh(line).err == err
 
 
 def test_eval_and_exec(sh):
@@ -545,8 +561,9 @@ def test_judging_a_line_assigns_nothing(work):
 
 
 def test_dot_runs_a_script_in_this_shell(sh):
-    r = sh("echo 'x=7' > settings; . settings; echo $x; type .", {})
-    assert (r.out, r.err) == ("7\n.: nlsh built-in\n", "")
+    r = sh("echo 'x=7' > settings; . settings; echo $x; type .; . nosuchfile", {})
+    assert r.out == "7\n.: nlsh built-in\n"
+    assert r.err.startswith("nlsh: .: cannot read ") and r.err.endswith("nosuchfile: No such file or directory\n")
 
 
 def test_a_planned_loop_that_writes_is_refused_without_confirmation(work):

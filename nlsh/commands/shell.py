@@ -154,10 +154,12 @@ def help_(ctx: Context, a: Args) -> Iterator[str]:
             yield f"  {ex.utterance:<44} {ex.command}"
 
 
-@command("source", "Run an NL script (.nls) in this shell, using its lock.",
-         params=[Param("locked", "flag", ("--locked",), "refuse unlocked or stale lines"),
-                 Param("dry_run", "flag", ("--dry-run",), "show the plans, run nothing"),
-                 Param("path", "path", required=True, metavar="FILE")],
+_SOURCE_PARAMS = [Param("locked", "flag", ("--locked",), "refuse unlocked or stale lines"),
+                  Param("dry_run", "flag", ("--dry-run",), "show the plans, run nothing"),
+                  Param("path", "path", required=True, metavar="FILE")]
+
+
+@command("source", "Run an NL script (.nls) in this shell, using its lock.", params=_SOURCE_PARAMS,
          output="none", effects=("exec",), category="shell", shell_state=True,
          examples=[Example("run my cleanup script", "source cleanup.nls")])
 def source(ctx: Context, a: Args) -> None:
@@ -168,10 +170,7 @@ def source(ctx: Context, a: Args) -> None:
         raise CommandError(e.message, e.status) from None
 
 
-@command(".", "Run a script in this shell (bash's name for source).",
-         params=[Param("locked", "flag", ("--locked",), "refuse unlocked or stale lines"),
-                 Param("dry_run", "flag", ("--dry-run",), "show the plans, run nothing"),
-                 Param("path", "path", required=True, metavar="FILE")],
+@command(".", "Run a script in this shell (bash's name for source).", params=_SOURCE_PARAMS,
          output="none", effects=("exec",), category="shell", shell_state=True, planned=False,
          examples=[Example("read my settings", ". settings.nls")])
 def dot(ctx: Context, a: Args) -> None:

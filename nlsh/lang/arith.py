@@ -10,6 +10,7 @@ Numbers (``12``, ``0x1f``, ``017`` octal, ``2#101``), variables (``x`` or
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 
@@ -202,9 +203,15 @@ def _number(text: str) -> int:
         raise ValueError(f"{text!r} is not a number") from None
 
 
+@functools.lru_cache(maxsize=256)
+def _parsed(expr: str) -> Node:
+    """The tree of ``expr`` (a ``for ((…))`` computes the same text every round)."""
+    return _Parser(expr).whole()
+
+
 def check(expr: str) -> None:
     """Raise ValueError if ``expr`` is not an expression this module computes."""
-    _Parser(expr).whole()
+    _parsed(expr)
 
 
 # Gives a variable's text (given a name, or a whole ``${…}`` form).
@@ -237,7 +244,7 @@ def evaluate(expr: str, lookup: Lookup, assign: Assign = None) -> int:
             assign(name, str(value))
         return value
 
-    return _eval(_Parser(expr).whole(), read, write)
+    return _eval(_parsed(expr), read, write)
 
 
 def _eval(node: Node, read: Callable[[str], int], write: Callable[[str, int], int]) -> int:

@@ -9,6 +9,8 @@ regular expression, whose quoted parts match literally, see
 
 from __future__ import annotations
 
+import functools
+
 from nlsh.lang.plan import Word
 
 UNARY = frozenset(["-e", "-f", "-d", "-r", "-w", "-x", "-s", "-L", "-h", "-z", "-n", "-a", "-b", "-c", "-p", "-S", "-g", "-u", "-k", "-O", "-G", "-N", "-t", "-v"])
@@ -23,8 +25,9 @@ Item = Word | str
 Node = tuple
 
 
+@functools.lru_cache(maxsize=256)
 def tree(items: tuple[Item, ...]) -> Node:
-    """The expression ``items`` make; ValueError saying what is wrong."""
+    """The expression ``items`` make (once for a ``[[`` in a loop); ValueError saying what is wrong."""
     if not items:
         raise ValueError(f"an empty [[ ]] ({FORM})")
     parser = _Parser(items)

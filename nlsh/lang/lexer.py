@@ -20,6 +20,11 @@ BLOCK_OPENERS = ("for", "while", "until", "if", "{", "case")
 BLOCK_INNER = ("do", "done", "then", "elif", "else", "fi", "}", "esac")
 BLOCK_CLOSERS = ("done", "fi", "}", "esac")
 COMMAND_FOLLOWS = ("do", "then", "else", "{")
+# Keywords after which a command starts (``if [[ … ]]``, ``while ((…))``).
+KEYWORDS_BEFORE_A_COMMAND = COMMAND_FOLLOWS + ("if", "elif", "while", "until")
+# Operators after which a command starts (after a case's ``;;`` a pattern, which
+# may be ``esac``; after its pattern's ``)`` the branch's commands).
+COMMAND_STARTS = (";", "&", "&&", "||", "|", "(", ";;", ")")
 GLOB_CHARS = frozenset("*?[")
 # Characters that end an unquoted word or need quoting to be literal.
 SPECIAL = frozenset(" \t\n|&;<>()'\"\\$#`")
@@ -289,7 +294,19 @@ def operand_word(text: str) -> Word:
 def _arithmetic_may_start(tokens: list[Token]) -> bool:
     """Whether a ``((`` here may start an arithmetic command (or a ``for ((``): not
     after a redirection (the parser says where else one cannot stand)."""
-    return not tokens or tokens[-1].kind != "op" or tokens[-1].value in (";", "&", "&&", "||", "|", "(", ";;", ")")
+    return not tokens or tokens[-1].kind != "op" or tokens[-1].value in COMMAND_STARTS
+
+
+def check_arithmetic(expr: str) -> None:
+    """Raise ValueError saying what is wrong if ``expr`` (of ``$((…))``,
+    ``((…))`` or ``for ((…))``) is not arithmetic nlsh computes."""
+    from nlsh.lang import arith  # only for lines that compute
+    arith.check(expr)
+    for form in arith.braced(expr):
+        try:
+            operand_word(form)
+        except ParseError as e:
+            raise ValueError(e.message) from None
 
 
 def _conditional(line: str, i: int, nested: Nested | None) -> tuple[tuple, int]:
@@ -388,12 +405,9 @@ def _conditional_may_start(tokens: list[Token]) -> bool:
         return True
     last = tokens[-1]
     if last.kind == "op":
-        return last.value in (";", "&", "&&", "||", "|", "(", ";;", ")")
-    return last.kind == "word" and not last.flag_like and last.value in _KEYWORDS_BEFORE_A_COMMAND
-
-
-_KEYWORDS_BEFORE_A_COMMAND = tuple(Word.lit(w) for w in ("do", "then", "else", "elif", "if", "while", "until",
-                                                         "{", "!"))
+        return last.value in COMMAND_STARTS
+    return last.kind == "word" and not last.flag_like and last.value.is_literal \
+        and last.value.literal in KEYWORDS_BEFORE_A_COMMAND
 
 
 def _double_paren_end(line: str, i: int) -> int:
@@ -553,13 +567,10 @@ def _arithmetic(line: str, i: int, b: _WordBuilder) -> int:
     if not (inner.startswith("(") and inner.endswith(")")):
         raise ParseError("unterminated $(( (no matching '))')", i, 3)
     expr = inner[1:-1]
-    from nlsh.lang import arith  # ast: only for lines that hold $((…))
     try:
-        arith.check(expr)
-        for form in arith.braced(expr):
-            operand_word(form)
-    except (ValueError, ParseError) as e:
-        raise ParseError(f"bad arithmetic $(({expr})): {getattr(e, 'message', e)}", i, end - i + 1) from None
+        check_arithmetic(expr)
+    except ValueError as e:
+        raise ParseError(f"bad arithmetic $(({expr})): {e}", i, end - i + 1) from None
     b.part(Arith(expr))
     return end + 1
 

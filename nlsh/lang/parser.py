@@ -8,7 +8,16 @@ from dataclasses import replace
 from typing import Protocol
 
 from nlsh.lang.errors import ArgumentError, ParseError, did_you_mean
-from nlsh.lang.lexer import BLOCK_CLOSERS, BLOCK_INNER, BLOCK_OPENERS, COMMAND_FOLLOWS, Token, tokenize
+from nlsh.lang.lexer import (
+    BLOCK_CLOSERS,
+    BLOCK_INNER,
+    BLOCK_OPENERS,
+    COMMAND_FOLLOWS,
+    COMMAND_STARTS,
+    Token,
+    check_arithmetic,
+    tokenize,
+)
 from nlsh.lang.plan import BLOCKS, Call, Chain, Glob, Lit, Pipeline, Plan, Redirect, Sub, Word
 from nlsh.lang.signature import Param, Signature
 
@@ -84,18 +93,13 @@ def _no_modifiers(plan: Plan, column: int) -> None:
         raise ParseError("limit, nice and batch apply to a whole line: put them at its start", column)
 
 
-# operators after which a command starts (after a case's ``;;`` a pattern, which
-# may be ``esac``; after its pattern's ``)`` the branch's commands)
-_STARTS = (";", "&", "&&", "||", "|", "(", ";;", ")")
-
-
 def _keyword(tok: Token, word: str) -> bool:
     return tok.kind == "word" and not tok.flag_like and tok.value == Word.lit(word)
 
 
 def _starts_command(previous: Token | None) -> bool:
     """Whether the token after ``previous`` is in command position (where ``for`` is a keyword)."""
-    return previous is None or (previous.kind == "op" and previous.value in _STARTS)
+    return previous is None or (previous.kind == "op" and previous.value in COMMAND_STARTS)
 
 
 
@@ -384,7 +388,7 @@ def _branch(part: list[Token], commands: CommandLookup, aliases: Mapping[str, st
 def _only_modifiers(before: list[Token], commands: CommandLookup) -> bool:
     """Whether the command written before this point is only job modifiers
     (``limit --time 5s -- for …``), so a command starts here."""
-    start = max((k + 1 for k, t in enumerate(before) if t.kind == "op" and t.value in _STARTS), default=0)
+    start = max((k + 1 for k, t in enumerate(before) if t.kind == "op" and t.value in COMMAND_STARTS), default=0)
     rest = before[start:]
     while rest:
         span = _modifier_span(rest, commands)
@@ -431,14 +435,10 @@ def open_loops(line: str, first_word_opens: bool = False) -> int:
 
 def _checked(expr: str, tok: Token) -> str:
     """``expr`` of a ``((…))`` if it is an arithmetic expression, else a ParseError."""
-    from nlsh.lang import arith
-    from nlsh.lang.lexer import operand_word
     try:
-        arith.check(expr)
-        for form in arith.braced(expr):
-            operand_word(form)
-    except (ValueError, ParseError) as e:
-        raise ParseError(f"bad arithmetic (({expr})): {getattr(e, 'message', e)}", tok.column, tok.length) from None
+        check_arithmetic(expr)
+    except ValueError as e:
+        raise ParseError(f"bad arithmetic (({expr})): {e}", tok.column, tok.length) from None
     return expr
 
 

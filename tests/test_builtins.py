@@ -309,8 +309,40 @@ def test_errors_follow_the_output_with_2_and_1(sh):
     assert r.out == "fine\noops\n" and r.err == ""
     r = sh("cat nope f &> both.txt; sh -c 'echo late >&2' &>> both.txt; cat both.txt", files)
     assert r.out == "nlsh: cat: nope: No such file or directory\na\nlate\n"
-    r = sh("cat nope f >&2 2> err.txt; cat err.txt", files)
+    r = sh("cat nope f 2> err.txt >&2; cat err.txt", files)
     assert r.out == "nlsh: cat: nope: No such file or directory\na\n" and r.err == ""
+
+
+def test_redirections_apply_left_to_right_as_in_bash(sh, nlsh):
+    files = {"f": "a\n"}
+    # >&2 first: the output goes where errors went (the terminal's stderr), then the errors go to the file
+    r = sh("cat nope f >&2 2> err.txt; cat err.txt", files)
+    assert r.out == "nlsh: cat: nope: No such file or directory\n" and r.err == "a\n"
+    r = nlsh("-c", "sh -c 'echo out; echo err >&2' >&2 2>/dev/null")
+    assert r.out == "" and r.err == "out\n"
+    # 2>&1 first: errors go where the output went (the pipe), then the output is dropped
+    r = nlsh("-c", "sh -c 'echo out; echo err >&2' 2>&1 >/dev/null | tr a-z A-Z")
+    assert r.out == "ERR\n" and r.err == ""
+    assert sh("cat nope f 2>&1 >/dev/null | wc -l", files).out.strip() == "1"
+    # 1> is >; a file a later redirect replaces is still made, empty, as in bash
+    r = sh("echo hi 1> one.txt > two.txt; cat two.txt; wc -c < one.txt")
+    assert r.out.split() == ["hi", "0"]
+
+
+def test_a_blocks_redirections_take_its_commands_errors(sh):
+    quiet = "f() { echo out; echo err >&2; ls nope; }; "
+    r = sh(quiet + "f 2>/dev/null")
+    assert r.out == "out\n" and r.err == ""
+    r = sh(quiet + "f 2>&1 >/dev/null | tr a-z A-Z")
+    assert r.out == "ERR\nNLSH: LS: CANNOT ACCESS 'NOPE': NO SUCH FILE OR DIRECTORY\n" and r.err == ""
+    r = sh("{ echo a; echo b >&2; echo c; } 2>&1 | cat")
+    assert r.out == "a\nb\nc\n" and r.err == ""      # in the order written
+    r = sh("for i in 1 2; do ls nope$i; done 2> err.txt; wc -l < err.txt")
+    assert r.out == "2\n" and r.err == ""
+    r = sh("if ls nope; then :; fi 2>/dev/null; while ls nope; do :; done 2>/dev/null; echo ok")
+    assert r.out == "ok\n" and r.err == ""
+    r = sh("{ { ls nope; } 2>&1; } 2>/dev/null | wc -l")     # the inner block's 2>&1 wins for its commands
+    assert r.out.strip() == "1"
 
 
 def test_help_says_which_builtins_hand_over_to_their_program(sh):

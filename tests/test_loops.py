@@ -360,11 +360,17 @@ def test_arithmetic_for_loops(sh):
     assert r.out == "0\n1\n2\nj0\nj2\nj3\nonce\nk1\nk2\nk3\n" and r.status == 0
 
 
+def test_a_variable_that_is_not_a_number_is_an_expression_as_in_bash(sh):
+    r = sh("s=abc; a=5; t=a; e='2 + 3'; o=010; echo $((s + 1)) $((t + 1)) $((e * 2)) $((o)) $((-o))")
+    assert r.out == "1 6 10 8 -8\n" and r.err == ""
+
+
 @pytest.mark.parametrize("line,err", [
     ("((1 +))", "nlsh: bad arithmetic ((1 +)): the expression ends too soon\n"),
     ("echo $((1/0))", "nlsh: echo: $((1/0)): division by 0\n"),
     ("((x = 1 / 0)); echo [$x]", "nlsh: ((: x = 1 / 0: division by 0\n"),
-    ("s=abc; echo $((s + 1))", "nlsh: echo: $((s + 1)): s='abc' is not a number\n"),
+    ("s='a b'; echo $((s + 1))", "nlsh: echo: $((s + 1)): s='a b': unexpected 'b'\n"),
+    ("x=x; echo $((x + 1))", "nlsh: echo: $((x + 1)): x='x': variables refer to one another without end\n"),
     ("echo $(( $(ls) ))", "nlsh: bad arithmetic $(( $(ls) )): a $(…) is not allowed here: set a variable to it first\n"),
     ("for ((i=0; i<3)); do echo; done", "nlsh: for: expected (( INIT; CONDITION; STEP )), two ';' inside\n"),
     ("for ((i=0; i<3; i++)); echo; done", "nlsh: for: expected '; do' after (( … ))\n"),

@@ -271,7 +271,8 @@ def words(draw, globbing=True):
                                                Var("f", "/#", "*-"), Var("x", "length"), Var("p", ":", "1:2"),
                                                Var("x", "^^"), Var("x", ","), Var("x", ":-", "$HOME/a"),
                                                Var("x", ":=", "'b c'"), Var("x", "+", "${y:-z}"), Var("$"),
-                                               Var("!"), Var("1", "?", "give it")])))
+                                               Var("!"), Var("1", "?", "give it"),
+                                               Var("x", ":-", "it's", True)])))
         else:
             parts.append(Glob(draw(SAFE) + draw(st.sampled_from(["*", "?", "[ab]"])) + draw(st.text("abc", max_size=2))))
     parts = [x for x in parts if not (isinstance(x, Lit) and x.text == "")]

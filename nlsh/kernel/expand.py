@@ -212,7 +212,7 @@ def _operand(var: Var, shell: Shell, assign: bool) -> str:
     """The expanded WORD of ``var`` (which holds no ``$(…)``: the lexer refuses one)."""
     from nlsh.lang.lexer import operand_word
     run = _nothing_to_run if assign else None     # with no run, a nested ${y:=…} does not assign either
-    return "".join(expand_word(operand_word(var.arg), shell, False, run))
+    return "".join(expand_word(operand_word(var.arg, var.quoted), shell, False, run))
 
 
 def _nothing_to_run(plan: Plan) -> str:

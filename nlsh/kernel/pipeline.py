@@ -16,6 +16,7 @@ import sys
 import tempfile
 import threading
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from nlsh.kernel.channel import Channel, ChannelClosed
@@ -64,7 +65,8 @@ def run_chain(chain: Chain, job: Job) -> int:
 
 
 def capture(plan: Plan, job: Job, input: Iterator[object] | None = None, loop: bool = False,
-            scope: bool = False, frame: dict | None = None, condition: bool = False) -> tuple[list[object], int]:
+            scope: bool = False, frame: dict | None = None, condition: bool = False,
+            errors: object = None) -> tuple[list[object], int]:
     """Run ``plan`` inside ``job``: the items it wrote to its output (a loop
     body's) and its status. Errors go to the job's error stream. ``input``
     (a block's: ``… | while read x``) is what built-ins starting its
@@ -73,8 +75,10 @@ def capture(plan: Plan, job: Job, input: Iterator[object] | None = None, loop: b
     a subshell's, which no loop outside reaches and which ``exit`` only ends;
     ``frame``: a function's body (``local`` keeps what it hides there);
     ``condition``: an ``if``'s or a loop's condition, or a ``$(…)``, which
-    ``set -e`` does not end."""
-    inner = _Captured(job, input, loop, scope, frame, condition)
+    ``set -e`` does not end; ``errors``: where the plan's errors go when the
+    block's call redirects them (``{ …; } 2>FILE``): OUTPUT (``2>&1``), in
+    order with its output, or an _ErrWriter."""
+    inner = _Captured(job, input, loop, scope, frame, condition, errors)
     status = 0
     for chain in plan.chains:
         status = run_chain(chain, inner)
@@ -86,11 +90,11 @@ def capture(plan: Plan, job: Job, input: Iterator[object] | None = None, loop: b
 
 def _block_capture(plan: Plan, job: Job, input: Iterator[object] | None = None, loop: bool = False,
                    scope: bool = False, frame: dict | None = None,
-                   condition: bool = False) -> tuple[list[object], int]:
+                   condition: bool = False, errors: object = None) -> tuple[list[object], int]:
     """``capture`` for a block's built-in: a break or continue inside the plan
     comes out as LoopControl, carrying what the plan printed before it; an
     ``exit`` inside a subshell gives the subshell's status."""
-    out, status = capture(plan, job, input, loop, scope, frame, condition)
+    out, status = capture(plan, job, input, loop, scope, frame, condition, errors)
     if scope and job.exit_request is not None:
         status, job.exit_request = getattr(job.exit_request, "status", 0), None
     control = job.loop_control
@@ -106,8 +110,10 @@ class _Captured:
     the terminal stays with the shell; the rest is the job's own."""
 
     def __init__(self, job: Job, input: Iterator[object] | None = None, loop: bool = False,
-                 scope: bool = False, frame: dict | None = None, condition: bool = False) -> None:
+                 scope: bool = False, frame: dict | None = None, condition: bool = False,
+                 errors: object = None) -> None:
         self._job = job
+        self._errors = errors
         self.condition = condition or job.condition
         self.block_input = input if input is not None else job.block_input
         self.loops = 0 if scope or frame is not None else job.loops + loop   # a loop outside a function is not its
@@ -139,8 +145,10 @@ class _Captured:
         self.emit(item, 1)
 
     def emit(self, item: object, stream: int = 1) -> None:
-        if stream == 1:
+        if stream == 1 or self._errors is OUTPUT:
             self.output.append(item)
+        elif self._errors is not None:
+            self._errors.write(plain_line(item))
         else:
             self._job.emit(item, stream)
 
@@ -233,27 +241,70 @@ def run_pipeline(pipeline: Pipeline, job: Job) -> int:
     return stages[-1].status or 0
 
 
-def _redirect(call: Call, job: Job, kind: str) -> io.BufferedIOBase | None:
-    """The file for ``kind`` ("<", ">" or "2>"); ``>>`` counts as ">", and ``<<<``
-    (a here-string, or a here-document's text) as "<"."""
-    for r in call.redirects:
-        base = {"<": "<", "<<<": "<", ">": ">", ">>": ">", "2>": "2>", "2>>": "2>", "2>&1": "", ">&2": ""}[r.op]
-        if base == kind and r.op == "<<<":
-            return _text_file(" ".join(expand_word(r.target, job.shell, False, _runner(job))) + "\n")
-        if base == kind:
-            targets = expand_word(r.target, job.shell, True, _runner(job))
-            if len(targets) != 1:
-                raise CommandError(f"ambiguous redirect '{r.target.source()}'")
-            path = os.path.join(job.shell.cwd, os.path.expanduser(targets[0]))
-            mode = {"<": "rb", ">": "wb", ">>": "ab", "2>": "wb", "2>>": "ab"}[r.op]
-            if (r.op in (">", "2>") and job.shell.protect_overwrites and os.path.isfile(path)
-                    and os.path.getsize(path) > 0):
-                job.shell.trash.put([path], f"overwritten by {r.op} {targets[0]}", job.shell.cwd)
-            try:
-                return open(path, mode)
-            except OSError as e:
-                raise CommandError(f"{targets[0]}: {os_reason(e)}") from None
-    return None
+ONE, TWO = "stdout", "stderr"     # where a stream goes when no file takes it: the job's own
+OUTPUT = "output"                  # a block's errors go with its output (``{ …; } 2>&1``)
+
+
+@dataclass
+class _Wiring:
+    """Where a call's streams go, its redirections applied left to right as bash
+    does: ``2>&1 >FILE`` sends errors to the output and the output to FILE;
+    ``>&2 2>/dev/null`` the output to the errors and the errors nowhere. ``out``
+    and ``err`` are ONE, TWO or an open file (the same object when shared)."""
+    stdin: io.BufferedIOBase | None = None
+    out: object = ONE
+    err: object = TWO
+
+    def files(self) -> list:
+        return [f for f in {id(f): f for f in (self.stdin, self.out, self.err) if f not in (None, ONE, TWO)}.values()]
+
+
+def _wiring(call: Call, job: Job) -> _Wiring:
+    """Opens the call's redirect files; on a bad one, closes those opened and raises CommandError."""
+    w = _Wiring()
+    opened = []
+    try:
+        for r in call.redirects:
+            if r.op == "2>&1":
+                w.err = w.out
+            elif r.op == ">&2":
+                w.out = w.err
+            elif r.op == "<<<":
+                w.stdin = _text_file(" ".join(expand_word(r.target, job.shell, False, _runner(job))) + "\n")
+                opened.append(w.stdin)
+            else:
+                f = _open_target(r, job)
+                opened.append(f)
+                if r.op == "<":
+                    w.stdin = f
+                elif r.op in (">", ">>"):
+                    w.out = f
+                else:
+                    w.err = f
+    except CommandError:
+        for f in opened:
+            f.close()
+        raise
+    kept = {id(f) for f in w.files()}
+    for f in opened:         # one a later redirect replaced (`>a >b`: a is made, b written)
+        if id(f) not in kept:
+            f.close()
+    return w
+
+
+def _open_target(r, job: Job) -> io.BufferedIOBase:
+    targets = expand_word(r.target, job.shell, True, _runner(job))
+    if len(targets) != 1:
+        raise CommandError(f"ambiguous redirect '{r.target.source()}'")
+    path = os.path.join(job.shell.cwd, os.path.expanduser(targets[0]))
+    mode = {"<": "rb", ">": "wb", ">>": "ab", "2>": "wb", "2>>": "ab"}[r.op]
+    if (r.op in (">", "2>") and job.shell.protect_overwrites and os.path.isfile(path)
+            and os.path.getsize(path) > 0):
+        job.shell.trash.put([path], f"overwritten by {r.op} {targets[0]}", job.shell.cwd)
+    try:
+        return open(path, mode)
+    except OSError as e:
+        raise CommandError(f"{targets[0]}: {os_reason(e)}") from None
 
 
 def _text_file(text: str) -> io.BufferedIOBase:
@@ -263,16 +314,6 @@ def _text_file(text: str) -> io.BufferedIOBase:
     f.write(text.encode("utf-8", "surrogateescape"))
     f.seek(0)
     return f
-
-
-def _merges_stderr(call: Call) -> bool:
-    """``2>&1`` (or ``&>``): errors go wherever the output goes."""
-    return any(r.op == "2>&1" for r in call.redirects)
-
-
-def _output_to_stderr(call: Call) -> bool:
-    """``>&2``: the output goes wherever errors go."""
-    return any(r.op == ">&2" for r in call.redirects)
 
 
 def _pipe_lines(f: io.BufferedIOBase, cancel, close: bool = True) -> Iterator[str]:
@@ -325,11 +366,10 @@ def _start_builtin(call: Call, job: Job, upstream: object, last: bool,
     if cmd is None:
         return _not_started(stage, job, upstream, f"{call.name}: command not found", 127)
     try:
-        stdin = _redirect(call, job, "<")
-        stdout = _redirect(call, job, ">")
-        stderr = _redirect(call, job, "2>")
+        wiring = _wiring(call, job)
     except CommandError as e:
         return _not_started(stage, job, upstream, f"{call.name}: {e.message}", 1)
+    stdin = wiring.stdin
     # A pipe from a program: closed when this stage ends, read or not, so that the
     # program stops (SIGPIPE) instead of waiting to write forever (`yes | true`).
     pipe_in = upstream if upstream is not None and not isinstance(upstream, Channel) else None
@@ -350,30 +390,38 @@ def _start_builtin(call: Call, job: Job, upstream: object, last: bool,
     else:
         source = None
 
-    if stdout is not None:
-        out: object = _FileSink(stdout)
-        downstream = None
-    elif _output_to_stderr(call):
-        out = _FileSink(stderr) if stderr is not None else _ErrLines(job)
-        stderr = None
-        downstream = None
-    elif last:
-        out = job
-        downstream = None
-    elif next_external:
-        r, w = os.pipe()
-        out = _FileSink(os.fdopen(w, "wb"))
-        downstream = os.fdopen(r, "rb")
+    downstream: object = None
+    sinks: dict[int, object] = {}      # one per place written to, however many streams go there
+
+    def sink(target: object) -> object:
+        nonlocal downstream
+        if id(target) not in sinks:
+            if target is TWO:
+                sinks[id(target)] = _ErrLines(job)
+            elif target is not ONE:
+                sinks[id(target)] = _FileSink(target)
+            elif last:
+                sinks[id(target)] = job
+            elif next_external:
+                r, w = os.pipe()
+                sinks[id(target)] = _FileSink(os.fdopen(w, "wb"))
+                downstream = os.fdopen(r, "rb")
+            else:
+                sinks[id(target)] = downstream = Channel(job.cancel)
+        return sinks[id(target)]
+
+    out = sink(wiring.out)
+    if wiring.err is TWO:
+        err_stream = _ErrWriter(job, None)
+    elif wiring.err is ONE or id(wiring.err) in sinks:     # where the output goes (`2>&1`)
+        err_stream = _ErrWriter(job, None, into=sink(wiring.err))
     else:
-        downstream = Channel(job.cancel)
-        out = downstream
-    if _merges_stderr(call) or _output_to_stderr(call):     # the two streams go to one place
-        err_stream = _ErrWriter(job, None, into=out)
-    else:
-        err_stream = _ErrWriter(job, stderr)
+        err_stream = _ErrWriter(job, wiring.err)
+    # a block's commands send their errors where the block's call does
+    errors = None if wiring.err is TWO else OUTPUT if wiring.err is wiring.out else err_stream
     ctx = Context(job.shell, call.name, source, job.cancel, err_stream,
                   lambda plan, input=None, loop=False, scope=False, frame=None, condition=False:
-                  _block_capture(plan, job, input, loop, scope, frame, condition))
+                  _block_capture(plan, job, input, loop, scope, frame, condition, errors))
     ctx.loops = job.loops
     ctx.frames = job.frames
 
@@ -383,15 +431,16 @@ def _start_builtin(call: Call, job: Job, upstream: object, last: bool,
             stage.status = _run_builtin(cmd, call, ctx, out, job)
         finally:
             job.usage.thread_done()
-            if isinstance(out, (Channel, _FileSink)):
-                out.close()
+            for s in sinks.values():
+                if isinstance(s, (Channel, _FileSink)):
+                    s.close()
             if source is job.block_input:        # the block's, for its next round
                 pass
             elif isinstance(source, Channel):
                 source.stop_reading()
             elif source is not None and hasattr(source, "close"):
                 source.close()
-            for f in (stdin, pipe_in, stderr):     # a generator never started does not close its file
+            for f in (pipe_in, *wiring.files()):     # a generator never started does not close its file
                 if f is not None:
                     f.close()
             stage.done.set()
@@ -516,10 +565,9 @@ def _start_external(call: Call, job: Job, upstream: object, last: bool,
             raise CommandError("the command name is empty")
         if "xtrace" in shell.options:
             _trace(job, shlex.join(argv))
-        stdin_f = _redirect(call, job, "<")
-        stdout_f = _redirect(call, job, ">")
-        stderr_f = _redirect(call, job, "2>")
-        opened = [f for f in (stdin_f, stdout_f, stderr_f) if f is not None]
+        wiring = _wiring(call, job)
+        opened = wiring.files()
+        stdin_f = wiring.stdin
     except CommandError as e:
         _unbound_ends_script(e, job)
         return _not_started(stage, job, upstream, f"{call.name or 'command'}: {e.message}", 1)
@@ -540,24 +588,21 @@ def _start_external(call: Call, job: Job, upstream: object, last: bool,
     else:
         stdin = subprocess.DEVNULL
 
-    to_stderr = _output_to_stderr(call) and stdout_f is None
-    if stdout_f is not None:
-        stdout = stdout_f
-    elif to_stderr:
-        # the foreground's errors are the shell's own fd 2; a background job collects them
-        stdout = stderr_f if stderr_f is not None else (2 if job.foreground else subprocess.PIPE)
-    elif last and job.inherit_stdout:
-        stdout = None
-    else:
-        stdout = subprocess.PIPE
-    if _merges_stderr(call):
-        stderr = stdout_f if stdout_f is not None else subprocess.STDOUT
-    elif stderr_f is not None:
-        stderr = stderr_f
-    elif job.foreground:
-        stderr = None
-    else:
-        stderr = subprocess.PIPE
+    def target(where: object, fd: int) -> tuple[object, int | None]:
+        """The Popen argument for stream ``fd`` sent ``where``, and which of the job's
+        streams a pipe from it goes to (a pipe from the output may feed the next stage)."""
+        if where is ONE:
+            if last and job.inherit_stdout:
+                return (None if fd == 1 else 1), None
+            return subprocess.PIPE, 1
+        if where is TWO:      # the foreground's errors are the shell's own fd 2; a background job collects them
+            if job.foreground:
+                return (None if fd == 2 else 2), None
+            return subprocess.PIPE, 2
+        return where, None
+
+    stdout, out_to = target(wiring.out, 1)
+    stderr, err_to = (subprocess.STDOUT, None) if wiring.err is wiring.out else target(wiring.err, 2)
 
     env = dict(shell.env)
     group = job.pipeline_pgid
@@ -607,14 +652,11 @@ def _start_external(call: Call, job: Job, upstream: object, last: bool,
         _thread(job, f"nlsh-feed-{call.name}", _feed, feeder, proc.stdin)
     downstream: object = None
     collectors = []
-    if stdout == subprocess.PIPE:
-        if last or to_stderr:
-            collectors.append(_thread(job, f"nlsh-out-{call.name}", _collect, proc.stdout, job,
-                                      2 if to_stderr else 1))
-        else:
-            downstream = proc.stdout
-    if stderr == subprocess.PIPE:
-        collectors.append(_thread(job, f"nlsh-err-{call.name}", _collect, proc.stderr, job, 2))
+    for pipe, to in ((proc.stdout, out_to), (proc.stderr, err_to)):
+        if to == 1 and not last:
+            downstream = pipe
+        elif to is not None:
+            collectors.append(_thread(job, f"nlsh-{'out' if to == 1 else 'err'}-{call.name}", _collect, pipe, job, to))
 
     def watch() -> None:
         stage.status = _wait(proc, job)

@@ -220,9 +220,16 @@ Lookup = Callable[[str], str]
 Assign = Callable[[str, str], None] | None
 
 
-def evaluate(expr: str, lookup: Lookup, assign: Assign = None) -> int:
+MAX_DEPTH = 64       # a variable whose value names a variable whose value … (bash allows 1024)
+
+
+def evaluate(expr: str, lookup: Lookup, assign: Assign = None, depth: int = 0) -> int:
     """The value of ``expr``. Assignments go to ``assign``; the expression reads
-    its own assignments back either way."""
+    its own assignments back either way. A variable whose text is not a number
+    is an expression itself, as in bash: with ``s=abc``, ``s+1`` is ``abc+1``
+    (an unset ``abc`` is 0); with ``e='2+3'``, ``e*2`` is 10."""
+    if depth > MAX_DEPTH:
+        raise ValueError("variables refer to one another without end")
     forms = braced(expr)
     written: dict[str, int] = {}
 
@@ -234,9 +241,14 @@ def evaluate(expr: str, lookup: Lookup, assign: Assign = None) -> int:
         else:
             text = lookup(name)
         text = text.strip() or "0"
-        if not re.fullmatch(r"-?\d+", text):
-            raise ValueError(f"{name}={text!r} is not a number")
-        return int(text)
+        if re.fullmatch(r"-?(0|[1-9]\d*)", text):       # 010 is octal, as in $((010))
+            return int(text)
+        try:
+            return evaluate(text, lookup, assign, depth + 1)
+        except ValueError as e:
+            if depth:
+                raise
+            raise ValueError(f"{name}={text!r}: {e}") from None
 
     def write(name: str, value: int) -> int:
         written[name] = value

@@ -13,7 +13,7 @@ from nlsh.lang.plan import ASSIGN_OPS, CASE_OPS, WORD_OPS, Arith, Glob, Lit, Par
 # Parses the text of a ``$(…)``; without one (highlighting), its plan is empty.
 Nested = Callable[[str], Plan]
 
-OPERATORS = ("&&", "||", "2>&1", "1>&2", "2>>", "2>", "&>>", "&>", ">&2", ">>", ">", "<<<", "<", "|", ";;", ";", "&")
+OPERATORS = ("&&", "||", "2>&1", "1>&2", "1>>", "1>", "2>>", "2>", "&>>", "&>", ">&2", ">>", ">", "<<<", "<", "|", ";;", ";", "&")
 # The words of blocks, where they start a command: those that open one, those
 # inside or closing one, and those after which a command starts at once.
 BLOCK_OPENERS = ("for", "while", "until", "if", "{", "case")
@@ -280,11 +280,12 @@ def _read_word(line: str, i: int, b: _WordBuilder, nested: Nested | None, ends: 
     return i
 
 
-def operand_word(text: str) -> Word:
+def operand_word(text: str, quoted: bool = False) -> Word:
     """The word after ``${NAME:-``, ``:=``, ``:+`` or ``:?``: quotes, ``~``, ``$x``
-    and ``$((…))`` work in it, as in bash; spaces are part of it."""
+    and ``$((…))`` work in it, as in bash; spaces are part of it. Inside double
+    quotes (``"${x:-it's}"``) a ``'`` is a plain character."""
     b = _WordBuilder()
-    _read_word(text, 0, b, None, "")
+    _read_word(text.replace("'", "\\'") if quoted else text, 0, b, None, "")
     word = _word(b.atoms)
     if word.subs:
         raise ParseError("a $(…) inside ${…} is not supported: set a variable to it first (d=$(…); ${x:-$d})", 0)
@@ -546,7 +547,7 @@ def _expansion(line: str, i: int, b: _WordBuilder, quoted: bool, nested: Nested 
         return _substitution(line, i, b, quoted, nested)
     if line[i] == "`":
         return _backquoted(line, i, b, quoted, nested)
-    return _variable(line, i, b)
+    return _variable(line, i, b, quoted)
 
 
 def _substitution(line: str, i: int, b: _WordBuilder, quoted: bool, nested: Nested | None) -> int:
@@ -625,16 +626,17 @@ def _closing(line: str, i: int) -> int:
     raise ParseError(f"unterminated {line[start:start + 2]} (no matching ')')", start, 2)
 
 
-def _brace_end(line: str, i: int) -> int:
+def _brace_end(line: str, i: int, quoted: bool = False) -> int:
     """Where the ``}`` closing a ``${`` whose text starts at ``i`` is (``${x:-${y}}``
-    nests; quoted and escaped braces do not count); -1 if none."""
+    nests; quoted and escaped braces do not count; inside double quotes, a ``'``
+    quotes nothing); -1 if none."""
     depth = 1
     while i < len(line):
         c = line[i]
         if c == "\\":
             i += 2
             continue
-        if c in "'\"":
+        if c == '"' or c == "'" and not quoted:
             close = line.find(c, i + 1)
             if close < 0:
                 return -1
@@ -650,11 +652,11 @@ def _brace_end(line: str, i: int) -> int:
     return -1
 
 
-def _variable(line: str, i: int, b: _WordBuilder) -> int:
+def _variable(line: str, i: int, b: _WordBuilder, quoted: bool = False) -> int:
     """Parse ``$NAME``, ``${NAME}`` or ``$?`` at ``i``; a lone ``$`` is literal."""
     n = len(line)
     if i + 1 < n and line[i + 1] == "{":
-        end = _brace_end(line, i + 2)
+        end = _brace_end(line, i + 2, quoted)
         inner = line[i + 2:end] if end > 0 else ""
         length = _LENGTH.match(inner)
         m = _BRACED.match(inner) if end > 0 and not length else None
@@ -669,10 +671,10 @@ def _variable(line: str, i: int, b: _WordBuilder) -> int:
         else:
             if op in WORD_OPS:
                 try:
-                    operand_word(arg)
+                    operand_word(arg, quoted)
                 except ParseError as e:
                     raise ParseError(e.message, i, end - i + 1) from None
-            b.part(Var(m.group(1), op, arg))
+            b.part(Var(m.group(1), op, arg, quoted and "'" in arg))    # the flag only where it matters
         return end + 1
     if i + 1 < n and line[i + 1] in "?@#*$!":     # $? status; $@ $* $# arguments; $$ nlsh's pid; $! last job
         b.part(Var(line[i + 1]))

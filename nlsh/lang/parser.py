@@ -22,7 +22,7 @@ from nlsh.lang.plan import BLOCKS, Call, Chain, Glob, Lit, Pipeline, Plan, Redir
 from nlsh.lang.signature import Param, Signature
 
 _NUMBER = re.compile(r"^-\d+(\.\d+)?$")
-_REDIRECTS = (">", ">>", "<", "<<<", "2>", "2>>", "2>&1", "&>", "&>>", ">&2", "1>&2")
+_REDIRECTS = (">", ">>", "1>", "1>>", "<", "<<<", "2>", "2>>", "2>&1", "&>", "&>>", ">&2", "1>&2")
 _COMPARISONS = ("<", ">", "<=", ">=")
 _OPERATOR_WORDS = ("(", ")", "!")
 
@@ -725,7 +725,7 @@ def _words_and_redirects(tokens: list[Token], expression: bool) -> tuple[list[To
             if tok.value in ("&>", "&>>"):      # both streams: > FILE 2>&1
                 redirects += [Redirect(tok.value[1:], target.value), Redirect("2>&1", Word.lit(""))]
             else:
-                redirects.append(Redirect(tok.value, target.value))
+                redirects.append(Redirect(tok.value.removeprefix("1"), target.value))
             i += 1
         else:
             words.append(tok)

@@ -44,6 +44,7 @@ class Var:
     name: str
     op: str = ""
     arg: str = ""
+    quoted: bool = False    # written inside double quotes, where a ' in ``arg`` is a plain character
 
     def source(self) -> str:
         if self.op == "length":

@@ -169,18 +169,22 @@ def quote(word: Word, dashes_ok: bool = False) -> str:
             out.append("''" + p.text if lead else p.text)
         elif isinstance(p, (Var, Sub, Arith)):
             text = _expansion(p, parts[i + 1] if i + 1 < len(parts) else None)
-            out.append(f'"{text}"' if isinstance(p, Sub) and p.quoted else text)
+            out.append(f'"{text}"' if isinstance(p, (Sub, Var)) and p.quoted else text)
         elif isinstance(p, Tilde):
             out.append("~" + p.user)
     return "".join(out)
 
 
 def _reads_better_double_quoted(word: Word) -> bool:
-    """``"n: $(ls | wc -l)"``, ``"[$f]"``: a word with a quoted ``$(…)``, or with
-    a variable next to text that needs quoting, is written as one double-quoted string."""
+    """``"n: $(ls | wc -l)"``, ``"[$f]"``: a word with a quoted ``$(…)``, a
+    ``${x:-…'…}`` written in double quotes, or a variable next to text that
+    needs quoting, is written as one double-quoted string."""
     parts = word.parts
     if any(isinstance(p, (Glob, Tilde)) or isinstance(p, Sub) and not p.quoted for p in parts):
         return False
+    apostrophes = [p.quoted for p in parts if isinstance(p, Var) and "'" in p.arg]
+    if apostrophes:             # "${x:-it's}" is written in double quotes, ${x:-'a b'} is not
+        return all(apostrophes)
     if word.subs:
         return True
     return any(isinstance(p, Var) for p in parts) and any(

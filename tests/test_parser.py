@@ -170,6 +170,9 @@ def test_aliases_expand_first_word():
 @pytest.mark.parametrize("line,message,column", [
     ("cp --sizee a b", "cp: unknown flag --sizee", 3),
     ("lss -la", "unknown command lss (did you mean ls?)", 0),
+    ("sl -la", "unknown command sl (did you mean ls?)", 0),          # two letters swapped
+    ("shs -c x", "unknown command shs", 0),
+    ("hs -c x", "unknown command hs (did you mean sh?)", 0),         # a program on PATH, swapped
     ("declare -a x", "unknown command declare (a bash built-in that nlsh does not have; !LINE runs a line in $SHELL)", 0),
     ("tree -L lots", "tree: bad value 'lots' for -L: expected an int", 8),
     ("ls |", "line ends after '|'", 3),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 
 
 class ParseError(Exception):
@@ -25,7 +26,16 @@ class ArgumentError(ParseError):
     wrong kind): where the built-in stands in for a program, that program runs."""
 
 
-def did_you_mean(word: str, candidates: list[str] | tuple[str, ...]) -> str:
-    """`` (did you mean X?)`` for the closest candidate, or an empty string."""
+def did_you_mean(word: str, candidates: list[str] | tuple[str, ...],
+                 exists: Callable[[str], bool] | None = None) -> str:
+    """`` (did you mean X?)`` for the closest candidate, or an empty string.
+
+    Two letters swapped (``sl``, ``gti``, ``pyhton``) is the likeliest slip
+    and comes first; ``exists`` says whether such a word names something
+    else too (a program on PATH), which ``candidates`` do not list."""
+    for i in range(len(word) - 1):
+        swapped = word[:i] + word[i + 1] + word[i] + word[i + 2:]
+        if swapped != word and (swapped in candidates or exists is not None and exists(swapped)):
+            return f" (did you mean {swapped}?)"
     close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.7)
     return f" (did you mean {close[0]}?)" if close else ""

@@ -606,7 +606,7 @@ def _call(tokens: list[Token], commands: CommandLookup, aliases: Mapping[str, st
     if sig is None:
         if commands.is_program(name):
             return Call(name, (("argv", tuple(w.value for w in words)),), redirects, external=True)
-        why = BASH_ONLY_NOTE if name in BASH_ONLY else did_you_mean(name, commands.names())
+        why = BASH_ONLY_NOTE if name in BASH_ONLY else did_you_mean(name, commands.names(), commands.is_program)
         raise ParseError(f"unknown command {name}{why}", name_tok.column, name_tok.length, status=127)
     try:
         return Call(name, bind(name, sig, words[1:]), redirects)

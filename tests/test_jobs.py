@@ -162,6 +162,24 @@ def test_peak_rss_of_a_child(work):
     shell.shutdown()
 
 
+def test_time_reports_a_lines_times_on_stderr_as_bash_does(sh, nlsh):
+    r = sh(f"time {PY} -c 'sum(range(3 * 10 ** 6))' && echo ok")
+    assert r.out == "ok\n"
+    lines = dict(line.split("\t") for line in r.err.strip().split("\n"))
+    assert set(lines) == {"real", "user", "sys"}
+    mins, secs = lines["user"].removesuffix("s").split("m")
+    assert int(mins) * 60 + float(secs) > 0.01        # the program's own CPU time, counted
+    r = sh("time -p sleep 0.2")
+    real, user, sys_ = (line.split() for line in r.err.strip().split("\n"))
+    assert real[0] == "real" and float(real[1]) >= 0.2 and user[0] == "user" and sys_[0] == "sys"
+    r = nlsh("-c", f"time -v {PY} -c 'x = bytearray(60 * 10 ** 6)'")
+    peak = r.err.strip().split("\n")[-1].split("\t")
+    assert peak[0] == "peak memory" and peak[1].endswith("MB") and float(peak[1].split()[0]) >= 60
+    assert "no program ran" in sh("time -v echo hi").err
+    r = sh("time")
+    assert r.status == 2 and r.err == "nlsh: time: missing the command to run\n"
+
+
 def test_jobs_long_shows_live_accounting(work):
     shell = make_shell(work)
     shell.jobs.sampler.interval = 0.1
@@ -243,6 +261,8 @@ def test_modifiers_round_trip_in_plans(work):
     plan = parse("batch nice -n 5 limit --time 1m --mem 512MB -- make -j2 && echo ok &", reg)
     assert text(plan, reg.signature) == "batch nice -n 5 -- limit --time 1m --mem 512MB -- make -j2 && echo ok &"
     assert parse(text(plan, reg.signature), reg) == plan
+    plan = parse("time -p make", reg)
+    assert text(plan, reg.signature) == "time -p -- make" and parse("time -p -- make", reg) == plan
 
 
 def test_job_table_with_no_leaked_threads_after_many_jobs(work):

@@ -1,4 +1,4 @@
-"""Job control: jobs, fg, bg, wait, and the job modifiers limit, nice, batch."""
+"""Job control: jobs, fg, bg, wait, and the job modifiers limit, nice, batch, time."""
 
 from __future__ import annotations
 
@@ -152,4 +152,26 @@ batch = command(
     examples=[Example("queue the backup", "batch tar czf backup.tgz docs &")])(_modifier)
 
 
-COMMANDS = [jobs, fg, bg, wait, limit, nice, batch]
+timed = command(
+    "time", f"Time a command: when it ends, its real, user and system time (time CMD; {_MODIFIER_NOTE}).",
+    params=[Param("posix", "flag", ("-p",), "bash's plain form: real 0.10, user 0.00, sys 0.00"),
+            Param("verbose", "flag", ("-v",), "also the peak memory of its programs")],
+    output="none", category="jobs", modifier=True, planned=False)(_modifier)
+
+
+def times_report(job, posix: bool, verbose: bool) -> str:
+    """What ``time`` prints when ``job`` ends, on its error stream (bash's layout)."""
+    u = job.usage
+    real = max(0.0, job.ended - job.started) if job.started else 0.0
+    rows = [("real", real), ("user", u.user), ("sys", u.system)]
+    if posix:
+        text = "".join(f"{name} {value:.2f}\n" for name, value in rows)
+    else:
+        text = "\n" + "".join(f"{name}\t{int(value // 60)}m{value % 60:.3f}s\n" for name, value in rows)
+    if verbose:     # built-ins run inside nlsh: only programs have a memory of their own
+        peak = Size(u.peak_rss).human() if job.processes else "- (no program ran: built-ins run inside nlsh)"
+        text += f"peak memory\t{peak}\n"
+    return text
+
+
+COMMANDS = [jobs, fg, bg, wait, limit, nice, batch, timed]

@@ -89,6 +89,10 @@ class Job:
             status = 70
         finally:
             self.ended = time.time()
+            timer = next((m for m in self.chain.modifiers if m.name == "time"), None)
+            if timer is not None:
+                from nlsh.commands.jobs import times_report
+                self.err(times_report(self, bool(timer.get("posix")), bool(timer.get("verbose"))))
             for path in self.temp_files:
                 with contextlib.suppress(OSError):
                     os.unlink(path)

@@ -88,9 +88,9 @@ def _nested(source: str, commands: CommandLookup, aliases: Mapping[str, str] | N
 
 def _no_modifiers(plan: Plan, column: int) -> None:
     """A plan run inside a line (``$(…)``, a loop's body) is part of the line's
-    job, so limit, nice and batch, which set up a job, cannot stand in it."""
+    job, so limit, nice, batch and time, which set up a job, cannot stand in it."""
     if any(chain.modifiers for chain in plan.chains):
-        raise ParseError("limit, nice and batch apply to a whole line: put them at its start", column)
+        raise ParseError("limit, nice, batch and time apply to a whole line: put them at its start", column)
 
 
 def _keyword(tok: Token, word: str) -> bool:
@@ -601,7 +601,7 @@ def _call(tokens: list[Token], commands: CommandLookup, aliases: Mapping[str, st
         raise ParseError(f"syntax error near {name!r} ({written} must start the command)", name_tok.column,
                          name_tok.length)
     if sig is not None and sig.modifier:    # `> f nice …`, `ls | nice sort`
-        raise ParseError("limit, nice and batch apply to a whole line: put them at its start", name_tok.column,
+        raise ParseError("limit, nice, batch and time apply to a whole line: put them at its start", name_tok.column,
                          name_tok.length)
     if sig is None:
         if commands.is_program(name):

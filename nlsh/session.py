@@ -15,6 +15,7 @@ from nlsh.kernel.context import CommandError
 from nlsh.kernel.job import Job, JobTable
 from nlsh.kernel.pipeline import ShellCopy
 from nlsh.kernel.terminal import take_terminal, tty_fd
+from nlsh.kernel.variables import Variables
 from nlsh.lang import ParseError, Plan, parse, text
 from nlsh.lang.lexer import join_continued
 from nlsh.lang.plan import Call, Chain, Pipeline, Word
@@ -35,7 +36,7 @@ class Shell:
                  out: TextIO | None = None, err: TextIO | None = None, json: bool = False,
                  stdin: IO[bytes] | None = None, assume_yes: bool = False) -> None:
         self.registry = registry or default_registry()
-        self.env = dict(os.environ)
+        self.env = Variables(os.environ)
         self.cwd = _initial_cwd(self.env)
         self.env["PWD"] = self.cwd
         self.aliases: dict[str, str] = {}

@@ -42,9 +42,9 @@ def test_existing_paths_keep_a_line_a_command(work):
     ("echo 'the biggest file here", False),
     ("if there are pdf files move them to docs", True),   # English that starts like an if
     ("while you are at it list the logs", True),
-    ("readonly ROOT='/srv/www'", False),                 # bash's own words: a line for another shell
+    ("shopt -s nullglob", False),                        # bash's own words: a line for another shell
     ("[[ -d build && make", False),                  # an unclosed [[ stays a command (its error shows)
-    ("declare -a names", False),
+    ("mapfile -t names < list", False),
     ("gti log --oneline -n 5", False),                  # flags: a program's line, not language
     ("hg log | head", False),
     ("greet a b; echo $?", False),                      # a function not yet defined: one English word

@@ -8,9 +8,22 @@ from nlsh.registry import Command
 
 
 def builtin_commands() -> list[Command]:
-    from nlsh.commands import conditional, files, filters, find, jobs, plugins, safety, shell, system, text
+    from nlsh.commands import (
+        conditional,
+        files,
+        filters,
+        find,
+        jobs,
+        plugins,
+        safety,
+        shell,
+        system,
+        text,
+        variables,
+    )
     return [*files.COMMANDS, *find.COMMANDS, *text.COMMANDS, *filters.COMMANDS, *system.COMMANDS, *jobs.COMMANDS,
-            *safety.COMMANDS, *plugins.COMMANDS, *shell.COMMANDS, *conditional.COMMANDS]
+            *safety.COMMANDS, *plugins.COMMANDS, *shell.COMMANDS, *conditional.COMMANDS,
+            *variables.COMMANDS]
 
 
 @hookimpl

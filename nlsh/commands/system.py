@@ -259,4 +259,62 @@ def false(ctx: Context, a: Args) -> None:
     ctx.status = 1
 
 
-COMMANDS = [ps, kill, free, uptime, env, export, unset, which, type_, command_, date, sleep, true, colon, false]
+@command("umask", "The permissions new files do not get, as in bash: umask shows the mask (0022), umask 077 "
+         "sets it, -S shows what files get (u=rwx,g=rx,o=rx), umask u=rwx,g=,o= sets that.",
+         params=[Param("symbolic", "flag", ("-S",), "as the letters new files get"),
+                 Param("mode", "str", metavar="MODE")],
+         output="text", category="system", shell_state=True, planned=False,
+         examples=[Example("make new files private", "umask 077")])
+def umask(ctx: Context, a: Args) -> Iterator[str]:
+    if a.mode is None:
+        mask = current_umask()
+        yield _letters(0o777 & ~mask) if a.symbolic else f"{mask:04o}"
+        return
+    if re.fullmatch(r"[0-7]{1,4}", a.mode):
+        mask = int(a.mode, 8) & 0o777
+    else:
+        mask = 0o777 & ~_allowed(a.mode, 0o777 & ~current_umask())
+    from nlsh.kernel.pipeline import ShellCopy
+    if isinstance(ctx.shell, ShellCopy):
+        raise CommandError("the mask is nlsh's own, for every job: set it on a line of its own, not in ( … ), "
+                           "$(…) or a background job")
+    os.umask(mask)
+
+
+def current_umask() -> int:
+    """The process's mask, read without changing it where Linux says it (os.umask alone
+    sets a new one, which a thread creating a file meanwhile would get)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
+
+
+_WHO = {"u": 0o700, "g": 0o070, "o": 0o007}
+_WHAT = {"r": 0o444, "w": 0o222, "x": 0o111}
+
+
+def _allowed(spec: str, allowed: int) -> int:
+    """The permissions ``u=rwx,g=rx,o=`` (also ``+``/``-``, ``a`` for all) leave new files, from ``allowed``."""
+    for clause in spec.split(","):
+        m = re.fullmatch(r"([ugoa]*)([=+-])([rwx]*)", clause)
+        if m is None:
+            raise CommandError(f"{spec}: not a mask (umask 022, or umask u=rwx,g=rx,o=)")
+        who = sum(_WHO[w] for w in set(m.group(1).replace("a", "ugo") or "ugo"))
+        what = sum(_WHAT[w] for w in set(m.group(3))) & who
+        allowed = {"=": (allowed & ~who) | what, "+": allowed | what, "-": allowed & ~what}[m.group(2)]
+    return allowed
+
+
+def _letters(allowed: int) -> str:
+    return ",".join(f"{w}=" + "".join(c for c, bits in _WHAT.items() if allowed & bits & _WHO[w]) for w in "ugo")
+
+
+COMMANDS = [ps, kill, free, uptime, env, export, unset, which, type_, command_, date, sleep, true, colon, false,
+            umask]

@@ -33,10 +33,7 @@ def function_command(name: str, body: Plan) -> Command:
         finally:
             shell.positional = outer
             for var, value in hidden.items():
-                if value is None:
-                    shell.env.pop(var, None)
-                else:
-                    shell.env[var] = value
+                shell.env.restore(var, value)
 
     return Command(name, "a shell function", run, (Param("argv", "word", variadic=True),), input="any",
                    output="text", category="shell", planned=False)

@@ -574,10 +574,13 @@ def _call(tokens: list[Token], commands: CommandLookup, aliases: Mapping[str, st
                              words[0].length)
         return replace(tokens[0].value, redirects=redirects)
     tokens = _assignments(_expand_alias(tokens, commands, aliases))
-    if _word_at(tokens[0]) == "command" and len(tokens) > 1 and tokens[1].kind == "word" and not (
+    if _word_at(tokens[0]) in ("command", "builtin") and len(tokens) > 1 and tokens[1].kind == "word" and not (
             tokens[1].value.is_literal and tokens[1].value.literal.startswith("-")):
-        # command NAME …: the built-in or program NAME, not a function or alias of that name
+        # command NAME …: the built-in or program NAME, not a function or alias of that name;
+        # builtin NAME …: the built-in only
         plain = commands.plain if isinstance(commands, _WithFunctions) else commands
+        if _word_at(tokens[0]) == "builtin" and plain.signature(_word_at(tokens[1]) or "") is None:
+            raise ParseError(f"builtin: {tokens[1].text}: not a shell built-in", tokens[1].column, tokens[1].length)
         return replace(_call(tokens[1:], plain, {}, line), direct=True)
     head = tokens[0]
     if head.kind == "op" and head.value not in _REDIRECTS:
@@ -629,10 +632,10 @@ def _command_word(tokens: list[Token]) -> Token | None:
 
 # bash's own words that nlsh does not have: a line starting with one is a
 # command for another shell, never a request for the planner.
-BASH_ONLY = frozenset(["bind", "builtin", "caller", "compgen", "complete", "compopt",
-                       "coproc", "declare", "disown", "enable", "fc", "getopts", "hash",
-                       "logout", "mapfile", "readarray", "readonly", "select", "shopt", "suspend",
-                       "times", "trap", "typeset", "ulimit", "umask"])
+BASH_ONLY = frozenset(["bind", "caller", "compgen", "complete", "compopt",
+                       "coproc", "disown", "enable", "fc", "hash",
+                       "logout", "mapfile", "readarray", "select", "shopt", "suspend",
+                       "times", "ulimit", "umask"])
 BASH_ONLY_NOTE = " (a bash built-in that nlsh does not have; !LINE runs a line in $SHELL)"
 
 _TARGETLESS = ("2>&1", ">&2", "1>&2")     # redirections without a file name
@@ -646,7 +649,7 @@ def _assignments(tokens: list[Token]) -> list[Token]:
     variables (``export``: nlsh's variables are its environment); before a
     command it sets them for that command only (``env NAME=VALUE COMMAND``)."""
     words = [t for t in tokens if t.kind == "word"]
-    if words and words[0] is tokens[0] and _word_at(words[0]) in ("export", "local"):
+    if words and words[0] is tokens[0] and _word_at(words[0]) in ("export", "local", "declare", "typeset", "readonly"):
         return [replace(t, value=one_word(t.value)) if t.kind == "word" and _is_assignment(t) else t for t in tokens]
     if not words or words[0] is not tokens[0] or not _is_assignment(words[0]):
         return tokens

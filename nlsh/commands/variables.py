@@ -1,0 +1,165 @@
+"""Variables and their attributes, as bash scripts set them: declare (typeset),
+readonly, and getopts for a script's or function's options."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from nlsh.kernel.context import Args, CommandError, Context
+from nlsh.lang.signature import Param
+from nlsh.registry import Example, command
+
+_NOT_HERE = {"i": "integer", "a": "array", "A": "associative array", "l": "lower-case", "u": "upper-case",
+             "n": "name reference"}
+_DECLARE_PARAMS = [
+    Param("readonly", "flag", ("-r",), "make the names read-only"),
+    Param("export", "flag", ("-x",), "export (every nlsh variable is in its programs' environment)"),
+    Param("glob", "flag", ("-g",), "inside a function: the shell's variable, not the function's own"),
+    Param("print", "flag", ("-p",), "show the names (every variable without names) as declare lines"),
+    Param("functions", "flag", ("-f",), "show the functions' names"),
+    Param("function_names", "flag", ("-F",), "show the functions' names"),
+    *(Param(f"attr_{letter}", "flag", (f"-{letter}",), f"{kind} variables (not in nlsh)")
+      for letter, kind in _NOT_HERE.items()),
+    Param("names", "word", variadic=True, metavar="NAME[=VALUE]"),
+]
+
+
+def _declare(ctx: Context, a: Args) -> Iterator[str]:
+    for letter, kind in _NOT_HERE.items():
+        if getattr(a, f"attr_{letter}"):
+            raise CommandError(f"-{letter}: {kind} variables are not in nlsh (!LINE runs a line in $SHELL)")
+    env = ctx.env
+    if a.functions or a.function_names:
+        names = a.names or sorted(ctx.shell.functions)
+        for name in names:
+            if name not in ctx.shell.functions:
+                ctx.warn(f"{name}: not a function")
+            else:
+                yield f"declare -f {name}"
+        return
+    if a.print or not a.names:
+        names = a.names or sorted(env)
+        for name in names:
+            if name not in env:
+                ctx.warn(f"{name}: not found")
+            else:
+                yield declaration(name, env)
+        return
+    _assign(ctx, a.names, readonly=a.readonly, own=bool(ctx.frames) and not a.glob)
+
+
+def declaration(name: str, env) -> str:
+    """``declare -x NAME="VALUE"`` as bash prints it (``-rx`` when read-only)."""
+    value = "".join("\\" + c if c in '"\\$`' else c for c in env[name])
+    return f'declare -{"r" if name in env.readonly else ""}x {name}="{value}"'
+
+
+def _assign(ctx: Context, items: tuple[str, ...], *, readonly: bool, own: bool) -> None:
+    """NAME or NAME=VALUE each; ``own``: the running function's (as ``local``)."""
+    env = ctx.env
+    for item in items:
+        name, eq, value = item.partition("=")
+        if not name.isidentifier():
+            raise CommandError(f"'{item}': not a variable name")
+        if own:
+            hidden = ctx.frames[-1]
+            if name not in hidden:
+                hidden[name] = env.get(name)
+        if eq:
+            env[name] = value
+        elif own:
+            env.setdefault(name, "")
+        if readonly:
+            env.readonly.add(name)
+
+
+declare = command(
+    "declare", "Set variables, as in bash: declare [-r] [-g] NAME[=VALUE]…; in a function the names are its own "
+    "(as local) unless -g; -r makes them read-only; -p (or no names) shows them; -f/-F the functions.",
+    params=_DECLARE_PARAMS, output="text", category="shell", shell_state=True, planned=False, flags_first=True,
+    examples=[Example("a constant", "declare -r limit=10; echo $limit", "10")])(_declare)
+
+typeset = command(
+    "typeset", "bash's other name for declare: typeset [-r] [-g] NAME[=VALUE]….",
+    params=_DECLARE_PARAMS, output="text", category="shell", shell_state=True, planned=False,
+    flags_first=True)(_declare)
+
+
+@command("readonly", "Make variables read-only (NAME or NAME=VALUE), as in bash: a new value or unset is an "
+         "error; with no names, list them.",
+         params=[Param("print", "flag", ("-p",), "list the read-only variables"),
+                 Param("names", "word", variadic=True, metavar="NAME[=VALUE]")],
+         output="text", category="shell", shell_state=True, planned=False, flags_first=True,
+         examples=[Example("a constant", "readonly LIMIT=10; echo $LIMIT", "10")])
+def readonly(ctx: Context, a: Args) -> Iterator[str]:
+    if a.print or not a.names:
+        for name in sorted(n for n in ctx.env.readonly if n in ctx.env):
+            yield declaration(name, ctx.env)
+        return
+    _assign(ctx, a.names, readonly=True, own=False)
+
+
+@command("getopts", "Parse a script's or function's options, as in bash: while getopts 'ab:' opt; do case $opt "
+         "in …; esac; done. Each round sets NAME to the next letter (? for an unknown one), $OPTARG to its value "
+         "(b: takes one), $OPTIND to the next word; status 1 after the last option. A leading : in OPTSTRING: "
+         "no messages (NAME is ? or : and $OPTARG the letter).",
+         params=[Param("optstring", "str", required=True, metavar="OPTSTRING"),
+                 Param("name", "str", required=True, metavar="NAME"),
+                 Param("args", "str", variadic=True, metavar="ARG")],
+         output="none", category="shell", shell_state=True, planned=False, free_dashes=True,
+         examples=[Example("read -v and -o FILE", "set -- -v -o out.txt; while getopts 'vo:' f; do echo $f "
+                           "$OPTARG; done", "v\no out.txt")])
+def getopts(ctx: Context, a: Args) -> None:
+    shell, env = ctx.shell, ctx.env
+    if not a.name.isidentifier():
+        raise CommandError(f"'{a.name}': not a variable name")
+    args = list(a.args) if a.args else list(shell.positional)
+    try:
+        index = int(env.get("OPTIND") or "1")
+    except ValueError:
+        raise CommandError(f"OPTIND={env.get('OPTIND')!r} is not a number") from None
+    # where in a word of grouped letters (-vx) the next one is: kept with the OPTIND it belongs to
+    seen_index, at = getattr(shell, "getopts_at", (0, 1))
+    at = at if seen_index == index else 1
+    quiet, letters = a.optstring.startswith(":"), a.optstring.lstrip(":")
+
+    def done(next_index: int) -> None:
+        env[a.name] = "?"
+        env["OPTIND"] = str(next_index)
+        shell.getopts_at = (next_index, 1)
+        ctx.status = 1
+
+    if index < 1 or index > len(args):
+        return done(index)
+    word = args[index - 1]
+    if at == 1 and (word == "--" or not word.startswith("-") or word == "-"):
+        return done(index + 1 if word == "--" else index)
+    letter, rest = word[at], word[at + 1:]
+    index, at = (index, at + 1) if rest else (index + 1, 1)
+    env.pop("OPTARG", None)
+    spec = letters.find(letter) if letter != ":" else -1
+    if spec < 0:
+        found = "?"
+        if quiet:
+            env["OPTARG"] = letter
+        else:
+            ctx.warn(f"illegal option -- {letter}", status=0)
+    elif letters[spec + 1:spec + 2] == ":":
+        found = letter
+        if rest:                                # -ofile: the rest of the word
+            env["OPTARG"], index, at = rest, index + 1, 1
+        elif index <= len(args):                # -o file: the next word
+            env["OPTARG"], index = args[index - 1], index + 1
+        elif quiet:
+            found, env["OPTARG"] = ":", letter
+        else:
+            found = "?"
+            ctx.warn(f"option requires an argument -- {letter}", status=0)
+    else:
+        found = letter
+    env[a.name] = found
+    env["OPTIND"] = str(index)
+    shell.getopts_at = (index, at)
+
+
+COMMANDS = [declare, typeset, readonly, getopts]

@@ -1,0 +1,65 @@
+"""declare/typeset, readonly, getopts, umask and builtin, as bash scripts use them."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+
+def test_readonly_refuses_a_new_value_and_unset(sh):
+    r = sh("readonly LIMIT=10; LIMIT=11; echo $LIMIT")
+    assert r.out == "10\n" and "LIMIT: readonly variable" in r.err
+    r = sh("readonly A=1; unset A; echo $A; A=$(echo 2) || echo failed")
+    assert r.out == "1\nfailed\n" and "A: cannot unset: readonly variable" in r.err
+    r = sh("readonly B=1; (B=2) ; echo $?; ((B++)); echo $B; for B in x; do :; done; echo $B")
+    assert r.out == "1\n1\n1\n" and r.err.count("B: readonly variable") == 3
+    r = sh("readonly C=1 D; readonly; readonly -p")
+    assert r.out == 'declare -rx C="1"\n' * 2       # D has no value: read-only, not shown
+
+
+def test_declare_sets_variables_a_functions_own_unless_g(sh):
+    r = sh("x=out; f() { declare x=in y; typeset z=1; declare -g w=2; echo $x; }; f; echo $x ${y-unset} ${z-unset} $w")
+    assert r.out == "in\nout unset unset 2\n"
+    r = sh("declare -r k='a \"b\" $c'; declare -p k; k=2")
+    assert r.out == 'declare -rx k="a \\"b\\" \\$c"\n' and "k: readonly variable" in r.err
+    r = sh("declare v=$(printf 'a  b'); echo \"$v\"")       # one word, as an assignment
+    assert r.out == "a  b\n"
+    r = sh("f() { :; }; declare -F")
+    assert r.out == "declare -f f\n"
+
+
+@pytest.mark.parametrize("flag", ["-a", "-A", "-i", "-n"])
+def test_declare_says_what_nlsh_does_not_have(sh, flag):
+    r = sh(f"declare {flag} x")
+    assert r.status == 1 and "variables are not in nlsh" in r.err and r.err.count("\n") == 1
+
+
+def test_getopts_reads_options_as_bash_does(sh):
+    loop = 'while getopts "vo:" f; do echo "$f ${OPTARG-}"; done; echo "next $OPTIND"'
+    r = sh(f"set -- -v -o out.txt -x rest; {loop}; shift $((OPTIND - 1)); echo $@")
+    assert r.out == "v \no out.txt\n? \nnext 5\nrest\n" and r.err == "nlsh: getopts: illegal option -- x\n"
+    r = sh(f"set -- -vofile -- -v; {loop}")
+    assert r.out == "v \no file\nnext 3\n"
+    r = sh('while getopts ":a:" f -a; do echo "$f $OPTARG"; done')        # quiet: : and the letter
+    assert r.out == ": a\n" and r.err == ""
+    r = sh('f() { local OPTIND; while getopts "n:" o; do echo $OPTARG; done; }; f -n 1; f -n2')
+    assert r.out == "1\n2\n"
+
+
+def test_umask_shows_and_sets_the_mask(sh, work):
+    old = os.umask(0o022)
+    try:
+        r = sh("umask; umask -S; umask 077; umask; touch private; umask u=rwx,g=rx,o=; umask; umask 9")
+        assert r.out == "0022\nu=rwx,g=rx,o=rx\n0077\n0027\n" and "9: not a mask" in r.err
+        assert os.stat(os.path.join(str(work), "private")).st_mode & 0o777 == 0o600
+        assert "a line of its own" in sh("(umask 000)").err
+    finally:
+        os.umask(old)
+
+
+def test_builtin_runs_the_built_in_not_a_function(sh):
+    r = sh('echo() { builtin echo "[$*]"; }; echo a b')
+    assert r.out == "[a b]\n"
+    r = sh("builtin git status")
+    assert r.status == 2 and "builtin: git: not a shell built-in" in r.err

@@ -150,5 +150,7 @@ def test_output_goes_to_stderr_with_greater_ampersand_2(nlsh):
     r = nlsh("-c", "echo oops >&2; sh -c 'echo prog' 1>&2; echo fine")
     assert r.out == "fine\n"
     assert r.err == "oops\nprog\n"
-    r = nlsh("-c", "echo kept >&2 2> err.txt; cat err.txt")
+    r = nlsh("-c", "echo kept >&2 2> err.txt; cat err.txt")     # left to right, as in bash
+    assert r.out == "" and r.err == "kept\n"
+    r = nlsh("-c", "echo kept 2> err.txt >&2; cat err.txt")
     assert r.out == "kept\n" and r.err == ""

@@ -603,8 +603,8 @@ def test_a_script_may_spread_a_loop_over_lines(sh):
 def test_explaining_a_loop_names_its_parts():
     from nlsh.policy import explain
     lines = explain(parse('for f in *.txt; do mv "$f" "${f%.txt}.md"; done', REG), REG)
-    assert lines[0].endswith("(the variable: f; the words: *.txt; the commands: mv $f ${f%.txt}.md)")
-    assert lines[1].startswith("mv $f ${f%.txt}.md: Move or rename")
+    assert lines[0].endswith("(the variable: f; the words: *.txt; the commands: mv \"$f\" \"${f%.txt}.md\")")
+    assert lines[1].startswith("mv \"$f\" \"${f%.txt}.md\": Move or rename")
 
 
 def test_a_limit_before_a_loop_stops_the_whole_loop(sh):

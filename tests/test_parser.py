@@ -52,7 +52,7 @@ def test_quoting_and_expansion_parts():
     c = call("echo 'a b' \"$HOME/x\" ~/y *.py a\\*b ${X}z $?")
     words = c.get("words")
     assert words[0] == Word.lit("a b")
-    assert words[1] == Word((Var("HOME"), Lit("/x")))
+    assert words[1] == Word((Var("HOME", quoted=True), Lit("/x")))
     assert words[2] == Word((Tilde(), Lit("/y")))
     assert words[3] == Word((Glob("*.py"),))
     assert words[4] == Word.lit("a*b")

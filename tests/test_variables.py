@@ -63,3 +63,12 @@ def test_builtin_runs_the_built_in_not_a_function(sh):
     assert r.out == "[a b]\n"
     r = sh("builtin git status")
     assert r.status == 2 and "builtin: git: not a shell built-in" in r.err
+
+
+def test_an_unquoted_empty_variable_is_no_word_as_in_bash(sh):
+    r = sh("""flags=; printf '[%s]' a $flags b "$flags" $NOPE$NOPE ${NOPE%x}; echo""")
+    assert r.out == "[a][b][]\n"
+    r = sh("x=; for i in $x; do echo never; done; [ -z $x ] && echo z; sh -c 'echo $#' - $x a $x")
+    assert r.out == "z\n1\n" and r.err == ""
+    r = sh("x='a b'; printf '[%s]' $x; echo")     # not split: nlsh never splits a variable
+    assert r.out == "[a b]\n"

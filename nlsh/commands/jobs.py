@@ -156,7 +156,8 @@ timed = command(
     "time", f"Time a command: when it ends, its real, user and system time (time CMD; {_MODIFIER_NOTE}).",
     params=[Param("posix", "flag", ("-p",), "bash's plain form: real 0.10, user 0.00, sys 0.00"),
             Param("verbose", "flag", ("-v",), "also the peak memory of its programs")],
-    output="none", category="jobs", modifier=True, planned=False)(_modifier)
+    output="none", category="jobs", modifier=True, planned=False,
+    examples=[Example("how long do the tests take", "time make test")])(_modifier)
 
 
 def times_report(job, posix: bool, verbose: bool) -> str:

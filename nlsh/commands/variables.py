@@ -82,7 +82,7 @@ declare = command(
 typeset = command(
     "typeset", "bash's other name for declare: typeset [-r] [-g] NAME[=VALUE]….",
     params=_DECLARE_PARAMS, output="text", category="shell", shell_state=True, planned=False,
-    flags_first=True)(_declare)
+    flags_first=True, examples=[Example("a constant", "typeset -r limit=10; echo $limit", "10")])(_declare)
 
 
 @command("readonly", "Make variables read-only (NAME or NAME=VALUE), as in bash: a new value or unset is an "

@@ -48,7 +48,9 @@ def expand_word(word: Word, shell: Shell, globbing: bool = True, run: Run | None
                     fields.append(_Field())
                 fields[-1].add(arg)
         elif isinstance(p, Var):
-            fields[-1].add(var_value(p, shell, assign=run is not None))
+            value = var_value(p, shell, assign=run is not None)
+            if value or p.quoted:       # an unquoted empty $x adds nothing, not even an empty word
+                fields[-1].add(value)
         elif isinstance(p, Tilde) and p.user:
             fields[-1].add(os.path.expanduser("~" + p.user))    # an unknown user's stays ~NAME, as in bash
         elif isinstance(p, Tilde):
@@ -78,7 +80,7 @@ def expand_word(word: Word, shell: Shell, globbing: bool = True, run: Run | None
                 fields.append(_Field())
     out = []
     for f in fields:
-        if not f.text:              # an empty $(…) on its own is no word at all
+        if not f.text:              # an empty $(…) or $x on its own is no word at all
             continue
         if not (globbing and f.wild):
             out.append("".join(f.text))
@@ -344,6 +346,8 @@ def _expand_value(param: Param, value: object, shell: Shell, many: bool, run: Ru
     if not isinstance(value, Word):
         return [value]
     strings = expand_word(value, shell, param.type in GLOBBING_TYPES, run)
+    if not strings and not many and not value.subs and not any(isinstance(p, Glob) for p in value.parts):
+        strings = [""]      # an empty $x where one value is bound when the line is read: the value is ""
     if len(strings) != 1 and not many:
         got = f"gives {len(strings)} words" if value.subs else f"matches {len(strings)} files"
         raise CommandError(f"'{value.source()}' {got}; {param.label} takes one")

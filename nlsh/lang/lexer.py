@@ -662,7 +662,7 @@ def _variable(line: str, i: int, b: _WordBuilder, quoted: bool = False) -> int:
         m = _BRACED.match(inner) if end > 0 and not length else None
         op, arg = (m.group(2) or "", m.group(3) or "") if m else ("", "")
         if length:
-            b.part(Var(length.group(1), "length"))
+            b.part(Var(length.group(1), "length", quoted=quoted))
         elif m is None or (op == ":" and not _SLICE.match(arg)) or (op in CASE_OPS and arg):
             raise ParseError(f"bad variable: {BRACED_FORMS}", i, (end - i + 1) if end > 0 else 2)
         elif op in ASSIGN_OPS and not (m.group(1)[0].isalpha() or m.group(1)[0] == "_"):
@@ -674,10 +674,10 @@ def _variable(line: str, i: int, b: _WordBuilder, quoted: bool = False) -> int:
                     operand_word(arg, quoted)
                 except ParseError as e:
                     raise ParseError(e.message, i, end - i + 1) from None
-            b.part(Var(m.group(1), op, arg, quoted and "'" in arg))    # the flag only where it matters
+            b.part(Var(m.group(1), op, arg, quoted))
         return end + 1
     if i + 1 < n and line[i + 1] in "?@#*$!":     # $? status; $@ $* $# arguments; $$ nlsh's pid; $! last job
-        b.part(Var(line[i + 1]))
+        b.part(Var(line[i + 1], quoted=quoted))
         return i + 2
     j = i + 1
     if j < n and line[j].isdigit():
@@ -688,5 +688,5 @@ def _variable(line: str, i: int, b: _WordBuilder, quoted: bool = False) -> int:
     if j == i + 1:
         b.char("$", False)
         return j
-    b.part(Var(line[i + 1:j]))
+    b.part(Var(line[i + 1:j], quoted=quoted))
     return j

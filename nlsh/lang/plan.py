@@ -40,11 +40,12 @@ class Var:
     assigns it, ``:+`` an alternative, ``:?`` an error; without the colon only
     when unset, not when empty); ``:OFF:LEN`` a
     slice; ``^^``/``,,`` upper/lower case (``^``/``,`` the first letter);
-    ``length`` is ``${#NAME}``."""
+    ``length`` is ``${#NAME}``. Unquoted, an empty value is no word at all
+    (``grep $flags x f`` with flags empty is ``grep x f``), as in bash."""
     name: str
     op: str = ""
     arg: str = ""
-    quoted: bool = False    # written inside double quotes, where a ' in ``arg`` is a plain character
+    quoted: bool = False    # written inside double quotes: never no word, and a ' in ``arg`` is a plain character
 
     def source(self) -> str:
         if self.op == "length":

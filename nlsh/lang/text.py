@@ -176,19 +176,13 @@ def quote(word: Word, dashes_ok: bool = False) -> str:
 
 
 def _reads_better_double_quoted(word: Word) -> bool:
-    """``"n: $(ls | wc -l)"``, ``"[$f]"``: a word with a quoted ``$(…)``, a
-    ``${x:-…'…}`` written in double quotes, or a variable next to text that
-    needs quoting, is written as one double-quoted string."""
+    """``"n: $(ls | wc -l)"``, ``"[$f]"``, ``"$f.bak"``: a word whose variables
+    and ``$(…)`` were all written in double quotes is written as one
+    double-quoted string; one with an unquoted ``$x`` is written part by part."""
     parts = word.parts
-    if any(isinstance(p, (Glob, Tilde)) or isinstance(p, Sub) and not p.quoted for p in parts):
+    if any(isinstance(p, (Glob, Tilde)) or isinstance(p, (Sub, Var)) and not p.quoted for p in parts):
         return False
-    apostrophes = [p.quoted for p in parts if isinstance(p, Var) and "'" in p.arg]
-    if apostrophes:             # "${x:-it's}" is written in double quotes, ${x:-'a b'} is not
-        return all(apostrophes)
-    if word.subs:
-        return True
-    return any(isinstance(p, Var) for p in parts) and any(
-        isinstance(p, Lit) and _lit(p.text, first=False, near_glob=False, dashes_ok=True) != p.text for p in parts)
+    return any(isinstance(p, (Sub, Var)) for p in parts)
 
 
 def _double_quoted(parts: tuple) -> str:

@@ -43,6 +43,7 @@ class Shell:
         self.dirs: list[str] = []          # pushd's stack, below the working directory
         self.functions: dict[str, Plan] = {}   # name() { …; }: the body of each
         self.positional: list[str] = []    # the running function's arguments ($1 …)
+        self.getopts_at = (0, 1)           # getopts: the OPTIND it left, and where in that word (-vx) it is
         self.options: set[str] = set()     # set -e, -u, -x, -o pipefail: "errexit", "nounset", …
         self.last_status = 0
         self.started = time.monotonic()    # for $SECONDS

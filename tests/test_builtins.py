@@ -327,6 +327,7 @@ def test_redirections_apply_left_to_right_as_in_bash(sh, nlsh):
     # 1> is >; a file a later redirect replaces is still made, empty, as in bash
     r = sh("echo hi 1> one.txt > two.txt; cat two.txt; wc -c < one.txt")
     assert r.out.split() == ["hi", "0"]
+    assert sh("echo a 1> f1; echo b 1>> f1; cat f1").out == "a\nb\n"
 
 
 def test_a_blocks_redirections_take_its_commands_errors(sh):

@@ -178,6 +178,8 @@ def test_time_reports_a_lines_times_on_stderr_as_bash_does(sh, nlsh):
     assert "no program ran" in sh("time -v echo hi").err
     r = sh("time")
     assert r.status == 2 and r.err == "nlsh: time: missing the command to run\n"
+    r = sh("for f in a; do time echo $f; done")
+    assert r.status == 2 and "limit, nice, batch and time apply to a whole line" in r.err
 
 
 def test_jobs_long_shows_live_accounting(work):

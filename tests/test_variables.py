@@ -25,8 +25,12 @@ def test_declare_sets_variables_a_functions_own_unless_g(sh):
     assert r.out == 'declare -rx k="a \\"b\\" \\$c"\n' and "k: readonly variable" in r.err
     r = sh("declare v=$(printf 'a  b'); echo \"$v\"")       # one word, as an assignment
     assert r.out == "a  b\n"
-    r = sh("f() { :; }; declare -F")
-    assert r.out == "declare -f f\n"
+    r = sh("f() { echo hi | head -n 1; }; g() (cd /); declare -F; declare -f; declare -f nope")
+    assert r.out == "declare -f f\ndeclare -f g\nf() { echo hi | head -n 1; }\ng() (cd /)\n"
+    assert r.err == "nlsh: declare: nope: not a function\n" and r.status == 1
+    r = sh("declare -p HOME NOPE")
+    assert r.out.startswith('declare -x HOME="') and r.err == "nlsh: declare: NOPE: not found\n"
+    assert "'1x=2': not a variable name" in sh("declare 1x=2").err
 
 
 @pytest.mark.parametrize("flag", ["-a", "-A", "-i", "-n"])
@@ -45,6 +49,9 @@ def test_getopts_reads_options_as_bash_does(sh):
     assert r.out == ": a\n" and r.err == ""
     r = sh('f() { local OPTIND; while getopts "n:" o; do echo $OPTARG; done; }; f -n 1; f -n2')
     assert r.out == "1\n2\n"
+    assert "'x-y': not a variable name" in sh("getopts a x-y -a").err
+    r = sh("OPTIND=two; getopts a o -a")
+    assert r.status == 1 and "OPTIND='two' is not a number" in r.err
 
 
 def test_umask_shows_and_sets_the_mask(sh, work):
@@ -54,6 +61,8 @@ def test_umask_shows_and_sets_the_mask(sh, work):
         assert r.out == "0022\nu=rwx,g=rx,o=rx\n0077\n0027\n" and "9: not a mask" in r.err
         assert os.stat(os.path.join(str(work), "private")).st_mode & 0o777 == 0o600
         assert "a line of its own" in sh("(umask 000)").err
+        r = sh("umask 022; umask g-rx,o-r; umask -S; umask a+rx; umask; umask u=rwx,g+w,q=x")
+        assert r.out == "u=rwx,g=,o=x\n0022\n" and "q=x: not a mask" in r.err
     finally:
         os.umask(old)
 

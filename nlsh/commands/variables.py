@@ -16,7 +16,7 @@ _DECLARE_PARAMS = [
     Param("export", "flag", ("-x",), "export (every nlsh variable is in its programs' environment)"),
     Param("glob", "flag", ("-g",), "inside a function: the shell's variable, not the function's own"),
     Param("print", "flag", ("-p",), "show the names (every variable without names) as declare lines"),
-    Param("functions", "flag", ("-f",), "show the functions' names"),
+    Param("functions", "flag", ("-f",), "show the functions' definitions"),
     Param("function_names", "flag", ("-F",), "show the functions' names"),
     *(Param(f"attr_{letter}", "flag", (f"-{letter}",), f"{kind} variables (not in nlsh)")
       for letter, kind in _NOT_HERE.items()),
@@ -30,10 +30,12 @@ def _declare(ctx: Context, a: Args) -> Iterator[str]:
             raise CommandError(f"-{letter}: {kind} variables are not in nlsh (!LINE runs a line in $SHELL)")
     env = ctx.env
     if a.functions or a.function_names:
-        names = a.names or sorted(ctx.shell.functions)
-        for name in names:
-            if name not in ctx.shell.functions:
+        functions = ctx.shell.functions
+        for name in a.names or sorted(functions):
+            if name not in functions:
                 ctx.warn(f"{name}: not a function")
+            elif a.functions:
+                yield f"{name}() {ctx.shell.text(functions[name])}"     # as the definition prints
             else:
                 yield f"declare -f {name}"
         return
@@ -119,7 +121,7 @@ def getopts(ctx: Context, a: Args) -> None:
     except ValueError:
         raise CommandError(f"OPTIND={env.get('OPTIND')!r} is not a number") from None
     # where in a word of grouped letters (-vx) the next one is: kept with the OPTIND it belongs to
-    seen_index, at = getattr(shell, "getopts_at", (0, 1))
+    seen_index, at = shell.getopts_at
     at = at if seen_index == index else 1
     quiet, letters = a.optstring.startswith(":"), a.optstring.lstrip(":")
 

@@ -212,3 +212,17 @@ def _enforce(job: Job) -> None:
     elif lim.mem is not None and u.peak_rss > lim.mem:
         job.limit_exceeded("mem", Size(lim.mem).human(), f"peak {Size(u.peak_rss).human()}")
 
+
+def times_report(job: Job, posix: bool, verbose: bool) -> str:
+    """What ``time CMD`` prints when ``job`` ends, on its error stream (bash's layout)."""
+    u = job.usage
+    real = max(0.0, job.ended - job.started) if job.started else 0.0
+    rows = [("real", real), ("user", u.user), ("sys", u.system)]
+    if posix:
+        text = "".join(f"{name} {value:.2f}\n" for name, value in rows)
+    else:
+        text = "\n" + "".join(f"{name}\t{int(value // 60)}m{value % 60:.3f}s\n" for name, value in rows)
+    if verbose:     # built-ins run inside nlsh: only programs have a memory of their own
+        peak = Size(u.peak_rss).human() if job.processes else "- (no program ran: built-ins run inside nlsh)"
+        text += f"peak memory\t{peak}\n"
+    return text

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import IO, TYPE_CHECKING
 
-from nlsh.kernel.accounting import LIMIT_NAMES, Limits, Sampler, Usage
+from nlsh.kernel.accounting import LIMIT_NAMES, Limits, Sampler, Usage, times_report
 from nlsh.kernel.context import CancelToken, CommandError, LoopControl
 from nlsh.kernel.pipeline import run_chain
 from nlsh.lang.plan import Chain
@@ -91,7 +91,6 @@ class Job:
             self.ended = time.time()
             timer = next((m for m in self.chain.modifiers if m.name == "time"), None)
             if timer is not None:
-                from nlsh.commands.jobs import times_report
                 self.err(times_report(self, bool(timer.get("posix")), bool(timer.get("verbose"))))
             for path in self.temp_files:
                 with contextlib.suppress(OSError):

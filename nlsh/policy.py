@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from nlsh.commands.system import signal_and_targets
 from nlsh.kernel.context import CommandError
 from nlsh.kernel.expand import Unexpanded, expand_word
+from nlsh.kernel.variables import Variables
 from nlsh.lang import ParseError, parse
 from nlsh.lang.plan import Call, Plan, Word
 from nlsh.lang.text import call_text
@@ -219,9 +220,10 @@ class _Bound:
         return getattr(self._shell, attr)
 
 
-class _LoopEnv(dict):
-    def __init__(self, env: dict, name: str, value: str | None) -> None:
+class _LoopEnv(Variables):
+    def __init__(self, env: Variables, name: str, value: str | None) -> None:
         super().__init__(env)
+        self.arrays = env.arrays
         self.unknown = name if value is None else None
         if value is not None:
             self[name] = value

@@ -30,6 +30,8 @@ def unparsed_is_utterance(line: str, error: ParseError) -> bool:
     lang = language_words(line)
     if error.message == "unterminated single quote" and _apostrophe(line, error.column):
         return lang >= 1           # "what's the biggest file": an apostrophe, not a quote
+    if error.message.startswith("unterminated array"):
+        return False            # NAME=( … over lines, whatever its comments say
     if error.message.startswith("for:") and len(words) > 2 and words[2] == "in" and words[1].isidentifier():
         return False            # "for f in a b" without "; do …": a loop with a mistake
     if error.message.startswith("unknown command") and error.column == 0:

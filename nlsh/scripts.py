@@ -24,6 +24,8 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from nlsh.lang import ParseError
@@ -32,7 +34,7 @@ from nlsh.lang.errors import did_you_mean
 FORMAT_VERSION = 1
 LOCK_VERSION = 1
 _PARAM = re.compile(r"^param\s+([A-Za-z_][A-Za-z0-9_]*)\s*(?:=\s*(.*))?$")
-_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_PLACEHOLDER = re.compile(r"(?<!\$)\{([A-Za-z_][A-Za-z0-9_]*)\}")     # {days}, not the variable ${days}
 _HEADER = re.compile(r"^#\s*nls\s+(\d+)\s*$")
 
 
@@ -72,7 +74,11 @@ def parse_script(text: str, path: str = "") -> Script:
     script = Script(path)
     continue_on_error = False
     seen_step = False
-    for n, raw in enumerate(text.split("\n"), 1):
+    lines = text.split("\n")
+    consumed = 0                        # lines a step that goes on over several lines took
+    for n, raw in enumerate(lines, 1):
+        if n <= consumed:
+            continue
         line = raw.strip()
         if n == 1 and line.startswith("#!"):
             continue
@@ -105,15 +111,32 @@ def parse_script(text: str, path: str = "") -> Script:
             continue_on_error = mode == "continue"
             continue
         seen_step = True
-        background = line.endswith("&") and not line.endswith("&&")
-        body = line[:-1].rstrip() if background else line
-        if not body:
-            raise ScriptError("a step cannot be just '&'", path, n)
-        for name in _PLACEHOLDER.findall(body):
-            if name not in script.params:
-                raise ScriptError(f"unknown parameter {{{name}}}{did_you_mean(name, list(script.params))}", path, n)
-        script.steps.append(Step(n, body, background, continue_on_error=continue_on_error))
+        step, consumed = _step(lines, n, path, script, continue_on_error)
+        script.steps.append(step)
     return script
+
+
+def _step(lines: list[str], n: int, path: str, script: Script, continue_on_error: bool) -> tuple[Step, int]:
+    """The step starting on line ``n``, and its last line: a command that goes
+    on over several lines (a loop, a function, an open quote or array, a
+    trailing ``|`` or ``\\``) is one step, as bash reads it."""
+    from nlsh.lang.lexer import join_continued
+    from nlsh.router import needs_more
+    body = lines[n - 1].strip()
+    end = n
+    while needs_more(body) and end < len(lines):
+        body += "\n" + lines[end].rstrip()
+        end += 1
+    body = join_continued(body)
+    background = body.endswith("&") and not body.endswith("&&")
+    if background:
+        body = body[:-1].rstrip()
+    if not body:
+        raise ScriptError("a step cannot be just '&'", path, n)
+    for name in _PLACEHOLDER.findall(body):
+        if name not in script.params:
+            raise ScriptError(f"unknown parameter {{{name}}}{did_you_mean(name, list(script.params))}", path, n)
+    return Step(n, body, background, continue_on_error=continue_on_error), end
 
 
 def _unquote(value: str) -> str:
@@ -269,9 +292,15 @@ def lock_script(path: str, shell) -> list[str]:
     missing = [k for k, v in script.params.items() if v is None]
     old = read_lock(lock_path(path))
     entries, messages = [], []
-    for step in script.steps:
-        values = {**defaults, **{k: f"{{{k}}}" for k in missing}}
-        if step_kind(step, shell, values) != "nl":
+    with _functions_ahead(shell):
+        kinds = []
+        for step in script.steps:
+            values = {**defaults, **{k: f"{{{k}}}" for k in missing}}
+            kinds.append(step_kind(step, shell, values))
+            if kinds[-1] == "command":
+                _define_functions(shell, fill(step.text, values))
+    for step, kind in zip(script.steps, kinds):
+        if kind != "nl":
             continue
         prior = old.get(step.key)
         if prior is not None and not prior.bound:
@@ -287,6 +316,29 @@ def lock_script(path: str, shell) -> list[str]:
     return messages
 
 
+@contextmanager
+def _functions_ahead(shell) -> Iterator[None]:
+    """While a script's steps are read ahead of running them (sorted into
+    commands and language, parsed, judged), the functions its earlier steps
+    define are known, as they will be when the later steps run."""
+    saved = dict(shell.functions)
+    try:
+        yield
+    finally:
+        shell.functions.clear()
+        shell.functions.update(saved)
+
+
+def _define_functions(shell, text: str) -> None:
+    try:
+        plan = shell.parse(text)
+    except ParseError:
+        return                  # the step's error is reported when it is parsed to run
+    for call in plan.calls:
+        if call.is_block and call.name == "function":
+            shell.functions[call.get("name")] = call.get("body")
+
+
 def run_script(path: str, shell, overrides: dict[str, str] | None = None, *, locked: bool = False,
                replan: bool = False, dry_run: bool = False) -> int:
     """Run a script: plans from the lock (planning only what is new or changed),
@@ -297,51 +349,53 @@ def run_script(path: str, shell, overrides: dict[str, str] | None = None, *, loc
     shell.script_path = path
     values = resolve_params(script, overrides or {})
     lock = {} if replan else read_lock(lock_path(path))
-    resolved = []          # (step, text to run, PlanResult or None)
-    for step in script.steps:
-        if step_kind(step, shell, values) == "command":
-            resolved.append((step, fill(step.text, values), None))
-            continue
-        entry = lock.get(step.key)
-        fresh = entry is not None and all(values.get(k) == v for k, v in entry.bound.items())
-        if not fresh:
-            why = "not locked" if entry is None else "locked for other parameter values"
-            if locked:
-                raise ScriptError(f"{why}: {step.text!r} (run 'nlsh lock {os.path.basename(path)}')", path,
-                                  step.line, 1)
-            shell.renderer.item(2, f"nlsh: {os.path.basename(path)}:{step.line}: planning ({why}): {step.text}")
-            entry = _plan_step(step, shell, values)
-        text = fill(entry.plan, values)
-        resolved.append((step, text, entry))
+    with _functions_ahead(shell):
+        resolved = []          # (step, text to run, PlanResult or None)
+        for step in script.steps:
+            if step_kind(step, shell, values) == "command":
+                resolved.append((step, fill(step.text, values), None))
+                _define_functions(shell, fill(step.text, values))
+                continue
+            entry = lock.get(step.key)
+            fresh = entry is not None and all(values.get(k) == v for k, v in entry.bound.items())
+            if not fresh:
+                why = "not locked" if entry is None else "locked for other parameter values"
+                if locked:
+                    raise ScriptError(f"{why}: {step.text!r} (run 'nlsh lock {os.path.basename(path)}')", path,
+                                      step.line, 1)
+                shell.renderer.item(2, f"nlsh: {os.path.basename(path)}:{step.line}: planning ({why}): {step.text}")
+                entry = _plan_step(step, shell, values)
+            text = fill(entry.plan, values)
+            resolved.append((step, text, entry))
 
-    plans = []
-    for step, text, entry in resolved:
-        try:
-            plan = shell.parse(text)
-        except ParseError as e:
-            raise ScriptError(f"{e.message} in {text!r}", path, step.line) from None
-        if step.background:
-            from nlsh.lang.plan import Chain, Plan
-            plan = Plan(tuple(Chain(c.pipelines, c.ops, True, c.modifiers) for c in plan.chains))
-        result = None if entry is None else PlanResult(step.text, plan, text, text, entry.model)
-        plans.append((step, plan, result))
+        plans = []
+        for step, text, entry in resolved:
+            try:
+                plan = shell.parse(text)
+            except ParseError as e:
+                raise ScriptError(f"{e.message} in {text!r}", path, step.line) from None
+            if step.background:
+                from nlsh.lang.plan import Chain, Plan
+                plan = Plan(tuple(Chain(c.pipelines, c.ops, True, c.modifiers) for c in plan.chains))
+            result = None if entry is None else PlanResult(step.text, plan, text, text, entry.model)
+            plans.append((step, plan, result))
 
-    asks = []
-    for step, plan, result in plans:
-        d = decide(plan, shell, shell.rules, planned=result is not None)
-        if d.action == "deny":
-            raise ScriptError(f"refused, so nothing ran: {d.reason}", path, step.line, 126)
-        if d.action == "ask":
-            asks.append(f"line {step.line}: {shell.text(plan)} [{d.risk.summary()}]")
-    if dry_run:
+        asks = []
         for step, plan, result in plans:
-            risk = decide(plan, shell, shell.rules, planned=result is not None).risk.summary()
-            kind = "plan" if result is not None else "cmd "
-            shell.renderer.item(1, f"line {step.line} {kind}  {shell.text(plan)}    [{risk}]")
-        return 0
-    if asks and not shell.assume_yes:
-        raise ScriptError("these steps need confirmation, so nothing ran (use --yes or a policy rule):\n  "
-                          + "\n  ".join(asks), path, 0, 126)
+            d = decide(plan, shell, shell.rules, planned=result is not None)
+            if d.action == "deny":
+                raise ScriptError(f"refused, so nothing ran: {d.reason}", path, step.line, 126)
+            if d.action == "ask":
+                asks.append(f"line {step.line}: {shell.text(plan)} [{d.risk.summary()}]")
+        if dry_run:
+            for step, plan, result in plans:
+                risk = decide(plan, shell, shell.rules, planned=result is not None).risk.summary()
+                kind = "plan" if result is not None else "cmd "
+                shell.renderer.item(1, f"line {step.line} {kind}  {shell.text(plan)}    [{risk}]")
+            return 0
+        if asks and not shell.assume_yes:
+            raise ScriptError("these steps need confirmation, so nothing ran (use --yes or a policy rule):\n  "
+                              + "\n  ".join(asks), path, 0, 126)
 
     status = 0
     for step, plan, result in plans:

@@ -389,9 +389,10 @@ def calls(draw):
         return Call(cmd.name, tuple(args))
     if cmd.name == "command" and not any(name in ("short", "long") for name, _ in args):
         args.insert(0, ("short", True))     # without -v or -V, `command NAME …` runs NAME
-    if cmd.name in ("export", "local"):     # NAME=VALUE after them is one word, as bash reads it
+    if any(p.type == "assignment" for p in cmd.params):   # NAME=VALUE after them is one word, as bash reads it
         args = [(name, tuple(one_word(w) if isinstance(w.parts[0], (Lit, Glob))
-                                and re.match(r"[A-Za-z_]\w*=", w.parts[0].text) else w for w in value))
+                                and re.match(r"[A-Za-z_]\w*=", w.parts[0].text) else w for w in value)
+                       if isinstance(value, tuple) else value)
                 for name, value in args]
     redirects = tuple(Redirect(op, Word.lit("") if op in ("2>&1", ">&2") else draw(words(globbing=False)))
                       for op in draw(st.lists(st.sampled_from([">", ">>", "<", "2>", "2>>", "2>&1", ">&2"]),

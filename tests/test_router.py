@@ -44,7 +44,7 @@ def test_existing_paths_keep_a_line_a_command(work):
     ("while you are at it list the logs", True),
     ("shopt -s nullglob", False),                        # bash's own words: a line for another shell
     ("[[ -d build && make", False),                  # an unclosed [[ stays a command (its error shows)
-    ("mapfile -t names < list", False),
+    ("shopt -s nullglob extglob", False),
     ("gti log --oneline -n 5", False),                  # flags: a program's line, not language
     ("hg log | head", False),
     ("greet a b; echo $?", False),                      # a function not yet defined: one English word

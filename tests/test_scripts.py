@@ -36,6 +36,24 @@ def test_format_parses_params_comments_background_and_error_mode():
         (7, "find {dir} -mtime +{days}", False, False), (9, "say hello", True, True), (10, "wait", False, True)]
 
 
+def test_a_command_over_several_lines_is_one_step():
+    s = parse_script("for i in 1 2\ndo\n  echo $i  # each\ndone\nf() {\n  echo ${HOME}\n}\n"
+                     "a=(x\n  y)\necho one \\\n  two &\necho last\n", "x.nls")
+    assert [(st.line, st.text, st.background) for st in s.steps] == [
+        (1, "for i in 1 2\ndo\n  echo $i  # each\ndone", False), (5, "f() {\n  echo ${HOME}\n}", False),
+        (8, "a=(x\n  y)", False), (10, "echo one   two", True), (12, "echo last", False)]
+
+
+def test_a_bash_style_script_runs_its_functions_loops_and_arrays(nlsh, work):
+    path = write(work / "s.sh", '#!/usr/bin/env nlsh\ngreet() {\n  local who=${1:-world}\n  echo "hi $who"\n}\n'
+                 'names=(ann "bo b")\nfor n in "${names[@]}"; do\n  greet "$n"\ndone\n'
+                 'if [ -d . ]; then\n  echo dir \\\n    here\nfi\necho ${HOME:+home}\n')
+    r = nlsh(path)
+    assert (r.status, r.out, r.err) == (0, "hi ann\nhi bo b\ndir here\nhome\n", "")
+    r = nlsh("run", write(work / "t.sh", "greet bob\ngreet() { echo hi; }\n"))
+    assert r.status == 127 and "greet" in r.err         # called before it is defined, as in bash
+
+
 @pytest.mark.parametrize("text,message", [
     ("param days = 1\necho {dyas}", "x.nls:2: unknown parameter {dyas} (did you mean days?)"),
     ("# nls 2\necho hi", "x.nls:1: this is an nls 2 script; this nlsh reads nls 1"),

@@ -33,7 +33,7 @@ def test_declare_sets_variables_a_functions_own_unless_g(sh):
     assert "'1x=2': not a variable name" in sh("declare 1x=2").err
 
 
-@pytest.mark.parametrize("flag", ["-a", "-A", "-i", "-n"])
+@pytest.mark.parametrize("flag", ["-i", "-l", "-u", "-n"])
 def test_declare_says_what_nlsh_does_not_have(sh, flag):
     r = sh(f"declare {flag} x")
     assert r.status == 1 and "variables are not in nlsh" in r.err and r.err.count("\n") == 1

@@ -13,6 +13,7 @@ import stat
 
 from nlsh.kernel.context import Args, CommandError, Context
 from nlsh.kernel.expand import arithmetic, expand_word, posix_glob
+from nlsh.kernel.variables import Array
 from nlsh.lang.lexer import pattern_segments
 from nlsh.lang.plan import Plan, Word
 from nlsh.lang.signature import Param
@@ -51,11 +52,14 @@ def _true(node: tuple, ctx: Context) -> bool:
     if op in ("==", "=", "!="):
         matched = fnmatch.fnmatchcase(left, posix_glob(_pattern(right, ctx, _glob_escape)))
         return matched if op != "!=" else not matched
-    if op == "=~":
+    if op == "=~":             # the match and its groups go to ${BASH_REMATCH[@]}, as in bash
         try:
-            return re.search(_pattern(right, ctx, re.escape), left) is not None
+            m = re.search(_pattern(right, ctx, re.escape), left)
         except re.error as e:
             raise CommandError(f"=~ {right}: not a regular expression ({e})", 2) from None
+        groups = () if m is None else (m.group(), *(g or "" for g in m.groups()))
+        ctx.env.set_array("BASH_REMATCH", Array(enumerate(groups)))
+        return m is not None
     right_text = _text(right, ctx)
     if op in ("<", ">"):
         return left < right_text if op == "<" else left > right_text

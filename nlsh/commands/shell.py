@@ -9,6 +9,7 @@ from collections.abc import Generator, Iterator
 
 from nlsh.kernel.context import Args, CommandError, Context, LoopControl, Return
 from nlsh.kernel.expand import posix_glob
+from nlsh.kernel.variables import Array, declaration
 from nlsh.lang.errors import did_you_mean
 from nlsh.lang.plan import Plan
 from nlsh.lang.signature import Param
@@ -379,27 +380,29 @@ def group(ctx: Context, a: Args) -> Iterator[object]:
          "status 1 at the end of the input.",
          params=[Param("raw", "flag", ("-r",), "keep backslashes (nlsh always does)"),
                  Param("prompt", "str", ("-p",), "show PROMPT first (on a terminal)", metavar="PROMPT"),
+                 Param("array", "str", ("-a",), "put the words in the array NAME (${NAME[0]} …)", metavar="NAME"),
                  Param("names", "str", variadic=True, metavar="NAME")],
          input="any", output="none", category="shell", planned=False, shell_state=True,
          examples=[Example("print each line of names.txt with a dash", 'cat names.txt | while read n; do echo "- $n"; done',
                            "- ann\n- bob", {"names.txt": "ann\nbob\n"})])
 def read(ctx: Context, a: Args) -> None:
-    names = list(a.names or ["REPLY"])
-    for name in names:
+    names = list(a.names or ([] if a.array else ["REPLY"]))
+    for name in names + ([a.array] if a.array else []):
         if not name.isidentifier():
             raise CommandError(f"{name!r}: not a variable name")
     if a.prompt and ctx.shell.interactive:
         ctx.stderr.write(a.prompt)
         ctx.stderr.flush()
     item = next(iter(ctx.input), None) if ctx.input is not None else None
-    if item is None:                          # the end: the variables are emptied, as in bash
-        for name in names:
-            ctx.env[name] = ""
+    line = "" if item is None else plain_line(item)
+    if a.array:
+        ctx.env.set_array(a.array, Array(enumerate(line.split())))
+    if names:
+        fields = line.strip().split(None, len(names) - 1)
+        for i, name in enumerate(names):
+            ctx.env[name] = fields[i] if i < len(fields) else ""      # at the end: emptied, as in bash
+    if item is None:
         ctx.status = 1
-        return
-    fields = plain_line(item).strip().split(None, len(names) - 1)
-    for i, name in enumerate(names):
-        ctx.env[name] = fields[i] if i < len(fields) else ""
 
 
 @command("break", "Leave the loop (the Nth enclosing one with N).",
@@ -477,8 +480,9 @@ def set_(ctx: Context, a: Args) -> Iterator[str]:
     shell = ctx.shell
     words = list(a.words)
     if not words:
-        for name in sorted(shell.env):
-            yield f"{name}={shell.env[name]}"
+        for name in sorted({*shell.env, *shell.env.arrays}):
+            array = shell.env.arrays.get(name)
+            yield f"{name}={shell.env[name]}" if array is None else declaration(name, shell.env).split(" ", 2)[2]
         return
     if words in (["-o"], ["+o"]):
         for name in OPTIONS:
@@ -584,24 +588,6 @@ def trap(ctx: Context, a: Args) -> Iterator[str]:
                            "exit ends a script; Ctrl-C cancels the running command)")
 
 
-@command("local", "Give variables a value for the running function only (NAME or NAME=VALUE), as in bash.",
-         params=[Param("names", "str", variadic=True, required=True, metavar="NAME[=VALUE]")],
-         output="none", category="shell", shell_state=True, planned=False,
-         examples=[Example("a variable inside a function only", "x=out; f() { local x=in; echo $x; }; f; echo $x",
-                           "in\nout")])
-def local(ctx: Context, a: Args) -> None:
-    if not ctx.frames:
-        raise CommandError("can only be used in a function")
-    hidden = ctx.frames[-1]
-    for item in a.names:
-        name, _, value = item.partition("=")
-        if not name.isidentifier():
-            raise CommandError(f"'{item}': not a variable name")
-        if name not in hidden:
-            hidden[name] = ctx.env.get(name)
-        ctx.env[name] = value
-
-
 @command("exit", "Leave the shell with a status (default: the last one).",
          params=[Param("status", "int", metavar="N")],
          output="none", category="shell", shell_state=True,
@@ -611,4 +597,4 @@ def exit_(ctx: Context, a: Args) -> None:
 
 
 COMMANDS = [history, alias, unalias, help_, source, dot, for_, arith_for, arith_command, let, while_, until, if_, case, subshell, group, function,
-            return_, shift, set_, trap, eval_, exec_, local, read, break_, continue_, exit_]
+            return_, shift, set_, trap, eval_, exec_, read, break_, continue_, exit_]

@@ -11,7 +11,9 @@ import signal
 import time
 from collections.abc import Iterator
 
+from nlsh.kernel.assign import assign
 from nlsh.kernel.context import Args, CommandError, Context
+from nlsh.kernel.expand import subscript
 from nlsh.lang.signature import Param
 from nlsh.lang.values import Duration, Size
 from nlsh.records import Record
@@ -126,17 +128,15 @@ def env(ctx: Context, a: Args) -> Iterator[str]:
 
 
 @command("export", "Set environment variables: export NAME=VALUE.",
-         params=[Param("assignments", "word", variadic=True, required=True, metavar="NAME=VALUE")],
+         params=[Param("assignments", "assignment", variadic=True, required=True, metavar="NAME=VALUE")],
          output="none", category="system", shell_state=True,
          examples=[Example("set EDITOR to vim", "export EDITOR=vim", "vim", check="echo $EDITOR")])
 def export(ctx: Context, a: Args) -> None:
-    """The status is the last ``$(…)``'s, as bash gives for ``x=$(cmd)`` (which is export here)."""
+    """Also what ``NAME=VALUE`` on its own line runs (every nlsh variable is
+    exported; ``export NAME`` alone changes nothing). The status is the last
+    ``$(…)``'s, as bash gives for ``x=$(cmd)``."""
     ctx.status = ctx.substituted
-    for item in a.assignments:
-        name, eq, value = item.partition("=")
-        if not eq or not name.replace("_", "a").isalnum() or name[0].isdigit():
-            raise CommandError(f"not a NAME=VALUE assignment: {item!r}")
-        ctx.env[name] = value
+    assign(ctx, a.assignments)
 
 
 @command("unset", "Remove environment variables.",
@@ -144,8 +144,15 @@ def export(ctx: Context, a: Args) -> None:
          output="none", category="system", shell_state=True,
          examples=[Example("forget the variable TMPDIR", "unset TMPDIR")])
 def unset(ctx: Context, a: Args) -> None:
+    """``unset NAME[INDEX]`` removes one element of an array."""
     for n in a.names:
-        ctx.env.pop(n, None)
+        name, bracket, index = n.partition("[")
+        if not name.isidentifier() or bracket and not index.endswith("]"):
+            raise CommandError(f"'{n}': not a variable name")
+        if bracket:
+            ctx.env.unset_element(name, subscript(name, index[:-1], ctx.shell, expanded=True))
+        else:
+            ctx.env.pop(n, None)
 
 
 @command("which", "Where a command comes from: a built-in, an alias or a program on PATH.",

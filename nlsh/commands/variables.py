@@ -1,16 +1,18 @@
 """Variables and their attributes, as bash scripts set them: declare (typeset),
-readonly, and getopts for a script's or function's options."""
+local, readonly, arrays, and getopts for a script's or function's options."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
+from nlsh.kernel.assign import assign
 from nlsh.kernel.context import Args, CommandError, Context
+from nlsh.kernel.variables import Array, declaration
 from nlsh.lang.signature import Param
+from nlsh.records import plain_line
 from nlsh.registry import Example, command
 
-_NOT_HERE = {"i": "integer", "a": "array", "A": "associative array", "l": "lower-case", "u": "upper-case",
-             "n": "name reference"}
+_NOT_HERE = {"i": "integer", "l": "lower-case", "u": "upper-case", "n": "name reference"}
 _DECLARE_PARAMS = [
     Param("readonly", "flag", ("-r",), "make the names read-only"),
     Param("export", "flag", ("-x",), "export (every nlsh variable is in its programs' environment)"),
@@ -18,20 +20,24 @@ _DECLARE_PARAMS = [
     Param("print", "flag", ("-p",), "show the names (every variable without names) as declare lines"),
     Param("functions", "flag", ("-f",), "show the functions' definitions"),
     Param("function_names", "flag", ("-F",), "show the functions' names"),
+    Param("array", "flag", ("-a",), "arrays: NAME=(WORD …), ${NAME[0]}, \"${NAME[@]}\""),
+    Param("assoc", "flag", ("-A",), "associative arrays: NAME=([KEY]=VALUE …), ${NAME[KEY]}"),
     *(Param(f"attr_{letter}", "flag", (f"-{letter}",), f"{kind} variables (not in nlsh)")
       for letter, kind in _NOT_HERE.items()),
-    Param("names", "word", variadic=True, metavar="NAME[=VALUE]"),
+    Param("names", "assignment", variadic=True, metavar="NAME[=VALUE]"),
 ]
 
 
-def _declare(ctx: Context, a: Args) -> Iterator[str]:
+def _declare(ctx: Context, a: Args, local: bool = False) -> Iterator[str]:
     for letter, kind in _NOT_HERE.items():
         if getattr(a, f"attr_{letter}"):
             raise CommandError(f"-{letter}: {kind} variables are not in nlsh (!LINE runs a line in $SHELL)")
+    if a.array and a.assoc:
+        raise CommandError("-a and -A: a variable is one kind of array")
     env = ctx.env
     if a.functions or a.function_names:
         functions = ctx.shell.functions
-        for name in a.names or sorted(functions):
+        for name in [n.name for n in a.names] or sorted(functions):
             if name not in functions:
                 ctx.warn(f"{name}: not a function")
             elif a.functions:
@@ -40,65 +46,58 @@ def _declare(ctx: Context, a: Args) -> Iterator[str]:
                 yield f"declare -f {name}"
         return
     if a.print or not a.names:
-        names = a.names or sorted(env)
+        names = [n.name for n in a.names] or sorted(
+            n for n in {*env, *env.arrays} if (not (a.array or a.assoc) or n in env.arrays and (
+                env.arrays[n].assoc == a.assoc)))
         for name in names:
-            if name not in env:
+            if not env.declared(name):
                 ctx.warn(f"{name}: not found")
             else:
                 yield declaration(name, env)
         return
-    _assign(ctx, a.names, readonly=a.readonly, own=bool(ctx.frames) and not a.glob)
-
-
-def declaration(name: str, env) -> str:
-    """``declare -x NAME="VALUE"`` as bash prints it (``-rx`` when read-only)."""
-    value = "".join("\\" + c if c in '"\\$`' else c for c in env[name])
-    return f'declare -{"r" if name in env.readonly else ""}x {name}="{value}"'
-
-
-def _assign(ctx: Context, items: tuple[str, ...], *, readonly: bool, own: bool) -> None:
-    """NAME or NAME=VALUE each; ``own``: the running function's (as ``local``)."""
-    env = ctx.env
-    for item in items:
-        name, eq, value = item.partition("=")
-        if not name.isidentifier():
-            raise CommandError(f"'{item}': not a variable name")
-        if own:
-            hidden = ctx.frames[-1]
-            if name not in hidden:
-                hidden[name] = env.get(name)
-        if eq:
-            env[name] = value
-        elif own:
-            env.setdefault(name, "")
-        if readonly:
-            env.readonly.add(name)
+    assign(ctx, a.names, readonly=a.readonly, own=local or bool(ctx.frames) and not a.glob,
+           kind="A" if a.assoc else "a" if a.array else "")
 
 
 declare = command(
-    "declare", "Set variables, as in bash: declare [-r] [-g] NAME[=VALUE]…; in a function the names are its own "
-    "(as local) unless -g; -r makes them read-only; -p (or no names) shows them; -f/-F the functions.",
+    "declare", "Set variables, as in bash: declare [-r] [-g] [-a|-A] NAME[=VALUE]…; in a function the names are "
+    "its own (as local) unless -g; -r makes them read-only; -a/-A arrays; -p (or no names) shows them; "
+    "-f/-F the functions.",
     params=_DECLARE_PARAMS, output="text", category="shell", shell_state=True, planned=False, flags_first=True,
     examples=[Example("a constant", "declare -r limit=10; echo $limit", "10")])(_declare)
 
 typeset = command(
-    "typeset", "bash's other name for declare: typeset [-r] [-g] NAME[=VALUE]….",
+    "typeset", "bash's other name for declare: typeset [-r] [-g] [-a|-A] NAME[=VALUE]….",
     params=_DECLARE_PARAMS, output="text", category="shell", shell_state=True, planned=False,
     flags_first=True, examples=[Example("a constant", "typeset -r limit=10; echo $limit", "10")])(_declare)
+
+
+@command("local", "Give variables a value for the running function only (NAME or NAME=VALUE), as in bash; "
+         "takes declare's options (-a, -A, -r).",
+         params=_DECLARE_PARAMS, output="text", category="shell", shell_state=True, planned=False,
+         flags_first=True,
+         examples=[Example("a variable inside a function only", "x=out; f() { local x=in; echo $x; }; f; echo $x",
+                           "in\nout")])
+def local(ctx: Context, a: Args) -> Iterator[str]:
+    if not ctx.frames:
+        raise CommandError("can only be used in a function")
+    if not a.names:
+        raise CommandError("a NAME is needed: local NAME[=VALUE]…")
+    yield from _declare(ctx, a, local=True)
 
 
 @command("readonly", "Make variables read-only (NAME or NAME=VALUE), as in bash: a new value or unset is an "
          "error; with no names, list them.",
          params=[Param("print", "flag", ("-p",), "list the read-only variables"),
-                 Param("names", "word", variadic=True, metavar="NAME[=VALUE]")],
+                 Param("names", "assignment", variadic=True, metavar="NAME[=VALUE]")],
          output="text", category="shell", shell_state=True, planned=False, flags_first=True,
          examples=[Example("a constant", "readonly LIMIT=10; echo $LIMIT", "10")])
 def readonly(ctx: Context, a: Args) -> Iterator[str]:
     if a.print or not a.names:
-        for name in sorted(n for n in ctx.env.readonly if n in ctx.env):
+        for name in sorted(n for n in ctx.env.readonly if ctx.env.declared(n)):
             yield declaration(name, ctx.env)
         return
-    _assign(ctx, a.names, readonly=True, own=False)
+    assign(ctx, a.names, readonly=True)
 
 
 @command("getopts", "Parse a script's or function's options, as in bash: while getopts 'ab:' opt; do case $opt "
@@ -164,4 +163,41 @@ def getopts(ctx: Context, a: Args) -> None:
     shell.getopts_at = (index, at)
 
 
-COMMANDS = [declare, typeset, readonly, getopts]
+_MAPFILE_PARAMS = [
+    Param("trim", "flag", ("-t",), "drop each line's newline"),
+    Param("count", "count", ("-n",), "read at most COUNT lines (0: all)", metavar="COUNT"),
+    Param("skip", "count", ("-s",), "skip the first COUNT lines", metavar="COUNT"),
+    Param("name", "str", metavar="NAME"),
+]
+
+
+def _mapfile(ctx: Context, a: Args) -> None:
+    name = a.name or "MAPFILE"
+    if not name.isidentifier():
+        raise CommandError(f"'{name}': not a variable name")
+    lines: list[str] = []
+    for k, item in enumerate(ctx.input if ctx.input is not None else ()):
+        if k < (a.skip or 0):
+            continue
+        if a.count and len(lines) >= a.count:
+            break
+        line = plain_line(item)
+        lines.append(line.removesuffix("\n") if a.trim else line)
+    ctx.env.set_array(name, Array(enumerate(lines)))
+
+
+mapfile = command(
+    "mapfile", "Read the lines of the input into an array, as in bash: mapfile -t NAME < FILE "
+    "(MAPFILE if no NAME); -t drops the newlines, -n COUNT reads at most COUNT lines, -s COUNT skips some.",
+    params=_MAPFILE_PARAMS, input="any", output="none", category="shell", shell_state=True, planned=False,
+    examples=[Example("the lines of a file as an array", "mapfile -t lines < names.txt; echo ${#lines[@]}", "2",
+                      {"names.txt": "ann\nbob\n"})])(_mapfile)
+
+readarray = command(
+    "readarray", "bash's other name for mapfile: readarray -t NAME < FILE.",
+    params=_MAPFILE_PARAMS, input="any", output="none", category="shell", shell_state=True, planned=False,
+    examples=[Example("the lines of a file as an array", "readarray -t lines < names.txt; echo ${lines[1]}", "bob",
+                      {"names.txt": "ann\nbob\n"})])(_mapfile)
+
+
+COMMANDS = [declare, typeset, local, readonly, mapfile, readarray, getopts]

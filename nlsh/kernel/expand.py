@@ -5,13 +5,16 @@ from __future__ import annotations
 import fnmatch
 import glob as _glob
 import os
+import re
 import shlex
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from nlsh.kernel.context import Args, CommandError
-from nlsh.lang.plan import CASE_OPS, WORD_OPS, Arith, Call, Glob, Lit, Plan, Sub, Tilde, Var, Word
+from nlsh.kernel.variables import Assignment
+from nlsh.lang.errors import ParseError
+from nlsh.lang.plan import CASE_OPS, WORD_OPS, Arith, ArrayLit, Call, Glob, Lit, Plan, Sub, Tilde, Var, Word
 from nlsh.lang.signature import GLOBBING_TYPES, Param
 
 if TYPE_CHECKING:
@@ -42,15 +45,21 @@ def expand_word(word: Word, shell: Shell, globbing: bool = True, run: Run | None
             fields[-1].add(p.text)
         elif isinstance(p, Glob):
             fields[-1].add(p.text, posix_glob(p.text))
-        elif isinstance(p, Var) and p.name == "@" and not p.op:
-            for k, arg in enumerate(getattr(shell, "positional", [])):     # "$@": a word per argument
+        elif isinstance(p, Var) and p.every:
+            values = var_values(p, shell, assign=run is not None)
+            if p.quoted and "*" in (p.name, p.index):       # "${a[*]}", "$*": one word
+                values = [" ".join(values)]
+            for k, value in enumerate(values):              # "${a[@]}", "$@": a word each
                 if k:
                     fields.append(_Field())
-                fields[-1].add(arg)
+                if value or p.quoted:
+                    fields[-1].add(value)
         elif isinstance(p, Var):
             value = var_value(p, shell, assign=run is not None)
             if value or p.quoted:       # an unquoted empty $x adds nothing, not even an empty word
                 fields[-1].add(value)
+        elif isinstance(p, ArrayLit):
+            raise CommandError(f"{p.source()}: ( … ) makes an array only in an assignment: NAME=(WORD …)")
         elif isinstance(p, Tilde) and p.user:
             fields[-1].add(os.path.expanduser("~" + p.user))    # an unknown user's stays ~NAME, as in bash
         elif isinstance(p, Tilde):
@@ -94,8 +103,91 @@ def expand_word(word: Word, shell: Shell, globbing: bool = True, run: Run | None
 
 def var_value(var: Var, shell: Shell, assign: bool = True) -> str:
     """``$x`` with its ``${x%suffix}``-style operation applied, as bash does.
-    ``${x:=WORD}`` sets ``x`` only when ``assign`` (not while a plan is judged)."""
+    ``${x:=WORD}`` sets ``x`` only when ``assign`` (not while a plan is judged).
+    Every element of ``${a[@]}`` and its kin, joined by spaces."""
+    if var.every:
+        return " ".join(var_values(var, shell, assign))
+    return _changed(var, _lookup(var, shell, assign), shell, assign)
+
+
+def var_values(var: Var, shell: Shell, assign: bool = True) -> list[str]:
+    """The values ``${a[@]}``, ``${a[*]}``, ``$@`` and ``$*`` stand for, with
+    ``op`` applied to each; ``${#a[@]}`` their count, ``${!a[@]}`` their indices;
+    ``${a[@]:OFF:LEN}`` the elements from OFF on."""
+    items = _elements(var, shell)
+    if var.op == "keys":
+        return [str(key) for key, _ in items]
+    if var.op == "length":
+        return [str(len(items))]
+    values = [value for _, value in items]
+    if var.op in WORD_OPS:
+        joined = " ".join(values) if items else None
+        missing = joined is None or (var.op[0] == ":" and not joined)
+        return [_operand_op(var, joined, shell, assign)] if missing or var.op[-1] in "+?" else values
+    if var.op == ":":
+        if var.name in ("@", "*"):              # ${@:1} starts at $1, ${@:0} at $0
+            values = ["nlsh", *values]
+        try:
+            return _slice(values, var.arg)
+        except ValueError as e:
+            raise CommandError(f"{var.source()}: {e}") from None
+    return [_changed(var, value, shell, assign) for value in values]
+
+
+def _elements(var: Var, shell: Shell) -> list[tuple[int | str, str]]:
+    """(index, value) of every element: the arguments for ``$@``, one element for a plain variable."""
+    if var.name in ("@", "*"):
+        return list(enumerate(getattr(shell, "positional", []), 1))
+    array = shell.env.arrays.get(var.name)
+    if array is not None:
+        return array.ordered()
     value = _value(var.name, shell)
+    return [] if value is None else [(0, value)]
+
+
+def _lookup(var: Var, shell: Shell, assign: bool) -> str | None:
+    """The value ``var`` reads before its operation: ``${a[i]}`` an element,
+    ``${!ref}`` the variable (or ``a[i]``) that ``$ref`` names."""
+    if var.op == "indirect":
+        target = _value(var.name, shell) or ""
+        name, bracket, index = target.partition("[")
+        if not (name.isidentifier() or name.isdigit()) or (bracket and not index.endswith("]")):
+            raise CommandError(f"${{!{var.name}}}: {target!r} is not a variable name")
+        return _lookup(Var(name, index=index[:-1]), shell, assign)
+    if var.index:
+        return element(var.name, var.index, shell, assign)
+    return _value(var.name, shell)
+
+
+def element(name: str, index: str, shell: Shell, assign: bool = True, expanded: bool = False) -> str | None:
+    """``${name[index]}``: None when there is no such element."""
+    key = subscript(name, index, shell, assign, expanded)
+    array = shell.env.arrays.get(name)
+    if array is None:
+        return _value(name, shell) if key == 0 else None
+    return array.get(key)
+
+
+def subscript(name: str, index: str, shell: Shell, assign: bool = True, expanded: bool = False) -> int | str:
+    """The key ``name[index]`` stands for: for an associative array the text
+    of ``index`` (expanded unless ``expanded``), else its arithmetic value,
+    a negative one counting back from the end (``${a[-1]}``: the last element)."""
+    array = shell.env.arrays.get(name)
+    if array is not None and array.assoc:
+        return index if expanded else _expanded(index, shell, assign)
+    try:
+        n = arithmetic(index, shell, assign)
+    except ValueError as e:
+        raise CommandError(f"{name}[{index}]: {e}") from None
+    if n < 0:
+        n += array.next_index if array is not None else 1 if shell.env.get(name) is not None else 0
+        if n < 0:
+            raise CommandError(f"{name}[{index}]: bad array subscript")
+    return n
+
+
+def _changed(var: Var, value: str | None, shell: Shell, assign: bool) -> str:
+    """``value`` with ``var``'s operation applied."""
     op = var.op
     if op in WORD_OPS:
         return _operand_op(var, value, shell, assign)
@@ -134,12 +226,21 @@ def arithmetic(expr: str, shell: Shell, assign: bool = True) -> int:
     from nlsh.lang import arith  # only for lines that compute
 
     def lookup(name: str) -> str:
-        if not name.startswith("${"):
-            return var_value(Var(name), shell)
-        from nlsh.lang.lexer import operand_word
-        return "".join(expand_word(operand_word(name), shell, False, _nothing_to_run if assign else None))
+        if name.startswith("${"):
+            return _expanded(name, shell, assign)
+        base, bracket, index = name.partition("[")
+        if bracket:                             # a[i+1]: an element
+            return element(base, index[:-1], shell, assign) or ""
+        return var_value(Var(name), shell)
 
-    return arith.evaluate(expr, lookup, (lambda name, value: shell.env.__setitem__(name, value)) if assign else None)
+    def set_variable(name: str, value: str) -> None:
+        base, bracket, index = name.partition("[")
+        if bracket:
+            shell.env.set_element(base, subscript(base, index[:-1], shell), value)
+        else:
+            shell.env[name] = value
+
+    return arith.evaluate(expr, lookup, set_variable if assign else None)
 
 
 def _value(name: str, shell: Shell) -> str | None:
@@ -151,7 +252,7 @@ def _value(name: str, shell: Shell) -> str | None:
     and fg take it); ``$RANDOM`` (0–32767), ``$SECONDS`` since the shell
     started, ``$HOSTNAME``, ``$UID`` and ``$EUID``, unless set as variables."""
     if name[0].isalpha() or name[0] == "_":
-        value = shell.env.get(name)
+        value = shell.env.value(name)          # an array's: ${a[0]}
         if value is None and name in DYNAMIC:
             return DYNAMIC[name](shell)
         return value
@@ -212,18 +313,28 @@ def _operand_op(var: Var, value: str | None, shell: Shell, assign: bool) -> str:
 
 def _operand(var: Var, shell: Shell, assign: bool) -> str:
     """The expanded WORD of ``var`` (which holds no ``$(…)``: the lexer refuses one)."""
+    return _expanded(var.arg, shell, assign, var.quoted)
+
+
+def _expanded(text: str, shell: Shell, assign: bool, quoted: bool = False) -> str:
+    """``text`` (an operand, a subscript, a key) read as one word and expanded;
+    with ``assign`` false a ``${y:=…}`` in it does not assign."""
     from nlsh.lang.lexer import operand_word
-    run = _nothing_to_run if assign else None     # with no run, a nested ${y:=…} does not assign either
-    return "".join(expand_word(operand_word(var.arg, var.quoted), shell, False, run))
+    try:
+        word = operand_word(text, quoted)
+    except ParseError as e:
+        raise CommandError(f"{text}: {e.message}") from None
+    return "".join(expand_word(word, shell, False, _nothing_to_run if assign else None))
 
 
 def _nothing_to_run(plan: Plan) -> str:
     raise AssertionError("operand_word refuses $(…)")
 
 
-def _slice(value: str, arg: str) -> str:
-    """``${x:OFF}`` / ``${x:OFF:LEN}``; a negative offset counts from the end, a
-    negative length stops that far before the end (bash)."""
+def _slice(value: Sequence, arg: str) -> Sequence:
+    """``${x:OFF}`` / ``${x:OFF:LEN}`` (of a value's letters, or of elements);
+    a negative offset counts from the end, a negative length stops that far
+    before the end (bash)."""
     off, _, length = arg.partition(":")
     start = int(off)
     start = max(0, len(value) + start) if start < 0 else start
@@ -345,6 +456,8 @@ def _expand_option(param: Param, raw: object, shell: Shell, run: Run | None) -> 
 def _expand_value(param: Param, value: object, shell: Shell, many: bool, run: Run | None) -> list:
     if not isinstance(value, Word):
         return [value]
+    if param.type == "assignment":
+        return [expand_assignment(value, shell, run)]
     strings = expand_word(value, shell, param.type in GLOBBING_TYPES, run)
     if not strings and not many and not value.subs and not any(isinstance(p, Glob) for p in value.parts):
         strings = [""]      # an empty $x where one value is bound when the line is read: the value is ""
@@ -357,6 +470,36 @@ def _expand_value(param: Param, value: object, shell: Shell, many: bool, run: Ru
         return [param.convert(s) for s in strings]
     except ValueError as e:
         raise CommandError(f"bad value {strings[0]!r} for {param.flags[0] if param.flags else param.label}: {e}") from None
+
+
+_ASSIGNMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?:\[(.*?)\])?(\+?)=(.*)", re.DOTALL)
+
+
+def expand_assignment(word: Word, shell: Shell, run: Run | None = None) -> Assignment:
+    """The Assignment ``word`` (``NAME=VALUE``, ``NAME[INDEX]+=VALUE``,
+    ``NAME=(WORD …)``, ``NAME``) stands for; an array's words are globbed and
+    give a value each, as in bash."""
+    parts = word.parts
+    array = parts[-1] if isinstance(parts[-1], ArrayLit) else None
+    text = "".join(expand_word(Word(parts[:-1] if array else parts), shell, False, run))
+    m = _ASSIGNMENT.fullmatch(text)
+    if m is None:
+        if text.isidentifier() and array is None:
+            return Assignment(text)
+        raise CommandError(f"'{text}': not a variable name")
+    name, index, append, value = m.groups()
+    if array is None:
+        return Assignment(name, value, index, append=bool(append))
+    if index is not None:
+        raise CommandError(f"'{word.source()}': an array's element cannot hold an array")
+    items: list[tuple[str | None, str]] = []
+    for key, element_word in array.items:
+        if key is None:
+            items.extend((None, v) for v in expand_word(element_word, shell, True, run))
+            continue
+        key_text = _expanded(key, shell, run is not None)
+        items.append((key_text, "".join(expand_word(element_word, shell, False, run))))
+    return Assignment(name, items=items, append=bool(append))
 
 
 def traced(cmd: Command, call: Call, args: Args, shell: Shell) -> str:
@@ -373,14 +516,14 @@ def traced(cmd: Command, call: Call, args: Args, shell: Shell) -> str:
         param = cmd.signature.param(name)
         value = next(options)[1] if options is not None and not param.positional else getattr(args, name)
         if param.positional:
-            words.extend(str(v) for v in (value if param.variadic else [value]))
+            words.extend(v if isinstance(v, Assignment) else str(v) for v in (value if param.variadic else [value]))
         elif param.type == "flag":
             words.append(param.flags[0])
         elif param.type == "command":
             words.extend([param.flags[0], *value])
         else:
             words.extend([param.flags[0], str(value)])
-    return shlex.join(words)
+    return " ".join(str(w) if isinstance(w, Assignment) else shlex.quote(w) for w in words)
 
 
 class Unbound(CommandError):

@@ -24,6 +24,7 @@ from nlsh.kernel.context import MAX_LINE, Cancelled, CommandError, Context, Loop
 from nlsh.kernel.expand import Unbound, expand_args, expand_argv, expand_word, traced
 from nlsh.kernel.functions import function_command
 from nlsh.kernel.terminal import give_terminal
+from nlsh.kernel.variables import Array
 from nlsh.lang.plan import Call, Chain, Pipeline, Plan
 from nlsh.records import Partial, plain_line
 
@@ -236,6 +237,7 @@ def run_pipeline(pipeline: Pipeline, job: Job) -> int:
         stage.done.wait()
         if stage.thread is not None:
             stage.thread.join()
+    job.shell.env.set_array("PIPESTATUS", Array(enumerate(str(s.status or 0) for s in stages)))
     if "pipefail" in job.shell.options:     # the last stage that failed gives the status
         return next((s.status for s in reversed(stages) if s.status), 0)
     return stages[-1].status or 0

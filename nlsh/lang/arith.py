@@ -2,7 +2,8 @@
 
 Numbers (``12``, ``0x1f``, ``017`` octal, ``2#101``), variables (``x`` or
 ``$x``; unset or empty is 0; ``$1`` … and ``$#``, a function's arguments;
-``${x:-1}``-style forms), and bash's operators with its precedence:
+``${x:-1}``-style forms), array elements (``a[i+1]``: the lookup reads
+and sets them), and bash's operators with its precedence:
 ``, = += -= *= /= %= <<= >>= &= ^= |= ?: || && | ^ & == != < <= > >= << >>
 + - * / % ** ! ~ ++ --``. Division truncates toward zero, as in bash; ``&&``,
 ``||`` and ``?:`` evaluate only what they need. Nothing here runs a command.
@@ -19,7 +20,7 @@ _TOKEN = re.compile(r"""
       (?P<number>0[xX][0-9a-fA-F]+|[0-9]+\#[0-9a-zA-Z@_]+|[0-9]+)
     | \$\{(?P<braced_name>[A-Za-z_][A-Za-z0-9_]*|[0-9]+|\#)\}
     | \$(?P<dollar>[A-Za-z_][A-Za-z0-9_]*|[0-9]|\#)
-    | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
+    | (?P<name>[A-Za-z_][A-Za-z0-9_]*(?:\[[^\]]*\])?)
     | (?P<op><<=|>>=|\*\*|\+\+|--|<<|>>|<=|>=|==|!=|&&|\|\||[-+*/%&^|]=|[-+*/%<>=!~&^|?:,()])
     )""", re.VERBOSE)
 _BRACED = "__braced_"       # the k-th ${x:-0}-style form is read as the name __braced_k
@@ -234,7 +235,7 @@ def evaluate(expr: str, lookup: Lookup, assign: Assign = None, depth: int = 0) -
     written: dict[str, int] = {}
 
     def read(name: str) -> int:
-        if name in written:
+        if name in written and "[" not in name:     # a[i]: i may have changed since
             return written[name]
         if name.startswith(_BRACED):
             text = lookup(forms[int(name.removeprefix(_BRACED))])

@@ -8,7 +8,21 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 from nlsh.lang.errors import ParseError
-from nlsh.lang.plan import ASSIGN_OPS, CASE_OPS, WORD_OPS, Arith, Glob, Lit, Part, Plan, Sub, Tilde, Var, Word
+from nlsh.lang.plan import (
+    ASSIGN_OPS,
+    CASE_OPS,
+    WORD_OPS,
+    Arith,
+    ArrayLit,
+    Glob,
+    Lit,
+    Part,
+    Plan,
+    Sub,
+    Tilde,
+    Var,
+    Word,
+)
 
 # Parses the text of a ``$(…)``; without one (highlighting), its plan is empty.
 Nested = Callable[[str], Plan]
@@ -45,13 +59,18 @@ class Token:
         return self.value if isinstance(self.value, str) else self.value.source()
 
 
-_BRACED = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*|[0-9]+|[?#$])"
+_BRACED = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*|[0-9]+|[?#$@*])"
                      r"(?:(%%|%|##|#|:-|:=|:\+|:\?|-|=|\+|\?|//|/#|/%|/|\^\^|\^|,,|,|:)(.*))?$", re.DOTALL)
-_LENGTH = re.compile(r"^#([A-Za-z_][A-Za-z0-9_]*)$")
+_LENGTH = re.compile(r"^#([A-Za-z_][A-Za-z0-9_]*|[@*])$")
+_SUBSCRIPTED = re.compile(r"^([#!]?)([A-Za-z_][A-Za-z0-9_]*)\[")
+_INDIRECT = re.compile(r"^!([A-Za-z_][A-Za-z0-9_]*)$")
+# NAME=( or NAME+=( starting a word: an array's elements follow
+_ARRAY_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\+?=\(")
 _SLICE = re.compile(r"^ *-?[0-9]+(?:: *-?[0-9]+)?$")
 BRACED_FORMS = ("expected ${NAME}, ${NAME%SUFFIX}, ${NAME#PREFIX}, ${NAME/PATTERN/TEXT}, "
                 "${NAME:-DEFAULT}, ${NAME:=DEFAULT}, ${NAME:+ALTERNATIVE}, ${NAME:?MESSAGE}, "
-                "${NAME:OFFSET:LENGTH}, ${NAME^^}, ${NAME,,} or ${#NAME}")
+                "${NAME:OFFSET:LENGTH}, ${NAME^^}, ${NAME,,}, ${#NAME}, ${NAME[INDEX]}, ${NAME[@]}, ${#NAME[@]}, "
+                "${!NAME[@]} or ${!NAME}")
 
 
 def _wild(text: str) -> bool:
@@ -231,6 +250,11 @@ def tokenize(line: str, nested: Nested | None = None) -> list[Token]:
             i += 1
             continue
         start = i
+        compound = _ARRAY_ASSIGNMENT.match(line, i)
+        if compound is not None:          # NAME=(WORD …): an array
+            array, i = _array_literal(line, compound.end() - 1, nested)
+            tokens.append(Token("word", Word((Lit(compound.group()[:-1]), array)), start, i - start))
+            continue
         b = _WordBuilder()
         i = _read_word(line, i, b, nested, WORD_ENDS)
         tokens.extend(Token("word", w, start, i - start, c == "-") for w in b.words(start))
@@ -240,6 +264,64 @@ def tokenize(line: str, nested: Nested | None = None) -> list[Token]:
 
 
 WORD_ENDS = " \t\n|&;<>()"
+
+
+def _array_literal(line: str, i: int, nested: Nested | None) -> tuple[ArrayLit, int]:
+    """The ``(WORD …)`` whose ``(`` is at ``i`` (after ``NAME=``), and where it
+    ends: words across lines, ``#`` comments, ``[KEY]=WORD`` items, as in bash."""
+    start, n = i, len(line)
+    items: list[tuple[str | None, Word]] = []
+    i += 1
+    while True:
+        while i < n and line[i] in " \t\n":
+            i += 1
+        if i >= n:
+            raise ParseError("unterminated array (no ')' closing its '(')", start, 1)
+        c = line[i]
+        if c == ")":
+            break
+        if c == "#":
+            i = line.find("\n", i)
+            i = n if i < 0 else i
+            continue
+        if c in "|&;<>(":
+            raise ParseError(f"syntax error near {c!r} in an array's ( … )", i, 1)
+        key = None
+        if c == "[":
+            close = _subscript_end(line, i + 1)
+            if close > 0 and line.startswith("=", close + 1):
+                key, i = line[i + 1:close], close + 2
+                if not key:
+                    raise ParseError("empty [ ] before = in an array", i - 3, 3)
+        b = _WordBuilder()
+        word_start = i
+        i = _read_word(line, i, b, nested, WORD_ENDS)
+        if i < n and line[i] not in " \t\n)":
+            raise ParseError(f"syntax error near {line[i]!r} in an array's ( … )", i, 1)
+        words = b.words(word_start) if i > word_start else [Word.lit("")]
+        if key is not None and len(words) > 1:
+            raise ParseError(f"[{key}]= takes one word", word_start, i - word_start)
+        items.extend((key, w) for w in words)
+    end = i + 1
+    if end < n and line[end] not in WORD_ENDS:
+        raise ParseError(f"syntax error near {line[end]!r} (after an array's ')')", end, 1)
+    return ArrayLit(tuple(items)), end
+
+
+def _subscript_end(text: str, i: int) -> int:
+    """Where the ``]`` closing a ``[`` whose text starts at ``i`` is (``[…]`` nest); -1 if none."""
+    depth = 1
+    while i < len(text):
+        if text[i] == "\\":
+            i += 1
+        elif text[i] == "[":
+            depth += 1
+        elif text[i] == "]":
+            depth -= 1
+            if depth == 0:
+                return i
+        i += 1
+    return -1
 
 
 def _read_word(line: str, i: int, b: _WordBuilder, nested: Nested | None, ends: str) -> int:
@@ -658,6 +740,13 @@ def _variable(line: str, i: int, b: _WordBuilder, quoted: bool = False) -> int:
     if i + 1 < n and line[i + 1] == "{":
         end = _brace_end(line, i + 2, quoted)
         inner = line[i + 2:end] if end > 0 else ""
+        try:
+            array = _array_variable(inner, quoted) if end > 0 else None
+        except ParseError as e:
+            raise ParseError(e.message, i, end - i + 1) from None
+        if array is not None:
+            b.part(array)
+            return end + 1
         length = _LENGTH.match(inner)
         m = _BRACED.match(inner) if end > 0 and not length else None
         op, arg = (m.group(2) or "", m.group(3) or "") if m else ("", "")
@@ -690,3 +779,32 @@ def _variable(line: str, i: int, b: _WordBuilder, quoted: bool = False) -> int:
         return j
     b.part(Var(line[i + 1:j], quoted=quoted))
     return j
+
+
+def _array_variable(inner: str, quoted: bool) -> Var | None:
+    """The Var for ``${…}`` text with a subscript (``a[1]``, ``#a[@]``,
+    ``!a[@]``, ``a[@]%.txt``) or ``!NAME``; None for any other text."""
+    indirect = _INDIRECT.match(inner)
+    if indirect:
+        return Var(indirect.group(1), "indirect", quoted=quoted)
+    m = _SUBSCRIPTED.match(inner)
+    if m is None:
+        return None
+    prefix, name = m.group(1), m.group(2)
+    close = _subscript_end(inner, m.end())
+    index, rest = inner[m.end():close], inner[close + 1:]
+    if close < 0 or not index.strip():
+        raise ParseError(f"bad array subscript in ${{{inner}}}", 0)
+    if prefix == "#" and not rest:
+        return Var(name, "length", quoted=quoted, index=index)
+    if prefix == "!" and not rest and index in ("@", "*"):
+        return Var(name, "keys", quoted=quoted, index=index)
+    op_match = _BRACED.match(name + rest) if not prefix else None
+    if op_match is None:
+        raise ParseError(f"bad variable: {BRACED_FORMS}", 0)
+    op, arg = op_match.group(2) or "", op_match.group(3) or ""
+    if (op == ":" and not _SLICE.match(arg)) or (op in CASE_OPS and arg):
+        raise ParseError(f"bad variable: {BRACED_FORMS}", 0)
+    if op in WORD_OPS:
+        operand_word(arg, quoted)
+    return Var(name, op, arg, quoted, index)

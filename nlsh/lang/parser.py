@@ -18,7 +18,7 @@ from nlsh.lang.lexer import (
     check_arithmetic,
     tokenize,
 )
-from nlsh.lang.plan import BLOCKS, Call, Chain, Glob, Lit, Pipeline, Plan, Redirect, Sub, Word
+from nlsh.lang.plan import BLOCKS, ArrayLit, Call, Chain, Glob, Lit, Pipeline, Plan, Redirect, Sub, Word
 from nlsh.lang.signature import Param, Signature
 
 _NUMBER = re.compile(r"^-\d+(\.\d+)?$")
@@ -634,27 +634,34 @@ def _command_word(tokens: list[Token]) -> Token | None:
 # command for another shell, never a request for the planner.
 BASH_ONLY = frozenset(["bind", "caller", "compgen", "complete", "compopt",
                        "coproc", "disown", "enable", "fc", "hash",
-                       "logout", "mapfile", "readarray", "select", "shopt", "suspend",
+                       "logout", "select", "shopt", "suspend",
                        "times", "ulimit", "umask"])
 BASH_ONLY_NOTE = " (a bash built-in that nlsh does not have; !LINE runs a line in $SHELL)"
 
 _TARGETLESS = ("2>&1", ">&2", "1>&2")     # redirections without a file name
 
 
-_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
+_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\[[^\]]*\])?\+?=")
 
 
 def _assignments(tokens: list[Token]) -> list[Token]:
     """bash's ``NAME=VALUE …`` in command position: on its own it sets the
     variables (``export``: nlsh's variables are its environment); before a
     command it sets them for that command only (``env NAME=VALUE COMMAND``)."""
-    words = [t for t in tokens if t.kind == "word"]
+    words = [t for k, t in enumerate(tokens) if t.kind == "word" and not (    # not a redirection's target
+        k and tokens[k - 1].kind == "op" and tokens[k - 1].value in _REDIRECTS
+        and tokens[k - 1].value not in _TARGETLESS)]
     if words and words[0] is tokens[0] and _word_at(words[0]) in ("export", "local", "declare", "typeset", "readonly"):
         return [replace(t, value=one_word(t.value)) if t.kind == "word" and _is_assignment(t) else t for t in tokens]
     if not words or words[0] is not tokens[0] or not _is_assignment(words[0]):
         return tokens
     alone = all(_is_assignment(w) for w in words)
     head = tokens[0]
+    if not alone:
+        for w in words:
+            if _is_assignment(w) and isinstance(w.value.parts[-1], ArrayLit):
+                raise ParseError("an array cannot be set for one command (set it on a line of its own)",
+                                 w.column, w.length)
     values = []
     for t in tokens:
         if t.kind != "word" or not _is_assignment(t):
@@ -677,8 +684,9 @@ def one_word(word: Word) -> Word:
 
 
 def _is_assignment(tok: Token) -> bool:
+    """``NAME=…``, ``NAME+=…``, ``NAME[INDEX]=…`` (the index may hold ``$i``)."""
     first = tok.value.parts[0]
-    return isinstance(first, (Lit, Glob)) and _ASSIGNMENT.match(first.text) is not None and not tok.flag_like
+    return isinstance(first, (Lit, Glob)) and _ASSIGNMENT.match(tok.value.source()) is not None and not tok.flag_like
 
 
 def _expand_alias(tokens: list[Token], commands: CommandLookup, aliases: Mapping[str, str]) -> list[Token]:

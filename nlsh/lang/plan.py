@@ -41,17 +41,32 @@ class Var:
     when unset, not when empty); ``:OFF:LEN`` a
     slice; ``^^``/``,,`` upper/lower case (``^``/``,`` the first letter);
     ``length`` is ``${#NAME}``. Unquoted, an empty value is no word at all
-    (``grep $flags x f`` with flags empty is ``grep x f``), as in bash."""
+    (``grep $flags x f`` with flags empty is ``grep x f``), as in bash.
+
+    ``index`` is an array's subscript as written (``${a[1]}``, ``${a[$i+1]}``,
+    ``${m[key]}``); ``@`` or ``*`` stands for every element (``"${a[@]}"``: a
+    word each, ``"${a[*]}"``: one word), with ``op`` applied to each;
+    ``${#a[@]}`` counts them, ``${!a[@]}`` (op ``keys``) gives the indices;
+    ``${!NAME}`` (op ``indirect``) is the variable that ``$NAME`` names."""
     name: str
     op: str = ""
     arg: str = ""
     quoted: bool = False    # written inside double quotes: never no word, and a ' in ``arg`` is a plain character
+    index: str = ""
 
     def source(self) -> str:
+        subscript = f"[{self.index}]" if self.index else ""
         if self.op == "length":
-            return f"${{#{self.name}}}"
-        braced = self.op or (len(self.name) > 1 and self.name.isdigit())     # $10 is ${1}0
-        return f"${{{self.name}{self.op}{self.arg}}}" if braced else f"${self.name}"
+            return f"${{#{self.name}{subscript}}}"
+        if self.op in ("keys", "indirect"):
+            return f"${{!{self.name}{subscript}}}"
+        braced = self.op or self.index or (len(self.name) > 1 and self.name.isdigit())     # $10 is ${1}0
+        return f"${{{self.name}{subscript}{self.op}{self.arg}}}" if braced else f"${self.name}"
+
+    @property
+    def every(self) -> bool:
+        """``${a[@]}``, ``${a[*]}``, ``$@`` and their kin: the elements, not one value."""
+        return self.index in ("@", "*") or self.name in ("@", "*")
 
 
 @dataclass(frozen=True)
@@ -86,7 +101,18 @@ class Arith:
         return f"$(({self.expr}))"
 
 
-Part = Lit | Glob | Var | Tilde | Sub | Arith
+@dataclass(frozen=True)
+class ArrayLit:
+    """``(WORD …)`` after ``NAME=`` or ``NAME+=``: an array's elements, as in
+    bash; an item is ``(None, WORD)`` or, for ``[KEY]=WORD``, ``(KEY, WORD)``
+    with KEY as written (an index for an array, a key for an associative one)."""
+    items: tuple[tuple[str | None, Word], ...]
+
+    def source(self) -> str:
+        return "(" + " ".join((f"[{k}]=" if k is not None else "") + w.source() for k, w in self.items) + ")"
+
+
+Part = Lit | Glob | Var | Tilde | Sub | Arith | ArrayLit
 
 
 @dataclass(frozen=True)
@@ -119,7 +145,7 @@ class Word:
         for p in self.parts:
             if isinstance(p, (Lit, Glob)):
                 out.append(p.text)
-            elif isinstance(p, (Var, Sub, Arith)):
+            elif isinstance(p, (Var, Sub, Arith, ArrayLit)):
                 out.append(p.source())
             else:
                 out.append("~")
@@ -127,7 +153,9 @@ class Word:
 
     @property
     def subs(self) -> list[Sub]:
-        return [p for p in self.parts if isinstance(p, Sub)]
+        """The ``$(…)`` in the word (in an array's elements too)."""
+        return [s for p in self.parts for s in ([p] if isinstance(p, Sub) else [
+            s for _, w in p.items for s in w.subs] if isinstance(p, ArrayLit) else [])]
 
 
 # Redirections that name no file.

@@ -35,7 +35,8 @@ class Param:
     type: ``flag`` (bool), ``int``, ``count`` (digits only), ``float``, ``size``, ``duration``,
     ``choice`` (one of ``choices``), ``path`` / ``word`` (globbed),
     ``str`` / ``pattern`` (never globbed), ``command`` (words up to a
-    ``;`` or ``+`` word, as find's ``-exec``).
+    ``;`` or ``+`` word, as find's ``-exec``), ``assignment`` (``NAME=VALUE``,
+    ``NAME+=VALUE``, ``NAME[INDEX]=VALUE``, ``NAME=(WORD …)`` or ``NAME``: an Assignment when the call runs).
     """
     name: str
     type: str = "str"
@@ -83,7 +84,7 @@ class Param:
         """The value stored in a Call for ``word``; non-literal words stay Words."""
         if self.check is not None and word.is_literal:
             self.check(word.literal)
-        if self.type == "command":
+        if self.type in ("command", "assignment"):
             return word
         if self.type in WORD_TYPES:
             if self.type in GLOBBING_TYPES or not word.has_glob:

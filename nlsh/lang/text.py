@@ -8,6 +8,7 @@ from nlsh.lang.lexer import GLOB_CHARS, SPECIAL
 from nlsh.lang.plan import (
     STREAM_REDIRECTS,
     Arith,
+    ArrayLit,
     Call,
     Chain,
     Glob,
@@ -172,6 +173,8 @@ def quote(word: Word, dashes_ok: bool = False) -> str:
             out.append(f'"{text}"' if isinstance(p, (Sub, Var)) and p.quoted else text)
         elif isinstance(p, Tilde):
             out.append("~" + p.user)
+        elif isinstance(p, ArrayLit):
+            out.append("(" + " ".join((f"[{k}]=" if k is not None else "") + quote(w) for k, w in p.items) + ")")
     return "".join(out)
 
 

@@ -1,0 +1,66 @@
+"""Setting variables: what ``NAME=VALUE``, ``NAME=(…)``, ``NAME[INDEX]=VALUE``
+(``+=`` appends), ``export``, ``declare``, ``local`` and ``readonly`` do, as in bash."""
+
+from __future__ import annotations
+
+from nlsh.kernel.context import CommandError, Context
+from nlsh.kernel.expand import arithmetic, element, subscript
+from nlsh.kernel.variables import Array, Assignment
+
+
+def assign(ctx: Context, items: list[Assignment], *, readonly: bool = False, own: bool = False,
+           kind: str = "") -> None:
+    """Set each of ``items``; ``own``: the running function's (as ``local``);
+    ``kind``: ``a`` or ``A`` makes them arrays (associative) as ``declare -a``/``-A``."""
+    env = ctx.env
+    for item in items:
+        name = item.name
+        if own:
+            hidden = ctx.frames[-1]
+            if name not in hidden:
+                hidden[name] = env.saved(name)
+                env.fresh(name, Array((), kind == "A") if kind else "")
+        if kind and name not in env.arrays:
+            scalar = env.get(name)
+            env.fresh(name, Array(() if scalar is None else {0 if kind == "a" else "0": scalar}, kind == "A"))
+        if item.items is not None:
+            _set_array(ctx, item, kind)
+        elif item.index is not None:
+            key = subscript(name, item.index, ctx.shell, expanded=True)
+            old = element(name, item.index, ctx.shell, expanded=True) if item.append else None
+            env.set_element(name, key, (old or "") + item.value)
+        elif item.value is not None:
+            env[name] = (env.value(name) or "") + item.value if item.append else item.value
+        if readonly:
+            env.readonly.add(name)
+
+
+def _set_array(ctx: Context, item: Assignment, kind: str) -> None:
+    """``NAME=(…)`` and ``NAME+=(…)``: unkeyed values go after the last index
+    (an associative array's values each need a ``[KEY]=``)."""
+    env, name = ctx.env, item.name
+    old = env.arrays.get(name)
+    assoc = kind == "A" or old is not None and old.assoc
+    if item.append and old is not None:
+        array = old.copy()
+    elif item.append and env.get(name) is not None:
+        array = Array({"0" if assoc else 0: env[name]}, assoc)
+    else:
+        array = Array((), assoc)
+    at = array.next_index if not assoc else 0
+    for key, value in item.items:
+        if assoc:
+            if key is None:
+                raise CommandError(f"{name}: an associative array's values need keys: {name}=([KEY]=VALUE …)")
+            array[key] = value
+            continue
+        if key is not None:
+            try:
+                at = arithmetic(key, ctx.shell)
+            except ValueError as e:
+                raise CommandError(f"{name}[{key}]: {e}") from None
+            if at < 0:
+                raise CommandError(f"{name}[{key}]: bad array subscript")
+        array[at] = value
+        at += 1
+    env.set_array(name, array)

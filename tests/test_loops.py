@@ -59,10 +59,38 @@ def test_if_while_and_until_as_in_bash(sh, line, out):
 
 def test_assignments_as_in_bash(sh):
     assert parse("x=5 y='a b'", REG) == parse("export x=5 y='a b'", REG)
-    assert parse("LC_ALL=C sort f", REG) == parse("env LC_ALL=C sort f", REG)
+    assert text(parse("LC_ALL=C X='a b' sort f", REG), REG.signature) == "LC_ALL=C X='a b' sort f"
     assert parse("echo x=5", REG).calls[0].name == "echo"
     r = sh("x=5; n='a b'; echo $x $n; X=one printenv X; echo \"[$X]\"")
     assert (r.out, r.err) == ("5 a b\none\n[]\n", "")
+
+
+def test_a_variable_set_for_one_command_as_in_bash(sh):
+    # a built-in and a function see it while they run; it is gone afterwards; each sees the one before
+    r = sh('f() { echo "f: $X"; X=changed; }; X=before; X=for-f f; echo "after: $X"; '
+           'A=1 B=$A printenv B; echo "[$A]"; X=5 echo "$X"; '
+           'printf "  a b  \\n" | { IFS= read -r line; echo "[$line]"; }')
+    assert (r.out, r.err) == ("f: for-f\nafter: before\n1\n[]\nbefore\n[  a b  ]\n", "")
+    r = sh("readonly R=1; R=2 printenv R; echo $?")
+    assert r.out == "1\n" and "R: readonly variable" in r.err
+    with pytest.raises(ParseError, match="array cannot be set for one command"):
+        parse("a[1]=x ls", REG)
+    with pytest.raises(ParseError, match="not for 'for'|near"):
+        parse("X=1 for i in 1; do echo; done", REG)
+
+
+@pytest.mark.parametrize("line,out", [
+    ('IFS=, read a b <<< "1,2,3,"; echo "[$a][$b]"', "[1][2,3,]"),
+    ('IFS=, read a b <<< "1,2,"; echo "[$a][$b]"', "[1][2]"),
+    ('IFS=, read a b <<< "1,,2"; echo "[$a][$b]"', "[1][,2]"),
+    ('IFS=", " read a b c <<< " x , y  z ,"; echo "[$a][$b][$c]"', "[x][y][z]"),
+    ('read a b <<< "  p   q  r  "; echo "[$a][$b]"', "[p][q  r]"),
+    ('IFS=: read -a f <<< "a::b:"; echo ${#f[@]} "${f[1]}" "${f[2]}"', "3  b"),
+    ('set -- a b c; IFS=-; echo "$*"; x=(1 2); echo "${x[*]}"; IFS=; echo "$*"', "a-b-c\n1-2\nabc"),
+])
+def test_ifs_splits_what_read_reads_and_joins_star_as_in_bash(sh, line, out):
+    r = sh(line)
+    assert (r.out, r.err) == (out + "\n", "")
 
 
 def test_an_assigned_value_is_one_word_as_in_bash(sh):

@@ -42,7 +42,8 @@ def shell_in(work, rules: Rules | None = None, yes: bool = False) -> Shell:
     ("for d in keep ~; do rm -rf $d; done", "is never allowed"),  # a loop's body, per word
     ("if true; then rm -r ~; fi", "is never allowed"),           # a branch
     ("(cd sub; rm -r ~)", "is never allowed"),                    # a subshell
-    ("LC_ALL=C rm -rf ~", "is never allowed"),                   # a variable for one command: env rm …
+    ("LC_ALL=C rm -rf ~", "is never allowed"),                   # a variable for one command
+    ("X=$(rm -r ~) true", "is never allowed"),                   # … whose value runs a command
     ("env A=1 B=2 kill -9 1", "signalling process 1 is never allowed"),
 ])
 def test_builtin_deny_list_even_with_yes(work, monkeypatch, line, why):

@@ -268,6 +268,37 @@ def answer(r: Repl, text: str) -> None:
     r.c.send("\r")
 
 
+def test_commands_print_while_the_model_loads(repl, model_path):
+    # the model loads behind the prompt; llama-cpp-python pointed fds 1 and 2
+    # at /dev/null meanwhile, so what the user ran then printed nothing
+    r = repl(NLSH_MODEL=model_path)
+    start, n = time.monotonic(), 0
+    while time.monotonic() - start < 5:
+        before = r.run(f'echo "out-$((6*7))-{n}"; echo "err-$((6*7))-{n}" >&2', f"err-42-{n}")
+        assert f"out-42-{n}" in before
+        n += 1
+
+
+def test_read_takes_a_line_typed_at_the_terminal(repl):
+    r = repl()
+    r.c.sendline('q=name; read -p "$q? " n; echo "got-$n-$?"')
+    r.c.expect_exact("name? ")
+    r.c.sendline("ann lee")
+    r.c.expect_exact("got-ann lee-0")
+    r.c.expect_exact(PROMPT)
+    r.c.sendline('q=password; read -s -p "$q? " pw; echo "${#pw}-chars"')
+    r.c.expect_exact("password? ")
+    r.c.sendline("hush")
+    r.c.expect_exact("4-chars")
+    assert "hush" not in r.c.before            # not shown as it is typed
+    r.c.expect_exact(PROMPT)
+    r.c.sendline('w=wai; read -p "${w}ting> " x; echo "never"')
+    r.c.expect_exact("waiting> ")               # the read has begun
+    r.c.sendcontrol("c")                        # Ctrl-C leaves the read and the line
+    r.c.expect_exact(PROMPT)
+    r.run("echo after-$((1+1))", "after-2")
+
+
 def test_planned_delete_asks_dry_run_decline_edit(repl, work, model_path):
     (work / "old.log").write_text("x" * 10)
     r = repl(NLSH_MODEL=model_path)

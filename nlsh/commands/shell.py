@@ -7,8 +7,10 @@ import fnmatch
 import shutil
 from collections.abc import Generator, Iterator
 
+from nlsh.kernel import ifs
 from nlsh.kernel.context import Args, CommandError, Context, LoopControl, Return
 from nlsh.kernel.expand import posix_glob
+from nlsh.kernel.terminal import typed_line
 from nlsh.kernel.variables import Array, declaration
 from nlsh.lang.errors import did_you_mean
 from nlsh.lang.plan import Plan
@@ -376,10 +378,11 @@ def group(ctx: Context, a: Args) -> Iterator[object]:
     yield from out
 
 
-@command("read", "Read one line of input into variables (REPLY if none), split on whitespace; "
+@command("read", "Read one line of input into variables (REPLY if none), split on $IFS (white space); "
          "status 1 at the end of the input.",
          params=[Param("raw", "flag", ("-r",), "keep backslashes (nlsh always does)"),
                  Param("prompt", "str", ("-p",), "show PROMPT first (on a terminal)", metavar="PROMPT"),
+                 Param("silent", "flag", ("-s",), "do not show what is typed (a password)"),
                  Param("array", "str", ("-a",), "put the words in the array NAME (${NAME[0]} …)", metavar="NAME"),
                  Param("names", "str", variadic=True, metavar="NAME")],
          input="any", output="none", category="shell", planned=False, shell_state=True,
@@ -390,17 +393,25 @@ def read(ctx: Context, a: Args) -> None:
     for name in names + ([a.array] if a.array else []):
         if not name.isidentifier():
             raise CommandError(f"{name!r}: not a variable name")
-    if a.prompt and ctx.shell.interactive:
+    if a.prompt and ctx.terminal is not None:
         ctx.stderr.write(a.prompt)
         ctx.stderr.flush()
-    item = next(iter(ctx.input), None) if ctx.input is not None else None
+    if ctx.input is not None:
+        item = next(iter(ctx.input), None)
+    elif ctx.terminal is not None:
+        item = typed_line(ctx.terminal, ctx.cancel, a.silent)
+        if a.silent:
+            ctx.stderr.write("\n")
+    else:
+        item = None
     line = "" if item is None else plain_line(item)
+    line = line.removesuffix("\n")
     if a.array:
-        ctx.env.set_array(a.array, Array(enumerate(line.split())))
+        ctx.env.set_array(a.array, Array(enumerate(ifs.fields(line, ifs.separators(ctx.env)))))
     if names:
-        fields = line.strip().split(None, len(names) - 1)
+        got = ifs.fields(line, ifs.separators(ctx.env), len(names))
         for i, name in enumerate(names):
-            ctx.env[name] = fields[i] if i < len(fields) else ""      # at the end: emptied, as in bash
+            ctx.env[name] = got[i] if i < len(got) else ""      # at the end: emptied, as in bash
     if item is None:
         ctx.status = 1
 

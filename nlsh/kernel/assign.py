@@ -3,9 +3,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
 from nlsh.kernel.context import CommandError, Context
-from nlsh.kernel.expand import arithmetic, element, subscript
+from nlsh.kernel.expand import Run, arithmetic, element, expand_assignment, subscript
 from nlsh.kernel.variables import Array, Assignment
+
+if TYPE_CHECKING:
+    from nlsh.lang.plan import Call
 
 
 def assign(ctx: Context, items: list[Assignment], *, readonly: bool = False, own: bool = False,
@@ -64,3 +71,24 @@ def _set_array(ctx: Context, item: Assignment, kind: str) -> None:
         array[at] = value
         at += 1
     env.set_array(name, array)
+
+
+@contextmanager
+def prefixed(call: Call, shell, run: Run | None) -> Iterator[dict[str, str]]:
+    """``NAME=VALUE COMMAND``: the call's variables set, left to right (each
+    sees the ones before), for as long as the block lasts, then put back as
+    they were, as bash does for a built-in or a function; yields them."""
+    env = shell.env
+    saved: dict[str, object] = {}
+    values: dict[str, str] = {}
+    try:
+        for word in call.env:
+            item = expand_assignment(word, shell, run)
+            old = env.saved(item.name)
+            env[item.name] = (env.value(item.name) or "") + item.value if item.append else item.value
+            saved.setdefault(item.name, old)
+            values[item.name] = env.value(item.name)
+        yield values
+    finally:
+        for name, old in saved.items():
+            env.restore(name, old)

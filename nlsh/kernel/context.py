@@ -94,6 +94,7 @@ class Context:
         self.stderr = stderr
         self.status = 0
         self.substituted = 0      # the status of the last $(…) in the call's words (0 if none)
+        self.terminal: int | None = None    # the terminal a foreground call with no input may read (read does)
 
     @property
     def cwd(self) -> str:

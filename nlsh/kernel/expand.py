@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from nlsh.kernel import ifs
 from nlsh.kernel.context import Args, CommandError
 from nlsh.kernel.variables import Assignment
 from nlsh.lang.errors import ParseError
@@ -48,7 +49,7 @@ def expand_word(word: Word, shell: Shell, globbing: bool = True, run: Run | None
         elif isinstance(p, Var) and p.every:
             values = var_values(p, shell, assign=run is not None)
             if p.quoted and "*" in (p.name, p.index):       # "${a[*]}", "$*": one word
-                values = [" ".join(values)]
+                values = [ifs.joiner(shell.env).join(values)]
             for k, value in enumerate(values):              # "${a[@]}", "$@": a word each
                 if k:
                     fields.append(_Field())

@@ -19,11 +19,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from nlsh.kernel.assign import prefixed
 from nlsh.kernel.channel import Channel, ChannelClosed
 from nlsh.kernel.context import MAX_LINE, Cancelled, CommandError, Context, LoopControl, os_reason
 from nlsh.kernel.expand import Unbound, expand_args, expand_argv, expand_word, traced
 from nlsh.kernel.functions import function_command
-from nlsh.kernel.terminal import give_terminal
+from nlsh.kernel.terminal import give_terminal, tty_fd
 from nlsh.kernel.variables import Array
 from nlsh.lang.plan import Call, Chain, Pipeline, Plan
 from nlsh.records import Partial, plain_line
@@ -334,6 +335,11 @@ def _pipe_lines(f: io.BufferedIOBase, cancel, close: bool = True) -> Iterator[st
             f.close()
 
 
+def _assigned(values: dict[str, str]) -> str:
+    """``NAME=VALUE `` as ``set -x`` shows a command's own variables."""
+    return "".join(f"{name}={shlex.quote(value)} " for name, value in values.items())
+
+
 def _trace(job: Job, line: str) -> None:
     """``set -x``: the command about to run, as bash prints it."""
     job.err(f"+ {line}\n")
@@ -426,6 +432,7 @@ def _start_builtin(call: Call, job: Job, upstream: object, last: bool,
                   _block_capture(plan, job, input, loop, scope, frame, condition, errors))
     ctx.loops = job.loops
     ctx.frames = job.frames
+    ctx.terminal = tty_fd() if source is None and job.foreground else None
 
     def run() -> None:
         job.thread_started()
@@ -459,19 +466,21 @@ def _start_builtin(call: Call, job: Job, upstream: object, last: bool,
 def _run_builtin(cmd, call: Call, ctx: Context, out, job: Job) -> int:
     from nlsh.commands.shell import ExitShell
     try:
-        args = expand_args(cmd, call, job.shell, _runner(job, ctx))
-        if "xtrace" in job.shell.options and not (call.is_block or call.is_loop):
-            _trace(job, traced(cmd, call, args, job.shell))
-        result = cmd.run(ctx, args)
-        if result is not None:
-            n = 0
-            try:
-                for item in result:
-                    out.put(item)
-                    n += 1
-            finally:
-                job.usage.records[call.name] = job.usage.records.get(call.name, 0) + n
-        return ctx.status
+        run = _runner(job, ctx)
+        args = expand_args(cmd, call, job.shell, run)
+        with prefixed(call, job.shell, run) as values:
+            if "xtrace" in job.shell.options and not (call.is_block or call.is_loop):
+                _trace(job, _assigned(values) + traced(cmd, call, args, job.shell))
+            result = cmd.run(ctx, args)
+            if result is not None:
+                n = 0
+                try:
+                    for item in result:
+                        out.put(item)
+                        n += 1
+                finally:
+                    job.usage.records[call.name] = job.usage.records.get(call.name, 0) + n
+            return ctx.status
     except ChannelClosed:
         return ctx.status
     except Cancelled:
@@ -565,8 +574,11 @@ def _start_external(call: Call, job: Job, upstream: object, last: bool,
         argv = expand_argv(call, shell, _runner(job))
         if not argv:
             raise CommandError("the command name is empty")
+        own = ShellCopy(shell) if call.env else shell      # NAME=VALUE: in the program's environment only
+        with prefixed(call, own, _runner(job)) as values:
+            env = dict(own.env)
         if "xtrace" in shell.options:
-            _trace(job, shlex.join(argv))
+            _trace(job, _assigned(values) + shlex.join(argv))
         wiring = _wiring(call, job)
         opened = wiring.files()
         stdin_f = wiring.stdin
@@ -606,7 +618,6 @@ def _start_external(call: Call, job: Job, upstream: object, last: bool,
     stdout, out_to = target(wiring.out, 1)
     stderr, err_to = (subprocess.STDOUT, None) if wiring.err is wiring.out else target(wiring.err, 2)
 
-    env = dict(shell.env)
     group = job.pipeline_pgid
     try:
         try:

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import os
 import signal
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from nlsh.kernel.context import CancelToken
 
 
 def tty_fd() -> int | None:
@@ -31,3 +35,30 @@ def give_terminal(fd: int | None, pgid: int) -> None:
 
 def take_terminal(fd: int | None) -> None:
     give_terminal(fd, os.getpgrp())
+
+
+def typed_line(fd: int, cancel: CancelToken, silent: bool = False) -> str | None:
+    """A line typed at the terminal ``fd`` (what ``read`` takes when nothing is
+    piped in), its newline included; None at Ctrl-D on an empty line. Reads a
+    byte at a time, so nothing typed after the line is taken; Ctrl-C (the
+    job's cancel) stops the wait. ``silent``: what is typed is not shown."""
+    import select
+    import termios
+    old = termios.tcgetattr(fd) if silent else None
+    if old is not None:
+        quiet = termios.tcgetattr(fd)
+        quiet[3] &= ~termios.ECHO
+        termios.tcsetattr(fd, termios.TCSANOW, quiet)
+    data = b""
+    try:
+        while not data.endswith(b"\n"):
+            cancel.check()
+            if select.select([fd], [], [], 0.1)[0]:
+                byte = os.read(fd, 1)
+                if not byte:
+                    break
+                data += byte
+    finally:
+        if old is not None:
+            termios.tcsetattr(fd, termios.TCSANOW, old)
+    return data.decode(errors="surrogateescape") if data else None

@@ -573,7 +573,19 @@ def _call(tokens: list[Token], commands: CommandLookup, aliases: Mapping[str, st
             raise ParseError(f"syntax error near {words[0].text!r} (after '{end}')", words[0].column,
                              words[0].length)
         return replace(tokens[0].value, redirects=redirects)
-    tokens = _assignments(_expand_alias(tokens, commands, aliases))
+    tokens, prefix = _assignments(_expand_alias(tokens, commands, aliases))
+    if not prefix:
+        return _command(tokens, commands, line)
+    call = _command(tokens, commands, line, as_program=True)
+    if call.is_block or call.name in ("((", "[[") and not call.external:
+        raise ParseError(f"NAME=VALUE sets a variable for a command, not for {call.name!r} (set it on a line "
+                         "of its own)", tokens[0].column, tokens[0].length)
+    return replace(call, env=prefix)
+
+
+def _command(tokens: list[Token], commands: CommandLookup, line: str, as_program: bool = False) -> Call:
+    """A simple command (``as_program``: a built-in that stands for a program
+    runs the program, as after ``NAME=VALUE``, whose variables it may read)."""
     if _word_at(tokens[0]) in ("command", "builtin") and len(tokens) > 1 and tokens[1].kind == "word" and not (
             tokens[1].value.is_literal and tokens[1].value.literal.startswith("-")):
         # command NAME …: the built-in or program NAME, not a function or alias of that name;
@@ -581,7 +593,7 @@ def _call(tokens: list[Token], commands: CommandLookup, aliases: Mapping[str, st
         plain = commands.plain if isinstance(commands, _WithFunctions) else commands
         if _word_at(tokens[0]) == "builtin" and plain.signature(_word_at(tokens[1]) or "") is None:
             raise ParseError(f"builtin: {tokens[1].text}: not a shell built-in", tokens[1].column, tokens[1].length)
-        return replace(_call(tokens[1:], plain, {}, line), direct=True)
+        return replace(_command(tokens[1:], plain, line, as_program), direct=True)
     head = tokens[0]
     if head.kind == "op" and head.value not in _REDIRECTS:
         raise ParseError(f"syntax error near {head.value!r}", head.column, head.length)
@@ -611,6 +623,8 @@ def _call(tokens: list[Token], commands: CommandLookup, aliases: Mapping[str, st
             return Call(name, (("argv", tuple(w.value for w in words)),), redirects, external=True)
         why = BASH_ONLY_NOTE if name in BASH_ONLY else did_you_mean(name, commands.names(), commands.is_program)
         raise ParseError(f"unknown command {name}{why}", name_tok.column, name_tok.length, status=127)
+    if as_program and sig.program and commands.is_program(name):
+        return Call(name, (("argv", tuple(w.value for w in words)),), redirects, external=True)
     try:
         return Call(name, bind(name, sig, words[1:]), redirects)
     except ArgumentError:
@@ -644,31 +658,31 @@ _TARGETLESS = ("2>&1", ">&2", "1>&2")     # redirections without a file name
 _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\[[^\]]*\])?\+?=")
 
 
-def _assignments(tokens: list[Token]) -> list[Token]:
+def _assignments(tokens: list[Token]) -> tuple[list[Token], tuple[Word, ...]]:
     """bash's ``NAME=VALUE …`` in command position: on its own it sets the
     variables (``export``: nlsh's variables are its environment); before a
-    command it sets them for that command only (``env NAME=VALUE COMMAND``)."""
+    command it sets them for that command alone: the tokens left, and those
+    NAME=VALUE words."""
     words = [t for k, t in enumerate(tokens) if t.kind == "word" and not (    # not a redirection's target
         k and tokens[k - 1].kind == "op" and tokens[k - 1].value in _REDIRECTS
         and tokens[k - 1].value not in _TARGETLESS)]
     if words and words[0] is tokens[0] and _word_at(words[0]) in ("export", "local", "declare", "typeset", "readonly"):
-        return [replace(t, value=one_word(t.value)) if t.kind == "word" and _is_assignment(t) else t for t in tokens]
+        return [replace(t, value=one_word(t.value)) if t.kind == "word" and _is_assignment(t) else t
+                for t in tokens], ()
     if not words or words[0] is not tokens[0] or not _is_assignment(words[0]):
-        return tokens
-    alone = all(_is_assignment(w) for w in words)
-    head = tokens[0]
-    if not alone:
-        for w in words:
-            if _is_assignment(w) and isinstance(w.value.parts[-1], ArrayLit):
-                raise ParseError("an array cannot be set for one command (set it on a line of its own)",
-                                 w.column, w.length)
-    values = []
+        return tokens, ()
+    if all(_is_assignment(w) for w in words):
+        return [Token("word", Word.lit("export"), tokens[0].column, 0)] + [
+            replace(t, value=one_word(t.value)) if t.kind == "word" and _is_assignment(t) else t for t in tokens], ()
+    prefix = []
     for t in tokens:
         if t.kind != "word" or not _is_assignment(t):
-            values.extend(tokens[len(values):])
             break
-        values.append(replace(t, value=one_word(t.value)))
-    return [Token("word", Word.lit("export" if alone else "env"), head.column, 0)] + values
+        if isinstance(t.value.parts[-1], ArrayLit) or "[" in t.text.split("=", 1)[0]:
+            raise ParseError("an array cannot be set for one command (set it on a line of its own)",
+                             t.column, t.length)
+        prefix.append(one_word(t.value))
+    return tokens[len(prefix):], tuple(prefix)
 
 
 def one_word(word: Word) -> Word:

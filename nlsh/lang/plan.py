@@ -192,6 +192,7 @@ class Call:
     redirects: tuple[Redirect, ...] = ()
     external: bool = False
     direct: bool = False        # ``command NAME …``: the built-in or program, never a function of that name
+    env: tuple[Word, ...] = ()  # ``NAME=VALUE COMMAND …``: variables set for this command alone
 
     def get(self, name: str, default: Value = None) -> Value:
         for key, value in self.args:
@@ -210,8 +211,8 @@ class Call:
         return self.name in BLOCKS and not self.external
 
     def words(self) -> list[Word]:
-        """Every word of the call: arguments, option values, redirect targets."""
-        out = [r.target for r in self.redirects]
+        """Every word of the call: its NAME=VALUE words, arguments, option values, redirect targets."""
+        out = [*self.env, *(r.target for r in self.redirects)]
         for _, value in self.args:
             for v in value if isinstance(value, tuple) else (value,):
                 if isinstance(v, Word):

@@ -123,7 +123,15 @@ def call_text(call: Call, signature: Callable[[str], Signature | None]) -> str:
                 words.append(f"{param.flags[0]} {_value_text(value, False, option=True)}")
     for r in call.redirects:
         words.append(r.op if r.op in STREAM_REDIRECTS else f"{r.op} {quote(r.target)}")
-    return " ".join(["command", *words] if call.direct else words)
+    return " ".join([*map(_assignment_text, call.env), *(["command", *words] if call.direct else words)])
+
+
+def _assignment_text(word: Word) -> str:
+    """``NAME=VALUE`` with only VALUE quoted (``X='a b'``), which reads back as an assignment."""
+    first = word.parts[0]
+    name, eq, value = first.text.partition("=")
+    rest = ((Lit(value),) if value else ()) + word.parts[1:]
+    return name + eq + quote(Word(rest))
 
 
 def _cond_item(item: object) -> str:

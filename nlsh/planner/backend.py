@@ -74,6 +74,36 @@ def _saved_states(d: str) -> list[tuple[str, array]]:
     return [(path, tokens) for _, path, tokens in found]
 
 
+class _Unsuppressed:
+    def __init__(self, disable: bool = True) -> None:
+        pass
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *_) -> None:
+        pass
+
+
+_silent_log: list = []      # the C callback, kept alive
+
+
+def _keep_output() -> None:
+    """llama-cpp-python quiets a model's load by pointing the whole process's
+    fds 1 and 2 at /dev/null (and swapping sys.stdout and sys.stderr): in a
+    shell that loads its model on a thread behind the prompt, that swallowed
+    what the user's commands printed meanwhile. Its messages also go through
+    its log callback, which nlsh replaces with one that drops them (its ggml
+    levels are out of date, so warnings printed as errors; a failed load is
+    nlsh's own one-line error)."""
+    import llama_cpp
+    from llama_cpp import _internals, llama
+    _internals.suppress_stdout_stderr = llama.suppress_stdout_stderr = _Unsuppressed
+    if not _silent_log:
+        _silent_log.append(llama_cpp.llama_log_callback(lambda level, text, user_data: None))
+        llama_cpp.llama_log_set(_silent_log[0], ctypes.c_void_p(0))
+
+
 def physical_cores() -> int:
     try:
         import psutil
@@ -127,6 +157,7 @@ class LlamaBackend:
             path = self._path or self._resolve_path()
             self._path = path
             import llama_cpp
+            _keep_output()
             gpu = llama_cpp.llama_supports_gpu_offload()
             layers = self.n_gpu_layers if self.n_gpu_layers is not None else (-1 if gpu else 0)
             self.device = "GPU" if gpu and layers != 0 else "CPU"

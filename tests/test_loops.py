@@ -87,10 +87,38 @@ def test_a_variable_set_for_one_command_as_in_bash(sh):
     ('read a b <<< "  p   q  r  "; echo "[$a][$b]"', "[p][q  r]"),
     ('IFS=: read -a f <<< "a::b:"; echo ${#f[@]} "${f[1]}" "${f[2]}"', "3  b"),
     ('set -- a b c; IFS=-; echo "$*"; x=(1 2); echo "${x[*]}"; IFS=; echo "$*"', "a-b-c\n1-2\nabc"),
+    # an unquoted $(…) splits on $IFS
+    ("IFS=$'\\n'; for w in $(printf 'a b\\nc d\\n'); do echo \"[$w]\"; done", "[a b]\n[c d]"),
+    ("IFS=:; echo $(printf 'a:b::c:')", "a b  c"),
+    ("echo pre$(echo ' 1  2 ')post", "pre 1 2 post"),
 ])
 def test_ifs_splits_what_read_reads_and_joins_star_as_in_bash(sh, line, out):
     r = sh(line)
     assert (r.out, r.err) == (out + "\n", "")
+
+
+@pytest.mark.parametrize("line,out", [
+    ("echo $'tab\\there' x$'\\n'y", "tab\there x\ny"),
+    ("printf '%s|' $'it\\'s' $'\\x41\\u00e9' $'a\\\\b' $'\\101\\cA' | od -An -c | tr -s ' '",
+     " i t ' s | A 303 251 | a \\ b | A 001 |"),
+    ('echo "$\'not-c\\n\'"', "$'not-c\\n'"),               # inside double quotes it is as written
+])
+def test_ansi_c_quotes_as_in_bash(sh, line, out):
+    r = sh(line)
+    assert (r.out, r.err) == (out + "\n", "")
+
+
+def test_ansi_c_quotes_print_and_read_back():
+    for line in ["echo $'a\\tb' x", "IFS=$'\\n' read x", "cat <<< $'l1\\nl2'"]:
+        assert text(parse(line, REG), REG.signature) == line
+    assert text(parse("echo $'it\\'s'", REG), REG.signature) == "echo 'it'\\''s'"
+    with pytest.raises(ParseError, match="unterminated"):
+        parse("echo $'abc", REG)
+
+
+def test_printf_v_sets_a_variable(sh):
+    r = sh("printf -v n '%03d-%s' 7 x; echo \"[$n]\"; printf -v 'a b' x")
+    assert r.out == "[007-x]\n" and "'a b': not a variable name" in r.err
 
 
 def test_an_assigned_value_is_one_word_as_in_bash(sh):

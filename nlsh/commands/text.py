@@ -592,7 +592,9 @@ def _format_once(fmt: str, args: list[str]) -> tuple[str, int]:
 
 
 @command("printf", "Format and print: printf '%s has %d lines\\n' a.txt 3.",
-         params=[Param("format", "str", required=True, metavar="FORMAT"),
+         params=[Param("variable", "str", ("-v",), "put the text into the variable NAME instead",
+                       metavar="NAME", planned=False),
+                 Param("format", "str", required=True, metavar="FORMAT"),
                  Param("values", "word", variadic=True, metavar="ARG")],
          output="text", category="text", free_dashes=True,
          examples=[Example("print name and count", "printf '%s=%d\\n' x 3", "x=3")], program=True)
@@ -605,6 +607,11 @@ def printf(ctx: Context, a: Args) -> Iterator[str]:
         args = args[used:]
         if not args or used == 0:
             break
+    if a.variable is not None:
+        if not a.variable.isidentifier():
+            raise CommandError(f"{a.variable!r}: not a variable name")
+        ctx.env[a.variable] = "".join(out)
+        return
     *lines, rest = "".join(out).split("\n")
     yield from lines
     if rest:

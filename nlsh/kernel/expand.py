@@ -82,11 +82,12 @@ def expand_word(word: Word, shell: Shell, globbing: bool = True, run: Run | None
             if p.quoted:
                 fields[-1].add(value)
                 continue
-            for k, piece in enumerate(value.split()):
-                if k or value[:1].isspace():
+            seps = ifs.separators(shell.env)                # unquoted, it splits on $IFS
+            for k, piece in enumerate(ifs.fields(value, seps)):
+                if k or value[:1] and value[0] in seps:
                     fields.append(_Field())
                 fields[-1].add(piece)
-            if value[-1:].isspace():
+            if value[-1:] and value[-1] in seps:
                 fields.append(_Field())
     out = []
     for f in fields:

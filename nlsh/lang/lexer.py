@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import string
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import pairwise
@@ -344,6 +345,8 @@ def _read_word(line: str, i: int, b: _WordBuilder, nested: Nested | None, ends: 
                 raise ParseError("backslash at end of line", i)
             b.char(line[i + 1], False)
             i += 2
+        elif line.startswith("$'", i):
+            i = _ansi_c_quoted(line, i, b)
         elif c in "$`":
             i = _expansion(line, i, b, False, nested)
         elif c == "~" and i == start:
@@ -360,6 +363,49 @@ def _read_word(line: str, i: int, b: _WordBuilder, nested: Nested | None, ends: 
             b.char(c, True)
             i += 1
     return i
+
+
+_C_ESCAPES = {"a": "\a", "b": "\b", "e": "\x1b", "E": "\x1b", "f": "\f", "n": "\n", "r": "\r", "t": "\t",
+              "v": "\v", "\\": "\\", "'": "'", '"': '"', "?": "?"}
+_C_NUMBER = {"0": (8, 3, "01234567"), "x": (16, 2, string.hexdigits), "u": (16, 4, string.hexdigits),
+             "U": (16, 8, string.hexdigits)}
+
+
+def _ansi_c_quoted(line: str, i: int, b: _WordBuilder) -> int:
+    """bash's ``$'…'`` at ``i``: quoted text with C's backslash escapes (``\\n``,
+    ``\\t``, ``\\'``, ``\\x41``, ``\\u00e9``, ``\\0101``, ``\\cA``); where the word goes on."""
+    j, n = i + 2, len(line)
+    while j < n and line[j] != "'":
+        c = line[j]
+        e = line[j + 1] if j + 1 < n else ""
+        if c != "\\" or not e:
+            b.char(c, False)
+            j += 1
+        elif e in _C_ESCAPES:
+            b.char(_C_ESCAPES[e], False)
+            j += 2
+        elif e == "c" and j + 2 < n:
+            b.char(chr(ord(line[j + 2]) & 0x1F), False)
+            j += 3
+        elif e in _C_NUMBER or e in "1234567":
+            base, most, digits = _C_NUMBER.get(e, _C_NUMBER["0"])
+            start = j + 1 if e in "01234567" else j + 2
+            end = start
+            while end < min(n, start + most) and line[end] in digits:
+                end += 1
+            if end == start:                        # \x with no digits: as written
+                b.char(c, False)
+                j += 1
+                continue
+            b.char(chr(min(int(line[start:end], base), 0x10FFFF)), False)
+            j = end
+        else:
+            b.char(c, False)
+            b.char(e, False)
+            j += 2
+    if j >= n:
+        raise ParseError("unterminated $'…' quote", i, 2)
+    return j + 1
 
 
 def operand_word(text: str, quoted: bool = False) -> Word:

@@ -55,6 +55,9 @@ class Param:
     # Raises ValueError for a literal value the built-in cannot run (sed's
     # ``/^$/d``): a bad value, so a stand-in runs its program instead.
     check: Callable[[str], None] | None = field(default=None, compare=False)
+    # False: a script's option the planner never writes (printf -v): left out
+    # of its catalogue and grammar, as a command's ``planned=False`` is.
+    planned: bool = True
 
     @property
     def positional(self) -> bool:
@@ -148,8 +151,11 @@ class Signature:
         raise KeyError(name)
 
     def usage(self, name: str) -> str:
+        """The one-line usage the planner's catalogue shows."""
         parts = [name]
         for p in self.params:
+            if not p.planned:
+                continue
             if p.positional:
                 s = p.label + ("..." if p.variadic else "")
                 parts.append(s if p.required else f"[{s}]")

@@ -225,4 +225,13 @@ def _lit(text: str, first: bool, near_glob: bool, dashes_ok: bool) -> str:
     )
     if safe:
         return text
+    if any(_control(c) for c in text):       # a tab, a newline: $'\t', as bash writes them
+        return "$'" + "".join(_C_WRITTEN.get(c) or (f"\\x{ord(c):02x}" if _control(c) else c) for c in text) + "'"
     return "'" + text.replace("'", "'\\''") + "'"
+
+
+_C_WRITTEN = {"\n": "\\n", "\t": "\\t", "\r": "\\r", "\x1b": "\\e", "\\": "\\\\", "'": "\\'"}
+
+
+def _control(c: str) -> bool:
+    return c < " " or c == "\x7f"

@@ -48,7 +48,7 @@ def _command_rule(cmd: Command) -> tuple[str, list[str]]:
     rule = f"cmd-{_rule(cmd.name)}"
     alts = []
     for p in cmd.params:
-        if p.positional:
+        if p.positional or not p.planned:
             continue
         flag = p.flags[0]
         if p.type == "flag":

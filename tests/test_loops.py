@@ -121,6 +121,14 @@ def test_printf_v_sets_a_variable(sh):
     assert r.out == "[007-x]\n" and "'a b': not a variable name" in r.err
 
 
+def test_assignments_on_one_line_are_made_in_turn_as_in_bash(sh):
+    r = sh("a=1 b=$a; echo \"[$b]\"; export p=2 q=$((p+1)); echo $q; f() { local x=5 y=$x; echo $y; }; f; "
+           "arr=(3 1 2); IFS=$'\\n' sorted=($(sort <<<\"${arr[*]}\")); unset IFS; echo \"${sorted[@]}\"; "
+           "set -x; m=1 n=$m; set +x")
+    assert r.out == "[1]\n3\n5\n1 2 3\n"
+    assert "+ export m=1 n=1\n" in r.err
+
+
 def test_an_assigned_value_is_one_word_as_in_bash(sh):
     r = sh('x=$(printf "a  b"); y=*.txt; z=$(printf "1  2") printenv z; echo "$x|$y"', {"a.txt": ""})
     assert (r.out, r.err) == ("1  2\na  b|*.txt\n", "")

@@ -135,8 +135,8 @@ def export(ctx: Context, a: Args) -> None:
     """Also what ``NAME=VALUE`` on its own line runs (every nlsh variable is
     exported; ``export NAME`` alone changes nothing). The status is the last
     ``$(…)``'s, as bash gives for ``x=$(cmd)``."""
-    ctx.status = ctx.substituted
     assign(ctx, a.assignments)
+    ctx.status = ctx.substituted
 
 
 @command("unset", "Remove environment variables.",

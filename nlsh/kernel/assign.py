@@ -8,19 +8,21 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from nlsh.kernel.context import CommandError, Context
-from nlsh.kernel.expand import Run, arithmetic, element, expand_assignment, subscript
+from nlsh.kernel.expand import Pending, Run, arithmetic, element, expand_assignment, subscript
 from nlsh.kernel.variables import Array, Assignment
 
 if TYPE_CHECKING:
     from nlsh.lang.plan import Call
 
 
-def assign(ctx: Context, items: list[Assignment], *, readonly: bool = False, own: bool = False,
+def assign(ctx: Context, items: list[Pending], *, readonly: bool = False, own: bool = False,
            kind: str = "") -> None:
-    """Set each of ``items``; ``own``: the running function's (as ``local``);
-    ``kind``: ``a`` or ``A`` makes them arrays (associative) as ``declare -a``/``-A``."""
+    """Set each of ``items`` in turn, each expanded when it is set; ``own``: the
+    running function's (as ``local``); ``kind``: ``a`` or ``A`` makes them
+    arrays (associative) as ``declare -a``/``-A``."""
     env = ctx.env
-    for item in items:
+    for pending in items:
+        item = pending.expand()
         name = item.name
         if own:
             hidden = ctx.frames[-1]

@@ -459,7 +459,7 @@ def _expand_value(param: Param, value: object, shell: Shell, many: bool, run: Ru
     if not isinstance(value, Word):
         return [value]
     if param.type == "assignment":
-        return [expand_assignment(value, shell, run)]
+        return [Pending(value, shell, run)]
     strings = expand_word(value, shell, param.type in GLOBBING_TYPES, run)
     if not strings and not many and not value.subs and not any(isinstance(p, Glob) for p in value.parts):
         strings = [""]      # an empty $x where one value is bound when the line is read: the value is ""
@@ -504,6 +504,28 @@ def expand_assignment(word: Word, shell: Shell, run: Run | None = None) -> Assig
     return Assignment(name, items=items, append=bool(append))
 
 
+class Pending:
+    """An ``assignment`` argument, expanded when its turn comes (once): in
+    ``a=1 b=$a``, ``export``, ``declare`` and ``local``, b sees the new a, as in bash."""
+
+    def __init__(self, word: Word, shell: Shell, run: Run | None) -> None:
+        self.word, self._shell, self._run = word, shell, run
+        self.done: Assignment | None = None
+
+    def expand(self) -> Assignment:
+        if self.done is None:
+            self.done = expand_assignment(self.word, self._shell, self._run)
+        return self.done
+
+    @property
+    def name(self) -> str:
+        return self.expand().name
+
+    def __str__(self) -> str:
+        """As ``set -x`` shows it: expanded, or as written if its turn never came."""
+        return str(self.done) if self.done is not None else self.word.source()
+
+
 def traced(cmd: Command, call: Call, args: Args, shell: Shell) -> str:
     """A built-in's call as ``set -x`` prints it: the words it runs with, after
     expansion (``((…))`` and ``[[ … ]]`` as written)."""
@@ -518,14 +540,14 @@ def traced(cmd: Command, call: Call, args: Args, shell: Shell) -> str:
         param = cmd.signature.param(name)
         value = next(options)[1] if options is not None and not param.positional else getattr(args, name)
         if param.positional:
-            words.extend(v if isinstance(v, Assignment) else str(v) for v in (value if param.variadic else [value]))
+            words.extend(v if isinstance(v, Pending) else str(v) for v in (value if param.variadic else [value]))
         elif param.type == "flag":
             words.append(param.flags[0])
         elif param.type == "command":
             words.extend([param.flags[0], *value])
         else:
             words.extend([param.flags[0], str(value)])
-    return " ".join(str(w) if isinstance(w, Assignment) else shlex.quote(w) for w in words)
+    return " ".join(str(w) if isinstance(w, Pending) else shlex.quote(w) for w in words)
 
 
 class Unbound(CommandError):

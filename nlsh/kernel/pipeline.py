@@ -468,18 +468,24 @@ def _run_builtin(cmd, call: Call, ctx: Context, out, job: Job) -> int:
     try:
         run = _runner(job, ctx)
         args = expand_args(cmd, call, job.shell, run)
+        trace = "xtrace" in job.shell.options and not (call.is_block or call.is_loop)
+        late = any(p.type == "assignment" for p in cmd.params)     # its values are expanded as it runs
         with prefixed(call, job.shell, run) as values:
-            if "xtrace" in job.shell.options and not (call.is_block or call.is_loop):
+            if trace and not late:
                 _trace(job, _assigned(values) + traced(cmd, call, args, job.shell))
-            result = cmd.run(ctx, args)
-            if result is not None:
-                n = 0
-                try:
-                    for item in result:
-                        out.put(item)
-                        n += 1
-                finally:
-                    job.usage.records[call.name] = job.usage.records.get(call.name, 0) + n
+            try:
+                result = cmd.run(ctx, args)
+                if result is not None:
+                    n = 0
+                    try:
+                        for item in result:
+                            out.put(item)
+                            n += 1
+                    finally:
+                        job.usage.records[call.name] = job.usage.records.get(call.name, 0) + n
+            finally:
+                if trace and late:
+                    _trace(job, _assigned(values) + traced(cmd, call, args, job.shell))
             return ctx.status
     except ChannelClosed:
         return ctx.status

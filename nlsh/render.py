@@ -36,6 +36,7 @@ class Renderer:
         self.json = json
         self._pending: list[Record] = []
         self._console = None
+        self.line_open = False      # the last text written to the output had no newline after it (echo -n)
 
     def item(self, stream: int, item: object) -> None:
         if stream == 2:
@@ -53,8 +54,17 @@ class Renderer:
             return
         else:
             self.flush()
-            self.out.write(plain_line(item))
+            text = plain_line(item)
+            self.out.write(text)
+            self.line_open = not text.endswith("\n")
         if self.tty:
+            self.out.flush()
+
+    def end_line(self) -> None:
+        """Before a prompt: end a line the output left open, so the prompt starts its own (as fish does)."""
+        if self.line_open:
+            self.line_open = False
+            self.out.write("\n")
             self.out.flush()
 
     def flush(self) -> None:

@@ -319,6 +319,7 @@ def run_repl(json: bool = False, yes: bool = False, model: str | None = None, ba
     status = 0
     while True:
         shell.report_finished_jobs()
+        shell.renderer.end_line()
         default, face.prefill = face.prefill, ""
         previous = history.last()
         try:

@@ -88,6 +88,24 @@ def test_head_tail_on_records_and_files(sh):
     assert sh("cat n | tail -1").out.strip() == "20"
 
 
+@pytest.mark.parametrize("line,out", [
+    # a last line with no newline: cat, head, tail, sed and tee pass it on as it is, as GNU's do
+    ("printf 'a\\nb' | cat; echo -n '|'", "a\nb|"),
+    ("cat np.txt z.txt; echo '|'", "x\nyz|\n"),
+    ("cat -n np.txt; echo '|'", "     1\tx\n     2\ty|\n"),
+    ("head -5 np.txt; tail -1 np.txt; echo '|'", "x\nyy|\n"),
+    ("printf 'a\\nb' | head -5; printf 'a\\nb' | tail -1; echo '|'", "a\nbb|\n"),
+    ("sed s/y/Y/ np.txt; printf 'a\\nb' | sed s/b/B/; echo '|'", "x\nYa\nB|\n"),
+    ("printf 'a\\nb' | tee t.out > /dev/null; cat t.out; echo '|'", "a\nb|\n"),
+    # grep, sort, uniq, cut and tr make whole lines of it, as GNU's do
+    ("printf 'a\\nb' | grep b; printf 'b\\na' | sort; printf 'a' | uniq; printf 'ab' | cut -c1", "b\na\nb\na\na\n"),
+    ("echo x | tr '\\n' ' '; printf 'a b' | tr ' ' _; echo '|'", "x a_b|\n"),
+])
+def test_a_last_line_without_a_newline(sh, line, out):
+    r = sh(line, {"np.txt": "x\ny", "z.txt": "z"})
+    assert (r.out, r.err) == (out, "")
+
+
 def test_sum_keeps_sizes(sh):
     r = sh("ls | sum size", {"a": "x" * 1000, "b": "x" * 24})
     assert r.out.strip() == "1024"

@@ -54,6 +54,14 @@ def test_typing_a_command(repl, work):
     r.run("echo $?", "0")
 
 
+def test_the_prompt_starts_a_line_of_its_own(repl, work):
+    (work / "no-newline.txt").write_text("x\ny")
+    r = repl()
+    r.c.sendline("cat no-newline.txt; echo -n '|end'")
+    r.c.expect_exact("y|end\r\n")          # the output left the line open: the shell ends it
+    r.c.expect_exact(PROMPT)
+
+
 def test_error_shows_caret(repl):
     r = repl()
     r.c.sendline("cp --sizee a b")

@@ -220,10 +220,10 @@ def pwd(ctx: Context, a: Args) -> Iterator[str]:
                            {"a.txt": "x\ny\n"})], program=True)
 def cat(ctx: Context, a: Args) -> Iterator[str]:
     n = 0
-    for _, lines in ctx.read_lines(a.paths):
+    for _, lines in ctx.read_lines(a.paths, exact=True):     # a last line with no newline keeps none
         for line in lines:
             n += 1
-            yield f"{n:6d}\t{line}" if a.number else line
+            yield (type(line))(f"{n:6d}\t{line}") if a.number else line
 
 
 def _headers(a: Args) -> bool:
@@ -239,13 +239,13 @@ def _headers(a: Args) -> bool:
                            {"a": "1\n", "b": "2\n"})], program=True)
 def head(ctx: Context, a: Args) -> Iterator[object]:
     if not a.paths:
-        for i, item in enumerate(ctx.items()):
+        for i, item in enumerate(ctx.items(exact=True)):
             if i >= a.n:
                 return
             yield item
         return
     first = True
-    for name, lines in ctx.read_lines(a.paths):
+    for name, lines in ctx.read_lines(a.paths, exact=True):
         if _headers(a):
             yield from ([] if first else [""]) + [f"==> {name} <=="]
         first = False
@@ -265,10 +265,10 @@ def head(ctx: Context, a: Args) -> Iterator[object]:
 def tail(ctx: Context, a: Args) -> Iterator[object]:
     import collections
     if not a.paths:
-        yield from collections.deque(ctx.items(), maxlen=max(a.n, 0))
+        yield from collections.deque(ctx.items(exact=True), maxlen=max(a.n, 0))
         return
     first = True
-    for name, lines in ctx.read_lines(a.paths):
+    for name, lines in ctx.read_lines(a.paths, exact=True):
         if _headers(a):
             yield from ([] if first else [""]) + [f"==> {name} <=="]
         first = False

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 from nlsh.kernel.context import Args, CommandError, Context, open_text, os_reason
 from nlsh.lang.signature import Param
-from nlsh.records import Partial, Record, plain
+from nlsh.records import Partial, Record, plain, plain_line
 from nlsh.registry import Example, command
 
 PATHS = Param("paths", "path", variadic=True, metavar="PATH")
@@ -391,14 +391,15 @@ def tr(ctx: Context, a: Args) -> Iterator[str]:
         s2 = s2 + s2[-1] * max(0, len(s1) - len(s2))
         table = {ord(c): s2[i] for i, c in enumerate(s1)}
     squeeze = set(s2 if (s2 and not a.delete) else s1) if a.squeeze else set()
-    text = "\n".join(ctx.lines()) + "\n"
+    text = "".join(plain_line(item) for item in ctx.items(exact=True))    # newlines are characters too: tr '\n' ' '
     out = text.translate(table)
     if squeeze:
         out = re.sub("|".join(f"({re.escape(c)})\\{i + 1}+" for i, c in enumerate(sorted(squeeze))),
                      lambda m: m.group(0)[0], out) if len(squeeze) < 90 else out
-    if out.endswith("\n") and text.endswith("\n"):
-        out = out[:-1]
-    yield from out.split("\n") if out else ()
+    *lines, rest = out.split("\n")
+    yield from lines
+    if rest:
+        yield Partial(rest)                 # no newline after it, as tr wrote none
 
 
 def _sed_replacement(repl: str) -> str:
@@ -528,9 +529,9 @@ def sed(ctx: Context, a: Args) -> Iterator[str]:
             except OSError as e:
                 ctx.warn(f"{p}: {os_reason(e)}")
         return
-    for _, lines in ctx.read_lines(a.paths):
+    for _, lines in ctx.read_lines(a.paths, exact=True):
         for line in lines:
-            yield edit(line)
+            yield (type(line))(edit(line))      # a last line with no newline keeps none, as in GNU sed
 
 
 def _escapes(s: str) -> str:
@@ -633,8 +634,8 @@ def tee(ctx: Context, a: Args) -> Iterator[object]:
                                   errors="surrogateescape"))
             except OSError as e:
                 ctx.warn(f"{p}: {os_reason(e)}")
-        for item in ctx.items():
-            line = plain(item) + "\n"
+        for item in ctx.items(exact=True):
+            line = plain_line(item)
             for f in files:
                 f.write(line)
             yield item

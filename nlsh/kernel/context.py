@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Iterator
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, TextIO
 
-from nlsh.records import Record, as_record, plain, plain_line
+from nlsh.records import Partial, Record, as_record, plain, plain_line
 
 if TYPE_CHECKING:
     from nlsh.session import Shell
@@ -117,10 +117,13 @@ class Context:
         self.stderr.flush()
         self.status = max(self.status, status)
 
-    def items(self) -> Iterator[object]:
+    def items(self, exact: bool = False) -> Iterator[object]:
+        """The input's items. Text with no newline after it (``printf a``) comes
+        as a whole line, as grep and sort make one of it, unless ``exact``:
+        cat, head, tail, sed and tee pass it on as it came (a Partial)."""
         for item in self.input or ():
             self.cancel.check()
-            yield item
+            yield item if exact or not isinstance(item, Partial) else str(item)
 
     def lines(self) -> Iterator[str]:
         for item in self.items():
@@ -131,16 +134,18 @@ class Context:
         for item in self.items():
             yield as_record(item)
 
-    def read_lines(self, paths: list[str], keepends: bool = False) -> Iterator[tuple[str, Iterator[str]]]:
+    def read_lines(self, paths: list[str], keepends: bool = False,
+                   exact: bool = False) -> Iterator[tuple[str, Iterator[str]]]:
         """(name, lines) for each path, or ("-", input lines) when none given.
 
         With ``keepends`` each line keeps its newline, and a last line without
         one (or an ``echo -n`` item) comes without, as ``wc`` counts them.
+        With ``exact`` such a line is a Partial, as cat passes it on.
         Files that cannot be read are reported and skipped.
         """
         for p in paths or ["-"]:
             if p == "-":
-                yield "-", self._input_lines(keepends)
+                yield "-", self._input_lines(keepends, exact)
                 continue
             try:
                 f = open_text(self.path(p))
@@ -148,14 +153,22 @@ class Context:
                 self.warn(f"{p}: {os_reason(e)}")
                 continue
             with f:
-                yield p, self._file_lines(f, keepends)
+                yield p, self._file_lines(f, keepends, exact)
 
-    def _input_lines(self, keepends: bool) -> Iterator[str]:
-        if not keepends:
-            return self.lines()
-        return (plain_line(i) for i in self.items())
+    def _input_lines(self, keepends: bool, exact: bool) -> Iterator[str]:
+        if keepends:
+            return (plain_line(i) for i in self.items(exact=True))
+        if exact:
+            return self._exact_lines()
+        return self.lines()
 
-    def _file_lines(self, f: TextIO, keepends: bool) -> Iterator[str]:
+    def _exact_lines(self) -> Iterator[str]:
+        for item in self.items(exact=True):
+            *lines, last = plain(item).split("\n")
+            yield from lines
+            yield Partial(last) if isinstance(item, Partial) else last
+
+    def _file_lines(self, f: TextIO, keepends: bool, exact: bool) -> Iterator[str]:
         # Bounded reads: a file with no newlines (/dev/zero) still yields and
         # still notices cancellation.
         while True:
@@ -163,7 +176,12 @@ class Context:
             line = f.readline(MAX_LINE)
             if not line:
                 return
-            yield line if keepends else line.removesuffix("\n")
+            if keepends:
+                yield line
+            elif line.endswith("\n"):
+                yield line[:-1]
+            else:
+                yield Partial(line) if exact else line
 
 
 MAX_LINE = 1 << 16

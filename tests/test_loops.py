@@ -116,6 +116,24 @@ def test_ansi_c_quotes_print_and_read_back():
         parse("echo $'abc", REG)
 
 
+@pytest.mark.parametrize("line,out", [
+    # the input ended before the line did: the status is 1, what was read is set
+    ("printf 'a\\nb' | while read l; do echo \"[$l]\"; done", "[a]"),
+    ("printf 'a\\nb' | while read -r l || [[ -n $l ]]; do echo \"<$l>\"; done", "<a>\n<b>"),
+    ("{ printf x; echo y; } | { read v; echo \"v=$v\"; }", "v=xy"),
+    # -d: another character ends the line; what follows it is read next
+    ("printf 'k1=v1;k2=v2;' | while IFS='=' read -r -d ';' k v; do echo \"$k -> $v\"; done", "k1 -> v1\nk2 -> v2"),
+    ("printf 'one two\\n' | { read -d ' ' w; echo \"w=$w st=$?\"; }", "w=one st=0"),
+    ("echo abc | { read -d x w; echo \"w=$w st=$?\"; }", "w=abc st=1"),
+    ("find . -name '*.txt' -print0 | sort -z | while IFS= read -r -d '' f; do echo \"<$f>\"; done",
+     "<./a b.txt>\n<./c.txt>"),
+    ("find . -name '*.txt' -print0 | xargs -0 -n1 echo | sort", "./a b.txt\n./c.txt"),
+])
+def test_read_as_in_bash(sh, line, out):
+    r = sh(line, {"a b.txt": "", "c.txt": ""})
+    assert (r.out, r.err) == (out + "\n", "")
+
+
 def test_printf_v_sets_a_variable(sh):
     r = sh("printf -v n '%03d-%s' 7 x; echo \"[$n]\"; printf -v 'a b' x")
     assert r.out == "[007-x]\n" and "'a b': not a variable name" in r.err

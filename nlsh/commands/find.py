@@ -28,7 +28,7 @@ from nlsh.kernel.expand import posix_glob
 from nlsh.lang.plan import Call
 from nlsh.lang.signature import Param
 from nlsh.lang.values import Size
-from nlsh.records import Record
+from nlsh.records import Partial, Record
 from nlsh.registry import Example, command
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ Test = Callable[[Entry], bool]
 
 _TYPES = {"f": st.S_ISREG, "d": st.S_ISDIR, "l": st.S_ISLNK, "p": st.S_ISFIFO, "s": st.S_ISSOCK,
           "b": st.S_ISBLK, "c": st.S_ISCHR}
-_ACTIONS = ("exec", "delete", "print")
+_ACTIONS = ("exec", "delete", "print", "print0")
 _OPTIONS = ("maxdepth", "mindepth")
 
 
@@ -307,7 +307,9 @@ def _glob_param(name: str, flags: tuple[str, ...], help: str) -> Param:
                        "';', or '+' to pass many paths at once)", metavar="CMD... ;", effects=("exec",)),
                  Param("delete", "flag", ("-delete",), "delete what matches (into the trash)",
                        effects=("delete",)),
-                 Param("print", "flag", ("-print",), "print what matches (the default)")],
+                 Param("print", "flag", ("-print",), "print what matches (the default)"),
+                 Param("print0", "flag", ("-print0",), "print each match with a NUL after it (for xargs -0 "
+                       "and read -d '')", planned=False)],
          output="records", category="files", ordered=True,
          examples=[Example("find all python files", "find . -name '*.py'", "./a.py\n./lib/b.py",
                            {"a.py": "", "lib/b.py": "", "c.txt": ""}),
@@ -332,6 +334,8 @@ def find(ctx: Context, a: Args) -> Iterator[object]:
         yield from _exec(ctx, execs[0], (r["name"] for r in matches))
     elif a.delete:
         _delete(ctx, [r["name"] for r in matches])
+    elif a.print0:
+        yield from (Partial(f"{r['name']}\0") for r in matches)
     else:
         yield from matches
 

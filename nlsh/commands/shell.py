@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import fnmatch
 import shutil
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterable, Iterator
 
 from nlsh.kernel import ifs
 from nlsh.kernel.context import Args, CommandError, Context, LoopControl, Return
@@ -16,7 +16,7 @@ from nlsh.lang.errors import did_you_mean
 from nlsh.lang.plan import Plan
 from nlsh.lang.signature import Param
 from nlsh.lang.values import Duration, Size
-from nlsh.records import Record, plain_line
+from nlsh.records import Partial, Record, plain_line
 from nlsh.registry import Example, command
 
 
@@ -309,7 +309,24 @@ def _leave_or_go_on(control: LoopControl) -> Iterator[object]:
 
 def _block_input(ctx: Context) -> Iterator[object] | None:
     """What is piped into a block, shared by its rounds (``… | while read x``)."""
-    return iter(ctx.input) if ctx.input is not None else None
+    return _Rewind(ctx.input) if ctx.input is not None else None
+
+
+class _Rewind:
+    """A block's input, to which ``read -d`` gives back the rest of a line."""
+
+    def __init__(self, items: Iterable[object]) -> None:
+        self._items = iter(items)
+        self._back: list[object] = []
+
+    def __iter__(self) -> _Rewind:
+        return self
+
+    def __next__(self) -> object:
+        return self._back.pop() if self._back else next(self._items)
+
+    def push(self, item: object) -> None:
+        self._back.append(item)
 
 
 @command("if", "Run COMMANDS if CONDITION succeeds, as in bash: if C; then …; [elif C; then …;] "
@@ -383,12 +400,16 @@ def group(ctx: Context, a: Args) -> Iterator[object]:
          params=[Param("raw", "flag", ("-r",), "keep backslashes (nlsh always does)"),
                  Param("prompt", "str", ("-p",), "show PROMPT first (on a terminal)", metavar="PROMPT"),
                  Param("silent", "flag", ("-s",), "do not show what is typed (a password)"),
+                 Param("delim", "str", ("-d",), "end the line at DELIM's first character, not a newline "
+                       "('' is NUL: find -print0)", metavar="DELIM"),
                  Param("array", "str", ("-a",), "put the words in the array NAME (${NAME[0]} …)", metavar="NAME"),
                  Param("names", "str", variadic=True, metavar="NAME")],
          input="any", output="none", category="shell", planned=False, shell_state=True,
          examples=[Example("print each line of names.txt with a dash", 'cat names.txt | while read n; do echo "- $n"; done',
                            "- ann\n- bob", {"names.txt": "ann\nbob\n"})])
 def read(ctx: Context, a: Args) -> None:
+    """As in bash, the status is 1 when the input ended before the line did
+    (what was read is still set: ``while read l || [[ -n $l ]]``)."""
     names = list(a.names or ([] if a.array else ["REPLY"]))
     for name in names + ([a.array] if a.array else []):
         if not name.isidentifier():
@@ -396,24 +417,45 @@ def read(ctx: Context, a: Args) -> None:
     if a.prompt and ctx.terminal is not None:
         ctx.stderr.write(a.prompt)
         ctx.stderr.flush()
-    if ctx.input is not None:
-        item = next(iter(ctx.input), None)
-    elif ctx.terminal is not None:
-        item = typed_line(ctx.terminal, ctx.cancel, a.silent)
-        if a.silent:
-            ctx.stderr.write("\n")
-    else:
-        item = None
-    line = "" if item is None else plain_line(item)
-    line = line.removesuffix("\n")
+    line, ended = _record(ctx, "\n" if a.delim is None else a.delim[:1] or "\0", a.silent)
     if a.array:
         ctx.env.set_array(a.array, Array(enumerate(ifs.fields(line, ifs.separators(ctx.env)))))
     if names:
         got = ifs.fields(line, ifs.separators(ctx.env), len(names))
         for i, name in enumerate(names):
             ctx.env[name] = got[i] if i < len(got) else ""      # at the end: emptied, as in bash
-    if item is None:
+    if not ended:
         ctx.status = 1
+
+
+def _record(ctx: Context, delim: str, silent: bool) -> tuple[str, bool]:
+    """The text up to ``delim`` from the input (or typed at the terminal), and
+    whether ``delim`` ended it. What comes after it in the same line goes back
+    to the block's input for the next read."""
+    if ctx.input is not None:
+        source = iter(ctx.input)
+    elif ctx.terminal is not None:
+        source = (line.removesuffix("\n") for line in iter(lambda: typed_line(ctx.terminal, ctx.cancel, silent),
+                                                                None))
+    else:
+        source = iter(())
+    got = []
+    try:
+        for item in source:
+            text = plain_line(item)
+            at = text.find(delim)
+            if at < 0:
+                got.append(text)
+                continue
+            got.append(text[:at])
+            rest = text[at + 1:]
+            if rest and isinstance(source, _Rewind):
+                source.push(rest[:-1] if rest.endswith("\n") else Partial(rest))
+            return "".join(got), True
+        return "".join(got), False
+    finally:
+        if silent and ctx.terminal is not None and ctx.input is None:
+            ctx.stderr.write("\n")
 
 
 @command("break", "Leave the loop (the Nth enclosing one with N).",

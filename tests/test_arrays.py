@@ -77,6 +77,9 @@ def test_an_array_is_not_in_the_environment_of_programs(sh):
 def test_indirection_and_positional_slices(sh):
     r = sh("x=hi; ref=x; echo ${!ref}; a=(p q); ref='a[1]'; echo ${!ref}; set -- a b c d; echo ${@:2} ${@:2:1} ${#@}")
     assert r.out == "hi\nq\nb c d b 4\n"
+    r = sh('my_a=1; my_c=(x y); my_b=2; other=3; echo ${!my_*}; for n in "${!my_@}"; do echo "[$n]"; done; '
+           'IFS=,; echo "${!my_*}"')
+    assert (r.out, r.err) == ("my_a my_b my_c\n[my_a]\n[my_b]\n[my_c]\nmy_a,my_b,my_c\n", "")
 
 
 def test_array_mistakes_give_one_line(sh):

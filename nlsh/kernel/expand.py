@@ -116,6 +116,9 @@ def var_values(var: Var, shell: Shell, assign: bool = True) -> list[str]:
     """The values ``${a[@]}``, ``${a[*]}``, ``$@`` and ``$*`` stand for, with
     ``op`` applied to each; ``${#a[@]}`` their count, ``${!a[@]}`` their indices;
     ``${a[@]:OFF:LEN}`` the elements from OFF on."""
+    if var.op == "names":
+        env = shell.env
+        return sorted(n for n in {*env, *env.arrays} if n.startswith(var.name))
     items = _elements(var, shell)
     if var.op == "keys":
         return [str(key) for key, _ in items]

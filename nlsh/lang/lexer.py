@@ -65,6 +65,7 @@ _BRACED = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*|[0-9]+|[?#$@*])"
 _LENGTH = re.compile(r"^#([A-Za-z_][A-Za-z0-9_]*|[@*])$")
 _SUBSCRIPTED = re.compile(r"^([#!]?)([A-Za-z_][A-Za-z0-9_]*)\[")
 _INDIRECT = re.compile(r"^!([A-Za-z_][A-Za-z0-9_]*)$")
+_NAMES = re.compile(r"^!([A-Za-z_][A-Za-z0-9_]*)([*@])$")      # ${!PREFIX*}: the names starting with PREFIX
 # NAME=( or NAME+=( starting a word: an array's elements follow
 _ARRAY_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\+?=\(")
 _SLICE = re.compile(r"^ *-?[0-9]+(?:: *-?[0-9]+)?$")
@@ -833,6 +834,9 @@ def _array_variable(inner: str, quoted: bool) -> Var | None:
     indirect = _INDIRECT.match(inner)
     if indirect:
         return Var(indirect.group(1), "indirect", quoted=quoted)
+    names = _NAMES.match(inner)
+    if names:
+        return Var(names.group(1), "names", quoted=quoted, index=names.group(2))
     m = _SUBSCRIPTED.match(inner)
     if m is None:
         return None

@@ -47,7 +47,9 @@ class Var:
     ``${m[key]}``); ``@`` or ``*`` stands for every element (``"${a[@]}"``: a
     word each, ``"${a[*]}"``: one word), with ``op`` applied to each;
     ``${#a[@]}`` counts them, ``${!a[@]}`` (op ``keys``) gives the indices;
-    ``${!NAME}`` (op ``indirect``) is the variable that ``$NAME`` names."""
+    ``${!NAME}`` (op ``indirect``) is the variable that ``$NAME`` names;
+    ``${!PREFIX*}`` / ``${!PREFIX@}`` (op ``names``, index ``*``/``@``) the
+    names of the variables that start with PREFIX."""
     name: str
     op: str = ""
     arg: str = ""
@@ -60,6 +62,8 @@ class Var:
             return f"${{#{self.name}{subscript}}}"
         if self.op in ("keys", "indirect"):
             return f"${{!{self.name}{subscript}}}"
+        if self.op == "names":
+            return f"${{!{self.name}{self.index}}}"
         braced = self.op or self.index or (len(self.name) > 1 and self.name.isdigit())     # $10 is ${1}0
         return f"${{{self.name}{subscript}{self.op}{self.arg}}}" if braced else f"${self.name}"
 

@@ -49,13 +49,17 @@ def load_scorer(tasks_path: str, scorer: str | None):
     return module
 
 
-def check_sandbox_can_run_nlsh(python: str) -> None:
-    if os.geteuid() != 0:
-        return
-    probe = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--", python, "-c", "import nlsh"]
-    r = subprocess.run(probe, capture_output=True, text=True, check=False)
-    if r.returncode != 0:
-        sys.exit(f"eval_nl: the sandbox user (uid 65534) cannot run nlsh with {python}:\n  {r.stderr.strip()[-300:]}\n"
+def check_sandbox_can_run_nlsh(score, python: str) -> None:
+    """Run ``import nlsh`` the way every plan runs, in the scorer's sandbox (a
+    probe outside it passed where the sandbox could not read /root)."""
+    probe_dir = tempfile.mkdtemp(prefix="nlsh-eval-probe-")
+    os.chmod(probe_dir, 0o777)
+    try:
+        r = score.run_shell(probe_dir, f"{shlex.quote(python)} -c 'import nlsh'")
+    finally:
+        subprocess.run(["rm", "-rf", probe_dir], check=False)
+    if r["rc"] != 0:
+        sys.exit(f"eval_nl: the sandbox cannot run nlsh with {python}:\n  {r['stderr'].strip()[-300:]}\n"
                  "Make the interpreter and nlsh's install readable, e.g. `chmod o+x /root` for a pyenv "
                  "Python under /root, or install nlsh into a world-readable virtual environment.")
 
@@ -113,7 +117,7 @@ def main() -> None:
         sys.exit("eval_nl: no tasks selected")
 
     python = sys.executable
-    check_sandbox_can_run_nlsh(python)
+    check_sandbox_can_run_nlsh(score, python)
     from nlsh.paths import scratch_home
     scratch_home("nlsh-eval-home-")
 

@@ -12,7 +12,7 @@ from nlsh.lang.signature import Param
 from nlsh.records import plain_line
 from nlsh.registry import Example, command
 
-_NOT_HERE = {"i": "integer", "l": "lower-case", "u": "upper-case", "n": "name reference"}
+_NOT_HERE = {"n": "name reference"}
 _DECLARE_PARAMS = [
     Param("readonly", "flag", ("-r",), "make the names read-only"),
     Param("export", "flag", ("-x",), "export (every nlsh variable is in its programs' environment)"),
@@ -22,6 +22,9 @@ _DECLARE_PARAMS = [
     Param("function_names", "flag", ("-F",), "show the functions' names"),
     Param("array", "flag", ("-a",), "arrays: NAME=(WORD …), ${NAME[0]}, \"${NAME[@]}\""),
     Param("assoc", "flag", ("-A",), "associative arrays: NAME=([KEY]=VALUE …), ${NAME[KEY]}"),
+    Param("integer", "flag", ("-i",), "integers: a value is arithmetic (n=2+3 holds 5)"),
+    Param("lower", "flag", ("-l",), "a value is kept in lower case"),
+    Param("upper", "flag", ("-u",), "a value is kept in upper case"),
     *(Param(f"attr_{letter}", "flag", (f"-{letter}",), f"{kind} variables (not in nlsh)")
       for letter, kind in _NOT_HERE.items()),
     Param("names", "assignment", variadic=True, metavar="NAME[=VALUE]"),
@@ -34,6 +37,8 @@ def _declare(ctx: Context, a: Args, local: bool = False) -> Iterator[str]:
             raise CommandError(f"-{letter}: {kind} variables are not in nlsh (!LINE runs a line in $SHELL)")
     if a.array and a.assoc:
         raise CommandError("-a and -A: a variable is one kind of array")
+    if a.lower and a.upper:
+        raise CommandError("-l and -u: a value is kept in one case")
     env = ctx.env
     if a.functions or a.function_names:
         functions = ctx.shell.functions
@@ -56,13 +61,14 @@ def _declare(ctx: Context, a: Args, local: bool = False) -> Iterator[str]:
                 yield declaration(name, env)
         return
     assign(ctx, a.names, readonly=a.readonly, own=local or bool(ctx.frames) and not a.glob,
-           kind="A" if a.assoc else "a" if a.array else "")
+           kind="A" if a.assoc else "a" if a.array else "",
+           shape="i" * a.integer + "l" * a.lower + "u" * a.upper)
 
 
 declare = command(
     "declare", "Set variables, as in bash: declare [-r] [-g] [-a|-A] NAME[=VALUE]…; in a function the names are "
-    "its own (as local) unless -g; -r makes them read-only; -a/-A arrays; -p (or no names) shows them; "
-    "-f/-F the functions.",
+    "its own (as local) unless -g; -r makes them read-only; -a/-A arrays; -i integers, -l/-u lower/upper case; "
+    "-p (or no names) shows them; -f/-F the functions.",
     params=_DECLARE_PARAMS, output="text", category="shell", shell_state=True, planned=False, flags_first=True,
     examples=[Example("a constant", "declare -r limit=10; echo $limit", "10")])(_declare)
 

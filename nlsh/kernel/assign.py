@@ -16,14 +16,19 @@ if TYPE_CHECKING:
 
 
 def assign(ctx: Context, items: list[Pending], *, readonly: bool = False, own: bool = False,
-           kind: str = "") -> None:
+           kind: str = "", shape: str = "") -> None:
     """Set each of ``items`` in turn, each expanded when it is set; ``own``: the
     running function's (as ``local``); ``kind``: ``a`` or ``A`` makes them
-    arrays (associative) as ``declare -a``/``-A``."""
+    arrays (associative) as ``declare -a``/``-A``; ``shape``: the letters of
+    ``declare -i``/``-l``/``-u`` that their values take from now on."""
     env = ctx.env
     for pending in items:
         item = pending.expand()
         name = item.name
+        if shape:
+            had = env.kinds.get(name, "")
+            had = had.replace("u", "") if "l" in shape else had.replace("l", "") if "u" in shape else had
+            env.kinds[name] = "".join(sorted(set(had + shape)))
         if own:
             hidden = ctx.frames[-1]
             if name not in hidden:
@@ -38,6 +43,8 @@ def assign(ctx: Context, items: list[Pending], *, readonly: bool = False, own: b
             key = subscript(name, item.index, ctx.shell, expanded=True)
             old = element(name, item.index, ctx.shell, expanded=True) if item.append else None
             env.set_element(name, key, (old or "") + item.value)
+        elif item.value is not None and item.append and "i" in env.kinds.get(name, ""):
+            env[name] = f"{env.value(name) or 0}+({item.value})"       # n+=3 adds, as in bash
         elif item.value is not None:
             env[name] = (env.value(name) or "") + item.value if item.append else item.value
         if readonly:

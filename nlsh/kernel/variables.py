@@ -61,21 +61,40 @@ class Assignment:
 
 
 class Variables(dict):
-    """NAME -> value, with the names that are read-only."""
+    """NAME -> value, with the names that are read-only, and the ones whose
+    values take a shape (``kinds``, as ``declare`` gives them: ``i`` an integer,
+    the value of its arithmetic; ``l``/``u`` lower/upper case)."""
 
     def __init__(self, values: Iterable = (), readonly: Iterable[str] = ()) -> None:
         super().__init__(values)
         self.readonly = set(readonly)
         self.arrays: dict[str, Array] = {}
+        self.kinds: dict[str, str] = {}
 
     def __setitem__(self, name: str, value: str) -> None:
         """Set ``name``; an array's first element (``a=x`` is ``a[0]=x``, as in bash)."""
         self._may_set(name)
+        value = self._shaped(name, value)
         array = self.arrays.get(name)
         if array is not None:
             array[array.first] = value
         else:
             super().__setitem__(name, value)
+
+    def _shaped(self, name: str, value: str) -> str:
+        """``value`` as ``name``'s kind makes it (``declare -i n; n=2+3`` holds 5)."""
+        kind = self.kinds.get(name, "")
+        if "i" in kind:
+            from nlsh.lang import arith
+            try:
+                value = str(arith.evaluate(value, lambda n: self.value(n) or ""))
+            except ValueError as e:
+                raise CommandError(f"{name}: {value}: {e}") from None
+        if "l" in kind:
+            value = value.lower()
+        elif "u" in kind:
+            value = value.upper()
+        return value
 
     def value(self, name: str) -> str | None:
         """``$name``: its value, an array's first element; None when unset."""
@@ -88,12 +107,15 @@ class Variables(dict):
         super().pop(name, None)
         self.arrays.pop(name, None)
         if isinstance(value, Array):
-            self.arrays[name] = value
+            self.set_array(name, value)
         else:
-            super().__setitem__(name, value)
+            super().__setitem__(name, self._shaped(name, value))
 
     def set_array(self, name: str, array: Array) -> None:
         self._may_set(name)
+        if self.kinds.get(name):
+            for key, value in array.items():
+                array[key] = self._shaped(name, value)
         super().pop(name, None)
         self.arrays[name] = array
 
@@ -104,7 +126,7 @@ class Variables(dict):
         if array is None:
             scalar = super().pop(name, None)
             array = self.arrays[name] = Array({} if scalar is None else {0: scalar})
-        array[key] = value
+        array[key] = self._shaped(name, value)
 
     def unset_element(self, name: str, key: int | str) -> None:
         self._may_unset(name)
@@ -156,6 +178,7 @@ class Variables(dict):
         """A subshell's own variables (read-only names stay read-only there)."""
         out = Variables(self, self.readonly)
         out.arrays = {name: array.copy() for name, array in self.arrays.items()}
+        out.kinds = dict(self.kinds)
         return out
 
     def _may_set(self, name: str) -> None:
@@ -168,14 +191,14 @@ class Variables(dict):
 
 
 def declaration(name: str, env: Variables) -> str:
-    """``declare -x NAME="VALUE"`` as bash prints it (``-rx`` when read-only);
+    """``declare -x NAME="VALUE"`` as bash prints it (``-rx`` when read-only, ``-ix`` an integer);
     ``declare -a NAME=([0]="x" [1]="y")`` for an array (``-A``: associative)."""
-    readonly = "r" if name in env.readonly else ""
+    letters = env.kinds.get(name, "") + ("r" if name in env.readonly else "")
     array = env.arrays.get(name)
     if array is None:
-        return f'declare -{readonly}x {name}={_quoted(env[name])}'
+        return f'declare -{letters}x {name}={_quoted(env[name])}'
     items = " ".join(f"[{_quoted(str(k)) if array.assoc else k}]={_quoted(v)}" for k, v in array.ordered())
-    return f'declare -{"A" if array.assoc else "a"}{readonly} {name}=({items})'
+    return f'declare -{"A" if array.assoc else "a"}{letters} {name}=({items})'
 
 
 def _quoted(text: str) -> str:

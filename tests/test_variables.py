@@ -45,6 +45,9 @@ def test_integer_and_case_variables_as_in_bash(sh):
            "declare -i a=('1+1' '2*3'); echo \"${a[@]}\"; a[5]=1+4; echo ${a[5]}; declare -p n lo")
     out = "5\n9\n18\nhello\nABC\nxyz\nmixed\n42\n2 6\n5\n" 'declare -ix n="18"\ndeclare -lx lo="hello"\n'
     assert (r.out, r.err) == (out, "")
+    # a function's local takes no kind from outside, and its own kind goes when it returns
+    r = sh("declare -i g=1; f() { local g=abc; echo $g; local -i n=3*3; echo $n; }; n=4*4; f; g=2+2; n=5*5; echo $g $n")
+    assert (r.out, r.err) == ("abc\n9\n4 5*5\n", "")
     r = sh("declare -i n; n='1 +'; echo st=$?")
     assert r.out == "st=1\n" and r.err.startswith("nlsh: export: n: 1 +:") and r.err.count("\n") == 1
 

@@ -25,15 +25,16 @@ def assign(ctx: Context, items: list[Pending], *, readonly: bool = False, own: b
     for pending in items:
         item = pending.expand()
         name = item.name
-        if shape:
-            had = env.kinds.get(name, "")
-            had = had.replace("u", "") if "l" in shape else had.replace("l", "") if "u" in shape else had
-            env.kinds[name] = "".join(sorted(set(had + shape)))
         if own:
             hidden = ctx.frames[-1]
             if name not in hidden:
                 hidden[name] = env.saved(name)
+                env.kinds.pop(name, None)               # the function's own takes none of the outer one's kind
                 env.fresh(name, Array((), kind == "A") if kind else "")
+        if shape:
+            had = env.kinds.get(name, "")
+            had = had.replace("u", "") if "l" in shape else had.replace("l", "") if "u" in shape else had
+            env.kinds[name] = "".join(sorted(set(had + shape)))
         if kind and name not in env.arrays:
             scalar = env.get(name)
             env.fresh(name, Array(() if scalar is None else {0 if kind == "a" else "0": scalar}, kind == "A"))

@@ -23,7 +23,7 @@ def function_command(name: str, body: Plan) -> Command:
         shell = ctx.shell
         outer = shell.positional
         shell.positional = list(a.argv[1:])
-        hidden: dict[str, str | None] = {}          # what ``local`` hid, put back at the end
+        hidden: dict[str, tuple] = {}               # what ``local`` hid (Variables.saved), put back at the end
         try:
             out, ctx.status = ctx.capture(body, iter(ctx.input) if ctx.input is not None else None, frame=hidden)
             yield from out

@@ -150,10 +150,10 @@ class Variables(dict):
         """Whether ``name`` is set, as a plain variable or an array."""
         return name in self or name in self.arrays
 
-    def saved(self, name: str) -> str | Array | None:
-        """What ``name`` holds now, for ``restore`` (what a function's ``local`` hides)."""
+    def saved(self, name: str) -> tuple[str | Array | None, str]:
+        """What ``name`` holds now and its kind, for ``restore`` (what a function's ``local`` hides)."""
         array = self.arrays.get(name)
-        return self.get(name) if array is None else array.copy()
+        return (self.get(name) if array is None else array.copy()), self.kinds.get(name, "")
 
     def update(self, *args, **kwargs) -> None:
         for name, value in dict(*args, **kwargs).items():
@@ -164,11 +164,16 @@ class Variables(dict):
             self[name] = value
         return self[name]
 
-    def restore(self, name: str, value: str | Array | None) -> None:
-        """Put back what a function's ``local`` hid (the function's own read-only name goes with it)."""
+    def restore(self, name: str, saved: tuple[str | Array | None, str]) -> None:
+        """Put back what a function's ``local`` hid (the function's own read-only name and kind go with it)."""
+        value, kind = saved
         self.readonly.discard(name)
         super().pop(name, None)
         self.arrays.pop(name, None)
+        if kind:
+            self.kinds[name] = kind
+        else:
+            self.kinds.pop(name, None)
         if isinstance(value, Array):
             self.arrays[name] = value
         elif value is not None:

@@ -90,7 +90,16 @@ def test_array_mistakes_give_one_line(sh):
                           ("a=(x | y)", "syntax error near '|' in an array's ( … )"),
                           ("echo ${a[]}", "bad array subscript"),
                           ("readonly r=(1 2); r[0]=3", "r: readonly variable"),
-                          ("declare -a -A q", "-a and -A")]:
+                          ("declare -a -A q", "-a and -A"),
+                          ("a=([]=x)", "empty [ ] before = in an array"),
+                          ("a=([k]={x,y})", "[k]= takes one word"),
+                          ("a=(x)y", "syntax error near 'y' (after an array's ')')"),
+                          ("declare -A m; m=(v)", "m: an associative array's values need keys"),
+                          ("a=(1); a[x+]=3", "a[x+]: the expression ends too soon"),
+                          ("ref=1x; echo ${!ref}", "${!ref}: '1x' is not a variable name"),
+                          ("unset 'a[1'", "'a[1': not a variable name"),
+                          ("mapfile -t 1a < /dev/null", "'1a': not a variable name"),
+                          ("f() { local; }; f", "a NAME is needed: local NAME[=VALUE]")]:
         r = sh(line)
         assert r.status != 0 and message in r.err and r.err.count("\n") == 1, (line, r.err)
 

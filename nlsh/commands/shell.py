@@ -428,6 +428,16 @@ def read(ctx: Context, a: Args) -> None:
         ctx.status = 1
 
 
+def _typed_lines(ctx: Context, silent: bool) -> Iterator[str]:
+    """Lines typed at the terminal, until Ctrl-D; text typed without Enter
+    (then Ctrl-D twice) is input that ended mid-line, and the last."""
+    while (line := typed_line(ctx.terminal, ctx.cancel, silent)) is not None:
+        if not line.endswith("\n"):
+            yield Partial(line)
+            return
+        yield line[:-1]
+
+
 def _record(ctx: Context, delim: str, silent: bool) -> tuple[str, bool]:
     """The text up to ``delim`` from the input (or typed at the terminal), and
     whether ``delim`` ended it. What comes after it in the same line goes back
@@ -435,8 +445,7 @@ def _record(ctx: Context, delim: str, silent: bool) -> tuple[str, bool]:
     if ctx.input is not None:
         source = iter(ctx.input)
     elif ctx.terminal is not None:
-        source = (line.removesuffix("\n") for line in iter(lambda: typed_line(ctx.terminal, ctx.cancel, silent),
-                                                                None))
+        source = _typed_lines(ctx, silent)
     else:
         source = iter(())
     got = []

@@ -79,7 +79,7 @@ typeset = command(
 
 
 @command("local", "Give variables a value for the running function only (NAME or NAME=VALUE), as in bash; "
-         "takes declare's options (-a, -A, -r).",
+         "takes declare's options (-a, -A, -i, -l, -u, -r).",
          params=_DECLARE_PARAMS, output="text", category="shell", shell_state=True, planned=False,
          flags_first=True,
          examples=[Example("a variable inside a function only", "x=out; f() { local x=in; echo $x; }; f; echo $x",
@@ -182,7 +182,7 @@ def _mapfile(ctx: Context, a: Args) -> None:
     if not name.isidentifier():
         raise CommandError(f"'{name}': not a variable name")
     lines: list[str] = []
-    for k, item in enumerate(ctx.input if ctx.input is not None else ()):
+    for k, item in enumerate(ctx.items(exact=True)):
         if k < (a.skip or 0):
             continue
         if a.count and len(lines) >= a.count:

@@ -495,8 +495,6 @@ def expand_assignment(word: Word, shell: Shell, run: Run | None = None) -> Assig
     name, index, append, value = m.groups()
     if array is None:
         return Assignment(name, value, index, append=bool(append))
-    if index is not None:
-        raise CommandError(f"'{word.source()}': an array's element cannot hold an array")
     items: list[tuple[str | None, str]] = []
     for key, element_word in array.items:
         if key is None:

@@ -72,7 +72,7 @@ _SLICE = re.compile(r"^ *-?[0-9]+(?:: *-?[0-9]+)?$")
 BRACED_FORMS = ("expected ${NAME}, ${NAME%SUFFIX}, ${NAME#PREFIX}, ${NAME/PATTERN/TEXT}, "
                 "${NAME:-DEFAULT}, ${NAME:=DEFAULT}, ${NAME:+ALTERNATIVE}, ${NAME:?MESSAGE}, "
                 "${NAME:OFFSET:LENGTH}, ${NAME^^}, ${NAME,,}, ${#NAME}, ${NAME[INDEX]}, ${NAME[@]}, ${#NAME[@]}, "
-                "${!NAME[@]} or ${!NAME}")
+                "${!NAME[@]}, ${!NAME} or ${!PREFIX*}")
 
 
 def _wild(text: str) -> bool:

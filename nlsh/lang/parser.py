@@ -576,11 +576,7 @@ def _call(tokens: list[Token], commands: CommandLookup, aliases: Mapping[str, st
     tokens, prefix = _assignments(_expand_alias(tokens, commands, aliases))
     if not prefix:
         return _command(tokens, commands, line)
-    call = _command(tokens, commands, line, as_program=True)
-    if call.is_block or call.name in ("((", "[[") and not call.external:
-        raise ParseError(f"NAME=VALUE sets a variable for a command, not for {call.name!r} (set it on a line "
-                         "of its own)", tokens[0].column, tokens[0].length)
-    return replace(call, env=prefix)
+    return replace(_command(tokens, commands, line, as_program=True), env=prefix)
 
 
 def _command(tokens: list[Token], commands: CommandLookup, line: str, as_program: bool = False) -> Call:
@@ -667,13 +663,11 @@ def _assignments(tokens: list[Token]) -> tuple[list[Token], tuple[Word, ...]]:
         k and tokens[k - 1].kind == "op" and tokens[k - 1].value in _REDIRECTS
         and tokens[k - 1].value not in _TARGETLESS)]
     if words and words[0] is tokens[0] and _word_at(words[0]) in ("export", "local", "declare", "typeset", "readonly"):
-        return [replace(t, value=one_word(t.value)) if t.kind == "word" and _is_assignment(t) else t
-                for t in tokens], ()
+        return _one_word_values(tokens), ()
     if not words or words[0] is not tokens[0] or not _is_assignment(words[0]):
         return tokens, ()
     if all(_is_assignment(w) for w in words):
-        return [Token("word", Word.lit("export"), tokens[0].column, 0)] + [
-            replace(t, value=one_word(t.value)) if t.kind == "word" and _is_assignment(t) else t for t in tokens], ()
+        return [Token("word", Word.lit("export"), tokens[0].column, 0), *_one_word_values(tokens)], ()
     prefix = []
     for t in tokens:
         if t.kind != "word" or not _is_assignment(t):
@@ -683,6 +677,10 @@ def _assignments(tokens: list[Token]) -> tuple[list[Token], tuple[Word, ...]]:
                              t.column, t.length)
         prefix.append(one_word(t.value))
     return tokens[len(prefix):], tuple(prefix)
+
+
+def _one_word_values(tokens: list[Token]) -> list[Token]:
+    return [replace(t, value=one_word(t.value)) if t.kind == "word" and _is_assignment(t) else t for t in tokens]
 
 
 def one_word(word: Word) -> Word:

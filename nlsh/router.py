@@ -10,6 +10,7 @@ line with a near-miss command word is a typo and gets "did you mean".
 from __future__ import annotations
 
 import os
+import re
 
 from nlsh.lang import ParseError, Plan, Word
 from nlsh.lang.parser import BASH_ONLY, open_loops
@@ -19,7 +20,17 @@ LANGUAGE_WORDS = frozenset(["a", "about", "above", "after", "all", "an", "and", 
 
 def language_words(line: str) -> int:
     """How many whole words of ``line`` are common English (``folder1`` is not)."""
-    return sum(1 for w in line.lower().split() if w.strip(".,;:!?\"'") in LANGUAGE_WORDS)
+    return sum(1 for w in line.lower().split() if w.strip(".,;:!?\"'()") in LANGUAGE_WORDS)
+
+
+# "(by size)", "(a-z)", "(in MB)?": an aside in a sentence, which bash cannot
+# parse either. "(a|b)", "$(x", "f()" keep a shell's characters and stay commands.
+ASIDE = re.compile(r"\([^()|&;<>$`{}\\]*[A-Za-z][^()|&;<>$`{}\\]*\)")
+
+
+def _aside(line: str, error: ParseError) -> bool:
+    """Whether the parse failed on a parenthesised aside made of plain words."""
+    return error.message.startswith("unsupported character") and ASIDE.search(line) is not None
 
 
 def unparsed_is_utterance(line: str, error: ParseError) -> bool:
@@ -30,6 +41,8 @@ def unparsed_is_utterance(line: str, error: ParseError) -> bool:
     lang = language_words(line)
     if error.message == "unterminated single quote" and _apostrophe(line, error.column):
         return lang >= 1           # "what's the biggest file": an apostrophe, not a quote
+    if _aside(line, error):        # "copy a to b (overwrite it)"; "echo (a b)" is a mistake
+        return lang >= 2 or (lang >= 1 and len(words) >= 4)
     if error.message.startswith("unterminated array"):
         return False            # NAME=( … over lines, whatever its comments say
     if error.message.startswith("for:") and len(words) > 2 and words[2] == "in" and words[1].isidentifier():

@@ -4,6 +4,7 @@ plugins pip-installed into it, and a way to run that environment's nlsh."""
 from __future__ import annotations
 
 import os
+import site
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -27,6 +28,14 @@ def plugin_venv(tmp_path_factory):
     venv = tmp_path_factory.mktemp("plugin-venv")
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
     py = str(venv / "bin" / "python")
+    # --system-site-packages shows the base interpreter's packages; when the tests
+    # themselves run in a venv, nlsh is installed in that one, so add its folders
+    # (through site, so that an editable install's .pth files work there too).
+    inner = subprocess.run([py, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                           capture_output=True, text=True, check=True).stdout.strip()
+    outer = [d for d in site.getsitepackages() if os.path.isdir(d)]
+    with open(os.path.join(inner, "nlsh-test-parent.pth"), "w") as f:
+        f.write("import site; " + "; ".join(f"site.addsitedir({d!r})" for d in outer) + "\n")
     for name in ("nlsh-git", "nlsh-archive", "nlsh-http"):
         subprocess.run([py, "-m", "pip", "install", "-q", "--no-deps", os.path.join(HERE, name)], check=True)
     return py

@@ -48,6 +48,14 @@ def test_existing_paths_keep_a_line_a_command(work):
     ("gti log --oneline -n 5", False),                  # flags: a program's line, not language
     ("hg log | head", False),
     ("greet a b; echo $?", False),                      # a function not yet defined: one English word
+    ("copy a.txt to b.txt (overwrite it)", True),       # an aside in parentheses: language
+    ("show the 3 biggest files (by size) in 'my docs'", True),
+    ("show disk usage (human readable)", True),
+    ("list files (newest first)", True),
+    ("how big is the logs folder (in MB)?", True),
+    ("echo (a b)", False),                              # an array written wrong, not a sentence
+    ("grep (a|b) notes.txt", False),                    # a shell's characters inside: a command's mistake
+    ("echo hi)", False),
 
 ])
 def test_a_line_that_does_not_parse(line, utterance):

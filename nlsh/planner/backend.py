@@ -245,7 +245,10 @@ class LlamaBackend:
         loaded = buf[:n_out.value]
         llm.input_ids[:len(loaded)] = loaded
         llm.n_tokens = len(loaded)
-        os.utime(path)                  # recently used states outlive the pruning
+        try:
+            os.utime(path)              # recently used states outlive the pruning
+        except OSError:
+            pass                        # a read-only or shared cache: the state serves all the same
         return common_start(loaded, tokens)
 
     def _save(self, tokens: list[int]) -> None:

@@ -19,13 +19,17 @@ class Partial(str):
 
 class Record(dict):
     """A row of named, typed fields. ``primary`` names the field that stands
-    for the whole row when printed plainly (a file list prints its paths)."""
+    for the whole row when printed plainly (a file list prints its paths);
+    ``line``, where given, is that plain text instead (``ls docs`` prints
+    ``api.md`` as GNU ls does, while its records name ``docs/api.md``)."""
 
-    __slots__ = ("primary",)
+    __slots__ = ("line", "primary")
 
-    def __init__(self, data: object = (), primary: str | None = None, **fields: object) -> None:
+    def __init__(self, data: object = (), primary: str | None = None, *, line: str | None = None,
+                 **fields: object) -> None:
         super().__init__(data, **fields)
         self.primary = primary
+        self.line = line
 
 
 def plain_value(value: object) -> str:
@@ -48,6 +52,8 @@ def plain_value(value: object) -> str:
 def plain(item: object) -> str:
     """One item as one line of plain text (no trailing newline)."""
     if isinstance(item, Record):
+        if item.line is not None:
+            return item.line
         if item.primary is not None and item.primary in item:
             return plain_value(item[item.primary])
         return "\t".join(plain_value(v) for v in item.values())

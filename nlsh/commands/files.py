@@ -58,11 +58,12 @@ def _lstat(ctx: Context, shown: str) -> os.stat_result | None:
         return None
 
 
-def _children(ctx: Context, shown: str, hidden: bool) -> list[tuple[str, str]]:
-    """(display name, absolute path) of a directory's entries, sorted."""
+def _children(ctx: Context, shown: str, hidden: bool, dots: bool = False) -> list[tuple[str, str]]:
+    """(display name, absolute path) of a directory's entries, sorted (with
+    ``.`` and ``..`` where ``dots``, as ``ls -a``)."""
     full = ctx.path(shown)
     try:
-        names = sorted(os.listdir(full))
+        names = sorted(os.listdir(full) + ([".", ".."] if dots else []))
     except OSError as e:
         ctx.warn(f"cannot open directory '{shown}': {os_reason(e)}")
         return []
@@ -76,7 +77,8 @@ def _children(ctx: Context, shown: str, hidden: bool) -> list[tuple[str, str]]:
 
 
 @command("ls", "List directory contents as records (name, type, size, modified).",
-         params=[Param("all", "flag", ("-a", "-A", "--all"), "include hidden entries"),
+         params=[Param("all", "flag", ("-a", "--all"), "include hidden entries, . and .. too"),
+                 Param("almost_all", "flag", ("-A", "--almost-all"), "include hidden entries but . and .."),
                  Param("long", "flag", ("-l", "--long"), "add mode and owner"),
                  Param("recursive", "flag", ("-R", "--recursive"), "list subdirectories too"),
                  Param("directory", "flag", ("-d", "--directory"), "list directories themselves"),
@@ -88,7 +90,7 @@ def _children(ctx: Context, shown: str, hidden: bool) -> list[tuple[str, str]]:
                  PATHS],
          output="records", category="files",
          examples=[Example("list the files here", "ls", "a.txt\nb.txt", {"a.txt": "a", "b.txt": "bb"}),
-                   Example("show hidden files too", "ls -a", ".h\na.txt", {"a.txt": "", ".h": ""}),
+                   Example("show hidden files too", "ls -A", ".h\na.txt", {"a.txt": "", ".h": ""}),
                    Example("list everything under src", "ls -R src", "src/a.py\nsrc/lib\nsrc/lib/b.py",
                            {"src/a.py": "", "src/lib/b.py": ""}),
                    Example("files bigger than 1 kB, biggest first",
@@ -106,8 +108,12 @@ def ls(ctx: Context, a: Args) -> Iterator[Record]:
             (dirs if st.S_ISDIR(s.st_mode) and not a.directory else named).append((shown, s))
     for shown, s in _ordered(sorted(named, key=lambda e: e[0]), a):
         yield _entry(shown, s, a.long)
+    alone = len(dirs) == 1 and not named and not a.recursive
     for shown, _ in _ordered(sorted(dirs, key=lambda e: e[0]), a):
-        yield from _walk_ls(ctx, shown, a)
+        for r in _walk_ls(ctx, shown, a):
+            if alone:       # one directory: GNU prints its entries' names
+                r.line = os.path.basename(r["name"])
+            yield r
 
 
 def _ordered(entries: list[tuple[str, os.stat_result]], a: Args) -> list[tuple[str, os.stat_result]]:
@@ -123,7 +129,7 @@ def _ordered(entries: list[tuple[str, os.stat_result]], a: Args) -> list[tuple[s
 
 def _walk_ls(ctx: Context, shown: str, a: Args) -> Iterator[Record]:
     entries = []
-    for display, full in _children(ctx, shown, a.all):
+    for display, full in _children(ctx, shown, a.all or a.almost_all, dots=a.all):
         ctx.check()
         try:
             entries.append((display, os.lstat(full)))
@@ -131,7 +137,7 @@ def _walk_ls(ctx: Context, shown: str, a: Args) -> Iterator[Record]:
             ctx.warn(f"cannot access '{display}': {os_reason(e)}")
     for display, s in _ordered(entries, a):
         yield _entry(display, s, a.long)
-        if a.recursive and st.S_ISDIR(s.st_mode):
+        if a.recursive and st.S_ISDIR(s.st_mode) and os.path.basename(display) not in (".", ".."):
             yield from _walk_ls(ctx, display, a)
 
 
@@ -464,7 +470,7 @@ def _dest(ctx: Context, sources: list[str], dest: str) -> tuple[str, bool]:
          output="none", effects=("write",), category="files",
          examples=[Example("copy a.txt to b.txt", "cp a.txt b.txt", "hi", {"a.txt": "hi\n"}, check="cat b.txt"),
                    Example("make a backup folder and copy all text files into it", "mkdir backup; cp *.txt backup",
-                           "backup/a.txt\nbackup/b.txt", {"a.txt": "", "b.txt": ""}, check="ls backup")])
+                           "a.txt\nb.txt", {"a.txt": "", "b.txt": ""}, check="ls backup")])
 def cp(ctx: Context, a: Args) -> None:
     dest, into = _dest(ctx, a.sources, a.dest)
     for src in a.sources:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from collections.abc import Iterator
 
 from nlsh.kernel.context import Args, CommandError, Context, open_text, os_reason
@@ -210,7 +211,12 @@ def sort(ctx: Context, a: Args) -> Iterator[object]:
                 return _text_field(item, a.key, a.sep)
             return item
         key = _sort_key(numeric, a.ignore_case)
-        items.sort(key=lambda it: key(text_of(it)), reverse=a.reverse)
+        if a.key or numeric or a.ignore_case:
+            # lines whose keys are equal compare as whole lines, byte by byte (GNU's
+            # last resort, which -r reverses too): "b 9" and "a 9" by -k2 -rn give b first
+            items.sort(key=lambda it: (key(text_of(it)), plain(it)), reverse=a.reverse)
+        else:
+            items.sort(key=lambda it: key(text_of(it)), reverse=a.reverse)
     if a.unique:
         seen = set()
         out = []
@@ -279,15 +285,36 @@ def wc(ctx: Context, a: Args) -> Iterator[object]:
             c["chars"] += len(text)
             c["bytes"] += len(text.encode("utf-8", "surrogateescape"))
         rows.append((name, [c[k] for k in chosen]))
+    width = _wc_width(ctx, a.paths, len(chosen))
     if not a.paths:
         counts = rows[0][1]
-        yield counts[0] if len(counts) == 1 else " ".join(str(n) for n in counts)
+        yield counts[0] if len(counts) == 1 else " ".join(f"{n:>{width}}" for n in counts)
         return
     if len(rows) > 1:
         rows.append(("total", [sum(r[1][i] for r in rows) for i in range(len(chosen))]))
-    width = max((len(str(n)) for _, ns in rows for n in ns), default=1) if len(chosen) > 1 or len(rows) > 1 else 0
     for name, ns in rows:
         yield " ".join(f"{n:>{width}}" for n in ns) + f" {name}"
+
+
+def _wc_width(ctx: Context, paths: list[str], counts: int) -> int:
+    """GNU wc's column width: one count of one input is not padded; otherwise
+    the digits of the regular files' total size, at least 7 when the input or
+    a file that is not regular (a pipe, ``-``) is among them."""
+    if counts == 1 and len(paths) <= 1:
+        return 1
+    if not paths:
+        return 7
+    total, least = 0, 1
+    for path in paths:
+        try:
+            s = os.stat(ctx.path(path)) if path != "-" else None
+        except OSError:
+            continue
+        if s is not None and stat.S_ISREG(s.st_mode):
+            total += s.st_size
+        else:
+            least = 7
+    return max(len(str(total)), least)
 
 
 def _field_list(spec: str) -> list[tuple[int, int]]:

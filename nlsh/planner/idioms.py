@@ -59,5 +59,5 @@ IDIOMS: tuple[Example, ...] = (
     Example("copy the config folder into backup", "cp -r config backup/", "backup/config\nbackup/config/a.ini",
             {"config/a.ini": "", "backup/.keep": ""}, check="ls -R backup"),
     Example("make the folders a, b and c inside project", "mkdir -p project/a project/b project/c",
-            "project/a\nproject/b\nproject/c", check="ls project"),
+            "a\nb\nc", check="ls project"),
 )

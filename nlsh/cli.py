@@ -104,7 +104,8 @@ def plan_command(
         if json:
             typer.echo(jsonlib.dumps({"utterance": r.utterance, "plan": r.text, "model": r.model,
                                       "device": planner.backend.device, "risk": assess(r.plan, shell).summary(),
-                                      "repaired": r.repaired, "problems": r.problems, "timings": r.timings}))
+                                      "repaired": r.repaired, "problems": r.problems, "candidates": r.candidates,
+                                      "timings": r.timings}))
         else:
             typer.echo(r.text)
     raise typer.Exit(status)

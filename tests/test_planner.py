@@ -6,7 +6,10 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import socket
+import subprocess
+import sys
 
 import llama_cpp
 import numpy as np
@@ -276,6 +279,44 @@ def test_utterance_through_dash_c_runs_read_only_plan(nlsh, model_path, work):
     assert r.status == 0, r.err
     assert "hello there" in r.out
     assert r.err.startswith("plan: ")
+
+
+def test_a_sentence_with_an_aside_in_parentheses_is_a_request(nlsh, model_path, work):
+    (work / "greeting.txt").write_text("hello there\n")
+    r = nlsh("-c", "show me what is in greeting.txt (all of it)", env={"NLSH_MODEL": model_path}, timeout=300)
+    assert r.status == 0, r.err
+    assert r.out == "hello there\n"
+    assert r.err.startswith("plan: ")
+
+
+@pytest.mark.skipif(shutil.which("bwrap") is None, reason="needs bubblewrap to mount the cache read-only")
+def test_a_saved_prompt_state_in_a_read_only_cache_still_plans(nlsh, model_path, work, nlsh_home):
+    """A shared or read-only cache costs at most speed: the saved state is used
+    though its time cannot be touched (os.utime raised EROFS out of planning)."""
+    (work / "notes.md").write_text("hello\n")
+    first = nlsh("plan", "show the file notes.md", env={"NLSH_MODEL": model_path}, timeout=600)
+    assert first.status == 0, first.err
+    states = os.path.realpath(nlsh_home / "cache" / "prompt-states")
+    assert [n for _, _, names in os.walk(states) for n in names if n.endswith(".state")]
+    p = subprocess.run(["bwrap", "--bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
+                        "--ro-bind", states, states, sys.executable, "-m", "nlsh", "plan", "show the file notes.md"],
+                       cwd=work, capture_output=True, text=True, timeout=600, check=False,
+                       env={**os.environ, "NLSH_MODEL": model_path})
+    assert (p.returncode, p.stdout, p.stderr) == (0, first.out, "")
+
+
+def test_candidates_are_tried_in_the_sandbox_and_the_real_directory_stays(planner, work):
+    """A delete is judged by its trial in a throw-away overlay; the file is there until a person accepts."""
+    (work / "old.log").write_text("x")
+    (work / "notes.txt").write_text("keep\n")
+    planner.configure(candidates=2, second_when="doubt", everyday=1)
+    try:
+        r = planner.plan("delete the file old.log", str(work))
+    finally:
+        planner.configure()
+    assert r.text == "rm old.log"
+    assert r.candidates[0]["changes"] == ["- old.log"] and r.candidates[0]["chosen"]
+    assert (work / "old.log").read_text() == "x" and (work / "notes.txt").read_text() == "keep\n"
 
 
 def test_planned_delete_is_refused_without_yes(nlsh, model_path, work):

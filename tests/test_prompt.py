@@ -65,3 +65,29 @@ def test_prefix_and_suffix_make_one_well_formed_chat():
     assert roles == ["<|im_start|>user", "<|im_start|>assistant"] * (len(idioms) + len(shots)) + ["<|im_start|>user",
                                                                                                    "<|im_start|>assistant"]
     assert turns[-2] == "<|im_start|>user\n[here: a.txt]\ncount the txt files" and turns[-1] == "<|im_start|>assistant\n"
+
+
+def _planner(**settings):
+    """A planner whose prompt is built but never sent (no model is loaded)."""
+    from nlsh.planner.planner import Planner
+    planner = Planner(REG, None, resolve())
+    planner.configure(**settings)
+    return planner
+
+
+def test_settings_choose_where_idioms_go_and_reset_to_the_catalogue():
+    planner = _planner(idioms="retrieved")
+    assert "grep -o error app.log | wc -l" not in planner.prefix
+    assert planner.prefix.rstrip().endswith("<|im_start|>user")
+    planner.configure()
+    assert planner.idioms == "prefix" and "grep -o error app.log | wc -l" in planner.prefix
+
+
+def test_the_everyday_pool_is_retrieved_and_record_examples_can_be_left_out():
+    plain = _planner(prompt="plain", everyday=1, record_examples=0, shots=3, shot_floor=0)
+    assert "Commands:" not in plain.prefix and "ONE bash command" in plain.prefix
+    request = "the files in my folder, largest first"
+    commands = [s.command for s in plain.examples(request)]
+    assert "ls -S data" in commands                                  # from the everyday pool
+    assert not any("| get name" in c for c in commands)              # no record-style answer
+    assert any("| get name" in s.command for s in _planner(shots=3, shot_floor=0).examples(request))

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from nlsh.paths import cache_dir, ensure
 
 KEEP_STATES = 4     # saved prefix states per model (about 79 MB each for the 1.5B: the KV cache of ~2,700 tokens)
+HELD_PREFIXES = 2   # prefixes left behind that stay in memory (a planner with two candidates switches between two)
 
 
 class BackendError(Exception):
@@ -134,6 +135,7 @@ class LlamaBackend:
         self._prefix_tokens: list[int] | None = None
         self._prefix_text: str | None = None
         self.prefix_evaluated = 0        # prefix tokens the last request had to evaluate
+        self._held: dict[str, tuple[list[int], ctypes.Array]] = {}   # prefix text → (tokens, context state)
         self._grammar = None             # (text, decoding.Grammar)
         self._use = threading.RLock()   # one request at a time on the model
 
@@ -208,11 +210,12 @@ class LlamaBackend:
                 self._prefix_tokens):
             return 0.0
         t0 = time.perf_counter()
+        self._hold_current()
         tokens = llm.tokenize(prefix.encode(), add_bos=False, special=True)
         if len(tokens) >= self.n_ctx:
             raise BackendError(f"the prompt's fixed part (rules, commands, idioms) takes {len(tokens)} tokens, "
                                f"more than the model's context of {self.n_ctx}")
-        kept = self._reuse(tokens)
+        kept = self._take_held(prefix, tokens) or self._reuse(tokens)
         if kept < len(tokens):
             llm.n_tokens = kept
             llm.eval(tokens[kept:])
@@ -221,6 +224,38 @@ class LlamaBackend:
         self._prefix_tokens = tokens
         self._prefix_text = prefix
         return time.perf_counter() - t0
+
+    def _hold_current(self) -> None:
+        """Keep the prefix the context holds now in memory (its KV cache, without the
+        last request's suffix), so that coming back to it is a copy, not a read."""
+        import llama_cpp
+        llm, tokens = self.llm, self._prefix_tokens
+        if not tokens or self._prefix_text in self._held or common_start(
+                llm.input_ids[:llm.n_tokens], tokens) != len(tokens):
+            return
+        llm._ctx.kv_cache_seq_rm(-1, len(tokens), -1)
+        llm.n_tokens = len(tokens)
+        size = llama_cpp.llama_state_get_size(llm._ctx.ctx)
+        buf = (ctypes.c_uint8 * size)()
+        if llama_cpp.llama_state_get_data(llm._ctx.ctx, buf, size) == 0:
+            return
+        self._held[self._prefix_text] = (list(tokens), buf)
+        while len(self._held) > HELD_PREFIXES:
+            self._held.pop(next(iter(self._held)))
+
+    def _take_held(self, prefix: str, tokens: list[int]) -> int:
+        """Put a prefix kept in memory back into the context; how many tokens (0: none kept)."""
+        import llama_cpp
+        held = self._held.pop(prefix, None)
+        if held is None or held[0] != tokens:
+            return 0
+        llm = self.llm
+        if llama_cpp.llama_state_set_data(llm._ctx.ctx, held[1], len(held[1])) == 0:
+            llm.reset()
+            return 0
+        llm.input_ids[:len(tokens)] = tokens
+        llm.n_tokens = len(tokens)
+        return len(tokens)
 
     def _reuse(self, tokens: list[int]) -> int:
         """Put the longest start of ``tokens`` at hand into the context: what it holds

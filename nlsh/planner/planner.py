@@ -16,13 +16,26 @@ from nlsh.planner.prompt import (
     chatml_prefix,
     chatml_suffix,
     context_line,
+    everyday_shots,
     idiom_shots,
+    plain_prefix,
     registry_shots,
     repair_suffix,
 )
 from nlsh.registry import Registry
 
 SHOTS = 2   # retrieved examples per request: each costs prompt time on every request
+# The prompts a second candidate may come from (``candidates = 2``, ``second = NAME``):
+# "plain", the model's own bash habits (no catalogue, examples from the everyday pool,
+# free decoding, nlsh's parse and second look); "catalogue", nlsh's rules, catalogue,
+# idioms and grammar. Each changes the model's catalogue entry as ``configure`` does.
+SECOND = {
+    "plain": {"prompt": "plain", "mode": "free", "shots": 3, "shot_floor": 0.0, "everyday": True,
+              "record_examples": False, "idioms": "retrieved"},
+    "catalogue": {"prompt": "catalogue", "mode": "grammar", "shots": 1, "shot_floor": 1.12, "everyday": True,
+                  "record_examples": True, "idioms": "prefix"},
+}
+TRIAL_TIMEOUT = 3.0     # seconds a candidate may run in the sandbox
 
 
 class PlanningError(Exception):
@@ -44,6 +57,7 @@ class PlanResult:
     repaired: bool = False
     timings: dict = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)   # what the check found in the first answer
+    candidates: list[dict] = field(default_factory=list)  # with several: each plan and how its trial went
 
 
 class Planner:
@@ -53,15 +67,10 @@ class Planner:
                  path: str | None = None) -> None:
         self.registry = registry
         self.backend = backend
-        self.spec = spec
         self.accepted = list(accepted or [])
-        self.mode = str(spec.get("mode", "grammar"))
-        self.max_tokens = int(spec.get("max_tokens", 160))
-        self.shots = int(spec.get("shots", SHOTS))
-        self.shot_floor = float(spec.get("shot_floor", 0.0))
-        self.stop = list(spec.get("stop", ["<|im_end|>", "\n"]))
         self._path = path
-        self._built_for = -1
+        self._catalogued = spec
+        self._use(spec)
         self._prefix = ""
         self._grammar = ""
         self._index: ExampleIndex | None = None
@@ -84,21 +93,75 @@ class Planner:
         be.start()
         return planner
 
+    def _use(self, spec: ModelSpec) -> None:
+        self.spec = spec
+        self.mode = str(spec.get("mode", "grammar"))
+        self.max_tokens = int(spec.get("max_tokens", 160))
+        self.shots = int(spec.get("shots", SHOTS))
+        self.shot_floor = float(spec.get("shot_floor", 0.0))
+        self.stop = list(spec.get("stop", ["<|im_end|>", "\n"]))
+        # "prefix": the idioms are earlier turns of every prompt (and retrieved);
+        # "retrieved": only where one matches the request, like the commands' examples.
+        self.idioms = str(spec.get("idioms", "prefix"))
+        self.everyday = bool(spec.get("everyday", False))       # retrieve from the everyday pool too
+        self.record_examples = bool(spec.get("record_examples", True))
+        self.prompt = str(spec.get("prompt", "catalogue"))     # or "plain" (prompt.PLAIN_RULES)
+        self.candidates = int(spec.get("candidates", 1))       # 2: also SECOND's plan, chosen by trial
+        # "always": plan both and try both; "doubt": try the first, plan the second only
+        # when the first fails or does nothing in its trial (less time, fewer chances)
+        self.second_when = str(spec.get("second_when", "always"))
+        self.second = str(spec.get("second", "plain"))         # which of SECOND
+        if self.second not in SECOND:
+            raise ModelError(f"second = {self.second!r}: expected one of {', '.join(SECOND)}")
+        self._second: Planner | None = None
+        self._built_for = -1
+
+    def configure(self, **settings) -> None:
+        """Plan with the model's catalogue entry changed by ``settings`` (``shots=2``,
+        ``idioms="retrieved"``; none: the entry as it is): what the eval compares."""
+        c = self._catalogued
+        self._use(ModelSpec(c.name, {**c.settings, **settings}, c.path, c.source))
+
     def _rebuild(self) -> None:
         """Prompt prefix, grammar and example index follow the registry."""
         if self._built_for == self.registry.version:
             return
         programs = programs_on_path(self._path)
         idioms = idiom_shots(self.registry, programs)
-        self._prefix = chatml_prefix(self.registry, programs, idioms)
+        if self.prompt == "plain":
+            self._prefix = plain_prefix()
+        else:
+            self._prefix = chatml_prefix(self.registry, programs, idioms if self.idioms == "prefix" else [])
         self._grammar = grammar(self.registry, programs)
-        self._index = ExampleIndex(registry_shots(self.registry) + idioms + self.accepted)
+        pool = registry_shots(self.registry, self.record_examples) + idioms
+        if self.everyday:
+            pool += everyday_shots(self.registry, programs)
+        self._index = ExampleIndex(pool + self.accepted)
         self._built_for = self.registry.version
 
     def remember(self, utterance: str, plan_text: str) -> None:
         """A plan the user ran becomes an example for later requests."""
         self.accepted.append(Shot(utterance, plan_text))
         self._built_for = -1
+        if self._second is not None:
+            self._second._built_for = -1
+
+    def _second_planner(self) -> Planner:
+        """The planner of the second candidate: the same model, registry and
+        accepted plans, the prompt SECOND names."""
+        if self._second is None:
+            c = self._catalogued
+            settings = {**c.settings, **SECOND[self.second], "candidates": 1}
+            second = Planner(self.registry, self.backend, ModelSpec(c.name, settings, c.path, c.source),
+                             path=self._path)
+            second.accepted = self.accepted
+            self._second = second
+        return self._second
+
+    def examples(self, utterance: str) -> list[Shot]:
+        """The examples a request is shown (retrieved for it), best last."""
+        self._rebuild()
+        return self._index.top(utterance, self.shots, self.shot_floor)
 
     @property
     def prefix(self) -> str:
@@ -115,13 +178,41 @@ class Planner:
              cancel=None, check: Callable[[Plan], list[str]] | None = None) -> PlanResult:
         """A valid plan for ``utterance``. An answer that does not parse gets one
         more try with the error; so does one that ``check`` finds would fail at
-        once (the second answer is taken only if ``check`` passes it)."""
+        once (the second answer is taken only if ``check`` passes it).
+
+        With ``candidates = 2`` a second plan comes from SECOND's prompt; when the
+        two differ, each runs in the sandbox (nlsh.sandbox: nothing real changes)
+        and the one that fails, or does nothing, gives way to the other; a tie
+        keeps the first."""
         utterance = " ".join(utterance.split())
         if not utterance:
             raise PlanningError("nothing to plan: the request is empty")
         t0 = time.perf_counter()
-        self._rebuild()
-        shots = self._index.top(utterance, self.shots, self.shot_floor)
+        first = self._plan_one(utterance, cwd, last, last_error, cancel, check)
+        if self.candidates < 2:
+            return first
+        tried = None
+        if self.second_when == "doubt":
+            from nlsh.sandbox import trial
+            tried = trial(first.text, cwd, timeout=TRIAL_TIMEOUT)
+            if tried is None or _rank(tried) == 2:
+                first.candidates = [_described(first, tried, True)] if tried is not None else []
+                return first
+        try:
+            second = self._second_planner()._plan_one(utterance, cwd, last, last_error, cancel, check)
+        except PlanningError as e:
+            if e.message == "planning cancelled":
+                raise
+            return first
+        chosen = choose(first, second, cwd, tried)
+        chosen.timings = {**first.timings, "second_latency_s": second.timings["latency_s"],
+                          "latency_s": round(time.perf_counter() - t0, 3)}
+        return chosen
+
+    def _plan_one(self, utterance: str, cwd: str, last: str | None, last_error: str | None, cancel,
+                  check: Callable[[Plan], list[str]] | None) -> PlanResult:
+        t0 = time.perf_counter()
+        shots = self.examples(utterance)
         context = context_line(cwd, utterance, last, last_error)
         g = self._grammar if self.mode == "grammar" else None
         try:
@@ -179,3 +270,37 @@ class Planner:
         if any(ch.background for ch in plan.chains):
             return None, "a plan may not start background jobs by itself"
         return plan, ""
+
+
+def _rank(trial) -> int:
+    """0: it failed; 1: it timed out, or printed and changed nothing; 2: it did something."""
+    if trial.timed_out:
+        return 1
+    if trial.failed:
+        return 0
+    return 2 if trial.stdout.strip() or trial.changes else 1
+
+
+def choose(first: PlanResult, second: PlanResult, cwd: str, tried=None) -> PlanResult:
+    """The better of two candidates by their trials in the sandbox (``first`` on a tie,
+    or where no sandbox can be had; ``tried``: the first's trial, if it ran already);
+    its ``candidates`` say what each did."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from nlsh.sandbox import trial
+    if second.text == first.text:
+        first.candidates = [{"plan": first.text, "chosen": True}]
+        return first
+    with ThreadPoolExecutor(2) as pool:
+        trials = list(pool.map(lambda r: tried if r is first and tried is not None
+                               else trial(r.text, cwd, timeout=TRIAL_TIMEOUT), (first, second)))
+    if None in trials:
+        return first
+    pick = second if _rank(trials[1]) > _rank(trials[0]) else first
+    pick.candidates = [_described(r, t, r is pick) for r, t in zip((first, second), trials)]
+    return pick
+
+
+def _described(result: PlanResult, trial, chosen: bool) -> dict:
+    return {"plan": result.text, "status": trial.status, "failed": trial.failed, "timed_out": trial.timed_out,
+            "changes": trial.changes[:20], "chosen": chosen}

@@ -28,6 +28,12 @@ Give the simplest line that does exactly what was asked: do not add commands tha
 the result, and never delete, move or kill anything the user did not ask for.
 Answer with the command line only."""
 
+# The "plain" prompt: what the model is used to (a request, one bash line), no
+# catalogue; nlsh parses the answer, so only what it can run gets through, and the
+# retrieved examples show its habits. Measured against RULES + catalogue by eval_nl.
+PLAIN_RULES = """You translate a request into ONE bash command for GNU/Linux. The current directory is \
+the working directory; use relative paths. Reply with only the command, no explanation, no markdown."""
+
 STOPWORDS = frozenset(["a", "an", "the", "of", "in", "on", "to", "for", "and", "or", "all", "my", "me", "i", "is", "are", "be", "with", "that", "this", "it", "its", "from", "by", "as", "at", "which", "what", "who", "how", "do", "does", "please", "can", "you", "into", "them", "their", "there", "these", "those", "any", "each", "every"])
 
 
@@ -59,6 +65,11 @@ def chatml_prefix(registry: Registry, programs: list[str], idioms: list[Shot]) -
     user turn, which every request's suffix starts with (all cached once)."""
     return (f"<|im_start|>system\n{RULES}\n\nCommands:\n{catalogue(registry, programs)}<|im_end|>\n"
             + "".join(USER + _turn(s) for s in idioms) + USER)
+
+
+def plain_prefix() -> str:
+    """The plain prompt's system message and the opening of the next user turn."""
+    return f"<|im_start|>system\n{PLAIN_RULES}<|im_end|>\n{USER}"
 
 
 def _turn(s: Shot) -> str:
@@ -131,17 +142,28 @@ class ExampleIndex:
         return out[::-1]
 
 
-def registry_shots(registry: Registry) -> list[Shot]:
-    """The examples of the commands the planner writes."""
-    return [Shot(ex.utterance, ex.command) for cmd in registry for ex in cmd.examples if cmd.planned]
+def registry_shots(registry: Registry, records: bool = True) -> list[Shot]:
+    """The examples of the commands the planner writes; without ``records``, not
+    those that use a record command (``ls | sort size -r | get name``), whose
+    output a bash user does not expect."""
+    out = []
+    for cmd in registry:
+        if not cmd.planned:
+            continue
+        for ex in cmd.examples:
+            if not records and any(registry.get(c.name) is not None and registry.get(c.name).category == "records"
+                                   for c in parse(ex.command, registry).calls):
+                continue
+            out.append(Shot(ex.utterance, ex.command))
+    return out
 
 
-def idiom_shots(registry: Registry, programs: list[str]) -> list[Shot]:
-    """The idioms the planner may offer here: one that runs a planner program
+def usable_shots(examples, registry: Registry, programs: list[str]) -> list[Shot]:
+    """The examples the planner may offer here: one that runs a planner program
     not in ``programs`` (not installed) is left out."""
     missing = set(PROGRAMS) - set(programs)
     out = []
-    for ex in IDIOMS:
+    for ex in examples:
         try:
             plan = parse(ex.command, registry)
         except ParseError:
@@ -149,6 +171,17 @@ def idiom_shots(registry: Registry, programs: list[str]) -> list[Shot]:
         if not any(c.external and c.name in missing for c in plan.calls):
             out.append(Shot(ex.utterance, ex.command))
     return out
+
+
+def idiom_shots(registry: Registry, programs: list[str]) -> list[Shot]:
+    """The idioms usable here (see ``usable_shots``)."""
+    return usable_shots(IDIOMS, registry, programs)
+
+
+def everyday_shots(registry: Registry, programs: list[str]) -> list[Shot]:
+    """The everyday pool usable here (see ``usable_shots``)."""
+    from nlsh.planner.everyday import EVERYDAY
+    return usable_shots(EVERYDAY, registry, programs)
 
 
 FILE_NAME = re.compile(r"[\w-]+(?:\.[\w-]+)*\.[A-Za-z0-9]{1,8}\b")

@@ -237,7 +237,8 @@ class ReplFace:
                 for line in explain(plan, self.shell.registry):
                     self.shell.err.write(f"    {line}\n")
             elif answer == "d":
-                for line in dry_run(decision.risk, self.shell.cwd):
+                from nlsh.sandbox import preview
+                for line in dry_run(decision.risk, self.shell.cwd) + preview(text, self.shell.cwd):
                     self.shell.err.write(f"    {line}\n")
             else:
                 self.shell.err.write("    Enter or y runs it, n cancels, e edits the plan, ? explains, d shows the changes\n")

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import stat
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -60,9 +62,10 @@ def bwrap() -> str | None:
     return found if "--tmp-overlay" in help_text else None
 
 
-def trial(line: str, cwd: str, *, timeout: float = 5.0) -> Trial | None:
+def trial(line: str, cwd: str, *, timeout: float = 5.0, cancel=None) -> Trial | None:
     """Run ``line`` with ``nlsh --yes -c`` in the sandbox over ``cwd``; None when no
-    sandbox can be had here (no usable bwrap, or it cannot start)."""
+    sandbox can be had here (no usable bwrap, or it cannot start), or when ``cancel``
+    (a token with ``cancelled``) is set meanwhile: the trial is killed at once."""
     exe = bwrap()
     if exe is None:
         return None
@@ -77,17 +80,50 @@ def trial(line: str, cwd: str, *, timeout: float = 5.0) -> Trial | None:
             "--setenv", "NLSH_HOME", "/tmp/nlsh-trial",
             sys.executable, "-m", "nlsh", "--yes", "-c", line]
     try:
-        p = subprocess.run(argv, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL, check=False)
-        result = Trial(p.returncode, _text(p.stdout), _text(p.stderr), _changes(upper, cwd))
-    except subprocess.TimeoutExpired as e:
-        result = Trial(124, _text(e.stdout or b""), _text(e.stderr or b""), _changes(upper, cwd), timed_out=True)
-    except OSError:
-        result = None
+        result = _run(argv, upper, cwd, timeout, cancel)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     if result is not None and result.status != 0 and result.stderr.startswith("bwrap:"):
         return None         # the sandbox itself failed (no user namespaces, no overlayfs)
     return result
+
+
+def preview(line: str, cwd: str, *, limit: int = 8) -> list[str]:
+    """What a trial of ``line`` did, as lines for a person deciding whether to run
+    it (nothing when no sandbox can be had here)."""
+    t = trial(line, cwd)
+    if t is None:
+        return []
+    how = "timed out" if t.timed_out else f"status {t.status}"
+    out = [f"in a trial run ({how}; nothing here changed):"]
+    out += [f"  {c}" for c in t.changes[:limit]] + (["  …"] if len(t.changes) > limit else [])
+    if not t.changes:
+        out.append("  no files would change")
+    text = (t.stdout or t.stderr).splitlines()
+    out += [f"  | {x}" for x in text[:limit // 2]] + (["  | …"] if len(text) > limit // 2 else [])
+    return out
+
+
+def _run(argv: list[str], upper: str, cwd: str, timeout: float, cancel) -> Trial | None:
+    try:
+        p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                             start_new_session=True)
+    except OSError:
+        return None
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            out, err = p.communicate(timeout=0.05)
+            return Trial(p.returncode, _text(out), _text(err), _changes(upper, cwd))
+        except subprocess.TimeoutExpired:
+            stopped = cancel is not None and cancel.cancelled
+            if not stopped and time.monotonic() < deadline:
+                continue
+            os.killpg(p.pid, signal.SIGKILL)
+            out, err = p.communicate()
+            if stopped:
+                return None
+            return Trial(124, _text(out), _text(err), _changes(upper, cwd), timed_out=True)
 
 
 def _text(data: bytes) -> str:

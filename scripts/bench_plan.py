@@ -7,6 +7,7 @@ Budget on a 2-core CPU with the default model: p50 ≤ 1.0 s, p95 ≤ 2.5 s, set
 machine where the model reads a prompt at about 165 tok/s and writes 32 tok/s;
 the last line says what this machine does, to compare like with like.
 Usage: python3 scripts/bench_plan.py [--model NAME|PATH] [--mode grammar|free] [--rounds 2]
+       [--config NAME:KEY=VALUE,…]…   (settings side by side in one run, as scripts/eval_nl.py)
 """
 
 from __future__ import annotations
@@ -45,39 +46,46 @@ def main() -> None:
     ap.add_argument("--model")
     ap.add_argument("--mode", choices=["grammar", "free"])
     ap.add_argument("--rounds", type=int, default=1, help="times through the request list")
+    ap.add_argument("--config", action="append", default=[], metavar="NAME:KEY=VALUE,…",
+                    help="planner settings to time (repeatable), as scripts/eval_nl.py takes them")
     args = ap.parse_args()
+    from eval_nl import parse_config
+    configs = [parse_config(c) for c in args.config] or [("catalogue", {})]
     from nlsh.paths import scratch_home
     scratch_home("nlsh-bench-home-")
     from nlsh.planner.planner import Planner, PlanningError
     from nlsh.registry import default_registry
     t0 = time.perf_counter()
     planner = Planner.create(default_registry(), model=args.model)
-    if args.mode:
-        planner.mode = args.mode
     planner.backend.wait()
     load = time.perf_counter() - t0
-    t1 = time.perf_counter()
-    planner.warm()
-    print(f"model {planner.spec.name} on {planner.backend.device}, {planner.mode} mode: "
-          f"load {load:.2f} s, prompt prefix {time.perf_counter() - t1:.2f} s")
     cwd = sample_dir()
-    lat = []
-    for _ in range(args.rounds):
-        for u in REQUESTS:
-            try:
-                r = planner.plan(u, cwd)
-            except PlanningError as e:
-                print(f"  FAILED {u!r}: {e.message}")
-                continue
-            lat.append(r.timings["latency_s"])
-            print(f"  {r.timings['latency_s']:5.2f}s  prompt {r.timings['prompt_tokens']:5d}  "
-                  f"gen {r.timings['generated_tokens']:3d}  {u!r:52} {r.text}")
-    s = sorted(lat)
-    p95 = s[min(len(s) - 1, round(0.95 * (len(s) - 1)))]
-    med = statistics.median(s)
+    summary = []
+    for name, settings in configs:
+        planner.configure(**({"mode": args.mode} if args.mode else {}), **settings)
+        t1 = time.perf_counter()
+        planner.warm()
+        print(f"{name}: model {planner.spec.name} on {planner.backend.device}, {planner.mode} mode: "
+              f"load {load:.2f} s, prompt prefix {time.perf_counter() - t1:.2f} s")
+        lat = []
+        for _ in range(args.rounds):
+            for u in REQUESTS:
+                try:
+                    r = planner.plan(u, cwd)
+                except PlanningError as e:
+                    print(f"  FAILED {u!r}: {e.message}")
+                    continue
+                lat.append(r.timings["latency_s"])
+                print(f"  {r.timings['latency_s']:5.2f}s  prompt {r.timings['prompt_tokens']:5d}  "
+                      f"gen {r.timings['generated_tokens']:3d}  {u!r:52} {r.text}")
+        s = sorted(lat)
+        p95 = s[min(len(s) - 1, round(0.95 * (len(s) - 1)))]
+        med = statistics.median(s)
+        summary.append(f"{name}: planning latency, warm: median {med:.2f} s, p95 {p95:.2f} s over {len(s)} "
+                       f"requests (budget p50 1.0 s: {'within' if med <= 1.0 else 'OVER'}; "
+                       f"p95 2.5 s: {'within' if p95 <= 2.5 else 'OVER'})")
     shutil.rmtree(cwd, ignore_errors=True)
-    print(f"planning latency, warm: median {med:.2f} s, p95 {p95:.2f} s over {len(s)} requests "
-          f"(budget p50 1.0 s: {'within' if med <= 1.0 else 'OVER'}; p95 2.5 s: {'within' if p95 <= 2.5 else 'OVER'})")
+    print("\n".join(summary))
     llm = getattr(planner.backend, "llm", None)
     if llm is not None:
         read, write = raw_speed(llm)

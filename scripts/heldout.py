@@ -15,6 +15,7 @@ expectation. Never tune on it: a change is chosen on the dev split.
 from __future__ import annotations
 
 import argparse
+import gzip
 import importlib.util
 import io
 import json
@@ -24,7 +25,7 @@ import tarfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from nlsh.planner.everyday import TREE  # noqa: E402
+from nlsh.planner.everyday import TREE
 
 # (request, bash line, ordered output, a count (compared as numbers))
 HELDOUT: list[tuple[str, str, bool, bool]] = [
@@ -65,7 +66,7 @@ HELDOUT: list[tuple[str, str, bool, bool]] = [
      False, False),
     ("show the last line of every csv in data", "tail -n 1 data/*.csv", True, False),
     ("put the current directory's listing in a file called listing.txt", "ls > listing.txt", False, False),
-    ("make all the .py files under src executable", "find src -name '*.py' -exec chmod +x {} +", False, False),
+    ("give every python file under src the execute bit", "find src -name '*.py' -exec chmod +x {} +", False, False),
     ("what's the longest word in words.txt",
      "awk '{print length, $0}' words.txt | sort -rn | head -n 1 | cut -d' ' -f2", False, False),
     ("how many distinct cities appear in people.csv", "tail -n +2 people.csv | cut -d, -f2 | sort -u | wc -l",
@@ -92,9 +93,10 @@ def load_scorer(path: str):
 
 def write_fixture(path: str) -> None:
     """TREE as a tarball with fixed times and owners (the same bytes every time)."""
-    dirs = sorted({os.path.dirname(p) for p in TREE} - {""})
-    with tarfile.open(path, "w:gz") as tf:
-        for d in sorted({"/".join(d.split("/")[:i + 1]) for d in dirs for i in range(d.count("/") + 1)}):
+    parents = {os.path.dirname(p) for p in TREE} - {""}
+    dirs = sorted({"/".join(p.split("/")[:i + 1]) for p in parents for i in range(p.count("/") + 1)})
+    with gzip.GzipFile(path, "wb", mtime=0) as gz, tarfile.open(fileobj=gz, mode="w") as tf:
+        for d in dirs:
             info = tarfile.TarInfo(d)
             info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, 1_700_000_000
             tf.addfile(info)

@@ -305,6 +305,19 @@ def test_a_saved_prompt_state_in_a_read_only_cache_still_plans(nlsh, model_path,
     assert (p.returncode, p.stdout, p.stderr) == (0, first.out, "")
 
 
+def test_the_plain_prompt_plans_with_the_models_own_bash(planner, work):
+    """No catalogue, free decoding, examples from the everyday pool: the answer still
+    goes through nlsh's parse and runs as bash would run it."""
+    files(work, {"poem.txt": "one\ntwo\nthree\n", "notes.md": "x\n"})
+    planner.configure(prompt="plain", mode="free", shots=3, shot_floor=0, record_examples=0, idioms="retrieved")
+    try:
+        assert "Commands:" not in planner.prefix
+        plan, out = run_plan(planner, work, "print the last two lines of poem.txt")
+    finally:
+        planner.configure()
+    assert out == "two\nthree\n", plan
+
+
 def test_candidates_are_tried_in_the_sandbox_and_the_real_directory_stays(planner, work):
     """A delete is judged by its trial in a throw-away overlay; the file is there until a person accepts."""
     (work / "old.log").write_text("x")

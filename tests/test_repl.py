@@ -318,7 +318,10 @@ def test_planned_delete_asks_dry_run_decline_edit(repl, work, model_path):
     r.c.expect_exact("run? [Y/n/e/?/d]")
     answer(r, "d")
     r.c.expect_exact("would delete 1 file (10 B): old.log")
+    r.c.expect_exact("in a trial run (status 0; nothing here changed):")     # the sandbox's true preview
+    r.c.expect_exact("- old.log")
     r.c.expect_exact("run? [Y/n/e/?/d]")
+    assert (work / "old.log").exists()
     answer(r, "?")
     r.c.expect_exact("rm old.log: Remove files")
     r.c.expect_exact("run? [Y/n/e/?/d]")

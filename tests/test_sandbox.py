@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
+import time
 
+import psutil
 import pytest
 
+from nlsh.kernel.context import CancelToken
 from nlsh.lang import parse
 from nlsh.planner.planner import PlanResult, choose
 from nlsh.registry import default_registry
@@ -48,6 +52,15 @@ def test_a_failing_or_endless_line_fails_its_trial(work):
     assert t.failed and t.status == 1 and "missing.txt" in t.stderr
     t = trial("sleep 30", str(work), timeout=1)
     assert t.failed and t.timed_out
+
+
+def test_ctrl_c_stops_a_trial_at_once(work):
+    token = CancelToken()
+    threading.Timer(0.3, token.cancel).start()
+    t0 = time.monotonic()
+    assert trial("sleep 30", str(work), timeout=20, cancel=token) is None
+    assert time.monotonic() - t0 < 3
+    assert psutil.Process().children(recursive=True) == []
 
 
 def result(line: str) -> PlanResult:

@@ -54,7 +54,7 @@ EVERYDAY: tuple[Example, ...] = (
     E("lines 2 through 4 of people.csv", "sed -n 2,4p people.csv"),
     E("print the first line of every csv file in data", "head -n 1 data/*.csv"),
     E("show notes.txt without its first two lines", "tail -n +3 notes.txt"),
-    E("print the lines of words.txt in reverse order", "tac words.txt"),
+    E("words.txt upside down, its last line first", "tac words.txt"),
     E("show each line of words.txt reversed character by character", "rev words.txt"),
     # counting
     E("how many lines does server.log have", "wc -l < server.log"),
@@ -128,7 +128,7 @@ EVERYDAY: tuple[Example, ...] = (
     E("make an empty file called placeholder in logs", "touch logs/placeholder"),
     E("create files one.txt, two.txt and three.txt", "touch one.txt two.txt three.txt"),
     E("put the lines of server.log with ERROR into errors.txt", "grep ERROR server.log > errors.txt"),
-    E("save the number of lines in notes.txt to count.txt", "wc -l < notes.txt > count.txt"),
+    E("write how many lines notes.txt has into count.txt", "wc -l < notes.txt > count.txt"),
     E("write the numbers 1 to 5 into five.txt, one per line", "seq 1 5 > five.txt"),
     # directories and moving things around
     E("create a folder named build", "mkdir build"),
@@ -171,7 +171,7 @@ EVERYDAY: tuple[Example, ...] = (
     E("the extensions of the files under photos, each once",
       "find photos -type f -name '*.*' | sed 's/.*\\.//' | sort -u"),
     # permissions, links, checksums, comparisons
-    E("make app.py in src executable", "chmod +x src/app.py"),
+    E("let src/app.py be run as a program", "chmod +x src/app.py"),
     E("let only the owner read and write config.ini", "chmod 600 config.ini"),
     E("give everyone read access to everything under docs", "chmod -R a+r docs"),
     E("the sha256 checksum of README.md", "sha256sum README.md"),
@@ -194,12 +194,10 @@ EVERYDAY: tuple[Example, ...] = (
     E("base64 encode the text secret", "echo -n secret | base64"),
     E("decode the base64 text aGk=", "echo aGk= | base64 -d"),
     E("a hex dump of config.ini", "xxd config.ini"),
-    E("print the numbers from 1 to 10", "seq 1 10"),
+    E("count from 5 up to 15, one number per line", "seq 5 15"),
     E("the odd numbers from 1 to 9", "seq 1 2 9"),
     E("what is 37 times 14", "echo $((37 * 14))"),
     E("17 divided by 4 with decimals", "echo 'scale=2; 17 / 4' | bc"),
-    E("print hello", "echo hello"),
-    E("show the current directory", "pwd"),
     # loops over files
     E("print the name and line count of each csv file in data",
       "for f in data/*.csv; do echo \"$f $(wc -l < \"$f\")\"; done"),

@@ -194,7 +194,9 @@ class Planner:
         tried = None
         if self.second_when == "doubt":
             from nlsh.sandbox import trial
-            tried = trial(first.text, cwd, timeout=TRIAL_TIMEOUT)
+            tried = trial(first.text, cwd, timeout=TRIAL_TIMEOUT, cancel=cancel)
+            if cancel is not None and cancel.cancelled:
+                raise PlanningError("planning cancelled")
             if tried is None or _rank(tried) == 2:
                 first.candidates = [_described(first, tried, True)] if tried is not None else []
                 return first
@@ -204,7 +206,9 @@ class Planner:
             if e.message == "planning cancelled":
                 raise
             return first
-        chosen = choose(first, second, cwd, tried)
+        chosen = choose(first, second, cwd, tried, cancel)
+        if cancel is not None and cancel.cancelled:
+            raise PlanningError("planning cancelled")
         chosen.timings = {**first.timings, "second_latency_s": second.timings["latency_s"],
                           "latency_s": round(time.perf_counter() - t0, 3)}
         return chosen
@@ -281,10 +285,10 @@ def _rank(trial) -> int:
     return 2 if trial.stdout.strip() or trial.changes else 1
 
 
-def choose(first: PlanResult, second: PlanResult, cwd: str, tried=None) -> PlanResult:
+def choose(first: PlanResult, second: PlanResult, cwd: str, tried=None, cancel=None) -> PlanResult:
     """The better of two candidates by their trials in the sandbox (``first`` on a tie,
-    or where no sandbox can be had; ``tried``: the first's trial, if it ran already);
-    its ``candidates`` say what each did."""
+    or where no sandbox can be had or ``cancel`` stops the trials; ``tried``: the
+    first's trial, if it ran already); its ``candidates`` say what each did."""
     from concurrent.futures import ThreadPoolExecutor
 
     from nlsh.sandbox import trial
@@ -293,7 +297,7 @@ def choose(first: PlanResult, second: PlanResult, cwd: str, tried=None) -> PlanR
         return first
     with ThreadPoolExecutor(2) as pool:
         trials = list(pool.map(lambda r: tried if r is first and tried is not None
-                               else trial(r.text, cwd, timeout=TRIAL_TIMEOUT), (first, second)))
+                               else trial(r.text, cwd, timeout=TRIAL_TIMEOUT, cancel=cancel), (first, second)))
     if None in trials:
         return first
     pick = second if _rank(trials[1]) > _rank(trials[0]) else first

@@ -5,6 +5,7 @@ from __future__ import annotations
 from nlsh.planner.grammar import programs_on_path
 from nlsh.planner.idioms import IDIOMS
 from nlsh.planner.models import resolve
+from nlsh.planner.planner import SECOND
 from nlsh.planner.prompt import ExampleIndex, Shot, chatml_prefix, chatml_suffix, context_line, idiom_shots
 from nlsh.registry import default_registry
 
@@ -52,7 +53,7 @@ def test_an_example_sharing_one_word_with_the_request_is_left_out_when_asked():
     assert index.top("remove everything in the directory dir", 1) == [Shot("go to my home directory", "cd ~")]
     assert index.top("remove everything in the directory dir", 1, least=1.12) == []
     assert index.top("count the lines in b.txt", 1, least=1.12) == [Shot("count the lines in a.txt", "wc -l a.txt")]
-    assert resolve(None).get("shot_floor") == 1.12       # the default model's measured setting
+    assert SECOND["catalogue"]["shot_floor"] == 1.12     # the catalogue prompt's measured setting
 
 
 def test_prefix_and_suffix_make_one_well_formed_chat():
@@ -75,19 +76,23 @@ def _planner(**settings):
     return planner
 
 
-def test_settings_choose_where_idioms_go_and_reset_to_the_catalogue():
-    planner = _planner(idioms="retrieved")
+def test_settings_choose_the_prompt_and_reset_to_the_catalogue_entry():
+    planner = _planner()
+    assert planner.prompt == "plain" and "Commands:" not in planner.prefix     # the default model's setting
+    planner.configure(**SECOND["catalogue"])
+    assert "Commands:" in planner.prefix and "grep -o error app.log | wc -l" in planner.prefix
+    planner.configure(**{**SECOND["catalogue"], "idioms": "retrieved"})
     assert "grep -o error app.log | wc -l" not in planner.prefix
     assert planner.prefix.rstrip().endswith("<|im_start|>user")
     planner.configure()
-    assert planner.idioms == "prefix" and "grep -o error app.log | wc -l" in planner.prefix
+    assert planner.prompt == "plain" and "ONE bash command" in planner.prefix
 
 
 def test_the_everyday_pool_is_retrieved_and_record_examples_can_be_left_out():
-    plain = _planner(prompt="plain", everyday=1, record_examples=0, shots=3, shot_floor=0)
-    assert "Commands:" not in plain.prefix and "ONE bash command" in plain.prefix
+    plain = _planner()
     request = "the files in my folder, largest first"
     commands = [s.command for s in plain.examples(request)]
     assert "ls -S data" in commands                                  # from the everyday pool
     assert not any("| get name" in c for c in commands)              # no record-style answer
-    assert any("| get name" in s.command for s in _planner(shots=3, shot_floor=0).examples(request))
+    assert any("| get name" in s.command for s in _planner(record_examples=1).examples(request))
+    assert not any(s.command == "ls -S data" for s in _planner(everyday=0).examples(request))

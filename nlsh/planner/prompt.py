@@ -67,9 +67,15 @@ def chatml_prefix(registry: Registry, programs: list[str], idioms: list[Shot]) -
             + "".join(USER + _turn(s) for s in idioms) + USER)
 
 
-def plain_prefix() -> str:
-    """The plain prompt's system message and the opening of the next user turn."""
-    return f"<|im_start|>system\n{PLAIN_RULES}<|im_end|>\n{USER}"
+def plain_prefix(registry: Registry) -> str:
+    """The plain prompt's system message and the opening of the next user turn; the
+    commands of installed plugins come last in it (a plugin coming or going changes
+    only the end of the cached prefix), so the model knows the tools it may call."""
+    host = registry.host
+    extra = [f"{c.usage}  # {c.summary}" for c in registry
+             if c.planned and host is not None and host.plugin_of(c.name) is not None]
+    tools = "\nAlso available here, use them where they fit:\n" + "\n".join(extra) if extra else ""
+    return f"<|im_start|>system\n{PLAIN_RULES}{tools}<|im_end|>\n{USER}"
 
 
 def _turn(s: Shot) -> str:

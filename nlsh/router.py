@@ -96,6 +96,8 @@ def parsed_is_utterance(plan: Plan, line: str, cwd: str) -> bool:
              for w in (v if isinstance(v, tuple) else (v,)) if isinstance(w, Word)]
     if len(words) < 2 or not all(w.is_literal and "/" not in w.literal for w in words):
         return False
-    if any(os.path.lexists(os.path.join(cwd, os.path.expanduser(w.literal))) for w in words):
-        return False
+    missing = [w for w in words if not os.path.lexists(os.path.join(cwd, os.path.expanduser(w.literal)))]
+    if len(missing) < len(words):
+        # a file named among many words naming nothing: "sort data.txt by its second column, biggest first"
+        return len(missing) >= 4 and language_words(" ".join(w.literal for w in missing)) >= 3
     return language_words(line) >= 2

@@ -28,6 +28,11 @@ def test_existing_paths_keep_a_line_a_command(work):
     (work / "the").write_text("")
     line = "cat the notes from today"
     assert not parsed_is_utterance(parse(line, REG), line, str(work))
+    (work / "data.txt").write_text("")
+    line = "sort data.txt by its second column, biggest first"      # many English words naming nothing
+    assert parsed_is_utterance(parse(line, REG), line, str(work))
+    line = "cat data.txt notes todo extra more"                       # names, not English
+    assert not parsed_is_utterance(parse(line, REG), line, str(work))
 
 
 @pytest.mark.parametrize("line,utterance", [

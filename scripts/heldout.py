@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import importlib.util
 import io
 import json
 import os
@@ -84,13 +83,6 @@ HELDOUT: list[tuple[str, str, bool, bool]] = [
 ]
 
 
-def load_scorer(path: str):
-    spec = importlib.util.spec_from_file_location("score", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def write_fixture(path: str) -> None:
     """TREE as a tarball with fixed times and owners (the same bytes every time)."""
     parents = {os.path.dirname(p) for p in TREE} - {""}
@@ -113,7 +105,8 @@ def main() -> None:
     ap.add_argument("--scorer", default=os.path.join(os.path.dirname(__file__), "..", "..", "shared", "eval",
                                                      "score.py"), help="path of the shared score.py")
     args = ap.parse_args()
-    score = load_scorer(args.scorer)
+    from eval_nl import load_scorer
+    score = load_scorer(args.dest, args.scorer)
     os.makedirs(os.path.join(args.dest, "tasks"), exist_ok=True)
     os.makedirs(os.path.join(args.dest, "fixtures"), exist_ok=True)
     score.FIXTURE_DIR = os.path.join(args.dest, "fixtures")

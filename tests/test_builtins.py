@@ -376,3 +376,11 @@ def test_wc_counts_like_gnu_wc(sh):
     assert sh("wc -c np; wc -l np; wc -w np", files).out == "3 np\n0 np\n1 np\n"
     assert sh("wc two np").out == "2 3 6 two\n0 1 3 np\n2 4 9 total\n"
     assert sh("echo -n ab | wc -c; echo ab | wc -c").out == "2\n3\n"
+
+
+def test_wc_pads_its_columns_as_gnu_does(sh):
+    files = {"a.txt": "one two\nthree\n", "b.txt": "x\n"}
+    assert sh("printf 'a b\\n' | wc", files).out == "      1       2       4\n"   # a pipe: width 7
+    assert sh("printf 'a b\\n' | wc -l").out == "1\n"                            # one count: no padding
+    assert sh("wc -l a.txt").out == "2 a.txt\n"
+    assert sh("wc a.txt b.txt").out == " 2  3 14 a.txt\n 1  1  2 b.txt\n 3  4 16 total\n"  # digits of 16 bytes

@@ -270,6 +270,7 @@ def test_nlsh_plan_command(nlsh, model_path, work):
     assert data["device"] == ("GPU" if llama_cpp.llama_supports_gpu_offload() else "CPU")   # where the model runs
     assert (data["plan"], data["repaired"]) == ("cat notes-2024.md", True)        # after the second look
     assert data["problems"] == ["notes.md: no such file or directory (there is notes-2024.md)"]
+    assert data["candidates"] == []                                               # one candidate by default
     assert (work / "notes-2024.md").read_text() == "from 2024\n"                  # nothing ran
 
 

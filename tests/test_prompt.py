@@ -96,3 +96,13 @@ def test_the_everyday_pool_is_retrieved_and_record_examples_can_be_left_out():
     assert not any("| get name" in c for c in commands)              # no record-style answer
     assert any("| get name" in s.command for s in _planner(record_examples=1).examples(request))
     assert not any(s.command == "ls -S data" for s in _planner(everyday=0).examples(request))
+
+
+def test_a_wrong_second_candidate_setting_is_a_one_line_error():
+    import pytest
+
+    from nlsh.planner.models import ModelError
+    with pytest.raises(ModelError, match=r"^second = 'nope' in models/catalog.toml: expected one of plain, catalogue$"):
+        _planner(second="nope")
+    with pytest.raises(ModelError, match=r"^second_when = 'sometimes' .*expected one of always, doubt$"):
+        _planner(second_when="sometimes")

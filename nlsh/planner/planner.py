@@ -111,8 +111,10 @@ class Planner:
         # when the first fails or does nothing in its trial (less time, fewer chances)
         self.second_when = str(spec.get("second_when", "always"))
         self.second = str(spec.get("second", "plain"))         # which of SECOND
-        if self.second not in SECOND:
-            raise ModelError(f"second = {self.second!r}: expected one of {', '.join(SECOND)}")
+        for key, value, allowed in (("second", self.second, tuple(SECOND)),
+                                    ("second_when", self.second_when, ("always", "doubt"))):
+            if value not in allowed:
+                raise ModelError(f"{key} = {value!r} in models/catalog.toml: expected one of {', '.join(allowed)}")
         self._second: Planner | None = None
         self._built_for = -1
 
@@ -132,7 +134,7 @@ class Planner:
             self._prefix = plain_prefix(self.registry)
         else:
             self._prefix = chatml_prefix(self.registry, programs, idioms if self.idioms == "prefix" else [])
-        self._grammar = grammar(self.registry, programs)
+        self._grammar = grammar(self.registry, programs) if self.mode == "grammar" else ""
         pool = registry_shots(self.registry, self.record_examples) + idioms
         if self.everyday:
             pool += everyday_shots(self.registry, programs)

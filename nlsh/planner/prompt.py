@@ -152,16 +152,9 @@ def registry_shots(registry: Registry, records: bool = True) -> list[Shot]:
     """The examples of the commands the planner writes; without ``records``, not
     those that use a record command (``ls | sort size -r | get name``), whose
     output a bash user does not expect."""
-    out = []
-    for cmd in registry:
-        if not cmd.planned:
-            continue
-        for ex in cmd.examples:
-            if not records and any(registry.get(c.name) is not None and registry.get(c.name).category == "records"
-                                   for c in parse(ex.command, registry).calls):
-                continue
-            out.append(Shot(ex.utterance, ex.command))
-    return out
+    record_commands = {c.name for c in registry if c.category == "records"}
+    return [Shot(ex.utterance, ex.command) for cmd in registry if cmd.planned for ex in cmd.examples
+            if records or not any(c.name in record_commands for c in parse(ex.command, registry).calls)]
 
 
 def usable_shots(examples, registry: Registry, programs: list[str]) -> list[Shot]:

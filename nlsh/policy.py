@@ -24,7 +24,7 @@ from nlsh.lang import ParseError, parse
 from nlsh.lang.plan import Call, Plan, Word
 from nlsh.lang.text import call_text
 from nlsh.lang.text import text as plan_text
-from nlsh.paths import config_dir, read_toml
+from nlsh.paths import config_dir, data_dir, read_toml
 
 if TYPE_CHECKING:
     from nlsh.registry import Command, Registry
@@ -104,6 +104,7 @@ class Decision:
     reason: str
     decided_by: str      # "built-in deny-list", "rule: PATTERN", "default", ...
     risk: Risk
+    critical: bool = False   # an ask that --yes does not answer: only a person at the prompt
 
 
 @dataclass
@@ -412,6 +413,10 @@ def builtin_denial(step: Step, shell: Shell, pipeline_programs: list[str]) -> st
         real = os.path.realpath(p)
         if real in protected:
             return f"deleting {p} is never allowed"
+    if step.call.name == "mv" and not step.call.external:
+        for p in _paths(shell, step.call.get("sources") or (), step):
+            if not p.startswith("(") and os.path.realpath(p) in protected:
+                return f"moving {p} is never allowed"
     for p in step.writes:
         if p.startswith("/dev/") and not p.startswith(SAFE_DEVICES):
             return f"writing to the device {p} is never allowed"
@@ -446,6 +451,42 @@ def verbatim_denial(command: str) -> str | None:
     return None
 
 
+def critical(step: Step, shell: Shell) -> str | None:
+    """Why ``step`` needs a person's yes even under --yes or a trusting rule: it
+    empties the trash for good, removes everything in the home directory, or
+    removes or rewrites nlsh's own data (the audit log, the trash)."""
+    call = step.call
+    if call.name == "trash" and not call.external and call.get("action") == "empty":
+        older = call.get("older")
+        try:
+            recent = older is None or float(older) < 86400
+        except (TypeError, ValueError):
+            recent = True
+        if recent:
+            return "trash empty removes for good what undo could bring back (--older 1d or more does not ask)"
+    data = os.path.realpath(data_dir())
+    for p in step.deletes + step.writes:
+        if p.startswith("("):
+            continue
+        real = os.path.realpath(p)
+        if _under(real, data) or (p in step.deletes and _under(data, real)):
+            return f"{p} is or holds nlsh's own data (its audit log and trash)"
+    home = os.path.realpath(shell.env.get("HOME") or os.path.expanduser("~"))
+    deleted = {os.path.realpath(p) for p in step.deletes if not p.startswith("(")}
+    if deleted:
+        try:
+            entries = [os.path.join(home, n) for n in os.listdir(home) if not n.startswith(".")]
+        except OSError:
+            entries = []
+        if len(entries) >= 3 and all(e in deleted or any(_under(e, d) for d in deleted) for e in entries):
+            return f"it removes everything in your home directory {home}"
+    return None
+
+
+def _under(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
+
+
 def _matches(pattern: str, step: Step) -> bool:
     if pattern in EFFECT_WORDS:
         return pattern in step.effects
@@ -458,10 +499,14 @@ def decide(plan: Plan, shell: Shell, rules: Rules, planned: bool) -> Decision:
     risk = assess(plan, shell)
     asks: list[str] = []
     decided_by = "default"
+    grave: list[str] = []
     for step in risk.steps:
         why = builtin_denial(step, shell, step.piped)
         if why:
             return Decision("deny", why, "built-in deny-list", risk)
+        why = critical(step, shell)
+        if why:
+            grave.append(f"{step.text}: {why}")
         for pattern in rules.deny:
             if _matches(pattern, step):
                 return Decision("deny", f"{step.text}: denied by your policy rule {pattern!r}",
@@ -476,6 +521,8 @@ def decide(plan: Plan, shell: Shell, rules: Rules, planned: bool) -> Decision:
         trusted = rules.typed == "trust" if not planned else rules.planned == "trust"
         if not trusted and not step.effects <= {"read"}:
             asks.append(step.text)
+    if grave:
+        return Decision("ask", "; ".join(dict.fromkeys(grave)), "built-in: needs a person", risk, critical=True)
     if asks:
         return Decision("ask", "; ".join(dict.fromkeys(asks)), "default" if decided_by == "default" else decided_by, risk)
     return Decision("allow", "", decided_by, risk)

@@ -80,6 +80,8 @@ def needs_more(text: str) -> bool:
         return open_loops(text, first_word_opens=language_words(text) == 0) > 0
     except ParseError as e:
         return "unterminated" in e.message and not unparsed_is_utterance(text.strip(), e)
+    except RecursionError:          # nested too deeply: running it says so
+        return False
 
 
 def parsed_is_utterance(plan: Plan, line: str, cwd: str) -> bool:

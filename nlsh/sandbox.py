@@ -148,3 +148,148 @@ def _changes(upper: str, cwd: str) -> list[str]:
             elif not stat.S_ISDIR(s.st_mode) or not os.path.isdir(os.path.join(cwd, rel)):
                 out.append(("~ " if os.path.lexists(os.path.join(cwd, rel)) else "+ ") + rel)
     return sorted(out, key=lambda c: c[2:])
+
+
+# -- containing a step that runs for real ------------------------------------
+
+@dataclass
+class Box:
+    """A program contained: ``argv`` runs it in bubblewrap over an overlay of the
+    working directory; ``finish()``, once it has ended, applies what it changed
+    there (what it removed or overwrote goes to the trash first) and says what."""
+    argv: list[str]
+    cwd: str
+    scratch: str
+    trash: object
+    label: str
+
+    def finish(self) -> list[str]:
+        try:
+            return commit(os.path.join(self.scratch, "upper"), self.cwd, self.trash, self.label)
+        finally:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+def contain(argv: list[str], cwd: str, trash, *, network: bool, writable: tuple[str, ...] = (),
+            protected: tuple[str, ...] = ()) -> Box | None:
+    """``argv`` contained: the file system read-only, /dev and /proc its own, the
+    working directory an overlay (changes applied by ``Box.finish``), the folders
+    of ``writable`` (a temporary folder) as they are; the network only when asked.
+    When ``cwd`` is one of ``protected`` (/, a system folder) nothing is writable
+    there. None when no usable bwrap is here."""
+    exe = bwrap()
+    if exe is None:
+        return None
+    cwd = os.path.realpath(cwd)
+    scratch = tempfile.mkdtemp(prefix="nlsh-box-", dir=_scratch_base())
+    upper, work = os.path.join(scratch, "upper"), os.path.join(scratch, "work")
+    os.mkdir(upper)
+    os.mkdir(work)
+    box = [exe, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+    for w in writable:
+        w = os.path.realpath(w)
+        if os.path.isdir(w) and not _inside(cwd, w):
+            box += ["--bind", w, w]
+    if cwd not in protected:
+        box += ["--overlay-src", cwd, "--overlay", upper, work, cwd]
+    if not network:
+        box.append("--unshare-net")
+    box += ["--die-with-parent", "--chdir", cwd, "--", *argv]
+    return Box(box, cwd, scratch, trash, " ".join(argv)[:200])
+
+
+@cache
+def _scratch_base() -> str | None:
+    """Where an overlay's upper layer can live: the temporary folder, unless it is
+    itself an overlay (inside a trial), which cannot hold one; then /dev/shm."""
+    tmp = os.path.realpath(tempfile.gettempdir())
+    best, kind = "", ""
+    try:
+        with open("/proc/self/mountinfo") as f:
+            for line in f:
+                fields = line.split()
+                point, fstype = fields[4], fields[fields.index("-") + 1]
+                if _inside(tmp, point) and len(point) >= len(best):
+                    best, kind = point, fstype
+    except (OSError, ValueError, IndexError):
+        return None
+    if kind == "overlay" and os.access("/dev/shm", os.W_OK):
+        return "/dev/shm"
+    return None
+
+
+def _inside(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
+
+
+def _opaque(path: str) -> bool:
+    for key in ("user.overlay.opaque", "trusted.overlay.opaque"):
+        try:
+            if os.getxattr(path, key, follow_symlinks=False) == b"y":
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def commit(upper: str, cwd: str, trash, label: str, keep: tuple[str, ...] = ()) -> list[str]:
+    """Apply an overlay's upper layer to ``cwd``: what it removes or replaces goes
+    to the trash (one entry, so ``undo`` brings it all back), then the new files
+    are copied in. Paths under ``keep`` (nlsh's own data) are left as they are.
+    The changes, as ``+ new``, ``~ changed``, ``- removed``."""
+    removed: list[str] = []
+    copies: list[tuple[str, str]] = []
+    made: list[str] = []
+    changes: list[str] = []
+
+    def walk(up: str, real: str) -> None:
+        for name in sorted(os.listdir(up)):
+            u, r = os.path.join(up, name), os.path.join(real, name)
+            rel = os.path.relpath(r, cwd)
+            if any(_inside(r, k) for k in keep):
+                continue
+            s = os.lstat(u)
+            if stat.S_ISCHR(s.st_mode) and s.st_rdev == 0:
+                if os.path.lexists(r):
+                    removed.append(r)
+                    changes.append(f"- {rel}")
+                continue
+            if stat.S_ISDIR(s.st_mode):
+                if os.path.isdir(r) and not os.path.islink(r):
+                    if _opaque(u):
+                        inside = set(os.listdir(u))
+                        for gone in sorted(os.listdir(r)):
+                            if gone not in inside:
+                                removed.append(os.path.join(r, gone))
+                                changes.append(f"- {os.path.relpath(os.path.join(r, gone), cwd)}")
+                    if stat.S_IMODE(s.st_mode) != stat.S_IMODE(os.lstat(r).st_mode):
+                        made.append(r)
+                else:
+                    if os.path.lexists(r):
+                        removed.append(r)
+                    made.append(r)
+                    changes.append(f"+ {rel}/")
+                walk(u, r)
+                continue
+            if os.path.lexists(r):
+                removed.append(r)
+                changes.append(f"~ {rel}")
+            else:
+                changes.append(f"+ {rel}")
+            copies.append((u, r))
+
+    walk(upper, cwd)
+    removed = [r for r in removed if not any(r != o and _inside(r, o) for o in removed)]
+    if removed:
+        trash.put(removed, f"changed by {label}", cwd)
+    for r in made:
+        u = os.path.join(upper, os.path.relpath(r, cwd))
+        os.makedirs(r, exist_ok=True)
+        shutil.copystat(u, r, follow_symlinks=False)
+    for u, r in copies:
+        os.makedirs(os.path.dirname(r), exist_ok=True)
+        if os.path.islink(u):
+            os.symlink(os.readlink(u), r)
+        else:
+            shutil.copy2(u, r, follow_symlinks=False)
+    return changes

@@ -19,6 +19,7 @@ from nlsh.kernel.variables import Variables
 from nlsh.lang import ParseError, Plan, parse, text
 from nlsh.lang.lexer import join_continued
 from nlsh.lang.plan import Call, Chain, Pipeline, Word
+from nlsh.monitor import Monitor
 from nlsh.policy import Rules, decide, verbatim_denial
 from nlsh.registry import Registry, default_registry
 from nlsh.render import PlainFace, Renderer
@@ -53,7 +54,10 @@ class Shell:
         self.store = Store()
         self.trash = Trash()
         # While a planned step runs, what cp/mv/> would overwrite goes to the trash first.
-        self.protect_overwrites = False
+        self.running_planned = False
+        self.line_serial = 0
+        self.critical_confirmed = False     # the line running now was confirmed by a person despite a critical ask
+        self.monitor = Monitor(self)
         self.config_limits = None
         self.jobs = JobTable(self.store)
         # A job that ``fg`` asked to bring to the front once the current line ends.
@@ -97,6 +101,14 @@ class Shell:
     # -- running lines -----------------------------------------------------
     def run_line(self, line: str) -> int:
         """Route and run one line; returns its exit status. Raises ExitShell on ``exit``."""
+        try:
+            return self._run_line(line)
+        except RecursionError:
+            self.renderer.error("the line nests too deeply for nlsh (brackets, blocks or $(…) inside one another)")
+            self.last_status = 2
+            return 2
+
+    def _run_line(self, line: str) -> int:
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
             return self.last_status
@@ -192,11 +204,14 @@ class Shell:
         if why:
             return self._refuse(why, typed, planned, "plugin trust")
         decided_by = decision.decided_by
-        if decision.action == "ask" and not trusted:
-            if self.assume_yes:
+        if decision.action == "ask" and (not trusted or decision.critical):
+            if self.assume_yes and not decision.critical:
                 decided_by = "--yes"
             else:
                 answer = self.face.confirm(plan, plan_text or self.text(plan), decision) if self.interactive else None
+                if answer is None and decision.critical:
+                    return self._refuse(f"not run: needs confirmation at the prompt (--yes and rules do not "
+                                        f"answer this one): {decision.reason}", typed, planned, "non-interactive")
                 if answer is None:
                     return self._refuse(f"not run: {decision.risk.summary()} needs confirmation "
                                         f"(use --yes or a policy rule): {decision.reason}",
@@ -206,11 +221,13 @@ class Shell:
                     self.last_status = 1
                     return 1
                 decided_by = "user"
-        self.protect_overwrites = planned is not None
+        self.running_planned = planned is not None
+        self.critical_confirmed = decision.critical and decided_by == "user"
+        self.line_serial += 1               # what a line overwrites is kept once, as it was before the line
         try:
             status = self._execute(plan)
         finally:
-            self.protect_overwrites = False
+            self.running_planned = self.critical_confirmed = False
         self._audit(typed, planned, "allowed", decided_by, status)
         if planned is not None and self.planner is not None and status == 0:   # a failed plan is no example
             self.planner.remember(planned.utterance, plan_text)

@@ -12,10 +12,13 @@ import uuid
 from nlsh.kernel.context import CommandError
 from nlsh.paths import data_dir, ensure
 
+KEEP_CAP = 64 << 20     # bytes: a file overwritten that is bigger than this is not kept
+
 
 class Trash:
     def __init__(self, root: str | None = None) -> None:
         self.root = root or os.path.join(data_dir(), "trash")
+        self._kept: set = set()
 
     def put(self, paths: list[str], action: str, cwd: str) -> str | None:
         """Move ``paths`` (absolute) into one new entry; its id. Missing paths are skipped."""
@@ -36,6 +39,32 @@ class Trash:
             with open(os.path.join(entry, "entry.json"), "w") as f:
                 json.dump({"id": entry_id, "time": time.time(), "action": action, "cwd": cwd,
                            "items": items}, f)
+        return entry_id
+
+    def keep(self, path: str, action: str, cwd: str, once: object = None) -> str | None:
+        """Before ``path`` (a file, absolute) is overwritten: a copy of it into a new
+        entry, so that ``undo`` brings the old content back; its id. Nothing is kept
+        for an empty file, a folder, or a file over KEEP_CAP bytes; with ``once``
+        (the line being run), a path is kept once per line, its first content."""
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        if not os.path.isfile(path) or st.st_size == 0 or st.st_size > KEEP_CAP:
+            return None
+        key = (once, os.path.realpath(path))
+        if once is not None and key in self._kept:
+            return None
+        entry_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+        entry = os.path.join(ensure(self.root), entry_id)
+        os.makedirs(os.path.join(entry, "items"))
+        stored = os.path.join(entry, "items", "0")
+        shutil.copy2(path, stored)
+        with open(os.path.join(entry, "entry.json"), "w") as f:
+            json.dump({"id": entry_id, "time": time.time(), "action": f"overwritten by {action}", "cwd": cwd,
+                       "items": [{"original": path, "stored": stored, "type": "file"}]}, f)
+        if once is not None:
+            self._kept.add(key)
         return entry_id
 
     def entries(self) -> list[dict]:
@@ -97,3 +126,16 @@ class Trash:
                 except OSError:
                     pass
         return total
+
+
+def keep_overwritten(shell, path: str, action: str) -> None:
+    """Before ``path`` is overwritten by ``action``: its content into the trash
+    (once per line: the content it had before the line), so ``undo`` restores it."""
+    trash = getattr(shell, "trash", None)
+    if trash is None or not os.path.isfile(path):
+        return
+    try:
+        trash.keep(path, action, shell.cwd, once=getattr(shell, "line_serial", None))
+    except OSError as e:
+        raise CommandError(f"{path}: not overwritten, as its old content cannot be kept in the trash "
+                           f"({e.strerror or e})") from None

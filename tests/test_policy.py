@@ -226,11 +226,32 @@ def test_trash_restore_never_overwrites_newer(sh, work):
     assert sh("trash list | get action").out.strip() == f"replaced by trash restore {entry}"
 
 
-def test_trash_empty(sh):
+class _Answering:
+    """Stands in for the terminal's confirmation (the REPL's own is tested with pexpect)."""
+
+    def __init__(self, answer: str) -> None:
+        self.answer = answer
+        self.asked = []
+
+    def confirm(self, plan, text, decision) -> str:
+        self.asked.append(decision.reason)
+        return self.answer
+
+    def show_plan(self, text, decision) -> None:
+        pass
+
+
+def test_trash_empty(sh, work):
     sh("touch a b; rm a; rm b", {})
     assert sh("trash list | count").out.strip() == "2"
     assert sh("trash empty --older 1d").out.strip() == "removed 0 trash entries for good"
-    assert sh("trash empty").out.strip() == "removed 2 trash entries for good"
+    r = sh("trash empty")                 # for good: only a person at the prompt says yes, not --yes or a rule
+    assert r.status == 126 and "needs confirmation at the prompt" in r.err
+    assert sh("trash list | count").out.strip() == "2"
+    shell = shell_in(work, yes=True)
+    shell.interactive = True
+    shell.face = _Answering("yes")
+    assert shell.run_line("trash empty") == 0
     assert sh("undo").err.strip() == "nlsh: undo: nothing to undo"
 
 

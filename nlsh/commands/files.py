@@ -15,6 +15,7 @@ from nlsh.lang.signature import Param
 from nlsh.lang.values import Size
 from nlsh.records import Record
 from nlsh.registry import Example, command
+from nlsh.trash import keep_overwritten
 
 PATHS = Param("paths", "path", variadic=True, metavar="PATH")
 
@@ -500,9 +501,8 @@ def cp(ctx: Context, a: Args) -> None:
 
 
 def _protect(ctx: Context, target: str) -> None:
-    """In a planned step, what is about to be overwritten goes to the trash first."""
-    if ctx.shell.protect_overwrites and os.path.lexists(target) and not os.path.isdir(target):
-        ctx.shell.trash.put([target], f"overwritten by {ctx.name}", ctx.cwd)
+    """What is about to be overwritten: a copy goes to the trash first (``undo``)."""
+    keep_overwritten(ctx.shell, target, ctx.name)
 
 
 def _inside(path: str, parent: str) -> bool:
@@ -619,6 +619,7 @@ def ln(ctx: Context, a: Args) -> None:
         link = os.path.join(link, os.path.basename(a.target.rstrip("/")))
     try:
         if a.force and os.path.lexists(link):
+            _protect(ctx, link)
             os.unlink(link)
         if a.symbolic:
             os.symlink(a.target, link)

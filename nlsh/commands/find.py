@@ -28,7 +28,7 @@ from nlsh.kernel.expand import posix_glob
 from nlsh.lang.plan import Call
 from nlsh.lang.signature import Param
 from nlsh.lang.values import Size
-from nlsh.records import Partial, Record
+from nlsh.records import Partial, Record, plain_line
 from nlsh.registry import Example, command
 
 if TYPE_CHECKING:
@@ -385,8 +385,27 @@ def _exec(ctx: Context, argv: list[str], paths: Iterator[str]) -> Iterator[str]:
             else:
                 args.append(w.replace("{}", batch[0]) if end == ";" else w)
         ctx.check()
-        p = subprocess.run([program, *args[1:]], cwd=ctx.cwd, env=ctx.env, stdin=subprocess.DEVNULL,
-                           capture_output=True, check=False)
+        argv, box = [program, *args[1:]], None
+        monitor = getattr(ctx.shell, "monitor", None)
+        verdict = monitor([template[0], *args[1:]], ctx.shell, dict(ctx.env)) if monitor is not None else None
+        if verdict is not None and verdict.action == "deny":
+            raise CommandError(f"-exec {template[0]}: refused: {verdict.reason}", 126)
+        if verdict is not None and verdict.action == "builtin":
+            from nlsh.lang.plan import Chain, Pipeline, Plan
+            items, status = ctx.capture(Plan((Chain((Pipeline((verdict.call,)),)),)))
+            if status:
+                ctx.status = max(ctx.status, 1)
+            yield from (plain_line(i).rstrip("\n") for i in items)
+            return
+        if verdict is not None and verdict.action == "contain":
+            box = verdict.box
+            argv = box.argv
+        try:
+            p = subprocess.run(argv, cwd=ctx.cwd, env=ctx.env, stdin=subprocess.DEVNULL,
+                               capture_output=True, check=False)
+        finally:
+            if box is not None:
+                box.finish()
         if p.stderr:
             ctx.stderr.write(p.stderr.decode("utf-8", "replace"))
         if p.returncode:

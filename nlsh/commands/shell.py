@@ -162,15 +162,25 @@ _SOURCE_PARAMS = [Param("locked", "flag", ("--locked",), "refuse unlocked or sta
                   Param("path", "path", required=True, metavar="FILE")]
 
 
+MAX_SOURCE_DEPTH = 64      # scripts sourced inside one another
+
+
 @command("source", "Run an NL script (.nls) in this shell, using its lock.", params=_SOURCE_PARAMS,
          output="none", effects=("exec",), category="shell", shell_state=True,
          examples=[Example("run my cleanup script", "source cleanup.nls")])
 def source(ctx: Context, a: Args) -> None:
     from nlsh.scripts import ScriptError, run_script
+    shell = ctx.shell
+    depth = getattr(shell, "source_depth", 0)
+    if depth >= MAX_SOURCE_DEPTH:
+        raise CommandError(f"scripts sourced more than {MAX_SOURCE_DEPTH} deep (one sources itself?)", 126)
+    shell.source_depth = depth + 1
     try:
-        ctx.status = run_script(ctx.path(a.path), ctx.shell, {}, locked=a.locked, dry_run=a.dry_run)
+        ctx.status = run_script(ctx.path(a.path), shell, {}, locked=a.locked, dry_run=a.dry_run)
     except ScriptError as e:
         raise CommandError(e.message, e.status) from None
+    finally:
+        shell.source_depth = depth
 
 
 @command(".", "Run a script in this shell (bash's name for source).", params=_SOURCE_PARAMS,
@@ -655,7 +665,7 @@ def trap(ctx: Context, a: Args) -> Iterator[str]:
          output="none", category="shell", shell_state=True,
          examples=[Example("quit", "exit")])
 def exit_(ctx: Context, a: Args) -> None:
-    raise ExitShell(a.status if a.status is not None else ctx.shell.last_status)
+    raise ExitShell((a.status if a.status is not None else ctx.shell.last_status) & 255)    # as bash
 
 
 COMMANDS = [history, alias, unalias, help_, source, dot, for_, arith_for, arith_command, let, while_, until, if_, case, subshell, group, function,

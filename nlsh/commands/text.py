@@ -11,6 +11,7 @@ from nlsh.kernel.context import Args, CommandError, Context, open_text, os_reaso
 from nlsh.lang.signature import Param
 from nlsh.records import Partial, Record, plain, plain_line
 from nlsh.registry import Example, command
+from nlsh.trash import keep_overwritten
 
 PATHS = Param("paths", "path", variadic=True, metavar="PATH")
 
@@ -548,6 +549,7 @@ def sed(ctx: Context, a: Args) -> Iterator[str]:
                     data = f.read()
                 new = "\n".join(edit(line) for line in data.split("\n"))
                 if new != data:
+                    keep_overwritten(ctx.shell, full, "sed -i")
                     tmp = full + ".nlsh-sed"
                     with open(tmp, "w", encoding="utf-8", errors="surrogateescape", newline="\n") as f:
                         f.write(new)
@@ -657,6 +659,8 @@ def tee(ctx: Context, a: Args) -> Iterator[object]:
     try:
         for p in a.paths:
             try:
+                if not a.append:
+                    keep_overwritten(ctx.shell, ctx.path(p), "tee")
                 files.append(open(ctx.path(p), "a" if a.append else "w", encoding="utf-8",  # noqa: SIM115
                                   errors="surrogateescape"))
             except OSError as e:

@@ -438,7 +438,7 @@ def job_settings(chain: Chain, defaults: Limits | None = None) -> tuple[Limits, 
                 if value is not None:
                     setattr(limits, key, value)
         elif m.name == "nice":
-            priority = int(m.get("n", 10))
+            priority = max(-20, min(19, int(m.get("n", 10))))     # as GNU nice: clamped
         elif m.name == "batch":
             queued = True
     return limits, priority, queued

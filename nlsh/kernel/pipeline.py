@@ -28,9 +28,13 @@ from nlsh.kernel.terminal import give_terminal, tty_fd
 from nlsh.kernel.variables import Array
 from nlsh.lang.plan import Call, Chain, Pipeline, Plan
 from nlsh.records import Partial, plain_line
+from nlsh.trash import keep_overwritten
 
 if TYPE_CHECKING:
     from nlsh.kernel.job import Job
+
+
+MAX_THREADS = 1500          # threads of the whole shell: past this, a line that keeps starting commands stops
 
 
 class _Stage:
@@ -42,6 +46,7 @@ class _Stage:
         self.done = threading.Event()
         self.proc: subprocess.Popen | None = None
         self.thread: threading.Thread | None = None
+        self.finish = None          # a contained program's: applies its changes when it has ended
 
 
 def run_chain(chain: Chain, job: Job) -> int:
@@ -220,6 +225,16 @@ def run_pipeline(pipeline: Pipeline, job: Job) -> int:
         for i, call in enumerate(calls):
             last = i == len(calls) - 1
             next_external = not last and calls[i + 1].external
+            if threading.active_count() > MAX_THREADS:
+                if not job.cancel.cancelled:
+                    job.err(f"nlsh: more than {MAX_THREADS} commands running at once (a command that starts "
+                            "itself without end?): the line is stopped\n")
+                    job.cancel.cancel("too many commands at once")
+                stage = _Stage(call.name)
+                stage.status = 126
+                stage.done.set()
+                stages.append(stage)
+                break
             if call.external and not call.direct and call.name in job.shell.functions:
                 stage, upstream = _start_builtin(call, job, upstream, last, next_external,
                                                  function_command(call.name, job.shell.functions[call.name]))
@@ -301,9 +316,8 @@ def _open_target(r, job: Job) -> io.BufferedIOBase:
         raise CommandError(f"ambiguous redirect '{r.target.source()}'")
     path = os.path.join(job.shell.cwd, os.path.expanduser(targets[0]))
     mode = {"<": "rb", ">": "wb", ">>": "ab", "2>": "wb", "2>>": "ab"}[r.op]
-    if (r.op in (">", "2>") and job.shell.protect_overwrites and os.path.isfile(path)
-            and os.path.getsize(path) > 0):
-        job.shell.trash.put([path], f"overwritten by {r.op} {targets[0]}", job.shell.cwd)
+    if r.op in (">", "2>") and os.path.isfile(path):
+        keep_overwritten(job.shell, path, f"{r.op} {targets[0]}")
     try:
         return open(path, mode)
     except OSError as e:
@@ -473,6 +487,12 @@ def _run_builtin(cmd, call: Call, ctx: Context, out, job: Job) -> int:
         with prefixed(call, job.shell, run) as values:
             if trace and not late:
                 _trace(job, _assigned(values) + traced(cmd, call, args, job.shell))
+            monitor = getattr(job.shell, "monitor", None)
+            if monitor is not None and set(cmd.effects) & {"write", "delete", "process"}:
+                why = monitor.builtin(call, job.shell)      # judged again with the state of this moment
+                if why:
+                    ctx.stderr.write(f"nlsh: {call.name}: refused: {why}\n")
+                    return 126
             try:
                 result = cmd.run(ctx, args)
                 if result is not None:
@@ -509,6 +529,9 @@ def _run_builtin(cmd, call: Call, ctx: Context, out, job: Job) -> int:
     except OSError as e:
         ctx.stderr.write(f"nlsh: {call.name}: {os_reason(e)}\n")
         return 1
+    except RecursionError:
+        ctx.stderr.write(f"nlsh: {call.name}: nested too deeply for nlsh\n")
+        return 2
     except Exception as e:  # noqa: BLE001  (a bug in a command must not take the shell down)
         ctx.stderr.write(f"nlsh: {call.name}: internal error: {type(e).__name__}: {e}\n")
         return 70
@@ -585,6 +608,16 @@ def _start_external(call: Call, job: Job, upstream: object, last: bool,
             env = dict(own.env)
         if "xtrace" in shell.options:
             _trace(job, _assigned(values) + shlex.join(argv))
+        verdict = shell.monitor(argv, own, env) if getattr(shell, "monitor", None) else None
+        if verdict is not None and verdict.action == "deny":
+            return _not_started(stage, job, upstream, f"refused: {verdict.reason}", 126)
+        if verdict is not None and verdict.action == "builtin":
+            routed = Call(verdict.call.name, verdict.call.args, call.redirects, direct=True)
+            return _start_builtin(routed, job, upstream, last, next_external)
+        if verdict is not None and verdict.action == "contain":
+            box = verdict.box
+            argv = box.argv
+            stage.finish = box.finish
         wiring = _wiring(call, job)
         opened = wiring.files()
         stdin_f = wiring.stdin
@@ -681,10 +714,22 @@ def _start_external(call: Call, job: Job, upstream: object, last: bool,
         stage.status = _wait(proc, job)
         for t in collectors:        # the stage is done when its output is in, not just when it exits
             t.join()
+        if stage.finish is not None:
+            _finish_contained(stage, job)
         stage.done.set()
 
     stage.thread = _thread(job, f"nlsh-wait-{call.name}", watch)
     return stage, downstream
+
+
+def _finish_contained(stage: _Stage, job: Job) -> None:
+    """Apply what a contained program changed in the working directory, silently,
+    as the program alone would (``undo`` brings back what it removed or replaced)."""
+    try:
+        stage.finish()
+    except OSError as e:
+        job.err(f"nlsh: {stage.name}: its changes could not all be applied: {os_reason(e)}\n")
+        stage.status = stage.status or 1
 
 
 def _pgroup(kwargs: dict) -> dict:

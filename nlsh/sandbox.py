@@ -281,7 +281,7 @@ def commit(upper: str, cwd: str, trash, label: str, keep: tuple[str, ...] = ()) 
     walk(upper, cwd)
     removed = [r for r in removed if not any(r != o and _inside(r, o) for o in removed)]
     if removed:
-        trash.put(removed, f"changed by {label}", cwd)
+        trash.put(removed, f"overwritten by {label}", cwd)     # undo puts it all back, over what is there
     for r in made:
         u = os.path.join(upper, os.path.relpath(r, cwd))
         os.makedirs(r, exist_ok=True)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shlex
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -160,7 +161,37 @@ def resolve_params(script: Script, overrides: dict[str, str]) -> dict[str, str]:
 
 
 def fill(text: str, values: dict[str, str]) -> str:
+    """A request with its parameters' values written in (for the planner)."""
     return _PLACEHOLDER.sub(lambda m: values[m.group(1)], text)
+
+
+def fill_command(text: str, values: dict[str, str]) -> str:
+    """A command with its parameters' values in as data, never as code: one quoted
+    word where the placeholder stands bare, escaped for the quotes it stands in
+    (``ls {dir}`` with ``dir=docs; rm -rf ~`` lists a folder of that name)."""
+    out, quote, i = [], None, 0
+    while i < len(text):
+        m = _PLACEHOLDER.match(text, i) if text[i] == "{" else None
+        if m is not None and (i == 0 or text[i - 1] != "$"):
+            value = values[m.group(1)]
+            if quote == "'":
+                out.append(value.replace("'", "'\\''"))
+            elif quote == '"':
+                out.append(re.sub(r'(["\\$`])', r"\\\1", value))
+            else:
+                out.append(shlex.quote(value))
+            i = m.end()
+            continue
+        c = text[i]
+        if c == "\\" and quote != "'" and i + 1 < len(text):
+            out.append(text[i:i + 2])
+            i += 2
+            continue
+        if c in "'\"" and quote in (None, c):
+            quote = None if quote == c else c
+        out.append(c)
+        i += 1
+    return "".join(out)
 
 
 # -- lock files -------------------------------------------------------------
@@ -237,7 +268,7 @@ def write_lock(path: str, script: Script, entries: list[LockEntry]) -> None:
 def step_kind(step: Step, shell, values: dict[str, str]) -> str:
     """A step is a command when it parses as one (after filling in parameters)."""
     from nlsh.router import parsed_is_utterance, unparsed_is_utterance
-    text = fill(step.text, values)
+    text = fill_command(step.text, values)
     if text.startswith("?"):
         return "nl"
     try:
@@ -257,7 +288,7 @@ def _plan_step(step: Step, shell, defaults: dict[str, str]) -> LockEntry:
     try:
         r = planner.plan(utterance, shell.cwd)
         if all(f"{{{n}}}" in r.text for n in names):
-            shell.parse(fill(r.text, defaults))
+            shell.parse(fill_command(r.text, defaults))
             return LockEntry(step.key, step.line, step.text, r.text, r.model)
         bound = {n: defaults[n] for n in names}
         r = planner.plan(fill(utterance, defaults), shell.cwd)
@@ -298,7 +329,7 @@ def lock_script(path: str, shell) -> list[str]:
             values = {**defaults, **{k: f"{{{k}}}" for k in missing}}
             kinds.append(step_kind(step, shell, values))
             if kinds[-1] == "command":
-                _define_functions(shell, fill(step.text, values))
+                _define_functions(shell, fill_command(step.text, values))
     for step, kind in zip(script.steps, kinds):
         if kind != "nl":
             continue
@@ -353,8 +384,8 @@ def run_script(path: str, shell, overrides: dict[str, str] | None = None, *, loc
         resolved = []          # (step, text to run, PlanResult or None)
         for step in script.steps:
             if step_kind(step, shell, values) == "command":
-                resolved.append((step, fill(step.text, values), None))
-                _define_functions(shell, fill(step.text, values))
+                resolved.append((step, fill_command(step.text, values), None))
+                _define_functions(shell, fill_command(step.text, values))
                 continue
             entry = lock.get(step.key)
             fresh = entry is not None and all(values.get(k) == v for k, v in entry.bound.items())
@@ -365,7 +396,7 @@ def run_script(path: str, shell, overrides: dict[str, str] | None = None, *, loc
                                       step.line, 1)
                 shell.renderer.item(2, f"nlsh: {os.path.basename(path)}:{step.line}: planning ({why}): {step.text}")
                 entry = _plan_step(step, shell, values)
-            text = fill(entry.plan, values)
+            text = fill_command(entry.plan, values)
             resolved.append((step, text, entry))
 
         plans = []

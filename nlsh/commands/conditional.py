@@ -11,6 +11,7 @@ import os
 import re
 import stat
 
+from nlsh import regexes
 from nlsh.kernel.context import Args, CommandError, Context
 from nlsh.kernel.expand import arithmetic, expand_word, posix_glob
 from nlsh.kernel.variables import Array
@@ -54,8 +55,8 @@ def _true(node: tuple, ctx: Context) -> bool:
         return matched if op != "!=" else not matched
     if op == "=~":             # the match and its groups go to ${BASH_REMATCH[@]}, as in bash
         try:
-            m = re.search(_pattern(right, ctx, re.escape), left)
-        except re.error as e:
+            m = regexes.compile(_pattern(right, ctx, re.escape)).search(left)
+        except regexes.error as e:
             raise CommandError(f"=~ {right}: not a regular expression ({e})", 2) from None
         groups = () if m is None else (m.group(), *(g or "" for g in m.groups()))
         ctx.env.set_array("BASH_REMATCH", Array(enumerate(groups)))

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Iterator
 
+from nlsh import regexes
 from nlsh.kernel.context import Args, CommandError, Context
 from nlsh.lang.signature import Param
 from nlsh.lang.values import Duration, Size
@@ -56,8 +56,8 @@ def where(ctx: Context, a: Args) -> Iterator[Record]:
     rx = None
     if a.op in ("=~", "!~"):
         try:
-            rx = re.compile(a.value)
-        except re.error as e:
+            rx = regexes.compile(a.value)
+        except regexes.error as e:
             raise CommandError(f"bad regex {a.value!r}: {e}") from None
     for rec in ctx.records():
         v = _field(rec, a.field)

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from nlsh import regexes
 from nlsh.commands.files import file_type, mtime_of, protected, to_trash
 from nlsh.kernel.context import Args, CancelToken, CommandError, Context, os_reason
 from nlsh.kernel.expand import posix_glob
@@ -126,8 +127,8 @@ def _is_empty(e: Entry) -> bool:
 
 def _regex(pattern: str, flags: int) -> Test:
     try:
-        rx = re.compile(pattern, flags)
-    except re.error as err:
+        rx = regexes.compile(pattern, flags)
+    except regexes.error as err:
         raise CommandError(f"invalid -regex {pattern!r}: {err}") from None
     return lambda e: rx.fullmatch(e.shown) is not None
 

@@ -7,6 +7,7 @@ import re
 import stat
 from collections.abc import Iterator
 
+from nlsh import regexes
 from nlsh.kernel.context import Args, CommandError, Context, open_text, os_reason
 from nlsh.lang.signature import Param
 from nlsh.records import Partial, Record, plain, plain_line
@@ -21,8 +22,8 @@ def _regex(pattern: str, ignore_case: bool, fixed: bool, word: bool) -> re.Patte
     if word:
         body = rf"(?<!\w)(?:{body})(?!\w)"
     try:
-        return re.compile(body, re.IGNORECASE if ignore_case else 0)
-    except re.error as e:
+        return regexes.compile(body, re.IGNORECASE if ignore_case else 0)
+    except regexes.error as e:
         raise CommandError(f"bad pattern {pattern!r}: {e}", status=2) from None
 
 
@@ -516,8 +517,8 @@ def sed_script(script: str, extended: bool) -> tuple[re.Pattern, str, int]:
     pattern = bre_to_python(pattern)
     py_repl = _sed_replacement(repl)
     try:
-        rx = re.compile(pattern, re.IGNORECASE if ("i" in flags or "I" in flags) else 0)
-    except re.error as e:
+        rx = regexes.compile(pattern, re.IGNORECASE if ("i" in flags or "I" in flags) else 0)
+    except regexes.error as e:
         raise CommandError(f"bad pattern {pattern!r}: {e}") from None
     count = 0 if "g" in flags else 1
     return rx, py_repl, count

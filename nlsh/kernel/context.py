@@ -169,11 +169,8 @@ class Context:
             yield Partial(last) if isinstance(item, Partial) else last
 
     def _file_lines(self, f: TextIO, keepends: bool, exact: bool) -> Iterator[str]:
-        # Bounded reads: a file with no newlines (/dev/zero) still yields and
-        # still notices cancellation.
         while True:
-            self.cancel.check()
-            line = f.readline(MAX_LINE)
+            line = read_line(f, self.cancel)
             if not line:
                 return
             if keepends:
@@ -184,7 +181,28 @@ class Context:
                 yield Partial(line) if exact else line
 
 
-MAX_LINE = 1 << 16
+MAX_LINE = 1 << 16              # bytes read at a time
+LONGEST_LINE = 1 << 28          # a line longer than this (a file with no newlines) is an error
+
+
+def read_line(f, cancel):
+    """The next whole line of ``f`` (with its newline; the last may have none),
+    however long, read in bounded pieces so that cancellation is noticed
+    (``cat /dev/zero | grep x`` stops at Ctrl-C). Empty at the end."""
+    cancel.check()
+    piece = f.readline(MAX_LINE)
+    if len(piece) < MAX_LINE or piece.endswith(b"\n" if isinstance(piece, bytes) else "\n"):
+        return piece
+    pieces, size = [piece], len(piece)
+    while True:
+        cancel.check()
+        piece = f.readline(MAX_LINE)
+        pieces.append(piece)
+        size += len(piece)
+        if size > LONGEST_LINE:
+            raise CommandError(f"a line longer than {LONGEST_LINE >> 20} MiB (is the input text?)")
+        if len(piece) < MAX_LINE or piece.endswith(b"\n" if isinstance(piece, bytes) else "\n"):
+            return piece[:0].join(pieces)
 
 
 def open_text(path: str) -> TextIO:

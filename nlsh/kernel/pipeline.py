@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from nlsh.kernel.assign import prefixed
 from nlsh.kernel.channel import Channel, ChannelClosed
-from nlsh.kernel.context import MAX_LINE, Cancelled, CommandError, Context, LoopControl, os_reason
+from nlsh.kernel.context import MAX_LINE, Cancelled, CommandError, Context, LoopControl, os_reason, read_line
 from nlsh.kernel.expand import Unbound, expand_args, expand_argv, expand_word, traced
 from nlsh.kernel.functions import function_command
 from nlsh.kernel.terminal import give_terminal, tty_fd
@@ -338,12 +338,11 @@ def _pipe_lines(f: io.BufferedIOBase, cancel, close: bool = True) -> Iterator[st
     input, which the next command reads on from (``read a; read b``)."""
     try:
         while True:
-            cancel.check()
-            raw = f.readline(MAX_LINE)
+            raw = read_line(f, cancel)
             if not raw:
                 return
             line = raw.decode("utf-8", "surrogateescape")
-            yield line.removesuffix("\n")
+            yield line[:-1] if line.endswith("\n") else Partial(line)     # no newline added where none was
     finally:
         if close:
             f.close()

@@ -38,6 +38,8 @@ DISK_TOOLS = ("mkfs", "mkfs.*", "mke2fs", "wipefs", "fdisk", "sfdisk", "cfdisk",
 SHELLS = ("sh", "bash", "zsh", "dash", "ksh", "fish", "python", "python3", "perl", "ruby", "node")
 FETCHERS = ("curl", "wget", "fetch", "download")
 REMOVERS = ("rm", "unlink", "rmdir", "shred")
+# Programs that run as nlsh's command of the same name, whatever path names them (nlsh.monitor).
+ROUTED = ("rm", "mv", "cp", "chmod", "ln", "kill", "tee", "mkdir", "touch")
 FORK_BOMB = re.compile(r":\s*\(\s*\)\s*\{[^}]*:\s*\|\s*:\s*&")
 EFFECT_WORDS = ("read", "write", "delete", "exec", "network", "process")
 
@@ -279,6 +281,11 @@ def _assess_call(call: Call, shell: Shell, pipeline: tuple[Call, ...]) -> Step:
             except CommandError:
                 argv.append(w.source())
         name = os.path.basename(argv[0]) if argv else call.name
+        routed = _as_command(name, argv, shell)
+        if routed is not None:          # /bin/rm runs as nlsh's rm (nlsh.monitor): judged as it
+            step = _assess_call(routed, shell, pipeline)
+            step.text = text
+            return step
         stand_in = registry.get(call.name) if call.name else None
         step = Step(call, text, {"exec"} | _stand_in_effects(stand_in, argv), programs=[name])
         if name in FETCHERS:
@@ -317,8 +324,21 @@ def _assess_call(call: Call, shell: Shell, pipeline: tuple[Call, ...]) -> Step:
             step.programs.append(argv[0].literal)
     if "process" in step.effects:
         words = [t.source() if isinstance(t, Word) else str(t) for t in (call.get("targets") or ())]
-        step.signals = signal_and_targets(words)[1] if cmd.name == "kill" else words
+        signalled = bool(call.get("kill") or call.get("signal"))
+        step.signals = signal_and_targets(words, signalled)[1] if cmd.name == "kill" else words
     return _redirects(call, shell, step)
+
+
+def _as_command(name: str, argv: list[str], shell: Shell) -> Call | None:
+    """The call of nlsh's own command a program by that name runs as (``/bin/rm -rf x``
+    is ``rm -r -f x``), when its words are all known now and that command takes them."""
+    if name not in ROUTED or shell.registry.get(name) is None or any(a.startswith("(") for a in argv):
+        return None
+    try:
+        calls = parse(shlex.join([name, *argv[1:]]), shell.registry).calls
+    except ParseError:
+        return None
+    return calls[0] if len(calls) == 1 and not calls[0].external else None
 
 
 def _add_wrapped(step: Step, args: list[str], shell: Shell, pipeline: tuple[Call, ...]) -> None:
@@ -471,15 +491,21 @@ def critical(step: Step, shell: Shell) -> str | None:
         real = os.path.realpath(p)
         if _under(real, data) or (p in step.deletes and _under(data, real)):
             return f"{p} is or holds nlsh's own data (its audit log and trash)"
+    return _empties_home(step.deletes, shell)
+
+
+def _empties_home(deletes: list[str], shell: Shell) -> str | None:
+    """Why removing ``deletes`` empties the home directory (every entry not hidden), or None."""
     home = os.path.realpath(shell.env.get("HOME") or os.path.expanduser("~"))
-    deleted = {os.path.realpath(p) for p in step.deletes if not p.startswith("(")}
-    if deleted:
-        try:
-            entries = [os.path.join(home, n) for n in os.listdir(home) if not n.startswith(".")]
-        except OSError:
-            entries = []
-        if len(entries) >= 3 and all(e in deleted or any(_under(e, d) for d in deleted) for e in entries):
-            return f"it removes everything in your home directory {home}"
+    deleted = {os.path.realpath(p) for p in deletes if not p.startswith("(")}
+    if not deleted:
+        return None
+    try:
+        entries = [os.path.join(home, n) for n in os.listdir(home) if not n.startswith(".")]
+    except OSError:
+        return None
+    if len(entries) >= 3 and all(e in deleted or any(_under(e, d) for d in deleted) for e in entries):
+        return f"it removes everything in your home directory {home}"
     return None
 
 
@@ -521,6 +547,9 @@ def decide(plan: Plan, shell: Shell, rules: Rules, planned: bool) -> Decision:
         trusted = rules.typed == "trust" if not planned else rules.planned == "trust"
         if not trusted and not step.effects <= {"read"}:
             asks.append(step.text)
+    everything = _empties_home([p for s in risk.steps for p in s.deletes], shell)   # one by one, in a loop
+    if everything and not grave:
+        grave.append(everything)
     if grave:
         return Decision("ask", "; ".join(dict.fromkeys(grave)), "built-in: needs a person", risk, critical=True)
     if asks:

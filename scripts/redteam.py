@@ -112,6 +112,8 @@ def _lost(before: dict, after: dict) -> list[str]:
 def _nlsh(exe: str, top: str, home: str, line: str, timeout: float = TIMEOUT_S) -> tuple[int, str, bool]:
     """Run ``nlsh --yes -c line`` in the sandbox; (status, stderr, timed_out)."""
     work = os.path.join(home, "work")
+    if not os.path.isdir(work):             # the line removed it: undo runs from the home
+        work = home
     argv = [exe, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--bind", top, top,
             "--unshare-net", "--unshare-pid", "--die-with-parent", "--new-session", "--chdir", work,
             "--clearenv", "--setenv", "HOME", home, "--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin",
@@ -144,7 +146,7 @@ def judge(exe: str, line: str) -> tuple[str, str]:
             return "CRASHED", err.strip().splitlines()[-1]
         after = _digest(home)
         if _lost(before, after):
-            for _ in range(5):
+            for _ in range(12):
                 _nlsh(exe, top, home, "undo", 10)
                 after = _digest(home)
                 if not _lost(before, after):

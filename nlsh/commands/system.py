@@ -55,10 +55,12 @@ def _signal(spec: str) -> signal.Signals:
         raise CommandError(f"unknown signal {spec!r} (try TERM, KILL, INT, HUP, STOP, CONT)") from None
 
 
-def signal_and_targets(words: list[str]) -> tuple[str | None, list[str]]:
+def signal_and_targets(words: list[str], signalled: bool = False) -> tuple[str | None, list[str]]:
     """``kill``'s words: a signal written bash's way (``-INT``, ``-15``, ``-SIGHUP``)
-    before the targets, and the targets (``kill -1234`` alone names no target)."""
-    if words and words[0].startswith("-") and len(words[0]) > 1:
+    before the targets, and the targets (``kill -1234`` alone names no target).
+    Once a signal is given (``signalled``: -9, -s), ``-N`` is a process group
+    (``kill -9 -1``: every process)."""
+    if not signalled and words and words[0].startswith("-") and len(words[0]) > 1:
         return words[0][1:], words[1:]
     return None, list(words)
 
@@ -70,9 +72,9 @@ def signal_and_targets(words: list[str]) -> tuple[str | None, list[str]]:
          output="none", effects=("process",), category="processes", free_dashes=True,
          examples=[Example("stop job 1", "kill %1"), Example("force-kill process 1234", "kill -9 1234")])
 def kill(ctx: Context, a: Args) -> None:
-    spec, targets = signal_and_targets([str(t) for t in a.targets])
-    if spec is not None and (a.kill or a.signal):
-        raise CommandError(f"two signals given (-{spec} and {'-9' if a.kill else '-s ' + a.signal})")
+    spec, targets = signal_and_targets([str(t) for t in a.targets], bool(a.kill or a.signal))
+    if (a.kill or a.signal) and targets and targets[0].startswith("-") and not targets[0][1:].isdigit():
+        raise CommandError(f"two signals given ({targets[0]} and {'-9' if a.kill else '-s ' + a.signal})")
     if not targets:
         raise CommandError("no process or job to signal (kill [-SIGNAL] PID|%JOB …)")
     spec = spec or a.signal

@@ -121,9 +121,30 @@ class Context:
         """The input's items. Text with no newline after it (``printf a``) comes
         as a whole line, as grep and sort make one of it, unless ``exact``:
         cat, head, tail, sed and tee pass it on as it came (a Partial)."""
+        if exact:
+            for item in self.input or ():
+                self.cancel.check()
+                yield item
+            return
+        pieces: list[str] = []          # a line that came in pieces (a long one, or printf's parts)
+        size = 0
         for item in self.input or ():
             self.cancel.check()
-            yield item if exact or not isinstance(item, Partial) else str(item)
+            if isinstance(item, Partial):
+                pieces.append(str(item))
+                size += len(item)
+                if size > LONGEST_LINE:
+                    raise CommandError(f"a line longer than {LONGEST_LINE >> 20} MiB (is the input text?)")
+                continue
+            if pieces:
+                if isinstance(item, str):
+                    item = "".join(pieces) + item
+                else:
+                    yield "".join(pieces)
+                pieces, size = [], 0
+            yield item
+        if pieces:
+            yield "".join(pieces)
 
     def lines(self) -> Iterator[str]:
         for item in self.items():
@@ -169,8 +190,15 @@ class Context:
             yield Partial(last) if isinstance(item, Partial) else last
 
     def _file_lines(self, f: TextIO, keepends: bool, exact: bool) -> Iterator[str]:
+        # Passed on as it comes (``exact``): in bounded pieces, so that a file with
+        # no newlines (/dev/zero) still flows and notices cancellation; read as
+        # lines: whole lines, however long.
         while True:
-            line = read_line(f, self.cancel)
+            if exact:
+                self.cancel.check()
+                line = f.readline(MAX_LINE)
+            else:
+                line = read_line(f, self.cancel)
             if not line:
                 return
             if keepends:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from nlsh.kernel.assign import prefixed
 from nlsh.kernel.channel import Channel, ChannelClosed
-from nlsh.kernel.context import MAX_LINE, Cancelled, CommandError, Context, LoopControl, os_reason, read_line
+from nlsh.kernel.context import MAX_LINE, Cancelled, CommandError, Context, LoopControl, os_reason
 from nlsh.kernel.expand import Unbound, expand_args, expand_argv, expand_word, traced
 from nlsh.kernel.functions import function_command
 from nlsh.kernel.terminal import give_terminal, tty_fd
@@ -337,8 +337,9 @@ def _pipe_lines(f: io.BufferedIOBase, cancel, close: bool = True) -> Iterator[st
     """The lines of ``f``; it is closed at the end unless it is the shell's own
     input, which the next command reads on from (``read a; read b``)."""
     try:
-        while True:
-            raw = read_line(f, cancel)
+        while True:             # in bounded pieces: what has no newline yet comes as a Partial
+            cancel.check()
+            raw = f.readline(MAX_LINE)
             if not raw:
                 return
             line = raw.decode("utf-8", "surrogateescape")

@@ -38,6 +38,10 @@ DISK_TOOLS = ("mkfs", "mkfs.*", "mke2fs", "wipefs", "fdisk", "sfdisk", "cfdisk",
 SHELLS = ("sh", "bash", "zsh", "dash", "ksh", "fish", "python", "python3", "perl", "ruby", "node")
 FETCHERS = ("curl", "wget", "fetch", "download")
 REMOVERS = ("rm", "unlink", "rmdir", "shred")
+# What programs that are not nlsh's commands do, for rules such as ask = ["delete"]
+PROGRAM_EFFECTS = {"unlink": ("delete",), "rmdir": ("delete",), "shred": ("delete", "write"),
+                   "truncate": ("write",), "dd": ("write",), "chown": ("write",), "chgrp": ("write",),
+                   "install": ("write",), "rsync": ("write", "delete"), "srm": ("delete",)}
 # Programs that run as nlsh's command of the same name, whatever path names them (nlsh.monitor).
 ROUTED = ("rm", "mv", "cp", "chmod", "ln", "kill", "tee", "mkdir", "touch")
 FORK_BOMB = re.compile(r":\s*\(\s*\)\s*\{[^}]*:\s*\|\s*:\s*&")
@@ -283,11 +287,12 @@ def _assess_call(call: Call, shell: Shell, pipeline: tuple[Call, ...]) -> Step:
         name = os.path.basename(argv[0]) if argv else call.name
         routed = _as_command(name, argv, shell)
         if routed is not None:          # /bin/rm runs as nlsh's rm (nlsh.monitor): judged as it
-            step = _assess_call(routed, shell, pipeline)
-            step.text = text
-            return step
+            return _assess_call(routed, shell, pipeline)
         stand_in = registry.get(call.name) if call.name else None
-        step = Step(call, text, {"exec"} | _stand_in_effects(stand_in, argv), programs=[name])
+        step = Step(call, text, {"exec"} | _stand_in_effects(stand_in, argv) | set(PROGRAM_EFFECTS.get(name, ())),
+                    programs=[name])
+        if name in REMOVERS:
+            step.deletes = _paths(shell, tuple(a for a in argv[1:] if not a.startswith("-")), step)
         if name in FETCHERS:
             step.effects.add("network")
         for a in argv[1:]:
@@ -513,11 +518,37 @@ def _under(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder.rstrip("/") + "/")
 
 
-def _matches(pattern: str, step: Step) -> bool:
+def _matches(pattern: str, step: Step, shell: Shell) -> bool:
+    """A rule's pattern against a step: an effect word, or a command pattern read
+    as a command (``rm -rf *`` is ``rm -r -f *``, matching ``rm -r -f docs`` and
+    ``/bin/rm -fr docs``), compared as written and as nlsh writes it."""
     if pattern in EFFECT_WORDS:
         return pattern in step.effects
     text = step.text
-    return fnmatch.fnmatchcase(text, pattern) or fnmatch.fnmatchcase(text, pattern + " *")
+    forms = {pattern, _canonical(pattern, shell)}
+    return any(fnmatch.fnmatchcase(text, f) or fnmatch.fnmatchcase(text, f + " *") for f in forms)
+
+
+def _canonical(pattern: str, shell: Shell) -> str:
+    """A rule's pattern as nlsh writes the command (flags split and in order)."""
+    try:
+        calls = parse(pattern, shell.registry).calls
+    except (ParseError, RecursionError):
+        return pattern
+    if len(calls) != 1:
+        return pattern
+    call = calls[0]
+    if call.external:
+        argv = call.get("argv", ())
+        words = [w.source() for w in argv]
+        if words:
+            name = os.path.basename(words[0])
+            routed = _as_command(name, [name, *words[1:]], shell) if "*" not in words[1:] else None
+            if routed is None and name in ROUTED and shell.registry.get(name) is not None:
+                return pattern.replace(words[0], name, 1)
+            if routed is not None:
+                return call_text(routed, shell.registry.signature)
+    return call_text(call, shell.registry.signature)
 
 
 def decide(plan: Plan, shell: Shell, rules: Rules, planned: bool) -> Decision:
@@ -534,13 +565,13 @@ def decide(plan: Plan, shell: Shell, rules: Rules, planned: bool) -> Decision:
         if why:
             grave.append(f"{step.text}: {why}")
         for pattern in rules.deny:
-            if _matches(pattern, step):
+            if _matches(pattern, step, shell):
                 return Decision("deny", f"{step.text}: denied by your policy rule {pattern!r}",
                                 f"rule: deny {pattern}", risk)
-        if any(_matches(p, step) for p in rules.allow):
+        if any(_matches(p, step, shell) for p in rules.allow):
             decided_by = "rule: allow"
             continue
-        hit = next((p for p in rules.ask if _matches(p, step)), None)
+        hit = next((p for p in rules.ask if _matches(p, step, shell)), None)
         if hit is not None:
             asks.append(f"{step.text} (rule {hit!r})")
             continue

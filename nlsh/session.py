@@ -221,6 +221,11 @@ class Shell:
                     self.last_status = 1
                     return 1
                 decided_by = "user"
+        if not decision.risk.read_only:
+            broken = self.store.writable()
+            if broken:
+                return self._refuse(f"not run: the audit log cannot be written ({broken}); only lines that "
+                                    "change nothing run until it can", typed, planned, "audit log")
         self.running_planned = planned is not None
         self.critical_confirmed = decision.critical and decided_by == "user"
         self.line_serial += 1               # what a line overwrites is kept once, as it was before the line

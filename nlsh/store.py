@@ -43,12 +43,14 @@ class Store:
         self._writer: threading.Thread | None = None
         self._lock = threading.Lock()
         self._warned = False
+        self.broken: str | None = None      # why rows cannot be written, once that is known
+        self._probed = False
 
     def connect(self) -> sqlite3.Connection:
         ensure(os.path.dirname(self.path))
         conn = sqlite3.connect(self.path, timeout=10)
         conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA synchronous=FULL")        # a committed audit row survives a crash
         conn.executescript(SCHEMA)
         return conn
 
@@ -93,7 +95,25 @@ class Store:
         if conn is not None:
             conn.close()
 
+    def writable(self) -> str | None:
+        """Why rows cannot be written here (checked once, by taking the write lock
+        and letting it go), or None. A line that changes anything runs only when
+        its audit row can be written."""
+        if not self._probed and self.broken is None:
+            self._probed = True
+            try:
+                conn = self.connect()
+                try:
+                    conn.execute("BEGIN IMMEDIATE")
+                    conn.execute("ROLLBACK")
+                finally:
+                    conn.close()
+            except (OSError, sqlite3.Error) as e:
+                self._warn(e)
+        return self.broken
+
     def _warn(self, e: Exception) -> None:
+        self.broken = f"{self.path}: {getattr(e, 'strerror', None) or e}"
         if not self._warned:
             self._warned = True
             reason = getattr(e, "strerror", None) or e

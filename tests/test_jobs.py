@@ -255,6 +255,9 @@ def test_records_keep_bytes_that_are_not_utf8_and_a_store_that_cannot_be_written
     assert (r.status, r.out) == (0, "three\nfour\n")         # a broken file is one warning too
     assert r.err == (f"nlsh: cannot use {work / 'home' / 'data' / 'nlsh.db'}: file is not a database "
                      "(job records, the audit log and remembered plans are not kept)\n")
+    r = nlsh("-c", "echo five; touch made", env={"NLSH_HOME": str(work / "home")})   # a change is never unrecorded
+    assert r.status == 126 and r.out == "" and "not run: the audit log cannot be written" in r.err
+    assert not (work / "made").exists()
 
 
 def test_modifiers_round_trip_in_plans(work):

@@ -214,7 +214,7 @@ def test_malformed_lines_never_crash_or_hang(tmp_path, words):
     shell.planning_enabled = False
     try:
         shell.run_line(" ".join(words))
-    except BaseException as e:                 # exit is the one way out a line may take
+    except BaseException as e:  # noqa: BLE001  (exit is the one way out a line may take)
         assert type(e).__name__ == "ExitShell", repr(e)
     finally:
         shell.shutdown()

@@ -31,6 +31,7 @@ import os
 import re
 import shlex
 import shutil
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -57,6 +58,7 @@ CHANGERS = frozenset(
     """unlink shred truncate dd chown chgrp install rsync srm wipe split csplit
 rename prename mmv patch""".split())  # noqa: SIM905
 SAFE_PATH_WRITERS = ("gzip", "gunzip", "bzip2", "xz", "tar", "unzip", "zip", "sed")
+COMPRESSORS = ("gzip", "gunzip", "bzip2", "bunzip2", "xz", "unxz", "zstd", "unzstd", "lz4", "compress", "pigz")
 # option: does it take a value (the next word)?
 _WRAPPER_OPTIONS = {
     "env": {"-u": True, "--unset": True, "-C": True, "--chdir": True, "-S": True, "--split-string": True},
@@ -155,6 +157,11 @@ def runs_code(argv: list[str], planned: bool) -> str | None:
             return f"{name} runs inline code"
         if planned:
             return f"{name} runs a script"
+        try:
+            if time.time() - os.path.getmtime(script) < RECENT_S:
+                return f"{name} runs {script}, a script just written"
+        except OSError:
+            pass
         return None
     if name in AWKS:
         program = next((a for a in args if not a.startswith("-")), "")
@@ -171,6 +178,9 @@ def runs_code(argv: list[str], planned: bool) -> str | None:
                 re.search(r"s(.).*\1.*\1[gpIi0-9]*[ew]", script):
             return "sed's script runs commands or writes files"
         return None
+    if name in COMPRESSORS and not any(a in ("-c", "--stdout", "-t", "--test", "-l", "--list", "-k", "--keep")
+                                       or re.match(r"^-[a-z0-9]*[ctlk]", a) for a in args):
+        return f"{name} replaces the files it is given"
     if name in CHANGERS or (name == "tar" and "--remove-files" in args) or (name == "sort" and any(a.startswith(("-o", "--output")) for a in args)) or \
             (name == "uniq" and len([a for a in args if not a.startswith("-")]) > 1):
         return f"{name} changes files nlsh does not track"
@@ -224,16 +234,74 @@ def _inner_command(name: str, args: list[str]) -> list[str] | None:
     return []
 
 
-def program_name(argv0: str, path: str | None) -> str:
-    """The command a program is: ``/usr/bin/rm`` and ``rm`` are both ``rm``; a link
-    is judged by what it points to when that is a known command."""
+SYSTEM_BINS = ("/bin/", "/sbin/", "/usr/bin/", "/usr/sbin/", "/usr/local/bin/", "/usr/local/sbin/",
+               "/usr/libexec/", "/usr/lib/")
+RECENT_S = 600          # a script changed this recently is one "just written": contained
+
+
+def _known(name: str) -> bool:
+    from nlsh.policy import ROUTED
+    return (name in SHELLS or name in ROUTED or name in CHANGERS or name in AWKS or bool(INTERPRETERS.match(name))
+            or name in ("find", "xargs", "sed", "kill", "env", "nice", "timeout", "sudo", "busybox"))
+
+
+def identify(argv: list[str], path: str | None) -> list[str]:
+    """``argv`` with its program named by what it is: ``/usr/bin/rm`` and ``rm`` are
+    ``rm``; a link, or a copy of a known program under another name, is that
+    program; a script with ``#!`` is its interpreter running it
+    (``./wipe.sh`` → ``sh ./wipe.sh``)."""
+    argv0 = argv[0]
     name = os.path.basename(argv0)
     found = argv0 if "/" in argv0 else shutil.which(argv0, path=path)
-    if found:
-        real = os.path.basename(os.path.realpath(found))
-        if real != name and real in SHELLS + ("rm", "mv", "cp", "chmod", "chown", "shred", "unlink", "rmdir", "kill"):
-            return real
-    return name
+    if not found or not os.path.isfile(found):
+        return [name, *argv[1:]]
+    real = os.path.realpath(found)
+    if _known(os.path.basename(real)):
+        return [os.path.basename(real), *argv[1:]]
+    if real.startswith(SYSTEM_BINS):
+        return [name, *argv[1:]]
+    try:
+        with open(real, "rb") as f:
+            head = f.read(256)
+    except OSError:
+        return [name, *argv[1:]]
+    if head.startswith(b"#!"):
+        words = head[2:].split(b"\n", 1)[0].decode("utf-8", "replace").split()
+        if words and os.path.basename(words[0]) == "env":
+            words = [w for w in words[1:] if not w.startswith("-") and "=" not in w]
+        if words:
+            return [os.path.basename(words[0]), found, *argv[1:]]
+        return ["sh", found, *argv[1:]]
+    copy = _copy_of(real)
+    return [copy or name, *argv[1:]]
+
+
+def _copy_of(path: str) -> str | None:
+    """The known program ``path`` is a byte-for-byte copy of (``cp /bin/rm x``), or None."""
+    import hashlib
+
+    from nlsh.policy import ROUTED
+    try:
+        size = os.path.getsize(path)
+    except OSError:
+        return None
+    digest = None
+    for known in (*ROUTED, *CHANGERS, *SHELLS, "python3", "perl", "find", "xargs"):
+        where = shutil.which(known)
+        if where is None:
+            continue
+        try:
+            if os.path.getsize(where) != size:
+                continue
+            if digest is None:
+                with open(path, "rb") as f:
+                    digest = hashlib.sha256(f.read()).digest()
+            with open(os.path.realpath(where), "rb") as f:
+                if hashlib.sha256(f.read()).digest() == digest:
+                    return known
+        except OSError:
+            continue
+    return None
 
 
 def admit(argv: list[str], shell, env: dict, planned: bool) -> Verdict:
@@ -245,7 +313,8 @@ def admit(argv: list[str], shell, env: dict, planned: bool) -> Verdict:
     inner, _ = unwrap(list(argv))
     if not inner:
         return Verdict("run")
-    name = program_name(inner[0], env.get("PATH"))
+    inner = identify(inner, env.get("PATH"))
+    name = inner[0]
     registry = shell.registry
     if name in ROUTED and registry.get(name) is not None:
         try:

@@ -442,6 +442,9 @@ def builtin_denial(step: Step, shell: Shell, pipeline_programs: list[str]) -> st
         for p in _paths(shell, step.call.get("sources") or (), step):
             if not p.startswith("(") and os.path.realpath(p) in protected:
                 return f"moving {p} is never allowed"
+        for p in _paths(shell, step.call.get("dest") or (), step):
+            if not p.startswith("(") and os.path.realpath(p).startswith("/dev/"):
+                return f"moving files onto the device {p} is never allowed (it destroys them)"
     for p in step.writes:
         if p.startswith("/dev/") and not p.startswith(SAFE_DEVICES):
             return f"writing to the device {p} is never allowed"

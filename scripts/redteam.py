@@ -116,7 +116,7 @@ def _nlsh(exe: str, top: str, home: str, line: str, timeout: float = TIMEOUT_S) 
         work = home
     argv = [exe, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--bind", top, top,
             "--unshare-net", "--unshare-pid", "--die-with-parent", "--new-session", "--chdir", work,
-            "--clearenv", "--setenv", "HOME", home, "--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin",
+            "--clearenv", "--setenv", "HOME", home, "--setenv", "PATH", os.path.dirname(sys.executable) + ":/usr/local/bin:/usr/bin:/bin",
             "--setenv", "TMPDIR", os.path.join(top, "tmp"), "--setenv", "SHELL", "/bin/bash",
             "--setenv", "PYTHONPATH", ROOT, "--setenv", "LC_ALL", "C.UTF-8",
             sys.executable, "-m", "nlsh", "--yes", "-c", line]

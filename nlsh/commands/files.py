@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from nlsh.kernel.context import Args, CommandError, Context, os_reason
 from nlsh.lang.signature import Param
 from nlsh.lang.values import Size
-from nlsh.records import Record
+from nlsh.records import Partial, Record
 from nlsh.registry import Example, command
 from nlsh.trash import keep_overwritten
 
@@ -246,20 +246,50 @@ def _headers(a: Args) -> bool:
                            {"a": "1\n", "b": "2\n"})], program=True)
 def head(ctx: Context, a: Args) -> Iterator[object]:
     if not a.paths:
-        for i, item in enumerate(ctx.items(exact=True)):
-            if i >= a.n:
-                return
-            yield item
+        yield from _first(ctx.items(exact=True), a.n)
         return
     first = True
     for name, lines in ctx.read_lines(a.paths, exact=True):
         if _headers(a):
             yield from ([] if first else [""]) + [f"==> {name} <=="]
         first = False
-        for i, line in enumerate(lines):
-            if i >= a.n:
-                break
-            yield line
+        yield from _first(lines, a.n)
+
+
+def _first(items: Iterator[object], n: int) -> Iterator[object]:
+    """The first ``n`` lines or items; the pieces of a long line (Partials) pass
+    on as they come and count once, when the line ends."""
+    done = 0
+    if n <= 0:
+        return
+    for item in items:
+        yield item
+        if not isinstance(item, Partial):
+            done += 1
+            if done >= n:
+                return
+
+
+def _last(items: Iterator[object], n: int) -> list[object]:
+    """The last ``n`` lines or items, a long line's pieces joined into one (a last
+    line with no newline stays a Partial)."""
+    import collections
+    keep: collections.deque = collections.deque(maxlen=max(n, 0))
+    pieces: list[str] = []
+    for item in items:
+        if isinstance(item, Partial):
+            pieces.append(str(item))
+            continue
+        if pieces:
+            if isinstance(item, str):
+                item = "".join(pieces) + item
+            else:
+                keep.append("".join(pieces))
+            pieces = []
+        keep.append(item)
+    if pieces:
+        keep.append(Partial("".join(pieces)))
+    return list(keep)
 
 
 @command("tail", "The last N lines of files or items of the input; -f follows a growing file.",
@@ -270,16 +300,15 @@ def head(ctx: Context, a: Args) -> Iterator[object]:
          examples=[Example("last 2 lines of log.txt", "tail -n 2 log.txt", "b\nc", {"log.txt": "a\nb\nc\n"})],
          program=True)
 def tail(ctx: Context, a: Args) -> Iterator[object]:
-    import collections
     if not a.paths:
-        yield from collections.deque(ctx.items(exact=True), maxlen=max(a.n, 0))
+        yield from _last(ctx.items(exact=True), a.n)
         return
     first = True
     for name, lines in ctx.read_lines(a.paths, exact=True):
         if _headers(a):
             yield from ([] if first else [""]) + [f"==> {name} <=="]
         first = False
-        yield from collections.deque(lines, maxlen=max(a.n, 0))
+        yield from _last(lines, a.n)
     if a.follow and len(a.paths) == 1:
         yield from _follow(ctx, ctx.path(a.paths[0]))
 

@@ -279,11 +279,14 @@ def uniq(ctx: Context, a: Args) -> Iterator[object]:
 def wc(ctx: Context, a: Args) -> Iterator[object]:
     chosen = [k for k in ("lines", "words", "chars", "bytes") if getattr(a, k)] or ["lines", "words", "bytes"]
     rows = []
+    wide = _utf8_locale(ctx.env)
     for name, chunks in ctx.read_lines(a.paths, keepends=True):
         c = {"lines": 0, "words": 0, "bytes": 0, "chars": 0}
+        in_word = False
         for text in chunks:       # as GNU wc: lines are newlines, a last unterminated line adds none
             c["lines"] += text.count("\n")
-            c["words"] += len(text.split())
+            n, in_word = _count_words(text, in_word, wide)
+            c["words"] += n
             c["chars"] += len(text)
             c["bytes"] += len(text.encode("utf-8", "surrogateescape"))
         rows.append((name, [c[k] for k in chosen]))
@@ -298,6 +301,35 @@ def wc(ctx: Context, a: Args) -> Iterator[object]:
         yield " ".join(f"{n:>{width}}" for n in ns) + f" {name}"
 
 
+_RUN = re.compile(r"[^ \t\n\v\f\r]+")          # C's isspace
+_ASCII_PRINTABLE = re.compile(r"[!-~]")
+_OTHER = re.compile(r"[^\x00-\x7f\udc80-\udcff]")   # characters beyond ASCII that decoded
+
+
+def _utf8_locale(env) -> bool:
+    value = env.get("LC_ALL") or env.get("LC_CTYPE") or env.get("LANG") or ""
+    return "UTF-8" in value.upper() or "UTF8" in value.upper()
+
+
+def _count_words(text: str, in_word: bool, wide: bool) -> tuple[int, bool]:
+    """GNU wc's words in ``text``: a word starts at a printable character after
+    white space; other characters (NUL, bytes that are not text) neither start
+    nor end one. ``in_word``: the text before ended inside a counted word (a
+    long line comes in pieces). Returns the count and that state at the end."""
+    n = 0
+    for m in _RUN.finditer(text):
+        token = m.group()
+        printable = bool(_ASCII_PRINTABLE.search(token)) or (
+            wide and any(ch.isprintable() for ch in _OTHER.findall(token)))
+        carried = m.start() == 0 and in_word
+        if printable and not carried:
+            n += 1
+        in_word = printable or carried
+    if text and text[-1] in " \t\n\v\f\r":
+        in_word = False
+    return n, in_word
+
+
 def _wc_width(ctx: Context, paths: list[str], counts: int) -> int:
     """GNU wc's column width: one count of one input is not padded; otherwise
     the digits of the regular files' total size, at least 7 when the input or
@@ -305,7 +337,7 @@ def _wc_width(ctx: Context, paths: list[str], counts: int) -> int:
     if counts == 1 and len(paths) <= 1:
         return 1
     if not paths:
-        return 7
+        return 7 if ctx.input_size is None else len(str(ctx.input_size))      # wc < file: the file's size
     total, least = 0, 1
     for path in paths:
         try:
@@ -338,7 +370,7 @@ def _field_list(spec: str) -> list[tuple[int, int]]:
          params=[Param("delimiter", "str", ("-d", "--delimiter"), "field delimiter (default tab)",
                        metavar="DELIM"),
                  Param("fields", "str", ("-f", "--fields"), "fields, e.g. 1,3-4", metavar="LIST"),
-                 Param("characters", "str", ("-c", "--characters"), "characters, e.g. 1-5",
+                 Param("characters", "str", ("-c", "--characters", "-b", "--bytes"), "bytes, e.g. 1-5",
                        metavar="LIST"),
                  Param("only_delimited", "flag", ("-s", "--only-delimited"), "skip lines without DELIM"),
                  PATHS],
@@ -354,8 +386,10 @@ def cut(ctx: Context, a: Args) -> Iterator[str]:
         raise CommandError("the delimiter must be a single character")
     for _, lines in ctx.read_lines(a.paths):
         for line in lines:
-            if a.characters:
-                yield "".join(ch for i, ch in enumerate(line, 1) if any(lo <= i <= hi for lo, hi in ranges))
+            if a.characters:        # GNU cut's -c counts bytes (it is -b), whatever the locale
+                raw = line.encode("utf-8", "surrogateescape")
+                yield bytes(b for i, b in enumerate(raw, 1) if any(lo <= i <= hi for lo, hi in ranges)
+                            ).decode("utf-8", "surrogateescape")
                 continue
             if delim not in line:
                 if not a.only_delimited:

@@ -349,6 +349,16 @@ def _pipe_lines(f: io.BufferedIOBase, cancel, close: bool = True) -> Iterator[st
             f.close()
 
 
+def _regular_size(f: object) -> int | None:
+    """The size of ``f`` when it is a regular file (a ``<`` redirect), else None."""
+    try:
+        st = os.fstat(f.fileno())
+    except (AttributeError, OSError, ValueError):
+        return None
+    import stat
+    return st.st_size if stat.S_ISREG(st.st_mode) else None
+
+
 def _assigned(values: dict[str, str]) -> str:
     """``NAME=VALUE `` as ``set -x`` shows a command's own variables."""
     return "".join(f"{name}={shlex.quote(value)} " for name, value in values.items())
@@ -447,6 +457,8 @@ def _start_builtin(call: Call, job: Job, upstream: object, last: bool,
     ctx.loops = job.loops
     ctx.frames = job.frames
     ctx.terminal = tty_fd() if source is None and job.foreground else None
+    ctx.input_size = _regular_size(stdin if stdin is not None else
+                                   job.stdin if source is not None and pipe_in is None and upstream is None else None)
 
     def run() -> None:
         job.thread_started()

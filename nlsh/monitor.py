@@ -56,7 +56,8 @@ locale iconv zcat bzcat xzcat zgrep gzip gunzip bzip2 xz tar unzip zip sed awk""
 # Programs that remove or overwrite files and are not nlsh's own commands.
 CHANGERS = frozenset(
     """unlink shred truncate dd chown chgrp install rsync srm wipe split csplit
-rename prename mmv patch""".split())  # noqa: SIM905
+rename prename mmv patch fallocate crontab ed""".split())  # noqa: SIM905
+EXTRACTORS = ("unzip", "cpio", "7z", "7za", "7zr", "unrar", "ar")
 SAFE_PATH_WRITERS = ("gzip", "gunzip", "bzip2", "xz", "tar", "unzip", "zip", "sed")
 COMPRESSORS = ("gzip", "gunzip", "bzip2", "bunzip2", "xz", "unxz", "zstd", "unzstd", "lz4", "compress", "pigz")
 # option: does it take a value (the next word)?
@@ -181,6 +182,19 @@ def runs_code(argv: list[str], planned: bool) -> str | None:
     if name in COMPRESSORS and not any(a in ("-c", "--stdout", "-t", "--test", "-l", "--list", "-k", "--keep")
                                        or re.match(r"^-[a-z0-9]*[ctlk]", a) for a in args):
         return f"{name} replaces the files it is given"
+    if name in EXTRACTORS or (name in ("tar", "bsdtar") and any(
+            a in ("-x", "--extract", "--get") or re.match(r"^-?[a-zA-Z]*x[a-zA-Z]*$", a) for a in args[:1] + [
+                a for a in args if a.startswith("-")])):
+        return f"{name} writes the files it unpacks"
+    if name == "wget" and not any(a in ("-O-", "--spider") or a == "-" for a in args) or \
+            name == "curl" and any(a in ("-o", "-O", "--output", "--remote-name", "-D", "--dump-header", "-c",
+                                         "--cookie-jar", "--create-dirs") or re.match(r"^-[a-zA-Z]*[oO]", a)
+                                   for a in args):
+        return f"{name} writes what it downloads"
+    if name in ("make", "gmake") and _recent_makefile(args):
+        return f"{name} runs a makefile just written"
+    if name == "iconv" and any(a.startswith(("-o", "--output")) for a in args):
+        return "iconv -o writes a file"
     if name in CHANGERS or (name == "tar" and "--remove-files" in args) or (name == "sort" and any(a.startswith(("-o", "--output")) for a in args)) or \
             (name == "uniq" and len([a for a in args if not a.startswith("-")]) > 1):
         return f"{name} changes files nlsh does not track"
@@ -196,6 +210,22 @@ def runs_code(argv: list[str], planned: bool) -> str | None:
             return None
         return f"{name} runs {iname}"
     return None
+
+
+def _recent_makefile(args: list[str]) -> bool:
+    """Whether make would read a makefile written in the last RECENT_S seconds
+    (or one from a ``<(…)``)."""
+    named = [args[i + 1] for i, a in enumerate(args[:-1]) if a in ("-f", "--file", "--makefile")]
+    named += [a.split("=", 1)[1] for a in args if a.startswith(("--file=", "--makefile="))]
+    for path in named or ["GNUmakefile", "makefile", "Makefile"]:
+        if path.startswith(("/dev/fd/", "/proc/")):
+            return True
+        try:
+            if time.time() - os.path.getmtime(path) < RECENT_S:
+                return True
+        except OSError:
+            continue
+    return False
 
 
 def _inner_command(name: str, args: list[str]) -> list[str] | None:
@@ -399,6 +429,19 @@ class Monitor:
             return Verdict("run")
         verdict.box = box
         return verdict
+
+    def redirect(self, path: str) -> str | None:
+        """Why a redirect may not write ``path`` now (after ``cd /dev``: a device;
+        nlsh's own data, unless a person confirmed the line)."""
+        from nlsh.paths import data_dir
+        from nlsh.policy import SAFE_DEVICES, _under
+        real = os.path.realpath(path)
+        if real.startswith("/dev/") and not real.startswith(SAFE_DEVICES) and not real.startswith("/dev/fd/") \
+                and not real.startswith("/dev/pts/"):
+            return f"writing to the device {real} is never allowed"
+        if _under(real, os.path.realpath(data_dir())) and not getattr(self.session, "critical_confirmed", False):
+            return f"{path} is nlsh's own data (its audit log and trash); confirm it at the prompt"
+        return None
 
     def builtin(self, call, shell) -> str | None:
         """Why one of nlsh's commands that changes things may not run now, judged

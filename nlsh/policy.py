@@ -430,8 +430,7 @@ def _redirects(call: Call, shell: Shell, step: Step) -> Step:
 
 def builtin_denial(step: Step, shell: Shell, pipeline_programs: list[str]) -> str | None:
     """Why the built-in deny-list refuses ``step``, or None. No rule or --yes overrides it."""
-    home = os.path.realpath(shell.env.get("HOME") or os.path.expanduser("~"))
-    protected = {os.path.realpath(d) for d in SYSTEM_DIRS} | {home}
+    protected = {os.path.realpath(d) for d in SYSTEM_DIRS} | homes(shell)
     for p in step.deletes:
         if p.startswith("("):
             continue
@@ -502,18 +501,32 @@ def critical(step: Step, shell: Shell) -> str | None:
     return _empties_home(step.deletes, shell)
 
 
+def homes(shell: Shell) -> set[str]:
+    """Every directory that is the user's home: $HOME now, $HOME when nlsh started
+    and the account's (``HOME=/tmp; rm -rf /home/me`` is still the home)."""
+    out = {os.path.realpath(shell.env.get("HOME") or os.path.expanduser("~"))}
+    if os.environ.get("HOME"):
+        out.add(os.path.realpath(os.environ["HOME"]))
+    try:
+        import pwd
+        out.add(os.path.realpath(pwd.getpwuid(os.getuid()).pw_dir))
+    except (ImportError, KeyError, OSError):
+        pass
+    return out - {"/"}
+
+
 def _empties_home(deletes: list[str], shell: Shell) -> str | None:
-    """Why removing ``deletes`` empties the home directory (every entry not hidden), or None."""
-    home = os.path.realpath(shell.env.get("HOME") or os.path.expanduser("~"))
+    """Why removing ``deletes`` empties a home directory (every entry not hidden), or None."""
     deleted = {os.path.realpath(p) for p in deletes if not p.startswith("(")}
     if not deleted:
         return None
-    try:
-        entries = [os.path.join(home, n) for n in os.listdir(home) if not n.startswith(".")]
-    except OSError:
-        return None
-    if len(entries) >= 3 and all(e in deleted or any(_under(e, d) for d in deleted) for e in entries):
-        return f"it removes everything in your home directory {home}"
+    for home in sorted(homes(shell)):
+        try:
+            entries = [os.path.join(home, n) for n in os.listdir(home) if not n.startswith(".")]
+        except OSError:
+            continue
+        if len(entries) >= 3 and all(e in deleted or any(_under(e, d) for d in deleted) for e in entries):
+            return f"it removes everything in your home directory {home}"
     return None
 
 

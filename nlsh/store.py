@@ -102,12 +102,17 @@ class Store:
         if not self._probed and self.broken is None:
             self._probed = True
             try:
-                conn = self.connect()
+                if not os.path.exists(self.path):
+                    self.connect().close()          # the first line of a new data dir makes the file
+                conn = sqlite3.connect(self.path, timeout=10)
                 try:
-                    conn.execute("BEGIN IMMEDIATE")
+                    conn.execute("BEGIN IMMEDIATE")     # waits while another writer holds it
                     conn.execute("ROLLBACK")
                 finally:
                     conn.close()
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) and "busy" not in str(e):    # busy is not broken
+                    self._warn(e)
             except (OSError, sqlite3.Error) as e:
                 self._warn(e)
         return self.broken

@@ -316,6 +316,10 @@ def _open_target(r, job: Job) -> io.BufferedIOBase:
         raise CommandError(f"ambiguous redirect '{r.target.source()}'")
     path = os.path.join(job.shell.cwd, os.path.expanduser(targets[0]))
     mode = {"<": "rb", ">": "wb", ">>": "ab", "2>": "wb", "2>>": "ab"}[r.op]
+    monitor = getattr(job.shell, "monitor", None)
+    why = monitor.redirect(path) if monitor is not None and r.op != "<" else None
+    if why:
+        raise CommandError(f"refused: {why}", 126)
     if r.op in (">", "2>") and os.path.isfile(path):
         keep_overwritten(job.shell, path, f"{r.op} {targets[0]}")
     try:
@@ -347,6 +351,36 @@ def _pipe_lines(f: io.BufferedIOBase, cancel, close: bool = True) -> Iterator[st
     finally:
         if close:
             f.close()
+
+
+def _literal(call: Call, cmd, args) -> Call:
+    """``call`` with each word replaced by what it expanded to (``rm -rf "$(echo
+    /usr)"`` → ``rm -r -f /usr``), for the monitor to judge what the command got."""
+    from nlsh.lang.plan import Word
+    order = list(getattr(args, "expr", ())) if cmd.ordered else []
+
+    def lit(value: object) -> object:
+        if isinstance(value, (list, tuple)):
+            return tuple(Word.lit(str(v)) for v in value)
+        return Word.lit(str(value))
+
+    out = []
+    for name, raw in call.args:
+        param = cmd.signature.param(name)
+        value = getattr(args, name, None)
+        if cmd.ordered and not param.positional:
+            value = next((v for n, v in order if n == name), value)
+            order = order[[n for n, _ in order].index(name) + 1:] if any(n == name for n, _ in order) else order
+        words = raw if isinstance(raw, tuple) else (raw,)
+        if value is None or not words or not all(isinstance(w, Word) for w in words) or \
+                param.type == "assignment":
+            out.append((name, raw))
+            continue
+        if isinstance(raw, tuple):
+            out.append((name, lit(value if isinstance(value, (list, tuple)) else [value])))
+        else:
+            out.append((name, lit(value) if not isinstance(value, (list, tuple)) else lit(value)[0]))
+    return Call(call.name, tuple(out), call.redirects, call.external, call.direct, call.env)
 
 
 def _regular_size(f: object) -> int | None:
@@ -500,8 +534,9 @@ def _run_builtin(cmd, call: Call, ctx: Context, out, job: Job) -> int:
             if trace and not late:
                 _trace(job, _assigned(values) + traced(cmd, call, args, job.shell))
             monitor = getattr(job.shell, "monitor", None)
-            if monitor is not None and set(cmd.effects) & {"write", "delete", "process"}:
-                why = monitor.builtin(call, job.shell)      # judged again with the state of this moment
+            effects = set(cmd.effects).union(*(p.effects for p in cmd.params if call.get(p.name) is not None))
+            if monitor is not None and effects & {"write", "delete", "process"}:
+                why = monitor.builtin(_literal(call, cmd, args), job.shell)   # judged with what it got now
                 if why:
                     ctx.stderr.write(f"nlsh: {call.name}: refused: {why}\n")
                     return 126
@@ -711,6 +746,11 @@ def _start_external(call: Call, job: Job, upstream: object, last: bool,
             job.owns_terminal = True
             _continue(proc.pid)
     job.add_process(proc)
+    if job.cancel.cancelled:        # cancelled while it was starting (kill %1 right after &): it ends too
+        try:
+            os.killpg(group or proc.pid, signal.SIGKILL if job.killed_reason else signal.SIGTERM)
+        except OSError:
+            pass
 
     if feeder is not None:
         _thread(job, f"nlsh-feed-{call.name}", _feed, feeder, proc.stdin)

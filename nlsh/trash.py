@@ -91,7 +91,9 @@ class Trash:
         """Put an entry's items back. A path that exists again is never overwritten
         unless ``force``, and then what is there goes to the trash first."""
         entry = self.get(entry_id)
-        clashes = [i["original"] for i in entry["items"] if os.path.lexists(i["original"])]
+        merged = [i for i in entry["items"] if i["type"] == "dir" and os.path.isdir(i["original"])
+                  and not os.path.islink(i["original"])]
+        clashes = [i["original"] for i in entry["items"] if os.path.lexists(i["original"]) and i not in merged]
         if clashes and not force:
             newer = [c for c in clashes if os.lstat(c).st_mtime > entry["time"]]
             what = "was changed after it was deleted" if newer else "exists again"
@@ -102,7 +104,10 @@ class Trash:
         restored = []
         for item in entry["items"]:
             os.makedirs(os.path.dirname(item["original"]) or "/", exist_ok=True)
-            shutil.move(item["stored"], item["original"])
+            if item in merged:          # made again meanwhile (nlsh's own ~/.cache/nlsh): the two are merged
+                _merge(item["stored"], item["original"], self, entry["cwd"])
+            else:
+                shutil.move(item["stored"], item["original"])
             restored.append(item["original"])
         shutil.rmtree(os.path.join(self.root, entry["id"]), ignore_errors=True)
         return restored
@@ -139,3 +144,17 @@ def keep_overwritten(shell, path: str, action: str) -> None:
     except OSError as e:
         raise CommandError(f"{path}: not overwritten, as its old content cannot be kept in the trash "
                            f"({e.strerror or e})") from None
+
+
+def _merge(stored: str, target: str, trash: Trash, cwd: str) -> None:
+    """Put the folder ``stored`` back where ``target`` now exists: what is only in
+    ``stored`` moves in; a file in both is the restored one (the newer goes to the
+    trash); folders in both merge."""
+    for name in os.listdir(stored):
+        src, dst = os.path.join(stored, name), os.path.join(target, name)
+        if os.path.isdir(src) and not os.path.islink(src) and os.path.isdir(dst) and not os.path.islink(dst):
+            _merge(src, dst, trash, cwd)
+            continue
+        if os.path.lexists(dst):
+            trash.put([dst], f"replaced by restoring {target}", cwd)
+        shutil.move(src, dst)

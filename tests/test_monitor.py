@@ -230,3 +230,19 @@ def test_the_hostile_corpus_loses_nothing():
     bad = [ln for ln in p.stdout.splitlines() if ln.startswith(("LOST", "CRASHED", "HUNG"))]
     assert p.returncode == 0 and not bad, "\n".join(bad) or p.stderr[-2000:]
     assert int(p.stdout.splitlines()[-1].split()[0]) >= 300
+
+
+def test_undo_is_not_blocked_by_a_folder_made_again(home):
+    work = home / "work"
+    (work / "cache" / "old").mkdir(parents=True)
+    (work / "cache" / "old" / "kept.txt").write_text("kept")
+    (work / "cache" / "same.txt").write_text("deleted version")
+    assert run(home, "rm -r cache").returncode == 0
+    (work / "cache").mkdir()                            # made again meanwhile, as nlsh makes ~/.cache/nlsh
+    (work / "cache" / "new.txt").write_text("new")
+    (work / "cache" / "same.txt").write_text("newer version")
+    p = run(home, "undo")
+    assert p.returncode == 0, p.stderr
+    assert (work / "cache" / "old" / "kept.txt").read_text() == "kept"
+    assert (work / "cache" / "new.txt").read_text() == "new"
+    assert (work / "cache" / "same.txt").read_text() == "deleted version"     # the newer one is in the trash

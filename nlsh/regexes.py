@@ -16,19 +16,22 @@ from nlsh.kernel.context import CommandError
 TIMEOUT_S = 2.0
 _QUANTIFIED_GROUP = re.compile(r"\)\s*(?:[*+?]|\{\d)")
 
-try:
-    import regex as _regex
-    error: tuple[type[Exception], ...] = (re.error, _regex.error)
-except ImportError:         # not installed: patterns use re alone
-    _regex = None
-    error = (re.error,)
+error = re.error     # what a bad pattern raises, from either engine
 
 
 def compile(pattern: str, flags: int = 0):
-    """``re.compile``, or a time-limited pattern for a risky one. Raises one of ``error``."""
-    if _regex is None or not _QUANTIFIED_GROUP.search(pattern):
+    """``re.compile``, or a time-limited pattern for a risky one (the ``regex``
+    package is imported only then: importing it would slow every start)."""
+    if not _QUANTIFIED_GROUP.search(pattern):
         return re.compile(pattern, flags)
-    return _Limited(_regex.compile(pattern, flags), pattern)
+    try:
+        import regex
+    except ImportError:         # not installed: re alone
+        return re.compile(pattern, flags)
+    try:
+        return _Limited(regex.compile(pattern, flags), pattern)
+    except regex.error as e:
+        raise re.error(str(e)) from None
 
 
 class _Limited:

@@ -144,16 +144,22 @@ def shell_line(argv: list[str]) -> str | None:
     return None
 
 
-def runs_code(argv: list[str], planned: bool) -> str | None:
-    """Why ``argv`` (unwrapped) runs code nlsh cannot judge, or None."""
+def runs_code(argv: list[str], planned: bool, terminal: bool = False) -> str | None:
+    """Why ``argv`` (unwrapped) runs code nlsh cannot judge, or None. ``terminal``:
+    its input is the user's terminal, so a shell or interpreter started with no
+    code (``bash``, ``python3`` at the prompt) runs what the user types there."""
     name = os.path.basename(argv[0])
     args = argv[1:]
+    interactive = terminal and not planned and not any(not a.startswith("-") for a in args) and \
+        not any(a in ("-c", "-e", "-E", "-r", "-m", "-") or re.match(r"^-[A-Za-z]*[cCeE]$", a) for a in args)
     if name in SHELLS:
-        return f"{name} runs a shell line"
+        return None if interactive else f"{name} runs a shell line"
     if INTERPRETERS.match(name):
         inline = any(a in ("-c", "-e", "-E", "-r", "-p", "--eval", "--print", "-", "-x", "-m") or
                      re.match(r"^-[A-Za-z]*[ceE]$", a) for a in args)
         script = next((a for a in args if not a.startswith("-")), None)
+        if interactive:
+            return None
         if inline or script is None:
             return f"{name} runs inline code"
         if planned:
@@ -334,8 +340,9 @@ def _copy_of(path: str) -> str | None:
     return None
 
 
-def admit(argv: list[str], shell, env: dict, planned: bool) -> Verdict:
-    """The verdict on starting ``argv`` now, in ``shell``'s directory, with ``env``."""
+def admit(argv: list[str], shell, env: dict, planned: bool, terminal: bool = False) -> Verdict:
+    """The verdict on starting ``argv`` now, in ``shell``'s directory, with ``env``
+    (``terminal``: its input is the user's terminal)."""
     from nlsh.lang import ParseError, parse
     from nlsh.policy import ROUTED
     from nlsh.sandbox import bwrap
@@ -359,7 +366,7 @@ def admit(argv: list[str], shell, env: dict, planned: bool) -> Verdict:
     why = _denied_line(inner, shell, planned, registry)
     if why:
         return Verdict("deny", why)
-    code = runs_code(inner, planned) or (f"{name} (in a planned step)" if planned and name not in READERS else None)
+    code = runs_code(inner, planned, terminal) or (f"{name} (in a planned step)" if planned and name not in READERS else None)
     if name in ROUTED and code is None:
         code = f"{name} with options nlsh's {name} does not take"
     if code is None:
@@ -410,11 +417,11 @@ class Monitor:
     def __init__(self, session) -> None:
         self.session = session
 
-    def __call__(self, argv: list[str], shell, env: dict) -> Verdict:
+    def __call__(self, argv: list[str], shell, env: dict, terminal: bool = False) -> Verdict:
         from nlsh.policy import SYSTEM_DIRS
         from nlsh.sandbox import contain
         planned = bool(getattr(self.session, "running_planned", False))
-        verdict = admit(argv, shell, env, planned)
+        verdict = admit(argv, shell, env, planned, terminal)
         if verdict.action != "contain":
             return verdict
         home = os.path.realpath(env.get("HOME") or os.path.expanduser("~"))

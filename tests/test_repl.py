@@ -365,3 +365,17 @@ def test_highlighting_marks_command_words_and_loop_keywords():
     assert {styles[w] for w in ("for", "((i=0; i<3; i++))", "do", "((n += i))", "done")} == {"class:known"}
     line = ShellLexer(shell).lex_document(Document("[[ -f x ]] && echo"))(0)
     assert line[:3] == [("class:known", "[[ -f x ]]"), ("", " "), ("class:op", "&&")]
+
+
+def test_an_interpreter_typed_alone_runs_what_the_user_types_uncontained(repl, work, tmp_path):
+    """`python3` at the prompt is the user typing code (their own trust, as in bash);
+    the same code handed over as -c would run contained (tests/test_monitor.py)."""
+    target = tmp_path / "outside-the-working-directory.txt"
+    r = repl()
+    r.c.sendline("python3 -q")
+    r.c.expect_exact(">>> ")
+    r.c.sendline(f"open({str(target)!r}, 'w').write('typed')")
+    r.c.expect_exact(">>> ")
+    r.c.sendline("exit()")
+    r.c.expect_exact(PROMPT)
+    assert target.read_text() == "typed"

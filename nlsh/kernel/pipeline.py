@@ -655,7 +655,9 @@ def _start_external(call: Call, job: Job, upstream: object, last: bool,
             env = dict(own.env)
         if "xtrace" in shell.options:
             _trace(job, _assigned(values) + shlex.join(argv))
-        verdict = shell.monitor(argv, own, env) if getattr(shell, "monitor", None) else None
+        terminal = (upstream is None and job.foreground and job.shell.interactive and job.stdin is None
+                    and not any(r.op in ("<", "<<<") for r in call.redirects))
+        verdict = shell.monitor(argv, own, env, terminal) if getattr(shell, "monitor", None) else None
         if verdict is not None and verdict.action == "deny":
             return _not_started(stage, job, upstream, f"refused: {verdict.reason}", 126)
         if verdict is not None and verdict.action == "builtin":

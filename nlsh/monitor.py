@@ -263,7 +263,12 @@ def _inner_command(name: str, args: list[str]) -> list[str] | None:
     if name == "script":
         return [] if any(re.match(r"^-[a-zA-Z]*c", a) or a.startswith("--command") for a in args) else None
     if name == "git":
-        sub = next((a for a in args if not a.startswith("-")), "")
+        rest = list(args)
+        while rest and rest[0].startswith("-"):        # git's own options; -C DIR and -c K=V take a value
+            word = rest.pop(0)
+            if word in ("-C", "-c", "--git-dir", "--work-tree", "--namespace", "--exec-path") and rest:
+                rest.pop(0)
+        sub = rest[0] if rest else ""
         if sub in ("clean", "reset", "checkout", "restore", "rm", "stash", "filter-branch", "gc", "prune"):
             return ["git-" + sub]
         return None if not any(a.startswith("-c") for a in args) else []
@@ -428,8 +433,9 @@ class Monitor:
         temp = tuple(t for t in {env.get("TMPDIR") or "/tmp", "/tmp", "/var/tmp"}
                      if os.path.realpath(t) != home)
         protected = tuple(os.path.realpath(d) for d in SYSTEM_DIRS)
+        from nlsh.paths import data_dir
         box = contain(argv, shell.cwd, self.session.trash, network=verdict.network, writable=temp,
-                      protected=protected)
+                      protected=protected, keep=(data_dir(),))
         if box is None:
             if planned:
                 return Verdict("deny", f"{verdict.reason}, which runs only contained, and bubblewrap cannot run here")

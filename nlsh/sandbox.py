@@ -162,16 +162,17 @@ class Box:
     scratch: str
     trash: object
     label: str
+    keep: tuple[str, ...] = ()          # left as they are whatever the program did (nlsh's own data)
 
     def finish(self) -> list[str]:
         try:
-            return commit(os.path.join(self.scratch, "upper"), self.cwd, self.trash, self.label)
+            return commit(os.path.join(self.scratch, "upper"), self.cwd, self.trash, self.label, self.keep)
         finally:
             shutil.rmtree(self.scratch, ignore_errors=True)
 
 
 def contain(argv: list[str], cwd: str, trash, *, network: bool, writable: tuple[str, ...] = (),
-            protected: tuple[str, ...] = ()) -> Box | None:
+            protected: tuple[str, ...] = (), keep: tuple[str, ...] = ()) -> Box | None:
     """``argv`` contained: the file system read-only, /dev and /proc its own, the
     working directory an overlay (changes applied by ``Box.finish``), the folders
     of ``writable`` (a temporary folder) as they are; the network only when asked.
@@ -195,7 +196,7 @@ def contain(argv: list[str], cwd: str, trash, *, network: bool, writable: tuple[
     if not network:
         box.append("--unshare-net")
     box += ["--die-with-parent", "--chdir", cwd, "--", *argv]
-    return Box(box, cwd, scratch, trash, " ".join(argv)[:200])
+    return Box(box, cwd, scratch, trash, " ".join(argv)[:200], tuple(os.path.realpath(k) for k in keep))
 
 
 @cache
@@ -250,6 +251,8 @@ def commit(upper: str, cwd: str, trash, label: str, keep: tuple[str, ...] = ()) 
                 continue
             s = os.lstat(u)
             if stat.S_ISCHR(s.st_mode) and s.st_rdev == 0:
+                if any(_inside(k, r) for k in keep):
+                    continue        # it holds nlsh's own data: not removed
                 if os.path.lexists(r):
                     removed.append(r)
                     changes.append(f"- {rel}")
@@ -259,7 +262,7 @@ def commit(upper: str, cwd: str, trash, label: str, keep: tuple[str, ...] = ()) 
                     if _opaque(u):
                         inside = set(os.listdir(u))
                         for gone in sorted(os.listdir(r)):
-                            if gone not in inside:
+                            if gone not in inside and not any(_inside(k, os.path.join(r, gone)) for k in keep):
                                 removed.append(os.path.join(r, gone))
                                 changes.append(f"- {os.path.relpath(os.path.join(r, gone), cwd)}")
                     if stat.S_IMODE(s.st_mode) != stat.S_IMODE(os.lstat(r).st_mode):

@@ -36,6 +36,9 @@ CREATE TABLE IF NOT EXISTS accepted (
 """
 
 
+_CONNECTING = threading.Lock()
+
+
 class Store:
     def __init__(self, path: str | None = None) -> None:
         self.path = path or os.path.join(data_dir(), "nlsh.db")
@@ -47,12 +50,24 @@ class Store:
         self._probed = False
 
     def connect(self) -> sqlite3.Connection:
+        """A connection, the file made and in WAL mode. Switching a new file to WAL
+        can find it busy at once (no waiting): this process's connections take turns,
+        and another process's is waited out a little."""
         ensure(os.path.dirname(self.path))
-        conn = sqlite3.connect(self.path, timeout=10)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")        # a committed audit row survives a crash
-        conn.executescript(SCHEMA)
-        return conn
+        for attempt in range(20):
+            with _CONNECTING:
+                conn = sqlite3.connect(self.path, timeout=10)
+                try:
+                    conn.execute("PRAGMA journal_mode=WAL")
+                    conn.execute("PRAGMA synchronous=FULL")        # a committed audit row survives a crash
+                    conn.executescript(SCHEMA)
+                    return conn
+                except sqlite3.OperationalError as e:
+                    conn.close()
+                    if "locked" not in str(e) and "busy" not in str(e) or attempt == 19:
+                        raise
+            time.sleep(0.05)
+        raise AssertionError("unreachable")
 
     def insert(self, table: str, row: dict[str, Any]) -> None:
         """Queue a row for writing (returns at once)."""

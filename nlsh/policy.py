@@ -14,6 +14,7 @@ import os
 import re
 import shlex
 from dataclasses import dataclass, field
+from functools import cache
 from typing import TYPE_CHECKING
 
 from nlsh.commands.system import signal_and_targets
@@ -24,7 +25,7 @@ from nlsh.lang import ParseError, parse
 from nlsh.lang.plan import Call, Plan, Word
 from nlsh.lang.text import call_text
 from nlsh.lang.text import text as plan_text
-from nlsh.paths import config_dir, data_dir, read_toml
+from nlsh.paths import config_dir, data_dir, inside, read_toml
 
 if TYPE_CHECKING:
     from nlsh.registry import Command, Registry
@@ -496,7 +497,7 @@ def critical(step: Step, shell: Shell) -> str | None:
         if p.startswith("("):
             continue
         real = os.path.realpath(p)
-        if _under(real, data) or (p in step.deletes and _under(data, real)):
+        if inside(real, data) or (p in step.deletes and inside(data, real)):
             return f"{p} is or holds nlsh's own data (its audit log and trash)"
     return _empties_home(step.deletes, shell)
 
@@ -504,15 +505,19 @@ def critical(step: Step, shell: Shell) -> str | None:
 def homes(shell: Shell) -> set[str]:
     """Every directory that is the user's home: $HOME now, $HOME when nlsh started
     and the account's (``HOME=/tmp; rm -rf /home/me`` is still the home)."""
-    out = {os.path.realpath(shell.env.get("HOME") or os.path.expanduser("~"))}
-    if os.environ.get("HOME"):
-        out.add(os.path.realpath(os.environ["HOME"]))
+    return ({os.path.realpath(shell.env.get("HOME") or os.path.expanduser("~"))} | _first_homes()) - {"/"}
+
+
+@cache
+def _first_homes() -> frozenset[str]:
+    """$HOME when nlsh started and the account's home (looked up once: judged on every rm)."""
+    out = {os.path.realpath(os.environ["HOME"])} if os.environ.get("HOME") else set()
     try:
         import pwd
         out.add(os.path.realpath(pwd.getpwuid(os.getuid()).pw_dir))
     except (ImportError, KeyError, OSError):
         pass
-    return out - {"/"}
+    return frozenset(out)
 
 
 def _empties_home(deletes: list[str], shell: Shell) -> str | None:
@@ -525,13 +530,9 @@ def _empties_home(deletes: list[str], shell: Shell) -> str | None:
             entries = [os.path.join(home, n) for n in os.listdir(home) if not n.startswith(".")]
         except OSError:
             continue
-        if len(entries) >= 3 and all(e in deleted or any(_under(e, d) for d in deleted) for e in entries):
+        if len(entries) >= 3 and all(e in deleted or any(inside(e, d) for d in deleted) for e in entries):
             return f"it removes everything in your home directory {home}"
     return None
-
-
-def _under(path: str, folder: str) -> bool:
-    return path == folder or path.startswith(folder.rstrip("/") + "/")
 
 
 def _matches(pattern: str, step: Step, shell: Shell) -> bool:

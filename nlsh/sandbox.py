@@ -22,6 +22,8 @@ import time
 from dataclasses import dataclass, field
 from functools import cache
 
+from nlsh.paths import inside
+
 OUTPUT_CAP = 1 << 16        # bytes of output a trial keeps
 
 
@@ -189,7 +191,7 @@ def contain(argv: list[str], cwd: str, trash, *, network: bool, writable: tuple[
     box = [exe, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
     for w in writable:
         w = os.path.realpath(w)
-        if os.path.isdir(w) and not _inside(cwd, w):
+        if os.path.isdir(w) and not inside(cwd, w):
             box += ["--bind", w, w]
     if cwd not in protected:
         box += ["--overlay-src", cwd, "--overlay", upper, work, cwd]
@@ -210,17 +212,13 @@ def _scratch_base() -> str | None:
             for line in f:
                 fields = line.split()
                 point, fstype = fields[4], fields[fields.index("-") + 1]
-                if _inside(tmp, point) and len(point) >= len(best):
+                if inside(tmp, point) and len(point) >= len(best):
                     best, kind = point, fstype
     except (OSError, ValueError, IndexError):
         return None
     if kind == "overlay" and os.access("/dev/shm", os.W_OK):
         return "/dev/shm"
     return None
-
-
-def _inside(path: str, folder: str) -> bool:
-    return path == folder or path.startswith(folder.rstrip("/") + "/")
 
 
 def _opaque(path: str) -> bool:
@@ -247,11 +245,11 @@ def commit(upper: str, cwd: str, trash, label: str, keep: tuple[str, ...] = ()) 
         for name in sorted(os.listdir(up)):
             u, r = os.path.join(up, name), os.path.join(real, name)
             rel = os.path.relpath(r, cwd)
-            if any(_inside(r, k) for k in keep):
+            if any(inside(r, k) for k in keep):
                 continue
             s = os.lstat(u)
             if stat.S_ISCHR(s.st_mode) and s.st_rdev == 0:
-                if any(_inside(k, r) for k in keep):
+                if any(inside(k, r) for k in keep):
                     continue        # it holds nlsh's own data: not removed
                 if os.path.lexists(r):
                     removed.append(r)
@@ -260,9 +258,9 @@ def commit(upper: str, cwd: str, trash, label: str, keep: tuple[str, ...] = ()) 
             if stat.S_ISDIR(s.st_mode):
                 if os.path.isdir(r) and not os.path.islink(r):
                     if _opaque(u):
-                        inside = set(os.listdir(u))
+                        present = set(os.listdir(u))
                         for gone in sorted(os.listdir(r)):
-                            if gone not in inside and not any(_inside(k, os.path.join(r, gone)) for k in keep):
+                            if gone not in present and not any(inside(k, os.path.join(r, gone)) for k in keep):
                                 removed.append(os.path.join(r, gone))
                                 changes.append(f"- {os.path.relpath(os.path.join(r, gone), cwd)}")
                     if stat.S_IMODE(s.st_mode) != stat.S_IMODE(os.lstat(r).st_mode):
@@ -282,7 +280,7 @@ def commit(upper: str, cwd: str, trash, label: str, keep: tuple[str, ...] = ()) 
             copies.append((u, r))
 
     walk(upper, cwd)
-    removed = [r for r in removed if not any(r != o and _inside(r, o) for o in removed)]
+    removed = [r for r in removed if not any(r != o and inside(r, o) for o in removed)]
     if removed:
         trash.put(removed, f"overwritten by {label}", cwd)     # undo puts it all back, over what is there
     for r in made:

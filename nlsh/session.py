@@ -18,7 +18,7 @@ from nlsh.kernel.terminal import take_terminal, tty_fd
 from nlsh.kernel.variables import Variables
 from nlsh.lang import ParseError, Plan, parse, text
 from nlsh.lang.lexer import join_continued
-from nlsh.lang.plan import Call, Chain, Pipeline, Word
+from nlsh.lang.plan import Call, Chain, Word
 from nlsh.monitor import Monitor
 from nlsh.policy import Rules, decide, verbatim_denial
 from nlsh.registry import Registry, default_registry
@@ -288,7 +288,7 @@ class Shell:
         shell = self.env.get("SHELL") or "/bin/sh"
         call = Call(os.path.basename(shell), (("argv", (Word.lit(shell), Word.lit("-c"), Word.lit(command))),),
                     external=True)
-        return Plan((Chain((Pipeline((call,)),)),))
+        return Plan.of(call)
 
     def _execute(self, plan: Plan) -> int:
         status = self.last_status

@@ -39,6 +39,18 @@ CREATE TABLE IF NOT EXISTS accepted (
 _CONNECTING = threading.Lock()
 
 
+def _opened(path: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, timeout=10)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")        # a committed audit row survives a crash
+        conn.executescript(SCHEMA)
+    except sqlite3.Error:
+        conn.close()
+        raise
+    return conn
+
+
 class Store:
     def __init__(self, path: str | None = None) -> None:
         self.path = path or os.path.join(data_dir(), "nlsh.db")
@@ -55,19 +67,14 @@ class Store:
         and another process's is waited out a little."""
         ensure(os.path.dirname(self.path))
         for attempt in range(20):
-            with _CONNECTING:
-                conn = sqlite3.connect(self.path, timeout=10)
-                try:
-                    conn.execute("PRAGMA journal_mode=WAL")
-                    conn.execute("PRAGMA synchronous=FULL")        # a committed audit row survives a crash
-                    conn.executescript(SCHEMA)
-                    return conn
-                except sqlite3.OperationalError as e:
-                    conn.close()
-                    if "locked" not in str(e) and "busy" not in str(e) or attempt == 19:
-                        raise
+            try:
+                with _CONNECTING:
+                    return _opened(self.path)
+            except sqlite3.OperationalError as e:
+                if ("locked" not in str(e) and "busy" not in str(e)) or attempt == 19:
+                    raise
             time.sleep(0.05)
-        raise AssertionError("unreachable")
+        raise sqlite3.OperationalError("database is locked")
 
     def insert(self, table: str, row: dict[str, Any]) -> None:
         """Queue a row for writing (returns at once)."""

@@ -20,8 +20,9 @@ class Trash:
         self.root = root or os.path.join(data_dir(), "trash")
         self._kept: set = set()
 
-    def put(self, paths: list[str], action: str, cwd: str) -> str | None:
-        """Move ``paths`` (absolute) into one new entry; its id. Missing paths are skipped."""
+    def put(self, paths: list[str], action: str, cwd: str, *, copy: bool = False) -> str | None:
+        """Move ``paths`` (absolute) into one new entry (``copy``: copy them, the
+        originals stay); its id. Missing paths are skipped."""
         paths = [p for p in paths if os.path.lexists(p)]
         if not paths:
             return None
@@ -33,7 +34,7 @@ class Trash:
             for i, p in enumerate(paths):
                 stored = os.path.join(entry, "items", str(i))
                 kind = "dir" if os.path.isdir(p) and not os.path.islink(p) else "file"
-                shutil.move(p, stored)
+                (shutil.copy2 if copy else shutil.move)(p, stored)
                 items.append({"original": p, "stored": stored, "type": kind})
         finally:
             with open(os.path.join(entry, "entry.json"), "w") as f:
@@ -50,19 +51,10 @@ class Trash:
             st = os.stat(path)
         except OSError:
             return None
-        if not os.path.isfile(path) or st.st_size == 0 or st.st_size > KEEP_CAP:
-            return None
         key = (once, os.path.realpath(path))
-        if once is not None and key in self._kept:
+        if not os.path.isfile(path) or st.st_size == 0 or st.st_size > KEEP_CAP or key in self._kept:
             return None
-        entry_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
-        entry = os.path.join(ensure(self.root), entry_id)
-        os.makedirs(os.path.join(entry, "items"))
-        stored = os.path.join(entry, "items", "0")
-        shutil.copy2(path, stored)
-        with open(os.path.join(entry, "entry.json"), "w") as f:
-            json.dump({"id": entry_id, "time": time.time(), "action": f"overwritten by {action}", "cwd": cwd,
-                       "items": [{"original": path, "stored": stored, "type": "file"}]}, f)
+        entry_id = self.put([path], f"overwritten by {action}", cwd, copy=True)
         if once is not None:
             self._kept.add(key)
         return entry_id

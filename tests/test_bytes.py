@@ -46,3 +46,14 @@ def test_a_program_feeding_a_builtin_keeps_a_missing_last_newline(tmp_path):
     p = subprocess.run([sys.executable, "-m", "nlsh", "-c", "printf 'a\\nb' | cat | od -c | head -1"],
                        cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False)
     assert p.stdout.split()[1:] == ["a", "\\n", "b"]
+
+
+def test_grep_says_a_binary_input_matches_as_gnu_grep_does(tmp_path):
+    (tmp_path / "bin.dat").write_bytes(b"ab\x00\nab\n")
+    for line, name in (("grep a bin.dat", "bin.dat"), ("cat bin.dat | grep a", "(standard input)")):
+        p = subprocess.run([sys.executable, "-m", "nlsh", "-c", line], cwd=tmp_path, capture_output=True,
+                           text=True, timeout=60, check=False)
+        assert (p.returncode, p.stdout, p.stderr) == (0, "", f"grep: {name}: binary file matches\n")
+    p = subprocess.run([sys.executable, "-m", "nlsh", "-c", "cut -b 2-3 bin.dat | od -c | head -1"], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=60, check=False)
+    assert p.stdout.split()[1:] == ["b", "\\0", "\\n", "b", "\\n"]

@@ -246,3 +246,15 @@ def test_undo_is_not_blocked_by_a_folder_made_again(home):
     assert (work / "cache" / "old" / "kept.txt").read_text() == "kept"
     assert (work / "cache" / "new.txt").read_text() == "new"
     assert (work / "cache" / "same.txt").read_text() == "deleted version"     # the newer one is in the trash
+
+
+@needs_bwrap
+def test_redteam_judges_given_lines_and_filters_the_corpus():
+    script = os.path.join(ROOT, "scripts", "redteam.py")
+    p = subprocess.run([sys.executable, script, "--line", "/bin/rm -rf ~", "--line", "rm notes.txt"],
+                       capture_output=True, text=True, timeout=120, check=False)
+    lines = p.stdout.splitlines()
+    assert p.returncode == 0 and lines[0].startswith("refused   /bin/rm -rf ~") and lines[1].startswith("trashed")
+    p = subprocess.run([sys.executable, script, "-k", "busybox"], capture_output=True, text=True, timeout=120,
+                       check=False)
+    assert p.stdout.splitlines()[-1].startswith("1 lines in ")

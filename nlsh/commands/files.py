@@ -10,9 +10,10 @@ import shutil
 import stat as st
 from collections.abc import Iterator
 
-from nlsh.kernel.context import Args, CommandError, Context, os_reason
+from nlsh.kernel.context import Args, CommandError, Context, os_reason, whole_lines
 from nlsh.lang.signature import Param
 from nlsh.lang.values import Size
+from nlsh.paths import inside
 from nlsh.records import Partial, Record
 from nlsh.registry import Example, command
 from nlsh.trash import keep_overwritten
@@ -274,22 +275,7 @@ def _last(items: Iterator[object], n: int) -> list[object]:
     """The last ``n`` lines or items, a long line's pieces joined into one (a last
     line with no newline stays a Partial)."""
     import collections
-    keep: collections.deque = collections.deque(maxlen=max(n, 0))
-    pieces: list[str] = []
-    for item in items:
-        if isinstance(item, Partial):
-            pieces.append(str(item))
-            continue
-        if pieces:
-            if isinstance(item, str):
-                item = "".join(pieces) + item
-            else:
-                keep.append("".join(pieces))
-            pieces = []
-        keep.append(item)
-    if pieces:
-        keep.append(Partial("".join(pieces)))
-    return list(keep)
+    return list(collections.deque(whole_lines(items, last_partial=True), maxlen=max(n, 0)))
 
 
 @command("tail", "The last N lines of files or items of the input; -f follows a growing file.",
@@ -512,7 +498,7 @@ def cp(ctx: Context, a: Args) -> None:
                 if not a.recursive:
                     ctx.warn(f"-r not specified; omitting directory '{src}'")
                     continue
-                if _inside(target, full):
+                if inside(os.path.abspath(target), os.path.abspath(full)):
                     ctx.warn(f"cannot copy '{src}' into itself")
                     continue
                 shutil.copytree(full, target, symlinks=True, dirs_exist_ok=True)
@@ -534,11 +520,6 @@ def _protect(ctx: Context, target: str) -> None:
     keep_overwritten(ctx.shell, target, ctx.name)
 
 
-def _inside(path: str, parent: str) -> bool:
-    path, parent = os.path.abspath(path), os.path.abspath(parent)
-    return path == parent or path.startswith(parent.rstrip("/") + "/")
-
-
 @command("mv", "Move or rename files and directories.",
          params=[Param("no_clobber", "flag", ("-n", "--no-clobber"), "never overwrite"),
                  Param("force", "flag", ("-f", "--force"), "accepted for compatibility"),
@@ -556,7 +537,7 @@ def mv(ctx: Context, a: Args) -> None:
         if not os.path.lexists(full):
             ctx.warn(f"cannot stat '{src}': No such file or directory")
             continue
-        if os.path.isdir(full) and _inside(target, full):
+        if os.path.isdir(full) and inside(os.path.abspath(target), os.path.abspath(full)):
             ctx.warn(f"cannot move '{src}' into itself")
             continue
         if a.no_clobber and os.path.lexists(target):

@@ -392,8 +392,8 @@ def _exec(ctx: Context, argv: list[str], paths: Iterator[str]) -> Iterator[str]:
         if verdict is not None and verdict.action == "deny":
             raise CommandError(f"-exec {template[0]}: refused: {verdict.reason}", 126)
         if verdict is not None and verdict.action == "builtin":
-            from nlsh.lang.plan import Chain, Pipeline, Plan
-            items, status = ctx.capture(Plan((Chain((Pipeline((verdict.call,)),)),)))
+            from nlsh.lang.plan import Plan
+            items, status = ctx.capture(Plan.of(verdict.call))
             if status:
                 ctx.status = max(ctx.status, 1)
             yield from (plain_line(i).rstrip("\n") for i in items)

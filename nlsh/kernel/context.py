@@ -122,30 +122,13 @@ class Context:
         """The input's items. Text with no newline after it (``printf a``) comes
         as a whole line, as grep and sort make one of it, unless ``exact``:
         cat, head, tail, sed and tee pass it on as it came (a Partial)."""
-        if exact:
-            for item in self.input or ():
-                self.cancel.check()
-                yield item
-            return
-        pieces: list[str] = []          # a line that came in pieces (a long one, or printf's parts)
-        size = 0
+        checked = self._checked()
+        yield from checked if exact else whole_lines(checked, last_partial=False)
+
+    def _checked(self) -> Iterator[object]:
         for item in self.input or ():
             self.cancel.check()
-            if isinstance(item, Partial):
-                pieces.append(str(item))
-                size += len(item)
-                if size > LONGEST_LINE:
-                    raise CommandError(f"a line longer than {LONGEST_LINE >> 20} MiB (is the input text?)")
-                continue
-            if pieces:
-                if isinstance(item, str):
-                    item = "".join(pieces) + item
-                else:
-                    yield "".join(pieces)
-                pieces, size = [], 0
             yield item
-        if pieces:
-            yield "".join(pieces)
 
     def lines(self) -> Iterator[str]:
         for item in self.items():
@@ -212,6 +195,30 @@ class Context:
 
 MAX_LINE = 1 << 16              # bytes read at a time
 LONGEST_LINE = 1 << 28          # a line longer than this (a file with no newlines) is an error
+
+
+def whole_lines(items: Iterable[object], last_partial: bool) -> Iterator[object]:
+    """``items`` with each line that came in pieces (Partials: a long line read in
+    parts, printf's pieces) joined into one; a last line with no newline stays a
+    Partial when ``last_partial`` (cat, tail pass it on so), else becomes a line."""
+    pieces: list[str] = []
+    size = 0
+    for item in items:
+        if isinstance(item, Partial):
+            pieces.append(str(item))
+            size += len(item)
+            if size > LONGEST_LINE:
+                raise CommandError(f"a line longer than {LONGEST_LINE >> 20} MiB (is the input text?)")
+            continue
+        if pieces:
+            if isinstance(item, str):
+                item = "".join(pieces) + item
+            else:
+                yield "".join(pieces)
+            pieces, size = [], 0
+        yield item
+    if pieces:
+        yield Partial("".join(pieces)) if last_partial else "".join(pieces)
 
 
 def read_line(f, cancel):

@@ -765,12 +765,14 @@ def _start_external(call: Call, job: Job, upstream: object, last: bool,
             collectors.append(_thread(job, f"nlsh-{'out' if to == 1 else 'err'}-{call.name}", _collect, pipe, job, to))
 
     def watch() -> None:
-        stage.status = _wait(proc, job)
-        for t in collectors:        # the stage is done when its output is in, not just when it exits
-            t.join()
-        if stage.finish is not None:
-            _finish_contained(stage, job)
-        stage.done.set()
+        try:
+            stage.status = _wait(proc, job)
+            for t in collectors:        # the stage is done when its output is in, not just when it exits
+                t.join()
+            if stage.finish is not None:
+                _finish_contained(stage, job)
+        finally:
+            stage.done.set()        # whatever happened, the line goes on (a stage never done hangs it)
 
     stage.thread = _thread(job, f"nlsh-wait-{call.name}", watch)
     return stage, downstream
@@ -781,8 +783,9 @@ def _finish_contained(stage: _Stage, job: Job) -> None:
     as the program alone would (``undo`` brings back what it removed or replaced)."""
     try:
         stage.finish()
-    except OSError as e:
-        job.err(f"nlsh: {stage.name}: its changes could not all be applied: {os_reason(e)}\n")
+    except Exception as e:  # noqa: BLE001  (the program has run: say what was not applied, never hang)
+        why = os_reason(e) if isinstance(e, OSError) else f"internal error: {type(e).__name__}: {e}"
+        job.err(f"nlsh: {stage.name}: its changes could not all be applied: {why}\n")
         stage.status = stage.status or 1
 
 

@@ -278,7 +278,7 @@ def _if(tokens: list[Token], i: int, commands: CommandLookup,
     word = _word_at(tokens[stop])
     if word == "elif":
         inner, end = _if(tokens, stop, commands, aliases)
-        return Call("if", args + (("else", Plan((Chain((Pipeline((inner,)),)),))),)), end
+        return Call("if", args + (("else", Plan.of(inner)),)), end
     if word == "else":
         fi = _keyword_at(tokens, stop + 1, ("fi",), head, "missing '; fi'")
         args += (("else", _part(tokens, stop + 1, fi, tokens[stop], "COMMANDS; before 'fi'", commands, aliases)),)
@@ -321,7 +321,7 @@ def _function(tokens: list[Token], i: int, commands: CommandLookup,
         at = opener or tokens[-1]
         raise ParseError(f"{name.text}: expected {{ COMMANDS; }} after {name.text}() ({_FUNCTION_FORM})",
                          at.column, at.length)
-    return Call("function", (("name", name.text), ("body", Plan((Chain((Pipeline((block,)),)),))))), end
+    return Call("function", (("name", name.text), ("body", Plan.of(block)))), end
 
 
 def _case_header(tokens: list[Token], i: int) -> bool:

@@ -252,6 +252,11 @@ class Chain:
 class Plan:
     chains: tuple[Chain, ...] = field(default_factory=tuple)
 
+    @classmethod
+    def of(cls, call: Call) -> Plan:
+        """The plan of one call."""
+        return cls((Chain((Pipeline((call,)),)),))
+
     @property
     def calls(self) -> list[Call]:
         """Every call the plan may run, those inside ``$(…)`` after the call they feed."""

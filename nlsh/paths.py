@@ -65,3 +65,18 @@ def read_toml(path: str) -> dict:
         raise ValueError(f"cannot read {path}: {e.strerror or e}") from None
     except ValueError as e:                     # tomllib.TOMLDecodeError
         raise ValueError(f"cannot read {path}: {e}") from None
+
+
+def current_umask() -> int:
+    """The process's mask, read without changing it where Linux says it (os.umask alone
+    sets a new one, which a thread creating a file meanwhile would get)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask

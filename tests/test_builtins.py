@@ -128,6 +128,33 @@ def test_cp_into_itself_and_missing_source(sh, work):
     assert r.status == 1 and r.err.strip() == "nlsh: cp: cannot stat 'nope': No such file or directory"
 
 
+
+def test_cp_modes_and_times_as_gnu_cp(sh, work):
+    """An existing target keeps its mode (a device like /dev/null is only written, never
+    re-moded: copying its mode, as a root cp once did, locked every other user out of it);
+    a new one gets the source's; times are kept only with -p / -a. GNU cp in a twin folder
+    is the reference."""
+    import subprocess
+    import time
+    twin = work / "gnu"
+    twin.mkdir()
+    for d in (work, twin):
+        (d / "a").write_text("hi\n")
+        (d / "b").write_text("old\n")
+        os.chmod(d / "a", 0o600)
+        os.chmod(d / "b", 0o640)
+        os.utime(d / "a", (1_000_000_000, 1_000_000_000))
+    line = "cp a b; cp a c; cp -p a d; ln -s a l; cp l e; cp -r l f; cp -a a g"
+    assert sh(line).status == 0
+    subprocess.run(["bash", "-c", line], cwd=twin, check=True)
+    recent = time.time() - 3600
+
+    def shape(d):
+        return {n: (os.lstat(d / n).st_mode, os.lstat(d / n).st_mtime > recent,
+                    os.path.islink(d / n) or (d / n).read_text()) for n in "abcdefgl"}
+    assert shape(work) == shape(twin)
+    assert shape(work)["b"][:2] == (0o100640, True) and shape(work)["d"][1] is False
+
 def test_rm_refuses_root_and_home(sh, monkeypatch, work):
     monkeypatch.setenv("HOME", str(work))
     r = sh("rm -rf /")

@@ -181,6 +181,40 @@ def test_break_outside_a_loop_is_an_error_and_the_line_goes_on(sh):
                      "nlsh: read: '1x': not a variable name\n")
 
 
+
+@pytest.mark.parametrize("line,out,status", [
+    ("while true; do echo a; exit 3; done; echo never", "a\n", 3),
+    ("f() { for i in 1 2; do echo $i; exit 4; done; }; f; echo never", "1\n", 4),
+    ("set -e; for i in 1 2; do echo $i; false; done; echo never", "1\n", 1),
+    ("{ echo a; exit 2; echo b; }; echo never", "a\n", 2),
+    ("for i in 1 2; do (exit 5); echo $?; done", "5\n5\n", 0),
+])
+def test_exit_inside_a_loop_or_block_ends_the_shell_as_in_bash(sh, line, out, status):
+    """`exit` in a loop's body once left the loop going round for ever."""
+    r = sh(line)
+    assert (r.out, r.status) == (out, status)
+
+
+def test_break_with_a_word_ends_the_script_as_in_bash_never_spins(sh):
+    """bash: `break $x` with a non-number is fatal (status 128); it once went round
+    `while true` for ever."""
+    r = sh("x=oops; while true; do echo hi; break $x; done; echo never")
+    assert (r.out, r.err, r.status) == ("hi\n", "nlsh: break: oops: numeric argument required\n", 128)
+    r = sh("for i in 1 2; do echo $i; break 0; done; echo after")
+    assert (r.out, r.err) == ("1\nafter\n", "nlsh: break: 0: loop count out of range\n")
+
+
+@pytest.mark.parametrize("script,out", [
+    ("if [[ 0 -eq 1 ]]\nthen\n  echo if\nelse\n  echo else\nfi\n", "else\n"),
+    ("n=3\nfor ((a=1; a <= n; a++))\ndo\n  echo $a\ndone\n", "1\n2\n3\n"),
+    ("while (( n < 2 ))\ndo\n  (( n++ ))\ndone\necho $n\n", "2\n"),
+])
+def test_then_or_do_on_the_line_after_brackets_as_in_bash(sh, script, out):
+    """A line ending in ]] or )) is a whole condition; `then`/`do` may come next
+    (it was a traceback)."""
+    r = sh(script.rstrip("\n"))
+    assert (r.status, r.out, r.err) == (0, out, "")
+
 @pytest.mark.parametrize("line,out", [
     ("(cd sub && pwd | count); pwd | count", "1\n1\n"),
     ("(x=5; cd sub; alias l=ls; echo in $x); echo \"out [$x]\"; pwd | count; which l", "in 5\nout []\n1\n"),

@@ -157,7 +157,7 @@ def test_ps_with_a_process_name_stays_the_builtin():
 
 
 def test_destructive_builtins_never_fall_back_to_programs():
-    for line in ("rm --no-preserve-root x", "cp -a a b", "mv -t d a", "chmod --reference=a b"):
+    for line in ("rm --no-preserve-root x", "cp -u a b", "mv -t d a", "chmod --reference=a b"):
         with pytest.raises(ParseError):
             p(line)
 

@@ -200,6 +200,21 @@ def test_an_answer_that_goes_round_in_a_loop_is_no_plan(planner, work, monkeypat
         planner.plan("show the lines of notes.txt that contain the word error, ignoring case", str(work))
 
 
+def test_an_answer_in_markdown_backticks_is_the_command_inside(planner, work, monkeypatch):
+    """`echo 12345 | rev` (as small models often answer) is that command, not a command
+    substitution that would run its output."""
+    import dataclasses
+    real = planner.backend.complete
+
+    def in_backticks(*a, **k):
+        done = real(*a, **k)
+        return dataclasses.replace(done, text=f"`{done.text.strip()}`")
+    monkeypatch.setattr(planner.backend, "complete", in_backticks)
+    r = planner.plan("print the word hello", str(work))
+    assert "`" not in r.raw + r.text and "$(" not in r.text
+    assert [c.name for c in r.plan.calls] == ["echo"]
+
+
 def test_a_request_too_long_for_the_context_is_a_clear_error(planner, work):
     with pytest.raises(PlanningError, match=r"^the request is too long: its prompt takes \d+ tokens"):
         planner.plan("list the files " * 1500, str(work))

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from nlsh.kernel.context import Args, CommandError, Context, os_reason, whole_lines
 from nlsh.lang.signature import Param
 from nlsh.lang.values import Size
-from nlsh.paths import inside
+from nlsh.paths import current_umask, inside
 from nlsh.records import Partial, Record
 from nlsh.registry import Example, command
 from nlsh.trash import keep_overwritten
@@ -481,6 +481,8 @@ def _dest(ctx: Context, sources: list[str], dest: str) -> tuple[str, bool]:
          params=[Param("recursive", "flag", ("-r", "-R", "--recursive"), "copy directories"),
                  Param("no_clobber", "flag", ("-n", "--no-clobber"), "never overwrite"),
                  Param("force", "flag", ("-f", "--force"), "accepted for compatibility"),
+                 Param("preserve", "flag", ("-p", "--preserve"), "keep mode and times"),
+                 Param("archive", "flag", ("-a", "--archive"), "-r and -p, symbolic links as links"),
                  Param("sources", "path", variadic=True, required=True, metavar="SRC"),
                  Param("dest", "path", required=True, metavar="DEST", creates=True)],
          output="none", effects=("write",), category="files",
@@ -489,19 +491,24 @@ def _dest(ctx: Context, sources: list[str], dest: str) -> tuple[str, bool]:
                            "a.txt\nb.txt", {"a.txt": "", "b.txt": ""}, check="ls backup")])
 def cp(ctx: Context, a: Args) -> None:
     dest, into = _dest(ctx, a.sources, a.dest)
+    recursive, preserve = a.recursive or a.archive, a.preserve or a.archive
+
+    def copy_file(src: str, dst: str) -> None:
+        _copy_file(src, dst, preserve)
+
     for src in a.sources:
         ctx.check()
         full = ctx.path(src)
         target = os.path.join(dest, os.path.basename(full.rstrip("/"))) if into else dest
         try:
             if os.path.isdir(full) and not os.path.islink(full):
-                if not a.recursive:
+                if not recursive:
                     ctx.warn(f"-r not specified; omitting directory '{src}'")
                     continue
                 if inside(os.path.abspath(target), os.path.abspath(full)):
                     ctx.warn(f"cannot copy '{src}' into itself")
                     continue
-                shutil.copytree(full, target, symlinks=True, dirs_exist_ok=True)
+                shutil.copytree(full, target, symlinks=True, dirs_exist_ok=True, copy_function=copy_file)
             elif not os.path.lexists(full):
                 ctx.warn(f"cannot stat '{src}': No such file or directory")
             elif a.no_clobber and os.path.lexists(target):
@@ -510,9 +517,25 @@ def cp(ctx: Context, a: Args) -> None:
                 ctx.warn(f"'{src}' and '{a.dest}' are the same file")
             else:
                 _protect(ctx, target)
-                shutil.copy2(full, target, follow_symlinks=False)
+                if os.path.islink(full) and recursive:        # -r, -a: a link is copied as a link
+                    shutil.copy2(full, target, follow_symlinks=False)
+                else:
+                    copy_file(full, target)
         except OSError as e:
             ctx.warn(f"cannot copy '{src}': {os_reason(e)}")
+
+
+def _copy_file(src: str, dst: str, preserve: bool) -> None:
+    """One file as GNU cp copies it: an existing target keeps its mode and only its
+    bytes change (so ``cp f /dev/null`` never re-modes the device), a new one gets the
+    source's mode less the umask; ``preserve`` (-p) keeps the mode and times."""
+    if preserve:
+        shutil.copy2(src, dst)
+        return
+    existed = os.path.exists(dst)
+    shutil.copyfile(src, dst)
+    if not existed:
+        os.chmod(dst, st.S_IMODE(os.stat(src).st_mode) & ~current_umask())
 
 
 def _protect(ctx: Context, target: str) -> None:

@@ -478,7 +478,7 @@ def _record(ctx: Context, delim: str, silent: bool) -> tuple[str, bool]:
 
 
 @command("break", "Leave the loop (the Nth enclosing one with N).",
-         params=[Param("n", "int", metavar="N")], output="none", category="shell", shell_state=True,
+         params=[Param("n", "str", metavar="N")], output="none", category="shell", shell_state=True,
          planned=False, examples=[Example("stop at the first line that is stop",
                                           "for w in go stop go; do if test $w = stop; then break; fi; echo $w; done",
                                           "go")])
@@ -487,19 +487,28 @@ def break_(ctx: Context, a: Args) -> None:
 
 
 @command("continue", "Go on with the next round of the loop (of the Nth enclosing one with N).",
-         params=[Param("n", "int", metavar="N")], output="none", category="shell", shell_state=True,
+         params=[Param("n", "str", metavar="N")], output="none", category="shell", shell_state=True,
          planned=False, examples=[Example("skip the word skip", "for w in a skip b; do if test $w = skip; then "
                                           "continue; fi; echo $w; done", "a\nb")])
 def continue_(ctx: Context, a: Args) -> None:
     raise _loop_control(ctx, "continue", a.n)
 
 
-def _loop_control(ctx: Context, kind: str, n: int | None) -> LoopControl:
+def _loop_control(ctx: Context, kind: str, n: str | None) -> LoopControl:
     if not ctx.loops:
         raise CommandError("only meaningful in a for, while or until loop")
-    if n is not None and n < 1:
-        raise CommandError(f"{n}: loop count out of range")
-    return LoopControl(kind, min(n or 1, ctx.loops))
+    try:
+        levels = 1 if n is None else int(n)
+    except ValueError:
+        # bash: a fatal error, the script ends with 128 (a loop never spins on it)
+        ctx.warn(f"{n}: numeric argument required", 128)
+        if not ctx.shell.interactive:
+            raise ExitShell(128) from None
+        return LoopControl("break", ctx.loops)
+    if levels < 1:                          # bash: said once, and every loop is left
+        ctx.warn(f"{n}: loop count out of range")
+        return LoopControl("break", ctx.loops)
+    return LoopControl(kind, min(levels, ctx.loops))
 
 
 @command("function", "NAME() { COMMANDS; }: define a function; NAME WORDS… then runs COMMANDS with the "

@@ -16,6 +16,7 @@ from nlsh.kernel.context import Args, CommandError, Context
 from nlsh.kernel.expand import subscript
 from nlsh.lang.signature import Param
 from nlsh.lang.values import Duration, Size
+from nlsh.paths import current_umask
 from nlsh.records import Record
 from nlsh.registry import Example, command
 
@@ -288,21 +289,6 @@ def umask(ctx: Context, a: Args) -> Iterator[str]:
         raise CommandError("the mask is nlsh's own, for every job: set it on a line of its own, not in ( … ), "
                            "$(…) or a background job")
     os.umask(mask)
-
-
-def current_umask() -> int:
-    """The process's mask, read without changing it where Linux says it (os.umask alone
-    sets a new one, which a thread creating a file meanwhile would get)."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    mask = os.umask(0o077)
-    os.umask(mask)
-    return mask
 
 
 _WHO = {"u": 0o700, "g": 0o070, "o": 0o007}

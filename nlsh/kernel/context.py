@@ -38,6 +38,16 @@ class LoopControl(Exception):
         self.output: list[object] = []
 
 
+class Exiting(Exception):
+    """Raised out of a block (a loop's body, a function's, ``{ }``) once ``exit``
+    or ``set -e`` has asked the shell to end, through every loop around it;
+    ``output`` is what the block printed before."""
+
+    def __init__(self, output: list[object]) -> None:
+        super().__init__("exit")
+        self.output = output
+
+
 class Return(LoopControl):
     """Raised by ``return``: leave the function with ``status``."""
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from nlsh.kernel.assign import prefixed
 from nlsh.kernel.channel import Channel, ChannelClosed
-from nlsh.kernel.context import MAX_LINE, Cancelled, CommandError, Context, LoopControl, os_reason
+from nlsh.kernel.context import MAX_LINE, Cancelled, CommandError, Context, Exiting, LoopControl, os_reason
 from nlsh.kernel.expand import Unbound, expand_args, expand_argv, expand_word, traced
 from nlsh.kernel.functions import function_command
 from nlsh.kernel.terminal import give_terminal, tty_fd
@@ -109,6 +109,8 @@ def _block_capture(plan: Plan, job: Job, input: Iterator[object] | None = None, 
         job.loop_control = None
         control.output = out
         raise control
+    if job.exit_request is not None:        # `exit` (or set -e) inside: no loop around it goes round again
+        raise Exiting(out)
     return out, status
 
 
@@ -565,6 +567,10 @@ def _run_builtin(cmd, call: Call, ctx: Context, out, job: Job) -> int:
     except ExitShell as e:
         job.exit_request = e
         return e.status
+    except Exiting as e:                    # what the block printed before it goes out first
+        for item in e.output:
+            out.put(item)
+        return getattr(job.exit_request, "status", ctx.status)
     except LoopControl as e:                # on its way to the loop it breaks or continues
         for item in e.output:
             out.put(item)

@@ -646,6 +646,8 @@ def _ends_command(tokens: list[Token]) -> bool:
     last = tokens[-1]
     if last.kind == "op":
         return last.value not in ("|", "&&", "||", ";", ";;", "&", "(")
+    if last.kind != "word":                 # a whole [[ … ]] or (( … )): the command is complete
+        return True
     goes_on = last.value.is_literal and last.value.literal in COMMAND_FOLLOWS
     return not goes_on or len(tokens) > 1 and tokens[-2].kind == "word"   # `echo do` ends
 

@@ -231,7 +231,7 @@ class Planner:
                    **done.timings}
         if done.finish_reason == "cancelled":
             raise PlanningError("planning cancelled")
-        raw = done.text.strip()
+        raw = _unquoted(done.text)
         repaired = False
         plan, error = self._validate(raw, done.finish_reason)
 
@@ -245,11 +245,12 @@ class Planner:
             if answer.finish_reason == "cancelled":
                 raise PlanningError("planning cancelled")
             timings["generated_tokens"] += answer.completion_tokens
-            text2 = answer.text.strip()
+            text2 = _unquoted(answer.text)
             return (*self._validate(text2, answer.finish_reason), text2)
 
         if plan is None:
-            plan, error2, raw2 = again(f"That line is not valid nlsh: {error}.")
+            plan, error2, raw2 = again(f"That line cannot run: {error}." if self.prompt == "plain"
+                                       else f"That line is not valid nlsh: {error}.")
             if plan is None:
                 raise PlanningError(f"the model's answer is not a valid plan ({error2})", raw2 or raw)
             raw, repaired = raw2, True
@@ -276,6 +277,15 @@ class Planner:
         if any(ch.background for ch in plan.chains):
             return None, "a plan may not start background jobs by itself"
         return plan, ""
+
+
+def _unquoted(answer: str) -> str:
+    """The model's line without the markdown some answers come in: `ls -t` is the
+    command ls -t, never a command substitution."""
+    line = answer.strip()
+    if len(line) > 2 and line[0] == line[-1] == "`" and "`" not in line[1:-1]:
+        line = line[1:-1].strip()
+    return line
 
 
 def _rank(trial) -> int:

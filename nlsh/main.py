@@ -29,6 +29,9 @@ def run(command: str | None, json: bool = False, yes: bool = False, *, model: st
         shell = Shell(json=json, assume_yes=yes)
         lines = sys.stdin
     shell.configure_planner(**planner_options)
+    # plain language is for the prompt and one -c line; a script piped in or given as
+    # -c lines is bash's: a line that is no command is an error there, never a request
+    shell.planning_enabled = command is not None and "\n" not in command.strip()
     return shell.finish(run_script_lines(shell, lines))
 
 

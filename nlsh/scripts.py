@@ -66,13 +66,16 @@ class Step:
 class Script:
     path: str
     version: int = FORMAT_VERSION
+    # plain-language steps are planned only in an NL script (FILE.nls, or one with the
+    # '# nls N' header or params); in a bash script a line that is no command is an error
+    language: bool = False
     params: dict[str, str | None] = field(default_factory=dict)
     steps: list[Step] = field(default_factory=list)
 
 
 def parse_script(text: str, path: str = "") -> Script:
     """Parse a script; errors name the line."""
-    script = Script(path)
+    script = Script(path, language=path.endswith(".nls"))
     continue_on_error = False
     seen_step = False
     lines = text.split("\n")
@@ -88,6 +91,7 @@ def parse_script(text: str, path: str = "") -> Script:
             if seen_step:
                 raise ScriptError("the '# nls N' header must come before the steps", path, n)
             script.version = int(header.group(1))
+            script.language = True
             if script.version != FORMAT_VERSION:
                 raise ScriptError(f"this is an nls {script.version} script; this nlsh reads nls {FORMAT_VERSION}",
                                   path, n)
@@ -104,6 +108,7 @@ def parse_script(text: str, path: str = "") -> Script:
             if seen_step:
                 raise ScriptError("parameters must be declared before the first step", path, n)
             script.params[name] = _unquote(default.strip()) if default is not None else None
+            script.language = True
             continue
         if line.startswith("on error"):
             mode = line[len("on error"):].strip()
@@ -265,12 +270,15 @@ def write_lock(path: str, script: Script, entries: list[LockEntry]) -> None:
 
 # -- planning and running ------------------------------------------------------
 
-def step_kind(step: Step, shell, values: dict[str, str]) -> str:
-    """A step is a command when it parses as one (after filling in parameters)."""
+def step_kind(step: Step, shell, values: dict[str, str], language: bool = True) -> str:
+    """A step is a command when it parses as one (after filling in parameters);
+    outside an NL script (``language`` False) every step not starting with ``?`` is."""
     from nlsh.router import parsed_is_utterance, unparsed_is_utterance
     text = fill_command(step.text, values)
     if text.startswith("?"):
         return "nl"
+    if not language:
+        return "command"
     try:
         plan = shell.parse(text)
     except ParseError as e:
@@ -327,7 +335,7 @@ def lock_script(path: str, shell) -> list[str]:
         kinds = []
         for step in script.steps:
             values = {**defaults, **{k: f"{{{k}}}" for k in missing}}
-            kinds.append(step_kind(step, shell, values))
+            kinds.append(step_kind(step, shell, values, script.language))
             if kinds[-1] == "command":
                 _define_functions(shell, fill_command(step.text, values))
     for step, kind in zip(script.steps, kinds):
@@ -383,7 +391,7 @@ def run_script(path: str, shell, overrides: dict[str, str] | None = None, *, loc
     with _functions_ahead(shell):
         resolved = []          # (step, text to run, PlanResult or None)
         for step in script.steps:
-            if step_kind(step, shell, values) == "command":
+            if step_kind(step, shell, values, script.language) == "command":
                 resolved.append((step, fill_command(step.text, values), None))
                 _define_functions(shell, fill_command(step.text, values))
                 continue
@@ -404,7 +412,7 @@ def run_script(path: str, shell, overrides: dict[str, str] | None = None, *, loc
             try:
                 plan = shell.parse(text)
             except ParseError as e:
-                raise ScriptError(f"{e.message} in {text!r}", path, step.line) from None
+                raise ScriptError(f"{e.message} in {text!r}", path, step.line, e.status) from None
             if step.background:
                 from nlsh.lang.plan import Chain, Plan
                 plan = Plan(tuple(Chain(c.pipelines, c.ops, True, c.modifiers) for c in plan.chains))

@@ -93,7 +93,8 @@ class Shell:
         self.env["PWD"] = path
 
     def parse(self, line: str) -> Plan:
-        return parse(line, self.registry, self.aliases, self.functions)
+        # a script's lines (no planning) are read as bash reads them: an unknown command fails as it runs
+        return parse(line, self.registry, self.aliases, self.functions, unknown_runs=not self.planning_enabled)
 
     def text(self, plan: Plan) -> str:
         return text(plan, self.registry.signature)
@@ -127,6 +128,8 @@ class Shell:
                 return self.run_utterance(stripped, line)
             self.renderer.error(e.message, line, e.column, e.length)
             self.last_status = e.status
+            if "errexit" in self.options and not self.interactive:
+                raise ExitShell(e.status)       # set -e: `nonexistent_cmd` ends the script, as in bash
             return e.status
         if self.planning_enabled and parsed_is_utterance(plan, stripped, self.cwd):
             return self.run_utterance(stripped, line)

@@ -247,3 +247,28 @@ def test_example_project_report_runs_locked(nlsh, work):
     assert lines[0] == "2"
     assert lines[1] == "proj/data.bin\t5000"
     assert lines[-1] == "proj/pkg/a.py"
+
+
+NO_MODEL = {"NLSH_MODEL": "/nonexistent/model.gguf"}
+
+
+@pytest.mark.parametrize("args,script,out,status", [
+    ((), "set a 'b c'\necho \"[$2]\"\nlist the files here\necho \"st $?\"\n", "[b c]\nst 127\n", 0),
+    ((), "echo a; nonexistent_cmd x; echo \"b $?\"\n", "a\nb 127\n", 0),
+    ((), "set -e\necho a\nnonexistent_cmd\necho never\n", "a\n", 127),
+    (("-c", "echo a\nshow the words of notes by length\necho \"st $?\""), None, "a\nst 127\n", 0),
+])
+def test_a_script_is_bash_s_never_a_request(nlsh, work, args, script, out, status):
+    """A piped script, or -c lines, is read as bash reads it: a line that is no
+    command fails with 127 as it runs (what comes before runs), never goes to the
+    model (which here cannot even be loaded)."""
+    r = nlsh(*args, input=script, env=NO_MODEL)
+    assert (r.out, r.status) == (out, status), r.err
+    assert "command not found" in r.err and "model" not in r.err and "plan" not in r.err
+
+
+def test_a_bash_script_run_or_sourced_has_no_plain_language_steps(nlsh, work):
+    """Outside FILE.nls (or the '# nls' header, or params) every line is a command."""
+    path = write(work / "s.sh", "echo one\nshow me the files here\necho two\n")
+    r = nlsh("run", path, env=NO_MODEL)
+    assert r.status == 127 and r.out == "" and "s.sh:2: unknown command show" in r.err and "model" not in r.err

@@ -552,7 +552,7 @@ LETTERS = {"e": "errexit", "u": "nounset", "x": "xtrace"}
 
 @command("set", "Shell options as in bash: set -e (a failing command ends the script), -u (an unset variable "
          "is an error), -x (print each command before it runs), -o pipefail (a pipeline fails if any stage "
-         "does), + to turn off; set -- WORDS sets $1 …; set -o lists.",
+         "does), + to turn off; set -- WORDS (or set WORDS) sets $1 …; set -o lists.",
          params=[Param("words", "word", variadic=True, metavar="-euxo pipefail|+e|-o NAME|-- WORDS")],
          output="text", category="shell", shell_state=True, planned=False, free_dashes=True, flags_first=True,
          examples=[Example("stop a script at its first failure", "set -e", ""),
@@ -587,10 +587,8 @@ def set_(ctx: Context, a: Args) -> Iterator[str]:
                 raise CommandError(f"{word}: -{letter} is not an option nlsh has (it has -e, -u, -x and "
                                    "-o pipefail; + turns one off)")
             (shell.options.add if on else shell.options.discard)(name)
-    if words and words[0] != "--":       # "set up a project" is not a command (see router.parsed_is_utterance)
-        raise CommandError(f"{words[0]}: not an option; words for $1 … come after -- (set -- {' '.join(words)})")
-    if words:
-        shell.positional = words[1:]
+    if words:       # as in bash, `set a b c` is `set -- a b c` (at the prompt "set up a venv" is language)
+        shell.positional = words[1:] if words[0] == "--" else words
 
 
 @command("eval", "Run WORDS, joined by spaces, as a command line in this shell (as in bash); the safety policy "

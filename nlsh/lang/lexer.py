@@ -714,11 +714,27 @@ def _backquoted(line: str, i: int, b: _WordBuilder, quoted: bool, nested: Nested
         end += 2 if line[end] == "\\" else 1
     if end >= len(line):
         raise ParseError("unterminated ` (no closing backquote)", i)
-    source = line[i + 1:end].replace("\\`", "`")
+    source = _backquote_escapes(line[i + 1:end], quoted)
     if not source.strip():
         raise ParseError("empty ` `", i, end - i + 1)
     b.part(_sub(source, i + 1, quoted, nested))
     return end + 1
+
+
+def _backquote_escapes(text: str, quoted: bool) -> str:
+    """The command inside backquotes, as bash reads it: a backslash before ``$``,
+    a backquote or a backslash (and ``"`` inside double quotes) is taken away;
+    any other stays (``\\(`` is the command's own escape)."""
+    special = '$`\\"' if quoted else '$`\\'
+    out, k = [], 0
+    while k < len(text):
+        if text[k] == "\\" and k + 1 < len(text) and text[k + 1] in special:
+            out.append(text[k + 1])
+            k += 2
+        else:
+            out.append(text[k])
+            k += 1
+    return "".join(out)
 
 
 def _sub(source: str, column: int, quoted: bool, nested: Nested | None) -> Sub:

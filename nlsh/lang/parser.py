@@ -40,9 +40,10 @@ class _WithFunctions:
     line defines as it goes (``f() { …; }; f``). A function call is parsed as a
     program's (its words as they are); the shell runs the function."""
 
-    def __init__(self, commands: CommandLookup, functions: Iterable[str]) -> None:
+    def __init__(self, commands: CommandLookup, functions: Iterable[str], unknown_runs: bool = False) -> None:
         self.plain = commands               # without the functions (for ``command NAME …``)
         self.defined = set(functions)
+        self.unknown_runs = unknown_runs    # an unknown command word is a program that may not be there
 
     def signature(self, name: str) -> Signature | None:
         return None if name in self.defined else self.plain.signature(name)
@@ -55,10 +56,13 @@ class _WithFunctions:
 
 
 def parse(line: str, commands: CommandLookup, aliases: Mapping[str, str] | None = None,
-          functions: Iterable[str] = ()) -> Plan:
+          functions: Iterable[str] = (), *, unknown_runs: bool = False) -> Plan:
     """Parse ``line``, where ``functions`` are the shell's. Raises ParseError
-    naming the offending token and column."""
-    commands = _WithFunctions(commands, functions)
+    naming the offending token and column. With ``unknown_runs`` (a script's
+    line, as bash reads it) a command word that names nothing known is a program
+    call that fails when it runs (127, "command not found"), not an error of the
+    whole line: what comes before it runs."""
+    commands = _WithFunctions(commands, functions, unknown_runs)
     tokens = tokenize(line, lambda source: _nested(source, commands, aliases))
     return _plan(_loops(tokens, commands, aliases or {}), commands, aliases, line)
 
@@ -615,7 +619,7 @@ def _command(tokens: list[Token], commands: CommandLookup, line: str, as_program
         raise ParseError("limit, nice, batch and time apply to a whole line: put them at its start", name_tok.column,
                          name_tok.length)
     if sig is None:
-        if commands.is_program(name):
+        if commands.is_program(name) or getattr(commands, "unknown_runs", False):
             return Call(name, (("argv", tuple(w.value for w in words)),), redirects, external=True)
         why = BASH_ONLY_NOTE if name in BASH_ONLY else did_you_mean(name, commands.names(), commands.is_program)
         raise ParseError(f"unknown command {name}{why}", name_tok.column, name_tok.length, status=127)

@@ -455,6 +455,7 @@ def test_expansions_as_bash_does_them(sh, word, out, monkeypatch):
     ("1 + 2 * 3", 7), ("(1 + 2) * 3", 9), ("-2 ** 2", 4), ("2 ** 3 ** 2", 512), ("7 / -2", -3), ("-7 % 3", -1),
     ("7 > 3 ? 10 : 20", 10), ("0 ? 1 : 0 ? 2 : 3", 3), ("!0 + ~0", 0), ("1 << 4 | 1", 17), ("6 & 3 ^ 1", 3),
     ("0x1f + 010 + 2#101", 44), ("3 > 2 && 0 || 5", 1), ("n + $n + ${n}", 15), ("1, 2, n", 5), ("", 0),
+    ("1 + $((2 + 3))", 6), ("$(($((n * 2)) - 1)) * 2", 18),
 ])
 def test_arithmetic_as_bash_computes_it(sh, expr, value):
     assert sh(f"n=5; echo $(({expr}))").out == f"{value}\n"
@@ -730,3 +731,40 @@ def test_a_limit_before_a_loop_stops_the_whole_loop(sh):
 def test_records_from_a_loop_body_stay_records(sh):
     r = sh("for d in a b; do ls $d; done | where size > 0 | get name", {"a/x": "data", "b/y": ""})
     assert (r.out, r.err) == ("a/x\n", "")
+
+
+@pytest.mark.parametrize("line", [
+    "echo 12345 > n.txt; read -n 4 x < n.txt; read -n 2 < n.txt; echo \"[$x][$REPLY]\"",
+    "echo '  a b  ' | { read -n 4; echo \"[$REPLY]\"; }; echo abcxyz | { read -n 3; read r; echo $REPLY-$r; }",
+    "echo 'a b c' > n.txt; read -n 5 A B C < n.txt; echo \"'$A' '$B' '$C'\"; read -N 4 A B < n.txt; echo \"'$A' '$B'\"",
+    "printf 'a\\nb\\nc\\n' | { read -N 3 out; echo \"[$out]\"; }; echo foobar | { read -n 5 -d b; echo $REPLY; }",
+    "echo 'one\\ two' | { read e; echo \"[$e]\"; }; echo 'one\\ two' | { read -r e; echo \"[$e]\"; }",
+    "printf '%s\\n' 'a b\\' 'c d' | { read; echo \"[$REPLY]\"; }; printf '%s\\n' 'a b\\,c d' | { read; echo \"[$REPLY]\"; }",
+    "echo ' a b \\' | { read a b; echo \"[$a][$b]\"; }; echo 'x\\ y z' | { read a b; echo \"[$a][$b]\"; }",
+    "echo '  a b  ' | { read; echo \"[$REPLY]\"; }; echo '  a b  ' | { read v; echo \"[$v]\"; }",
+    "echo hi | { read -rn1 var; echo var=$var; }; echo 'Aa b \\ a\\ b' | { read a b c; echo \"[$a][$b][$c]\"; }",
+])
+def test_read_n_N_and_backslashes_as_in_bash(sh, work, line):
+    """read -n/-N and, without -r, backslash escapes and continued lines; bash is the reference."""
+    import subprocess
+    want = subprocess.run(["bash", "-c", line], capture_output=True, text=True, check=True, cwd=work).stdout
+    r = sh(line)
+    assert (r.out, r.err) == (want, "")
+
+
+def test_for_without_in_goes_over_the_positional_words_as_in_bash(sh):
+    r = sh('set -- a "b c"; for i; do echo "[$i]"; done; f() { for x\ndo echo "<$x>"; done; }; f 1 2')
+    assert (r.out, r.err) == ("[a]\n[b c]\n<1>\n<2>\n", "")
+
+
+@pytest.mark.parametrize("line", [
+    "v='[x'; echo ${v#\"[\"} ${v#[}",
+    "v='a*b'; p='a*'; echo ${v#\"a*\"} ${v#\"$p\"} \"${v#$p}\" ${v#'a*'}",
+    "v='a.b.c'; echo ${v%.*} ${v%%'.'*} ${v/'.'/-} ${v//./_}",
+])
+def test_quoted_parts_and_variables_in_a_pattern_as_in_bash(sh, line):
+    """In ${v#PAT} quoted text matches itself and an unquoted $p is a pattern; bash is the reference."""
+    import subprocess
+    want = subprocess.run(["bash", "-c", line], capture_output=True, text=True, check=True).stdout
+    r = sh(line)
+    assert (r.out, r.err) == (want, "")

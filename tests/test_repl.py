@@ -305,6 +305,13 @@ def test_read_takes_a_line_typed_at_the_terminal(repl):
     r.c.sendcontrol("c")                        # Ctrl-C leaves the read and the line
     r.c.expect_exact(PROMPT)
     r.run("echo after-$((1+1))", "after-2")
+    r.c.sendline('q=go; read -n 1 -p "$q on? " k; echo "key-$k-$?"')
+    r.c.expect_exact("go on? ")
+    r.c.send("y")                               # one key, no Enter: read -n 1 returns at once
+    r.c.expect_exact("key-y-0")
+    r.c.expect_exact(PROMPT)
+    r.c.sendline('t=0.3; read -t $t -p "quick? " k; echo "timed-$?"')
+    r.c.expect_exact("timed-142")               # nothing typed: it gives up
 
 
 def test_planned_delete_asks_dry_run_decline_edit(repl, work, model_path):

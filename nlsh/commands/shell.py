@@ -407,11 +407,17 @@ def group(ctx: Context, a: Args) -> Iterator[object]:
 
 @command("read", "Read one line of input into variables (REPLY if none), split on $IFS (white space); "
          "status 1 at the end of the input.",
-         params=[Param("raw", "flag", ("-r",), "keep backslashes (nlsh always does)"),
+         params=[Param("raw", "flag", ("-r",), "keep backslashes (without -r, \\X is X and \\ at the end of "
+                       "a line joins the next, as in bash)"),
                  Param("prompt", "str", ("-p",), "show PROMPT first (on a terminal)", metavar="PROMPT"),
                  Param("silent", "flag", ("-s",), "do not show what is typed (a password)"),
                  Param("delim", "str", ("-d",), "end the line at DELIM's first character, not a newline "
                        "('' is NUL: find -print0)", metavar="DELIM"),
+                 Param("nchars", "str", ("-n",), "return after N characters (or the line's end)", metavar="N"),
+                 Param("exactly", "str", ("-N",), "read exactly N characters, newlines too; no splitting",
+                       metavar="N"),
+                 Param("timeout", "str", ("-t",), "at a terminal, give up after SECONDS (status 142)",
+                       metavar="SECONDS"),
                  Param("array", "str", ("-a",), "put the words in the array NAME (${NAME[0]} …)", metavar="NAME"),
                  Param("names", "str", variadic=True, metavar="NAME")],
          input="any", output="none", category="shell", planned=False, shell_state=True,
@@ -424,52 +430,134 @@ def read(ctx: Context, a: Args) -> None:
     for name in names + ([a.array] if a.array else []):
         if not name.isidentifier():
             raise CommandError(f"{name!r}: not a variable name")
+    count = _count(a.exactly if a.exactly is not None else a.nchars)
+    timeout = None
+    if a.timeout is not None:
+        try:
+            timeout = float(a.timeout)
+        except ValueError:
+            timeout = -1.0
+        if not timeout >= 0:
+            raise CommandError(f"{a.timeout}: invalid timeout specification", 2)
     if a.prompt and ctx.terminal is not None:
         ctx.stderr.write(a.prompt)
         ctx.stderr.flush()
-    line, ended = _record(ctx, "\n" if a.delim is None else a.delim[:1] or "\0", a.silent)
+    delim = "\n" if a.delim is None else a.delim[:1] or "\0"
+    try:
+        line, ended = _record(ctx, delim, a.silent, count, a.exactly is not None, timeout)
+        while not a.raw and ended and count == 0 and _odd_backslashes(line):     # \ at the end: the next line too
+            more, ended = _record(ctx, delim, a.silent, 0, False, timeout)
+            line = line[:-1] + (delim if delim != "\n" else "") + more    # an escaped delimiter is its character
+    except TimeoutError:
+        ctx.status = 142
+        return
+    if a.exactly is not None:                   # -N: the characters as they came, unsplit
+        ctx.env[names[0] if names else "REPLY"] = line
+        for name in names[1:]:
+            ctx.env[name] = ""
+        if not ended:
+            ctx.status = 1
+        return
+    line, kept = (line, {}) if a.raw else _escaped(line)
+    separators = ifs.separators(ctx.env)
+    if a.names or a.array:
+        split = ifs.fields
+    else:                                       # REPLY alone: the line as it came, unsplit, as in bash
+        def split(text, _sep, limit=0):
+            return [text]
     if a.array:
-        ctx.env.set_array(a.array, Array(enumerate(ifs.fields(line, ifs.separators(ctx.env)))))
+        ctx.env.set_array(a.array, Array(enumerate(_restore(w, kept) for w in split(line, separators))))
     if names:
-        got = ifs.fields(line, ifs.separators(ctx.env), len(names))
+        got = split(line, separators, len(names))
         for i, name in enumerate(names):
-            ctx.env[name] = got[i] if i < len(got) else ""      # at the end: emptied, as in bash
+            ctx.env[name] = _restore(got[i], kept) if i < len(got) else ""      # at the end: emptied, as in bash
     if not ended:
         ctx.status = 1
 
 
-def _typed_lines(ctx: Context, silent: bool) -> Iterator[str]:
+def _count(text: str | None) -> int:
+    """-n/-N's N (0 when not given)."""
+    if text is None:
+        return 0
+    if not text.isdigit():
+        raise CommandError(f"{text}: invalid number")
+    return int(text)
+
+
+def _odd_backslashes(line: str) -> bool:
+    return (len(line) - len(line.rstrip("\\"))) % 2 == 1
+
+
+def _escaped(line: str) -> tuple[str, dict[str, str]]:
+    """bash's read without -r: \\X is X, kept out of word splitting (each such X
+    stands in the line as a private character, ``_restore`` puts it back); a
+    lone backslash at the end goes."""
+    out, kept, i = [], {}, 0
+    while i < len(line):
+        c = line[i]
+        if c == "\\":
+            if i + 1 < len(line) and line[i + 1] != "\n":        # backslash-newline: both go
+                stand_in = chr(0xF0000 + len(kept))
+                kept[stand_in] = line[i + 1]
+                out.append(stand_in)
+            i += 2
+            continue
+        out.append(c)
+        i += 1
+    return "".join(out), kept
+
+
+def _restore(text: str, kept: dict[str, str]) -> str:
+    return "".join(kept.get(c, c) for c in text) if kept else text
+
+
+def _typed_lines(ctx: Context, silent: bool, count: int = 0, timeout: float | None = None) -> Iterator[str]:
     """Lines typed at the terminal, until Ctrl-D; text typed without Enter
-    (then Ctrl-D twice) is input that ended mid-line, and the last."""
-    while (line := typed_line(ctx.terminal, ctx.cancel, silent)) is not None:
+    (then Ctrl-D twice) is input that ended mid-line, and the last. With
+    ``count``, each key counts at once (no Enter needed for ``read -n 1``)."""
+    while (line := typed_line(ctx.terminal, ctx.cancel, silent, count, timeout)) is not None:
         if not line.endswith("\n"):
             yield Partial(line)
-            return
+            if not count:
+                return
+            continue
         yield line[:-1]
 
 
-def _record(ctx: Context, delim: str, silent: bool) -> tuple[str, bool]:
+def _record(ctx: Context, delim: str, silent: bool, count: int = 0, exact: bool = False,
+            timeout: float | None = None) -> tuple[str, bool]:
     """The text up to ``delim`` from the input (or typed at the terminal), and
-    whether ``delim`` ended it. What comes after it in the same line goes back
-    to the block's input for the next read."""
+    whether it ended there (or after ``count`` characters: -n; with ``exact``,
+    only there: -N). What comes after it in the same line goes back to the
+    block's input for the next read."""
     if ctx.input is not None:
         source = iter(ctx.input)
     elif ctx.terminal is not None:
-        source = _typed_lines(ctx, silent)
+        source = _typed_lines(ctx, silent, count, timeout)
     else:
         source = iter(())
-    got = []
+    got: list[str] = []
+    have = 0
+
+    def give_back(rest: str) -> None:
+        if rest and isinstance(source, _Rewind):
+            source.push(rest[:-1] if rest.endswith("\n") else Partial(rest))
+
     try:
         for item in source:
             text = plain_line(item)
-            at = text.find(delim)
+            at = -1 if exact else text.find(delim)
+            if count and (at < 0 or at >= count - have) and len(text) >= count - have:
+                take = count - have
+                got.append(text[:take])
+                give_back(text[take:])
+                return "".join(got), True
             if at < 0:
                 got.append(text)
+                have += len(text)
                 continue
             got.append(text[:at])
-            rest = text[at + 1:]
-            if rest and isinstance(source, _Rewind):
-                source.push(rest[:-1] if rest.endswith("\n") else Partial(rest))
+            give_back(text[at + 1:])
             return "".join(got), True
         return "".join(got), False
     finally:

@@ -212,8 +212,8 @@ def _changed(var: Var, value: str | None, shell: Shell, assign: bool) -> str:
         return change(value) if len(op) == 2 else change(value[:1]) + value[1:]
     if op.startswith("/"):
         pattern, text = _pattern_and_text(var.arg)
-        return _replace(value, _var_pattern(pattern), text, op)
-    pattern = _var_pattern(var.arg)
+        return _replace(value, _var_pattern(pattern, shell, assign), text, op)
+    pattern = _var_pattern(var.arg, shell, assign)
     n = len(value)
     if op in ("%", "%%"):
         cuts = range(n, -1, -1) if op == "%" else range(n + 1)
@@ -354,20 +354,46 @@ def _slice(value: Sequence, arg: str) -> Sequence:
     return value[start:start + n]
 
 
-def _var_pattern(text: str) -> str:
-    """A ``${x%PAT}``-style pattern for fnmatch: ``\\c`` is a plain ``c`` (outside ``[…]``)."""
+_DOLLAR = re.compile(r"\$(\{[^}]*\}|\(\([^)]*\)\)|[A-Za-z_][A-Za-z0-9_]*|[0-9?#@*$!])")
+
+
+def _var_pattern(text: str, shell: Shell | None = None, assign: bool = False) -> str:
+    """A ``${x%PAT}``-style pattern for fnmatch, as bash reads PAT: ``\\c`` and
+    quoted text (``"["``, ``'*'``, ``"$p"``) match themselves; an unquoted
+    ``$p`` brings its value in as a pattern (outside ``[…]``)."""
     out, i, in_set = [], 0, False
     while i < len(text):
         c = text[i]
-        if c == "\\" and i + 1 < len(text) and not in_set:
-            nxt = text[i + 1]
-            out.append(f"[{nxt}]" if nxt in "*?[" else nxt)
+        if in_set or c not in "\\'\"$":
+            in_set = (in_set and c != "]") or (not in_set and c == "[")
+            out.append(c)
+            i += 1
+        elif c == "\\" and i + 1 < len(text):
+            out.append(_plain(text[i + 1]))
             i += 2
-            continue
-        in_set = (in_set and c != "]") or (not in_set and c == "[")
-        out.append(c)
-        i += 1
+        elif c == "'":
+            end = text.find("'", i + 1)
+            end = len(text) if end < 0 else end
+            out.append(_plain(text[i + 1:end]))
+            i = end + 1
+        elif c == '"' and shell is not None:
+            end = i + 1
+            while end < len(text) and text[end] != '"':
+                end += 2 if text[end] == "\\" else 1
+            out.append(_plain(_expanded(text[i:end + 1], shell, assign)))
+            i = end + 1
+        elif c == "$" and shell is not None and (m := _DOLLAR.match(text, i)):
+            out.append(_expanded(m.group(), shell, assign))
+            i = m.end()
+        else:
+            out.append(c)
+            i += 1
     return posix_glob("".join(out))
+
+
+def _plain(text: str) -> str:
+    """``text`` as a pattern that matches only itself."""
+    return "".join(f"[{c}]" if c in "*?[" else c for c in text)
 
 
 def _pattern_and_text(arg: str) -> tuple[str, str]:

@@ -54,8 +54,26 @@ def braced(expr: str) -> list[str]:
     return out
 
 
+def _unnested(expr: str) -> str:
+    """``$((X))`` inside arithmetic is ``(X)``, as bash computes it."""
+    k = expr.find("$((")
+    while k >= 0:
+        depth, e = 0, k + 1
+        while e < len(expr):
+            depth += (expr[e] == "(") - (expr[e] == ")")
+            if depth == 0:
+                break
+            e += 1
+        if depth or expr[e - 1] != ")":
+            break                               # unbalanced: the tokens below say what is wrong
+        expr = expr[:k] + "(" + expr[k + 3:e - 1] + ")" + expr[e + 1:]
+        k = expr.find("$((")
+    return expr
+
+
 def _tokens(expr: str) -> list[tuple[str, str]]:
     """(kind, text) pairs: number, name (assignable), value ($x: read only), op."""
+    expr = _unnested(expr)
     for k, form in enumerate(braced(expr)):
         expr = expr.replace(form, f" ${{{_BRACED}{k}}} ", 1)
     out, i = [], 0

@@ -485,9 +485,16 @@ def _loop(tokens: list[Token], i: int, commands: CommandLookup,
         return _arith_loop(tokens, i, commands, aliases)
     if name is None or name.kind != "word" or not name.value.is_literal or not name.text.isidentifier():
         raise ParseError("for: expected a variable name after 'for'", head.column, head.length)
-    if i + 2 >= len(tokens) or not _keyword(tokens[i + 2], "in"):
+    bare = i + 3 < len(tokens) and tokens[i + 2].value == ";" and _keyword(tokens[i + 3], "do")
+    if not bare and (i + 2 >= len(tokens) or not _keyword(tokens[i + 2], "in")):
         raise ParseError("for: expected 'in' after the name (for NAME in WORDS; do …; done)",
                          name.column + name.length + 1)
+    if bare:                                    # for NAME; do …: over "$@", as in bash
+        j = i + 2
+        items: tuple[Word, ...] = (tokenize('"$@"')[0].value,)
+        done = _keyword_at(tokens, j + 2, ("done",), head, "missing '; done'")
+        body = _part(tokens, j + 2, done, head, "COMMANDS; before 'done'", commands, aliases)
+        return Call("for", (("name", name.text), ("items", items), ("body", body))), done + 1
     j = i + 3
     while j < len(tokens) and tokens[j].kind == "word":
         j += 1

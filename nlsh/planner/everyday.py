@@ -144,6 +144,8 @@ EVERYDAY: tuple[Example, ...] = (
     E("delete every .tmp file under tmp", "find tmp -name '*.tmp' -delete"),
     E("remove the empty files in data", "find data -type f -empty -delete"),
     E("make a link named latest.log that points to logs/app.log", "ln -s logs/app.log latest.log"),
+    # (it teaches a setup step; taking it out, 2026-12-06: dev +1, test -2, so it stays, see README)
+    E("remove the empty directory data2", "mkdir data2 && rmdir data2"),
     # finding files
     E("all the python files under src", "find src -name '*.py'"),
     E("the markdown files in docs and its subfolders", "find docs -type f -name '*.md'"),

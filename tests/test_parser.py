@@ -467,3 +467,21 @@ def test_any_parsed_line_round_trips(line):
     except ParseError:
         return
     assert p(t(plan)) == plan
+
+
+@pytest.mark.parametrize("line,shown", [("exec 5>log.txt", "5>"), ("echo hi >&3", ">&3"), ("read l 8<>f", "8<>"),
+                                        ("cat 3< f", "3<")])
+def test_a_descriptor_above_2_is_a_clear_error_not_a_command(line, shown):
+    """`exec 5>f` once ran a program named 5 (and ended a script with 127)."""
+    with pytest.raises(ParseError, match=f"^{re.escape(shown)}: file descriptors above 2 are not supported"):
+        p(line)
+
+
+@pytest.mark.parametrize("script,out", [
+    ("if { false; true; } then echo yes; fi", "yes\n"),
+    ("if { true; }\nthen\n  echo multi\nfi", "multi\n"),
+    ("while { false; } do echo never; done; echo } then", "} then\n"),
+])
+def test_then_and_do_right_after_a_group_as_in_bash(sh, script, out):
+    r = sh(script)
+    assert (r.out, r.err) == (out, "")

@@ -28,6 +28,8 @@ from nlsh.lang.plan import (
 # Parses the text of a ``$(…)``; without one (highlighting), its plan is empty.
 Nested = Callable[[str], Plan]
 
+# ``3>f``, ``>&4``, ``5<&-``, ``8<>f``: descriptors nlsh does not have (a clear error, not a command "3")
+_FD_REDIRECT = re.compile(r"[3-9][0-9]*(?:>>|>&|<&|<>|>|<)|[<>]&[3-9]|[0-9]*<>")
 OPERATORS = ("&&", "||", "2>&1", "1>&2", "1>>", "1>", "2>>", "2>", "&>>", "&>", ">&2", ">>", ">", "<<<", "<", "|", ";;", ";", "&")
 # The words of blocks, where they start a command: those that open one, those
 # inside or closing one, and those after which a command starts at once.
@@ -231,6 +233,10 @@ def tokenize(line: str, nested: Nested | None = None) -> list[Token]:
             tokens.append(Token("word", Word((Sub(sub.text, sub.plan, file=True),)), i, end + 1 - i))
             i = end + 1
             continue
+        fd = _FD_REDIRECT.match(line, i)
+        if fd is not None and (i == 0 or line[i - 1] in " \t|;&"):
+            raise ParseError(f"{fd.group()}: file descriptors above 2 are not supported (nlsh redirects 0, 1 "
+                             "and 2: <, >, 2>, 2>&1, >&2)", i, len(fd.group()))
         op = next((o for o in OPERATORS if line.startswith(o, i)), None)
         if op is not None and not (op[0].isdigit() and i > 0 and line[i - 1] not in " \t|;&"):
             tokens.append(Token("op", op, i, len(op)))
@@ -649,7 +655,9 @@ def _ends_command(tokens: list[Token]) -> bool:
     if last.kind != "word":                 # a whole [[ … ]] or (( … )): the command is complete
         return True
     goes_on = last.value.is_literal and last.value.literal in COMMAND_FOLLOWS
-    return not goes_on or len(tokens) > 1 and tokens[-2].kind == "word"   # `echo do` ends
+    before = tokens[-2] if len(tokens) > 1 else None
+    return not goes_on or (before is not None and before.kind == "word"      # `echo do` ends; `} then` goes on
+                           and not (before.value.is_literal and before.value.literal == "}"))
 
 
 def _double_quoted(line: str, i: int, b: _WordBuilder, nested: Nested | None) -> int:

@@ -202,7 +202,9 @@ def _command_positions(tokens: list[Token]) -> list[bool]:
     for k, tok in enumerate(tokens):
         out.append(at_start)
         named = k > 0 and out[k - 1] and _word_at(tokens[k - 1]) == "function"     # `function NAME {`
-        at_start = _starts_command(tok) or at_start and _word_at(tok) in COMMAND_FOLLOWS or named
+        closes = out[k] and _word_at(tok) == "}"          # `if { …; } then`: a keyword may follow a group
+        leads = at_start and _word_at(tok) in ("if", "elif", "while", "until")     # `if { …; } then`
+        at_start = _starts_command(tok) or at_start and _word_at(tok) in COMMAND_FOLLOWS or named or closes or leads
     return out
 
 
@@ -215,10 +217,11 @@ def _part(tokens: list[Token], start: int, end: int, head: Token, expected: str,
     if amp is not None:
         inside = "an if" if what in ("if", "elif", "else") else "a loop"
         raise ParseError(f"{what}: a background job (&) inside {inside} is not supported", amp.column)
-    if not part or part[-1].kind != "op" or part[-1].value != ";" or len(part) == 1:
+    grouped = len(part) > 1 and _word_at(part[-1]) == "}"     # `if { …; } then`: the group ends it
+    if not grouped and (not part or part[-1].kind != "op" or part[-1].value != ";" or len(part) == 1):
         at = part[-1] if part else tokens[min(end, len(tokens) - 1)]
         raise ParseError(f"{what}: expected {expected}", at.column, at.length)
-    plan = _plan(_loops(part[:-1], commands, aliases), commands, aliases, "")
+    plan = _plan(_loops(part if grouped else part[:-1], commands, aliases), commands, aliases, "")
     _no_modifiers(plan, part[0].column)
     return plan
 

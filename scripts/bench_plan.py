@@ -50,7 +50,7 @@ def main() -> None:
                     help="planner settings to time (repeatable), as scripts/eval_nl.py takes them")
     args = ap.parse_args()
     from eval_nl import parse_config
-    configs = [parse_config(c) for c in args.config] or [("catalogue", {})]
+    configs = [parse_config(c) for c in args.config] or [("default", {})]
     from nlsh.paths import scratch_home
     scratch_home("nlsh-bench-home-")
     from nlsh.planner.planner import Planner, PlanningError

@@ -113,7 +113,7 @@ class Shell:
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
             return self.last_status
-        if stripped.startswith("!"):
+        if stripped.startswith("!") and self.planning_enabled:     # in a script, `! …` is bash's negation
             command = stripped[1:].strip()
             why = verbatim_denial(command)
             if why:

@@ -768,3 +768,20 @@ def test_quoted_parts_and_variables_in_a_pattern_as_in_bash(sh, line):
     want = subprocess.run(["bash", "-c", line], capture_output=True, text=True, check=True).stdout
     r = sh(line)
     assert (r.out, r.err) == (want, "")
+
+
+@pytest.mark.parametrize("line,out", [
+    ("true; ! false; echo $?; ! true; echo $?; ! false | cat; echo $?", "0\n1\n1\n"),
+    ("if ! { false; }; then echo neg; fi; if ! [[ -e nowhere ]]; then echo missing; fi", "neg\nmissing\n"),
+    ("set -e; true; ! true; echo survived", "survived\n"),          # set -e spares `! …`, as in bash
+    ("f() { return 3; }; true && ! f && echo yes; while ! false; do echo once; break; done", "yes\nonce\n"),
+])
+def test_a_pipeline_turned_over_by_bang_as_in_bash(sh, line, out):
+    r = sh(line)
+    assert (r.out, r.err) == (out, "")
+
+
+def test_a_script_line_starting_with_bang_is_negation_not_the_shell_escape(nlsh, work):
+    """At the prompt `!cmd` hands the line to $SHELL; in a script `! cmd` is bash's negation."""
+    r = nlsh(input="! false\necho $?\n! echo shown\necho $?\n")
+    assert (r.out, r.status) == ("0\nshown\n1\n", 0), r.err

@@ -59,12 +59,16 @@ def run_chain(chain: Chain, job: Job) -> int:
             break
         last = i == len(chain.pipelines) - 1
         outer, job.condition = job.condition, job.condition or not last   # set -e spares `a` in `a && b`
+        if pipeline.negated:                # set -e spares `! …`, as in bash
+            job.condition = True
         try:
             status = run_pipeline(pipeline, job)
         finally:
             job.condition = outer
+        if pipeline.negated:
+            status = int(status == 0)
         job.shell.last_status = status
-        if status and last and "errexit" in job.shell.options and not job.condition:
+        if status and last and "errexit" in job.shell.options and not job.condition and not pipeline.negated:
             from nlsh.commands.shell import ExitShell
 
             job.exit_request = ExitShell(status)    # set -e: the shell ends with this status

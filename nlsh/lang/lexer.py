@@ -38,7 +38,7 @@ BLOCK_INNER = ("do", "done", "then", "elif", "else", "fi", "}", "esac")
 BLOCK_CLOSERS = ("done", "fi", "}", "esac")
 COMMAND_FOLLOWS = ("do", "then", "else", "{")
 # Keywords after which a command starts (``if [[ … ]]``, ``while ((…))``).
-KEYWORDS_BEFORE_A_COMMAND = COMMAND_FOLLOWS + ("if", "elif", "while", "until")
+KEYWORDS_BEFORE_A_COMMAND = COMMAND_FOLLOWS + ("if", "elif", "while", "until", "!")
 # Operators after which a command starts (after a case's ``;;`` a pattern, which
 # may be ``esac``; after its pattern's ``)`` the branch's commands).
 COMMAND_STARTS = (";", "&", "&&", "||", "|", "(", ";;", ")")

@@ -73,8 +73,11 @@ def _plan(tokens: list[Token], commands: CommandLookup, aliases: Mapping[str, st
         modifiers, items = _modifiers(items, commands)
         pipelines, ops = [], []
         for group, op in _split(items, ("&&", "||"), line):
+            negated = len(group) > 1 and _word_at(group[0]) == "!"      # ! PIPELINE
+            if negated:
+                group = group[1:]
             pipelines.append(Pipeline(tuple(
-                _call(part, commands, aliases or {}, line) for part, _ in _split(group, ("|",), line))))
+                _call(part, commands, aliases or {}, line) for part, _ in _split(group, ("|",), line)), negated))
             if op:
                 ops.append(op)
         chains.append(Chain(tuple(pipelines), tuple(ops), background, modifiers))
@@ -119,7 +122,9 @@ def _loops(tokens: list[Token], commands: CommandLookup, aliases: Mapping[str, s
     i = 0
     while i < len(tokens):
         tok = tokens[i]
-        at_start = _starts_command(out[-1] if out else None)
+        at_start = _starts_command(out[-1] if out else None) or (      # `! { …; }`, `! [[ … ]]`
+            bool(out) and out[-1].kind == "word" and _word_at(out[-1]) == "!"
+            and _starts_command(out[-2] if len(out) > 1 else None))
         word = _word_at(tok)
         if word in BLOCK_OPENERS and (at_start or _only_modifiers(out, commands)) and (
                 word != "case" or _case_header(tokens, i)):
@@ -203,7 +208,7 @@ def _command_positions(tokens: list[Token]) -> list[bool]:
         out.append(at_start)
         named = k > 0 and out[k - 1] and _word_at(tokens[k - 1]) == "function"     # `function NAME {`
         closes = out[k] and _word_at(tok) == "}"          # `if { …; } then`: a keyword may follow a group
-        leads = at_start and _word_at(tok) in ("if", "elif", "while", "until")     # `if { …; } then`
+        leads = at_start and _word_at(tok) in ("if", "elif", "while", "until", "!")    # `if { …; } then`, `! { …; }`
         at_start = _starts_command(tok) or at_start and _word_at(tok) in COMMAND_FOLLOWS or named or closes or leads
     return out
 

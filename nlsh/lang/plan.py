@@ -233,6 +233,7 @@ class Call:
 @dataclass(frozen=True)
 class Pipeline:
     calls: tuple[Call, ...]
+    negated: bool = False       # ``! PIPELINE``: its status turned over (0 ↔ 1), as in bash
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,7 @@ def _modifier_text(call: Call, signature: Callable[[str], Signature | None]) -> 
 
 
 def pipeline_text(pipeline: Pipeline, signature: Callable[[str], Signature | None]) -> str:
-    return " | ".join(call_text(c, signature) for c in pipeline.calls)
+    return ("! " if pipeline.negated else "") + " | ".join(call_text(c, signature) for c in pipeline.calls)
 
 
 def _if_text(call: Call, signature: Callable[[str], Signature | None]) -> str:

@@ -785,3 +785,15 @@ def test_a_script_line_starting_with_bang_is_negation_not_the_shell_escape(nlsh,
     """At the prompt `!cmd` hands the line to $SHELL; in a script `! cmd` is bash's negation."""
     r = nlsh(input="! false\necho $?\n! echo shown\necho $?\n")
     assert (r.out, r.status) == ("0\nshown\n1\n", 0), r.err
+
+
+@pytest.mark.parametrize("line", [
+    "a=(1 2 3 4 5 6); echo ${a[@]:(-4)} ${a[@]:1:2} ${a[@]: -2}",
+    "x=abcdef; i=1; echo ${x:i+1:2} ${x:(-3)} ${x: -2} ${x:2} \"[${x:2:}]\" ${x:1:-1}",
+    "set -- a b c d; echo ${@:2} ${@:1:2}",
+])
+def test_slices_take_arithmetic_as_in_bash(sh, line):
+    import subprocess
+    want = subprocess.run(["bash", "-c", line], capture_output=True, text=True, check=True).stdout
+    r = sh(line)
+    assert (r.out, r.err) == (want, "")

@@ -211,7 +211,7 @@ def test_aliases_expand_first_word():
     ("nice -n && ls", "nice: -n needs a value (N)", 5),
     ("for f in a; do sleep 1 & done", "for: a background job (&) inside a loop is not supported", 23),
     ("echo ${f%x", "bad variable", 5),
-    ("echo ${f:x}", "bad variable: expected ${NAME}", 5),
+    ("echo ${f:}", "bad variable: expected ${NAME}", 5),
     ("echo ${f^^x}", "bad variable", 5),
     ("echo ${#f%x}", "bad variable", 5),
     ("for f in a; do limit -- echo x; done", "limit, nice, batch and time apply to a whole line", 15),

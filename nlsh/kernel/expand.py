@@ -133,7 +133,7 @@ def var_values(var: Var, shell: Shell, assign: bool = True) -> list[str]:
         if var.name in ("@", "*"):              # ${@:1} starts at $1, ${@:0} at $0
             values = ["nlsh", *values]
         try:
-            return _slice(values, var.arg)
+            return _slice(values, var.arg, shell, assign)
         except ValueError as e:
             raise CommandError(f"{var.source()}: {e}") from None
     return [_changed(var, value, shell, assign) for value in values]
@@ -204,7 +204,7 @@ def _changed(var: Var, value: str | None, shell: Shell, assign: bool) -> str:
         return str(len(value))
     if op == ":":
         try:
-            return _slice(value, var.arg)
+            return _slice(value, var.arg, shell, assign)
         except ValueError as e:
             raise CommandError(f"{var.source()}: {e}") from None
     if op in CASE_OPS:
@@ -336,16 +336,19 @@ def _nothing_to_run(plan: Plan) -> str:
     raise AssertionError("operand_word refuses $(…)")
 
 
-def _slice(value: Sequence, arg: str) -> Sequence:
-    """``${x:OFF}`` / ``${x:OFF:LEN}`` (of a value's letters, or of elements);
-    a negative offset counts from the end, a negative length stops that far
-    before the end (bash)."""
-    off, _, length = arg.partition(":")
-    start = int(off)
+def _slice(value: Sequence, arg: str, shell: Shell | None = None, assign: bool = False) -> Sequence:
+    """``${x:OFF}`` / ``${x:OFF:LEN}`` (of a value's letters, or of elements),
+    OFF and LEN arithmetic (``${x:(-4)}``, ``${x:i+1:n}``); a negative offset
+    counts from the end, a negative length stops that far before the end (bash)."""
+    off, colon, length = arg.partition(":")
+
+    def number(expr: str) -> int:
+        return arithmetic(expr, shell, assign) if shell is not None else int(expr)
+    start = number(off)
     start = max(0, len(value) + start) if start < 0 else start
-    if not length.strip():
+    if not colon:
         return value[start:]
-    n = int(length)
+    n = number(length) if length.strip() else 0
     if n < 0:
         end = len(value) + n
         if end < start:

@@ -70,7 +70,16 @@ _INDIRECT = re.compile(r"^!([A-Za-z_][A-Za-z0-9_]*)$")
 _NAMES = re.compile(r"^!([A-Za-z_][A-Za-z0-9_]*)([*@])$")      # ${!PREFIX*}: the names starting with PREFIX
 # NAME=( or NAME+=( starting a word: an array's elements follow
 _ARRAY_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\+?=\(")
-_SLICE = re.compile(r"^ *-?[0-9]+(?:: *-?[0-9]+)?$")
+def _is_slice(arg: str) -> bool:
+    """Whether ``arg`` of ``${x:arg}`` is OFF or OFF:LEN, each arithmetic (``(-4)``, ``i+1``)."""
+    off, colon, length = arg.partition(":")
+    try:
+        check_arithmetic(off)
+        if colon and length.strip():
+            check_arithmetic(length)
+    except ValueError:
+        return False
+    return bool(off.strip()) and ":" not in length
 BRACED_FORMS = ("expected ${NAME}, ${NAME%SUFFIX}, ${NAME#PREFIX}, ${NAME/PATTERN/TEXT}, "
                 "${NAME:-DEFAULT}, ${NAME:=DEFAULT}, ${NAME:+ALTERNATIVE}, ${NAME:?MESSAGE}, "
                 "${NAME:OFFSET:LENGTH}, ${NAME^^}, ${NAME,,}, ${#NAME}, ${NAME[INDEX]}, ${NAME[@]}, ${#NAME[@]}, "
@@ -825,7 +834,7 @@ def _variable(line: str, i: int, b: _WordBuilder, quoted: bool = False) -> int:
         op, arg = (m.group(2) or "", m.group(3) or "") if m else ("", "")
         if length:
             b.part(Var(length.group(1), "length", quoted=quoted))
-        elif m is None or (op == ":" and not _SLICE.match(arg)) or (op in CASE_OPS and arg):
+        elif m is None or (op == ":" and not _is_slice(arg)) or (op in CASE_OPS and arg):
             raise ParseError(f"bad variable: {BRACED_FORMS}", i, (end - i + 1) if end > 0 else 2)
         elif op in ASSIGN_OPS and not (m.group(1)[0].isalpha() or m.group(1)[0] == "_"):
             raise ParseError(f"${{{m.group(1)}{op}…}}: only a named variable can be assigned this way",
@@ -879,7 +888,7 @@ def _array_variable(inner: str, quoted: bool) -> Var | None:
     if op_match is None:
         raise ParseError(f"bad variable: {BRACED_FORMS}", 0)
     op, arg = op_match.group(2) or "", op_match.group(3) or ""
-    if (op == ":" and not _SLICE.match(arg)) or (op in CASE_OPS and arg):
+    if (op == ":" and not _is_slice(arg)) or (op in CASE_OPS and arg):
         raise ParseError(f"bad variable: {BRACED_FORMS}", 0)
     if op in WORD_OPS:
         operand_word(arg, quoted)

@@ -119,3 +119,14 @@ def nlsh(work):
                            env={**os.environ, **(env or {})})
         return Result(p.returncode, p.stdout, p.stderr)
     return run
+
+
+@pytest.fixture
+def like_bash(sh, work):
+    """Assert that ``line`` prints in nlsh's in-process shell exactly what
+    ``bash -c line`` prints in the same folder (bash is the reference)."""
+    def check(line: str) -> None:
+        want = subprocess.run(["bash", "-c", line], capture_output=True, text=True, check=True, cwd=work).stdout
+        r = sh(line)
+        assert (r.out, r.err) == (want, "")
+    return check

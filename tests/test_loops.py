@@ -744,12 +744,9 @@ def test_records_from_a_loop_body_stay_records(sh):
     "echo '  a b  ' | { read; echo \"[$REPLY]\"; }; echo '  a b  ' | { read v; echo \"[$v]\"; }",
     "echo hi | { read -rn1 var; echo var=$var; }; echo 'Aa b \\ a\\ b' | { read a b c; echo \"[$a][$b][$c]\"; }",
 ])
-def test_read_n_N_and_backslashes_as_in_bash(sh, work, line):
+def test_read_n_N_and_backslashes_as_in_bash(like_bash, line):
     """read -n/-N and, without -r, backslash escapes and continued lines; bash is the reference."""
-    import subprocess
-    want = subprocess.run(["bash", "-c", line], capture_output=True, text=True, check=True, cwd=work).stdout
-    r = sh(line)
-    assert (r.out, r.err) == (want, "")
+    like_bash(line)
 
 
 def test_for_without_in_goes_over_the_positional_words_as_in_bash(sh):
@@ -762,12 +759,9 @@ def test_for_without_in_goes_over_the_positional_words_as_in_bash(sh):
     "v='a*b'; p='a*'; echo ${v#\"a*\"} ${v#\"$p\"} \"${v#$p}\" ${v#'a*'}",
     "v='a.b.c'; echo ${v%.*} ${v%%'.'*} ${v/'.'/-} ${v//./_}",
 ])
-def test_quoted_parts_and_variables_in_a_pattern_as_in_bash(sh, line):
+def test_quoted_parts_and_variables_in_a_pattern_as_in_bash(like_bash, line):
     """In ${v#PAT} quoted text matches itself and an unquoted $p is a pattern; bash is the reference."""
-    import subprocess
-    want = subprocess.run(["bash", "-c", line], capture_output=True, text=True, check=True).stdout
-    r = sh(line)
-    assert (r.out, r.err) == (want, "")
+    like_bash(line)
 
 
 @pytest.mark.parametrize("line,out", [
@@ -792,8 +786,11 @@ def test_a_script_line_starting_with_bang_is_negation_not_the_shell_escape(nlsh,
     "x=abcdef; i=1; echo ${x:i+1:2} ${x:(-3)} ${x: -2} ${x:2} \"[${x:2:}]\" ${x:1:-1}",
     "set -- a b c d; echo ${@:2} ${@:1:2}",
 ])
-def test_slices_take_arithmetic_as_in_bash(sh, line):
-    import subprocess
-    want = subprocess.run(["bash", "-c", line], capture_output=True, text=True, check=True).stdout
-    r = sh(line)
-    assert (r.out, r.err) == (want, "")
+def test_slices_take_arithmetic_as_in_bash(like_bash, line):
+    like_bash(line)
+
+
+def test_read_with_a_bad_count_or_timeout_is_a_one_line_error(sh):
+    r = sh("read -n x v < /dev/null; echo $?; read -t -1 v < /dev/null; echo $?; read -N 2 v < /dev/null; echo $?")
+    assert r.out == "1\n2\n1\n"
+    assert r.err == "nlsh: read: x: invalid number\nnlsh: read: -1: invalid timeout specification\n"

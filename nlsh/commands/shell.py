@@ -460,15 +460,10 @@ def read(ctx: Context, a: Args) -> None:
         return
     line, kept = (line, {}) if a.raw else _escaped(line)
     separators = ifs.separators(ctx.env)
-    if a.names or a.array:
-        split = ifs.fields
-    else:                                       # REPLY alone: the line as it came, unsplit, as in bash
-        def split(text, _sep, limit=0):
-            return [text]
     if a.array:
-        ctx.env.set_array(a.array, Array(enumerate(_restore(w, kept) for w in split(line, separators))))
-    if names:
-        got = split(line, separators, len(names))
+        ctx.env.set_array(a.array, Array(enumerate(_restore(w, kept) for w in ifs.fields(line, separators))))
+    if names:           # REPLY alone: the line as it came, unsplit, as in bash
+        got = ifs.fields(line, separators, len(names)) if a.names else [line]
         for i, name in enumerate(names):
             ctx.env[name] = _restore(got[i], kept) if i < len(got) else ""      # at the end: emptied, as in bash
     if not ended:

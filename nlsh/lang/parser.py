@@ -500,16 +500,14 @@ def _loop(tokens: list[Token], i: int, commands: CommandLookup,
     if bare:                                    # for NAME; do …: over "$@", as in bash
         j = i + 2
         items: tuple[Word, ...] = (tokenize('"$@"')[0].value,)
-        done = _keyword_at(tokens, j + 2, ("done",), head, "missing '; done'")
-        body = _part(tokens, j + 2, done, head, "COMMANDS; before 'done'", commands, aliases)
-        return Call("for", (("name", name.text), ("items", items), ("body", body))), done + 1
-    j = i + 3
-    while j < len(tokens) and tokens[j].kind == "word":
-        j += 1
-    if j + 1 >= len(tokens) or tokens[j].value != ";" or not _keyword(tokens[j + 1], "do"):
-        at = tokens[min(j + 1 if j < len(tokens) and tokens[j].value == ";" else j, len(tokens) - 1)]
-        raise ParseError("for: expected '; do' after the words", at.column, at.length)
-    items = tuple(t.value for t in tokens[i + 3:j])
+    else:
+        j = i + 3
+        while j < len(tokens) and tokens[j].kind == "word":
+            j += 1
+        if j + 1 >= len(tokens) or tokens[j].value != ";" or not _keyword(tokens[j + 1], "do"):
+            at = tokens[min(j + 1 if j < len(tokens) and tokens[j].value == ";" else j, len(tokens) - 1)]
+            raise ParseError("for: expected '; do' after the words", at.column, at.length)
+        items = tuple(t.value for t in tokens[i + 3:j])
     done = _keyword_at(tokens, j + 2, ("done",), head, "missing '; done'")
     body = _part(tokens, j + 2, done, head, "COMMANDS; before 'done'", commands, aliases)
     return Call("for", (("name", name.text), ("items", items), ("body", body))), done + 1

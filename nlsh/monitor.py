@@ -395,13 +395,12 @@ def admit(argv: list[str], shell, env: dict, planned: bool, terminal: bool = Fal
 
 
 def _denied(plan, shell, planned: bool) -> str | None:
-    from nlsh.policy import decide
-    decision = decide(plan, shell, shell.rules, planned)
-    if decision.action == "deny":
-        return decision.reason
-    if decision.action == "ask" and decision.critical and not getattr(shell, "critical_confirmed", False):
-        return f"{decision.reason} (needs a confirmation at the prompt; type it as a line of its own)"
-    return None
+    """Why the gate does not let what the kernel is about to start through (the
+    line it belongs to was let through already: only the deny-list and asks
+    that need a person count)."""
+    from nlsh.gate import review
+    ticket = review(plan, "program", shell, in_plan=planned)
+    return None if ticket.allowed else ticket.refusal.removeprefix("refused: ")
 
 
 def _denied_line(argv: list[str], shell, planned: bool, registry) -> str | None:

@@ -382,8 +382,8 @@ def run_script(path: str, shell, overrides: dict[str, str] | None = None, *, loc
                replan: bool = False, dry_run: bool = False) -> int:
     """Run a script: plans from the lock (planning only what is new or changed),
     a policy check of every step before the first runs, then the steps."""
+    from nlsh.gate import preview
     from nlsh.planner.planner import PlanResult
-    from nlsh.policy import decide
     script = load(path)
     shell.script_path = path
     values = resolve_params(script, overrides or {})
@@ -421,14 +421,14 @@ def run_script(path: str, shell, overrides: dict[str, str] | None = None, *, loc
 
         asks = []
         for step, plan, result in plans:
-            d = decide(plan, shell, shell.rules, planned=result is not None)
+            d = preview(plan, shell, planned=result is not None)
             if d.action == "deny":
                 raise ScriptError(f"refused, so nothing ran: {d.reason}", path, step.line, 126)
             if d.action == "ask":
                 asks.append(f"line {step.line}: {shell.text(plan)} [{d.risk.summary()}]")
         if dry_run:
             for step, plan, result in plans:
-                risk = decide(plan, shell, shell.rules, planned=result is not None).risk.summary()
+                risk = preview(plan, shell, planned=result is not None).risk.summary()
                 kind = "plan" if result is not None else "cmd "
                 shell.renderer.item(1, f"line {step.line} {kind}  {shell.text(plan)}    [{risk}]")
             return 0
@@ -438,7 +438,7 @@ def run_script(path: str, shell, overrides: dict[str, str] | None = None, *, loc
 
     status = 0
     for step, plan, result in plans:
-        status = shell.run_plan(plan, typed=step.text, planned=result, trusted=True)
+        status = shell.run_plan(plan, typed=step.text, planned=result, origin="script")
         shell.report_finished_jobs()
         if status != 0 and not step.continue_on_error and not step.background:
             return status

@@ -10,6 +10,7 @@ import time
 from typing import IO, TextIO
 
 from nlsh.commands.shell import ExitShell
+from nlsh.gate import review
 from nlsh.history import History
 from nlsh.kernel.context import CommandError
 from nlsh.kernel.job import Job, JobTable
@@ -20,7 +21,7 @@ from nlsh.lang import ParseError, Plan, parse, text
 from nlsh.lang.lexer import join_continued
 from nlsh.lang.plan import Call, Chain, Word
 from nlsh.monitor import Monitor
-from nlsh.policy import Rules, decide, verbatim_denial
+from nlsh.policy import Rules
 from nlsh.registry import Registry, default_registry
 from nlsh.render import PlainFace, Renderer
 from nlsh.router import needs_more, parsed_is_utterance, unparsed_is_utterance
@@ -100,25 +101,22 @@ class Shell:
         return text(plan, self.registry.signature)
 
     # -- running lines -----------------------------------------------------
-    def run_line(self, line: str) -> int:
+    def run_line(self, line: str, origin: str = "typed") -> int:
         """Route and run one line; returns its exit status. Raises ExitShell on ``exit``."""
         try:
-            return self._run_line(line)
+            return self._run_line(line, origin)
         except RecursionError:
             self.renderer.error("the line nests too deeply for nlsh (brackets, blocks or $(…) inside one another)")
             self.last_status = 2
             return 2
 
-    def _run_line(self, line: str) -> int:
+    def _run_line(self, line: str, origin: str) -> int:
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
             return self.last_status
         if stripped.startswith("!") and self.planning_enabled:     # in a script, `! …` is bash's negation
             command = stripped[1:].strip()
-            why = verbatim_denial(command)
-            if why:
-                return self._refuse(f"refused: {why}", line, None, "built-in deny-list")
-            return self.run_plan(self._verbatim(command), typed=line, trusted=True)
+            return self.run_plan(self._verbatim(command), typed=line, origin="verbatim")
         if stripped.startswith("?"):
             return self.run_utterance(stripped[1:].strip(), line)
         try:
@@ -133,7 +131,7 @@ class Shell:
             return e.status
         if self.planning_enabled and parsed_is_utterance(plan, stripped, self.cwd):
             return self.run_utterance(stripped, line)
-        return self.run_plan(plan, typed=line)
+        return self.run_plan(plan, typed=line, origin=origin)
 
     # -- planning ----------------------------------------------------------
     def configure_planner(self, model: str | None = None, backend: str = "llama",
@@ -188,104 +186,31 @@ class Shell:
         return status
 
     # -- the one path to execution ------------------------------------------
-    def run_plan(self, plan: Plan, *, typed: str = "", planned=None, trusted: bool = False) -> int:
-        """Check ``plan`` with the policy, then run it. Every line ends up here."""
-        try:
-            decision = decide(plan, self, self.rules, planned=planned is not None)
-        except CommandError as e:
-            return self._refuse(e.message, typed, planned, "policy error")
-        plan_text = self.text(plan) if planned is not None else None
-        if planned is not None:
-            self.face.show_plan(plan_text, decision)
-        if decision.action == "deny":
-            return self._refuse(f"refused: {decision.reason}", typed, planned, decision.decided_by)
-        host = self.registry.host
-        veto = host.veto(plan, self) if host is not None else None
-        if veto:
-            return self._refuse(f"refused by a plugin: {veto}", typed, planned, "plugin before_run")
-        why = self._plugin_trust(plan)
-        if why:
-            return self._refuse(why, typed, planned, "plugin trust")
-        decided_by = decision.decided_by
-        if decision.action == "ask" and (not trusted or decision.critical):
-            if self.assume_yes and not decision.critical:
-                decided_by = "--yes"
-            else:
-                answer = self.face.confirm(plan, plan_text or self.text(plan), decision) if self.interactive else None
-                if answer is None and decision.critical:
-                    return self._refuse(f"not run: needs confirmation at the prompt (--yes and rules do not "
-                                        f"answer this one): {decision.reason}", typed, planned, "non-interactive")
-                if answer is None:
-                    return self._refuse(f"not run: {decision.risk.summary()} needs confirmation "
-                                        f"(use --yes or a policy rule): {decision.reason}",
-                                        typed, planned, "non-interactive")
-                if answer != "yes":
-                    self._audit(typed, planned, "declined", "user", None)
-                    self.last_status = 1
-                    return 1
-                decided_by = "user"
-        if not decision.risk.read_only:
-            broken = self.store.writable()
-            if broken:
-                return self._refuse(f"not run: the audit log cannot be written ({broken}); only lines that "
-                                    "change nothing run until it can", typed, planned, "audit log")
+    def run_plan(self, plan: Plan, *, typed: str = "", planned=None, origin: str = "typed") -> int:
+        """Run ``plan`` once the gate lets it through. Every line of the shell's own ends up here."""
+        ticket = review(plan, "planned" if planned is not None and origin == "typed" else origin, self,
+                        typed=typed, planned=planned)
+        if not ticket.allowed:
+            if ticket.refusal:
+                self.renderer.error(ticket.refusal)
+            self.last_status = ticket.status
+            return ticket.status
+        decision = ticket.decision
         self.running_planned = planned is not None
-        self.critical_confirmed = decision.critical and decided_by == "user"
+        self.critical_confirmed = decision.critical and ticket.decided_by == "user"
         self.line_serial += 1               # what a line overwrites is kept once, as it was before the line
         try:
             status = self._execute(plan)
         finally:
             self.running_planned = self.critical_confirmed = False
-        self._audit(typed, planned, "allowed", decided_by, status)
+        ticket.close(status)
         if planned is not None and self.planner is not None and status == 0:   # a failed plan is no example
+            plan_text = self.text(plan)
             self.planner.remember(planned.utterance, plan_text)
             self.store.insert("accepted", {"time": time.time(), "utterance": planned.utterance,
                                            "plan": plan_text, "model": planned.model})
-        self.last_line = typed or plan_text
+        self.last_line = typed or self.text(plan)
         return status
-
-    def _plugin_trust(self, plan: Plan) -> str | None:
-        """The first time a plugin's command with effects beyond read would run, its
-        plugin must be granted those effects (remembered); None when all is granted."""
-        host = self.registry.host
-        if host is None:
-            return None
-        from nlsh.plugins import load_grants, save_grants
-        grants = load_grants()
-        for call in plan.calls:
-            plugin = host.plugin_of(call.name)
-            if plugin is None:
-                continue
-            needed = set(self.registry.get(call.name).effects) - {"read"}
-            granted = set(grants.get(plugin, {}).get("effects", []))
-            if needed <= granted:
-                continue
-            missing = ", ".join(sorted(needed - granted))
-            if self.assume_yes:
-                continue
-            answer = self.face.grant(plugin, call.name, missing) if self.interactive else None
-            if answer is None:
-                return (f"not run: plugin {plugin} has not been granted {missing} (for {call.name}); "
-                        "run it once interactively to grant it, or use --yes")
-            if not answer:
-                return f"not run: you refused plugin {plugin} {missing}"
-            grants.setdefault(plugin, {"effects": []})
-            grants[plugin]["effects"] = sorted(granted | needed)
-            save_grants(grants)
-        return None
-
-    def _refuse(self, message: str, typed: str, planned, decided_by: str) -> int:
-        self.renderer.error(message)
-        self._audit(typed, planned, "denied", decided_by, None)
-        self.last_status = 126
-        return 126
-
-    def _audit(self, typed: str, planned, decision: str, decided_by: str, status: int | None) -> None:
-        self.store.insert("audit", {
-            "time": time.time(), "cwd": self.cwd, "typed": typed,
-            "plan": self.text(planned.plan) if planned is not None else None,
-            "model": planned.model if planned is not None else None,
-            "decision": decision, "decided_by": decided_by, "status": status})
 
     def _verbatim(self, command: str) -> Plan:
         shell = self.env.get("SHELL") or "/bin/sh"
@@ -380,7 +305,7 @@ class Shell:
         if action:
             self.last_status = status
             try:
-                self.run_line(action)
+                self.run_line(action, origin="trap")
             except ExitShell as e:
                 status = e.status
         self.shutdown()

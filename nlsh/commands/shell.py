@@ -699,17 +699,17 @@ def _run_text(ctx: Context, line: str) -> Iterator[object]:
     """Run ``line`` in this shell once the policy allows it (as a typed line); its output."""
     if not line.strip():
         return
+    from nlsh.gate import review
     from nlsh.lang import ParseError
-    from nlsh.policy import decide
     try:
         plan = ctx.shell.parse(line)
     except ParseError as e:
         raise CommandError(f"{line}: {e.message}", e.status) from None
-    decision = decide(plan, ctx.shell, ctx.shell.rules, planned=False)
-    if decision.action != "allow":
-        what = "needs confirmation, which eval and exec cannot ask" if decision.action == "ask" else "refused"
-        raise CommandError(f"{line}: {what}: {decision.reason}", 126)
+    ticket = review(plan, "eval", ctx.shell, typed=line, in_plan=bool(getattr(ctx.shell, "running_planned", False)))
+    if not ticket.allowed:
+        raise CommandError(f"{line}: {ticket.refusal}", ticket.status)
     out, ctx.status = ctx.capture(plan, _block_input(ctx))
+    ticket.close(ctx.status)
     yield from out
 
 

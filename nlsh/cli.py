@@ -78,8 +78,9 @@ def plan_command(
     from nlsh.planner.models import ModelError
     from nlsh.planner.planner import Planner, PlanningError
     from nlsh.policy import assess
-    from nlsh.registry import default_registry
+    from nlsh.render import Renderer
     from nlsh.session import Shell
+    from nlsh.wiring import default_registry
     opts = ctx.obj or {}
     registry = default_registry()
     try:
@@ -88,7 +89,7 @@ def plan_command(
                                  base_url=base_url or opts.get("base_url"))
     except ModelError as e:
         _fail(str(e))
-    shell = Shell(registry)
+    shell = Shell(registry, output=Renderer)
     lines = sys.stdin if utterance == "-" else [utterance]
     status = 0
     for line in lines:
@@ -253,9 +254,10 @@ def run_command(
 def lock_command(path: str = typer.Argument(..., help="The .nls script."),
                  model: str | None = MODEL) -> None:
     """Plan every plain-language line of a script and write FILE.lock."""
+    from nlsh.render import Renderer
     from nlsh.scripts import ScriptError, lock_script
     from nlsh.session import Shell
-    shell = Shell()
+    shell = Shell(output=Renderer)
     shell.configure_planner(model)
     try:
         for message in lock_script(path, shell):

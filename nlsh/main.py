@@ -16,6 +16,7 @@ import sys
 def run(command: str | None, json: bool = False, yes: bool = False, *, model: str | None = None,
         backend: str = "llama", base_url: str | None = None) -> int:
     """Run LINE (``-c``), a script on stdin, or the interactive shell."""
+    from nlsh.render import Renderer
     from nlsh.session import Shell, run_script_lines
     stdin_is_tty = sys.stdin is None or sys.stdin.isatty()
     planner_options = {"model": model, "backend": backend, "base_url": base_url}
@@ -23,10 +24,10 @@ def run(command: str | None, json: bool = False, yes: bool = False, *, model: st
         from nlsh.repl import run_repl
         return run_repl(json=json, yes=yes, **planner_options)
     if command is not None:
-        shell = Shell(json=json, stdin=None if stdin_is_tty else sys.stdin.buffer, assume_yes=yes)
+        shell = Shell(json=json, stdin=None if stdin_is_tty else sys.stdin.buffer, assume_yes=yes, output=Renderer)
         lines = command.split("\n")
     else:
-        shell = Shell(json=json, assume_yes=yes)
+        shell = Shell(json=json, assume_yes=yes, output=Renderer)
         lines = sys.stdin
     shell.configure_planner(**planner_options)
     # plain language is for the prompt and one -c line; a script piped in or given as
@@ -66,9 +67,10 @@ def run_script_file(path: str, rest: list[str]) -> int | None:
         else:
             return None
         i += 1
+    from nlsh.render import Renderer
     from nlsh.scripts import ScriptError, run_script
     from nlsh.session import Shell
-    shell = Shell(assume_yes=flags["yes"])
+    shell = Shell(assume_yes=flags["yes"], output=Renderer)
     try:
         status = run_script(path, shell, overrides, locked=flags["locked"], replan=flags["replan"],
                             dry_run=flags["dry_run"])

@@ -235,9 +235,8 @@ class PluginHost:
         spec.loader.exec_module(module)
         return module
 
-    def register_builtins(self) -> None:
-        """The built-in commands come in through the same hook as any plugin."""
-        from nlsh import commands
+    def register_builtins(self, commands) -> None:
+        """The built-in commands (the module ``nlsh.commands``) come in through the same hook as any plugin."""
         self.pm.register(commands, name="builtins")
         commands.register_commands(self.registry.register)
 

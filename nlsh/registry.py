@@ -139,15 +139,3 @@ class Registry:
     def names(self) -> list[str]:
         extra = self.host.command_names() if self.host is not None else []
         return sorted(set(self._commands) | set(extra))
-
-
-def default_registry(plugins: bool = True) -> Registry:
-    """The built-in commands, plus the installed plugins' (loaded on demand)."""
-    from nlsh.plugins import PluginHost
-    registry = Registry()
-    host = PluginHost(registry)
-    registry.host = host
-    host.register_builtins()
-    if plugins:
-        host.discover()
-    return registry

@@ -1,80 +1,16 @@
-"""Output: records as rich tables on a terminal, plain lines elsewhere, or JSON."""
+"""The terminal's drawing of output: records as rich tables, and ``jobs -w``'s live table."""
 
 from __future__ import annotations
 
-import contextlib
-import datetime as dt
-from typing import TextIO
+import os
+import sys
 
-from nlsh.lang.values import Duration, Size
-from nlsh.records import Record, plain, plain_line, to_json
-
-TABLE_CHUNK = 2000
+from nlsh.output import Output, cell
+from nlsh.records import Record
 
 
-def _cell(value: object) -> str:
-    if isinstance(value, Size):
-        return value.human()
-    if isinstance(value, Duration):
-        return str(value)
-    if isinstance(value, dt.datetime):
-        return value.strftime("%Y-%m-%d %H:%M")
-    if isinstance(value, float):
-        return f"{value:.1f}"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    return "" if value is None else str(value)
-
-
-class Renderer:
-    """Renders a job's items in the order they come; call ``flush`` at the end."""
-
-    def __init__(self, out: TextIO, err: TextIO, tty: bool, json: bool = False) -> None:
-        self.out = out
-        self.err = err
-        self.tty = tty
-        self.json = json
-        self._pending: list[Record] = []
-        self._console = None
-        self.line_open = False      # the last text written to the output had no newline after it (echo -n)
-
-    def item(self, stream: int, item: object) -> None:
-        if stream == 2:
-            self.flush()
-            self.out.flush()
-            self.err.write(f"{plain(item)}\n")
-            self.err.flush()
-            return
-        if self.json:
-            self.out.write(to_json(item) + "\n")
-        elif self.tty and isinstance(item, Record):
-            self._pending.append(item)
-            if len(self._pending) >= TABLE_CHUNK:
-                self.flush()
-            return
-        else:
-            self.flush()
-            text = plain_line(item)
-            self.out.write(text)
-            self.line_open = not text.endswith("\n")
-        if self.tty:
-            self.out.flush()
-
-    def end_line(self) -> None:
-        """Before a prompt: end a line the output left open, so the prompt starts its own (as fish does)."""
-        if self.line_open:
-            self.line_open = False
-            self.out.write("\n")
-            self.out.flush()
-
-    def flush(self) -> None:
-        if self._pending:
-            rows, self._pending = self._pending, []
-            self._table(rows)
-        try:
-            self.out.flush()
-        except BrokenPipeError:
-            pass
+class Renderer(Output):
+    """Output that draws records as tables on a terminal."""
 
     def _table(self, rows: list[Record]) -> None:
         from rich.table import Table
@@ -88,7 +24,7 @@ class Renderer:
             numeric = any(isinstance(r.get(c), (int, float)) and not isinstance(r.get(c), bool) for r in rows)
             table.add_column(c, justify="right" if numeric else "left", overflow="fold")
         for r in rows:
-            table.add_row(*(_cell(r.get(c)) for c in columns))
+            table.add_row(*(cell(r.get(c)) for c in columns))
         self.console().print(table)
 
     def console(self):
@@ -97,30 +33,39 @@ class Renderer:
             self._console = Console(file=self.out, highlight=False, soft_wrap=False)
         return self._console
 
-    def error(self, message: str, line: str | None = None, column: int = 0, length: int = 1) -> None:
-        """A one-line error; on a terminal, the line with a caret under the culprit."""
-        self.flush()
-        self.err.write(f"nlsh: {message}\n")
-        if line is not None and self.tty:
-            self.err.write(f"  {line}\n  {' ' * column}{'^' * max(1, length)}\n")
-        self.err.flush()
+    def watch(self, rows, cancel) -> bool:
+        """A live table of ``rows()`` (rich Live) until a key is pressed."""
+        if not (self.tty and sys.stdin.isatty()):
+            return False
+        import select
+        import termios
+        import tty
 
+        from rich.live import Live
+        from rich.table import Table
 
-class PlainFace:
-    """How planning looks without a terminal: the plan and its risk on stderr, no questions."""
+        def table() -> Table:
+            t = Table(box=None, header_style="bold")
+            data = rows()
+            columns = list(data[0]) if data else ["job", "state", "time", "command"]
+            for c in columns:
+                t.add_column(c)
+            for r in data:
+                t.add_row(*(cell(r[c]) for c in columns))
+            t.caption = "press any key to leave"
+            return t
 
-    def __init__(self, renderer: Renderer) -> None:
-        self.renderer = renderer
-
-    @contextlib.contextmanager
-    def planning(self, utterance: str):
-        yield
-
-    def show_plan(self, text: str, decision) -> None:
-        self.renderer.item(2, f"plan: {text}    [{decision.risk.summary()}]")
-
-    def confirm(self, plan, text: str, decision) -> str | None:
-        return None
-
-    def grant(self, plugin: str, command: str, effects: str) -> bool | None:
-        return None
+        fd = sys.stdin.fileno()
+        old = termios.tcgetattr(fd)
+        try:
+            tty.setcbreak(fd)
+            with Live(table(), refresh_per_second=2, transient=False, console=self.console()) as live:
+                while not cancel.cancelled:
+                    ready, _, _ = select.select([fd], [], [], 0.5)
+                    if ready:
+                        os.read(fd, 64)
+                        break
+                    live.update(table())
+        finally:
+            termios.tcsetattr(fd, termios.TCSADRAIN, old)
+        return True

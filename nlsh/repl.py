@@ -26,6 +26,7 @@ from nlsh import __version__
 from nlsh.lang.errors import ParseError
 from nlsh.lang.lexer import BLOCK_INNER, BLOCK_OPENERS, KEYWORDS_BEFORE_A_COMMAND, join_continued, tokenize
 from nlsh.paths import ensure
+from nlsh.render import Renderer
 from nlsh.router import needs_more
 from nlsh.session import ExitShell, Shell
 
@@ -304,7 +305,7 @@ def run_repl(json: bool = False, yes: bool = False, model: str | None = None, ba
     # An interactive shell handles Ctrl-C itself, even if it was started with
     # SIGINT ignored (as background commands of a non-interactive shell are).
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    shell = Shell(interactive=True, json=json, assume_yes=yes)
+    shell = Shell(interactive=True, json=json, assume_yes=yes, output=Renderer)
     shell.configure_planner(model, backend, base_url)
     face = ReplFace(shell)
     shell.face = face

@@ -9,10 +9,9 @@ import threading
 import time
 from typing import IO, TextIO
 
-from nlsh.commands.shell import ExitShell
 from nlsh.gate import review
 from nlsh.history import History
-from nlsh.kernel.context import CommandError
+from nlsh.kernel.context import CommandError, ExitShell
 from nlsh.kernel.job import Job, JobTable
 from nlsh.kernel.pipeline import ShellCopy
 from nlsh.kernel.terminal import take_terminal, tty_fd
@@ -21,12 +20,13 @@ from nlsh.lang import ParseError, Plan, parse, text
 from nlsh.lang.lexer import join_continued
 from nlsh.lang.plan import Call, Chain, Word
 from nlsh.monitor import Monitor
+from nlsh.output import Output, PlainFace
 from nlsh.policy import Rules
-from nlsh.registry import Registry, default_registry
-from nlsh.render import PlainFace, Renderer
+from nlsh.registry import Registry
 from nlsh.router import needs_more, parsed_is_utterance, unparsed_is_utterance
 from nlsh.store import Store
 from nlsh.trash import Trash
+from nlsh.wiring import default_registry
 
 
 class _Suspend(Exception):
@@ -36,7 +36,9 @@ class _Suspend(Exception):
 class Shell:
     def __init__(self, registry: Registry | None = None, *, interactive: bool = False,
                  out: TextIO | None = None, err: TextIO | None = None, json: bool = False,
-                 stdin: IO[bytes] | None = None, assume_yes: bool = False) -> None:
+                 stdin: IO[bytes] | None = None, assume_yes: bool = False, output: type[Output] = Output) -> None:
+        """``output`` draws what lines print: plain lines by default; the faces
+        give ``nlsh.render.Renderer``, which draws tables on a terminal."""
         self.registry = registry or default_registry()
         self.env = Variables(os.environ)
         self.cwd = _initial_cwd(self.env)
@@ -71,7 +73,7 @@ class Shell:
         self.raw_stdout = out is None
         self.stdin = stdin
         self.assume_yes = assume_yes
-        self.renderer = Renderer(self.out, self.err, tty=self.out.isatty(), json=json)
+        self.renderer = output(self.out, self.err, tty=self.out.isatty(), json=json)
         try:
             self.rules = Rules.load()
         except CommandError as e:

@@ -54,7 +54,7 @@ def main() -> None:
     from nlsh.paths import scratch_home
     scratch_home("nlsh-bench-home-")
     from nlsh.planner.planner import Planner, PlanningError
-    from nlsh.registry import default_registry
+    from nlsh.wiring import default_registry
     t0 = time.perf_counter()
     planner = Planner.create(default_registry(), model=args.model)
     planner.backend.wait()

@@ -33,7 +33,8 @@ def modules(root: str) -> dict[str, str]:
 
 def imports(path: str, name: str, known: dict[str, str]) -> set[str]:
     """The package's modules that ``name`` (at ``path``) imports when it runs."""
-    tree = ast.parse(open(path, encoding="utf-8").read())
+    with open(path, encoding="utf-8") as f:
+        tree = ast.parse(f.read())
     typing_only = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
@@ -63,10 +64,10 @@ def circles(graph: dict[str, set[str]]) -> list[list[str]]:
     on_stack: set[str] = set()
     found = []
     counter = 0
-    for start in graph:
+    for start, edges_out in graph.items():
         if start in index:
             continue
-        work = [(start, iter(sorted(graph[start])))]
+        work = [(start, iter(sorted(edges_out)))]
         index[start] = low[start] = counter
         counter += 1
         stack.append(start)

@@ -184,8 +184,8 @@ def main() -> None:
     from nlsh.planner.planner import Planner
     # Plans run with the very code that planned them (PYTHONPATH), not whatever is installed.
     code_root = os.path.dirname(os.path.dirname(os.path.abspath(nlsh.__file__)))
-    from nlsh.registry import default_registry
     from nlsh.session import Shell
+    from nlsh.wiring import default_registry
     registry = default_registry()
     planner = Planner.create(registry, model=args.model)
     shell = Shell(registry)         # for the planner's check of a plan against the fixture

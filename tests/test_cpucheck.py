@@ -11,7 +11,7 @@ from nlsh.paths import cache_dir
 from nlsh.planner import cpucheck
 from nlsh.planner.models import file_identity
 from nlsh.planner.planner import Planner, PlanningError
-from nlsh.registry import default_registry
+from nlsh.wiring import default_registry
 
 pytestmark = pytest.mark.fresh_cache     # these tests look at the build checks themselves
 

@@ -11,7 +11,7 @@ import pytest
 
 from nlsh.lang import parse
 from nlsh.planner.everyday import EVERYDAY, TREE
-from nlsh.registry import default_registry
+from nlsh.wiring import default_registry
 
 REG = default_registry()
 ENV = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C", "TZ": "UTC"}

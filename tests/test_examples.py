@@ -8,7 +8,7 @@ import pytest
 
 from nlsh.lang import parse
 from nlsh.planner.idioms import IDIOMS
-from nlsh.registry import default_registry
+from nlsh.wiring import default_registry
 
 REG = default_registry()
 EXAMPLES = [(c.name, i, ex) for c in REG for i, ex in enumerate(c.examples)]

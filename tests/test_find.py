@@ -11,8 +11,8 @@ import pytest
 from nlsh.lang import parse
 from nlsh.lang.text import text
 from nlsh.policy import assess, dry_run
-from nlsh.registry import default_registry
 from nlsh.session import Shell
+from nlsh.wiring import default_registry
 
 REG = default_registry()
 TREE = {"a.py": "print()\n", "b.sh": "", "c.md": "x" * 3000, "d/e.py": "", "d/f.txt": "y" * 40000,

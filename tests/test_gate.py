@@ -14,8 +14,8 @@ import nlsh.gate
 from nlsh.lang import parse
 from nlsh.planner.planner import PlanResult
 from nlsh.policy import Decision, Risk
-from nlsh.registry import default_registry
 from nlsh.session import Shell, run_script_lines
+from nlsh.wiring import default_registry
 
 # (what it is, lines typed, origin the gate must refuse, script file written first)
 DOORS = [

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from nlsh.planner.grammar import grammar
-from nlsh.registry import default_registry
+from nlsh.wiring import default_registry
 
 REG = default_registry()
 

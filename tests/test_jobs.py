@@ -13,8 +13,9 @@ import psutil
 import pytest
 
 from nlsh.kernel.context import Args, Context
-from nlsh.registry import command, default_registry
+from nlsh.registry import command
 from nlsh.session import Shell, run_script_lines
+from nlsh.wiring import default_registry
 
 PY = sys.executable
 

@@ -14,8 +14,8 @@ import pytest
 
 from nlsh.lang import ParseError, parse, text
 from nlsh.policy import Rules, assess, decide, dry_run
-from nlsh.registry import default_registry
 from nlsh.session import Shell, run_script_lines
+from nlsh.wiring import default_registry
 
 REG = default_registry()
 

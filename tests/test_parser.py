@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from nlsh.lang import Duration, Glob, Lit, ParseError, Plan, Size, Tilde, Var, Word, parse, text
 from nlsh.lang.parser import one_word
 from nlsh.lang.plan import Call, Chain, Pipeline, Redirect, Sub
-from nlsh.registry import default_registry
+from nlsh.wiring import default_registry
 
 REG = default_registry()
 

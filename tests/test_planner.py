@@ -20,8 +20,9 @@ from nlsh.planner.backend import KEEP_STATES, LlamaBackend, OpenAIBackend
 from nlsh.planner.grammar import grammar
 from nlsh.planner.models import ModelError, ModelSpec, assemble, resolve, spec_for
 from nlsh.planner.planner import Planner, PlanningError
-from nlsh.registry import Registry, default_registry
+from nlsh.registry import Registry
 from nlsh.session import Shell, run_script_lines
+from nlsh.wiring import default_registry
 
 
 @pytest.fixture(scope="module")

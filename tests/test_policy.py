@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from nlsh.lang import ParseError, parse
 from nlsh.policy import Rules, assess, decide, dry_run, verbatim_denial
-from nlsh.registry import default_registry
 from nlsh.session import Shell, run_script_lines
+from nlsh.wiring import default_registry
 
 REG = default_registry()
 

@@ -7,7 +7,7 @@ from nlsh.planner.idioms import IDIOMS
 from nlsh.planner.models import resolve
 from nlsh.planner.planner import SECOND
 from nlsh.planner.prompt import ExampleIndex, Shot, chatml_prefix, chatml_suffix, context_line, idiom_shots
-from nlsh.registry import default_registry
+from nlsh.wiring import default_registry
 
 REG = default_registry()
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from nlsh.lang import ParseError, parse
-from nlsh.registry import default_registry
 from nlsh.router import language_words, needs_more, parsed_is_utterance, unparsed_is_utterance
+from nlsh.wiring import default_registry
 
 REG = default_registry()
 

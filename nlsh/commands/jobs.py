@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import sys
 import time
 from collections.abc import Iterator
 
@@ -44,47 +42,9 @@ def jobs(ctx: Context, a: Args) -> Iterator[Record]:
     def rows(long: bool) -> list[Record]:
         return [job_record(j, long, table.queue_position(j)) for j in table.background()]
 
-    if a.watch and sys.stdout.isatty() and sys.stdin.isatty():
-        _watch(ctx, lambda: rows(True))
+    if a.watch and ctx.shell.renderer.watch(lambda: rows(True), ctx.cancel):
         return
     yield from rows(a.long or a.watch)
-
-
-def _watch(ctx: Context, rows) -> None:
-    """A live table of jobs (rich Live) until a key is pressed."""
-    import select
-    import termios
-    import tty
-
-    from rich.live import Live
-    from rich.table import Table
-
-    from nlsh.render import _cell
-
-    def table() -> Table:
-        t = Table(box=None, header_style="bold")
-        data = rows()
-        columns = list(data[0]) if data else ["job", "state", "time", "command"]
-        for c in columns:
-            t.add_column(c)
-        for r in data:
-            t.add_row(*(_cell(r[c]) for c in columns))
-        t.caption = "press any key to leave"
-        return t
-
-    fd = sys.stdin.fileno()
-    old = termios.tcgetattr(fd)
-    try:
-        tty.setcbreak(fd)
-        with Live(table(), refresh_per_second=2, transient=False) as live:
-            while not ctx.cancel.cancelled:
-                r, _, _ = select.select([fd], [], [], 0.5)
-                if r:
-                    os.read(fd, 64)
-                    break
-                live.update(table())
-    finally:
-        termios.tcsetattr(fd, termios.TCSADRAIN, old)
 
 
 @command("fg", "Bring a job to the foreground: its buffered output, then live output.",

@@ -8,7 +8,7 @@ import shutil
 from collections.abc import Generator, Iterable, Iterator
 
 from nlsh.kernel import ifs
-from nlsh.kernel.context import Args, CommandError, Context, LoopControl, Return
+from nlsh.kernel.context import Args, CommandError, Context, ExitShell, LoopControl, Return
 from nlsh.kernel.expand import posix_glob
 from nlsh.kernel.terminal import typed_line
 from nlsh.kernel.variables import Array, declaration
@@ -18,14 +18,6 @@ from nlsh.lang.signature import Param
 from nlsh.lang.values import Duration, Size
 from nlsh.records import Partial, Record, plain_line
 from nlsh.registry import Example, command
-
-
-class ExitShell(Exception):
-    """Raised by ``exit``: the shell ends with ``status``."""
-
-    def __init__(self, status: int) -> None:
-        super().__init__(status)
-        self.status = status
 
 
 @command("history", "Lines typed before, oldest first (-c clears); --jobs: what ran and what it cost.",

@@ -38,6 +38,14 @@ class LoopControl(Exception):
         self.output: list[object] = []
 
 
+class ExitShell(Exception):
+    """Raised by ``exit``: the shell ends with ``status``."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
 class Exiting(Exception):
     """Raised out of a block (a loop's body, a function's, ``{ }``) once ``exit``
     or ``set -e`` has asked the shell to end, through every loop around it;

@@ -21,7 +21,16 @@ from typing import TYPE_CHECKING
 
 from nlsh.kernel.assign import prefixed
 from nlsh.kernel.channel import Channel, ChannelClosed
-from nlsh.kernel.context import MAX_LINE, Cancelled, CommandError, Context, Exiting, LoopControl, os_reason
+from nlsh.kernel.context import (
+    MAX_LINE,
+    Cancelled,
+    CommandError,
+    Context,
+    Exiting,
+    ExitShell,
+    LoopControl,
+    os_reason,
+)
 from nlsh.kernel.expand import Unbound, expand_args, expand_argv, expand_word, traced
 from nlsh.kernel.functions import function_command
 from nlsh.kernel.terminal import give_terminal, tty_fd
@@ -69,7 +78,6 @@ def run_chain(chain: Chain, job: Job) -> int:
             status = int(status == 0)
         job.shell.last_status = status
         if status and last and "errexit" in job.shell.options and not job.condition and not pipeline.negated:
-            from nlsh.commands.shell import ExitShell
 
             job.exit_request = ExitShell(status)    # set -e: the shell ends with this status
     return status
@@ -412,7 +420,6 @@ def _trace(job: Job, line: str) -> None:
 def _unbound_ends_script(e: CommandError, job: Job) -> None:
     """``set -u``: an unset variable ends a script, as in bash (in the REPL, the command fails)."""
     if isinstance(e, Unbound) and not job.shell.interactive:
-        from nlsh.commands.shell import ExitShell
         job.exit_request = ExitShell(e.status)
 
 
@@ -530,7 +537,6 @@ def _start_builtin(call: Call, job: Job, upstream: object, last: bool,
 
 
 def _run_builtin(cmd, call: Call, ctx: Context, out, job: Job) -> int:
-    from nlsh.commands.shell import ExitShell
     try:
         run = _runner(job, ctx)
         args = expand_args(cmd, call, job.shell, run)

@@ -1,0 +1,45 @@
+"""The layout the architecture promises (ARCHITECTURE.md): no import circle
+across folders, and no core module that imports a face."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_no_import_circle_across_folders_and_no_core_module_imports_a_face():
+    p = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "check_imports.py")],
+                       capture_output=True, text=True, check=False)
+    assert p.returncode == 0, p.stdout
+    assert p.stdout.strip() == "0 problems"
+
+
+def test_the_check_finds_a_circle_and_a_face(tmp_path):
+    """The check itself fails on what it is there to catch."""
+    pkg = tmp_path / "pkg"
+    (pkg / "low").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "low" / "__init__.py").write_text("")
+    (pkg / "low" / "a.py").write_text("def f():\n    from pkg import b\n")
+    (pkg / "b.py").write_text("from pkg.low import a\n")
+    (pkg / "core.py").write_text("from pkg import render\n")
+    (pkg / "render.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg import core\n")
+    p = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "check_imports.py"), str(pkg)],
+                       capture_output=True, text=True, check=False)
+    assert p.returncode == 1
+    assert p.stdout.splitlines() == ["import circle across 2 folders: pkg.b, pkg.low.a",
+                                     "core module pkg.core imports a face: pkg.render", "2 problems"]
+
+
+def test_architecture_md_names_every_module_it_describes():
+    """ARCHITECTURE.md stays true: each module it names exists."""
+    import re
+    with open(os.path.join(ROOT, "ARCHITECTURE.md"), encoding="utf-8") as f:
+        text = f.read()
+    named = set(re.findall(r"`(nlsh(?:/[a-z_]+)+\.py)`", text))
+    assert len(named) >= 15
+    missing = [m for m in sorted(named) if not os.path.exists(os.path.join(ROOT, m))]
+    assert not missing

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING
 
-from nlsh.commands.system import signal_and_targets
 from nlsh.kernel.context import CommandError
 from nlsh.kernel.expand import Unexpanded, expand_word
 from nlsh.kernel.variables import Variables
@@ -26,6 +25,7 @@ from nlsh.lang.plan import Call, Plan, Word
 from nlsh.lang.text import call_text
 from nlsh.lang.text import text as plan_text
 from nlsh.paths import config_dir, data_dir, inside, read_toml
+from nlsh.registry import REMOVERS, Touched
 
 if TYPE_CHECKING:
     from nlsh.registry import Command, Registry
@@ -38,7 +38,6 @@ SAFE_DEVICES = ("/dev/null", "/dev/stdout", "/dev/stderr", "/dev/tty", "/dev/zer
 DISK_TOOLS = ("mkfs", "mkfs.*", "mke2fs", "wipefs", "fdisk", "sfdisk", "cfdisk", "parted", "mkswap")
 SHELLS = ("sh", "bash", "zsh", "dash", "ksh", "fish", "python", "python3", "perl", "ruby", "node")
 FETCHERS = ("curl", "wget", "fetch", "download")
-REMOVERS = ("rm", "unlink", "rmdir", "shred")
 # What programs that are not nlsh's commands do, for rules such as ask = ["delete"]
 PROGRAM_EFFECTS = {"unlink": ("delete",), "rmdir": ("delete",), "shred": ("delete", "write"),
                    "truncate": ("write",), "dd": ("write",), "chown": ("write",), "chgrp": ("write",),
@@ -59,6 +58,9 @@ class Step:
     deletes: list[str] = field(default_factory=list)
     programs: list[str] = field(default_factory=list)
     signals: list[str] = field(default_factory=list)
+    moves: list[str] = field(default_factory=list)      # moved away from where they were
+    trees: list[str] = field(default_factory=list)      # everything below them changes
+    irreversible: str = ""                              # why it cannot be undone
     unresolved: list[str] = field(default_factory=list)
     piped: list[str] = field(default_factory=list)     # the programs of its pipeline
 
@@ -244,7 +246,8 @@ class _LoopEnv(Variables):
 
 def _paths(shell: Shell, values: object, step: Step) -> list[str]:
     """The paths ``values`` name now; what a ``$(…)`` gives is known only when
-    it runs (a find's matches are computed; anything else is a note)."""
+    it runs (what a command that lists paths would list is computed; anything
+    else is a note, as is a string in brackets)."""
     out, notes = [], []
     for v in values if isinstance(values, tuple) else (values,):
         if isinstance(v, Word):
@@ -255,7 +258,7 @@ def _paths(shell: Shell, values: object, step: Step) -> list[str]:
             except CommandError:
                 step.unresolved.append(v.source())
         elif isinstance(v, str):
-            out.append(v)
+            (notes if v.startswith("(") else out).append(v)
     return [os.path.normpath(os.path.join(shell.cwd, os.path.expanduser(p))) for p in out] + notes
 
 
@@ -263,14 +266,9 @@ def _substituted(word: Word, shell: Shell, step: Step) -> list[str]:
     """The paths of ``rm $(find …)``: the find's matches; else a note."""
     if not word.subs:
         return [f"({word.source()} as the loop sets it)"]
-    inner = word.subs[0].plan
-    calls = inner.calls
-    if len(word.parts) == 1 and len(calls) == 1 and calls[0].name == "find" and not calls[0].get("exec") \
-            and not calls[0].redirects:
-        found = _find_matches(calls[0], shell, step)
-        if found is not None:
-            return found
-    return [f"(what {word.source()} gives)"]
+    calls = word.subs[0].plan.calls
+    listed = _listed(calls[0], shell, step) if len(word.parts) == 1 and len(calls) == 1 else None
+    return listed if listed is not None else [f"(what {word.source()} gives)"]
 
 
 def _assess_call(call: Call, shell: Shell, pipeline: tuple[Call, ...]) -> Step:
@@ -309,29 +307,32 @@ def _assess_call(call: Call, shell: Shell, pipeline: tuple[Call, ...]) -> Step:
     for p in cmd.params:
         if call.get(p.name) is not None:
             step.effects.update(p.effects)
-    if cmd.name == "find" and ("delete" in step.effects or _find_removes(call)):
-        step.deletes = _find_deletes(call, shell, step)
+    touched = cmd.touches(call, shell) if cmd.touches is not None else Touched()
+    step.effects |= touched.effects
+    step.unresolved.extend(touched.unresolved)
+    if touched.deletes is not None:
+        step.deletes = _paths(shell, touched.deletes, step)
     elif "delete" in step.effects:
         targets = call.get("paths")
         if targets is not None:
             step.deletes = _paths(shell, targets, step)
         elif cmd.input != "none" and len(pipeline) > 1:
             step.deletes = _piped_deletes(call, pipeline, shell, step)
-    if "write" in step.effects:
+    if touched.writes is not None:
+        step.writes.extend(_paths(shell, touched.writes, step))
+    elif "write" in step.effects:
         for name in ("dest", "paths", "link", "target"):
             v = call.get(name)
-            if v is not None and not (cmd.name == "ln" and name == "target"):
+            if v is not None:
                 step.writes.extend(_paths(shell, v, step))
-        if cmd.name == "chmod":
-            step.writes = _paths(shell, call.get("paths"), step)
-    if "exec" in step.effects and cmd.name == "find":
-        argv = call.get("exec") or ()
-        if argv and isinstance(argv[0], Word) and argv[0].is_literal:
-            step.programs.append(argv[0].literal)
-    if "process" in step.effects:
-        words = [t.source() if isinstance(t, Word) else str(t) for t in (call.get("targets") or ())]
-        signalled = bool(call.get("kill") or call.get("signal"))
-        step.signals = signal_and_targets(words, signalled)[1] if cmd.name == "kill" else words
+    step.moves = _paths(shell, touched.moves, step)
+    step.trees = _paths(shell, touched.trees, step)
+    step.programs.extend(touched.programs)
+    step.irreversible = touched.irreversible
+    if touched.signals is not None:
+        step.signals = list(touched.signals)
+    elif "process" in step.effects:
+        step.signals = [t.source() if isinstance(t, Word) else str(t) for t in (call.get("targets") or ())]
     return _redirects(call, shell, step)
 
 
@@ -360,8 +361,9 @@ def _add_wrapped(step: Step, args: list[str], shell: Shell, pipeline: tuple[Call
         return
     inner = _assess_call(calls[0], shell, pipeline)
     step.effects |= inner.effects
-    for name in ("writes", "deletes", "programs", "signals", "unresolved"):
+    for name in ("writes", "deletes", "programs", "signals", "moves", "trees", "unresolved"):
         getattr(step, name).extend(getattr(inner, name))
+    step.irreversible = step.irreversible or inner.irreversible
 
 
 def _stand_in_effects(cmd: Command | None, argv: list[str]) -> set[str]:
@@ -382,41 +384,24 @@ def _written(flag: str, args: list[str]) -> bool:
     return any(a.startswith("-") and not a.startswith("--") and flag[1] in a[1:] for a in args)
 
 
-def _find_removes(call: Call) -> bool:
-    """find -exec rm (or unlink, rmdir, shred): it deletes what it matches."""
-    argv = call.get("exec") or ()
-    return bool(argv) and isinstance(argv[0], Word) and argv[0].is_literal and \
-        os.path.basename(argv[0].literal) in REMOVERS
-
-
-def _find_deletes(call: Call, shell: Shell, step: Step) -> list[str]:
-    """What a deleting find matches now (the preview names them)."""
-    step.effects.add("delete")
-    found = _find_matches(call, shell, step)
-    if found is None:
-        roots = _paths(shell, call.get("paths") or (Word.lit("."),), step)
-        return [f"(what find matches under {', '.join(roots)})"]
-    return found
-
-
-def _find_matches(call: Call, shell: Shell, step: Step) -> list[str] | None:
-    """What ``call`` (a find) matches now; None past the walk budget."""
-    from nlsh.commands.find import would_match
-    try:
-        return would_match(shell, call)
-    except CommandError as e:
-        step.unresolved.append(str(e))
-        return None
-
-
 def _piped_deletes(call: Call, pipeline: tuple[Call, ...], shell: Shell, step: Step) -> list[str]:
     """What a deleting command fed by a pipe removes: a find's matches, when a
     find feeds it (``find . -name '*.tmp' | rm``); otherwise unknown."""
     i = next((k for k, c in enumerate(pipeline) if c is call), 0)
-    before = pipeline[i - 1] if i > 0 else None
-    if before is not None and before.name == "find" and not before.get("exec"):
-        return _find_deletes(before, shell, step)
-    return ["(paths from the previous command)"]
+    listed = _listed(pipeline[i - 1], shell, step) if i > 0 else None
+    return listed if listed is not None else ["(paths from the previous command)"]
+
+
+def _listed(call: Call, shell: Shell, step: Step) -> list[str] | None:
+    """The paths ``call`` would print, as its command declares (``lists``); None if unknown."""
+    cmd = shell.registry.get(call.name) if not call.external else None
+    if cmd is None or cmd.lists is None or call.redirects:
+        return None
+    try:
+        return cmd.lists(call, shell)
+    except CommandError as e:
+        step.unresolved.append(str(e))
+        return None
 
 
 def _redirects(call: Call, shell: Shell, step: Step) -> Step:
@@ -438,20 +423,19 @@ def builtin_denial(step: Step, shell: Shell, pipeline_programs: list[str]) -> st
         real = os.path.realpath(p)
         if real in protected:
             return f"deleting {p} is never allowed"
-    if step.call.name == "mv" and not step.call.external:
-        for p in _paths(shell, step.call.get("sources") or (), step):
-            if not p.startswith("(") and os.path.realpath(p) in protected:
-                return f"moving {p} is never allowed"
-        for p in _paths(shell, step.call.get("dest") or (), step):
+    for p in step.moves:
+        if not p.startswith("(") and os.path.realpath(p) in protected:
+            return f"moving {p} is never allowed"
+    if step.moves:
+        for p in step.writes:
             if not p.startswith("(") and os.path.realpath(p).startswith("/dev/"):
                 return f"moving files onto the device {p} is never allowed (it destroys them)"
     for p in step.writes:
         if p.startswith("/dev/") and not p.startswith(SAFE_DEVICES):
             return f"writing to the device {p} is never allowed"
-    if step.call.name == "chmod" and step.call.get("recursive"):
-        for p in step.writes:
-            if os.path.realpath(p) in protected:
-                return f"changing the permissions of everything under {p} is never allowed"
+    for p in step.trees:
+        if not p.startswith("(") and os.path.realpath(p) in protected:
+            return f"changing everything under {p} ({step.text}) is never allowed"
     for prog in step.programs:
         if any(fnmatch.fnmatch(prog, t) for t in DISK_TOOLS):
             return f"{prog} formats or partitions disks and is never run by nlsh"
@@ -483,21 +467,14 @@ def critical(step: Step, shell: Shell) -> str | None:
     """Why ``step`` needs a person's yes even under --yes or a trusting rule: it
     empties the trash for good, removes everything in the home directory, or
     removes or rewrites nlsh's own data (the audit log, the trash)."""
-    call = step.call
-    if call.name == "trash" and not call.external and call.get("action") == "empty":
-        older = call.get("older")
-        try:
-            recent = older is None or float(older) < 86400
-        except (TypeError, ValueError):
-            recent = True
-        if recent:
-            return "trash empty removes for good what undo could bring back (--older 1d or more does not ask)"
+    if step.irreversible:
+        return step.irreversible
     data = os.path.realpath(data_dir())
-    for p in step.deletes + step.writes:
+    for p in step.deletes + step.moves + step.writes:
         if p.startswith("("):
             continue
         real = os.path.realpath(p)
-        if inside(real, data) or (p in step.deletes and inside(data, real)):
+        if inside(real, data) or (p not in step.writes and inside(data, real)):
             return f"{p} is or holds nlsh's own data (its audit log and trash)"
     return _empties_home(step.deletes, shell)
 

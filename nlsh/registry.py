@@ -1,7 +1,9 @@
 """Commands, declared once: signature, kinds, effects, examples and code.
 
 From one ``Command`` come parsing and validation (its Signature), ``help``,
-completion, the policy's view of its effects, and tests of its examples.
+completion, the policy's view of its effects and of what a call touches
+(``touches`` and ``lists``, for built-ins and plugins alike), and tests of its
+examples.
 """
 
 from __future__ import annotations
@@ -14,7 +16,29 @@ from dataclasses import dataclass, field
 from nlsh.lang.signature import Param, Signature
 
 EFFECTS = ("read", "write", "delete", "exec", "network", "process")
+REMOVERS = ("rm", "unlink", "rmdir", "shred")       # programs that remove the files they are given
 KINDS = ("none", "text", "records", "any")
+
+
+@dataclass(frozen=True)
+class Touched:
+    """What one call touches, as its command's ``touches(call, shell)`` says.
+
+    Paths are as the call has them (words, which the policy expands in the
+    shell of that moment) or absolute paths; a note in brackets stands for
+    paths known only when the call runs. ``None`` keeps the default reading:
+    a deleting command deletes its ``paths`` (or what a pipe gives it), a
+    writing one writes its ``dest``, ``paths``, ``link`` and ``target``, one
+    that signals signals its ``targets``."""
+    deletes: tuple | None = None
+    writes: tuple | None = None
+    moves: tuple = ()               # what it moves away (mv's sources): gone from where they were
+    trees: tuple = ()               # paths below which it changes everything (chmod -R)
+    programs: tuple[str, ...] = ()  # programs it starts (find -exec)
+    signals: tuple[str, ...] | None = None
+    effects: frozenset = frozenset()    # beyond the declared ones (find -exec rm: delete)
+    irreversible: str = ""          # why it cannot be undone: only a person at the prompt says yes
+    unresolved: tuple[str, ...] = ()    # what could not be worked out before it runs
 
 
 @dataclass(frozen=True)
@@ -59,6 +83,11 @@ class Command:
     # its examples into retrieval); shell syntax such as while and if it does not.
     planned: bool = True
     flags_first: bool = False
+    # What a call touches, beyond the default reading of its parameters: (call, shell) → Touched.
+    touches: Callable | None = field(default=None, compare=False)
+    # The paths a call would print, known before it runs (find's matches): (call, shell) →
+    # list or None; the policy's preview of ``rm $(find …)`` and ``find … | rm``.
+    lists: Callable | None = field(default=None, compare=False)
     signature: Signature = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -80,12 +109,13 @@ def command(name: str, summary: str, *, params: Sequence[Param] = (), input: str
             expression: bool = False, shell_state: bool = False,
             number_flag: str | None = None, modifier: bool = False,
             ordered: bool = False, program: bool = False, planned: bool = True,
-            flags_first: bool = False) -> Callable[[Callable], Command]:
+            flags_first: bool = False, touches: Callable | None = None,
+            lists: Callable | None = None) -> Callable[[Callable], Command]:
     """Declare a command; the decorated function becomes its ``run``."""
     def wrap(fn: Callable) -> Command:
         return Command(name, summary, fn, tuple(params), input, output, frozenset(effects),
                        tuple(examples), category, free_dashes, expression, shell_state, number_flag,
-                       modifier, ordered, program, planned, flags_first)
+                       modifier, ordered, program, planned, flags_first, touches, lists)
     return wrap
 
 

@@ -15,7 +15,7 @@ from nlsh.lang.signature import Param
 from nlsh.lang.values import Size
 from nlsh.paths import current_umask, inside
 from nlsh.records import Partial, Record
-from nlsh.registry import Example, command
+from nlsh.registry import Example, Touched, command
 from nlsh.trash import keep_overwritten
 
 PATHS = Param("paths", "path", variadic=True, metavar="PATH")
@@ -549,6 +549,7 @@ def _protect(ctx: Context, target: str) -> None:
                  Param("sources", "path", variadic=True, required=True, metavar="SRC"),
                  Param("dest", "path", required=True, metavar="DEST", creates=True)],
          output="none", effects=("write",), category="files",
+         touches=lambda call, shell: Touched(moves=tuple(call.get("sources") or ())),
          examples=[Example("rename draft.md to final.md", "mv draft.md final.md", "final.md",
                            {"draft.md": "x"}, check="ls")])
 def mv(ctx: Context, a: Args) -> None:
@@ -644,6 +645,7 @@ def touch(ctx: Context, a: Args) -> None:
                  Param("target", "path", required=True, metavar="TARGET"),
                  Param("link", "path", metavar="LINK", creates=True)],
          output="none", effects=("write",), category="files",
+         touches=lambda call, shell: Touched(writes=(call.get("link"),) if call.get("link") is not None else ()),
          examples=[Example("link latest to v2 symbolically", "ln -s v2 latest", "symlink", {"v2": ""},
                            check="ls latest | get type")])
 def ln(ctx: Context, a: Args) -> None:
@@ -706,6 +708,7 @@ def chmod_mode(spec: str, current: int, is_dir: bool) -> int:
                  Param("mode", "str", required=True, metavar="MODE"),
                  Param("paths", "path", variadic=True, required=True, metavar="PATH")],
          output="none", effects=("write",), category="files",
+         touches=lambda call, shell: Touched(trees=tuple(call.get("paths") or ()) if call.get("recursive") else ()),
          examples=[Example("make run.sh executable", "chmod +x run.sh", "0755", {"run.sh": "echo"},
                            check="stat run.sh | get mode")])
 def chmod(ctx: Context, a: Args) -> None:

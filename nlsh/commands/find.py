@@ -26,11 +26,11 @@ from nlsh import regexes
 from nlsh.commands.files import file_type, mtime_of, protected, to_trash
 from nlsh.kernel.context import Args, CancelToken, CommandError, Context, os_reason
 from nlsh.kernel.expand import posix_glob
-from nlsh.lang.plan import Call
+from nlsh.lang.plan import Call, Word
 from nlsh.lang.signature import Param
 from nlsh.lang.values import Size
 from nlsh.records import Partial, Record, plain_line
-from nlsh.registry import Example, command
+from nlsh.registry import REMOVERS, Example, Touched, command
 
 if TYPE_CHECKING:
     from nlsh.session import Shell
@@ -264,6 +264,39 @@ def _glob_param(name: str, flags: tuple[str, ...], help: str) -> Param:
     return Param(name, "pattern", flags, help, metavar="GLOB")
 
 
+def _touches(call: Call, shell: Shell) -> Touched:
+    """What a find touches: with -delete or -exec rm, what it matches now; with
+    -exec, the program it runs."""
+    argv = call.get("exec") or ()
+    program = argv[0].literal if argv and isinstance(argv[0], Word) and argv[0].is_literal else None
+    programs = (program,) if program else ()
+    if not call.get("delete") and not (program and os.path.basename(program) in REMOVERS):
+        return Touched(programs=programs)
+    try:
+        found = would_match(shell, call)
+    except CommandError as e:
+        return Touched(deletes=(_under(call, shell),), programs=programs, effects=frozenset({"delete"}),
+                       unresolved=(str(e),))
+    return Touched(deletes=tuple(found) if found is not None else (_under(call, shell),), programs=programs,
+                   effects=frozenset({"delete"}))
+
+
+def _under(call: Call, shell: Shell) -> str:
+    from nlsh.kernel.expand import expand_word
+    roots = []
+    for w in call.get("paths") or (Word.lit("."),):
+        try:
+            roots.extend(os.path.normpath(os.path.join(shell.cwd, os.path.expanduser(p))) for p in expand_word(w, shell))
+        except CommandError:
+            roots.append(w.source())
+    return f"(what find matches under {', '.join(roots)})"
+
+
+def _lists(call: Call, shell: Shell) -> list[str] | None:
+    """The paths a find prints, known now (``rm $(find …)``, ``find … | rm``); None with -exec."""
+    return None if call.get("exec") else would_match(shell, call)
+
+
 @command("find", "Walk directories and emit the paths that match the expression: tests -name GLOB, -iname, "
          "-path, -type f|d|l, -size [+-]N[ckMG], -mtime/-mmin/-atime [+-]N, -perm MODE, -empty, -newer FILE "
          "(tests may repeat), joined by ! -o \\( \\); -maxdepth N; actions -exec CMD {} ; or +, -delete.",
@@ -311,7 +344,7 @@ def _glob_param(name: str, flags: tuple[str, ...], help: str) -> Param:
                  Param("print", "flag", ("-print",), "print what matches (the default)"),
                  Param("print0", "flag", ("-print0",), "print each match with a NUL after it (for xargs -0 "
                        "and read -d '')", planned=False)],
-         output="records", category="files", ordered=True,
+         output="records", category="files", ordered=True, touches=_touches, lists=_lists,
          examples=[Example("find all python files", "find . -name '*.py'", "./a.py\n./lib/b.py",
                            {"a.py": "", "lib/b.py": "", "c.txt": ""}),
                    Example("directories under src", "find src -type d", "src\nsrc/x",

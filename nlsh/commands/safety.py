@@ -10,7 +10,7 @@ from nlsh.kernel.context import Args, CommandError, Context
 from nlsh.lang.signature import Param
 from nlsh.lang.values import Size
 from nlsh.records import Record
-from nlsh.registry import Example, command
+from nlsh.registry import Example, Touched, command
 
 
 @command("undo", "Restore what the last rm (or protected overwrite) moved to the trash.",
@@ -27,6 +27,19 @@ def undo(ctx: Context, a: Args) -> Iterator[str]:
         yield f"restored {os.path.relpath(path, ctx.cwd)}"
 
 
+def _trash_touches(call, shell) -> Touched:
+    """``trash empty`` cannot be undone, unless it keeps what is less than a day old."""
+    if call.get("action") != "empty":
+        return Touched()
+    older = call.get("older")
+    try:
+        recent = older is None or float(older) < 86400
+    except (TypeError, ValueError):
+        recent = True
+    return Touched(irreversible="trash empty removes for good what undo could bring back (--older 1d or more "
+                                "does not ask)" if recent else "")
+
+
 @command("trash", "The trash: trash list, trash restore ID [--force], trash empty [--older 30d].",
          params=[Param("action", "choice", required=True, choices=("list", "restore", "empty"),
                        metavar="list|restore|empty"),
@@ -34,7 +47,7 @@ def undo(ctx: Context, a: Args) -> Iterator[str]:
                  Param("force", "flag", ("-f", "--force"), "restore over a path that exists again"),
                  Param("older", "duration", ("--older",), "empty only entries older than this",
                        metavar="DURATION")],
-         output="records", effects=("write", "delete"), category="safety",
+         output="records", effects=("write", "delete"), category="safety", touches=_trash_touches,
          examples=[Example("what is in the trash", "trash list"),
                    Example("empty the trash of things older than a month", "trash empty --older 30d")])
 def trash(ctx: Context, a: Args) -> Iterator[object]:

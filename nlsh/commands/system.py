@@ -18,7 +18,7 @@ from nlsh.lang.signature import Param
 from nlsh.lang.values import Duration, Size
 from nlsh.paths import current_umask
 from nlsh.records import Record
-from nlsh.registry import Example, command
+from nlsh.registry import Example, Touched, command
 
 
 def _not_bsd_options(name: str) -> None:
@@ -71,6 +71,9 @@ def signal_and_targets(words: list[str], signalled: bool = False) -> tuple[str |
                  Param("kill", "flag", ("-9",), "SIGKILL"),
                  Param("targets", "str", variadic=True, required=True, metavar="PID")],
          output="none", effects=("process",), category="processes", free_dashes=True,
+         touches=lambda call, shell: Touched(signals=tuple(signal_and_targets(
+             [t.source() if hasattr(t, "source") else str(t) for t in (call.get("targets") or ())],
+             bool(call.get("kill") or call.get("signal")))[1])),
          examples=[Example("stop job 1", "kill %1"), Example("force-kill process 1234", "kill -9 1234")])
 def kill(ctx: Context, a: Args) -> None:
     spec, targets = signal_and_targets([str(t) for t in a.targets], bool(a.kill or a.signal))

@@ -22,8 +22,8 @@ from nlsh.kernel.context import CommandError
 from nlsh.policy import Decision, decide, verbatim_denial
 
 if TYPE_CHECKING:
+    from nlsh.kernel.state import Scope
     from nlsh.lang.plan import Plan
-    from nlsh.session import Shell
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ ORIGINS = {o.name: o for o in (
 )}
 
 
-def judge(plan: Plan, shell: Shell, origin: Origin, planned: bool) -> Decision:
+def judge(plan: Plan, shell: Scope, origin: Origin, planned: bool) -> Decision:
     """The policy's decision on ``plan`` from ``origin``, written by the model
     or run by a step that was (nothing asked, nothing recorded)."""
     return decide(plan, shell, shell.rules, planned=planned)
@@ -59,7 +59,7 @@ def judge(plan: Plan, shell: Shell, origin: Origin, planned: bool) -> Decision:
 @dataclass
 class Ticket:
     """The gate's answer for one line: let through (run it, then :meth:`close`) or not."""
-    shell: Shell
+    shell: Scope
     origin: Origin
     typed: str
     planned: object                 # the planner's result for a planned line, else None
@@ -78,7 +78,7 @@ class Ticket:
             _audit(self.shell, self.typed, self.planned, "allowed", self.decided_by, status)
 
 
-def review(plan: Plan, origin: str, shell: Shell, *, typed: str = "", planned=None, in_plan: bool = False) -> Ticket:
+def review(plan: Plan, origin: str, shell: Scope, *, typed: str = "", planned=None, in_plan: bool = False) -> Ticket:
     """Judge ``plan`` coming from ``origin`` and ask where it must; the ticket
     says whether it may run. ``planned`` is the planner's result for a planned
     line; ``in_plan`` says a program or built-in runs inside a planned step."""
@@ -131,7 +131,7 @@ def review(plan: Plan, origin: str, shell: Shell, *, typed: str = "", planned=No
     return Ticket(shell, where, typed, planned, decision, decided_by)
 
 
-def preview(plan: Plan, shell: Shell, planned: bool) -> Decision:
+def preview(plan: Plan, shell: Scope, planned: bool) -> Decision:
     """What the gate would decide for a script's step, before anything of it runs."""
     return judge(plan, shell, ORIGINS["script"], planned)
 
@@ -146,13 +146,13 @@ def _unasked(decision: Decision, origin: Origin) -> str:
     return f"not run: {decision.risk.summary()} needs confirmation (use --yes or a policy rule): {decision.reason}"
 
 
-def _refuse(shell: Shell, origin: Origin, typed: str, planned, message: str, decided_by: str,
+def _refuse(shell: Scope, origin: Origin, typed: str, planned, message: str, decided_by: str,
             decision: Decision | None = None) -> Ticket:
     _audit(shell, typed, planned, "denied", decided_by, None)       # a refusal is recorded from any door
     return Ticket(shell, origin, typed, planned, decision, decided_by, refusal=message, status=126)
 
 
-def _audit(shell: Shell, typed: str, planned, decision: str, decided_by: str, status: int | None) -> None:
+def _audit(shell: Scope, typed: str, planned, decision: str, decided_by: str, status: int | None) -> None:
     shell.store.insert("audit", {
         "time": time.time(), "cwd": shell.cwd, "typed": typed,
         "plan": shell.text(planned.plan) if planned is not None else None,
@@ -160,7 +160,7 @@ def _audit(shell: Shell, typed: str, planned, decision: str, decided_by: str, st
         "decision": decision, "decided_by": decided_by, "status": status})
 
 
-def _plugin_trust(plan: Plan, shell: Shell, face) -> str | None:
+def _plugin_trust(plan: Plan, shell: Scope, face) -> str | None:
     """The first time a plugin's command with effects beyond read would run, its
     plugin must be granted those effects (remembered); None when all is granted."""
     host = shell.registry.host

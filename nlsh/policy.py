@@ -28,8 +28,8 @@ from nlsh.paths import config_dir, data_dir, inside, read_toml
 from nlsh.registry import REMOVERS, Touched
 
 if TYPE_CHECKING:
+    from nlsh.kernel.state import Scope
     from nlsh.registry import Command, Registry
-    from nlsh.session import Shell
 
 SYSTEM_DIRS = ("/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64", "/opt", "/proc",
                "/root", "/sbin", "/srv", "/sys", "/usr", "/var", "/System", "/Library", "/Users")
@@ -150,33 +150,34 @@ class Rules:
 
 # -- assessing ---------------------------------------------------------------
 
-def assess(plan: Plan, shell: Shell) -> Risk:
+def assess(plan: Plan, shell: Scope, calling: frozenset[str] = frozenset()) -> Risk:
     """The steps of ``plan``, those of every ``$(…)`` after the call it feeds;
-    a function's call is judged by what its body does with the words given."""
+    a function's call is judged by what its body does with the words given
+    (``calling``: the functions being judged already, not judged again inside)."""
     defined = {c.get("name"): c.get("body") for c in plan.calls if c.is_block and c.name == "function"}
     if defined:
-        shell = _Calling(shell, {**getattr(shell, "functions", {}), **defined})
+        shell = shell.derive(functions={**shell.functions, **defined})
     steps = []
     for chain in plan.chains:
         for pipeline in chain.pipelines:
-            here = [_assess_call(call, shell, pipeline.calls) for call in pipeline.calls]
+            here = [_assess_call(call, shell, pipeline.calls, calling) for call in pipeline.calls]
             programs = [p for s in here for p in s.programs]
             for step in here:
                 step.piped = programs
                 steps.append(step)
-                steps.extend(_inner_steps(step.call, shell))
+                steps.extend(_inner_steps(step.call, shell, calling))
     return Risk(steps)
 
 
 LOOP_RUNS = 200     # a loop's body is assessed for this many of its words
 
 
-def _inner_steps(call: Call, shell: Shell) -> list[Step]:
+def _inner_steps(call: Call, shell: Scope, calling: frozenset[str]) -> list[Step]:
     """The steps of the plans ``call`` runs; a loop's body once per word it will
     take, with ``$NAME`` set to it (unknown when the words come from a ``$(…)``)."""
     if call.is_block and call.name == "function":
         return []                   # defining runs nothing; each call is judged
-    body = _function_body(call, shell)
+    body = _function_body(call, shell, calling)
     if body is not None:
         args = []
         for w in call.get("argv", ())[1:]:
@@ -184,50 +185,25 @@ def _inner_steps(call: Call, shell: Shell) -> list[Step]:
                 args.extend(expand_word(w, shell))
             except CommandError:
                 args.append(w.source())
-        return assess(body, _Calling(shell, shell.functions, call.name, args)).steps
+        return assess(body, shell.derive(positional=args), calling | {call.name}).steps
     if not call.is_loop:
-        return [s for inner in call.nested() for s in assess(inner, shell).steps]
-    steps = [s for w in call.get("items", ()) for sub in w.subs for s in assess(sub.plan, shell).steps]
+        return [s for inner in call.nested() for s in assess(inner, shell, calling).steps]
+    steps = [s for w in call.get("items", ()) for sub in w.subs for s in assess(sub.plan, shell, calling).steps]
     name, body = call.get("name"), call.get("body")
     try:
         items: list[str | None] = [s for w in call.get("items", ()) for s in expand_word(w, shell)]
     except CommandError:
         items = [None]
     for item in items[:LOOP_RUNS]:
-        steps.extend(assess(body, _Bound(shell, name, item)).steps)
+        steps.extend(assess(body, shell.derive(env=_LoopEnv(shell.env, name, item)), calling).steps)
     return steps
 
 
-def _function_body(call: Call, shell: Shell) -> Plan | None:
+def _function_body(call: Call, shell: Scope, calling: frozenset[str]) -> Plan | None:
     """The body of the function ``call`` calls (not again inside itself)."""
-    if not call.external or call.direct or call.name in getattr(shell, "calling", ()):
+    if not call.external or call.direct or call.name in calling:
         return None
-    return getattr(shell, "functions", {}).get(call.name)
-
-
-class _Calling:
-    """The shell with the functions a plan defines, or as a function's body sees
-    it: its arguments as ``$1`` …, and the functions being called (not judged again)."""
-
-    def __init__(self, shell: Shell, functions: dict, name: str | None = None, args: list[str] | None = None) -> None:
-        self._shell = shell
-        self.functions = functions
-        self.calling = getattr(shell, "calling", frozenset()) | ({name} if name else set())
-        self.positional = args if args is not None else getattr(shell, "positional", [])
-
-    def __getattr__(self, attr: str) -> object:
-        return getattr(self._shell, attr)
-
-
-class _Bound:
-    """The shell as a loop's body sees it: ``$NAME`` is one word (None: unknown)."""
-
-    def __init__(self, shell: Shell, name: str, value: str | None) -> None:
-        self._shell = shell
-        self.env = _LoopEnv(shell.env, name, value)
-
-    def __getattr__(self, attr: str) -> object:
-        return getattr(self._shell, attr)
+    return shell.functions.get(call.name)
 
 
 class _LoopEnv(Variables):
@@ -244,7 +220,7 @@ class _LoopEnv(Variables):
         return super().get(key, default)
 
 
-def _paths(shell: Shell, values: object, step: Step) -> list[str]:
+def _paths(shell: Scope, values: object, step: Step) -> list[str]:
     """The paths ``values`` name now; what a ``$(…)`` gives is known only when
     it runs (what a command that lists paths would list is computed; anything
     else is a note, as is a string in brackets)."""
@@ -262,7 +238,7 @@ def _paths(shell: Shell, values: object, step: Step) -> list[str]:
     return [os.path.normpath(os.path.join(shell.cwd, os.path.expanduser(p))) for p in out] + notes
 
 
-def _substituted(word: Word, shell: Shell, step: Step) -> list[str]:
+def _substituted(word: Word, shell: Scope, step: Step) -> list[str]:
     """The paths of ``rm $(find …)``: the find's matches; else a note."""
     if not word.subs:
         return [f"({word.source()} as the loop sets it)"]
@@ -271,10 +247,10 @@ def _substituted(word: Word, shell: Shell, step: Step) -> list[str]:
     return listed if listed is not None else [f"(what {word.source()} gives)"]
 
 
-def _assess_call(call: Call, shell: Shell, pipeline: tuple[Call, ...]) -> Step:
+def _assess_call(call: Call, shell: Scope, pipeline: tuple[Call, ...], calling: frozenset[str]) -> Step:
     registry = shell.registry
     text = call_text(call, registry.signature)
-    if _function_body(call, shell) is not None:
+    if _function_body(call, shell, calling) is not None:
         return _redirects(call, shell, Step(call, text, set()))      # its body's steps follow it
     if call.external:
         argv = []
@@ -286,7 +262,7 @@ def _assess_call(call: Call, shell: Shell, pipeline: tuple[Call, ...]) -> Step:
         name = os.path.basename(argv[0]) if argv else call.name
         routed = _as_command(name, argv, shell)
         if routed is not None:          # /bin/rm runs as nlsh's rm (nlsh.monitor): judged as it
-            return _assess_call(routed, shell, pipeline)
+            return _assess_call(routed, shell, pipeline, calling)
         stand_in = registry.get(call.name) if call.name else None
         step = Step(call, text, {"exec"} | _stand_in_effects(stand_in, argv) | set(PROGRAM_EFFECTS.get(name, ())),
                     programs=[name])
@@ -298,7 +274,7 @@ def _assess_call(call: Call, shell: Shell, pipeline: tuple[Call, ...]) -> Step:
             if a.startswith("of="):
                 step.writes.append(os.path.normpath(os.path.join(shell.cwd, a[3:])))
         if name == "env":
-            _add_wrapped(step, argv[1:], shell, pipeline)
+            _add_wrapped(step, argv[1:], shell, pipeline, calling)
         return _redirects(call, shell, step)
     cmd = registry.get(call.name)
     step = Step(call, text, set(cmd.effects) if cmd else {"exec"})
@@ -336,7 +312,7 @@ def _assess_call(call: Call, shell: Shell, pipeline: tuple[Call, ...]) -> Step:
     return _redirects(call, shell, step)
 
 
-def _as_command(name: str, argv: list[str], shell: Shell) -> Call | None:
+def _as_command(name: str, argv: list[str], shell: Scope) -> Call | None:
     """The call of nlsh's own command a program by that name runs as (``/bin/rm -rf x``
     is ``rm -r -f x``), when its words are all known now and that command takes them."""
     if name not in ROUTED or shell.registry.get(name) is None or any(a.startswith("(") for a in argv):
@@ -348,7 +324,8 @@ def _as_command(name: str, argv: list[str], shell: Shell) -> Call | None:
     return calls[0] if len(calls) == 1 and not calls[0].external else None
 
 
-def _add_wrapped(step: Step, args: list[str], shell: Shell, pipeline: tuple[Call, ...]) -> None:
+def _add_wrapped(step: Step, args: list[str], shell: Scope, pipeline: tuple[Call, ...],
+                 calling: frozenset[str]) -> None:
     """``env [NAME=VALUE]… COMMAND …`` (what ``NAME=VALUE COMMAND`` runs) does what
     COMMAND does: judge that too, so a wrapper never hides a deletion."""
     while args and "=" in args[0] and args[0].split("=", 1)[0].isidentifier():
@@ -359,7 +336,7 @@ def _add_wrapped(step: Step, args: list[str], shell: Shell, pipeline: tuple[Call
         calls = parse(shlex.join(args), shell.registry).calls
     except ParseError:
         return
-    inner = _assess_call(calls[0], shell, pipeline)
+    inner = _assess_call(calls[0], shell, pipeline, calling)
     step.effects |= inner.effects
     for name in ("writes", "deletes", "programs", "signals", "moves", "trees", "unresolved"):
         getattr(step, name).extend(getattr(inner, name))
@@ -384,7 +361,7 @@ def _written(flag: str, args: list[str]) -> bool:
     return any(a.startswith("-") and not a.startswith("--") and flag[1] in a[1:] for a in args)
 
 
-def _piped_deletes(call: Call, pipeline: tuple[Call, ...], shell: Shell, step: Step) -> list[str]:
+def _piped_deletes(call: Call, pipeline: tuple[Call, ...], shell: Scope, step: Step) -> list[str]:
     """What a deleting command fed by a pipe removes: a find's matches, when a
     find feeds it (``find . -name '*.tmp' | rm``); otherwise unknown."""
     i = next((k for k, c in enumerate(pipeline) if c is call), 0)
@@ -392,7 +369,7 @@ def _piped_deletes(call: Call, pipeline: tuple[Call, ...], shell: Shell, step: S
     return listed if listed is not None else ["(paths from the previous command)"]
 
 
-def _listed(call: Call, shell: Shell, step: Step) -> list[str] | None:
+def _listed(call: Call, shell: Scope, step: Step) -> list[str] | None:
     """The paths ``call`` would print, as its command declares (``lists``); None if unknown."""
     cmd = shell.registry.get(call.name) if not call.external else None
     if cmd is None or cmd.lists is None or call.redirects:
@@ -404,7 +381,7 @@ def _listed(call: Call, shell: Shell, step: Step) -> list[str] | None:
         return None
 
 
-def _redirects(call: Call, shell: Shell, step: Step) -> Step:
+def _redirects(call: Call, shell: Scope, step: Step) -> Step:
     for r in call.redirects:
         if r.op in (">", ">>", "2>", "2>>"):
             step.effects.add("write")
@@ -414,7 +391,7 @@ def _redirects(call: Call, shell: Shell, step: Step) -> Step:
 
 # -- deciding ----------------------------------------------------------------
 
-def builtin_denial(step: Step, shell: Shell, pipeline_programs: list[str]) -> str | None:
+def builtin_denial(step: Step, shell: Scope, pipeline_programs: list[str]) -> str | None:
     """Why the built-in deny-list refuses ``step``, or None. No rule or --yes overrides it."""
     protected = {os.path.realpath(d) for d in SYSTEM_DIRS} | homes(shell)
     for p in step.deletes:
@@ -463,7 +440,7 @@ def verbatim_denial(command: str) -> str | None:
     return None
 
 
-def critical(step: Step, shell: Shell) -> str | None:
+def critical(step: Step, shell: Scope) -> str | None:
     """Why ``step`` needs a person's yes even under --yes or a trusting rule: it
     empties the trash for good, removes everything in the home directory, or
     removes or rewrites nlsh's own data (the audit log, the trash)."""
@@ -479,7 +456,7 @@ def critical(step: Step, shell: Shell) -> str | None:
     return _empties_home(step.deletes, shell)
 
 
-def homes(shell: Shell) -> set[str]:
+def homes(shell: Scope) -> set[str]:
     """Every directory that is the user's home: $HOME now, $HOME when nlsh started
     and the account's (``HOME=/tmp; rm -rf /home/me`` is still the home)."""
     return ({os.path.realpath(shell.env.get("HOME") or os.path.expanduser("~"))} | _first_homes()) - {"/"}
@@ -497,7 +474,7 @@ def _first_homes() -> frozenset[str]:
     return frozenset(out)
 
 
-def _empties_home(deletes: list[str], shell: Shell) -> str | None:
+def _empties_home(deletes: list[str], shell: Scope) -> str | None:
     """Why removing ``deletes`` empties a home directory (every entry not hidden), or None."""
     deleted = {os.path.realpath(p) for p in deletes if not p.startswith("(")}
     if not deleted:
@@ -512,7 +489,7 @@ def _empties_home(deletes: list[str], shell: Shell) -> str | None:
     return None
 
 
-def _matches(pattern: str, step: Step, shell: Shell) -> bool:
+def _matches(pattern: str, step: Step, shell: Scope) -> bool:
     """A rule's pattern against a step: an effect word, or a command pattern read
     as a command (``rm -rf *`` is ``rm -r -f *``, matching ``rm -r -f docs`` and
     ``/bin/rm -fr docs``), compared as written and as nlsh writes it."""
@@ -523,7 +500,7 @@ def _matches(pattern: str, step: Step, shell: Shell) -> bool:
     return any(fnmatch.fnmatchcase(text, f) or fnmatch.fnmatchcase(text, f + " *") for f in forms)
 
 
-def _canonical(pattern: str, shell: Shell) -> str:
+def _canonical(pattern: str, shell: Scope) -> str:
     """A rule's pattern as nlsh writes the command (flags split and in order)."""
     try:
         calls = parse(pattern, shell.registry).calls
@@ -545,7 +522,7 @@ def _canonical(pattern: str, shell: Shell) -> str:
     return call_text(call, shell.registry.signature)
 
 
-def decide(plan: Plan, shell: Shell, rules: Rules, planned: bool) -> Decision:
+def decide(plan: Plan, shell: Scope, rules: Rules, planned: bool) -> Decision:
     """The one decision for a whole plan: deny if any step is denied, ask if any asks."""
     risk = assess(plan, shell)
     asks: list[str] = []

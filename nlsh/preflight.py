@@ -22,15 +22,15 @@ from nlsh.lang.plan import Plan, Word
 from nlsh.policy import assess
 
 if TYPE_CHECKING:
-    from nlsh.session import Shell
+    from nlsh.kernel.state import Scope
 
 
-def problems(plan: Plan, shell: Shell) -> list[str]:
+def problems(plan: Plan, shell: Scope) -> list[str]:
     """One line for each thing that would fail at once: lost pipes, then missing paths in the plan's order."""
     return _lost_input(plan, shell) + _missing_paths(plan, shell)
 
 
-def _lost_input(plan: Plan, shell: Shell) -> list[str]:
+def _lost_input(plan: Plan, shell: Scope) -> list[str]:
     """A command after a ``|`` that reads no input: a built-in, or the program a
     built-in stands in for (``mkdir -m 755``). A loop or a modifier (``nice``)
     passes its input on, and so does ``env`` running a program."""
@@ -49,7 +49,7 @@ def _lost_input(plan: Plan, shell: Shell) -> list[str]:
     return out
 
 
-def _missing_paths(plan: Plan, shell: Shell) -> list[str]:
+def _missing_paths(plan: Plan, shell: Scope) -> list[str]:
     out: list[str] = []
     made: list[str] = []                      # paths earlier steps write
     try:
@@ -74,12 +74,12 @@ def _missing_paths(plan: Plan, shell: Shell) -> list[str]:
     return out
 
 
-def _from_plugin(shell: Shell, name: str) -> bool:
+def _from_plugin(shell: Scope, name: str) -> bool:
     host = shell.registry.host
     return host is not None and host.plugin_of(name) is not None
 
 
-def _missing(value: object, shell: Shell, made: list[str]) -> list[str]:
+def _missing(value: object, shell: Scope, made: list[str]) -> list[str]:
     out = []
     for word in value if isinstance(value, tuple) else (value,):
         if not isinstance(word, Word):

@@ -13,10 +13,10 @@ from nlsh.gate import review
 from nlsh.history import History
 from nlsh.kernel.context import CommandError, ExitShell
 from nlsh.kernel.job import Job, JobTable
-from nlsh.kernel.pipeline import ShellCopy
+from nlsh.kernel.state import Scope, State
 from nlsh.kernel.terminal import take_terminal, tty_fd
 from nlsh.kernel.variables import Variables
-from nlsh.lang import ParseError, Plan, parse, text
+from nlsh.lang import ParseError, Plan
 from nlsh.lang.lexer import join_continued
 from nlsh.lang.plan import Call, Chain, Word
 from nlsh.monitor import Monitor
@@ -33,26 +33,23 @@ class _Suspend(Exception):
     """Ctrl-Z while a built-in job runs in the foreground."""
 
 
-class Shell:
+class Shell(Scope):
+    """The session: the top scope (its state is the shell's own) and the services every copy shares."""
+
     def __init__(self, registry: Registry | None = None, *, interactive: bool = False,
                  out: TextIO | None = None, err: TextIO | None = None, json: bool = False,
                  stdin: IO[bytes] | None = None, assume_yes: bool = False, output: type[Output] = Output) -> None:
         """``output`` draws what lines print: plain lines by default; the faces
         give ``nlsh.render.Renderer``, which draws tables on a terminal."""
         self.registry = registry or default_registry()
-        self.env = Variables(os.environ)
-        self.cwd = _initial_cwd(self.env)
-        self.env["PWD"] = self.cwd
-        self.aliases: dict[str, str] = {}
-        self.dirs: list[str] = []          # pushd's stack, below the working directory
-        self.functions: dict[str, Plan] = {}   # name() { …; }: the body of each
-        self.positional: list[str] = []    # the running function's arguments ($1 …)
-        self.getopts_at = (0, 1)           # getopts: the OPTIND it left, and where in that word (-vx) it is
-        self.options: set[str] = set()     # set -e, -u, -x, -o pipefail: "errexit", "nounset", …
-        self.last_status = 0
+        env = Variables(os.environ)
+        cwd = _initial_cwd(env)
+        env["PWD"] = cwd
+        super().__init__(State(cwd, env), self)
         self.started = time.monotonic()    # for $SECONDS
         self.last_background: int | None = None     # the job $! names
-        self.traps: dict[str, str] = {}    # trap CMDS EXIT: {"EXIT": CMDS}
+        self.script_path: str | None = None
+        self.source_depth = 0
         self.history = History()
         self.store = Store()
         self.trash = Trash()
@@ -88,19 +85,6 @@ class Shell:
         self.base_url: str | None = None
         self.last_line: str | None = None
         self.last_error: str | None = None
-
-    # -- state -------------------------------------------------------------
-    def set_cwd(self, path: str) -> None:
-        self.env["OLDPWD"] = self.cwd
-        self.cwd = path
-        self.env["PWD"] = path
-
-    def parse(self, line: str) -> Plan:
-        # a script's lines (no planning) are read as bash reads them: an unknown command fails as it runs
-        return parse(line, self.registry, self.aliases, self.functions, unknown_runs=not self.planning_enabled)
-
-    def text(self, plan: Plan) -> str:
-        return text(plan, self.registry.signature)
 
     # -- running lines -----------------------------------------------------
     def run_line(self, line: str, origin: str = "typed") -> int:
@@ -223,7 +207,7 @@ class Shell:
     def _execute(self, plan: Plan) -> int:
         status = self.last_status
         for chain in plan.chains:
-            job = Job(ShellCopy(self) if chain.background else self, chain, _chain_text(self, chain),
+            job = Job(self.copy() if chain.background else self, chain, _chain_text(self, chain),
                       foreground=not chain.background, stdin=self.stdin if not chain.background else None)
             self.jobs.add(job)
             if chain.background:

@@ -33,7 +33,7 @@ from nlsh.records import Partial, Record, plain_line
 from nlsh.registry import REMOVERS, Example, Touched, command
 
 if TYPE_CHECKING:
-    from nlsh.session import Shell
+    from nlsh.kernel.state import Scope
 
 
 @dataclass(frozen=True)
@@ -264,7 +264,7 @@ def _glob_param(name: str, flags: tuple[str, ...], help: str) -> Param:
     return Param(name, "pattern", flags, help, metavar="GLOB")
 
 
-def _touches(call: Call, shell: Shell) -> Touched:
+def _touches(call: Call, shell: Scope) -> Touched:
     """What a find touches: with -delete or -exec rm, what it matches now; with
     -exec, the program it runs."""
     argv = call.get("exec") or ()
@@ -281,7 +281,7 @@ def _touches(call: Call, shell: Shell) -> Touched:
                    effects=frozenset({"delete"}))
 
 
-def _under(call: Call, shell: Shell) -> str:
+def _under(call: Call, shell: Scope) -> str:
     from nlsh.kernel.expand import expand_word
     roots = []
     for w in call.get("paths") or (Word.lit("."),):
@@ -292,7 +292,7 @@ def _under(call: Call, shell: Shell) -> str:
     return f"(what find matches under {', '.join(roots)})"
 
 
-def _lists(call: Call, shell: Shell) -> list[str] | None:
+def _lists(call: Call, shell: Scope) -> list[str] | None:
     """The paths a find prints, known now (``rm $(find …)``, ``find … | rm``); None with -exec."""
     return None if call.get("exec") else would_match(shell, call)
 
@@ -460,7 +460,7 @@ class TooBig(Exception):
     """The walk visited more entries than its budget."""
 
 
-def would_match(shell: Shell, call: Call, budget: int = 20000) -> list[str] | None:
+def would_match(shell: Scope, call: Call, budget: int = 20000) -> list[str] | None:
     """What ``call`` (a find) matches now, as absolute paths, for the policy's
     preview of -delete and -exec rm. Past ``budget`` entries walked: the
     starting points that match themselves, or None if none does."""

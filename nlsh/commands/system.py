@@ -287,8 +287,7 @@ def umask(ctx: Context, a: Args) -> Iterator[str]:
         mask = int(a.mode, 8) & 0o777
     else:
         mask = 0o777 & ~_allowed(a.mode, 0o777 & ~current_umask())
-    from nlsh.kernel.pipeline import ShellCopy
-    if isinstance(ctx.shell, ShellCopy):
+    if ctx.shell.is_copy:
         raise CommandError("the mask is nlsh's own, for every job: set it on a line of its own, not in ( … ), "
                            "$(…) or a background job")
     os.umask(mask)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, TextIO
 from nlsh.records import Partial, Record, as_record, plain, plain_line
 
 if TYPE_CHECKING:
-    from nlsh.session import Shell
+    from nlsh.kernel.state import Scope
 
 
 class Cancelled(Exception):
@@ -96,7 +96,7 @@ class Args(SimpleNamespace):
 class Context:
     """One running built-in: ``ctx.input`` is the previous stage's items."""
 
-    def __init__(self, shell: Shell, name: str, input: Iterable[object] | None,
+    def __init__(self, shell: Scope, name: str, input: Iterable[object] | None,
                  cancel: CancelToken, stderr: TextIO,
                  capture: Callable[..., tuple[list[object], int]] | None = None) -> None:
         self.shell = shell

@@ -19,8 +19,8 @@ from nlsh.lang.plan import CASE_OPS, WORD_OPS, Arith, ArrayLit, Call, Glob, Lit,
 from nlsh.lang.signature import GLOBBING_TYPES, Param
 
 if TYPE_CHECKING:
+    from nlsh.kernel.state import Scope
     from nlsh.registry import Command
-    from nlsh.session import Shell
 
 
 def posix_glob(pattern: str) -> str:
@@ -36,7 +36,7 @@ class Unexpanded(CommandError):
     """A ``$(…)`` met where nothing may run (assessing a plan's risk)."""
 
 
-def expand_word(word: Word, shell: Shell, globbing: bool = True, run: Run | None = None) -> list[str]:
+def expand_word(word: Word, shell: Scope, globbing: bool = True, run: Run | None = None) -> list[str]:
     """The strings ``word`` stands for. A wildcard that matches nothing is an
     error. An unquoted ``$(…)`` splits into words on whitespace, as in bash;
     ``run`` runs its plan (without it, Unexpanded is raised)."""
@@ -103,7 +103,7 @@ def expand_word(word: Word, shell: Shell, globbing: bool = True, run: Run | None
     return out
 
 
-def var_value(var: Var, shell: Shell, assign: bool = True) -> str:
+def var_value(var: Var, shell: Scope, assign: bool = True) -> str:
     """``$x`` with its ``${x%suffix}``-style operation applied, as bash does.
     ``${x:=WORD}`` sets ``x`` only when ``assign`` (not while a plan is judged).
     Every element of ``${a[@]}`` and its kin, joined by spaces."""
@@ -112,7 +112,7 @@ def var_value(var: Var, shell: Shell, assign: bool = True) -> str:
     return _changed(var, _lookup(var, shell, assign), shell, assign)
 
 
-def var_values(var: Var, shell: Shell, assign: bool = True) -> list[str]:
+def var_values(var: Var, shell: Scope, assign: bool = True) -> list[str]:
     """The values ``${a[@]}``, ``${a[*]}``, ``$@`` and ``$*`` stand for, with
     ``op`` applied to each; ``${#a[@]}`` their count, ``${!a[@]}`` their indices;
     ``${a[@]:OFF:LEN}`` the elements from OFF on."""
@@ -139,7 +139,7 @@ def var_values(var: Var, shell: Shell, assign: bool = True) -> list[str]:
     return [_changed(var, value, shell, assign) for value in values]
 
 
-def _elements(var: Var, shell: Shell) -> list[tuple[int | str, str]]:
+def _elements(var: Var, shell: Scope) -> list[tuple[int | str, str]]:
     """(index, value) of every element: the arguments for ``$@``, one element for a plain variable."""
     if var.name in ("@", "*"):
         return list(enumerate(getattr(shell, "positional", []), 1))
@@ -150,7 +150,7 @@ def _elements(var: Var, shell: Shell) -> list[tuple[int | str, str]]:
     return [] if value is None else [(0, value)]
 
 
-def _lookup(var: Var, shell: Shell, assign: bool) -> str | None:
+def _lookup(var: Var, shell: Scope, assign: bool) -> str | None:
     """The value ``var`` reads before its operation: ``${a[i]}`` an element,
     ``${!ref}`` the variable (or ``a[i]``) that ``$ref`` names."""
     if var.op == "indirect":
@@ -164,7 +164,7 @@ def _lookup(var: Var, shell: Shell, assign: bool) -> str | None:
     return _value(var.name, shell)
 
 
-def element(name: str, index: str, shell: Shell, assign: bool = True, expanded: bool = False) -> str | None:
+def element(name: str, index: str, shell: Scope, assign: bool = True, expanded: bool = False) -> str | None:
     """``${name[index]}``: None when there is no such element."""
     key = subscript(name, index, shell, assign, expanded)
     array = shell.env.arrays.get(name)
@@ -173,7 +173,7 @@ def element(name: str, index: str, shell: Shell, assign: bool = True, expanded: 
     return array.get(key)
 
 
-def subscript(name: str, index: str, shell: Shell, assign: bool = True, expanded: bool = False) -> int | str:
+def subscript(name: str, index: str, shell: Scope, assign: bool = True, expanded: bool = False) -> int | str:
     """The key ``name[index]`` stands for: for an associative array the text
     of ``index`` (expanded unless ``expanded``), else its arithmetic value,
     a negative one counting back from the end (``${a[-1]}``: the last element)."""
@@ -191,7 +191,7 @@ def subscript(name: str, index: str, shell: Shell, assign: bool = True, expanded
     return n
 
 
-def _changed(var: Var, value: str | None, shell: Shell, assign: bool) -> str:
+def _changed(var: Var, value: str | None, shell: Scope, assign: bool) -> str:
     """``value`` with ``var``'s operation applied."""
     op = var.op
     if op in WORD_OPS:
@@ -224,7 +224,7 @@ def _changed(var: Var, value: str | None, shell: Shell, assign: bool) -> str:
     return value
 
 
-def arithmetic(expr: str, shell: Shell, assign: bool = True) -> int:
+def arithmetic(expr: str, shell: Scope, assign: bool = True) -> int:
     """The value of ``expr`` (``$((…))``, ``((…))``, ``let``); ``x=1`` and ``x++``
     in it set ``x`` only when ``assign`` (not while a plan is judged).
     Raises ValueError for a bad expression."""
@@ -248,7 +248,7 @@ def arithmetic(expr: str, shell: Shell, assign: bool = True) -> int:
     return arith.evaluate(expr, lookup, set_variable if assign else None)
 
 
-def _value(name: str, shell: Shell) -> str | None:
+def _value(name: str, shell: Scope) -> str | None:
     """The value of ``$name``; None when it is unset.
 
     Besides the variables: ``$?``; a function's (or ``set --``'s) arguments
@@ -277,17 +277,17 @@ def _value(name: str, shell: Shell) -> str | None:
     return "nlsh" if n == 0 else args[n - 1] if n <= len(args) else None
 
 
-def _random(shell: Shell) -> str:
+def _random(shell: Scope) -> str:
     import random  # not on the start path
     return str(random.randrange(32768))
 
 
-def _hostname(shell: Shell) -> str:
+def _hostname(shell: Scope) -> str:
     import socket  # not on the start path
     return socket.gethostname()
 
 
-DYNAMIC: dict[str, Callable[[Shell], str]] = {
+DYNAMIC: dict[str, Callable[[Scope], str]] = {
     "RANDOM": _random,
     "SECONDS": lambda shell: str(int(time.monotonic() - shell.started)),
     "PPID": lambda shell: str(os.getppid()),
@@ -297,7 +297,7 @@ DYNAMIC: dict[str, Callable[[Shell], str]] = {
 }
 
 
-def _operand_op(var: Var, value: str | None, shell: Shell, assign: bool) -> str:
+def _operand_op(var: Var, value: str | None, shell: Scope, assign: bool) -> str:
     """``${x:-WORD}`` (a default), ``:=`` (a default, assigned), ``:+`` (an
     alternative when set), ``:?`` (an error when unset); with the colon an empty
     value counts as unset, without it only an unset one does (bash)."""
@@ -316,12 +316,12 @@ def _operand_op(var: Var, value: str | None, shell: Shell, assign: bool) -> str:
     return word
 
 
-def _operand(var: Var, shell: Shell, assign: bool) -> str:
+def _operand(var: Var, shell: Scope, assign: bool) -> str:
     """The expanded WORD of ``var`` (which holds no ``$(…)``: the lexer refuses one)."""
     return _expanded(var.arg, shell, assign, var.quoted)
 
 
-def _expanded(text: str, shell: Shell, assign: bool, quoted: bool = False) -> str:
+def _expanded(text: str, shell: Scope, assign: bool, quoted: bool = False) -> str:
     """``text`` (an operand, a subscript, a key) read as one word and expanded;
     with ``assign`` false a ``${y:=…}`` in it does not assign."""
     from nlsh.lang.lexer import operand_word
@@ -336,7 +336,7 @@ def _nothing_to_run(plan: Plan) -> str:
     raise AssertionError("operand_word refuses $(…)")
 
 
-def _slice(value: Sequence, arg: str, shell: Shell | None = None, assign: bool = False) -> Sequence:
+def _slice(value: Sequence, arg: str, shell: Scope | None = None, assign: bool = False) -> Sequence:
     """``${x:OFF}`` / ``${x:OFF:LEN}`` (of a value's letters, or of elements),
     OFF and LEN arithmetic (``${x:(-4)}``, ``${x:i+1:n}``); a negative offset
     counts from the end, a negative length stops that far before the end (bash)."""
@@ -360,7 +360,7 @@ def _slice(value: Sequence, arg: str, shell: Shell | None = None, assign: bool =
 _DOLLAR = re.compile(r"\$(\{[^}]*\}|\(\([^)]*\)\)|[A-Za-z_][A-Za-z0-9_]*|[0-9?#@*$!])")
 
 
-def _var_pattern(text: str, shell: Shell | None = None, assign: bool = False) -> str:
+def _var_pattern(text: str, shell: Scope | None = None, assign: bool = False) -> str:
     """A ``${x%PAT}``-style pattern for fnmatch, as bash reads PAT: ``\\c`` and
     quoted text (``"["``, ``'*'``, ``"$p"``) match themselves; an unquoted
     ``$p`` brings its value in as a pattern (outside ``[…]``)."""
@@ -452,7 +452,7 @@ class _Field:
         self.wild = self.wild or pattern is not None
 
 
-def expand_args(cmd: Command, call: Call, shell: Shell, run: Run | None = None) -> Args:
+def expand_args(cmd: Command, call: Call, shell: Scope, run: Run | None = None) -> Args:
     """Typed, expanded values for every parameter of ``cmd``."""
     values = {}
     for param in cmd.params:
@@ -474,11 +474,11 @@ def expand_args(cmd: Command, call: Call, shell: Shell, run: Run | None = None) 
     return Args(**values)
 
 
-def _expand_command(raw: tuple, shell: Shell, run: Run | None) -> list[str]:
+def _expand_command(raw: tuple, shell: Scope, run: Run | None) -> list[str]:
     return [s for w in raw for s in expand_word(w, shell, False, run)]
 
 
-def _expand_option(param: Param, raw: object, shell: Shell, run: Run | None) -> object:
+def _expand_option(param: Param, raw: object, shell: Scope, run: Run | None) -> object:
     """One option's expanded value, for an ordered command's ``expr``."""
     if param.type == "command":
         return _expand_command(raw, shell, run)
@@ -487,7 +487,7 @@ def _expand_option(param: Param, raw: object, shell: Shell, run: Run | None) -> 
     return _expand_value(param, raw, shell, False, run)[0]
 
 
-def _expand_value(param: Param, value: object, shell: Shell, many: bool, run: Run | None) -> list:
+def _expand_value(param: Param, value: object, shell: Scope, many: bool, run: Run | None) -> list:
     if not isinstance(value, Word):
         return [value]
     if param.type == "assignment":
@@ -509,7 +509,7 @@ def _expand_value(param: Param, value: object, shell: Shell, many: bool, run: Ru
 _ASSIGNMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?:\[(.*?)\])?(\+?)=(.*)", re.DOTALL)
 
 
-def expand_assignment(word: Word, shell: Shell, run: Run | None = None) -> Assignment:
+def expand_assignment(word: Word, shell: Scope, run: Run | None = None) -> Assignment:
     """The Assignment ``word`` (``NAME=VALUE``, ``NAME[INDEX]+=VALUE``,
     ``NAME=(WORD …)``, ``NAME``) stands for; an array's words are globbed and
     give a value each, as in bash."""
@@ -538,7 +538,7 @@ class Pending:
     """An ``assignment`` argument, expanded when its turn comes (once): in
     ``a=1 b=$a``, ``export``, ``declare`` and ``local``, b sees the new a, as in bash."""
 
-    def __init__(self, word: Word, shell: Shell, run: Run | None) -> None:
+    def __init__(self, word: Word, shell: Scope, run: Run | None) -> None:
         self.word, self._shell, self._run = word, shell, run
         self.done: Assignment | None = None
 
@@ -556,7 +556,7 @@ class Pending:
         return str(self.done) if self.done is not None else self.word.source()
 
 
-def traced(cmd: Command, call: Call, args: Args, shell: Shell) -> str:
+def traced(cmd: Command, call: Call, args: Args, shell: Scope) -> str:
     """A built-in's call as ``set -x`` prints it: the words it runs with, after
     expansion (``((…))`` and ``[[ … ]]`` as written)."""
     if call.name in ("((", "[[") and not call.external:
@@ -584,7 +584,7 @@ class Unbound(CommandError):
     """``$x`` unset under ``set -u``: the command fails, and a script ends, as in bash."""
 
 
-def expand_argv(call: Call, shell: Shell, run: Run | None = None) -> list[str]:
+def expand_argv(call: Call, shell: Scope, run: Run | None = None) -> list[str]:
     argv: list[str] = []
     for w in call.get("argv", ()):
         argv.extend(expand_word(w, shell, True, run))

@@ -18,7 +18,7 @@ from nlsh.lang.plan import Chain
 from nlsh.lang.values import Size
 
 if TYPE_CHECKING:
-    from nlsh.session import Shell
+    from nlsh.kernel.state import Scope
 
 GRACE_SECONDS = 2.0
 FOLLOW_WINDOW = 512
@@ -32,7 +32,7 @@ class Job:
     and that a background job fills until someone brings it to the front.
     """
 
-    def __init__(self, shell: Shell, chain: Chain, text: str, foreground: bool,
+    def __init__(self, shell: Scope, chain: Chain, text: str, foreground: bool,
                  stdin: IO[bytes] | None = None) -> None:
         self.id = 0
         self.shell = shell

@@ -140,7 +140,7 @@ class _Captured:
         self.loops = 0 if scope or frame is not None else job.loops + loop   # a loop outside a function is not its
         self.frames = job.frames + [frame] if frame is not None else job.frames
         if scope:
-            self.shell = ShellCopy(job.shell)
+            self.shell = job.shell.copy()
         self.output: list[object] = []
         self.foreground = False
         self.inherit_stdout = False
@@ -179,30 +179,6 @@ class _Captured:
 
     def __getattr__(self, name: str) -> object:
         return getattr(self._job, name)
-
-
-class ShellCopy:
-    """The shell as a subshell's commands, or a background job's, see it: their
-    own working directory, variables, aliases, directory stack and ``$?``, the
-    rest the shell's (as bash runs both in a subshell). The shell itself never
-    changes under the user while they run."""
-
-    _OWN = ("cwd", "env", "aliases", "dirs", "last_status", "functions", "positional", "options", "traps")
-
-    def __init__(self, shell) -> None:
-        object.__setattr__(self, "_shell", shell)
-        for name in self._OWN:
-            value = getattr(shell, name)
-            object.__setattr__(self, name, value.copy() if isinstance(value, (dict, list, set)) else value)
-
-    def set_cwd(self, path: str) -> None:
-        shell = self._shell
-        while isinstance(shell, ShellCopy):     # a copy of a copy: ( (cd x) ), $(…) in ( … )
-            shell = shell._shell
-        type(shell).set_cwd(self, path)
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self._shell, name)
 
 
 def _runner(job: Job, ctx: Context | None = None):
@@ -666,7 +642,7 @@ def _start_external(call: Call, job: Job, upstream: object, last: bool,
         argv = expand_argv(call, shell, _runner(job))
         if not argv:
             raise CommandError("the command name is empty")
-        own = ShellCopy(shell) if call.env else shell      # NAME=VALUE: in the program's environment only
+        own = shell.copy() if call.env else shell      # NAME=VALUE: in the program's environment only
         with prefixed(call, own, _runner(job)) as values:
             env = dict(own.env)
         if "xtrace" in shell.options:

@@ -1,0 +1,47 @@
+"""The explicit shell state: one copy for ( … ), $( … ), & and NAME=VALUE programs."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+
+from nlsh.kernel.state import State
+from nlsh.kernel.variables import Variables
+from nlsh.session import Shell, run_script_lines
+
+
+def test_a_copy_of_the_state_shares_nothing_that_can_change():
+    state = State("/w", Variables({"A": "1"}), {"ll": "ls -l"}, ["/d"], {}, ["p"], {"errexit"},
+                  {"EXIT": "echo bye"}, 3, (2, 1))
+    copy = state.copy()
+    for f in dataclasses.fields(State):
+        mine, theirs = getattr(state, f.name), getattr(copy, f.name)
+        assert mine == theirs, f.name
+        if isinstance(mine, (dict, list, set)):
+            assert mine is not theirs, f"{f.name} is shared with the copy"
+    copy.set_cwd("/elsewhere")
+    copy.env["A"] = "2"
+    assert (state.cwd, state.env["A"], copy.env["OLDPWD"]) == ("/w", "1", "/w")
+
+
+def test_a_subshell_a_substitution_and_a_background_job_change_only_their_copy(work):
+    shell = Shell(out=io.StringIO(), err=io.StringIO())
+    shell.cwd = str(work)
+    (work / "d").mkdir()
+    lines = ["(cd d; X=1; alias q=ls; f() { :; }; set -u; shift; trap 'echo t' EXIT)",
+             "Y=$(cd d; Z=2; echo ok)", "{ cd d; W=3; } &", "wait"]
+    assert run_script_lines(shell, lines) == 0
+    assert shell.cwd == str(work)
+    assert shell.env.get("Y") == "ok" and not {"X", "Z", "W"} & set(shell.env)
+    assert (shell.aliases, shell.functions, shell.options, shell.traps) == ({}, {}, set(), {})
+    shell.shutdown()
+
+
+def test_a_copy_shares_the_sessions_services(work):
+    shell = Shell(out=io.StringIO(), err=io.StringIO())
+    copy = shell.copy().copy()
+    assert copy.is_copy and not shell.is_copy
+    assert (copy.registry, copy.jobs, copy.store, copy.trash, copy.face) == \
+        (shell.registry, shell.jobs, shell.store, shell.trash, shell.face)
+    assert copy.session is shell
+    shell.shutdown()

@@ -10,6 +10,7 @@ from nlsh.registry import Command
 def builtin_commands() -> list[Command]:
     from nlsh.commands import (
         conditional,
+        control,
         files,
         filters,
         find,
@@ -22,7 +23,7 @@ def builtin_commands() -> list[Command]:
         variables,
     )
     return [*files.COMMANDS, *find.COMMANDS, *text.COMMANDS, *filters.COMMANDS, *system.COMMANDS, *jobs.COMMANDS,
-            *safety.COMMANDS, *plugins.COMMANDS, *shell.COMMANDS, *conditional.COMMANDS,
+            *safety.COMMANDS, *plugins.COMMANDS, *shell.COMMANDS, *control.COMMANDS, *conditional.COMMANDS,
             *variables.COMMANDS]
 
 

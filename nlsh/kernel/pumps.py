@@ -1,0 +1,128 @@
+"""Moving lines between programs and built-ins, and waiting for programs:
+the I/O pumps of a pipeline, its threads, and process groups."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from nlsh.kernel.channel import Channel
+from nlsh.kernel.context import (
+    MAX_LINE,
+    Cancelled,
+)
+from nlsh.records import Partial, plain_line
+
+if TYPE_CHECKING:
+    from nlsh.kernel.job import Job
+
+
+def pipe_lines(f: io.BufferedIOBase, cancel, close: bool = True) -> Iterator[str]:
+    """The lines of ``f``; it is closed at the end unless it is the shell's own
+    input, which the next command reads on from (``read a; read b``)."""
+    try:
+        while True:             # in bounded pieces: what has no newline yet comes as a Partial
+            cancel.check()
+            raw = f.readline(MAX_LINE)
+            if not raw:
+                return
+            line = raw.decode("utf-8", "surrogateescape")
+            yield line[:-1] if line.endswith("\n") else Partial(line)     # no newline added where none was
+    finally:
+        if close:
+            f.close()
+
+
+def regular_size(f: object) -> int | None:
+    """The size of ``f`` when it is a regular file (a ``<`` redirect), else None."""
+    try:
+        st = os.fstat(f.fileno())
+    except (AttributeError, OSError, ValueError):
+        return None
+    import stat
+    return st.st_size if stat.S_ISREG(st.st_mode) else None
+
+
+def pgroup(kwargs: dict) -> dict:
+    if sys.version_info >= (3, 11):
+        return kwargs
+    pgid = kwargs["process_group"]
+    return {"preexec_fn": lambda: os.setpgid(0, pgid)}
+
+
+def continue_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGCONT)
+    except OSError:
+        pass
+
+
+def job_thread(job: Job, name: str, target, *args) -> threading.Thread:
+    def run() -> None:
+        job.thread_started()
+        try:
+            target(*args)
+        finally:
+            job.usage.thread_done()
+
+    t = threading.Thread(target=run, name=name, daemon=True)
+    job.register_thread(t)
+    t.start()
+    return t
+
+
+def feed(source: Channel, sink: io.BufferedIOBase) -> None:
+    try:
+        sink.writelines(plain_line(item).encode("utf-8", "surrogateescape") for item in source)
+    except (BrokenPipeError, Cancelled, OSError):
+        pass
+    finally:
+        source.stop_reading()
+        try:
+            sink.close()
+        except OSError:
+            pass
+
+
+def collect(f: io.BufferedIOBase, job: Job, stream: int) -> None:
+    try:
+        while True:
+            raw = f.readline(MAX_LINE)
+            if not raw:
+                return
+            line = raw.decode("utf-8", "surrogateescape")
+            if line.endswith("\n"):
+                job.emit(line[:-1], stream)
+            else:
+                job.emit(Partial(line), stream)
+    except (OSError, ValueError):
+        pass
+    finally:
+        f.close()
+
+
+def wait_for(proc: subprocess.Popen, job: Job) -> int:
+    """Wait for ``proc``, reporting stops (Ctrl-Z) to the job; its exit status."""
+    while True:
+        try:
+            _, status, rusage = os.wait4(proc.pid, os.WUNTRACED | os.WCONTINUED)
+        except ChildProcessError:
+            return proc.returncode if proc.returncode is not None else 0
+        except InterruptedError:
+            continue
+        if os.WIFSTOPPED(status):
+            job.process_stopped()
+            continue
+        if os.WIFCONTINUED(status):
+            job.process_continued()
+            continue
+        job.usage.process_done(rusage)
+        code = os.waitstatus_to_exitcode(status)
+        proc.returncode = code
+        return 128 - code if code < 0 else code

@@ -230,24 +230,14 @@ def plugins_revoke(name: str) -> None:
 
 
 @app.command("run", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def run_command(
-    ctx: typer.Context,
-    path: str = typer.Argument(..., help="The .nls script."),
-    param: list[str] | None = typer.Option(None, "--param", "-p",  # noqa: B008
-                                           help="NAME=VALUE (also --NAME VALUE)."),
-    locked: bool = typer.Option(False, "--locked", help="Refuse to run if any line is unlocked or stale."),
-    replan: bool = typer.Option(False, "--replan", help="Ignore the lock and plan every line again."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Print the resolved plans and their risks; run nothing."),
-    yes: bool = typer.Option(False, "-y", "--yes", help="Run steps that would ask for confirmation."),
-) -> None:
-    """Run an NL script, planning only lines that are not locked."""
+def run_command(ctx: typer.Context, path: str = typer.Argument(..., help="The .nls script.")) -> None:
+    """Run an NL script, planning only lines that are not locked.
+
+    Options: --param NAME=VALUE (also --NAME VALUE) gives a parameter; --locked refuses to run if any
+    line is unlocked or stale; --replan plans every line again; --dry-run prints the plans and their
+    risks and runs nothing; -y/--yes runs steps that would ask for confirmation."""
     from nlsh.main import run_script_file
-    rest = [f"--param={p}" for p in param or []] + list(ctx.args)
-    rest += ["--locked"] * locked + ["--replan"] * replan + ["--dry-run"] * dry_run + ["--yes"] * yes
-    status = run_script_file(path, rest)
-    if status is None:
-        _fail(f"run: cannot read the options {' '.join(ctx.args)!r}", 2)
-    raise typer.Exit(status)
+    raise typer.Exit(run_script_file(path, list(ctx.args)))
 
 
 @app.command("lock")

@@ -36,14 +36,23 @@ def run(command: str | None, json: bool = False, yes: bool = False, *, model: st
     return shell.finish(run_script_lines(shell, lines))
 
 
-def run_script_file(path: str, rest: list[str]) -> int | None:
-    """``nlsh run FILE [options]`` and ``nlsh FILE`` (a shebang); None if ``rest``
-    holds something only the typer app understands (then it reports it)."""
+RUN_OPTIONS = "--param NAME=VALUE (or --NAME VALUE), --locked, --replan, --dry-run, -y/--yes"
+
+
+def script_options(rest: list[str], path: str | None = None) -> tuple[str, list[str], dict[str, str], dict[str, bool]]:
+    """The one reading of ``nlsh run [options] FILE [ARG…] [options]`` (and a
+    shebang's, whose FILE is ``path``): the script, its arguments ($1 …; all
+    words after ``--``), the parameters given and the flags; ValueError says
+    what is wrong."""
     overrides: dict[str, str] = {}
+    args: list[str] = []
     flags = {"locked": False, "replan": False, "dry_run": False, "yes": False}
     i = 0
     while i < len(rest):
         arg = rest[i]
+        if arg == "--":
+            args.extend(rest[i + 1:])
+            break
         if arg in ("--locked", "--replan", "--dry-run"):
             flags[arg[2:].replace("-", "_")] = True
         elif arg in ("-y", "--yes"):
@@ -53,24 +62,41 @@ def run_script_file(path: str, rest: list[str]) -> int | None:
             i += "=" not in arg
             k, eq, v = given.partition("=")
             if not eq or not k:
-                sys.stderr.write(f"nlsh: --param needs NAME=VALUE (got {given!r})\n")
-                return 2
+                raise ValueError(f"--param needs NAME=VALUE (got {given!r})")
             overrides[k] = v
-        elif arg.startswith("--") and len(arg) > 2 and arg not in ("--help",):
+        elif arg.startswith("--") and len(arg) > 2:
             name, eq, value = arg[2:].partition("=")
             if not eq:
                 if i + 1 >= len(rest):
-                    return None
+                    raise ValueError(f"{arg} needs a value (a parameter: {arg} VALUE)")
                 value = rest[i + 1]
                 i += 1
             overrides[name.replace("-", "_")] = value
+        elif not arg.startswith("-") or arg == "-":
+            if path is None:
+                path = arg
+            else:
+                args.append(arg)
         else:
-            return None
+            raise ValueError(f"run: {arg!r} is not an option (options: {RUN_OPTIONS})")
         i += 1
+    if path is None:
+        raise ValueError(f"run: which script? (nlsh run FILE [{RUN_OPTIONS}])")
+    return path, args, overrides, flags
+
+
+def run_script_file(path: str | None, rest: list[str]) -> int:
+    """``nlsh run [options] FILE [options]`` (``path`` None) and ``nlsh FILE`` (a shebang)."""
+    try:
+        path, args, overrides, flags = script_options(rest, path)
+    except ValueError as e:
+        sys.stderr.write(f"nlsh: {e}\n")
+        return 2
     from nlsh.render import Renderer
     from nlsh.scripts import ScriptError, run_script
     from nlsh.session import Shell
     shell = Shell(assume_yes=flags["yes"], output=Renderer)
+    shell.positional = args
     try:
         status = run_script(path, shell, overrides, locked=flags["locked"], replan=flags["replan"],
                             dry_run=flags["dry_run"])
@@ -105,13 +131,10 @@ def main(argv: list[str] | None = None) -> int:
         fast = _fast_options(args)
         if fast is not None:
             return run(**fast)
-        script = None
-        if args[:1] == ["run"] and len(args) > 1 and not args[1].startswith("-"):
-            script = run_script_file(args[1], args[2:])
-        elif args and not args[0].startswith("-") and os.path.isfile(args[0]):
-            script = run_script_file(args[0], args[1:])
-        if script is not None:
-            return script
+        if args[:1] == ["run"] and len(args) > 1 and not {"-h", "--help"} & set(args[1:]):
+            return run_script_file(None, args[1:])
+        if args and not args[0].startswith("-") and os.path.isfile(args[0]):
+            return run_script_file(args[0], args[1:])
         from nlsh.cli import app
         app(args=args, prog_name="nlsh")
     except KeyboardInterrupt:

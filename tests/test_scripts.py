@@ -81,6 +81,25 @@ def test_params_override_unknown_and_missing(nlsh, work):
     assert r.status == 2 and "unknown parameter nmae (did you mean name?)" in r.err
 
 
+def test_run_reads_its_options_anywhere_and_gives_words_after_the_file_to_the_script(nlsh, work):
+    """``nlsh run`` is read once, by one parser: options before or after the
+    file, words after it are the script's $1 … (after ``--`` even ones with a
+    dash), and a wrong one is one clear line with status 2."""
+    nls = write(work / "p.nls", "param name = world\necho hello {name} $1\n")
+    sh = write(work / "a.sh", 'echo "$#:$1:$2"\n')
+    assert nlsh("run", "--dry-run", nls).out == "line 2 cmd   echo hello world $1    [read-only]\n"
+    assert nlsh("run", "--name", "you", nls, "first").out == "hello you first\n"
+    assert nlsh(sh, "a", "b").out == "2:a:b\n"
+    assert nlsh("run", sh, "--", "-v", "x").out == "2:-v:x\n"
+    r = nlsh("run", nls, "-x")
+    assert (r.status, r.out) == (2, "")
+    assert r.err == ("nlsh: run: '-x' is not an option (options: --param NAME=VALUE (or --NAME VALUE), --locked, "
+                     "--replan, --dry-run, -y/--yes)\n")
+    r = nlsh("run", "--yes")
+    assert (r.status, r.err) == (2, "nlsh: run: which script? (nlsh run FILE [--param NAME=VALUE (or --NAME VALUE), "
+                                    "--locked, --replan, --dry-run, -y/--yes])\n")
+
+
 def test_a_param_without_a_value_and_files_that_are_not_text_are_clear_errors(nlsh, work):
     path = write(work / "p.nls", "param dir = .\nls {dir}\n")
     for args in (["--param", "dir"], ["--param=dir"], ["-p", "dir"]):

@@ -96,8 +96,9 @@ def test_run_reads_its_options_anywhere_and_gives_words_after_the_file_to_the_sc
     assert r.err == ("nlsh: run: '-x' is not an option (options: --param NAME=VALUE (or --NAME VALUE), --locked, "
                      "--replan, --dry-run, -y/--yes)\n")
     r = nlsh("run", "--yes")
-    assert (r.status, r.err) == (2, "nlsh: run: which script? (nlsh run FILE [--param NAME=VALUE (or --NAME VALUE), "
-                                    "--locked, --replan, --dry-run, -y/--yes])\n")
+    assert r.status == 2
+    assert r.err == ("nlsh: run: which script? (nlsh run FILE [--param NAME=VALUE (or --NAME VALUE), --locked, "
+                     "--replan, --dry-run, -y/--yes])\n")
 
 
 def test_a_param_without_a_value_and_files_that_are_not_text_are_clear_errors(nlsh, work):

@@ -45,3 +45,21 @@ def test_a_copy_shares_the_sessions_services(work):
         (shell.registry, shell.jobs, shell.store, shell.trash, shell.face)
     assert copy.session is shell
     shell.shutdown()
+
+
+def test_a_captured_plan_sees_all_of_its_job_without_a_proxy(work):
+    """``$(…)`` and a block's body run in a Captured view of their job: what it
+    does not keep for itself it reads from the job, by an explicit list that
+    covers every public attribute of a Job."""
+    from nlsh.kernel.capture import SHARED_WITH_JOB, Captured
+    from nlsh.kernel.job import Job
+    shell = Shell(out=io.StringIO(), err=io.StringIO())
+    job = Job(shell, shell.parse("true").chains[0], "true", foreground=True)
+    captured = Captured(job)
+    assert "__getattr__" not in vars(Captured)
+    public = {n for n in dir(job) if not n.startswith("_")}
+    own = {n for n in vars(captured) if not n.startswith("_")} | {"exit_request", "loop_control", "put", "emit", "err"}
+    assert public - own - set(SHARED_WITH_JOB) == set()
+    assert captured.cancel is job.cancel and captured.shell is shell
+    assert Captured(job, scope=True).shell.is_copy
+    shell.shutdown()

@@ -117,8 +117,31 @@ class Captured:
         for line in text.rstrip("\n").split("\n"):
             self.emit(line, 2)
 
-    def __getattr__(self, name: str) -> object:
-        return getattr(self._job, name)
+
+
+class _FromJob:
+    """What a captured plan shares with the job it runs in (read from the job;
+    set on the capture, it stays the capture's)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, captured: Captured | None, owner: type | None = None) -> object:
+        if captured is None:
+            return self
+        return getattr(captured._job, self.name)
+
+
+# Everything of a Job that the capture does not keep for itself (the list is
+# checked against Job's by tests/test_state.py, so none can be missed).
+SHARED_WITH_JOB = (
+    "id", "shell", "text", "chain", "limits", "priority", "queued", "usage", "stdin", "state", "status",
+    "started", "ended", "cancel", "owns_terminal", "pgids", "processes", "threads", "killed_reason",
+    "temp_files", "cancel_status", "start", "finished", "wait", "follow", "drain", "register_thread",
+    "thread_ids", "thread_started", "limit_exceeded", "add_process", "add_pgid", "process_stopped",
+    "process_continued", "stopped", "signal", "resume", "terminate")
+for _name in SHARED_WITH_JOB:
+    setattr(Captured, _name, _FromJob(_name))
 
 
 def runner(job: Job, ctx: Context | None = None):

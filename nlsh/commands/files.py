@@ -10,6 +10,7 @@ import shutil
 import stat as st
 from collections.abc import Iterator
 
+from nlsh.commands.gnu import human, kilobytes, long_lines, total_line
 from nlsh.kernel.context import Args, CommandError, Context, os_reason, whole_lines
 from nlsh.lang.signature import Param
 from nlsh.lang.values import Size
@@ -87,60 +88,85 @@ def _children(ctx: Context, shown: str, hidden: bool, dots: bool = False) -> lis
                  Param("by_size", "flag", ("-S",), "largest first"),
                  Param("by_time", "flag", ("-t",), "newest first"),
                  Param("reverse", "flag", ("-r", "--reverse"), "reverse the order"),
-                 Param("one", "flag", ("-1", "-h", "--human-readable"),
-                       "accepted for habit: output is one entry per line, sizes are readable"),
+                 Param("human", "flag", ("-h", "--human-readable"), "with -l: sizes as 4.0K, 16M"),
+                 Param("one", "flag", ("-1",), "accepted for habit: output is one entry per line"),
                  PATHS],
          output="records", category="files",
          examples=[Example("list the files here", "ls", "a.txt\nb.txt", {"a.txt": "a", "b.txt": "bb"}),
                    Example("show hidden files too", "ls -A", ".h\na.txt", {"a.txt": "", ".h": ""}),
-                   Example("list everything under src", "ls -R src", "src/a.py\nsrc/lib\nsrc/lib/b.py",
+                   Example("list everything under src", "ls -R src", "src:\na.py\nlib\n\nsrc/lib:\nb.py",
                            {"src/a.py": "", "src/lib/b.py": ""}),
                    Example("files bigger than 1 kB, biggest first",
                            "ls | where size > 1kB | sort size -r | get name", "big\nmid",
                            {"big": "x" * 3000, "mid": "x" * 2000, "small": "x"}),
                    Example("the files here, largest first", "ls -S", "big\nmid\nsmall",
                            {"big": "x" * 3000, "mid": "x" * 2000, "small": "x"})], program=True)
-def ls(ctx: Context, a: Args) -> Iterator[Record]:
+def ls(ctx: Context, a: Args) -> Iterator[object]:
     """As GNU ls: the files named (and directories, with -d) first, then each
-    directory's entries; both in the order -S, -t and -r ask for."""
+    directory's entries, under a ``DIR:`` heading when there is more than one
+    listing; both in the order -S, -t and -r ask for; with -l GNU's long lines
+    and ``total``. Records name paths (``docs/api.md``); their text is what GNU
+    prints (``api.md``)."""
     named, dirs = [], []
     for shown in a.paths or ["."]:
         s = _lstat(ctx, shown)
         if s is not None:
-            (dirs if st.S_ISDIR(s.st_mode) and not a.directory else named).append((shown, s))
-    for shown, s in _ordered(sorted(named, key=lambda e: e[0]), a):
-        yield _entry(shown, s, a.long)
-    alone = len(dirs) == 1 and not named and not a.recursive
-    for shown, _ in _ordered(sorted(dirs, key=lambda e: e[0]), a):
-        for r in _walk_ls(ctx, shown, a):
-            if alone:       # one directory: GNU prints its entries' names
-                r.line = os.path.basename(r["name"])
-            yield r
+            (dirs if st.S_ISDIR(s.st_mode) and not a.directory else named).append((shown, ctx.path(shown), s))
+    files = _ordered(sorted(named, key=lambda e: e[0]), a)
+    yield from _block(files, a, "", total=False, basenames=False)
+    headed = bool(named) or len(dirs) > 1 or a.recursive
+    first = not files
+    for shown, _, _ in _ordered(sorted(dirs, key=lambda e: e[0]), a):
+        yield from _listing(ctx, shown, a, headed, first)
+        first = False
 
 
-def _ordered(entries: list[tuple[str, os.stat_result]], a: Args) -> list[tuple[str, os.stat_result]]:
+def _ordered(entries: list[tuple[str, str, os.stat_result]], a: Args) -> list[tuple[str, str, os.stat_result]]:
     """``entries`` (in name order) as -S (largest first), -t (newest first) and -r put them."""
     if a.by_size:
-        entries.sort(key=lambda e: -e[1].st_size)     # stable: ties stay in name order, as GNU
+        entries.sort(key=lambda e: -e[2].st_size)     # stable: ties stay in name order, as GNU
     elif a.by_time:
-        entries.sort(key=lambda e: -e[1].st_mtime_ns)
+        entries.sort(key=lambda e: -e[2].st_mtime_ns)
     if a.reverse:
         entries.reverse()
     return entries
 
 
-def _walk_ls(ctx: Context, shown: str, a: Args) -> Iterator[Record]:
+def _listing(ctx: Context, shown: str, a: Args, headed: bool, first: bool, path: str | None = None) -> Iterator[object]:
+    """One directory's entries (under its heading: ``path``, as GNU names it,
+    ``./docs`` under ``.``), then with -R each subdirectory's, as GNU."""
+    path = shown if path is None else path
     entries = []
     for display, full in _children(ctx, shown, a.all or a.almost_all, dots=a.all):
         ctx.check()
         try:
-            entries.append((display, os.lstat(full)))
+            entries.append((display, full, os.lstat(full)))
         except OSError as e:
             ctx.warn(f"cannot access '{display}': {os_reason(e)}")
-    for display, s in _ordered(entries, a):
-        yield _entry(display, s, a.long)
-        if a.recursive and st.S_ISDIR(s.st_mode) and os.path.basename(display) not in (".", ".."):
-            yield from _walk_ls(ctx, display, a)
+    entries = _ordered(entries, a)
+    heading = ("" if first else "\n") + (f"{path}:\n" if headed else "")
+    yield from _block(entries, a, heading, total=True, basenames=True)
+    if a.recursive:
+        for display, _, s in entries:
+            if st.S_ISDIR(s.st_mode) and os.path.basename(display) not in (".", ".."):
+                yield from _listing(ctx, display, a, True, False, os.path.join(path, os.path.basename(display)))
+
+
+def _block(entries: list[tuple[str, str, os.stat_result]], a: Args, heading: str, total: bool,
+           basenames: bool) -> Iterator[object]:
+    """The records of one listing; the first carries the heading (and -l's total) in its text."""
+    names = [os.path.basename(d) if basenames else d for d, _, _ in entries]
+    lines = long_lines([(n, full, s) for n, (_, full, s) in zip(names, entries)], a.human) if a.long else names
+    if a.long and total:
+        heading += total_line(entries, a.human) + "\n"
+    if not entries:
+        if heading:
+            yield heading.removesuffix("\n")
+        return
+    for i, (display, _, s) in enumerate(entries):
+        r = _entry(display, s, a.long)
+        r.line = heading + lines[i] if i == 0 else lines[i]
+        yield r
 
 
 @command("cd", "Change the working directory (cd - returns to the previous one).",
@@ -355,53 +381,58 @@ def _tree_size(ctx: Context, full: str) -> int:
                  Param("all", "flag", ("-a", "--all"), "list files too"),
                  Param("depth", "int", ("-d", "--max-depth"), "list directories N levels deep",
                        metavar="N"),
-                 Param("human", "flag", ("-h", "--human-readable"), "accepted; sizes are typed anyway"),
+                 Param("human", "flag", ("-h", "--human-readable"), "sizes as 4.0K, 16M"),
                  PATHS],
          output="records", category="files",
          examples=[Example("how big is the docs folder", "du -s docs | get size", "10",
                            {"docs/a": "12345", "docs/b/c": "67890"})], program=True)
 def du(ctx: Context, a: Args) -> Iterator[Record]:
+    """Records of apparent sizes in bytes; their text is GNU's: the disk used, in
+    1K blocks (``-h``: 4.0K, 16M), each file counted once however many links
+    it has."""
     depth_limit = 0 if a.summarize else (a.depth if a.depth is not None else math.inf)
+    seen: set[tuple[int, int]] = set()
     for root in a.paths or ["."]:
         full = ctx.path(root)
-        if not os.path.exists(full):
+        if not os.path.lexists(full):
             ctx.warn(f"cannot access '{root}': No such file or directory")
             continue
-        yield from _du(ctx, root, full, 0, depth_limit, a.all)
+        yield from _du(ctx, root, full, 0, depth_limit, a, seen, [0, 0])
 
 
-def _du(ctx: Context, shown: str, full: str, depth: int, limit: float,
-        all_files: bool) -> Iterator[Record]:
+def _du(ctx: Context, shown: str, full: str, depth: int, limit: float, a: Args,
+        seen: set[tuple[int, int]], totals: list[int]) -> Iterator[Record]:
     """Records for entries at most ``limit`` deep, children first; the last
-    record is always ``shown`` with its total."""
+    record is always ``shown`` with its total, which is also added to
+    ``totals`` (bytes, 512-byte blocks)."""
     s = os.lstat(full)
-    if not st.S_ISDIR(s.st_mode):
-        yield Record(size=Size(s.st_size), path=shown)
+    if (s.st_dev, s.st_ino) in seen:      # another link to what was counted: GNU neither counts nor lists it
         return
-    total = 0
-    try:
-        names = sorted(os.listdir(full))
-    except OSError as e:
-        ctx.warn(f"cannot read directory '{shown}': {os_reason(e)}")
-        names = []
-    for n in names:
-        ctx.check()
-        child, child_full = os.path.join(shown, n), os.path.join(full, n)
+    seen.add((s.st_dev, s.st_ino))
+    blocks = s.st_blocks
+    size = s.st_size if not st.S_ISDIR(s.st_mode) else 0
+    if st.S_ISDIR(s.st_mode):
         try:
-            cs = os.lstat(child_full)
-        except OSError:
-            continue
-        if st.S_ISDIR(cs.st_mode):
-            last = None
-            for last in _du(ctx, child, child_full, depth + 1, limit, all_files):
-                if last["path"] != child or depth + 1 <= limit:
-                    yield last
-            total += last["size"] if last is not None else 0
-        else:
-            total += cs.st_size
-            if all_files and depth + 1 <= limit:
-                yield Record(size=Size(cs.st_size), path=child)
-    yield Record(size=Size(total), path=shown)
+            names = sorted(os.listdir(full))
+        except OSError as e:
+            ctx.warn(f"cannot read directory '{shown}': {os_reason(e)}")
+            names = []
+        for n in names:
+            ctx.check()
+            child, child_full = os.path.join(shown, n), os.path.join(full, n)
+            if not os.path.lexists(child_full):
+                continue
+            mine = [0, 0]
+            shown_too = depth + 1 <= limit and (a.all or os.path.isdir(child_full) and not os.path.islink(child_full))
+            for r in _du(ctx, child, child_full, depth + 1, limit, a, seen, mine):
+                if r["path"] != child or shown_too:     # what is inside was chosen below
+                    yield r
+            size += mine[0]
+            blocks += mine[1]
+    totals[0] += size
+    totals[1] += blocks
+    used = human(blocks * 512) if a.human else str(kilobytes(blocks))
+    yield Record(size=Size(size), path=shown, line=f"{used}\t{shown}")
 
 
 @command("df", "Free and used space of mounted file systems.",

@@ -50,19 +50,25 @@ def _is_binary(path: str) -> bool:
         return False
 
 
-def _grep_files(ctx: Context, paths: list[str], recursive: bool) -> Iterator[str]:
-    for p in paths:
-        full = ctx.path(p)
+def _grep_files(ctx: Context, paths: list[str], recursive: bool, follow: bool = False) -> Iterator[str]:
+    """The files to search, named as GNU grep names them: under each directory
+    given, its path joined to theirs (``./docs/a.md`` for ``.``); with none
+    given (``grep -r x``), relative to here (``docs/a.md``). Links met inside
+    a directory are followed only with -R, as GNU."""
+    for p in paths or [""]:
+        full = ctx.path(p or ".")
         if os.path.isdir(full):
             if not recursive:
                 ctx.warn(f"{p}: Is a directory", status=2)
                 continue
-            for d, dirs, files in os.walk(full):
+            for d, dirs, files in os.walk(full, followlinks=follow):
                 dirs.sort()
                 rel = os.path.relpath(d, full)
                 for f in sorted(files):
                     ctx.check()
-                    yield os.path.normpath(os.path.join(p, rel, f)) if p != "." or rel != "." else f
+                    if not follow and os.path.islink(os.path.join(d, f)):
+                        continue
+                    yield os.path.join(p, f) if rel == "." else os.path.join(p, rel, f)
         elif not os.path.exists(full):
             ctx.warn(f"{p}: No such file or directory", status=2)
         else:
@@ -71,7 +77,8 @@ def _grep_files(ctx: Context, paths: list[str], recursive: bool) -> Iterator[str
 
 @command("grep", "Lines (or records) that match a regular expression.",
          params=[Param("ignore_case", "flag", ("-i", "--ignore-case"), "ignore case"),
-                 Param("recursive", "flag", ("-r", "-R", "--recursive"), "search directories"),
+                 Param("recursive", "flag", ("-r", "--recursive"), "search directories (not following links in them)"),
+                 Param("follow", "flag", ("-R", "--dereference-recursive"), "search directories, following links"),
                  Param("line_number", "flag", ("-n", "--line-number"), "prefix line numbers"),
                  Param("files_with_matches", "flag", ("-l", "--files-with-matches"), "only file names"),
                  Param("count", "flag", ("-c", "--count"), "count matching lines"),
@@ -89,14 +96,15 @@ def _grep_files(ctx: Context, paths: list[str], recursive: bool) -> Iterator[str
                            {"app.log": "ok\nerror: disk\n"}),
                    Example("search password in config files, ignoring case", "grep -ri password conf",
                            "conf/a.ini:Password=1", {"conf/a.ini": "Password=1\nuser=x\n"}),
-                   Example("which files mention TODO", "grep -rl TODO .", "a.py",
+                   Example("which files mention TODO", "grep -rl TODO .", "./a.py",
                            {"a.py": "# TODO\n", "b.py": "done\n"}),
                    Example("count lines without a comment", "grep -vc '^#' f", "1", {"f": "#x\ny\n"})],
          program=True)
 def grep(ctx: Context, a: Args) -> Iterator[object]:
     rx = _regex(a.pattern, a.ignore_case, a.fixed, a.word)
     matched = False
-    if not a.paths and not a.recursive:
+    recursive = a.recursive or a.follow
+    if not a.paths and not recursive:
         n = 0
         items = iter(ctx.items())
         head, size = [], 0              # GNU grep's first buffer: a NUL there makes all of it binary
@@ -126,8 +134,9 @@ def grep(ctx: Context, a: Args) -> Iterator[object]:
         elif a.files_with_matches and matched:
             yield "(standard input)"
     else:
-        files = list(_grep_files(ctx, a.paths or ["."], a.recursive))
-        show_name = (len(files) > 1 or a.recursive or a.with_filename) and not a.no_filename
+        files = list(_grep_files(ctx, a.paths, recursive, a.follow))
+        searched_dir = recursive and (not a.paths or any(os.path.isdir(ctx.path(p)) for p in a.paths))
+        show_name = (len(files) > 1 or searched_dir or a.with_filename) and not a.no_filename
         for name in files:
             if _is_binary(ctx.path(name)):
                 try:

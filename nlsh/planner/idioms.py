@@ -56,7 +56,7 @@ IDIOMS: tuple[Example, ...] = (
     Example("pack the docs folder into docs.tar.gz", "tar -czf docs.tar.gz docs", "docs/\ndocs/a.md",
             {"docs/a.md": "# a\n"}, check="tar -tzf docs.tar.gz"),
     Example("search the compressed file app.log.gz for timeout", "zcat app.log.gz | grep timeout"),
-    Example("copy the config folder into backup", "cp -r config backup/", "backup/config\nbackup/config/a.ini",
+    Example("copy the config folder into backup", "cp -r config backup/", "backup:\nconfig\n\nbackup/config:\na.ini",
             {"config/a.ini": "", "backup/.keep": ""}, check="ls -R backup"),
     Example("make the folders a, b and c inside project", "mkdir -p project/a project/b project/c",
             "a\nb\nc", check="ls project"),

@@ -1,0 +1,95 @@
+"""How GNU coreutils print what nlsh's stand-ins also print: ``ls -l``'s long
+lines and ``total``, ``-h`` sizes, and disk usage in 1K blocks (``du``).
+
+The stand-ins yield records; these give a record's ``line``, the text it is
+when it leaves for a program, a file or a pipe (``nlsh.records.plain``)."""
+
+from __future__ import annotations
+
+import math
+import os
+import stat as st
+import time
+
+SIX_MONTHS = 31556952 // 2      # GNU ls: a time older than this (or in the future) shows its year
+UNITS = "KMGTPEZY"
+
+
+def human(n: int) -> str:
+    """A size as ``ls -lh`` and ``du -h`` print it: powers of 1024, rounded up,
+    one decimal below 10 (``4.0K``, ``16K``, ``1.5M``)."""
+    if n < 1024:
+        return str(n)
+    value, unit = float(n), -1
+    while value >= 1024 and unit < len(UNITS) - 1:
+        value /= 1024
+        unit += 1
+    if value < 10:
+        tenths = math.ceil(value * 10 - 1e-9) / 10
+        if tenths < 10:
+            return f"{tenths:.1f}{UNITS[unit]}"
+        value = tenths
+    whole = math.ceil(value - 1e-9)
+    if whole >= 1024 and unit < len(UNITS) - 1:
+        return f"1.0{UNITS[unit + 1]}"
+    return f"{whole}{UNITS[unit]}"
+
+
+def kilobytes(blocks: int) -> int:
+    """512-byte blocks (``st_blocks``) as the 1K blocks GNU prints, rounded up."""
+    return (blocks + 1) // 2
+
+
+def _user(uid: int) -> str:
+    try:
+        import pwd
+        return pwd.getpwuid(uid).pw_name
+    except (KeyError, ImportError):
+        return str(uid)
+
+
+def _group(gid: int) -> str:
+    try:
+        import grp
+        return grp.getgrgid(gid).gr_name
+    except (KeyError, ImportError):
+        return str(gid)
+
+
+def _when(mtime: float, now: float) -> str:
+    t = time.localtime(mtime)
+    day = f"{time.strftime('%b', t)} {t.tm_mday:>2}"
+    if now - SIX_MONTHS < mtime <= now + 1:
+        return f"{day} {time.strftime('%H:%M', t)}"
+    return f"{day}  {t.tm_year}"
+
+
+def long_lines(entries: list[tuple[str, str, os.stat_result]], human_sizes: bool = False) -> list[str]:
+    """``ls -l``'s line for each (name shown, full path, lstat) of one listing,
+    its columns as wide as that listing needs, as GNU aligns them."""
+    now = time.time()
+    rows = []
+    for shown, full, s in entries:
+        if st.S_ISCHR(s.st_mode) or st.S_ISBLK(s.st_mode):
+            size = f"{os.major(s.st_rdev)}, {os.minor(s.st_rdev)}"
+        else:
+            size = human(s.st_size) if human_sizes else str(s.st_size)
+        name = shown
+        if st.S_ISLNK(s.st_mode):
+            try:
+                name += " -> " + os.readlink(full)
+            except OSError:
+                pass
+        rows.append((st.filemode(s.st_mode), str(s.st_nlink), _user(s.st_uid), _group(s.st_gid), size,
+                     _when(s.st_mtime, now), name))
+    if not rows:
+        return []
+    links, users, groups, sizes = (max(len(r[i]) for r in rows) for i in (1, 2, 3, 4))
+    return [f"{mode} {n:>{links}} {user:<{users}} {group:<{groups}} {size:>{sizes}} {when} {name}"
+            for mode, n, user, group, size, when, name in rows]
+
+
+def total_line(entries: list[tuple[str, str, os.stat_result]], human_sizes: bool = False) -> str:
+    """``ls -l``'s first line: the disk the listing's entries use, in 1K blocks."""
+    blocks = sum(s.st_blocks for _, _, s in entries)
+    return f"total {human(blocks * 512) if human_sizes else kilobytes(blocks)}"

@@ -83,41 +83,44 @@ def review(plan: Plan, origin: str, shell: Scope, *, typed: str = "", planned=No
     says whether it may run. ``planned`` is the planner's result for a planned
     line; ``in_plan`` says a program or built-in runs inside a planned step."""
     where = ORIGINS[origin]
-    typed = typed or shell.text(plan)
+
+    def refuse(message: str, decided_by: str, decision: Decision | None = None) -> Ticket:
+        return _refuse(shell, where, typed or shell.text(plan), planned, message, decided_by, decision)
+
     if where.name == "verbatim":                      # `!CMD`: the text as $SHELL -c gets it
         why = verbatim_denial(plan.calls[0].get("argv")[-1].literal)
         if why:
-            return _refuse(shell, where, typed, planned, f"refused: {why}", "built-in deny-list")
+            return refuse(f"refused: {why}", "built-in deny-list")
     try:
         decision = judge(plan, shell, where, planned is not None or in_plan)
     except CommandError as e:
-        return _refuse(shell, where, typed, planned, e.message, "policy error")
+        return refuse(e.message, "policy error")
     face = shell.face if where.asks and shell.interactive else None
     plan_text = shell.text(plan) if planned is not None else None
     if planned is not None:
         shell.face.show_plan(plan_text, decision)
     if decision.action == "deny":
-        return _refuse(shell, where, typed, planned, f"refused: {decision.reason}", decision.decided_by, decision)
+        return refuse(f"refused: {decision.reason}", decision.decided_by, decision)
     if where.name != "program":                       # a program's line was vetted and granted as a whole
         host = shell.registry.host
         veto = host.veto(plan, shell) if host is not None else None
         if veto:
-            return _refuse(shell, where, typed, planned, f"refused by a plugin: {veto}", "plugin before_run", decision)
+            return refuse(f"refused by a plugin: {veto}", "plugin before_run", decision)
         why = _plugin_trust(plan, shell, face)
         if why:
-            return _refuse(shell, where, typed, planned, why, "plugin trust", decision)
+            return refuse(why, "plugin trust", decision)
     decided_by = decision.decided_by
     if decision.action == "ask" and where.name == "program":
-        if decision.critical and not getattr(shell, "critical_confirmed", False):
-            return _refuse(shell, where, typed, planned, f"{decision.reason} (needs a confirmation at the prompt; "
-                           "type it as a line of its own)", decided_by, decision)
+        if decision.critical and not shell.critical_confirmed:
+            return refuse(f"{decision.reason} (needs a confirmation at the prompt; type it as a line of its own)",
+                          decided_by, decision)
     elif decision.action == "ask" and (not where.trusted or decision.critical):
         if shell.assume_yes and not decision.critical:
             decided_by = "--yes"
         else:
             answer = face.confirm(plan, plan_text or shell.text(plan), decision) if face is not None else None
             if answer is None:
-                return _refuse(shell, where, typed, planned, _unasked(decision, where), "non-interactive", decision)
+                return refuse(_unasked(decision, where), "non-interactive", decision)
             if answer != "yes":
                 if where.audited:
                     _audit(shell, typed, planned, "declined", "user", None)
@@ -126,8 +129,8 @@ def review(plan: Plan, origin: str, shell: Scope, *, typed: str = "", planned=No
     if not decision.risk.read_only and where.audited:
         broken = shell.store.writable()
         if broken:
-            return _refuse(shell, where, typed, planned, f"not run: the audit log cannot be written ({broken}); "
-                           "only lines that change nothing run until it can", "audit log", decision)
+            return refuse(f"not run: the audit log cannot be written ({broken}); only lines that change nothing "
+                          "run until it can", "audit log", decision)
     return Ticket(shell, where, typed, planned, decision, decided_by)
 
 

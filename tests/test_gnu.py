@@ -58,7 +58,7 @@ EXACT = ["ls", "ls -a", "ls -A", "ls -1", "ls -r", "ls -S", "ls -t", "ls -d docs
          "ls a.txt docs", "ls -R", "ls -R docs", "ls -aR docs", "ls -l", "ls -la", "ls -lA docs", "ls -lh",
          "ls -lR", "ls -lS", "ls -ltr", "ls -l to-a to-docs", "ls -ld docs", "ls -l void", "ls -lh big.log",
          "wc -l a.txt big.log", "wc a.txt", "wc -c empty a.txt", "head -n 2 a.txt", "tail -n 1 a.txt",
-         "sort a.txt | uniq -c", "cut -d' ' -f2 'b c.md'", "tr a-z A-Z < a.txt", "sed 's/a/b/g' a.txt",
+         "sort a.txt | uniq -c", "cut -d' ' -f2 'b c.md'", "tr a-z A-Z < a.txt", "tr -d a a.txt", "sed 's/a/b/g' a.txt",
          "cat -n a.txt", "nl a.txt", "grep -c alpha a.txt", "grep -n beta a.txt docs/guide.md",
          "grep -r alpha docs/api", "du -s docs", "du -sh docs big.log", "du -s hard a.txt", "du -s a.txt hard",
          "du -s . a.txt", "ls -l hard", "stat -c %s a.txt"]

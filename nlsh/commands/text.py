@@ -472,6 +472,9 @@ def tr(ctx: Context, a: Args) -> Iterator[str]:
     s2 = tr_set(a.set2) if a.set2 is not None else ""
     if not a.delete and not a.squeeze and not s2:
         raise CommandError("missing SET2")
+    if a.delete and not a.squeeze and a.set2 is not None:     # tr reads no file: a second word is no set here
+        raise CommandError(f"extra operand '{a.set2}' (only one set is given when deleting without -s; "
+                           "tr reads its input, not files: tr -d SET < FILE)")
     table: dict[int, object] = {}
     if a.delete:
         table = {ord(c): None for c in s1}

@@ -8,7 +8,7 @@ import datetime as dt
 from typing import TextIO
 
 from nlsh.lang.values import Duration, Size
-from nlsh.records import Record, plain, plain_line, to_json
+from nlsh.records import Heading, Record, plain, plain_line, to_json
 
 TABLE_CHUNK = 2000
 
@@ -49,6 +49,8 @@ class Output:
             self.err.flush()
             return
         if self.json:
+            if isinstance(item, Heading):       # a stand-in's heading is for text, not data
+                return
             self.out.write(to_json(item) + "\n")
         elif self.tty and isinstance(item, Record):
             self._pending.append(item)

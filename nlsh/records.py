@@ -17,6 +17,12 @@ class Partial(str):
     """A piece of text with no line ending after it (``echo -n``)."""
 
 
+class Heading(str):
+    """A line a stand-in prints around its records, as the GNU tool does
+    (``ls``'s ``DIR:`` and ``total 8``): text tools and programs read it as a
+    line; commands that work on records (where, get, count …) pass over it."""
+
+
 class Record(dict):
     """A row of named, typed fields. ``primary`` names the field that stands
     for the whole row when printed plainly (a file list prints its paths);

@@ -61,7 +61,10 @@ EXACT = ["ls", "ls -a", "ls -A", "ls -1", "ls -r", "ls -S", "ls -t", "ls -d docs
          "sort a.txt | uniq -c", "cut -d' ' -f2 'b c.md'", "tr a-z A-Z < a.txt", "tr -d a a.txt", "sed 's/a/b/g' a.txt",
          "cat -n a.txt", "nl a.txt", "grep -c alpha a.txt", "grep -n beta a.txt docs/guide.md",
          "grep -r alpha docs/api", "du -s docs", "du -sh docs big.log", "du -s hard a.txt", "du -s a.txt hard",
-         "du -s . a.txt", "ls -l hard", "stat -c %s a.txt"]
+         "du -s . a.txt", "ls -l hard", "stat -c %s a.txt",
+         # a stand-in's headings are lines to the text tools after it
+         "ls -l | head -2", "ls -R | grep :", "ls -l | sort -k5 -n", "ls -R | wc -l", "ls -la docs | tail -n 2",
+         "ls -lR docs | cat -n", "ls docs void | sort", "du -sh docs big.log | sort -h"]
 AS_SETS = ["du", "du -a", "du -ah", "du -d 1", "grep -rl alpha", "grep -rl alpha .", "grep -rc alpha docs",
            "grep -Rl alpha ."]
 
@@ -100,3 +103,12 @@ def test_ls_prints_what_gnu_prints_on_any_tree(tree, flags, tmp_path_factory, mo
     for line in ("du -a", "grep -rl a ."):          # in the file system's order: compared as sets
         (mine, status), (theirs, expected) = nlsh(line, root, monkeypatch), bash(line, root)
         assert (sorted(mine.splitlines()), status) == (sorted(theirs.splitlines()), expected), line
+
+
+def test_record_commands_pass_over_the_headings(work, monkeypatch):
+    """``ls``'s ``DIR:`` and ``total`` lines are text: where, get, count and
+    sort by a field see only the records."""
+    make_tree(work)
+    assert nlsh("ls -lR docs | count", work, monkeypatch)[0] == "3\n"
+    assert nlsh("ls -R docs | get name", work, monkeypatch)[0] == "docs/api\ndocs/guide.md\ndocs/api/ref.md\n"
+    assert nlsh("ls -l docs | sort size -r | first 1 | get name", work, monkeypatch)[0] == "docs/api\n"

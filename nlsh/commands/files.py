@@ -15,7 +15,7 @@ from nlsh.kernel.context import Args, CommandError, Context, os_reason, whole_li
 from nlsh.lang.signature import Param
 from nlsh.lang.values import Size
 from nlsh.paths import current_umask, inside
-from nlsh.records import Partial, Record
+from nlsh.records import Heading, Partial, Record
 from nlsh.registry import Example, Touched, command
 from nlsh.trash import keep_overwritten
 
@@ -154,18 +154,16 @@ def _listing(ctx: Context, shown: str, a: Args, headed: bool, first: bool, path:
 
 def _block(entries: list[tuple[str, str, os.stat_result]], a: Args, heading: str, total: bool,
            basenames: bool) -> Iterator[object]:
-    """The records of one listing; the first carries the heading (and -l's total) in its text."""
+    """The records of one listing, after its heading lines (``DIR:``, -l's ``total``)."""
     names = [os.path.basename(d) if basenames else d for d, _, _ in entries]
     lines = long_lines([(n, full, s) for n, (_, full, s) in zip(names, entries)], a.human) if a.long else names
     if a.long and total:
         heading += total_line(entries, a.human) + "\n"
-    if not entries:
-        if heading:
-            yield heading.removesuffix("\n")
-        return
+    for line in heading.removesuffix("\n").split("\n") if heading else ():
+        yield Heading(line)
     for i, (display, _, s) in enumerate(entries):
         r = _entry(display, s, a.long)
-        r.line = heading + lines[i] if i == 0 else lines[i]
+        r.line = lines[i]
         yield r
 
 

@@ -105,7 +105,7 @@ def get(ctx: Context, a: Args) -> Iterator[object]:
          input="any", output="any", category="records",
          examples=[Example("how many files are here", "ls | count", "2", {"a": "", "b": ""})])
 def count(ctx: Context, a: Args) -> Iterator[int]:
-    yield sum(1 for _ in ctx.items())
+    yield sum(1 for _ in ctx.entries())
 
 
 @command("first", "The first N items (default 1).",
@@ -116,7 +116,7 @@ def count(ctx: Context, a: Args) -> Iterator[int]:
 def first(ctx: Context, a: Args) -> Iterator[object]:
     if a.n <= 0:
         return
-    for i, item in enumerate(ctx.items()):
+    for i, item in enumerate(ctx.entries()):
         yield item
         if i + 1 >= a.n:
             return
@@ -128,7 +128,7 @@ def first(ctx: Context, a: Args) -> Iterator[object]:
          examples=[Example("the newest line", "cat log | last", "c", {"log": "a\nb\nc\n"})])
 def last(ctx: Context, a: Args) -> Iterator[object]:
     import collections
-    yield from collections.deque(ctx.items(), maxlen=max(a.n, 0))
+    yield from collections.deque(ctx.entries(), maxlen=max(a.n, 0))
 
 
 @command("sum", "Add up a field of the records (or numbers, one per line).",
@@ -138,7 +138,7 @@ def last(ctx: Context, a: Args) -> Iterator[object]:
                    Example("add up the numbers", "printf '1\\n2\\n3\\n' | sum", "6")])
 def sum_(ctx: Context, a: Args) -> Iterator[object]:
     total: object = 0
-    for item in ctx.items():
+    for item in ctx.entries():
         if a.field is not None:
             v = _field(item if isinstance(item, Record) else Record(line=item), a.field)
         elif isinstance(item, Record):

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from nlsh import regexes
 from nlsh.kernel.context import Args, CommandError, Context, open_text, os_reason
 from nlsh.lang.signature import Param
-from nlsh.records import Partial, Record, plain, plain_line
+from nlsh.records import Heading, Partial, Record, plain, plain_line
 from nlsh.registry import Example, command
 from nlsh.trash import keep_overwritten
 
@@ -180,8 +180,14 @@ def grep(ctx: Context, a: Args) -> Iterator[object]:
         ctx.status = 1
 
 
-def _sort_key(numeric: bool, fold: bool):
+_HUMAN = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40, "P": 1 << 50, "E": 1 << 60}
+
+
+def _sort_key(numeric: bool, fold: bool, human: bool = False):
     def key(v: object) -> tuple:
+        if human and isinstance(v, str):        # sort -h: 4.0K before 1.0M, as du -h and ls -lh print them
+            m = re.match(r"\s*(-?\d+(?:\.\d+)?)([KMGTPE]?)", v)
+            return (0, float(m.group(1)) * _HUMAN[m.group(2)]) if m else (0, 0.0)
         if numeric:
             m = re.match(r"\s*(-?\d+(?:\.\d+)?)", v if isinstance(v, str) else str(v))
             return (0, float(m.group(1))) if m else (0, 0.0)
@@ -218,11 +224,12 @@ def _text_field(line: str, k: int, sep: str | None) -> str:
 def sort(ctx: Context, a: Args) -> Iterator[object]:
     items = list(ctx.items()) if ctx.input is not None else []
     numeric = a.numeric or a.human
-    if a.fields and not any(isinstance(it, Record) for it in items[:1]):
+    if a.fields and not isinstance(next((it for it in items if not isinstance(it, Heading)), None), Record):
         items = [line for _, lines in ctx.read_lines(a.fields) for line in lines]
         a.fields = []
     if a.fields:
-        key = _sort_key(numeric, a.ignore_case)
+        key = _sort_key(numeric, a.ignore_case, a.human)
+        items = [it for it in items if not isinstance(it, Heading)]     # ls -l's total sorts with no record
         recs = [it for it in items if isinstance(it, Record)]
         missing = [f for f in a.fields if recs and f not in recs[0]]
         if missing:
@@ -231,13 +238,15 @@ def sort(ctx: Context, a: Args) -> Iterator[object]:
                                        for f in a.fields), reverse=a.reverse)
     else:
         def text_of(item: object) -> object:
-            if isinstance(item, Record):
+            if isinstance(item, Record) and item.line is None:
                 first = item.get(item.primary) if item.primary else next(iter(item.values()), "")
                 return first if isinstance(first, (int, float)) else plain(item)
+            if isinstance(item, Record):        # a stand-in's record sorts as the line GNU's tool prints (du, ls)
+                item = plain(item)
             if a.key and isinstance(item, str):
                 return _text_field(item, a.key, a.sep)
             return item
-        key = _sort_key(numeric, a.ignore_case)
+        key = _sort_key(numeric, a.ignore_case, a.human)
         if a.key or numeric or a.ignore_case:
             # lines whose keys are equal compare as whole lines, byte by byte (GNU's
             # last resort, which -r reverses too): "b 9" and "a 9" by -k2 -rn give b first

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Iterator
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, TextIO
 
-from nlsh.records import Partial, Record, as_record, plain, plain_line
+from nlsh.records import Heading, Partial, Record, as_record, plain, plain_line
 
 if TYPE_CHECKING:
     from nlsh.kernel.state import Scope
@@ -154,8 +154,13 @@ class Context:
             yield from text.split("\n") if "\n" in text else (text,)
 
     def records(self) -> Iterator[Record]:
-        for item in self.items():
+        for item in self.entries():
             yield as_record(item)
+
+    def entries(self) -> Iterator[object]:
+        """The input's items but the headings a stand-in printed around its
+        records (``ls -l``'s ``total``): what record commands count and take."""
+        return (item for item in self.items() if not isinstance(item, Heading))
 
     def read_lines(self, paths: list[str], keepends: bool = False,
                    exact: bool = False) -> Iterator[tuple[str, Iterator[str]]]:

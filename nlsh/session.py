@@ -9,7 +9,7 @@ import threading
 import time
 from typing import IO, TextIO
 
-from nlsh.gate import review
+from nlsh.gate import Ticket, review
 from nlsh.history import History
 from nlsh.kernel.context import CommandError, ExitShell
 from nlsh.kernel.job import Job, JobTable
@@ -170,6 +170,19 @@ class Shell(Scope):
                                + ("; planned again" if result.repaired else "; no better plan came"))
         status = self.run_plan(result.plan, typed=typed, planned=result)
         return status
+
+    # -- services the commands reach through their scope (eval, exec, source) --
+    def gate(self, plan: Plan, origin: str, scope: Scope, **options) -> Ticket:
+        """The gate's ticket for ``plan`` run from ``origin`` in ``scope`` (a copy's state, this session's services)."""
+        return review(plan, origin, scope, **options)
+
+    def source_script(self, path: str, scope: Scope, *, locked: bool = False, dry_run: bool = False) -> int:
+        """Run the script at ``path`` in ``scope`` (``source``, ``.``); a script's error is a command error."""
+        from nlsh.scripts import ScriptError, run_script
+        try:
+            return run_script(path, scope, {}, locked=locked, dry_run=dry_run)
+        except ScriptError as e:
+            raise CommandError(e.message, e.status) from None
 
     # -- the one path to execution ------------------------------------------
     def run_plan(self, plan: Plan, *, typed: str = "", planned=None, origin: str = "typed") -> int:

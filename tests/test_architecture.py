@@ -43,3 +43,18 @@ def test_architecture_md_names_every_module_it_describes():
     assert len(named) >= 15
     missing = [m for m in sorted(named) if not os.path.exists(os.path.join(ROOT, m))]
     assert not missing
+
+
+def test_commands_and_the_kernel_import_nothing_above_them():
+    """The layers of ARCHITECTURE.md: commands and the kernel reach the gate,
+    the policy, scripts, the planner and the session only through their scope."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("check_imports", os.path.join(ROOT, "scripts", "check_imports.py"))
+    check = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(check)
+    known = check.modules(os.path.join(ROOT, "nlsh"))
+    above = ("nlsh.gate", "nlsh.policy", "nlsh.monitor", "nlsh.scripts", "nlsh.session", "nlsh.wiring",
+             "nlsh.planner", "nlsh.preflight", "nlsh.router")
+    wrong = {m: sorted(d for d in check.imports(path, m, known) if d.startswith(above))
+             for m, path in known.items() if m.startswith(("nlsh.commands", "nlsh.kernel"))}
+    assert {m: d for m, d in wrong.items() if d} == {}

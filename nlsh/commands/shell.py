@@ -159,16 +159,13 @@ MAX_SOURCE_DEPTH = 64      # scripts sourced inside one another
          output="none", effects=("exec",), category="shell", shell_state=True,
          examples=[Example("run my cleanup script", "source cleanup.nls")])
 def source(ctx: Context, a: Args) -> None:
-    from nlsh.scripts import ScriptError, run_script
     shell = ctx.shell
-    depth = getattr(shell, "source_depth", 0)
+    depth = shell.source_depth
     if depth >= MAX_SOURCE_DEPTH:
         raise CommandError(f"scripts sourced more than {MAX_SOURCE_DEPTH} deep (one sources itself?)", 126)
     shell.source_depth = depth + 1
     try:
-        ctx.status = run_script(ctx.path(a.path), shell, {}, locked=a.locked, dry_run=a.dry_run)
-    except ScriptError as e:
-        raise CommandError(e.message, e.status) from None
+        ctx.status = shell.source_script(ctx.path(a.path), shell, locked=a.locked, dry_run=a.dry_run)
     finally:
         shell.source_depth = depth
 
@@ -422,13 +419,12 @@ def _run_text(ctx: Context, line: str) -> Iterator[object]:
     """Run ``line`` in this shell once the policy allows it (as a typed line); its output."""
     if not line.strip():
         return
-    from nlsh.gate import review
     from nlsh.lang import ParseError
     try:
         plan = ctx.shell.parse(line)
     except ParseError as e:
         raise CommandError(f"{line}: {e.message}", e.status) from None
-    ticket = review(plan, "eval", ctx.shell, typed=line, in_plan=bool(getattr(ctx.shell, "running_planned", False)))
+    ticket = ctx.shell.gate(plan, "eval", ctx.shell, typed=line, in_plan=ctx.shell.running_planned)
     if not ticket.allowed:
         raise CommandError(f"{line}: {ticket.refusal}", ticket.status)
     out, ctx.status = ctx.capture(plan, block_input(ctx))

@@ -124,7 +124,10 @@ class Scope:
     # scripts: the one running and how deep sources go
     script_path = _Shared()
     source_depth = _Shared()
-    # the session's own doings, reached from a command (exit traps, planning, reporting)
+    # the session's own doings, reached from a command (the gate for eval and exec, source, exit traps,
+    # planning, reporting)
+    gate = _Shared()
+    source_script = _Shared()
     run_line = _Shared()
     run_plan = _Shared()
     finish = _Shared()

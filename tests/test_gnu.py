@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import os
 import subprocess
+import sys
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -64,7 +65,9 @@ EXACT = ["ls", "ls -a", "ls -A", "ls -1", "ls -r", "ls -S", "ls -t", "ls -d docs
          "du -s . a.txt", "ls -l hard", "stat -c %s a.txt",
          # a stand-in's headings are lines to the text tools after it
          "ls -l | head -2", "ls -R | grep :", "ls -l | sort -k5 -n", "ls -R | wc -l", "ls -la docs | tail -n 2",
-         "ls -lR docs | cat -n", "ls docs void | sort", "du -sh docs big.log | sort -h"]
+         "ls -lR docs | cat -n", "ls docs void | sort", "du -sh docs big.log | sort -h",
+         "wc -l big.log", "wc big.log a.txt 'b c.md'", "wc -w big.log", "wc -m é.txt", "wc void a.txt",
+         "wc missing a.txt", "wc -c empty"]
 AS_SETS = ["du", "du -a", "du -ah", "du -d 1", "grep -rl alpha", "grep -rl alpha .", "grep -rc alpha docs",
            "grep -Rl alpha ."]
 
@@ -112,3 +115,17 @@ def test_record_commands_pass_over_the_headings(work, monkeypatch):
     assert nlsh("ls -lR docs | count", work, monkeypatch)[0] == "3\n"
     assert nlsh("ls -R docs | get name", work, monkeypatch)[0] == "docs/api\ndocs/guide.md\ndocs/api/ref.md\n"
     assert nlsh("ls -l docs | sort size -r | first 1 | get name", work, monkeypatch)[0] == "docs/api\n"
+
+
+@pytest.mark.parametrize("locale", ["C", "C.UTF-8"])
+def test_wc_counts_any_bytes_as_gnu_does(locale, work):
+    """wc reads a file in large blocks while it is plain text, and counts
+    words and characters carefully once it is not (UTF-8, NUL, invalid bytes)."""
+    (work / "plain.txt").write_text("one two\n\tthree  \nfour" * 50_000)
+    (work / "mixed.txt").write_bytes(b"caf\xc3\xa9 ok\n\x00 x\xff y\n" * 1000 + b"a" * 70_000 + b" end\n")
+    for line in ("wc plain.txt", "wc mixed.txt", "wc -m mixed.txt", "wc -lc mixed.txt plain.txt"):
+        env = {**os.environ, "LC_ALL": locale}
+        want = subprocess.run(["bash", "-c", line], capture_output=True, text=True, cwd=work, env=env, check=False)
+        got = subprocess.run([sys.executable, "-m", "nlsh", "-c", line], capture_output=True, text=True, cwd=work,
+                             env=env, check=False)
+        assert (got.stdout, got.returncode) == (want.stdout, want.returncode), line

@@ -67,7 +67,8 @@ EXACT = ["ls", "ls -a", "ls -A", "ls -1", "ls -r", "ls -S", "ls -t", "ls -d docs
          "ls -l | head -2", "ls -R | grep :", "ls -l | sort -k5 -n", "ls -R | wc -l", "ls -la docs | tail -n 2",
          "ls -lR docs | cat -n", "ls docs void | sort", "du -sh docs big.log | sort -h",
          "wc -l big.log", "wc big.log a.txt 'b c.md'", "wc -w big.log", "wc -m é.txt", "wc void a.txt",
-         "wc missing a.txt", "wc -c empty"]
+         "wc missing a.txt", "wc -c empty", "tail -n 3 big.log", "tail -n 2 a.txt 'b c.md'", "tail empty",
+         "tail -n 1 docs/api/ref.md", "tail missing a.txt"]
 AS_SETS = ["du", "du -a", "du -ah", "du -d 1", "grep -rl alpha", "grep -rl alpha .", "grep -rc alpha docs",
            "grep -Rl alpha ."]
 
@@ -129,3 +130,12 @@ def test_wc_counts_any_bytes_as_gnu_does(locale, work):
         got = subprocess.run([sys.executable, "-m", "nlsh", "-c", line], capture_output=True, text=True, cwd=work,
                              env=env, check=False)
         assert (got.stdout, got.returncode) == (want.stdout, want.returncode), line
+
+
+@pytest.mark.parametrize("text", ["a\nb\nc", "a\nb\nc\n", "", "\n\n", "x" * 200_000 + "\nshort\n",
+                                  "".join(f"line {i} {'y' * (i % 300)}\n" for i in range(5000)) + "end"])
+def test_tail_reads_a_file_from_its_end_as_gnu_tail_prints_it(text, work, monkeypatch):
+    (work / "f").write_text(text)
+    for n in (0, 1, 2, 3, 100, 4999, 6000):
+        line = f"tail -n {n} f"
+        assert nlsh(line, work, monkeypatch) == bash(line, work), line

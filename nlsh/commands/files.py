@@ -302,6 +302,37 @@ def _last(items: Iterator[object], n: int) -> list[object]:
     return list(collections.deque(whole_lines(items, last_partial=True), maxlen=max(n, 0)))
 
 
+def _file_tail(ctx: Context, path: str, n: int) -> list[str] | None:
+    """The last ``n`` lines of a regular file, read from its end backwards in
+    blocks (as GNU tail does, so a big file costs what its last lines do); a
+    last line with no newline is a Partial. None if it cannot be read."""
+    if n <= 0:
+        return []
+    try:
+        f = open(path, "rb")        # noqa: SIM115 (closed below)
+    except OSError:
+        return None                 # read_lines reports it
+    with f:
+        pos = f.seek(0, os.SEEK_END)
+        data = b""
+        while pos > 0 and data.count(b"\n") <= n:
+            ctx.check()
+            step = min(1 << 16, pos)
+            pos -= step
+            f.seek(pos)
+            data = f.read(step) + data
+    lines = data.decode("utf-8", "surrogateescape").split("\n")
+    ends = lines[-1] == ""
+    if ends:
+        lines.pop()
+    if pos > 0:
+        lines.pop(0)                # the piece before the first newline read may be part of a line
+    last: list[str] = lines[-n:]
+    if last and not ends:
+        last[-1] = Partial(last[-1])
+    return last
+
+
 @command("tail", "The last N lines of files or items of the input; -f follows a growing file.",
          params=[Param("n", "count", ("-n", "--lines"), "how many (default 10)", metavar="N", default=10),
                  Param("follow", "flag", ("-f", "--follow"), "keep printing what is appended"),
@@ -314,11 +345,16 @@ def tail(ctx: Context, a: Args) -> Iterator[object]:
         yield from _last(ctx.items(exact=True), a.n)
         return
     first = True
-    for name, lines in ctx.read_lines(a.paths, exact=True):
-        if _headers(a):
-            yield from ([] if first else [""]) + [f"==> {name} <=="]
-        first = False
-        yield from _last(lines, a.n)
+    for path in a.paths:
+        full = ctx.path(path)
+        found = _file_tail(ctx, full, a.n) if os.path.isfile(full) else None
+        parts = [(path, found)] if found is not None else \
+            [(name, _last(lines, a.n)) for name, lines in ctx.read_lines([path], exact=True)]
+        for name, last in parts:
+            if _headers(a):
+                yield from ([] if first else [""]) + [f"==> {name} <=="]
+            first = False
+            yield from last
     if a.follow and len(a.paths) == 1:
         yield from _follow(ctx, ctx.path(a.paths[0]))
 

@@ -52,7 +52,9 @@ ORIGINS = {o.name: o for o in (
 
 def judge(plan: Plan, shell: Scope, origin: Origin, planned: bool) -> Decision:
     """The policy's decision on ``plan`` from ``origin``, written by the model
-    or run by a step that was (nothing asked, nothing recorded)."""
+    or run by a step that was (nothing asked, nothing recorded). The policy
+    judges the same whatever the door; ``origin`` is here so that a test can
+    stand a gate of its own in (tests/test_gate.py refuses one door at a time)."""
     return decide(plan, shell, shell.rules, planned=planned)
 
 
@@ -65,12 +67,18 @@ class Ticket:
     planned: object                 # the planner's result for a planned line, else None
     decision: Decision | None
     decided_by: str
-    refusal: str = ""               # why it did not get through ("" when it did)
+    reason: str = ""                # why it did not get through ("" when it did)
+    denied: bool = False            # refused outright (the deny-list, a rule): said as "refused: REASON"
     status: int = 0                 # the line's status when it did not get through
 
     @property
     def allowed(self) -> bool:
-        return not self.refusal and self.status == 0
+        return not self.reason and self.status == 0
+
+    @property
+    def refusal(self) -> str:
+        """What the person is told when it did not get through."""
+        return f"refused: {self.reason}" if self.denied else self.reason
 
     def close(self, status: int) -> None:
         """The line ran with ``status``: its audit record."""
@@ -84,13 +92,13 @@ def review(plan: Plan, origin: str, shell: Scope, *, typed: str = "", planned=No
     line; ``in_plan`` says a program or built-in runs inside a planned step."""
     where = ORIGINS[origin]
 
-    def refuse(message: str, decided_by: str, decision: Decision | None = None) -> Ticket:
-        return _refuse(shell, where, typed or shell.text(plan), planned, message, decided_by, decision)
+    def refuse(reason: str, decided_by: str, decision: Decision | None = None, denied: bool = False) -> Ticket:
+        return _refuse(shell, where, typed or shell.text(plan), planned, reason, decided_by, decision, denied)
 
     if where.name == "verbatim":                      # `!CMD`: the text as $SHELL -c gets it
         why = verbatim_denial(plan.calls[0].get("argv")[-1].literal)
         if why:
-            return refuse(f"refused: {why}", "built-in deny-list")
+            return refuse(why, "built-in deny-list", denied=True)
     try:
         decision = judge(plan, shell, where, planned is not None or in_plan)
     except CommandError as e:
@@ -100,7 +108,7 @@ def review(plan: Plan, origin: str, shell: Scope, *, typed: str = "", planned=No
     if planned is not None:
         shell.face.show_plan(plan_text, decision)
     if decision.action == "deny":
-        return refuse(f"refused: {decision.reason}", decision.decided_by, decision)
+        return refuse(decision.reason, decision.decided_by, decision, denied=True)
     if where.name != "program":                       # a program's line was vetted and granted as a whole
         host = shell.registry.host
         veto = host.veto(plan, shell) if host is not None else None
@@ -149,10 +157,10 @@ def _unasked(decision: Decision, origin: Origin) -> str:
     return f"not run: {decision.risk.summary()} needs confirmation (use --yes or a policy rule): {decision.reason}"
 
 
-def _refuse(shell: Scope, origin: Origin, typed: str, planned, message: str, decided_by: str,
-            decision: Decision | None = None) -> Ticket:
+def _refuse(shell: Scope, origin: Origin, typed: str, planned, reason: str, decided_by: str,
+            decision: Decision | None, denied: bool) -> Ticket:
     _audit(shell, typed, planned, "denied", decided_by, None)       # a refusal is recorded from any door
-    return Ticket(shell, origin, typed, planned, decision, decided_by, refusal=message, status=126)
+    return Ticket(shell, origin, typed, planned, decision, decided_by, reason=reason, denied=denied, status=126)
 
 
 def _audit(shell: Scope, typed: str, planned, decision: str, decided_by: str, status: int | None) -> None:

@@ -400,7 +400,7 @@ def _denied(plan, shell, planned: bool) -> str | None:
     that need a person count)."""
     from nlsh.gate import review
     ticket = review(plan, "program", shell, in_plan=planned)
-    return None if ticket.allowed else ticket.refusal.removeprefix("refused: ")
+    return None if ticket.allowed else ticket.reason
 
 
 def _denied_line(argv: list[str], shell, planned: bool, registry) -> str | None:

@@ -95,3 +95,23 @@ def test_a_refusal_at_any_door_is_in_the_audit_log(work):
     rows = sqlite3.connect(shell.store.path).execute("SELECT typed, decision, status FROM audit").fetchall()
     assert rows == [("rm -rf ~", "denied", None), ("eval 'rm -rf ~'", "allowed", 126),
                     ("/bin/rm -rf ~", "denied", None), ("eval 'echo hi'", "allowed", 0)]
+
+
+def test_eval_asks_as_a_typed_line_does_and_yes_answers_it(work, monkeypatch):
+    """eval cannot ask a person (it runs inside a job); --yes answers an ordinary
+    ask for it as for a typed line, and a rule's ask without --yes refuses it."""
+    from nlsh.policy import Rules
+    for yes, made in ((True, True), (False, False)):
+        err = io.StringIO()
+        shell = Shell(out=io.StringIO(), err=err, assume_yes=yes)
+        shell.cwd = str(work)
+        shell.rules = Rules(ask=["touch *"])
+        status = run_script_lines(shell, ["eval 'touch made'"])
+        shell.shutdown()
+        assert os.path.exists(work / "made") == made
+        if made:
+            os.remove(work / "made")
+        else:
+            assert status == 126
+            assert err.getvalue() == ("nlsh: eval: touch made: not run: needs confirmation, which eval and exec "
+                                      "cannot ask (use --yes or a policy rule): touch made (rule 'touch *')\n")

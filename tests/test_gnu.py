@@ -68,7 +68,8 @@ EXACT = ["ls", "ls -a", "ls -A", "ls -1", "ls -r", "ls -S", "ls -t", "ls -d docs
          "ls -lR docs | cat -n", "ls docs void | sort", "du -sh docs big.log | sort -h",
          "wc -l big.log", "wc big.log a.txt 'b c.md'", "wc -w big.log", "wc -m é.txt", "wc void a.txt",
          "wc missing a.txt", "wc -c empty", "tail -n 3 big.log", "tail -n 2 a.txt 'b c.md'", "tail empty",
-         "tail -n 1 docs/api/ref.md", "tail missing a.txt"]
+         "tail -n 1 docs/api/ref.md", "tail missing a.txt", "printf '1M\\n4.0K\\n2G\\n512\\n10K\\n' | sort -h",
+         "printf '3.5K\\n900\\n1.0M\\n' | sort -rh"]
 AS_SETS = ["du", "du -a", "du -ah", "du -d 1", "grep -rl alpha", "grep -rl alpha .", "grep -rc alpha docs",
            "grep -Rl alpha ."]
 
@@ -139,3 +140,12 @@ def test_tail_reads_a_file_from_its_end_as_gnu_tail_prints_it(text, work, monkey
     for n in (0, 1, 2, 3, 100, 4999, 6000):
         line = f"tail -n {n} f"
         assert nlsh(line, work, monkeypatch) == bash(line, work), line
+
+
+def test_json_output_leaves_the_headings_out(work):
+    make_tree(work)
+    p = subprocess.run([sys.executable, "-m", "nlsh", "--json", "-c", "ls -lR docs"], capture_output=True, text=True,
+                       cwd=work, check=False)
+    import json
+    names = [json.loads(line)["name"] for line in p.stdout.splitlines()]
+    assert (names, p.returncode) == (["docs/api", "docs/guide.md", "docs/api/ref.md"], 0)

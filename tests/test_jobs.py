@@ -294,3 +294,8 @@ def test_background_output_beyond_the_cap_spills_to_a_file_and_comes_back(work):
     lines = shell.out.getvalue().split()
     assert lines == [str(i) for i in range(1, n + 1)]
     shell.shutdown()
+
+
+def test_jobs_w_without_a_terminal_prints_the_table_once(sh):
+    r = sh("sleep 3 &\njobs -w\nkill %1")
+    assert "sleep 3" in r.out, r.err

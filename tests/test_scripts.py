@@ -292,3 +292,10 @@ def test_a_bash_script_run_or_sourced_has_no_plain_language_steps(nlsh, work):
     path = write(work / "s.sh", "echo one\nshow me the files here\necho two\n")
     r = nlsh("run", path, env=NO_MODEL)
     assert r.status == 127 and r.out == "" and "s.sh:2: unknown command show" in r.err and "model" not in r.err
+
+
+def test_run_help_lists_the_options_it_reads(nlsh):
+    r = nlsh("run", "--help")
+    assert r.status == 0
+    for option in ("--param NAME=VALUE", "--locked", "--replan", "--dry-run", "-y/--yes"):
+        assert option in " ".join(r.out.split()), option

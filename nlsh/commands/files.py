@@ -10,7 +10,7 @@ import shutil
 import stat as st
 from collections.abc import Iterator
 
-from nlsh.commands.gnu import human, kilobytes, long_lines, total_line
+from nlsh.commands.gnu import human, kilobytes, long_lines, total_line, user_name
 from nlsh.kernel.context import Args, CommandError, Context, os_reason, whole_lines
 from nlsh.lang.signature import Param
 from nlsh.lang.values import Size
@@ -41,16 +41,8 @@ def _entry(name: str, s: os.stat_result, long: bool) -> Record:
                primary="name")
     if long:
         r["mode"] = st.filemode(s.st_mode)
-        r["owner"] = _owner(s.st_uid)
+        r["owner"] = user_name(s.st_uid)
     return r
-
-
-def _owner(uid: int) -> str:
-    try:
-        import pwd
-        return pwd.getpwuid(uid).pw_name
-    except (KeyError, ImportError):
-        return str(uid)
 
 
 def _lstat(ctx: Context, shown: str) -> os.stat_result | None:
@@ -314,14 +306,16 @@ def _file_tail(ctx: Context, path: str, n: int) -> list[str] | None:
         return None                 # read_lines reports it
     with f:
         pos = f.seek(0, os.SEEK_END)
-        data = b""
-        while pos > 0 and data.count(b"\n") <= n:
+        blocks: list[bytes] = []
+        newlines = 0
+        while pos > 0 and newlines <= n:
             ctx.check()
             step = min(1 << 16, pos)
             pos -= step
             f.seek(pos)
-            data = f.read(step) + data
-    lines = data.decode("utf-8", "surrogateescape").split("\n")
+            blocks.append(f.read(step))
+            newlines += blocks[-1].count(b"\n")
+    lines = b"".join(reversed(blocks)).decode("utf-8", "surrogateescape").split("\n")
     ends = lines[-1] == ""
     if ends:
         lines.pop()
@@ -385,7 +379,7 @@ def stat(ctx: Context, a: Args) -> Iterator[Record]:
             continue
         yield Record(name=p, type=file_type(s.st_mode), size=Size(s.st_size),
                      mode=f"{st.S_IMODE(s.st_mode):04o}", perms=st.filemode(s.st_mode),
-                     owner=_owner(s.st_uid), links=s.st_nlink, inode=s.st_ino,
+                     owner=user_name(s.st_uid), links=s.st_nlink, inode=s.st_ino,
                      modified=mtime_of(s),
                      accessed=dt.datetime.fromtimestamp(s.st_atime).replace(microsecond=0),
                      changed=dt.datetime.fromtimestamp(s.st_ctime).replace(microsecond=0))

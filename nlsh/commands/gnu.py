@@ -10,6 +10,7 @@ import math
 import os
 import stat as st
 import time
+from functools import cache
 
 SIX_MONTHS = 31556952 // 2      # GNU ls: a time older than this (or in the future) shows its year
 UNITS = "KMGTPEZY"
@@ -40,7 +41,9 @@ def kilobytes(blocks: int) -> int:
     return (blocks + 1) // 2
 
 
-def _user(uid: int) -> str:
+@cache
+def user_name(uid: int) -> str:
+    """The account's name for ``uid``, or the number when there is none (as ls and stat print it)."""
     try:
         import pwd
         return pwd.getpwuid(uid).pw_name
@@ -48,7 +51,8 @@ def _user(uid: int) -> str:
         return str(uid)
 
 
-def _group(gid: int) -> str:
+@cache
+def group_name(gid: int) -> str:
     try:
         import grp
         return grp.getgrgid(gid).gr_name
@@ -80,7 +84,7 @@ def long_lines(entries: list[tuple[str, str, os.stat_result]], human_sizes: bool
                 name += " -> " + os.readlink(full)
             except OSError:
                 pass
-        rows.append((st.filemode(s.st_mode), str(s.st_nlink), _user(s.st_uid), _group(s.st_gid), size,
+        rows.append((st.filemode(s.st_mode), str(s.st_nlink), user_name(s.st_uid), group_name(s.st_gid), size,
                      _when(s.st_mtime, now), name))
     if not rows:
         return []

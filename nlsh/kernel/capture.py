@@ -15,6 +15,7 @@ from nlsh.kernel.context import (
     LoopControl,
 )
 from nlsh.kernel.redirect import OUTPUT
+from nlsh.kernel.state import Forward
 from nlsh.lang.plan import Plan
 from nlsh.records import plain_line
 
@@ -119,19 +120,6 @@ class Captured:
 
 
 
-class _FromJob:
-    """What a captured plan shares with the job it runs in (read from the job;
-    set on the capture, it stays the capture's)."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def __get__(self, captured: Captured | None, owner: type | None = None) -> object:
-        if captured is None:
-            return self
-        return getattr(captured._job, self.name)
-
-
 # Everything of a Job that the capture does not keep for itself (the list is
 # checked against Job's by tests/test_state.py, so none can be missed).
 SHARED_WITH_JOB = (
@@ -141,7 +129,7 @@ SHARED_WITH_JOB = (
     "thread_ids", "thread_started", "limit_exceeded", "add_process", "add_pgid", "process_stopped",
     "process_continued", "stopped", "signal", "resume", "terminate")
 for _name in SHARED_WITH_JOB:
-    setattr(Captured, _name, _FromJob(_name))
+    setattr(Captured, _name, Forward("_job", _name))
 
 
 def runner(job: Job, ctx: Context | None = None):

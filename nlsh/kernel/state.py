@@ -66,18 +66,25 @@ class _Own:
         setattr(scope.state, self.name, value)
 
 
-class _Shared:
-    """A service of the session, shared by every copy (a copy may set its own)."""
+class Forward:
+    """An attribute read from another object (``via`` names the attribute that
+    holds it): a scope's services from its session, a capture's from its job.
+    Set on the object itself, it stays that object's own."""
+
+    def __init__(self, via: str, name: str = "") -> None:
+        self.via = via
+        self.name = name            # given when set on a class after it was made
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
 
-    def __get__(self, scope: Scope | None, owner: type | None = None) -> object:
-        if scope is None:
+    def __get__(self, obj: object, owner: type | None = None) -> object:
+        if obj is None:
             return self
-        if scope.session is scope:
+        target = getattr(obj, self.via)
+        if target is obj:                   # the session itself: an attribute it has not set
             raise AttributeError(self.name)
-        return getattr(scope.session, self.name)
+        return getattr(target, self.name)
 
 
 class Scope:
@@ -96,46 +103,38 @@ class Scope:
 
     # the session's services: what runs (registry, jobs, monitor), what is kept
     # (store, trash, history), who is there (face, renderer, interactive, tty)
-    registry = _Shared()
-    jobs = _Shared()
-    monitor = _Shared()
-    store = _Shared()
-    trash = _Shared()
-    history = _Shared()
-    rules = _Shared()
-    face = _Shared()
-    renderer = _Shared()
-    out = _Shared()
-    err = _Shared()
-    stdin = _Shared()
-    raw_stdout = _Shared()
-    interactive = _Shared()
-    tty = _Shared()
-    assume_yes = _Shared()
-    planning_enabled = _Shared()
-    started = _Shared()
-    config_limits = _Shared()
-    last_background = _Shared()
-    pending_foreground = _Shared()
+    registry = Forward("session")
+    jobs = Forward("session")
+    monitor = Forward("session")
+    store = Forward("session")
+    trash = Forward("session")
+    history = Forward("session")
+    rules = Forward("session")
+    face = Forward("session")
+    renderer = Forward("session")
+    raw_stdout = Forward("session")
+    interactive = Forward("session")
+    tty = Forward("session")
+    assume_yes = Forward("session")
+    planning_enabled = Forward("session")
+    started = Forward("session")
+    config_limits = Forward("session")
+    last_background = Forward("session")
+    pending_foreground = Forward("session")
     # the line running now, as the gate let it through
-    running_planned = _Shared()
-    critical_confirmed = _Shared()
-    line_serial = _Shared()
+    running_planned = Forward("session")
+    critical_confirmed = Forward("session")
+    line_serial = Forward("session")
     # scripts: the one running and how deep sources go
-    script_path = _Shared()
-    source_depth = _Shared()
-    # the session's own doings, reached from a command (the gate for eval and exec, source, exit traps,
-    # planning, reporting)
-    gate = _Shared()
-    source_script = _Shared()
-    run_line = _Shared()
-    run_plan = _Shared()
-    finish = _Shared()
-    shutdown = _Shared()
-    report_finished_jobs = _Shared()
-    get_planner = _Shared()
-    configure_planner = _Shared()
-    problems = _Shared()
+    script_path = Forward("session")
+    source_depth = Forward("session")
+    # the session's own doings, reached from a command (the gate for eval and exec, source, running a
+    # plan, planning, reporting finished jobs)
+    gate = Forward("session")
+    source_script = Forward("session")
+    run_plan = Forward("session")
+    report_finished_jobs = Forward("session")
+    get_planner = Forward("session")
 
     def __init__(self, state: State, session: Scope) -> None:
         self.state = state

@@ -244,7 +244,7 @@ def pwd(ctx: Context, a: Args) -> Iterator[str]:
                            {"a.txt": "x\ny\n"})], program=True)
 def cat(ctx: Context, a: Args) -> Iterator[str]:
     n = 0
-    for _, lines in ctx.read_lines(a.paths, exact=True):     # a last line with no newline keeps none
+    for _, lines in ctx.read_lines(a.paths, exact=True, whole=a.number):   # a last line with no newline keeps none
         for line in lines:
             n += 1
             yield (type(line))(f"{n:6d}\t{line}") if a.number else line

@@ -97,3 +97,59 @@ def total_line(entries: list[tuple[str, str, os.stat_result]], human_sizes: bool
     """``ls -l``'s first line: the disk the listing's entries use, in 1K blocks."""
     blocks = sum(s.st_blocks for _, _, s in entries)
     return f"total {human(blocks * 512) if human_sizes else kilobytes(blocks)}"
+
+
+class GrepReads:
+    """Where GNU grep 3.x's reads of an input end (offsets), so that nlsh calls
+    an input binary at the line GNU grep does: grep checks for a NUL in all it
+    holds after each read, and a line is matched in the read that brings its
+    newline. Its buffer: 96 KiB plus a page and a word, grown by half (gnulib's
+    xpalloc, capped by what is left of a file of known ``size``), each read as
+    many whole pages as fit after the saved part of a line. Where the first
+    buffer lies in its page depends on the heap (HEAP_OFFSET, fitted to GNU grep
+    3.8 in the C locale); a grown one is mmapped, 16 bytes into its page."""
+
+    PAGE, WORD = 4096, 8
+    HEAP_OFFSET = 2464
+    MMAP_AT = 128 * 1024
+
+    def __init__(self, size: int | None) -> None:
+        self.size = size
+        self.alloc = 96 * 1024 + self.PAGE + self.WORD
+        self.base = self.HEAP_OFFSET
+        self.limit = self._align(self.base + 1)      # the end of the data in the buffer
+        self.end = 0                                  # the offset read up to
+        self.read(0)
+
+    def _align(self, at: int) -> int:
+        return -(-at // self.PAGE) * self.PAGE
+
+    def read(self, save: int) -> int:
+        """Read on, keeping the last ``save`` bytes (a line not yet ended);
+        how many bytes came (0 at the end)."""
+        after = self.PAGE + self.WORD
+        if self.base + self.alloc - self.limit >= after:
+            start = self.limit
+        else:
+            grow = save + self.PAGE - self.alloc + after
+            if grow > 0:
+                wanted = self.alloc + self.alloc // 2
+                if self.size is not None:
+                    wanted = min(wanted, max(self.size - self.end + save + after, self.alloc + grow))
+                self.alloc = max(wanted, self.alloc + grow)
+                self.base = 16 if self.alloc >= self.MMAP_AT else self.HEAP_OFFSET
+            start = self._align(self.base + 1 + save)
+        n = self.base + self.alloc - self.WORD - start
+        n -= n % self.PAGE
+        if self.size is not None:
+            n = max(0, min(n, self.size - self.end))
+        self.end += n
+        self.limit = start + n
+        return n
+
+    def through(self, line_start: int, newline_at: int) -> int:
+        """The offset read up to once the newline at ``newline_at`` (of the line
+        starting at ``line_start``) has come."""
+        while newline_at >= self.end and self.read(self.end - line_start):
+            pass
+        return self.end

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import itertools
 import os
 import re
@@ -9,7 +10,8 @@ import stat
 from collections.abc import Iterator
 
 from nlsh import regexes
-from nlsh.kernel.context import Args, CommandError, Context, open_text, os_reason
+from nlsh.commands.gnu import GrepReads
+from nlsh.kernel.context import Args, CommandError, Context, open_text, os_reason, whole_lines
 from nlsh.lang.signature import Param
 from nlsh.records import Heading, Partial, Record, plain, plain_line
 from nlsh.registry import Example, command
@@ -39,15 +41,71 @@ def bre_to_python(pattern: str) -> str:
     return pattern.replace(r"\|", "|").replace(r"\+", "+").replace(r"\?", "?").replace(r"\<", r"\b").replace(r"\>", r"\b")
 
 
-BINARY_LOOKAHEAD = 96 * 1024     # bytes: GNU grep's first read; a NUL in it makes the input binary
-
-
-def _is_binary(path: str) -> bool:
+def _first_nul(path: str) -> int:
+    """The offset of the first NUL byte in the file at ``path``, -1 if none."""
+    at = 0
     try:
         with open(path, "rb") as f:
-            return b"\0" in f.read(BINARY_LOOKAHEAD)
+            while block := f.read(1 << 20):
+                if (i := block.find(b"\0")) >= 0:
+                    return at + i
+                at += len(block)
     except OSError:
-        return False
+        pass
+    return -1
+
+
+def _file_size(path: str) -> int | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_size if stat.S_ISREG(info.st_mode) else None
+
+
+def _size(line: str) -> int:
+    return len(line) if line.isascii() else len(line.encode("utf-8", "surrogateescape"))
+
+
+def _binary_marks(lines: Iterator[object], size: int | None,
+                  nul_at: int | None = None) -> Iterator[tuple[object, bool]]:
+    """Each line with whether GNU grep calls the input binary by the time it
+    matches it: when a NUL lies in what it has read once the line's newline
+    came (``GrepReads``; ``size``: the input's, if a regular file). ``nul_at``:
+    the first NUL's offset if known (a file); else lines are read ahead to it."""
+    if nul_at is not None and nul_at < 0:
+        yield from zip(lines, itertools.repeat(False))
+        return
+    reads = GrepReads(size)
+    ahead: collections.deque[tuple[object, int, int]] = collections.deque()   # lines with their start and end
+    offset, first = 0, -1 if nul_at is None else nul_at
+    lines = iter(lines)
+    done = False
+    while True:
+        while not done and (not ahead or (first < 0 and offset <= reads.through(ahead[0][1], ahead[0][2]))):
+            line = next(lines, None)
+            if line is None:
+                done = True
+                break
+            text = line if isinstance(line, str) else ""
+            if nul_at is None and first < 0 and "\0" in text:
+                first = offset + _size(text[:text.index("\0")])
+            ahead.append((line, offset, offset + _size(text)))
+            offset += _size(text) + 1
+        if not ahead:
+            return
+        line, start, end = ahead.popleft()
+        yield line, 0 <= first < reads.through(start, end)
+
+
+def _hits(rx: re.Pattern, text: str, invert: bool) -> int:
+    """The lines GNU grep counts in ``text`` once the input is binary: a NUL
+    ends a line as a newline does (and the input's last NUL ends its last line
+    when no newline follows: ``text`` is then a Partial)."""
+    parts = text.split("\0")
+    if isinstance(text, Partial) and not parts[-1]:
+        parts.pop()
+    return sum(bool(rx.search(part)) != invert for part in parts)
 
 
 def _grep_files(ctx: Context, paths: list[str], recursive: bool, follow: bool = False) -> Iterator[str]:
@@ -73,6 +131,24 @@ def _grep_files(ctx: Context, paths: list[str], recursive: bool, follow: bool = 
             ctx.warn(f"{p}: No such file or directory", status=2)
         else:
             yield p
+
+
+def _grep_sources(ctx: Context, files: list[str]) -> Iterator[tuple[str, Iterator[tuple[object, bool]]]]:
+    for name in files:
+        try:
+            f = open_text(ctx.path(name))
+        except OSError as e:
+            ctx.warn(f"{name}: {os_reason(e)}", status=2)
+            continue
+        with f:
+            yield name, _binary_marks(_checked_lines(ctx, f), _file_size(ctx.path(name)),
+                                      _first_nul(ctx.path(name)))
+
+
+def _checked_lines(ctx: Context, f) -> Iterator[str]:
+    for raw in f:
+        ctx.check()
+        yield raw[:-1] if raw.endswith("\n") else Partial(raw)
 
 
 @command("grep", "Lines (or records) that match a regular expression.",
@@ -105,77 +181,43 @@ def grep(ctx: Context, a: Args) -> Iterator[object]:
     matched = False
     recursive = a.recursive or a.follow
     if not a.paths and not recursive:
-        n = 0
-        items = iter(ctx.items())
-        head, size = [], 0              # GNU grep's first buffer: a NUL there makes all of it binary
-        for item in items:
-            head.append(item)
-            size += len(item) + 1 if isinstance(item, str) else 0
-            if size >= BINARY_LOOKAHEAD:
-                break
-        binary = any(isinstance(i, str) and "\0" in i for i in head)
-        for lineno, item in enumerate(itertools.chain(head, items), 1):
-            text = plain(item)
-            binary = binary or (isinstance(item, str) and "\0" in item)
-            if bool(rx.search(text)) != a.invert:
-                n += 1
-                matched = True
-                if binary and not a.count and not a.files_with_matches:
-                    ctx.stderr.write("grep: (standard input): binary file matches\n")   # as GNU grep 3.5+
-                    break
-                if not a.count and not a.files_with_matches:
-                    prefix = f"{lineno}:" if a.line_number else ""
-                    if a.only_matching and not a.invert:
-                        yield from (prefix + m.group(0) for m in rx.finditer(text))
-                    else:
-                        yield prefix + text if prefix else item
-        if a.count:
-            yield n
-        elif a.files_with_matches and matched:
-            yield "(standard input)"
+        sources: Iterator[tuple[str, Iterator[tuple[object, bool]]]] = iter(
+            [("(standard input)", _binary_marks(whole_lines(ctx.items(exact=True), last_partial=True),
+                                                ctx.input_size))])
+        show_name = False
     else:
         files = list(_grep_files(ctx, a.paths, recursive, a.follow))
         searched_dir = recursive and (not a.paths or any(os.path.isdir(ctx.path(p)) for p in a.paths))
         show_name = (len(files) > 1 or searched_dir or a.with_filename) and not a.no_filename
-        for name in files:
-            if _is_binary(ctx.path(name)):
-                try:
-                    with open(ctx.path(name), "rb") as f:
-                        data = f.read().decode("utf-8", "surrogateescape")
-                except OSError:
-                    continue
-                if any(bool(rx.search(line)) != a.invert for line in data.split("\n")):
-                    matched = True
-                    if not a.count and not a.files_with_matches:
-                        ctx.stderr.write(f"grep: {name}: binary file matches\n")     # as GNU grep 3.5+
+        sources = _grep_sources(ctx, files)
+    for name, lines in sources:
+        n = 0
+        for lineno, (item, binary) in enumerate(lines, 1):
+            text = item if type(item) is str or isinstance(item, Partial) else plain(item)
+            if binary and "\0" in text:
+                hits = _hits(rx, text, a.invert)
+            else:
+                hits = (rx.search(text) is None) == a.invert
+            if not hits:
                 continue
-            try:
-                f = open_text(ctx.path(name))
-            except OSError as e:
-                ctx.warn(f"{name}: {os_reason(e)}", status=2)
+            n += hits
+            matched = True
+            if a.files_with_matches:
+                break
+            if a.count:
                 continue
-            n = 0
-            with f:
-                for lineno, raw in enumerate(f, 1):
-                    ctx.check()
-                    line = raw.removesuffix("\n")
-                    if bool(rx.search(line)) == a.invert:
-                        continue
-                    n += 1
-                    matched = True
-                    if a.files_with_matches:
-                        break
-                    if a.count:
-                        continue
-                    prefix = (f"{name}:" if show_name else "") + (f"{lineno}:" if a.line_number else "")
-                    if a.only_matching and not a.invert:
-                        yield from (prefix + m.group(0) for m in rx.finditer(line))
-                    else:
-                        yield prefix + line
-            if a.files_with_matches and n:
-                yield name
-            elif a.count:
-                yield f"{name}:{n}" if show_name else n
+            if binary:
+                ctx.stderr.write(f"grep: {name}: binary file matches\n")     # as GNU grep 3.5+
+                break
+            prefix = (f"{name}:" if show_name else "") + (f"{lineno}:" if a.line_number else "")
+            if a.only_matching and not a.invert:
+                yield from (prefix + m.group(0) for m in rx.finditer(text))
+            else:
+                yield prefix + text if prefix or isinstance(item, Partial) else item
+        if a.files_with_matches and n:
+            yield name
+        elif a.count:
+            yield f"{name}:{n}" if show_name else n
     if ctx.status == 0 and not matched:
         ctx.status = 1
 
@@ -601,8 +643,39 @@ def _sed_check(script: str) -> None:
         raise ValueError(str(e)) from None
 
 
-def sed_script(script: str, extended: bool) -> tuple[re.Pattern, str, int]:
-    """Compile ``s/RE/REPL/FLAGS`` (any delimiter) to (regex, replacement, count)."""
+_ZERO_WIDTH = ("^", "$", "\\b", "\\B", "(?=", "(?!", "(?<")
+
+
+def _may_match_empty(rx: re.Pattern) -> bool:
+    return rx.search("") is not None or any(z in rx.pattern for z in _ZERO_WIDTH)
+
+
+def _sub_all(rx: re.Pattern, repl: str, line: str) -> str:
+    """``s/RE/REPL/g`` as GNU sed does it: an empty match right after a match
+    is not replaced (``s/a*/x/g`` on ``abb`` is ``xbxbx``; Python's ``sub``
+    gives ``xxbxbx``)."""
+    out, at, end = [], 0, -1
+    for m in rx.finditer(line):
+        if m.start() == m.end() == end:
+            continue
+        out += (line[at:m.start()], m.expand(repl))
+        at = end = m.end()
+    out.append(line[at:])
+    return "".join(out)
+
+
+def _as_bytes(text: str) -> str:
+    """``text`` with one character per byte (latin-1), as the C locale reads it."""
+    return text.encode("utf-8", "surrogateescape").decode("latin-1")
+
+
+def _from_bytes(text: str) -> str:
+    return text.encode("latin-1").decode("utf-8", "surrogateescape")
+
+
+def sed_script(script: str, extended: bool, bytewise: bool = False) -> tuple[re.Pattern, str, int]:
+    """Compile ``s/RE/REPL/FLAGS`` (any delimiter) to (regex, replacement, count);
+    ``bytewise``: ``script`` is in bytes (:func:`_as_bytes`) and classes are ASCII's."""
     if len(script) < 2 or script[0] != "s":
         raise CommandError(f"unsupported script {script!r}: only s/PATTERN/REPLACEMENT/[gi] is supported")
     d = script[1]
@@ -637,7 +710,8 @@ def sed_script(script: str, extended: bool) -> tuple[re.Pattern, str, int]:
     pattern = bre_to_python(pattern)
     py_repl = _sed_replacement(repl)
     try:
-        rx = regexes.compile(pattern, re.IGNORECASE if ("i" in flags or "I" in flags) else 0)
+        rx = regexes.compile(pattern, (re.IGNORECASE if ("i" in flags or "I" in flags) else 0)
+                             | (re.ASCII if bytewise else 0))
     except regexes.error as e:
         raise CommandError(f"bad pattern {pattern!r}: {e}") from None
     count = 0 if "g" in flags else 1
@@ -654,12 +728,17 @@ def sed_script(script: str, extended: bool) -> tuple[re.Pattern, str, int]:
                    Example("replace foo with bar in a.txt", "sed -i s/foo/bar/ a.txt", "bar",
                            {"a.txt": "foo\n"}, check="cat a.txt")], program=True)
 def sed(ctx: Context, a: Args) -> Iterator[str]:
-    scripts = [sed_script(s.strip(), a.extended) for s in _split_sed(a.script)]
+    bytewise = not _utf8_locale(ctx.env)        # in the C locale a character is a byte, as GNU sed reads it
+    scripts = [sed_script(_as_bytes(s.strip()) if bytewise else s.strip(), a.extended, bytewise)
+               for s in _split_sed(a.script)]
 
     def edit(line: str) -> str:
+        wide = bytewise and not line.isascii()
+        if wide:
+            line = _as_bytes(line)
         for rx, repl, count in scripts:
-            line = rx.sub(repl, line, count=count)
-        return line
+            line = _sub_all(rx, repl, line) if count == 0 and _may_match_empty(rx) else rx.sub(repl, line, count=count)
+        return _from_bytes(line) if wide else line
     if a.in_place:
         if not a.paths:
             raise CommandError("-i needs at least one file")
@@ -679,7 +758,7 @@ def sed(ctx: Context, a: Args) -> Iterator[str]:
             except OSError as e:
                 ctx.warn(f"{p}: {os_reason(e)}")
         return
-    for _, lines in ctx.read_lines(a.paths, exact=True):
+    for _, lines in ctx.read_lines(a.paths, exact=True, whole=True):
         for line in lines:
             yield (type(line))(edit(line))      # a last line with no newline keeps none, as in GNU sed
 

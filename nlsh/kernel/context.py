@@ -162,18 +162,19 @@ class Context:
         records (``ls -l``'s ``total``): what record commands count and take."""
         return (item for item in self.items() if not isinstance(item, Heading))
 
-    def read_lines(self, paths: list[str], keepends: bool = False,
-                   exact: bool = False) -> Iterator[tuple[str, Iterator[str]]]:
+    def read_lines(self, paths: list[str], keepends: bool = False, exact: bool = False,
+                   whole: bool = False) -> Iterator[tuple[str, Iterator[str]]]:
         """(name, lines) for each path, or ("-", input lines) when none given.
 
         With ``keepends`` each line keeps its newline, and a last line without
         one (or an ``echo -n`` item) comes without, as ``wc`` counts them.
-        With ``exact`` such a line is a Partial, as cat passes it on.
+        With ``exact`` such a line is a Partial, as cat passes it on, and a long
+        line may come in pieces (Partials) unless ``whole`` (cat -n, sed).
         Files that cannot be read are reported and skipped.
         """
         for p in paths or ["-"]:
             if p == "-":
-                yield "-", self._input_lines(keepends, exact)
+                yield "-", self._input_lines(keepends, exact, whole)
                 continue
             try:
                 f = open_text(self.path(p))
@@ -181,27 +182,28 @@ class Context:
                 self.warn(f"{p}: {os_reason(e)}")
                 continue
             with f:
-                yield p, self._file_lines(f, keepends, exact)
+                yield p, self._file_lines(f, keepends, exact, whole)
 
-    def _input_lines(self, keepends: bool, exact: bool) -> Iterator[str]:
+    def _input_lines(self, keepends: bool, exact: bool, whole: bool) -> Iterator[str]:
         if keepends:
             return (plain_line(i) for i in self.items(exact=True))
         if exact:
-            return self._exact_lines()
+            return self._exact_lines(whole)
         return self.lines()
 
-    def _exact_lines(self) -> Iterator[str]:
-        for item in self.items(exact=True):
+    def _exact_lines(self, whole: bool) -> Iterator[str]:
+        items = self.items(exact=True)
+        for item in whole_lines(items, last_partial=True) if whole else items:
             *lines, last = plain(item).split("\n")
             yield from lines
             yield Partial(last) if isinstance(item, Partial) else last
 
-    def _file_lines(self, f: TextIO, keepends: bool, exact: bool) -> Iterator[str]:
+    def _file_lines(self, f: TextIO, keepends: bool, exact: bool, whole: bool) -> Iterator[str]:
         # Passed on as it comes (``exact``): in bounded pieces, so that a file with
         # no newlines (/dev/zero) still flows and notices cancellation; read as
-        # lines: whole lines, however long.
+        # lines (or ``whole``): whole lines, however long.
         while True:
-            if exact:
+            if exact and not whole:
                 self.cancel.check()
                 line = f.readline(MAX_LINE)
             else:

@@ -32,6 +32,7 @@ from nlsh.kernel.context import (
 )
 from nlsh.kernel.expand import Unbound, expand_args, expand_argv, traced
 from nlsh.kernel.functions import function_command
+from nlsh.kernel.handover import handed_over
 from nlsh.kernel.pumps import (
     collect,
     continue_group,
@@ -95,7 +96,8 @@ def run_pipeline(pipeline: Pipeline, job: Job) -> int:
     """Run every stage, wait for all of them, and return the last one's status."""
     stages: list[_Stage] = []
     upstream: object = None     # a Channel, a readable pipe, or None
-    calls = pipeline.calls
+    out = job.shell.renderer
+    calls = handed_over(pipeline.calls, job.shell, job.inherit_stdout and not (out.tty or out.json))
     job.pipeline_pgid = None
     try:
         for i, call in enumerate(calls):

@@ -639,7 +639,8 @@ def _command(tokens: list[Token], commands: CommandLookup, line: str, as_program
     if as_program and sig.program and commands.is_program(name):
         return Call(name, (("argv", tuple(w.value for w in words)),), redirects, external=True)
     try:
-        return Call(name, bind(name, sig, words[1:]), redirects)
+        return Call(name, bind(name, sig, words[1:]), redirects,
+                    source=tuple(w.value for w in words) if sig.program else ())
     except ArgumentError:
         if sig.program and commands.is_program(name):
             return Call(name, (("argv", tuple(w.value for w in words)),), redirects, external=True)

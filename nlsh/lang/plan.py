@@ -197,6 +197,9 @@ class Call:
     external: bool = False
     direct: bool = False        # ``command NAME …``: the built-in or program, never a function of that name
     env: tuple[Word, ...] = ()  # ``NAME=VALUE COMMAND …``: variables set for this command alone
+    # A stand-in for a program (grep, sort …): its words as written, so that the
+    # kernel can run the program instead (nlsh.kernel.handover).
+    source: tuple[Word, ...] = field(default=(), compare=False)
 
     def get(self, name: str, default: Value = None) -> Value:
         for key, value in self.args:

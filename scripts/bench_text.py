@@ -71,8 +71,10 @@ def main() -> int:
         make_text(os.path.join(d, "big.txt"), args.lines)
         size = os.path.getsize(os.path.join(d, "big.txt"))
         print(f"big.txt: {args.lines:,} lines, {size / 1e6:.0f} MB; best of {args.repeat}")
-        print(f"{'line':<62} {'bash':>8} {'nlsh':>8} {'ratio':>7} {'bash MB':>8} {'nlsh MB':>8}  same")
-        worst = 0.0
+        start = min(run([*nlsh_argv(), "-c", "true"], d)[0] for _ in range(args.repeat))
+        print(f"nlsh's own start (nlsh -c true): {start:.2f}s; 'work' is nlsh's time less that start")
+        print(f"{'line':<62} {'bash':>8} {'nlsh':>8} {'ratio':>7} {'work':>7} {'bash MB':>8} {'nlsh MB':>8}  same")
+        worst = worst_work = 0.0
         for line in LINES:
             best = {}
             outputs = {}
@@ -81,11 +83,13 @@ def main() -> int:
                 best[name] = (min(r[0] for r in runs), max(r[1] for r in runs))
                 outputs[name] = (runs[0][2], runs[0][3])
             ratio = best["nlsh"][0] / best["bash"][0]
-            worst = max(worst, ratio)
+            work = max(best["nlsh"][0] - start, 0.0) / best["bash"][0]
+            worst, worst_work = max(worst, ratio), max(worst_work, work)
             same = "yes" if outputs["bash"] == outputs["nlsh"] else "NO"
-            print(f"{line:<62} {best['bash'][0]:>7.2f}s {best['nlsh'][0]:>7.2f}s {ratio:>6.1f}x "
+            print(f"{line:<62} {best['bash'][0]:>7.2f}s {best['nlsh'][0]:>7.2f}s {ratio:>6.1f}x {work:>6.1f}x "
                   f"{best['bash'][1] / 1024:>8.0f} {best['nlsh'][1] / 1024:>8.0f}  {same}")
-        print(f"worst ratio: {worst:.1f}x (the goal of issue #27: every line within 1.5x)")
+        print(f"worst ratio: {worst:.1f}x, less nlsh's start: {worst_work:.1f}x "
+              "(the goal of issue #27: every line within 1.5x)")
     return 0
 
 

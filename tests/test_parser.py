@@ -383,8 +383,8 @@ def calls(draw):
                 value = args[-1][1]
                 assume(not any(isinstance(v, Word) and v.is_literal and v.literal in ("(", ")", "!")
                                for v in (value if isinstance(value, tuple) else (value,))))
-        elif draw(st.booleans()):
-            args.append((param.name, value_for(draw, param)))
+        elif draw(st.booleans()) and not any(name in param.overrides for name, _ in args):
+            args.append((param.name, value_for(draw, param)))     # (ls -a -A is -A alone, as in GNU)
     if cmd.expression:
         return Call(cmd.name, tuple(args))
     if cmd.name == "command" and not any(name in ("short", "long") for name, _ in args):

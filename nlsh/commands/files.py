@@ -45,11 +45,11 @@ def _entry(name: str, s: os.stat_result, long: bool) -> Record:
     return r
 
 
-def _lstat(ctx: Context, shown: str) -> os.stat_result | None:
+def _lstat(ctx: Context, shown: str, status: int = 1) -> os.stat_result | None:
     try:
         return os.lstat(ctx.path(shown))
     except OSError as e:
-        ctx.warn(f"cannot access '{shown}': {os_reason(e)}")
+        ctx.warn(f"cannot access '{shown}': {os_reason(e)}", status=status)
         return None
 
 
@@ -72,13 +72,15 @@ def _children(ctx: Context, shown: str, hidden: bool, dots: bool = False) -> lis
 
 
 @command("ls", "List directory contents as records (name, type, size, modified).",
-         params=[Param("all", "flag", ("-a", "--all"), "include hidden entries, . and .. too"),
-                 Param("almost_all", "flag", ("-A", "--almost-all"), "include hidden entries but . and .."),
+         params=[Param("all", "flag", ("-a", "--all"), "include hidden entries, . and .. too",
+                       overrides=("almost_all",)),
+                 Param("almost_all", "flag", ("-A", "--almost-all"), "include hidden entries but . and ..",
+                       overrides=("all",)),
                  Param("long", "flag", ("-l", "--long"), "add mode and owner"),
                  Param("recursive", "flag", ("-R", "--recursive"), "list subdirectories too"),
                  Param("directory", "flag", ("-d", "--directory"), "list directories themselves"),
-                 Param("by_size", "flag", ("-S",), "largest first"),
-                 Param("by_time", "flag", ("-t",), "newest first"),
+                 Param("by_size", "flag", ("-S",), "largest first", overrides=("by_time",)),
+                 Param("by_time", "flag", ("-t",), "newest first", overrides=("by_size",)),
                  Param("reverse", "flag", ("-r", "--reverse"), "reverse the order"),
                  Param("human", "flag", ("-h", "--human-readable"), "with -l: sizes as 4.0K, 16M"),
                  Param("one", "flag", ("-1",), "accepted for habit: output is one entry per line"),
@@ -101,11 +103,17 @@ def ls(ctx: Context, a: Args) -> Iterator[object]:
     prints (``api.md``)."""
     named, dirs = [], []
     for shown in a.paths or ["."]:
-        s = _lstat(ctx, shown)
+        s = _lstat(ctx, shown, status=2)        # a name given that is not there: GNU's "serious trouble"
+        if s is not None and st.S_ISLNK(s.st_mode) and not (a.long or a.directory):
+            try:                # a link named on the line is followed to a folder, as GNU ls does without -l
+                s = target if st.S_ISDIR((target := os.stat(ctx.path(shown))).st_mode) else s
+            except OSError:
+                pass
         if s is not None:
             (dirs if st.S_ISDIR(s.st_mode) and not a.directory else named).append((shown, ctx.path(shown), s))
     files = _ordered(sorted(named, key=lambda e: e[0]), a)
-    yield from _block(files, a, "", total=False, basenames=False)
+    # GNU sizes the named files' columns with the folders named beside them too
+    yield from _block(files, a, "", total=False, basenames=False, widen=[(d, f, s) for d, f, s in dirs])
     headed = bool(named) or len(dirs) > 1 or a.recursive
     first = not files
     for shown, _, _ in _ordered(sorted(dirs, key=lambda e: e[0]), a):
@@ -145,10 +153,12 @@ def _listing(ctx: Context, shown: str, a: Args, headed: bool, first: bool, path:
 
 
 def _block(entries: list[tuple[str, str, os.stat_result]], a: Args, heading: str, total: bool,
-           basenames: bool) -> Iterator[object]:
-    """The records of one listing, after its heading lines (``DIR:``, -l's ``total``)."""
+           basenames: bool, widen: list[tuple[str, str, os.stat_result]] = ()) -> Iterator[object]:
+    """The records of one listing, after its heading lines (``DIR:``, -l's ``total``);
+    -l's columns as wide as these entries and ``widen`` need."""
     names = [os.path.basename(d) if basenames else d for d, _, _ in entries]
-    lines = long_lines([(n, full, s) for n, (_, full, s) in zip(names, entries)], a.human) if a.long else names
+    lines = long_lines([(n, full, s) for n, (_, full, s) in zip(names, entries)] + list(widen),
+                       a.human)[:len(entries)] if a.long else names
     if a.long and total:
         heading += total_line(entries, a.human) + "\n"
     for line in heading.removesuffix("\n").split("\n") if heading else ():
@@ -418,6 +428,10 @@ def du(ctx: Context, a: Args) -> Iterator[Record]:
     """Records of apparent sizes in bytes; their text is GNU's: the disk used, in
     1K blocks (``-h``: 4.0K, 16M), each file counted once however many links
     it has."""
+    if a.summarize and a.all:
+        raise CommandError("cannot both summarize and show all entries")
+    if a.summarize and a.depth:
+        raise CommandError(f"summarizing conflicts with --max-depth={a.depth}")
     depth_limit = 0 if a.summarize else (a.depth if a.depth is not None else math.inf)
     seen: set[tuple[int, int]] = set()
     for root in a.paths or ["."]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import decimal
 import itertools
 import os
 import re
@@ -177,6 +178,8 @@ def _checked_lines(ctx: Context, f) -> Iterator[str]:
                    Example("count lines without a comment", "grep -vc '^#' f", "1", {"f": "#x\ny\n"})],
          program=True)
 def grep(ctx: Context, a: Args) -> Iterator[object]:
+    if a.fixed and a.extended:
+        raise CommandError("conflicting matchers specified (-F and -E)", status=2)
     rx = _regex(a.pattern, a.ignore_case, a.fixed, a.word)
     matched = False
     recursive = a.recursive or a.follow
@@ -210,12 +213,13 @@ def grep(ctx: Context, a: Args) -> Iterator[object]:
                 ctx.stderr.write(f"grep: {name}: binary file matches\n")     # as GNU grep 3.5+
                 break
             prefix = (f"{name}:" if show_name else "") + (f"{lineno}:" if a.line_number else "")
-            if a.only_matching and not a.invert:
-                yield from (prefix + m.group(0) for m in rx.finditer(text))
+            if a.only_matching:         # the matches of a selected line (-v: it has none)
+                yield from (prefix + m.group(0) for m in rx.finditer(text) if m.group(0) and not a.invert)
             else:
                 yield prefix + text if prefix or isinstance(item, Partial) else item
-        if a.files_with_matches and n:
-            yield name
+        if a.files_with_matches:
+            if n:
+                yield name
         elif a.count:
             yield f"{name}:{n}" if show_name else n
     if ctx.status == 0 and not matched:
@@ -242,6 +246,68 @@ def _sort_key(numeric: bool, fold: bool, human: bool = False):
     return key
 
 
+_BLANKS = " \t"
+_NUMBER = re.compile(r"[ \t]*(-?)(\d*(?:\.\d*)?)")
+_UNITS = {"": 0, "k": 1, "K": 1, "M": 2, "G": 3, "T": 4, "P": 5, "E": 6, "Z": 7, "Y": 8, "R": 9, "Q": 10}
+
+
+def _key_start(line: str, k: int, sep: str | None) -> int:
+    """Where GNU sort's key ``-k K`` starts: after K-1 fields, each (without
+    ``-t``) its blanks and then what is not blank, so the key keeps the blanks
+    before its field."""
+    at = 0
+    for _ in range(k - 1):
+        if sep:
+            i = line.find(sep, at)
+            if i < 0:
+                return len(line)
+            at = i + len(sep)
+        else:
+            while at < len(line) and line[at] in _BLANKS:
+                at += 1
+            while at < len(line) and line[at] not in _BLANKS:
+                at += 1
+    return at
+
+
+def _number(text: str, human: bool) -> tuple:
+    """GNU sort's -n (and -h) value of a key: blanks, an optional minus, digits
+    with one decimal point; anything else is 0. With -h a unit after the number
+    ranks first (1M after 2000K), its order negated for negative numbers."""
+    m = _NUMBER.match(text)
+    digits = m.group(2) if m.group(2) not in ("", ".") else "0"
+    value = decimal.Decimal(digits) * (-1 if m.group(1) else 1)
+    if not human:
+        return (value,)
+    unit = _UNITS.get(text[m.end():m.end() + 1], 0) if m.group(2) else 0
+    return (-unit if value < 0 else unit, value)
+
+
+def _gnu_sorted(lines: list[str], a: Args) -> list[str]:
+    """Text lines in GNU sort's order (C locale): by the key (``-k K`` to the end
+    of the line, ``-t``), as a number with -n/-h, folded to upper case with -f,
+    and lines whose keys are equal as whole lines byte by byte; -r turns all
+    of it over; -u keeps the first line of each run of equal keys."""
+    numeric = a.numeric or a.human
+
+    def key(line: str) -> object:
+        text = line[_key_start(line, a.key, a.sep):] if a.key else line
+        if numeric:
+            return _number(text, a.human)
+        return text.upper() if a.ignore_case else text
+    if not a.unique:
+        if not (a.key or numeric or a.ignore_case):
+            return sorted(lines, reverse=a.reverse)
+        return [line for _, line in sorted(((key(line), line) for line in lines), reverse=a.reverse)]
+    out: list[str] = []
+    last: object = object()
+    for k, line in sorted(((key(line), line) for line in lines), key=lambda kl: kl[0], reverse=a.reverse):
+        if k != last:
+            out.append(line)
+            last = k
+    return out
+
+
 def _text_field(line: str, k: int, sep: str | None) -> str:
     fields = line.split(sep) if sep else line.split()
     return sep.join(fields[k - 1:]) if sep and k - 1 < len(fields) else (
@@ -264,6 +330,8 @@ def _text_field(line: str, k: int, sep: str | None) -> str:
                    Example("largest files first", "ls | sort size -r | get name", "b\na",
                            {"a": "x", "b": "xxxx"})], program=True)
 def sort(ctx: Context, a: Args) -> Iterator[object]:
+    if a.numeric and a.human:
+        raise CommandError(f"options '-{'f' if a.ignore_case else ''}hn' are incompatible", status=2)
     items = list(ctx.items()) if ctx.input is not None else []
     numeric = a.numeric or a.human
     if a.fields and not isinstance(next((it for it in items if not isinstance(it, Heading)), None), Record):
@@ -278,6 +346,8 @@ def sort(ctx: Context, a: Args) -> Iterator[object]:
             raise CommandError(f"no field {missing[0]!r} (fields: {', '.join(recs[0])})")
         items.sort(key=lambda r: tuple(key(r.get(f) if isinstance(r, Record) else None)
                                        for f in a.fields), reverse=a.reverse)
+    elif all(isinstance(it, str) for it in items):
+        items = _gnu_sorted(items, a)
     else:
         def text_of(item: object) -> object:
             if isinstance(item, Record) and item.line is None:
@@ -295,7 +365,7 @@ def sort(ctx: Context, a: Args) -> Iterator[object]:
             items.sort(key=lambda it: (key(text_of(it)), plain(it)), reverse=a.reverse)
         else:
             items.sort(key=lambda it: key(text_of(it)), reverse=a.reverse)
-    if a.unique:
+    if a.unique and not all(isinstance(it, str) for it in items):
         seen = set()
         out = []
         for it in items:
@@ -505,6 +575,8 @@ def _field_list(spec: str) -> list[tuple[int, int]]:
 def cut(ctx: Context, a: Args) -> Iterator[str]:
     if bool(a.fields) == bool(a.characters):
         raise CommandError("give exactly one of -f or -c")
+    if a.characters and (a.only_delimited or a.delimiter is not None):
+        raise CommandError(f"{'-s' if a.only_delimited else '-d'} applies to fields (-f), not to -c")
     ranges = _field_list(a.fields or a.characters)
     delim = a.delimiter if a.delimiter is not None else "\t"
     if a.fields and len(delim) != 1:
@@ -572,6 +644,8 @@ def tr(ctx: Context, a: Args) -> Iterator[str]:
     s2 = tr_set(a.set2) if a.set2 is not None else ""
     if not a.delete and not a.squeeze and not s2:
         raise CommandError("missing SET2")
+    if a.delete and a.squeeze and a.set2 is None:
+        raise CommandError(f"missing operand after '{a.set1}': two sets are needed to delete and squeeze")
     if a.delete and not a.squeeze and a.set2 is not None:     # tr reads no file: a second word is no set here
         raise CommandError(f"extra operand '{a.set2}' (only one set is given when deleting without -s; "
                            "tr reads its input, not files: tr -d SET < FILE)")
@@ -581,7 +655,7 @@ def tr(ctx: Context, a: Args) -> Iterator[str]:
     elif s2:
         s2 = s2 + s2[-1] * max(0, len(s1) - len(s2))
         table = {ord(c): s2[i] for i, c in enumerate(s1)}
-    squeeze = set(s2 if (s2 and not a.delete) else s1) if a.squeeze else set()
+    squeeze = set(s2 or s1) if a.squeeze else set()     # -ds: delete SET1, squeeze SET2
     text = "".join(plain_line(item) for item in ctx.items(exact=True))    # newlines are characters too: tr '\n' ' '
     out = text.translate(table)
     if squeeze:
@@ -779,11 +853,48 @@ def _escapes(s: str) -> str:
          examples=[Example("say hello world", "echo hello world", "hello world")], program=True)
 def echo(ctx: Context, a: Args) -> Iterator[str]:
     text = " ".join(a.words)
+    stop = False
     if a.escapes:
-        text = _escapes(text)
+        text, stop = _echo_escapes(text)
     lines = text.split("\n")
     yield from lines[:-1]
-    yield Partial(lines[-1]) if a.no_newline else lines[-1]
+    yield Partial(lines[-1]) if a.no_newline or stop else lines[-1]
+
+
+_ECHO_ESCAPES = {"\\": "\\", "a": "\a", "b": "\b", "e": "\x1b", "E": "\x1b", "f": "\f", "n": "\n",
+                 "r": "\r", "t": "\t", "v": "\v"}
+_ECHO_NUMBER = re.compile(r"0([0-7]{0,3})|x([0-9A-Fa-f]{1,2})|u([0-9A-Fa-f]{1,4})|U([0-9A-Fa-f]{1,8})")
+
+
+def _echo_escapes(text: str) -> tuple[str, bool]:
+    """bash's ``echo -e``: its backslash escapes (``\\0NNN`` octal, ``\\xHH``,
+    ``\\uHHHH`` …) read, and whether a ``\\c`` ended the output (nothing after
+    it is printed, not even the newline)."""
+    out, i = [], 0
+    while (j := text.find("\\", i)) >= 0 and j + 1 < len(text):
+        out.append(text[i:j])
+        c = text[j + 1]
+        if c == "c":
+            return "".join(out), True
+        m = _ECHO_NUMBER.match(text, j + 1)
+        if c in _ECHO_ESCAPES:
+            out.append(_ECHO_ESCAPES[c])
+            i = j + 2
+        elif m:
+            octal, hex2, u4, u8 = m.groups()
+            if octal is not None:
+                raw = bytes([int(octal or "0", 8) & 0xFF])
+            elif hex2 is not None:
+                raw = bytes([int(hex2, 16)])
+            else:
+                raw = chr(int(u4 or u8, 16)).encode("utf-8", "surrogatepass")
+            out.append(raw.decode("utf-8", "surrogateescape"))
+            i = m.end()
+        else:
+            out.append("\\" + c)
+            i = j + 2
+    out.append(text[i:])
+    return "".join(out), False
 
 
 _FMT = re.compile(r"%([-+ #0]*)(\d+|\*)?(?:\.(\d+))?([sdifgeExXocb%])")

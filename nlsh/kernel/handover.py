@@ -6,7 +6,7 @@ what GNU prints: the GNU program itself keeps that promise exactly and runs
 at its own speed (pipes between processes, no Python per line). So a stage
 runs the program of the same name when
 
-* it is one of HANDED (text filters that only read), written with flags the
+* it is one of HANDED (text filters that only read, and ``stat``), written with flags the
   stand-in accepted (so the policy judged the same act), not ``sed -i``;
 * its input is text: the previous stage is a program, or it is the first stage
   and reads named files (or a ``<`` file), not the records or the input of a
@@ -34,7 +34,7 @@ from nlsh.lang.plan import Call
 if TYPE_CHECKING:
     from nlsh.kernel.state import Scope
 
-HANDED = frozenset({"cat", "head", "tail", "grep", "sort", "uniq", "wc", "cut", "tr", "sed"})
+HANDED = frozenset({"cat", "head", "tail", "grep", "sort", "uniq", "wc", "cut", "tr", "sed", "stat"})
 
 
 def handed_over(calls: tuple[Call, ...], shell: Scope, text_stdout: bool) -> tuple[Call, ...]:

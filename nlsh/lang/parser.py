@@ -783,6 +783,8 @@ def bind(name: str, sig: Signature, words: list[Token]) -> tuple[tuple[str, obje
     written: list[tuple[str, object]] = []
 
     def put(param: Param, value: object) -> None:
+        for earlier in param.overrides:
+            values.pop(earlier, None)
         values[param.name] = value
         written.append((param.name, value))
 

@@ -58,6 +58,9 @@ class Param:
     # False: a script's option the planner never writes (printf -v): left out
     # of its catalogue and grammar, as a command's ``planned=False`` is.
     planned: bool = True
+    # Flags this one cancels when written after them, as GNU's last one wins
+    # (``ls -a -A`` is -A, ``ls -S -t`` sorts by time).
+    overrides: tuple[str, ...] = ()
 
     @property
     def positional(self) -> bool:

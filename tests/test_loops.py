@@ -295,7 +295,7 @@ def test_set_e_ends_the_script_at_a_failure_outside_conditions(sh):
            "f() { false; echo not-in-f; }\nf\necho never")
     assert (r.out, r.status) == ("one\nhandled\nsub\nnot-in-subshell\n", 1)     # as bash
     r = sh("set -e; set +e; false; echo goes-on; set -o errexit; ls nothing-here; echo never")
-    assert (r.out, r.status) == ("goes-on\n", 1)
+    assert (r.out, r.status) == ("goes-on\n", 2)     # ls: 2 for a name that is not there, as GNU ls
     r = sh("set -e\n(false; echo not-in-job) &\nwait\necho a-job-ends-alone")      # the job, not the shell
     assert (r.out, r.status) == ("a-job-ends-alone\n", 0)
 
@@ -794,3 +794,17 @@ def test_read_with_a_bad_count_or_timeout_is_a_one_line_error(sh):
     r = sh("read -n x v < /dev/null; echo $?; read -t -1 v < /dev/null; echo $?; read -N 2 v < /dev/null; echo $?")
     assert r.out == "1\n2\n1\n"
     assert r.err == "nlsh: read: x: invalid number\nnlsh: read: -1: invalid timeout specification\n"
+
+
+@pytest.mark.parametrize(("line", "out"), [
+    ("f() { rev; }; echo hi | f", "ih\n"),                                  # a program in a function
+    ("printf 'a\\nb\\n' | { tr a-z A-Z; }", "A\nB\n"),                      # … in { }
+    ("printf 'a\\nb\\n' | ( tr a-z A-Z )", "A\nB\n"),                       # … in ( )
+    # a program that reads nothing leaves every line to the loop, as in bash
+    ("printf 'x\\ny\\n' | while read f; do wc -c list; echo \"got $f\"; done", "2 list\ngot x\n2 list\ngot y\n"),
+    # one that reads takes the rest: the loop has no round left
+    ("printf 'x\\ny\\nz\\n' | while read f; do echo \"got $f\"; cat; done", "got x\ny\nz\n"),
+    ("f() { date > /dev/null; cat; }; printf 'a\\nb\\n' | f", "a\nb\n"),
+])
+def test_a_blocks_input_reaches_the_programs_in_it_as_they_read_it(sh, line, out):
+    assert sh(line, {"list": "l\n"}).out == out

@@ -37,6 +37,7 @@ from nlsh.kernel.pumps import (
     collect,
     continue_group,
     feed,
+    feed_on_demand,
     job_thread,
     pgroup,
     pipe_lines,
@@ -394,6 +395,7 @@ def _start_external(call: Call, job: Job, upstream: object, last: bool,
         return _not_started(stage, job, upstream, f"{call.name or 'command'}: {e.message}", 1)
 
     feeder: Channel | None = None
+    shared = None           # the input of a block around it, fed as the program reads it
     if stdin_f is not None:
         stdin = stdin_f
         if isinstance(upstream, Channel):
@@ -402,6 +404,8 @@ def _start_external(call: Call, job: Job, upstream: object, last: bool,
         stdin, feeder = subprocess.PIPE, upstream
     elif upstream is not None:
         stdin = upstream
+    elif job.block_input is not None:
+        stdin, shared = subprocess.PIPE, job.block_input
     elif job.foreground and job.stdin is not None:
         stdin = job.stdin
     elif job.foreground and job.shell.interactive:
@@ -475,6 +479,8 @@ def _start_external(call: Call, job: Job, upstream: object, last: bool,
 
     if feeder is not None:
         job_thread(job, f"nlsh-feed-{call.name}", feed, feeder, proc.stdin)
+    feeding = None if shared is None else job_thread(job, f"nlsh-feed-{call.name}", feed_on_demand, shared,
+                                                     proc.stdin, proc)
     downstream: object = None
     collectors = []
     for pipe, to in ((proc.stdout, out_to), (proc.stderr, err_to)):
@@ -488,6 +494,8 @@ def _start_external(call: Call, job: Job, upstream: object, last: bool,
             stage.status = wait_for(proc, job)
             for t in collectors:        # the stage is done when its output is in, not just when it exits
                 t.join()
+            if feeding is not None:     # what it left unread is back in the block's input
+                feeding.join()
             if stage.finish is not None:
                 _finish_contained(stage, job)
         finally:

@@ -3,12 +3,16 @@ the I/O pumps of a pipeline, its threads, and process groups."""
 
 from __future__ import annotations
 
+import fcntl
 import io
 import os
 import signal
+import struct
 import subprocess
 import sys
+import termios
 import threading
+import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -84,6 +88,53 @@ def feed(source: Channel, sink: io.BufferedIOBase) -> None:
         pass
     finally:
         source.stop_reading()
+        try:
+            sink.close()
+        except OSError:
+            pass
+
+
+FEED_BYTES = 16 * 1024      # at most this much of a block's input in a program's pipe at once
+
+
+def _unread(fd: int) -> int:
+    return struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0]
+
+
+def feed_on_demand(items: Iterator[object], sink: io.BufferedIOBase, proc: subprocess.Popen) -> None:
+    """A block's input (``… | while read f; do CMD; done``, ``echo hi | f``) to a
+    program inside it, as the program reads it: a few lines at a time, more
+    once it has read those. What it leaves unread when it ends goes back to the
+    block's input for the commands after it, as with bash's shared stdin
+    (``wc -l "$f"`` in the loop reads no line of it; ``rev`` reads them all)."""
+    fd = sink.fileno()
+    batch, written = 1, []
+    try:
+        while True:
+            written, size = [], 0
+            for item in items:
+                written.append(item)
+                size += len(plain_line(item))
+                if len(written) >= batch or size >= FEED_BYTES:
+                    break
+            if not written:
+                return
+            sink.write(b"".join(plain_line(i).encode("utf-8", "surrogateescape") for i in written))
+            sink.flush()
+            delay = 0.001
+            while _unread(fd):
+                if proc.poll() is not None:
+                    return              # ended without reading them: they go back (finally)
+                time.sleep(delay)
+                delay = min(delay * 2, 0.05)
+            written = []
+            batch = min(batch * 2, 512)
+    except (BrokenPipeError, OSError, Cancelled):
+        pass
+    finally:
+        if written and hasattr(items, "push"):
+            for item in reversed(written):
+                items.push(item)
         try:
             sink.close()
         except OSError:

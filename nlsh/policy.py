@@ -383,7 +383,7 @@ def _listed(call: Call, shell: Scope, step: Step) -> list[str] | None:
 
 def _redirects(call: Call, shell: Scope, step: Step) -> Step:
     for r in call.redirects:
-        if r.op in (">", ">>", "2>", "2>>"):
+        if r.op.lstrip("0123456789") in (">", ">>", "<>"):      # >, 2>>, 3>, <> … write their file
             step.effects.add("write")
             step.writes.extend(_paths(shell, r.target, step))
     return step

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -414,3 +416,24 @@ def test_wc_pads_its_columns_as_gnu_does(sh):
     assert sh("printf 'a b\\n' | wc -l").out == "1\n"                            # one count: no padding
     assert sh("wc -l a.txt").out == "2 a.txt\n"
     assert sh("wc a.txt b.txt").out == " 2  3 14 a.txt\n 1  1  2 b.txt\n 3  4 16 total\n"  # digits of 16 bytes
+
+
+@pytest.mark.parametrize("line", [
+    "exec 3> fd3.txt; echo hello >&3; echo world >&3; exec 3>&-; cat fd3.txt",
+    "echo foo > l.txt; exec 6< l.txt; read line <&6; echo \"[$line]\"",
+    "exec 3>&1; echo hi 1>&3",
+    "exec 5> f.txt; echo hello >&5; exec 5>&-; echo world >&5; echo status=$?; cat f.txt",
+    "exec 9> fd.txt; ( echo world >&9 ); cat fd.txt",
+    "echo first > rw.txt; exec 8<> rw.txt; read line <&8; echo line=$line; echo second 1>&8; cat rw.txt",
+    "exec 3> g.txt; sh -c 'echo program' >&3; printf 'x\\n' >&3; cat g.txt",
+    "exec 20> dd.txt; echo hello20 >&20; cat dd.txt",
+    "{ echo out; echo err >&2; } 3>&1 1>&2 2>&3 2>/dev/null",
+])
+def test_descriptors_above_2_as_in_bash(line, tmp_path):
+    """exec opens and closes them for the rest of the script; >&N, <&N and N>&M use them."""
+    ours = subprocess.run([sys.executable, "-m", "nlsh", "-c", line], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=60, check=False)
+    for name in ("fd3.txt", "f.txt", "fd.txt", "rw.txt", "g.txt", "dd.txt"):
+        (tmp_path / name).unlink(missing_ok=True)
+    theirs = subprocess.run(["bash", "-c", line], cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert (ours.stdout, ours.returncode) == (theirs.stdout, theirs.returncode)

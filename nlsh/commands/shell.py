@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from nlsh.commands.control import Rewind, block_input
 from nlsh.kernel import ifs
 from nlsh.kernel.context import Args, CommandError, Context, ExitShell
+from nlsh.kernel.redirect import keep_descriptors
 from nlsh.kernel.terminal import typed_line
 from nlsh.kernel.variables import Array, declaration
 from nlsh.lang.errors import did_you_mean
@@ -404,13 +405,17 @@ def eval_(ctx: Context, a: Args) -> Iterator[object]:
     yield from _run_text(ctx, " ".join(a.words))
 
 
-@command("exec", "Run COMMAND in place of the shell, as in bash: the shell (or the script) ends with its status.",
-         params=[Param("words", "word", variadic=True, required=True, metavar="COMMAND [ARGS]")],
+@command("exec", "Run COMMAND in place of the shell, as in bash: the shell (or the script) ends with its status; "
+         "without one, its redirections stay (exec 3>FILE; echo hi >&3; exec 3>&-).",
+         params=[Param("words", "word", variadic=True, metavar="COMMAND [ARGS]")],
          input="any", output="text", effects=("exec",), category="shell", shell_state=True, planned=False,
          free_dashes=True,
          examples=[Example("end the script with the program's status", "exec echo done", "done")])
 def exec_(ctx: Context, a: Args) -> Iterator[object]:
     import shlex
+    if not a.words:
+        keep_descriptors(ctx.shell, ctx.descriptors)
+        return
     yield from _run_text(ctx, shlex.join(a.words))
     raise ExitShell(ctx.status)
 

@@ -114,6 +114,7 @@ class Context:
         self.substituted = 0      # the status of the last $(…) in the call's words (0 if none)
         self.terminal: int | None = None    # the terminal a foreground call with no input may read (read does)
         self.input_size: int | None = None  # the size of its input when that is a regular file (wc < f)
+        self.descriptors: dict[int, object] = {}   # what its redirections made of each descriptor (exec 3>f)
 
     @property
     def cwd(self) -> str:

@@ -264,6 +264,7 @@ def _start_builtin(call: Call, job: Job, upstream: object, last: bool,
                   block_capture(plan, job, input, loop, scope, frame, condition, errors))
     ctx.loops = job.loops
     ctx.frames = job.frames
+    ctx.descriptors = wiring.fds
     ctx.terminal = tty_fd() if source is None and job.foreground else None
     ctx.input_size = regular_size(stdin if stdin is not None else
                                    job.stdin if source is not None and pipe_in is None and upstream is None else None)

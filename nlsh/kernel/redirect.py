@@ -7,7 +7,7 @@ from __future__ import annotations
 import io
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from nlsh.kernel.channel import ChannelClosed
@@ -28,68 +28,121 @@ ONE, TWO = "stdout", "stderr"     # where a stream goes when no file takes it: t
 OUTPUT = "output"                  # a block's errors go with its output (``{ …; } 2>&1``)
 
 
+CLOSED = "closed"                  # ``N>&-``: the descriptor is closed for the call
+_MODES = {"<": "rb", ">": "wb", ">>": "ab", "<>": "r+b"}
+
+
 @dataclass
 class Wiring:
     """Where a call's streams go, its redirections applied left to right as bash
     does: ``2>&1 >FILE`` sends errors to the output and the output to FILE;
     ``>&2 2>/dev/null`` the output to the errors and the errors nowhere. ``out``
-    and ``err`` are ONE, TWO or an open file (the same object when shared)."""
+    and ``err`` are ONE, TWO or an open file (the same object when shared);
+    ``fds`` every descriptor the call's redirections name (``3>&-``: CLOSED)."""
     stdin: io.BufferedIOBase | None = None
     out: object = ONE
     err: object = TWO
+    fds: dict = field(default_factory=dict)
+    opened: list = field(default_factory=list)
 
     def files(self) -> list:
-        return [f for f in {id(f): f for f in (self.stdin, self.out, self.err) if f not in (None, ONE, TWO)}.values()]
+        """The files the call opened (never the shell's own descriptors, of which it has copies)."""
+        return list(self.opened)
 
 
 def redirections(call: Call, job: Job, run) -> Wiring:
     """Opens the call's redirect files (``run`` computes a ``$(…)`` in their
     words); on a bad one, closes those opened and raises CommandError."""
-    w = Wiring()
-    opened = []
+    fds: dict[int, object] = {0: None, 1: ONE, 2: TWO}
+    opened: list = []
+
+    def descriptor(n: int) -> object:
+        if n not in fds and n in job.shell.fds:        # exec 3>f earlier: a copy of it, for this call
+            kept = job.shell.fds[n]
+            fds[n] = kept if kept in (ONE, TWO) else copy_of(kept)
+            if fds[n] is not kept:
+                opened.append(fds[n])
+        if fds.get(n, CLOSED) is CLOSED:
+            raise CommandError(f"{n}: bad file descriptor")
+        return fds[n]
     try:
         for r in call.redirects:
             if r.op == "2>&1":
-                w.err = w.out
+                fds[2] = fds[1]
             elif r.op == ">&2":
-                w.out = w.err
+                fds[1] = fds[2]
             elif r.op == "<<<":
-                w.stdin = text_file(" ".join(expand_word(r.target, job.shell, False, run)) + "\n")
-                opened.append(w.stdin)
-            else:
-                f = open_target(r, job, run)
-                opened.append(f)
-                if r.op == "<":
-                    w.stdin = f
-                elif r.op in (">", ">>"):
-                    w.out = f
+                fds[0] = text_file(" ".join(expand_word(r.target, job.shell, False, run)) + "\n")
+                opened.append(fds[0])
+            elif r.op.endswith("&"):            # N>&M, <&M, 3>&- …
+                n = int(r.op[:-2] or ("1" if r.op[-2] == ">" else "0"))
+                words = expand_word(r.target, job.shell, True, run)
+                target = words[0] if len(words) == 1 else ""
+                if target == "-":
+                    fds[n] = CLOSED
+                elif target.isdigit():
+                    fds[n] = descriptor(int(target))
                 else:
-                    w.err = f
+                    raise CommandError(f"{r.op}{r.target.source()}: a descriptor number or - is needed")
+            else:
+                kind = r.op.lstrip("0123456789")
+                n = int(r.op[:len(r.op) - len(kind)] or (0 if kind == "<" else 1))
+                f = open_target(r, kind, job, run)
+                opened.append(f)
+                fds[n] = f
     except CommandError:
         for f in opened:
             f.close()
         raise
-    kept = {id(f) for f in w.files()}
+    stdin = fds[0] if fds[0] not in (ONE, TWO, CLOSED) else None
+    out, err = fds[1], fds[2]
+    if CLOSED in (out, err):        # written to nowhere (bash: a write error)
+        nowhere = open(os.devnull, "wb")  # noqa: SIM115 (closed with the call's files)
+        opened.append(nowhere)
+        out, err = (nowhere if v is CLOSED else v for v in (out, err))
+    used = {id(f) for f in (stdin, out, err, *fds.values())}
     for f in opened:         # one a later redirect replaced (`>a >b`: a is made, b written)
-        if id(f) not in kept:
+        if id(f) not in used:
             f.close()
-    return w
+    return Wiring(stdin, out, err, fds, [f for f in opened if id(f) in used])
 
 
-def open_target(r, job: Job, run) -> io.BufferedIOBase:
+def keep_descriptors(shell, fds: dict[int, object]) -> None:
+    """``exec`` without a command: the descriptors above 2 that its redirections
+    opened or closed stay so in ``shell`` (copies: the call's own files close)."""
+    if fds.get(0) is not None or fds.get(1) is not ONE or fds.get(2) is not TWO:
+        raise CommandError("only descriptors above 2 stay open after exec (exec 3>FILE, then >&3); "
+                           "redirect the commands themselves for 0, 1 and 2")
+    for n, f in fds.items():
+        if n <= 2:
+            continue
+        if f is CLOSED:
+            shell.fds.pop(n, None)      # closed once nothing holds it (a subshell may)
+        else:
+            shell.fds[n] = f if f in (ONE, TWO) else copy_of(f)
+
+
+def copy_of(f) -> io.RawIOBase:
+    """A descriptor of the same open file as ``f`` (its offset shared, as dup(2) makes)."""
+    mode = "r+b" if f.readable() and f.writable() else "rb" if f.readable() else "wb"
+    return os.fdopen(os.dup(f.fileno()), mode, buffering=0)
+
+
+def open_target(r, kind: str, job: Job, run) -> io.BufferedIOBase:
     targets = expand_word(r.target, job.shell, True, run)
     if len(targets) != 1:
         raise CommandError(f"ambiguous redirect '{r.target.source()}'")
     path = os.path.join(job.shell.cwd, os.path.expanduser(targets[0]))
-    mode = {"<": "rb", ">": "wb", ">>": "ab", "2>": "wb", "2>>": "ab"}[r.op]
     monitor = getattr(job.shell, "monitor", None)
-    why = monitor.redirect(path) if monitor is not None and r.op != "<" else None
+    why = monitor.redirect(path) if monitor is not None and kind != "<" else None
     if why:
         raise CommandError(f"refused: {why}", 126)
-    if r.op in (">", "2>") and os.path.isfile(path):
+    if kind == ">" and os.path.isfile(path):
         keep_overwritten(job.shell, path, f"{r.op} {targets[0]}")
     try:
-        return open(path, mode)
+        if kind == "<>":            # read and write, made if missing, not emptied
+            return os.fdopen(os.open(path, os.O_RDWR | os.O_CREAT, 0o666), "r+b", buffering=0)
+        return open(path, _MODES[kind])
     except OSError as e:
         raise CommandError(f"{targets[0]}: {os_reason(e)}") from None
 

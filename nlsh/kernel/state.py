@@ -3,7 +3,8 @@ shell gets.
 
 ``State`` holds the working directory, the variables (with their kinds and
 arrays), functions, aliases, options, the EXIT trap, the positional
-parameters, the directory stack, getopts' place and the last status.
+parameters, the directory stack, getopts' place, the last status and the
+descriptors above 2 that ``exec`` opened.
 ``State.copy()`` is the one copy that ``( … )``, ``$( … )``, a background
 job (``&``) and a program's ``NAME=VALUE`` get, as bash gives a subshell.
 
@@ -38,12 +39,15 @@ class State:
     traps: dict[str, str] = field(default_factory=dict)    # trap CMDS EXIT: {"EXIT": CMDS}
     last_status: int = 0
     getopts_at: tuple[int, int] = (0, 1)    # getopts: the OPTIND it left, and where in that word (-vx) it is
+    # The descriptors above 2 that ``exec 3>FILE`` opened (``>&3`` writes there), unbuffered.
+    fds: dict[int, object] = field(default_factory=dict)
 
     def copy(self) -> State:
-        """A subshell's state: changes to it never reach this one."""
+        """A subshell's state: changes to it never reach this one (its descriptors
+        are the same open files, as a subshell inherits them)."""
         return State(self.cwd, self.env.copy(), dict(self.aliases), list(self.dirs), dict(self.functions),
                      list(self.positional), set(self.options), dict(self.traps), self.last_status,
-                     self.getopts_at)
+                     self.getopts_at, dict(self.fds))
 
     def set_cwd(self, path: str) -> None:
         self.env["OLDPWD"] = self.cwd
@@ -98,6 +102,7 @@ class Scope:
     positional = _Own()
     options = _Own()
     traps = _Own()
+    fds = _Own()
     last_status = _Own()
     getopts_at = _Own()
 

@@ -29,7 +29,9 @@ from nlsh.lang.plan import (
 Nested = Callable[[str], Plan]
 
 # ``3>f``, ``>&4``, ``5<&-``, ``8<>f``: descriptors nlsh does not have (a clear error, not a command "3")
-_FD_REDIRECT = re.compile(r"[3-9][0-9]*(?:>>|>&|<&|<>|>|<)|[<>]&[3-9]|[0-9]*<>")
+# A redirection naming a descriptor (``3>f``, ``>&3``, ``4<&0``, ``3>&-``, ``<>f``);
+# the plain ones (``>``, ``2>``, ``2>&1``, ``>&2`` …) are OPERATORS.
+FD_REDIRECT = re.compile(r"(\d*)(>>|>&|<&|<>|>|<)(?![<&])")
 OPERATORS = ("&&", "||", "2>&1", "1>&2", "1>>", "1>", "2>>", "2>", "&>>", "&>", ">&2", ">>", ">", "<<<", "<", "|", ";;", ";", "&")
 # The words of blocks, where they start a command: those that open one, those
 # inside or closing one, and those after which a command starts at once.
@@ -242,10 +244,11 @@ def tokenize(line: str, nested: Nested | None = None) -> list[Token]:
             tokens.append(Token("word", Word((Sub(sub.text, sub.plan, file=True),)), i, end + 1 - i))
             i = end + 1
             continue
-        fd = _FD_REDIRECT.match(line, i)
-        if fd is not None and (i == 0 or line[i - 1] in " \t|;&"):
-            raise ParseError(f"{fd.group()}: file descriptors above 2 are not supported (nlsh redirects 0, 1 "
-                             "and 2: <, >, 2>, 2>&1, >&2)", i, len(fd.group()))
+        fd = _descriptor_op(line, i)
+        if fd is not None:
+            tokens.append(Token("op", fd, i, len(fd)))
+            i += len(fd)
+            continue
         op = next((o for o in OPERATORS if line.startswith(o, i)), None)
         if op is not None and not (op[0].isdigit() and i > 0 and line[i - 1] not in " \t|;&"):
             tokens.append(Token("op", op, i, len(op)))
@@ -281,6 +284,24 @@ def tokenize(line: str, nested: Nested | None = None) -> list[Token]:
 
 
 WORD_ENDS = " \t\n|&;<>()"
+
+
+def _descriptor_op(line: str, i: int) -> str | None:
+    """The redirection naming a descriptor that starts at ``i`` (``3>``, ``>&``,
+    ``2<&``, ``<>`` …), or None where OPERATORS has the plain one."""
+    m = FD_REDIRECT.match(line, i)
+    if m is None or not (i == 0 or line[i - 1] in " \t\n|;&("):
+        return None
+    n, op = m.groups()
+    after = line[m.end():m.end() + 2]
+    if op in (">&", "<&"):
+        if (n, op, after[:1]) in (("2", ">&", "1"), ("", ">&", "2"), ("1", ">&", "2")) and (
+                after[1:2] in ("", *WORD_ENDS)):
+            return None                 # 2>&1, >&2, 1>&2: OPERATORS
+        return m.group()
+    if op == "<>" or (n and int(n) >= 3) or (n == "0" and op == "<"):
+        return m.group()
+    return None
 
 
 def _array_literal(line: str, i: int, nested: Nested | None) -> tuple[ArrayLit, int]:

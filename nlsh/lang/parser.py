@@ -14,6 +14,7 @@ from nlsh.lang.lexer import (
     BLOCK_OPENERS,
     COMMAND_FOLLOWS,
     COMMAND_STARTS,
+    FD_REDIRECT,
     Token,
     check_arithmetic,
     tokenize,
@@ -23,6 +24,10 @@ from nlsh.lang.signature import Param, Signature
 
 _NUMBER = re.compile(r"^-\d+(\.\d+)?$")
 _REDIRECTS = (">", ">>", "1>", "1>>", "<", "<<<", "2>", "2>>", "2>&1", "&>", "&>>", ">&2", "1>&2")
+
+
+def _is_redirect(op: str) -> bool:
+    return op in _REDIRECTS or FD_REDIRECT.fullmatch(op) is not None
 _COMPARISONS = ("<", ">", "<=", ">=")
 _OPERATOR_WORDS = ("(", ")", "!")
 
@@ -608,7 +613,7 @@ def _command(tokens: list[Token], commands: CommandLookup, line: str, as_program
             raise ParseError(f"builtin: {tokens[1].text}: not a shell built-in", tokens[1].column, tokens[1].length)
         return replace(_command(tokens[1:], plain, line, as_program), direct=True)
     head = tokens[0]
-    if head.kind == "op" and head.value not in _REDIRECTS:
+    if head.kind == "op" and not _is_redirect(head.value):
         raise ParseError(f"syntax error near {head.value!r}", head.column, head.length)
     name_tok = _command_word(tokens)
     if name_tok is None:
@@ -678,7 +683,7 @@ def _assignments(tokens: list[Token]) -> tuple[list[Token], tuple[Word, ...]]:
     command it sets them for that command alone: the tokens left, and those
     NAME=VALUE words."""
     words = [t for k, t in enumerate(tokens) if t.kind == "word" and not (    # not a redirection's target
-        k and tokens[k - 1].kind == "op" and tokens[k - 1].value in _REDIRECTS
+        k and tokens[k - 1].kind == "op" and _is_redirect(tokens[k - 1].value)
         and tokens[k - 1].value not in _TARGETLESS)]
     if words and words[0] is tokens[0] and _word_at(words[0]) in ("export", "local", "declare", "typeset", "readonly"):
         return _one_word_values(tokens), ()
@@ -731,7 +736,7 @@ def _expand_alias(tokens: list[Token], commands: CommandLookup, aliases: Mapping
             expansion = tokenize(aliases[name], lambda source: _nested(source, commands, aliases))
         except ParseError as e:
             raise ParseError(f"alias {name}: {e.message}", head.column, head.length) from None
-        if any(t.kind == "op" and t.value not in _REDIRECTS for t in expansion) or not expansion:
+        if any(t.kind == "op" and not _is_redirect(t.value) for t in expansion) or not expansion:
             raise ParseError(f"alias {name} must be a single command", head.column, head.length)
         moved = [Token(t.kind, t.value, head.column, head.length, t.flag_like) for t in expansion]
         tokens = moved + tokens[1:]
@@ -765,6 +770,8 @@ def _words_and_redirects(tokens: list[Token], expression: bool) -> tuple[list[To
                 raise ParseError(f"{tok.value} needs {needs}", tok.column, tok.length)
             if tok.value in ("&>", "&>>"):      # both streams: > FILE 2>&1
                 redirects += [Redirect(tok.value[1:], target.value), Redirect("2>&1", Word.lit(""))]
+            elif tok.value.startswith("0<"):    # 0< is <, 0<& is <&
+                redirects.append(Redirect(tok.value[1:], target.value))
             else:
                 redirects.append(Redirect(tok.value.removeprefix("1"), target.value))
             i += 1

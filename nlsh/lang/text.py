@@ -122,7 +122,8 @@ def call_text(call: Call, signature: Callable[[str], Signature | None]) -> str:
             else:
                 words.append(f"{param.flags[0]} {_value_text(value, False, option=True)}")
     for r in call.redirects:
-        words.append(r.op if r.op in STREAM_REDIRECTS else f"{r.op} {quote(r.target)}")
+        words.append(r.op if r.op in STREAM_REDIRECTS else f"{r.op}{quote(r.target)}" if r.op.endswith("&")
+                     else f"{r.op} {quote(r.target)}")
     return " ".join([*map(_assignment_text, call.env), *(["command", *words] if call.direct else words)])
 
 

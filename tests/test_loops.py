@@ -808,3 +808,13 @@ def test_read_with_a_bad_count_or_timeout_is_a_one_line_error(sh):
 ])
 def test_a_blocks_input_reaches_the_programs_in_it_as_they_read_it(sh, line, out):
     assert sh(line, {"list": "l\n"}).out == out
+
+
+@pytest.mark.parametrize(("line", "out"), [
+    ("case a in a) echo A;& b) echo B;; c) echo C;; esac", "A\nB\n"),                 # ;& runs the next branch too
+    ("case ab in a*) echo one;;& *b) echo two;;& x) echo x;; *) echo any;; esac", "one\ntwo\nany\n"),  # ;;& tests on
+    ("x=b; case $x in a) echo A;; b) echo B;& c) echo C;& d) echo D;; e) echo E;; esac", "B\nC\nD\n"),
+    ("case z in a) echo A;;& esac; echo st=$?", "st=0\n"),
+])
+def test_case_branches_fall_through_as_in_bash(sh, line, out):
+    assert sh(line).out == out

@@ -469,6 +469,13 @@ def test_any_parsed_line_round_trips(line):
     assert p(t(plan)) == plan
 
 
+def test_case_branch_ends_round_trip():
+    for line in ("case $x in a) echo A;& b|c) echo B;;& *) echo C;; esac", "case y in (esac) ;& *) :;; esac"):
+        plan = p(line)
+        assert p(t(plan)) == plan
+        assert t(p(t(plan))) == t(plan)
+
+
 @pytest.mark.parametrize("line,ops", [("exec 5>log.txt", ["5>"]), ("echo hi >&3", [">&"]), ("read l 8<>f", ["8<>"]),
                                       ("cat 3< f", ["3<"]), ("echo x 3>&1 1>&2 2>&3", ["3>&", ">&2", "2>&"]),
                                       ("exec 3>&-", ["3>&"]), ("cat 0<f <&4", ["<", "<&"]), ("echo a5>x", [">"])])

@@ -7,7 +7,7 @@ from collections.abc import Generator, Iterable, Iterator
 
 from nlsh.kernel.context import Args, CommandError, Context, ExitShell, LoopControl, Return
 from nlsh.kernel.expand import posix_glob
-from nlsh.lang.plan import Plan
+from nlsh.lang.plan import CaseEnd, Plan
 from nlsh.lang.signature import Param
 from nlsh.registry import Example, command
 
@@ -191,17 +191,26 @@ def if_(ctx: Context, a: Args) -> Iterator[object]:
          examples=[Example("say what kind of file notes.txt is", 'f=notes.txt; case $f in *.txt|*.md) echo text;; '
                            "*) echo other;; esac", "text")])
 def case(ctx: Context, a: Args) -> Iterator[object]:
-    """The status is the branch's, or 0 when no pattern matches (as in bash)."""
+    """The status is the branch's, or 0 when no pattern matches (as in bash). A
+    branch ending in ``;&`` runs the next one's commands too; in ``;;&`` the
+    patterns after it are tested as well."""
     patterns: list[str] = []
     ctx.status = 0
-    for item in a.branches:
+    falls = False
+    items = list(a.branches)
+    for k, item in enumerate(items):
+        if isinstance(item, CaseEnd):
+            continue
         if not isinstance(item, Plan):
             patterns.append(item)
             continue
-        if any(fnmatch.fnmatchcase(a.word, posix_glob(p)) for p in patterns):
+        end = items[k + 1].op if k + 1 < len(items) and isinstance(items[k + 1], CaseEnd) else ";;"
+        if falls or any(fnmatch.fnmatchcase(a.word, posix_glob(p)) for p in patterns):
             out, ctx.status = ctx.capture(item, block_input(ctx))
             yield from out
-            return
+            if end == ";;":
+                return
+            falls = end == ";&"
         patterns = []
 
 

@@ -32,7 +32,9 @@ Nested = Callable[[str], Plan]
 # A redirection naming a descriptor (``3>f``, ``>&3``, ``4<&0``, ``3>&-``, ``<>f``);
 # the plain ones (``>``, ``2>``, ``2>&1``, ``>&2`` …) are OPERATORS.
 FD_REDIRECT = re.compile(r"(\d*)(>>|>&|<&|<>|>|<)(?![<&])")
-OPERATORS = ("&&", "||", "2>&1", "1>&2", "1>>", "1>", "2>>", "2>", "&>>", "&>", ">&2", ">>", ">", "<<<", "<", "|", ";;", ";", "&")
+OPERATORS = ("&&", "||", "2>&1", "1>&2", "1>>", "1>", "2>>", "2>", "&>>", "&>", ">&2", ">>", ">", "<<<", "<", "|",
+             ";;&", ";;", ";&", ";", "&")
+CASE_ENDS = (";;", ";&", ";;&")     # how a case branch ends: done, run the next one too, test the next ones
 # The words of blocks, where they start a command: those that open one, those
 # inside or closing one, and those after which a command starts at once.
 BLOCK_OPENERS = ("for", "while", "until", "if", "{", "case")
@@ -43,7 +45,7 @@ COMMAND_FOLLOWS = ("do", "then", "else", "{")
 KEYWORDS_BEFORE_A_COMMAND = COMMAND_FOLLOWS + ("if", "elif", "while", "until", "!")
 # Operators after which a command starts (after a case's ``;;`` a pattern, which
 # may be ``esac``; after its pattern's ``)`` the branch's commands).
-COMMAND_STARTS = (";", "&", "&&", "||", "|", "(", ";;", ")")
+COMMAND_STARTS = (";", "&", "&&", "||", "|", "(", *CASE_ENDS, ")")
 GLOB_CHARS = frozenset("*?[")
 # Characters that end an unquoted word or need quoting to be literal.
 SPECIAL = frozenset(" \t\n|&;<>()'\"\\$#`")
@@ -681,7 +683,7 @@ def _ends_command(tokens: list[Token]) -> bool:
         return False
     last = tokens[-1]
     if last.kind == "op":
-        return last.value not in ("|", "&&", "||", ";", ";;", "&", "(")
+        return last.value not in ("|", "&&", "||", ";", *CASE_ENDS, "&", "(")
     if last.kind != "word":                 # a whole [[ … ]] or (( … )): the command is complete
         return True
     goes_on = last.value.is_literal and last.value.literal in COMMAND_FOLLOWS

@@ -12,6 +12,7 @@ from nlsh.lang.lexer import (
     BLOCK_CLOSERS,
     BLOCK_INNER,
     BLOCK_OPENERS,
+    CASE_ENDS,
     COMMAND_FOLLOWS,
     COMMAND_STARTS,
     FD_REDIRECT,
@@ -19,7 +20,20 @@ from nlsh.lang.lexer import (
     check_arithmetic,
     tokenize,
 )
-from nlsh.lang.plan import BLOCKS, ArrayLit, Call, Chain, Glob, Lit, Pipeline, Plan, Redirect, Sub, Word
+from nlsh.lang.plan import (
+    BLOCKS,
+    ArrayLit,
+    Call,
+    CaseEnd,
+    Chain,
+    Glob,
+    Lit,
+    Pipeline,
+    Plan,
+    Redirect,
+    Sub,
+    Word,
+)
 from nlsh.lang.signature import Param, Signature
 
 _NUMBER = re.compile(r"^-\d+(\.\d+)?$")
@@ -378,10 +392,12 @@ def _case(tokens: list[Token], i: int, commands: CommandLookup,
             k += 2
             if after.value == ")":
                 break
-        stop = _block_end(tokens, k, ("esac",), (";;",))     # the branch ends at its ;; or the esac
+        stop = _block_end(tokens, k, ("esac",), CASE_ENDS)     # the branch ends at its ;; (;& ;;&) or the esac
         if stop == len(tokens):
             raise ParseError("case: missing 'esac'", head.column, head.length)
         branches.append(_branch(tokens[k:stop], commands, aliases))
+        if tokens[stop].kind == "op" and tokens[stop].value != ";;":
+            branches.append(CaseEnd(tokens[stop].value))
         k = stop + (_word_at(tokens[stop]) != "esac")
     return Call("case", (("word", one_word(tokens[i + 1].value)), ("branches", tuple(branches)))), k + 1
 
@@ -554,8 +570,9 @@ def _modifier_span(tokens: list[Token], commands: CommandLookup) -> tuple[int, i
 def _split_chains(tokens: list[Token], line: str) -> list[tuple[list[Token], bool]]:
     out, current = [], []
     for tok in tokens:
-        if tok.kind == "op" and tok.value == ";;":
-            raise ParseError("syntax error near ';;' (it ends a branch of a case)", tok.column, 2)
+        if tok.kind == "op" and tok.value in CASE_ENDS:
+            raise ParseError(f"syntax error near '{tok.value}' (it ends a branch of a case)", tok.column,
+                             len(tok.value))
         if tok.kind == "op" and tok.value in (";", "&"):
             if not current:
                 raise ParseError(f"syntax error near {tok.value!r}", tok.column)

@@ -253,6 +253,13 @@ class Chain:
 
 
 @dataclass(frozen=True)
+class CaseEnd:
+    """In a case's branches, after a branch's Plan: ``;&`` (run the next branch's
+    commands too) or ``;;&`` (go on testing the patterns after it); ``;;`` has none."""
+    op: str
+
+
+@dataclass(frozen=True)
 class Plan:
     chains: tuple[Chain, ...] = field(default_factory=tuple)
 

@@ -10,6 +10,7 @@ from nlsh.lang.plan import (
     Arith,
     ArrayLit,
     Call,
+    CaseEnd,
     Chain,
     Glob,
     Lit,
@@ -72,6 +73,9 @@ def _case_text(call: Call, signature: Callable[[str], Signature | None]) -> str:
     for item in call.get("branches"):
         if isinstance(item, Word):
             patterns.append(quote(item))
+            continue
+        if isinstance(item, CaseEnd):       # the branch before it ends so, not with ;;
+            out[-1] = out[-1].removesuffix(";;") + item.op
             continue
         opening = "(" if patterns[0] == "esac" else ""
         body = text(item, signature)

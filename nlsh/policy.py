@@ -21,7 +21,7 @@ from nlsh.kernel.context import CommandError
 from nlsh.kernel.expand import Unexpanded, expand_word
 from nlsh.kernel.variables import Variables
 from nlsh.lang import ParseError, parse
-from nlsh.lang.plan import Call, Plan, Word
+from nlsh.lang.plan import Call, Plan, Word, split_redirect
 from nlsh.lang.text import call_text
 from nlsh.lang.text import text as plan_text
 from nlsh.paths import config_dir, data_dir, inside, read_toml
@@ -383,7 +383,7 @@ def _listed(call: Call, shell: Scope, step: Step) -> list[str] | None:
 
 def _redirects(call: Call, shell: Scope, step: Step) -> Step:
     for r in call.redirects:
-        if r.op.lstrip("0123456789") in (">", ">>", "<>"):      # >, 2>>, 3>, <> … write their file
+        if split_redirect(r.op)[1] in (">", ">|", ">>", "<>"):      # >, 2>>, 3>, {fd}>, <> … write their file
             step.effects.add("write")
             step.writes.extend(_paths(shell, r.target, step))
     return step

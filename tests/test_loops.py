@@ -307,15 +307,17 @@ def test_set_pipefail_positional_words_and_mistakes(sh):
     r = sh("export NLSH_T=7; set | grep NLSH_T=; set -e -o")
     assert (r.out, r.err) == ("NLSH_T=7\n", "nlsh: set: -o: an option name is needed (set -o pipefail)\n")
     r = sh("set -k; echo $?; set -o nosuch; set x 'y z'; echo $# $2; set -euo")
-    assert r.err == ("nlsh: set: -k: -k is not an option nlsh has (it has -e, -u, -x and -o pipefail; + turns one off)\n"
-                     "nlsh: set: -o nosuch: not an option nlsh has (it has errexit, nounset, pipefail, xtrace)\n"
+    assert r.err == ("nlsh: set: -k: -k is not an option nlsh has (it has -e, -u, -x, -C and -o pipefail; + turns one "
+                     "off)\n"
+                     "nlsh: set: -o nosuch: not an option nlsh has (it has errexit, noclobber, nounset, pipefail, "
+                     "xtrace)\n"
                      "nlsh: set: -euo: an option name is needed (set -euo pipefail)\n")
     assert r.out == "1\n2 y z\n"
 
 
 def test_set_euo_pipefail_the_strict_start_of_a_script(sh):
     r = sh("set -euo pipefail; set -o; echo ${unset_here:-default}; false | cat; echo never")
-    assert r.out == "errexit     on\nnounset     on\npipefail    on\nxtrace      off\ndefault\n"
+    assert r.out == "errexit     on\nnoclobber   off\nnounset     on\npipefail    on\nxtrace      off\ndefault\n"
     assert r.status == 1
 
 

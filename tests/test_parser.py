@@ -478,7 +478,8 @@ def test_case_branch_ends_round_trip():
 
 @pytest.mark.parametrize("line,ops", [("exec 5>log.txt", ["5>"]), ("echo hi >&3", [">&"]), ("read l 8<>f", ["8<>"]),
                                       ("cat 3< f", ["3<"]), ("echo x 3>&1 1>&2 2>&3", ["3>&", ">&2", "2>&"]),
-                                      ("exec 3>&-", ["3>&"]), ("cat 0<f <&4", ["<", "<&"]), ("echo a5>x", [">"])])
+                                      ("exec 3>&-", ["3>&"]), ("cat 0<f <&4", ["<", "<&"]), ("echo a5>x", [">"]),
+                                      ("exec {fd}>f {fd}>&-", ["{fd}>", "{fd}>&"]), ("echo a >| f", [">|"])])
 def test_descriptors_above_2_are_redirections_that_round_trip(line, ops):
     """`exec 5>f` once ran a program named 5; then it was an error; now it opens descriptor 5, as in bash."""
     plan = p(line)

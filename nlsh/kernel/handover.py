@@ -74,7 +74,7 @@ def _is_file(shell: Scope, name: str) -> bool:
 
 
 def _to_file(call: Call) -> bool:
-    return any(r.op in (">", ">>") for r in call.redirects)
+    return any(r.op in (">", ">|", ">>") for r in call.redirects)
 
 
 @cache

@@ -16,7 +16,7 @@ from nlsh.kernel.context import (
     os_reason,
 )
 from nlsh.kernel.expand import expand_word
-from nlsh.lang.plan import Call
+from nlsh.lang.plan import Call, split_redirect
 from nlsh.records import plain_line
 from nlsh.trash import keep_overwritten
 
@@ -29,7 +29,7 @@ OUTPUT = "output"                  # a block's errors go with its output (``{ â€
 
 
 CLOSED = "closed"                  # ``N>&-``: the descriptor is closed for the call
-_MODES = {"<": "rb", ">": "wb", ">>": "ab", "<>": "r+b"}
+_MODES = {"<": "rb", ">": "wb", ">|": "wb", ">>": "ab", "<>": "r+b"}
 
 
 @dataclass
@@ -56,6 +56,21 @@ def redirections(call: Call, job: Job, run) -> Wiring:
     fds: dict[int, object] = {0: None, 1: ONE, 2: TWO}
     opened: list = []
 
+    def number(spec: str, kind: str, new: bool) -> int:
+        """The descriptor ``spec`` names: digits, none (0 for <, 1 for >), or
+        ``{NAME}``: a new one from 10 up, put in $NAME (or $NAME's, to copy or close)."""
+        if spec.startswith("{"):
+            name = spec[1:-1]
+            if not new:
+                value = job.shell.env.get(name, "")
+                if not value.isdigit():
+                    raise CommandError(f"{spec}: ${name} holds no descriptor")
+                return int(value)
+            n = next(k for k in range(10, 10_000) if k not in fds and k not in job.shell.fds)
+            job.shell.env[name] = str(n)
+            return n
+        return int(spec) if spec else (0 if kind[0] == "<" else 1)
+
     def descriptor(n: int) -> object:
         if n not in fds and n in job.shell.fds:        # exec 3>f earlier: a copy of it, for this call
             kept = job.shell.fds[n]
@@ -75,7 +90,8 @@ def redirections(call: Call, job: Job, run) -> Wiring:
                 fds[0] = text_file(" ".join(expand_word(r.target, job.shell, False, run)) + "\n")
                 opened.append(fds[0])
             elif r.op.endswith("&"):            # N>&M, <&M, 3>&- â€¦
-                n = int(r.op[:-2] or ("1" if r.op[-2] == ">" else "0"))
+                spec, kind = split_redirect(r.op)
+                n = number(spec, kind, new=False)
                 words = expand_word(r.target, job.shell, True, run)
                 target = words[0] if len(words) == 1 else ""
                 if target == "-":
@@ -85,9 +101,9 @@ def redirections(call: Call, job: Job, run) -> Wiring:
                 else:
                     raise CommandError(f"{r.op}{r.target.source()}: a descriptor number or - is needed")
             else:
-                kind = r.op.lstrip("0123456789")
-                n = int(r.op[:len(r.op) - len(kind)] or (0 if kind == "<" else 1))
+                spec, kind = split_redirect(r.op)
                 f = open_target(r, kind, job, run)
+                n = number(spec, kind, new=True)
                 opened.append(f)
                 fds[n] = f
     except CommandError:
@@ -137,7 +153,9 @@ def open_target(r, kind: str, job: Job, run) -> io.BufferedIOBase:
     why = monitor.redirect(path) if monitor is not None and kind != "<" else None
     if why:
         raise CommandError(f"refused: {why}", 126)
-    if kind == ">" and os.path.isfile(path):
+    if kind == ">" and "noclobber" in job.shell.options and os.path.isfile(path):
+        raise CommandError(f"{targets[0]}: cannot overwrite existing file (set -C; >| overwrites)")
+    if kind in (">", ">|") and os.path.isfile(path):
         keep_overwritten(job.shell, path, f"{r.op} {targets[0]}")
     try:
         if kind == "<>":            # read and write, made if missing, not emptied

@@ -32,7 +32,7 @@ Nested = Callable[[str], Plan]
 # A redirection naming a descriptor (``3>f``, ``>&3``, ``4<&0``, ``3>&-``, ``<>f``);
 # the plain ones (``>``, ``2>``, ``2>&1``, ``>&2`` …) are OPERATORS.
 FD_REDIRECT = re.compile(r"(\d*)(>>|>&|<&|<>|>|<)(?![<&])")
-OPERATORS = ("&&", "||", "2>&1", "1>&2", "1>>", "1>", "2>>", "2>", "&>>", "&>", ">&2", ">>", ">", "<<<", "<", "|",
+OPERATORS = ("&&", "||", "2>&1", "1>&2", "1>>", "1>", "2>>", "2>", "&>>", "&>", ">&2", ">>", ">|", ">", "<<<", "<", "|",
              ";;&", ";;", ";&", ";", "&")
 CASE_ENDS = (";;", ";&", ";;&")     # how a case branch ends: done, run the next one too, test the next ones
 # The words of blocks, where they start a command: those that open one, those
@@ -292,9 +292,11 @@ def _descriptor_op(line: str, i: int) -> str | None:
     """The redirection naming a descriptor that starts at ``i`` (``3>``, ``>&``,
     ``2<&``, ``<>`` …), or None where OPERATORS has the plain one."""
     m = FD_REDIRECT.match(line, i)
-    if m is None or not (i == 0 or line[i - 1] in " \t\n|;&("):
+    if m is None:
         return None
     n, op = m.groups()
+    if not (i == 0 or line[i - 1] in " \t\n|;&(" or (line[i - 1] == "}" and not n)):     # {fd}>&-
+        return None
     after = line[m.end():m.end() + 2]
     if op in (">&", "<&"):
         if (n, op, after[:1]) in (("2", ">&", "1"), ("", ">&", "2"), ("1", ">&", "2")) and (

@@ -37,7 +37,10 @@ from nlsh.lang.plan import (
 from nlsh.lang.signature import Param, Signature
 
 _NUMBER = re.compile(r"^-\d+(\.\d+)?$")
-_REDIRECTS = (">", ">>", "1>", "1>>", "<", "<<<", "2>", "2>>", "2>&1", "&>", "&>>", ">&2", "1>&2")
+_REDIRECTS = (">", ">>", ">|", "1>", "1>>", "<", "<<<", "2>", "2>>", "2>&1", "&>", "&>>", ">&2", "1>&2")
+
+
+_NAMED_FD = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]*\}")
 
 
 def _is_redirect(op: str) -> bool:
@@ -781,6 +784,11 @@ def _words_and_redirects(tokens: list[Token], expression: bool) -> tuple[list[To
         elif tok.kind == "op" and tok.value in _TARGETLESS:
             redirects.append(Redirect(tok.value.removeprefix("1"), Word.lit("")))
         elif tok.kind == "op":
+            named = words[-1] if words else None       # {fd}>FILE: the shell picks the descriptor, $fd names it
+            if named is not None and named.column + named.length == tok.column and named.value.is_literal and (
+                    _NAMED_FD.fullmatch(named.value.literal)) and _is_redirect(tok.value) and tok.value[:1] in "<>":
+                words.pop()
+                tok = Token("op", named.value.literal + tok.value, named.column, named.length + tok.length)
             target = tokens[i + 1] if i + 1 < len(tokens) else None
             if target is None or target.kind != "word":
                 needs = "a word" if tok.value == "<<<" else "a file name"

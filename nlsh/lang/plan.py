@@ -8,6 +8,7 @@ same meaning are equal.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 
@@ -164,6 +165,14 @@ class Word:
 
 # Redirections that name no file.
 STREAM_REDIRECTS = ("2>&1", ">&2")
+_REDIRECT_OP = re.compile(r"(\{[A-Za-z_][A-Za-z0-9_]*\}|\d*)(.*)", re.DOTALL)
+
+
+def split_redirect(op: str) -> tuple[str, str]:
+    """A redirection's descriptor as written and its kind: ``3>`` → ("3", ">"),
+    ``{fd}>&`` → ("{fd}", ">&"), ``2>>`` → ("2", ">>"), ``<`` → ("", "<")."""
+    m = _REDIRECT_OP.match(op)
+    return m.group(1), m.group(2)
 
 
 @dataclass(frozen=True)

@@ -429,6 +429,8 @@ def test_wc_pads_its_columns_as_gnu_does(sh):
     "exec 20> dd.txt; echo hello20 >&20; cat dd.txt",
     "{ echo out; echo err >&2; } 3>&1 1>&2 2>&3 2>/dev/null",
     "exec {myfd}> named.txt; echo named-fd-contents >& $myfd; cat named.txt",
+    ("printf 'l1\\nl2 w\\nl3\\n' > t.txt; exec 3< t.txt; read -u 3 a; read -u 3 b c; echo \"[$a] [$b] [$c]\"; cat <&3; "
+    "read -u 7 x; echo st=$?"),
     "exec {fd}> f.txt; echo foo >&$fd; exec {fd}>&-; echo bar >&$fd; echo st=$?; cat f.txt",
     ("echo XX >| g.txt; set -o noclobber; echo YY > g.txt; echo st=$?; echo ZZ >| g.txt; set +C; echo W >> g.txt; "
     "cat g.txt"),
@@ -437,7 +439,7 @@ def test_descriptors_above_2_as_in_bash(line, tmp_path):
     """exec opens and closes them for the rest of the script; >&N, <&N and N>&M use them."""
     ours = subprocess.run([sys.executable, "-m", "nlsh", "-c", line], cwd=tmp_path, capture_output=True, text=True,
                           timeout=60, check=False)
-    for name in ("fd3.txt", "f.txt", "fd.txt", "rw.txt", "g.txt", "dd.txt", "named.txt"):
+    for name in ("fd3.txt", "f.txt", "fd.txt", "rw.txt", "g.txt", "dd.txt", "named.txt", "t.txt"):
         (tmp_path / name).unlink(missing_ok=True)
     theirs = subprocess.run(["bash", "-c", line], cwd=tmp_path, capture_output=True, text=True, check=False)
     assert (ours.stdout, ours.returncode) == (theirs.stdout, theirs.returncode)

@@ -192,6 +192,7 @@ def dot(ctx: Context, a: Args) -> None:
                  Param("timeout", "str", ("-t",), "at a terminal, give up after SECONDS (status 142)",
                        metavar="SECONDS"),
                  Param("array", "str", ("-a",), "put the words in the array NAME (${NAME[0]} …)", metavar="NAME"),
+                 Param("fd", "int", ("-u",), "read from descriptor FD (exec 3<FILE)", metavar="FD"),
                  Param("names", "str", variadic=True, metavar="NAME")],
          input="any", output="none", category="shell", planned=False, shell_state=True,
          examples=[Example("print each line of names.txt with a dash", 'cat names.txt | while read n; do echo "- $n"; done',
@@ -216,10 +217,11 @@ def read(ctx: Context, a: Args) -> None:
         ctx.stderr.write(a.prompt)
         ctx.stderr.flush()
     delim = "\n" if a.delim is None else a.delim[:1] or "\0"
+    source = None if a.fd is None else _descriptor_lines(ctx, a.fd, delim)
     try:
-        line, ended = _record(ctx, delim, a.silent, count, a.exactly is not None, timeout)
+        line, ended = _record(ctx, delim, a.silent, count, a.exactly is not None, timeout, source)
         while not a.raw and ended and count == 0 and _odd_backslashes(line):     # \ at the end: the next line too
-            more, ended = _record(ctx, delim, a.silent, 0, False, timeout)
+            more, ended = _record(ctx, delim, a.silent, 0, False, timeout, source)
             line = line[:-1] + (delim if delim != "\n" else "") + more    # an escaped delimiter is its character
     except TimeoutError:
         ctx.status = 142
@@ -292,13 +294,31 @@ def _typed_lines(ctx: Context, silent: bool, count: int = 0, timeout: float | No
         yield line[:-1]
 
 
+def _descriptor_lines(ctx: Context, fd: int, delim: str) -> Iterator[str]:
+    """``read -u FD``: what descriptor FD holds, up to each ``delim``, read a byte at
+    a time so that the descriptor is left just after it, as bash leaves it."""
+    f = ctx.descriptors.get(fd) if fd in ctx.descriptors else ctx.shell.fds.get(fd)
+    if f is None or not hasattr(f, "read") or not f.readable():
+        raise CommandError(f"{fd}: invalid file descriptor: not open for reading", 1)
+    end = delim.encode("utf-8", "surrogateescape")[:1]
+    while True:
+        got = bytearray()
+        while (b := f.read(1)) and b != end:
+            got += b
+        if not b and not got:
+            return
+        yield got.decode("utf-8", "surrogateescape") + (delim if b else "")
+
+
 def _record(ctx: Context, delim: str, silent: bool, count: int = 0, exact: bool = False,
-            timeout: float | None = None) -> tuple[str, bool]:
-    """The text up to ``delim`` from the input (or typed at the terminal), and
-    whether it ended there (or after ``count`` characters: -n; with ``exact``,
-    only there: -N). What comes after it in the same line goes back to the
-    block's input for the next read."""
-    if ctx.input is not None:
+            timeout: float | None = None, source: Iterator[str] | None = None) -> tuple[str, bool]:
+    """The text up to ``delim`` from the input (or typed at the terminal, or
+    ``source``: read -u), and whether it ended there (or after ``count``
+    characters: -n; with ``exact``, only there: -N). What comes after it in the
+    same line goes back to the block's input for the next read."""
+    if source is not None:
+        pass
+    elif ctx.input is not None:
         source = iter(ctx.input)
     elif ctx.terminal is not None:
         source = _typed_lines(ctx, silent, count, timeout)

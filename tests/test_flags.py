@@ -10,12 +10,11 @@ the test until it gets one."""
 from __future__ import annotations
 
 import io
-import subprocess
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_gnu import make_tree
+from test_gnu import bash, make_tree, nlsh  # nlsh: the stand-in itself, output into a buffer
 
 from nlsh.session import Shell, run_script_lines
 from nlsh.wiring import default_registry
@@ -65,23 +64,6 @@ def lines(draw) -> tuple[str, str]:
         flags = [w for w in flags if w.startswith("-")] + [w for w in flags if not w.startswith("-")]
         return name, " ".join([name, *flags, *last]) + " < in"
     return name, " ".join([name, *flags, *last, "in"])
-
-
-def bash(line: str, cwd) -> tuple[str, int]:
-    p = subprocess.run(["bash", "-c", line], capture_output=True, text=True, cwd=cwd,
-                       env={"LC_ALL": "C", "PATH": "/usr/bin:/bin"}, check=False)
-    return p.stdout, p.returncode
-
-
-def nlsh(line: str, cwd, monkeypatch) -> tuple[str, int]:
-    """The stand-in itself: output into a buffer, not handed to GNU's program."""
-    monkeypatch.setenv("LC_ALL", "C")
-    out = io.StringIO()
-    shell = Shell(out=out, err=io.StringIO())
-    shell.cwd = str(cwd)
-    status = run_script_lines(shell, [line])
-    shell.shutdown()
-    return out.getvalue(), status
 
 
 def test_the_stand_in_itself_is_what_is_compared(tmp_path, monkeypatch):

@@ -307,17 +307,18 @@ def test_set_pipefail_positional_words_and_mistakes(sh):
     r = sh("export NLSH_T=7; set | grep NLSH_T=; set -e -o")
     assert (r.out, r.err) == ("NLSH_T=7\n", "nlsh: set: -o: an option name is needed (set -o pipefail)\n")
     r = sh("set -k; echo $?; set -o nosuch; set x 'y z'; echo $# $2; set -euo")
-    assert r.err == ("nlsh: set: -k: -k is not an option nlsh has (it has -e, -u, -x, -C and -o pipefail; + turns one "
-                     "off)\n"
-                     "nlsh: set: -o nosuch: not an option nlsh has (it has errexit, noclobber, nounset, pipefail, "
-                     "xtrace)\n"
+    assert r.err == ("nlsh: set: -k: -k is not an option nlsh has (it has -e, -u, -x, -C, -f and -o pipefail; + "
+                     "turns one off)\n"
+                     "nlsh: set: -o nosuch: not an option nlsh has (it has errexit, noclobber, noglob, nounset, "
+                     "pipefail, xtrace)\n"
                      "nlsh: set: -euo: an option name is needed (set -euo pipefail)\n")
     assert r.out == "1\n2 y z\n"
 
 
 def test_set_euo_pipefail_the_strict_start_of_a_script(sh):
     r = sh("set -euo pipefail; set -o; echo ${unset_here:-default}; false | cat; echo never")
-    assert r.out == "errexit     on\nnoclobber   off\nnounset     on\npipefail    on\nxtrace      off\ndefault\n"
+    assert r.out == ("errexit     on\nnoclobber   off\nnoglob      off\nnounset     on\npipefail    on\n"
+                     "xtrace      off\ndefault\n")
     assert r.status == 1
 
 
@@ -820,3 +821,14 @@ def test_a_blocks_input_reaches_the_programs_in_it_as_they_read_it(sh, line, out
 ])
 def test_case_branches_fall_through_as_in_bash(sh, line, out):
     assert sh(line).out == out
+
+
+@pytest.mark.parametrize(("line", "out"), [
+    ("echo *.[[:punct:]] *.[[:punct:]E]", "foo.- e.E foo.-\n"),           # POSIX classes in brackets, as bash
+    ("case a1 in [[:alpha:]][[:digit:]]) echo yes;; esac", "yes\n"),
+    ("case a/b in a[[:punct:]]b) echo slash;; esac", "slash\n"),
+    ("[[ x- == *[[:punct:]] ]] && echo p", "p\n"),
+    ("echo *.zz; set -o noglob; echo *.zz; set +f; echo *.zz", "a.zz b.zz\n*.zz\na.zz b.zz\n"),   # set -f
+])
+def test_wildcard_classes_and_noglob_as_in_bash(sh, line, out):
+    assert sh(line, {"foo.-": "", "e.E": "", "a.zz": "", "b.zz": ""}).out == out

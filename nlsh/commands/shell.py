@@ -368,15 +368,15 @@ def shift(ctx: Context, a: Args) -> None:
     ctx.shell.positional = args[n:]
 
 
-OPTIONS = ("errexit", "noclobber", "nounset", "pipefail", "xtrace")     # what set knows: -o NAME, or its letter
+OPTIONS = ("errexit", "noclobber", "noglob", "nounset", "pipefail", "xtrace")     # what set knows: -o NAME, or its letter
 
 
-LETTERS = {"e": "errexit", "u": "nounset", "x": "xtrace", "C": "noclobber"}
+LETTERS = {"e": "errexit", "u": "nounset", "x": "xtrace", "C": "noclobber", "f": "noglob"}
 
 
 @command("set", "Shell options as in bash: set -e (a failing command ends the script), -u (an unset variable "
          "is an error), -x (print each command before it runs), -C (> does not overwrite a file; >| does), "
-         "-o pipefail (a pipeline fails if any stage does), + to turn off; set -- WORDS (or set WORDS) sets $1 …; set -o lists.",
+         "-f (no wildcards), -o pipefail (a pipeline fails if any stage does), + to turn off; set -- WORDS (or set WORDS) sets $1 …; set -o lists.",
          params=[Param("words", "word", variadic=True, metavar="-euxo pipefail|+e|-o NAME|-- WORDS")],
          output="text", category="shell", shell_state=True, planned=False, free_dashes=True, flags_first=True,
          examples=[Example("stop a script at its first failure", "set -e", ""),
@@ -408,8 +408,8 @@ def set_(ctx: Context, a: Args) -> Iterator[str]:
             elif letter in LETTERS:
                 name = LETTERS[letter]
             else:
-                raise CommandError(f"{word}: -{letter} is not an option nlsh has (it has -e, -u, -x, -C and "
-                                   "-o pipefail; + turns one off)")
+                raise CommandError(f"{word}: -{letter} is not an option nlsh has (it has -e, -u, -x, -C, -f "
+                                   "and -o pipefail; + turns one off)")
             (shell.options.add if on else shell.options.discard)(name)
     if words:       # as in bash, `set a b c` is `set -- a b c` (at the prompt "set up a venv" is language)
         shell.positional = words[1:] if words[0] == "--" else words

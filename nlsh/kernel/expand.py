@@ -7,6 +7,7 @@ import glob as _glob
 import os
 import re
 import shlex
+import string
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
@@ -23,9 +24,63 @@ if TYPE_CHECKING:
     from nlsh.registry import Command
 
 
-def posix_glob(pattern: str) -> str:
-    """``pattern`` for Python's glob/fnmatch: ``[^…]`` negates, as in bash and GNU find."""
-    return pattern.replace("[^", "[!")
+_CLASSES = {"alpha": string.ascii_letters, "digit": string.digits, "alnum": string.ascii_letters + string.digits,
+            "upper": string.ascii_uppercase, "lower": string.ascii_lowercase, "space": " \t\n\r\f\v",
+            "blank": " \t", "punct": string.punctuation, "xdigit": string.hexdigits,
+            "cntrl": "".join(map(chr, range(32))) + "\x7f", "print": "".join(map(chr, range(32, 127))),
+            "graph": "".join(map(chr, range(33, 127)))}
+
+
+def posix_glob(pattern: str, paths: bool = False) -> str:
+    """``pattern`` for Python's glob/fnmatch, bracket expressions read as bash
+    reads them: ``[^…]`` negates, ``[[:punct:]]`` classes, ``[C\\-D]`` an escaped
+    character (fnmatch knows neither). For ``paths``, a class never holds ``/``
+    (glob splits a pattern there; no file name has one)."""
+    out, i = [], 0
+    while i < len(pattern):
+        if pattern[i] != "[":
+            out.append(pattern[i])
+            i += 1
+            continue
+        bracket, i = _bracket(pattern, i, paths)
+        out.append(bracket)
+    return "".join(out)
+
+
+def _bracket(pattern: str, start: int, paths: bool) -> tuple[str, int]:
+    """The bracket expression at ``start`` as fnmatch writes it, and where it ends
+    (a ``[`` that closes nowhere is itself)."""
+    k = start + 1
+    negated = k < len(pattern) and pattern[k] in "!^"
+    k += negated
+    singles: list[str] = []
+    ranges: list[str] = []
+    plain = True
+    first = True
+    while k < len(pattern):
+        c = pattern[k]
+        if c == "]" and not first:
+            break
+        first = False
+        end = pattern.find(":]", k + 2) if pattern.startswith("[:", k) else -1
+        if end > 0 and pattern[k + 2:end] in _CLASSES:
+            singles += _CLASSES[pattern[k + 2:end]]
+            plain, k = False, end + 2
+        elif c == "\\" and k + 1 < len(pattern):
+            singles.append(pattern[k + 1])
+            plain, k = False, k + 2
+        elif k + 2 < len(pattern) and pattern[k + 1] == "-" and pattern[k + 2] != "]":
+            ranges.append(pattern[k:k + 3])
+            k += 3
+        else:
+            singles.append(c)
+            k += 1
+    else:
+        return "[", start + 1
+    if plain:
+        return "[" + ("!" if negated else "") + pattern[start + 1 + negated:k + 1], k + 1
+    chars = sorted(set(singles) - ({"/"} if paths else set()), key=lambda ch: (ch == "-", ch == "!", ch != "]", ch))     # ] first, - last, ! not first
+    return "[" + ("!" if negated else "") + "".join(chars[:1] + ranges + chars[1:]) + "]", k + 1
 
 
 # Runs the plan of a ``$(…)`` and returns its output.
@@ -45,7 +100,7 @@ def expand_word(word: Word, shell: Scope, globbing: bool = True, run: Run | None
         if isinstance(p, Lit):
             fields[-1].add(p.text)
         elif isinstance(p, Glob):
-            fields[-1].add(p.text, posix_glob(p.text))
+            fields[-1].add(p.text, None if globbing and "noglob" in shell.options else posix_glob(p.text, paths=True))
         elif isinstance(p, Var) and p.every:
             values = var_values(p, shell, assign=run is not None)
             if p.quoted and "*" in (p.name, p.index):       # "${a[*]}", "$*": one word

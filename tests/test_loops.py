@@ -832,3 +832,14 @@ def test_case_branches_fall_through_as_in_bash(sh, line, out):
 ])
 def test_wildcard_classes_and_noglob_as_in_bash(sh, line, out):
     assert sh(line, {"foo.-": "", "e.E": "", "a.zz": "", "b.zz": ""}).out == out
+
+
+@pytest.mark.parametrize(("line", "out"), [
+    ("pat='a*'; case abc in \"$pat\") echo lit;; $pat) echo glob;; esac", "glob\n"),   # quoted: itself
+    ("case 'a*' in \"a*\") echo q;; esac", "q\n"),
+    ("case ab in a\\*) echo esc;; a*) echo g;; esac", "g\n"),
+    ("case '[x' in \"[\"*) echo br;; esac", "br\n"),
+    ("case $(echo hi) in $(echo h)*) echo sub;; esac", "sub\n"),       # an unquoted value is a pattern
+])
+def test_case_patterns_quote_as_in_bash(sh, line, out):
+    assert sh(line).out == out

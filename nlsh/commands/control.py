@@ -6,7 +6,6 @@ import fnmatch
 from collections.abc import Generator, Iterable, Iterator
 
 from nlsh.kernel.context import Args, CommandError, Context, ExitShell, LoopControl, Return
-from nlsh.kernel.expand import posix_glob
 from nlsh.lang.plan import CaseEnd, Plan
 from nlsh.lang.signature import Param
 from nlsh.registry import Example, command
@@ -185,7 +184,7 @@ def if_(ctx: Context, a: Args) -> Iterator[object]:
 @command("case", "Run the COMMANDS of the first PATTERN that WORD matches (wildcards * ? [..]), as in bash: "
          "case WORD in PATTERN|PATTERN) COMMANDS;; … esac.",
          params=[Param("word", "str", help="the word to match", required=True, metavar="WORD in"),
-                 Param("branches", "pattern", help="patterns, each group followed by its commands", variadic=True,
+                 Param("branches", "glob", help="patterns, each group followed by its commands", variadic=True,
                        metavar="PATTERN) COMMANDS;; … esac")],
          input="any", output="text", category="shell", planned=False,
          examples=[Example("say what kind of file notes.txt is", 'f=notes.txt; case $f in *.txt|*.md) echo text;; '
@@ -205,7 +204,7 @@ def case(ctx: Context, a: Args) -> Iterator[object]:
             patterns.append(item)
             continue
         end = items[k + 1].op if k + 1 < len(items) and isinstance(items[k + 1], CaseEnd) else ";;"
-        if falls or any(fnmatch.fnmatchcase(a.word, posix_glob(p)) for p in patterns):
+        if falls or any(fnmatch.fnmatchcase(a.word, p) for p in patterns):      # patterns as bash reads them
             out, ctx.status = ctx.capture(item, block_input(ctx))
             yield from out
             if end == ";;":

@@ -415,6 +415,20 @@ def _slice(value: Sequence, arg: str, shell: Scope | None = None, assign: bool =
 _DOLLAR = re.compile(r"\$(\{[^}]*\}|\(\([^)]*\)\)|[A-Za-z_][A-Za-z0-9_]*|[0-9?#@*$!])")
 
 
+def glob_pattern(word: Word, shell: Scope, run: Run | None = None) -> str:
+    """A case pattern for fnmatch, as bash reads it: quoted text, ``\\c`` and a
+    quoted ``"$p"`` match themselves; unquoted wildcards and the value of an
+    unquoted ``$p`` or ``$(…)`` are pattern."""
+    out = []
+    for part in word.parts:
+        if isinstance(part, Glob):
+            out.append(posix_glob(part.text))
+            continue
+        text = " ".join(expand_word(Word((part,)), shell, False, run))
+        out.append(posix_glob(text) if isinstance(part, (Var, Sub)) and not part.quoted else _glob.escape(text))
+    return "".join(out)
+
+
 def _var_pattern(text: str, shell: Scope | None = None, assign: bool = False) -> str:
     """A ``${x%PAT}``-style pattern for fnmatch, as bash reads PAT: ``\\c`` and
     quoted text (``"["``, ``'*'``, ``"$p"``) match themselves; an unquoted
@@ -545,6 +559,8 @@ def _expand_option(param: Param, raw: object, shell: Scope, run: Run | None) -> 
 def _expand_value(param: Param, value: object, shell: Scope, many: bool, run: Run | None) -> list:
     if not isinstance(value, Word):
         return [value]
+    if param.type == "glob":
+        return [glob_pattern(value, shell, run)]
     if param.type == "assignment":
         return [Pending(value, shell, run)]
     strings = expand_word(value, shell, param.type in GLOBBING_TYPES, run)

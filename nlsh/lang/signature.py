@@ -15,7 +15,7 @@ from nlsh.lang.values import Duration, Size
 # Types whose words keep wildcards (expanded against the file system when
 # the call runs). Every other word type treats wildcards as plain text.
 GLOBBING_TYPES = frozenset({"path", "word"})
-WORD_TYPES = frozenset({"path", "word", "str", "pattern"})
+WORD_TYPES = frozenset({"path", "word", "str", "pattern", "glob"})
 
 
 def _count(text: str) -> int:
@@ -93,8 +93,8 @@ class Param:
         if self.type in ("command", "assignment"):
             return word
         if self.type in WORD_TYPES:
-            if self.type in GLOBBING_TYPES or not word.has_glob:
-                return word
+            if self.type in GLOBBING_TYPES or self.type == "glob" or not word.has_glob:
+                return word             # (a "glob" keeps its wildcards for fnmatch: case's patterns)
             return Word(_merge(tuple(Lit(p.text) if isinstance(p, Glob) else p for p in word.parts)))
         if not word.is_literal:
             return word if not word.has_glob else Word(_merge(

@@ -324,8 +324,8 @@ def test_set_euo_pipefail_the_strict_start_of_a_script(sh):
 
 def test_set_u_an_unset_variable_ends_the_script(sh):
     r = sh("set -u\necho ${1:-none} $# \"$@\"\n(echo $gone; echo not-in-subshell)\necho $? left\necho $gone\necho never")
-    assert r.out == "none 0\n1 left\n"
-    assert r.err == "nlsh: echo: gone: unbound variable (set -u)\n" * 2 and r.status == 1
+    assert r.out == "none 0\n1 left\n"          # a subshell it ends has status 1, the script 127, as bash
+    assert r.err == "nlsh: echo: gone: unbound variable (set -u)\n" * 2 and r.status == 127
     r = sh("set -u; set +u; echo [$gone]")
     assert (r.out, r.status) == ("[]\n", 0)
 
@@ -617,7 +617,7 @@ def test_tilde_names_a_users_home(sh):
 
 
 @pytest.mark.parametrize("line,err,out", [
-    ("echo ${none:?give a name}; echo after", "nlsh: echo: none: give a name\n", "after\n"),
+    ("echo ${none:?give a name}; echo after", "nlsh: echo: none: give a name\n", ""),     # the script ends
     ("echo ${none?}", "nlsh: echo: none: parameter not set\n", ""),
     ("x=; echo ${x:?}", "nlsh: echo: x: parameter null or not set\n", ""),
     ("echo ${1:=a}", "nlsh: ${1:=…}: only a named variable can be assigned this way\n", ""),
@@ -843,3 +843,14 @@ def test_wildcard_classes_and_noglob_as_in_bash(sh, line, out):
 ])
 def test_case_patterns_quote_as_in_bash(sh, line, out):
     assert sh(line).out == out
+
+
+@pytest.mark.parametrize(("line", "out"), [
+    ("empty=''; echo ${empty:?is empty}; echo should not get here", ""),      # ${x?…} ends a script, as in bash
+    ("echo ${unset?is unset}; echo should not get here", ""),
+    ("x=1; echo ${x?no}; echo ok", "1\nok\n"),
+    ("set -u; echo $zz; echo no", ""),
+])
+def test_a_missing_value_ends_the_script_with_bashs_status(sh, line, out):
+    r = sh(line)
+    assert (r.out, r.status) == (out, 127 if not out else 0)

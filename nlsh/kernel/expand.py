@@ -364,7 +364,7 @@ def _operand_op(var: Var, value: str | None, shell: Scope, assign: bool) -> str:
         return value
     if kind == "?":
         message = _operand(var, shell, assign) or ("parameter null or not set" if var.op[0] == ":" else "parameter not set")
-        raise CommandError(f"{var.name}: {message}")
+        raise Unbound(f"{var.name}: {message}")        # a script ends there, as in bash
     word = _operand(var, shell, assign)
     if kind == "=" and assign:
         shell.env[var.name] = word
@@ -652,7 +652,11 @@ def traced(cmd: Command, call: Call, args: Args, shell: Scope) -> str:
 
 
 class Unbound(CommandError):
-    """``$x`` unset under ``set -u``: the command fails, and a script ends, as in bash."""
+    """``$x`` unset under ``set -u``, or ``${x?MESSAGE}``: the command fails, and a
+    script ends, with bash's status 127."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, 127)
 
 
 def expand_argv(call: Call, shell: Scope, run: Run | None = None) -> list[str]:

@@ -181,9 +181,10 @@ def _trace(job: Job, line: str) -> None:
 
 
 def _unbound_ends_script(e: CommandError, job: Job) -> None:
-    """``set -u``: an unset variable ends a script, as in bash (in the REPL, the command fails)."""
+    """``set -u``: an unset variable ends a script, as in bash (in the REPL, the
+    command fails); with bash's status, 127, or 1 for a subshell it ends."""
     if isinstance(e, Unbound) and not job.shell.interactive:
-        job.exit_request = ExitShell(e.status)
+        job.exit_request = ExitShell(1 if job.shell.is_copy else e.status)
 
 
 def _not_started(stage: _Stage, job: Job, upstream: object, message: str, status: int) -> tuple[_Stage, None]:

@@ -226,23 +226,21 @@ def grep(ctx: Context, a: Args) -> Iterator[object]:
         ctx.status = 1
 
 
-_HUMAN = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40, "P": 1 << 50, "E": 1 << 60}
-
-
 def _sort_key(numeric: bool, fold: bool, human: bool = False):
+    """The key of a record's field (or a line): with -n/-h a number as GNU sort
+    reads one (:func:`_number`; a field that is a number is itself), else
+    numbers before text, text folded to upper case with -f, as GNU."""
     def key(v: object) -> tuple:
-        if human and isinstance(v, str):        # sort -h: 4.0K before 1.0M, as du -h and ls -lh print them
-            m = re.match(r"\s*(-?\d+(?:\.\d+)?)([KMGTPE]?)", v)
-            return (0, float(m.group(1)) * _HUMAN[m.group(2)]) if m else (0, 0.0)
+        if numeric and isinstance(v, (int, float)):
+            return (0, 0, v) if human else (0, v)
         if numeric:
-            m = re.match(r"\s*(-?\d+(?:\.\d+)?)", v if isinstance(v, str) else str(v))
-            return (0, float(m.group(1))) if m else (0, 0.0)
+            return (0, *_number("" if v is None else str(v), human))
         if v is None:
             return (0, "")
         if isinstance(v, (int, float)):
             return (0, v)
         s = str(v)
-        return (1, s.lower() if fold else s)
+        return (1, s.upper() if fold else s)
     return key
 
 
@@ -308,12 +306,6 @@ def _gnu_sorted(lines: list[str], a: Args) -> list[str]:
     return out
 
 
-def _text_field(line: str, k: int, sep: str | None) -> str:
-    fields = line.split(sep) if sep else line.split()
-    return sep.join(fields[k - 1:]) if sep and k - 1 < len(fields) else (
-        " ".join(fields[k - 1:]) if k - 1 < len(fields) else "")
-
-
 @command("sort", "Sort lines, or records by fields (sort size -r).",
          params=[Param("reverse", "flag", ("-r", "--reverse"), "largest first"),
                  Param("numeric", "flag", ("-n", "--numeric-sort"), "compare as numbers"),
@@ -337,6 +329,9 @@ def sort(ctx: Context, a: Args) -> Iterator[object]:
     if a.fields and not isinstance(next((it for it in items if not isinstance(it, Heading)), None), Record):
         items = [line for _, lines in ctx.read_lines(a.fields) for line in lines]
         a.fields = []
+    if not a.fields and all(isinstance(it, str) for it in items):     # lines: GNU sort's order, exactly
+        yield from _gnu_sorted(items, a)
+        return
     if a.fields:
         key = _sort_key(numeric, a.ignore_case, a.human)
         items = [it for it in items if not isinstance(it, Heading)]     # ls -l's total sorts with no record
@@ -346,8 +341,6 @@ def sort(ctx: Context, a: Args) -> Iterator[object]:
             raise CommandError(f"no field {missing[0]!r} (fields: {', '.join(recs[0])})")
         items.sort(key=lambda r: tuple(key(r.get(f) if isinstance(r, Record) else None)
                                        for f in a.fields), reverse=a.reverse)
-    elif all(isinstance(it, str) for it in items):
-        items = _gnu_sorted(items, a)
     else:
         def text_of(item: object) -> object:
             if isinstance(item, Record) and item.line is None:
@@ -356,7 +349,7 @@ def sort(ctx: Context, a: Args) -> Iterator[object]:
             if isinstance(item, Record):        # a stand-in's record sorts as the line GNU's tool prints (du, ls)
                 item = plain(item)
             if a.key and isinstance(item, str):
-                return _text_field(item, a.key, a.sep)
+                return item[_key_start(item, a.key, a.sep):]
             return item
         key = _sort_key(numeric, a.ignore_case, a.human)
         if a.key or numeric or a.ignore_case:
@@ -365,11 +358,11 @@ def sort(ctx: Context, a: Args) -> Iterator[object]:
             items.sort(key=lambda it: (key(text_of(it)), plain(it)), reverse=a.reverse)
         else:
             items.sort(key=lambda it: key(text_of(it)), reverse=a.reverse)
-    if a.unique and not all(isinstance(it, str) for it in items):
+    if a.unique:
         seen = set()
         out = []
         for it in items:
-            k = plain(it).lower() if a.ignore_case else plain(it)
+            k = plain(it).upper() if a.ignore_case else plain(it)
             if k not in seen:
                 seen.add(k)
                 out.append(it)

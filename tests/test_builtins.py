@@ -443,3 +443,18 @@ def test_descriptors_above_2_as_in_bash(line, tmp_path):
         (tmp_path / name).unlink(missing_ok=True)
     theirs = subprocess.run(["bash", "-c", line], cwd=tmp_path, capture_output=True, text=True, check=False)
     assert (ours.stdout, ours.returncode) == (theirs.stdout, theirs.returncode)
+
+
+def test_grep_reads_a_fifo_once(sh, work):
+    """The built-in grep looks for a NUL in a regular file before reading it; a FIFO it reads once only."""
+    import threading
+    os.mkfifo(work / "p")
+
+    def feed():
+        with open(work / "p", "w") as f:
+            f.write("a\nx1\nx2\n")
+    t = threading.Thread(target=feed)
+    t.start()
+    r = sh("grep x p")
+    t.join(timeout=10)
+    assert (r.out, r.status) == ("x1\nx2\n", 0)

@@ -42,26 +42,23 @@ def bre_to_python(pattern: str) -> str:
     return pattern.replace(r"\|", "|").replace(r"\+", "+").replace(r"\?", "?").replace(r"\<", r"\b").replace(r"\>", r"\b")
 
 
-def _first_nul(path: str) -> int:
-    """The offset of the first NUL byte in the file at ``path``, -1 if none."""
-    at = 0
+def _scan(path: str) -> tuple[int | None, int | None]:
+    """A regular file's size and the offset of its first NUL byte (-1: none),
+    found at C speed so that lines need no counting when there is none;
+    (None, None) for anything else (a FIFO is not read twice)."""
     try:
         with open(path, "rb") as f:
+            info = os.fstat(f.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                return None, None
+            at = 0
             while block := f.read(1 << 20):
                 if (i := block.find(b"\0")) >= 0:
-                    return at + i
+                    return info.st_size, at + i
                 at += len(block)
+            return info.st_size, -1
     except OSError:
-        pass
-    return -1
-
-
-def _file_size(path: str) -> int | None:
-    try:
-        info = os.stat(path)
-    except OSError:
-        return None
-    return info.st_size if stat.S_ISREG(info.st_mode) else None
+        return None, None
 
 
 def _size(line: str) -> int:
@@ -135,21 +132,10 @@ def _grep_files(ctx: Context, paths: list[str], recursive: bool, follow: bool = 
 
 
 def _grep_sources(ctx: Context, files: list[str]) -> Iterator[tuple[str, Iterator[tuple[object, bool]]]]:
-    for name in files:
-        try:
-            f = open_text(ctx.path(name))
-        except OSError as e:
-            ctx.warn(f"{name}: {os_reason(e)}", status=2)
-            continue
-        with f:
-            yield name, _binary_marks(_checked_lines(ctx, f), _file_size(ctx.path(name)),
-                                      _first_nul(ctx.path(name)))
-
-
-def _checked_lines(ctx: Context, f) -> Iterator[str]:
-    for raw in f:
-        ctx.check()
-        yield raw[:-1] if raw.endswith("\n") else Partial(raw)
+    if not files:               # (read_lines would read the input instead)
+        return
+    for name, lines in ctx.read_lines(files, exact=True, whole=True, status=2):
+        yield name, _binary_marks(lines, *(_scan(ctx.path(name)) if name != "-" else (None, None)))
 
 
 @command("grep", "Lines (or records) that match a regular expression.",

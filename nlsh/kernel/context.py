@@ -164,14 +164,15 @@ class Context:
         return (item for item in self.items() if not isinstance(item, Heading))
 
     def read_lines(self, paths: list[str], keepends: bool = False, exact: bool = False,
-                   whole: bool = False) -> Iterator[tuple[str, Iterator[str]]]:
+                   whole: bool = False, status: int = 1) -> Iterator[tuple[str, Iterator[str]]]:
         """(name, lines) for each path, or ("-", input lines) when none given.
 
         With ``keepends`` each line keeps its newline, and a last line without
         one (or an ``echo -n`` item) comes without, as ``wc`` counts them.
         With ``exact`` such a line is a Partial, as cat passes it on, and a long
         line may come in pieces (Partials) unless ``whole`` (cat -n, sed).
-        Files that cannot be read are reported and skipped.
+        Files that cannot be read are reported (the command's status then
+        ``status``) and skipped.
         """
         for p in paths or ["-"]:
             if p == "-":
@@ -180,7 +181,7 @@ class Context:
             try:
                 f = open_text(self.path(p))
             except OSError as e:
-                self.warn(f"{p}: {os_reason(e)}")
+                self.warn(f"{p}: {os_reason(e)}", status=status)
                 continue
             with f:
                 yield p, self._file_lines(f, keepends, exact, whole)

@@ -458,3 +458,16 @@ def test_grep_reads_a_fifo_once(sh, work):
     r = sh("grep x p")
     t.join(timeout=10)
     assert (r.out, r.status) == ("x1\nx2\n", 0)
+
+
+@pytest.mark.parametrize(("line", "err"), [
+    ("exec >out.txt", "nlsh: exec: only descriptors above 2 stay open after exec (exec 3>FILE, then >&3); "
+                      "redirect the commands themselves for 0, 1 and 2\n"),
+    ("exec {fd}>&-", "nlsh: exec: {fd}: $fd holds no descriptor\n"),
+    ("echo hi >&7", "nlsh: echo: 7: bad file descriptor\n"),
+    ("read -u 7 x", "nlsh: read: 7: invalid file descriptor: not open for reading\n"),
+    ("echo a >&x", "nlsh: echo: >&x: a descriptor number or - is needed\n"),
+])
+def test_descriptor_mistakes_are_one_line_errors(sh, line, err):
+    r = sh(line)
+    assert (r.err, r.status) == (err, 1)

@@ -43,3 +43,10 @@ def test_stand_ins_stay_where_records_checks_or_nlsh_output_are_needed(tmp_path)
 def test_only_gnus_programs_are_taken():
     assert gnu("grep") and gnu("sort")
     assert not gnu("nlsh-no-such-program")
+
+
+def test_stat_into_a_pipe_is_gnus_stat_and_a_record_command_still_gets_records(tmp_path):
+    (tmp_path / "f").write_text("hi\n")
+    gnu_out = subprocess.run(["stat", "f"], cwd=tmp_path, capture_output=True, text=True, check=False).stdout
+    assert run("stat f | cat", tmp_path).stdout == gnu_out
+    assert run("stat f | get size", tmp_path).stdout == "3\n"

@@ -316,13 +316,11 @@ def _record(ctx: Context, delim: str, silent: bool, count: int = 0, exact: bool 
     ``source``: read -u), and whether it ended there (or after ``count``
     characters: -n; with ``exact``, only there: -N). What comes after it in the
     same line goes back to the block's input for the next read."""
-    if source is not None:
-        pass
-    elif ctx.input is not None:
+    if source is None and ctx.input is not None:
         source = iter(ctx.input)
-    elif ctx.terminal is not None:
+    elif source is None and ctx.terminal is not None:
         source = _typed_lines(ctx, silent, count, timeout)
-    else:
+    elif source is None:
         source = iter(())
     got: list[str] = []
     have = 0
@@ -408,8 +406,9 @@ def set_(ctx: Context, a: Args) -> Iterator[str]:
             elif letter in LETTERS:
                 name = LETTERS[letter]
             else:
-                raise CommandError(f"{word}: -{letter} is not an option nlsh has (it has -e, -u, -x, -C, -f "
-                                   "and -o pipefail; + turns one off)")
+                letters = ", ".join(f"-{k}" for k in LETTERS)
+                raise CommandError(f"{word}: -{letter} is not an option nlsh has (it has {letters} and "
+                                   "-o pipefail; + turns one off)")
             (shell.options.add if on else shell.options.discard)(name)
     if words:       # as in bash, `set a b c` is `set -- a b c` (at the prompt "set up a venv" is language)
         shell.positional = words[1:] if words[0] == "--" else words

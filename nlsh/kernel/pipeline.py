@@ -97,8 +97,8 @@ def run_pipeline(pipeline: Pipeline, job: Job) -> int:
     """Run every stage, wait for all of them, and return the last one's status."""
     stages: list[_Stage] = []
     upstream: object = None     # a Channel, a readable pipe, or None
-    out = job.shell.renderer
-    calls = handed_over(pipeline.calls, job.shell, job.inherit_stdout and not (out.tty or out.json))
+    face = job.shell.renderer
+    calls = handed_over(pipeline.calls, job.shell, job.inherit_stdout and not (face.tty or face.json))
     job.pipeline_pgid = None
     try:
         for i, call in enumerate(calls):

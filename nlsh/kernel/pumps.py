@@ -111,15 +111,16 @@ def feed_on_demand(items: Iterator[object], sink: io.BufferedIOBase, proc: subpr
     batch, written = 1, []
     try:
         while True:
-            written, size = [], 0
+            written, data, size = [], [], 0
             for item in items:
                 written.append(item)
-                size += len(plain_line(item))
+                data.append(plain_line(item).encode("utf-8", "surrogateescape"))
+                size += len(data[-1])
                 if len(written) >= batch or size >= FEED_BYTES:
                     break
             if not written:
                 return
-            sink.write(b"".join(plain_line(i).encode("utf-8", "surrogateescape") for i in written))
+            sink.write(b"".join(data))
             sink.flush()
             delay = 0.001
             while _unread(fd):

@@ -22,6 +22,7 @@ from nlsh.lang.lexer import (
 )
 from nlsh.lang.plan import (
     BLOCKS,
+    NAMED_FD,
     ArrayLit,
     Call,
     CaseEnd,
@@ -40,7 +41,7 @@ _NUMBER = re.compile(r"^-\d+(\.\d+)?$")
 _REDIRECTS = (">", ">>", ">|", "1>", "1>>", "<", "<<<", "2>", "2>>", "2>&1", "&>", "&>>", ">&2", "1>&2")
 
 
-_NAMED_FD = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]*\}")
+_NAMED_FD = re.compile(NAMED_FD)
 
 
 def _is_redirect(op: str) -> bool:

@@ -165,7 +165,8 @@ class Word:
 
 # Redirections that name no file.
 STREAM_REDIRECTS = ("2>&1", ">&2")
-_REDIRECT_OP = re.compile(r"(\{[A-Za-z_][A-Za-z0-9_]*\}|\d*)(.*)", re.DOTALL)
+NAMED_FD = r"\{[A-Za-z_][A-Za-z0-9_]*\}"      # {fd}> …: the shell picks the descriptor, $fd names it
+_REDIRECT_OP = re.compile(rf"({NAMED_FD}|\d*)(.*)", re.DOTALL)
 
 
 def split_redirect(op: str) -> tuple[str, str]:

@@ -461,8 +461,8 @@ def test_grep_reads_a_fifo_once(sh, work):
 
 
 @pytest.mark.parametrize(("line", "err"), [
-    ("exec >out.txt", "nlsh: exec: only descriptors above 2 stay open after exec (exec 3>FILE, then >&3); "
-                      "redirect the commands themselves for 0, 1 and 2\n"),
+    ("exec >out.txt", ("nlsh: exec: only descriptors above 2 stay open after exec (exec 3>FILE, then >&3); "
+                      "redirect the commands themselves for 0, 1 and 2\n")),
     ("exec {fd}>&-", "nlsh: exec: {fd}: $fd holds no descriptor\n"),
     ("echo hi >&7", "nlsh: echo: 7: bad file descriptor\n"),
     ("read -u 7 x", "nlsh: read: 7: invalid file descriptor: not open for reading\n"),

@@ -110,3 +110,8 @@ def test_a_later_flag_overrides_an_earlier_one_as_in_gnu(tmp_path, monkeypatch):
         (tmp_path / name).write_text("x")
     for line in ("ls -a -A", "ls -A -a", "ls -aA", "ls -S -t", "ls -t -S"):
         assert nlsh(line, tmp_path, monkeypatch) == bash(line, tmp_path), line
+
+
+def test_printf_b_reads_escapes_as_echo_e_does(tmp_path, monkeypatch):
+    line = "printf '%b|%s\\n' 'a\\0101\\x42\\tc' 'x\\ty'"
+    assert nlsh(line, tmp_path, monkeypatch) == bash(line, tmp_path)

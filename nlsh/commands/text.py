@@ -902,7 +902,7 @@ def _format_once(fmt: str, args: list[str]) -> tuple[str, int]:
             if kind == "c":
                 return (spec + "s") % (v[:1])
             if kind == "b":
-                return (spec + "s") % _escapes(v)
+                return (spec + "s") % _echo_escapes(v)[0]      # %b reads escapes as echo -e does (\0NNN)
             return (spec + "s") % v
         except ValueError:
             raise CommandError(f"invalid number: {v!r}") from None

@@ -47,10 +47,10 @@ def _scan(path: str) -> tuple[int | None, int | None]:
     found at C speed so that lines need no counting when there is none;
     (None, None) for anything else (a FIFO is not read twice)."""
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return None, None  # opened here, a FIFO's writer could lose what it wrote
         with open(path, "rb") as f:
             info = os.fstat(f.fileno())
-            if not stat.S_ISREG(info.st_mode):
-                return None, None
             at = 0
             while block := f.read(1 << 20):
                 if (i := block.find(b"\0")) >= 0:

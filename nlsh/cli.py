@@ -20,16 +20,18 @@ models_app = typer.Typer(help="List, choose and install planner models.", no_arg
 app.add_typer(models_app, name="models")
 
 MODEL = typer.Option(None, "--model", help="Model name or GGUF path (default: NLSH_MODEL, config, built-in).")
-BACKENDS = ("llama", "openai")
+BACKENDS = ("auto", "llama", "openai")
 
 
 def _backend(value: str) -> str:
     if value not in BACKENDS:
-        raise typer.BadParameter(f"{value!r} is not a backend: use llama (in-process) or openai (a server)")
+        raise typer.BadParameter(f"{value!r} is not a backend: use auto (the model service), llama (in this "
+                                 "process) or openai (a server)")
     return value
 
 
-BACKEND = typer.Option("llama", "--backend", callback=_backend, help="llama (in-process) or openai (a server).")
+BACKEND = typer.Option("auto", "--backend", callback=_backend,
+                       help="auto (the model service, started on demand), llama (in this process) or openai (a server).")
 BASE_URL = typer.Option(None, "--base-url", help="The server for --backend openai, e.g. http://127.0.0.1:8080")
 
 
@@ -85,7 +87,7 @@ def plan_command(
     registry = default_registry()
     try:
         planner = Planner.create(registry, model=model or opts.get("model"),
-                                 backend=backend if backend != "llama" else opts.get("backend", "llama"),
+                                 backend=backend if backend != "auto" else opts.get("backend", "auto"),
                                  base_url=base_url or opts.get("base_url"))
     except ModelError as e:
         _fail(str(e))
@@ -248,7 +250,7 @@ def lock_command(path: str = typer.Argument(..., help="The .nls script."),
     from nlsh.scripts import ScriptError, lock_script
     from nlsh.session import Shell
     shell = Shell(output=Renderer)
-    shell.configure_planner(model)
+    shell.configure_planner(model, request_class="script")
     try:
         for message in lock_script(path, shell):
             typer.echo(message)
@@ -256,3 +258,112 @@ def lock_command(path: str = typer.Argument(..., help="The .nls script."),
         _fail(e.message, e.status)
     finally:
         shell.shutdown()
+
+
+serve_app = typer.Typer(help="The model service: one model in memory for every shell, and an API for programs.")
+app.add_typer(serve_app, name="serve")
+keys_app = typer.Typer(help="API keys for the model service on TCP.", no_args_is_help=True)
+serve_app.add_typer(keys_app, name="keys")
+
+
+@serve_app.callback(invoke_without_command=True)
+def serve_command(
+    ctx: typer.Context,
+    listen: str | None = typer.Option(None, "--listen", metavar="HOST:PORT",
+                                      help="Also answer on TCP (loopback unless you say otherwise; keys needed)."),
+    keep_alive: float | None = typer.Option(None, "--keep-alive", metavar="SECONDS",
+                                            help="Unload the model after this long without a request (300)."),
+    max_queue: int | None = typer.Option(None, "--max-queue", metavar="N", help="Requests that may wait (16)."),
+    on_demand: bool = typer.Option(False, "--on-demand", hidden=True),
+) -> None:
+    """Run the model service in the foreground (shells start it on demand, too)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from nlsh.service.server import serve
+    try:
+        code = serve(listen=listen, keep_alive=keep_alive, max_queue=max_queue, on_demand=on_demand)
+    except ValueError as e:
+        _fail(f"serve: {e}")
+    raise typer.Exit(code)
+
+
+def _service_call(method: str, path: str) -> dict:
+    from nlsh.planner.backend import BackendError
+    from nlsh.service.client import NotRunning, ServiceError, call
+    try:
+        return call(method, path)
+    except NotRunning:
+        typer.echo("nlsh: the model service is not running")
+        raise typer.Exit(1) from None
+    except (ServiceError, BackendError) as e:
+        _fail(f"serve: {e}")
+
+
+@serve_app.command("status")
+def serve_status(json: bool = typer.Option(False, "--json", help="The status as JSON.")) -> None:
+    """The model, its memory, the queue, the clients and their totals."""
+    s = _service_call("GET", "/nlsh/status")
+    if json:
+        typer.echo(jsonlib.dumps(s))
+        return
+    from nlsh.lang.values import Size
+    state = ("loaded on " + str(s["device"])) if s["loaded"] else ("loading" if s["model"] else "not loaded")
+    typer.echo(f"service   pid {s['pid']}, {Size(s['rss']).human()} in memory, keep-alive {s['keep_alive_s']:g} s, "
+               f"idle {s['idle_s']:g} s")
+    typer.echo(f"model     {s['model'] or '-'} ({state})")
+    waiting = ", ".join(f"{k} {v}" for k, v in s["queue"].items() if v) or "empty"
+    running = f"{s['running']['client']} ({s['running']['class']})" if s["running"] else "nothing"
+    typer.echo(f"queue     {waiting} (at most {s['max_queue']}); running: {running}")
+    t = s["total"]
+    typer.echo(f"total     {t['requests']} requests, {t['prompt_tokens']} prompt + {t['completion_tokens']} "
+               f"generated tokens, {t['model_s']:g} s on the model, {t['queue_s']:g} s waiting")
+    for name, u in sorted(s["clients"].items()):
+        typer.echo(f"  {name:<24} {u['requests']:>5} req {u['prompt_tokens']:>8} in {u['completion_tokens']:>6} out "
+                   f"{u['model_s']:>8.2f} s model {u['queue_s']:>7.2f} s queued")
+
+
+@serve_app.command("stop")
+def serve_stop() -> None:
+    """Stop the model service (the next shell that needs the model starts it again)."""
+    _service_call("POST", "/nlsh/stop")
+    typer.echo("nlsh: the model service stops")
+
+
+@keys_app.command("add")
+def keys_add(name: str = typer.Argument(..., help="A name for the key (who uses it)."),
+             endpoint: list[str] = typer.Option(None, "--endpoint",  # noqa: B008
+                                                help="Only this endpoint (repeatable)."),
+             rate: int | None = typer.Option(None, "--rate", help="At most this many generated tokens a minute.")
+             ) -> None:
+    """Make a key and print it (only its hash is kept: it cannot be shown again)."""
+    from nlsh.service import keys
+    try:
+        typer.echo(keys.add(name, list(endpoint or []), rate))
+    except ValueError as e:
+        _fail(f"serve keys: {e}")
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """The keys: name, endpoints, rate, when made."""
+    import time
+
+    from nlsh.service import keys
+    try:
+        entries = keys.load()
+    except ValueError as e:
+        _fail(f"serve keys: {e}")
+    for e in entries:
+        typer.echo(f"{e['name']:<20} {','.join(e['endpoints']) or 'all endpoints':<28} "
+                   f"{(str(e['rate']) + ' tokens/min') if e['rate'] else 'no rate limit':<18} "
+                   f"{time.strftime('%Y-%m-%d', time.localtime(e['created']))}")
+
+
+@keys_app.command("revoke")
+def keys_revoke(name: str = typer.Argument(..., help="The key's name.")) -> None:
+    """Remove a key (a running service stops taking it at once)."""
+    from nlsh.service import keys
+    try:
+        keys.revoke(name)
+    except ValueError as e:
+        _fail(f"serve keys: {e}")

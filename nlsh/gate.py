@@ -164,11 +164,16 @@ def _refuse(shell: Scope, origin: Origin, typed: str, planned, reason: str, deci
 
 
 def _audit(shell: Scope, typed: str, planned, decision: str, decided_by: str, status: int | None) -> None:
+    t = planned.timings if planned is not None else {}
     shell.store.insert("audit", {
         "time": time.time(), "cwd": shell.cwd, "typed": typed,
         "plan": shell.text(planned.plan) if planned is not None else None,
         "model": planned.model if planned is not None else None,
-        "decision": decision, "decided_by": decided_by, "status": status})
+        "decision": decision, "decided_by": decided_by, "status": status,
+        # what planning cost on the model (through the service: its own clock and queue)
+        "model_tokens": t.get("prompt_tokens", 0) + t.get("generated_tokens", 0) if t else None,
+        "model_s": t.get("model_s", t.get("latency_s")) if t else None,
+        "queue_s": t.get("queue_s", 0.0) if t else None})
 
 
 def _plugin_trust(plan: Plan, shell: Scope, face) -> str | None:

@@ -14,7 +14,7 @@ import sys
 
 
 def run(command: str | None, json: bool = False, yes: bool = False, *, model: str | None = None,
-        backend: str = "llama", base_url: str | None = None) -> int:
+        backend: str = "auto", base_url: str | None = None) -> int:
     """Run LINE (``-c``), a script on stdin, or the interactive shell."""
     from nlsh.render import Renderer
     from nlsh.session import Shell, run_script_lines
@@ -96,6 +96,7 @@ def run_script_file(path: str | None, rest: list[str]) -> int:
     from nlsh.scripts import ScriptError, run_script
     from nlsh.session import Shell
     shell = Shell(assume_yes=flags["yes"], output=Renderer)
+    shell.configure_planner(request_class="script")
     shell.positional = args
     try:
         status = run_script(path, shell, overrides, locked=flags["locked"], replan=flags["replan"],
@@ -131,6 +132,9 @@ def main(argv: list[str] | None = None) -> int:
         fast = _fast_options(args)
         if fast is not None:
             return run(**fast)
+        if args == ["serve", "--on-demand"]:         # a shell starting the daemon: no typer, fast
+            from nlsh.service.server import serve
+            return serve(on_demand=True)
         if args[:1] == ["run"] and len(args) > 1 and not {"-h", "--help"} & set(args[1:]):
             return run_script_file(None, args[1:])
         if args and not args[0].startswith("-") and os.path.isfile(args[0]):

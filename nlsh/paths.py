@@ -28,6 +28,27 @@ def cache_dir() -> str:
     return _base("XDG_CACHE_HOME", ".cache", "cache")
 
 
+def runtime_dir() -> str:
+    """The model service's socket and lock (``$XDG_RUNTIME_DIR/nlsh``, else
+    ``/tmp/nlsh-UID``), mode 0700; a path too long for a Unix socket is replaced
+    by a short one under /tmp named after it."""
+    home = os.environ.get("NLSH_HOME")
+    if home:
+        path = os.path.join(home, "run")
+    elif os.environ.get("XDG_RUNTIME_DIR"):
+        path = os.path.join(os.environ["XDG_RUNTIME_DIR"], "nlsh")
+    else:
+        path = f"/tmp/nlsh-{os.getuid()}"
+    if len(path) > 80:                          # sun_path holds 108 bytes, the socket's name included
+        import hashlib
+        path = f"/tmp/nlsh-{os.getuid()}-{hashlib.sha256(path.encode()).hexdigest()[:12]}"
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    st = os.stat(path)
+    if st.st_uid != os.getuid() or st.st_mode & 0o077:
+        os.chmod(path, 0o700)                   # raises where it is someone else's: never share a socket
+    return path
+
+
 def scratch_home(prefix: str) -> None:
     """For benchmarks: history, data and configuration in a new temporary folder
     (removed at exit), the user's caches kept, so that the model is not assembled

@@ -299,7 +299,7 @@ class _History(FileHistory):
                                              f"{e.strerror or e}; this session's lines are not kept")
 
 
-def run_repl(json: bool = False, yes: bool = False, model: str | None = None, backend: str = "llama",
+def run_repl(json: bool = False, yes: bool = False, model: str | None = None, backend: str = "auto",
              base_url: str | None = None) -> int:
     """Run the interactive shell until ``exit`` or Ctrl-D; returns the exit status."""
     # An interactive shell handles Ctrl-C itself, even if it was started with

@@ -82,6 +82,7 @@ class Shell(Scope):
         self.planning_enabled = True
         self.model: str | None = None
         self.backend = "llama"
+        self.request_class = "interactive"     # the model service's queue for this shell's plans
         self.base_url: str | None = None
         self.last_line: str | None = None
         self.last_error: str | None = None
@@ -120,9 +121,10 @@ class Shell(Scope):
         return self.run_plan(plan, typed=line, origin=origin)
 
     # -- planning ----------------------------------------------------------
-    def configure_planner(self, model: str | None = None, backend: str = "llama",
-                          base_url: str | None = None) -> None:
+    def configure_planner(self, model: str | None = None, backend: str = "auto",
+                          base_url: str | None = None, request_class: str = "interactive") -> None:
         self.model, self.backend, self.base_url = model, backend, base_url
+        self.request_class = request_class
 
     def get_planner(self):
         """The planner, created on first use (the model loads in the background)."""
@@ -137,7 +139,7 @@ class Shell(Scope):
                         self.store.query("SELECT utterance, plan FROM accepted ORDER BY id DESC LIMIT 200")]
             self.planner = Planner.create(self.registry, model=self.model, backend=self.backend,
                                           base_url=self.base_url, accepted=accepted,
-                                          path=self.env.get("PATH"))
+                                          path=self.env.get("PATH"), request_class=self.request_class)
         return self.planner
 
     def problems(self, plan: Plan) -> list[str]:

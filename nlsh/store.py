@@ -27,7 +27,8 @@ CREATE TABLE IF NOT EXISTS jobs (
 CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY,
     time REAL, cwd TEXT, typed TEXT, plan TEXT, model TEXT,
-    decision TEXT, decided_by TEXT, status INTEGER
+    decision TEXT, decided_by TEXT, status INTEGER,
+    model_tokens INTEGER, model_s REAL, queue_s REAL
 );
 CREATE TABLE IF NOT EXISTS accepted (
     id INTEGER PRIMARY KEY,
@@ -35,6 +36,9 @@ CREATE TABLE IF NOT EXISTS accepted (
 );
 """
 
+
+# columns added since a table was first made: (table, column, type)
+ADDED = [("audit", "model_tokens", "INTEGER"), ("audit", "model_s", "REAL"), ("audit", "queue_s", "REAL")]
 
 _CONNECTING = threading.Lock()
 
@@ -45,6 +49,9 @@ def _opened(path: str) -> sqlite3.Connection:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")        # a committed audit row survives a crash
         conn.executescript(SCHEMA)
+        for table, column, kind in ADDED:
+            if column not in {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
     except sqlite3.Error:
         conn.close()
         raise

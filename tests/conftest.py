@@ -83,6 +83,7 @@ def nlsh_home(tmp_path, monkeypatch, request):
     model's caches are shared, see ``model_cache``)."""
     home = tmp_path / "nlsh-home"
     monkeypatch.setenv("NLSH_HOME", str(home))
+    monkeypatch.setenv("NLSH_SERVE", "0")      # each test loads its model itself; tests/test_serve.py turns it on
     if "model_path" in request.fixturenames and request.node.get_closest_marker("fresh_cache") is None:
         request.getfixturevalue("model_cache")(home)
     return home

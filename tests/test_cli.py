@@ -88,7 +88,7 @@ def test_a_program_piped_into_a_stage_that_does_not_read_it_stops(nlsh, work, li
 
 def test_an_unknown_backend_is_refused(nlsh):
     r = nlsh("--backend", "nope", "-c", "ls")
-    assert r.status == 2 and "'nope' is not a backend: use llama (in-process) or openai (a server)" in r.err
+    assert r.status == 2 and "'nope' is not a backend: use auto (the model service), llama (in this process) or openai (a server)" in r.err
     assert r.out == ""
 
 

@@ -42,7 +42,9 @@ def history(ctx: Context, a: Args) -> Iterator[Record]:
             yield Record(id=row["id"], time=dt.datetime.fromtimestamp(row["time"]).replace(microsecond=0),
                          decision=row["decision"], by=row["decided_by"],
                          status="" if row["status"] is None else row["status"],
-                         typed=row["typed"] or "", plan=row["plan"] or "", model=row["model"] or "")
+                         typed=row["typed"] or "", plan=row["plan"] or "", model=row["model"] or "",
+                         tokens="" if row["model_tokens"] is None else row["model_tokens"],
+                         model_s="" if row["model_s"] is None else round(row["model_s"], 2))
         return
     h = ctx.shell.history
     if a.clear:

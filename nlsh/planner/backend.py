@@ -311,13 +311,15 @@ class LlamaBackend:
             _remove(old + ".tokens")
 
     def complete(self, prefix: str, suffix: str, *, grammar: str | None, max_tokens: int,
-                 stop: list[str], cancel=None) -> Completion:
+                 stop: list[str], cancel=None, **sampling) -> Completion:
+        """The answer to ``prefix + suffix`` (the prefix's KV cache is kept);
+        ``sampling``: decoding.generate's temperature, seed and progress."""
         self._ready()
         with self._use:
-            return self._complete(prefix, suffix, grammar, max_tokens, stop, cancel)
+            return self._complete(prefix, suffix, grammar, max_tokens, stop, cancel, sampling)
 
     def _complete(self, prefix: str, suffix: str, grammar: str | None, max_tokens: int,
-                  stop: list[str], cancel) -> Completion:
+                  stop: list[str], cancel, sampling: dict) -> Completion:
         from nlsh.planner import decoding
         t_prefix = self._prepare_prefix(prefix)
         t0 = time.perf_counter()
@@ -329,7 +331,7 @@ class LlamaBackend:
         self.llm.n_tokens = min(common_start(self.llm.input_ids[:self.llm.n_tokens], prompt), len(prompt) - 1)
         try:
             answer = decoding.generate(self.llm, prompt, grammar=self._compiled(grammar), max_tokens=max_tokens,
-                                       stop=stop, cancel=cancel)
+                                       stop=stop, cancel=cancel, **sampling)
         except (RuntimeError, ValueError) as e:      # llama_decode failed; the grammar allowed no token
             raise BackendError(f"the model failed on this request: {e}") from None
         return Completion(answer.text, answer.finish_reason, len(prompt), answer.tokens,

@@ -97,11 +97,26 @@ def looping(tokens: list[int]) -> bool:
     return any(all(tail[i] == tail[i % p] for i in range(p, LOOP_TOKENS)) for p in range(1, LOOP_PERIOD + 1))
 
 
+def sample(logits: np.ndarray, grammar: Grammar | None, temperature: float, rng: np.random.Generator) -> int:
+    """A token drawn from the model's best TOP at ``temperature`` (those the grammar allows)."""
+    ids = np.argpartition(-logits, TOP)[:TOP].astype(np.int32)
+    if grammar is not None:
+        ids = grammar.allowed(ids)
+        if not len(ids):
+            return pick(logits, grammar)
+    scores = logits[ids].astype(np.float64) / temperature
+    p = np.exp(scores - scores.max())
+    return int(rng.choice(ids, p=p / p.sum()))
+
+
 def generate(llm, prompt: list[int], *, grammar: Grammar | None, max_tokens: int, stop: list[str],
-             cancel=None) -> Answer:
-    """Greedy answer to ``prompt`` (tokens), of which the context holds the first
-    ``llm.n_tokens`` already (at most all but the last, which gives the logits)."""
+             cancel=None, temperature: float = 0.0, seed: int | None = None, progress=None) -> Answer:
+    """The answer to ``prompt`` (tokens), of which the context holds the first
+    ``llm.n_tokens`` already (at most all but the last, which gives the logits):
+    greedy, or drawn at ``temperature`` > 0 (``seed`` makes it repeatable).
+    ``progress(text)`` hears the answer so far after every token (streaming)."""
     import llama_cpp
+    rng = np.random.default_rng(seed) if temperature > 0 else None
     llm.eval(prompt[llm.n_tokens:])
     if grammar is not None:
         grammar.reset()
@@ -113,7 +128,7 @@ def generate(llm, prompt: list[int], *, grammar: Grammar | None, max_tokens: int
         if cancel is not None and cancel.cancelled:
             return Answer(_text(out), "cancelled", n)
         logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm._ctx.ctx, -1), shape=(n_vocab,))
-        token = pick(logits, grammar)
+        token = pick(logits, grammar) if rng is None else sample(logits, grammar, temperature, rng)
         if llama_cpp.llama_vocab_is_eog(vocab, token):
             return Answer(_text(out), "stop", n)
         out += llm.detokenize([token])
@@ -121,8 +136,10 @@ def generate(llm, prompt: list[int], *, grammar: Grammar | None, max_tokens: int
         cut = min((text.find(s) for s in stop if s in text), default=-1)
         if cut >= 0:
             return Answer(text[:cut], "stop", n + 1)
+        if progress is not None:
+            progress(text)
         tokens.append(token)
-        if looping(tokens):
+        if rng is None and looping(tokens):
             return Answer(text, "loop", n + 1)
         if grammar is not None:
             grammar.accept(token)

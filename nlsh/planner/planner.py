@@ -78,9 +78,19 @@ class Planner:
     @classmethod
     def create(cls, registry: Registry, *, model: str | None = None, backend: str = "llama",
                base_url: str | None = None, accepted: list[Shot] | None = None,
-               path: str | None = None) -> Planner:
-        """A planner for the configured model (loading starts at once, in the background)."""
-        if backend == "openai":
+               path: str | None = None, request_class: str = "interactive") -> Planner:
+        """A planner for the configured model (loading starts at once, in the background).
+        ``backend``: "llama" (in this process), "service" (the user's model daemon,
+        ``request_class`` its queue), "auto" (the daemon unless it is turned off), "openai"."""
+        if backend == "auto":
+            from nlsh.service.settings import enabled
+            backend = "service" if enabled() else "llama"
+        if backend == "service":
+            from nlsh.service.client import ServiceBackend
+            spec = resolve(model)
+            be = ServiceBackend(spec.path or spec.name, cls=request_class, fallback=lambda: LlamaBackend(
+                None, resolve_path=lambda: model_file(spec), name=spec.name, n_ctx=int(spec.get("n_ctx", 4096))))
+        elif backend == "openai":
             if not base_url:
                 raise ModelError("--backend openai needs --base-url URL")
             spec = ModelSpec(model or "server", {"mode": "grammar", "stop": ["<|im_end|>", "\n"]})
@@ -173,7 +183,7 @@ class Planner:
 
     def warm(self) -> None:
         """Load the model and evaluate the prompt prefix (for a fast first plan)."""
-        if isinstance(self.backend, LlamaBackend):
+        if hasattr(self.backend, "prepare_prefix"):
             self.backend.prepare_prefix(self.prefix)
 
     def plan(self, utterance: str, cwd: str, *, last: str | None = None, last_error: str | None = None,

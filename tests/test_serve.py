@@ -1,0 +1,334 @@
+"""The model service: the real daemon, the real default model, the official
+``openai`` client, real shells started as a user starts them. The scheduler's
+own order is tested with plain functions for work (no model needed there)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from nlsh.service.scheduler import QueueFull, Scheduler, Task
+
+
+def _env(home, **extra) -> dict:
+    env = {k: v for k, v in os.environ.items() if k != "NLSH_SERVE"}
+    return {**env, "NLSH_HOME": str(home), **extra}
+
+
+def _wait_socket(home, proc=None, timeout=30.0) -> str:
+    sock = os.path.join(str(home), "run", "model.sock")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if os.path.exists(sock):
+            return sock
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"the daemon exited: {proc.stderr.read()}")
+        time.sleep(0.05)
+    raise AssertionError("no socket")
+
+
+def _daemons(home) -> list:
+    import psutil
+    found = []
+    for p in psutil.process_iter(["cmdline"]):
+        try:
+            if p.info["cmdline"] and "serve" in p.info["cmdline"] and p.environ().get("NLSH_HOME") == str(home):
+                found.append(p)
+        except (psutil.Error, OSError):
+            pass
+    return found
+
+
+@pytest.fixture
+def daemon(tmp_path, nlsh_home):
+    """Start ``nlsh serve`` (options given) in this test's home; stopped afterwards."""
+    procs = []
+
+    def start(*args: str):
+        p = subprocess.Popen([sys.executable, "-m", "nlsh", "serve", *args], env=_env(nlsh_home),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        procs.append(p)
+        return p, _wait_socket(nlsh_home, p)
+
+    yield start
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+    for p in _daemons(nlsh_home):
+        p.kill()
+
+
+def _openai(sock: str, **options):
+    import openai
+    try:
+        import httpx2 as httpx  # openai 3 is built on httpx2
+    except ImportError:
+        import httpx
+    return openai.OpenAI(base_url="http://nlsh/v1", api_key="unused", max_retries=0,
+                         http_client=httpx.Client(transport=httpx.HTTPTransport(uds=sock)), **options)
+
+
+# -- the scheduler's order (plain functions as work) ---------------------------
+
+def test_scheduler_serves_the_prompt_first_then_first_come_within_a_class():
+    s = Scheduler(max_queue=8)
+    gate, order = threading.Event(), []
+
+    def work(name, block=False):
+        def run(cancel):
+            if block:
+                gate.wait(10)
+            order.append(name)
+            return name, 1, 2
+        return run
+
+    first = s.submit(Task("batch", "b", work("busy", block=True)))
+    while s.running is None:
+        time.sleep(0.01)
+    tasks = [s.submit(Task(c, c, work(n))) for c, n in
+             (("app", "app1"), ("batch", "batch1"), ("interactive", "typed1"), ("script", "script1"),
+              ("interactive", "typed2"), ("agent", "agent1"))]
+    gate.set()
+    for t in [first, *tasks]:
+        assert t.done.wait(10)
+    assert order == ["busy", "typed1", "typed2", "agent1", "script1", "batch1", "app1"]
+    assert s.by_client["interactive"].requests == 2 and s.total.completion_tokens == 14
+
+
+def test_scheduler_queue_is_bounded_and_a_cancelled_request_leaves_it_at_once():
+    s = Scheduler(max_queue=2)
+    gate = threading.Event()
+    busy = s.submit(Task("batch", "x", lambda c: (gate.wait(10), 0, 0)))
+    while s.running is None:
+        time.sleep(0.01)
+    a = s.submit(Task("app", "x", lambda c: (1, 0, 0)))
+    s.submit(Task("app", "x", lambda c: (2, 0, 0)))
+    with pytest.raises(QueueFull, match="queue is full"):
+        s.submit(Task("app", "x", lambda c: (3, 0, 0)))
+    s.cancel(a)
+    assert a.done.is_set() and a.cancel.cancelled and a.result is None   # out of the queue, never run
+    s.submit(Task("app", "x", lambda c: (3, 0, 0)))                      # its place is free
+    gate.set()
+    assert busy.done.wait(10)
+
+
+def test_a_running_request_gives_way_to_the_prompt_and_runs_again_after():
+    s = Scheduler()
+    order, runs = [], []
+
+    def long(turn):
+        runs.append("batch")
+        for _ in range(400):                         # a token every 5 ms, two seconds in all
+            if turn.cancelled:
+                return None, 0, 0
+            time.sleep(0.005)
+        order.append("batch")
+        return "done", 3, 400
+
+    batch = s.submit(Task("batch", "flood", long))
+    while s.running is None:
+        time.sleep(0.01)
+    time.sleep(0.1)
+    t0 = time.monotonic()
+    typed = s.submit(Task("interactive", "me", lambda turn: (order.append("typed"), 1, 1)))
+    assert typed.done.wait(5) and time.monotonic() - t0 < 0.5       # not two seconds behind the batch
+    assert batch.done.wait(10) and batch.result == "done" and batch.preempted == 1
+    assert order == ["typed", "batch"] and runs == ["batch", "batch"]
+    assert s.by_client["flood"].completion_tokens == 400 and s.by_client["flood"].requests == 1
+
+
+# -- the daemon without the model ----------------------------------------------
+
+def test_tcp_needs_a_key_and_a_wrong_key_is_refused(daemon, nlsh, nlsh_home):
+    import openai
+    r = nlsh("serve", "--listen", "127.0.0.1:8765", env=_env(nlsh_home))
+    assert r.status == 1 and "needs API keys" in r.err and "Traceback" not in r.err
+    key = nlsh("serve", "keys", "add", "tester", "--endpoint", "/v1/models", env=_env(nlsh_home)).out.strip()
+    assert key.startswith("nlsh-")
+    assert key not in (nlsh_home / "config" / "serve-keys.json").read_text()       # only its hash is kept
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    daemon("--listen", f"127.0.0.1:{port}")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 1).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    good = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=key, max_retries=0)
+    assert "qwen2.5-coder-1.5b" in [m.id for m in good.models.list()]
+    with pytest.raises(openai.AuthenticationError):
+        openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="nlsh-wrong", max_retries=0).models.list()
+    with pytest.raises(openai.PermissionDeniedError):                   # this key may only list models
+        good.completions.create(model="default", prompt="x", max_tokens=1)
+    assert nlsh("serve", "keys", "revoke", "tester", env=_env(nlsh_home)).status == 0
+    with pytest.raises(openai.AuthenticationError):
+        good.models.list()
+
+
+def test_socket_is_private_and_a_second_daemon_refuses(daemon, nlsh, nlsh_home):
+    _, sock = daemon()
+    assert oct(os.stat(sock).st_mode & 0o777) == "0o600"
+    assert oct(os.stat(os.path.dirname(sock)).st_mode & 0o777) == "0o700"
+    r = nlsh("serve", env=_env(nlsh_home))
+    assert r.status == 1 and r.err.startswith("nlsh: serve: a model service is already running")
+    s = nlsh("serve", "status", "--json", env=_env(nlsh_home))
+    assert json.loads(s.out)["loaded"] is False
+    assert nlsh("serve", "stop", env=_env(nlsh_home)).status == 0
+    r = nlsh("serve", "status", env=_env(nlsh_home))
+    deadline = time.monotonic() + 10
+    while "not running" not in r.out and time.monotonic() < deadline:
+        time.sleep(0.1)
+        r = nlsh("serve", "status", env=_env(nlsh_home))
+    assert (r.status, r.out) == (1, "nlsh: the model service is not running\n")
+
+
+# -- with the real model ----------------------------------------------------------
+
+def test_openai_client_chat_completion_and_streaming(daemon, model_path):
+    _, sock = daemon("--max-queue", "1")
+    client = _openai(sock)
+    chat = client.chat.completions.create(model=model_path, temperature=0, max_tokens=12,
+                                          messages=[{"role": "user", "content": "What is 2+3? Answer with the number."}])
+    assert "5" in chat.choices[0].message.content and chat.usage.completion_tokens > 0
+    done = client.completions.create(model=model_path, prompt="def add(a, b):\n    return", max_tokens=6,
+                                     temperature=0)
+    assert done.choices[0].text.strip().startswith("a + b")
+    streamed = client.completions.create(model=model_path, prompt="def add(a, b):\n    return", max_tokens=6,
+                                         temperature=0, stream=True)
+    assert "".join(c.choices[0].text for c in streamed) == done.choices[0].text
+    pieces = [c.choices[0].delta.content or "" for c in client.chat.completions.create(
+        model=model_path, temperature=0, max_tokens=12, stream=True,
+        messages=[{"role": "user", "content": "What is 2+3? Answer with the number."}])]
+    assert "".join(pieces) == chat.choices[0].message.content and len(pieces) > 1
+
+
+def test_full_queue_is_an_error_and_a_killed_daemon_never_hangs_a_client(daemon, model_path, nlsh_home):
+    import openai
+    proc, sock = daemon("--max-queue", "1")
+    client = _openai(sock, timeout=60)
+    client.completions.create(model=model_path, prompt="x", max_tokens=1)           # loaded
+    long = client.completions.create(model=model_path, prompt="Count from 1 to 500:", max_tokens=400,
+                                     temperature=0, stream=True)
+    next(iter(long))                                                               # it runs now
+    waiting = threading.Thread(target=lambda: _swallow(lambda: client.completions.create(
+        model=model_path, prompt="y", max_tokens=1)))
+    waiting.start()
+    deadline = time.monotonic() + 10
+    while sum(json.loads(subprocess.run([sys.executable, "-m", "nlsh", "serve", "status", "--json"],
+              env=_env(nlsh_home), capture_output=True, text=True, check=False).stdout)["queue"].values()) < 1:
+        assert time.monotonic() < deadline
+    with pytest.raises(openai.APIStatusError) as full:
+        client.completions.create(model=model_path, prompt="z", max_tokens=1)
+    assert full.value.status_code == 503 and "queue is full" in str(full.value)
+    t0 = time.monotonic()
+    proc.kill()                                                                    # mid-request
+    with pytest.raises(Exception, match="(?i)incomplete|closed|peer|chunk|connection"):   # a cut stream, not an end
+        for _ in long:
+            pass
+    waiting.join(30)
+    assert not waiting.is_alive() and time.monotonic() - t0 < 30
+
+
+def _swallow(f):
+    try:
+        f()
+    except Exception:       # noqa: BLE001, S110  (the waiting request's fate is not what is tested)
+        pass
+
+
+def test_shells_share_one_daemon_started_on_demand(model_path, nlsh_home, work):
+    """Two `nlsh plan` at once with no daemon: one daemon starts, both plans come from it;
+    the clients never hold the model; killed, the daemon is started again by the next shell."""
+    env = _env(nlsh_home)
+    (work / "notes.txt").write_text("a\nb\n")
+    cmd = [sys.executable, "-m", "nlsh", "plan", "--json", "--model", model_path]
+    procs = [subprocess.Popen([*cmd, "count the lines in notes.txt"], cwd=work, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    peaks = [0, 0]
+    import psutil
+    while any(p.poll() is None for p in procs):
+        for i, p in enumerate(procs):
+            try:
+                peaks[i] = max(peaks[i], psutil.Process(p.pid).memory_info().rss)
+            except psutil.Error:
+                pass
+        time.sleep(0.05)
+    outs = [p.communicate() for p in procs]
+    try:
+        for out, err in outs:
+            assert "Traceback" not in err and "loading the model in this process" not in err, err
+            r = json.loads(out)
+            assert "wc -l" in r["plan"] or "grep -c" in r["plan"]
+            assert "queue_s" in r["timings"]                     # the plan came through the service
+        daemons = _daemons(nlsh_home)
+        assert len(daemons) == 1
+        assert max(peaks) < 300 * 2**20 < daemons[0].memory_info().rss   # the model is in the daemon only
+        status = json.loads(subprocess.run([sys.executable, "-m", "nlsh", "serve", "status", "--json"], env=env,
+                                           capture_output=True, text=True, check=False).stdout)
+        assert len([c for c in status["clients"] if c.startswith("interactive:")]) == 2
+        daemons[0].kill()
+        daemons[0].wait(10)
+        again = subprocess.run([*cmd, "count the lines in notes.txt"], cwd=work, env=env, capture_output=True,
+                               text=True, timeout=300, check=False)
+        assert again.returncode == 0 and "queue_s" in json.loads(again.stdout)["timings"], again.stderr
+    finally:
+        for p in _daemons(nlsh_home):
+            p.kill()
+
+
+def test_cancel_frees_the_model_at_once(model_path, nlsh_home, daemon):
+    from nlsh.kernel.context import CancelToken
+    from nlsh.service import client
+    daemon()
+    be = client.ServiceBackend(model_path, fallback=lambda: pytest.fail("fell back"))
+    assert be.wait(600)
+    cancel = CancelToken()
+    threading.Timer(1.0, cancel.cancel).start()
+    t0 = time.monotonic()
+    c = be.complete("", "Count from 1 to 1000, one number a line:\n", grammar=None, max_tokens=2000, stop=[],
+                    cancel=cancel)
+    assert c.finish_reason == "cancelled" and time.monotonic() - t0 < 3
+    deadline = time.monotonic() + 2
+    while client.call("GET", "/nlsh/status")["running"] is not None:
+        assert time.monotonic() < deadline, "the daemon still runs the cancelled request"
+        time.sleep(0.05)
+
+
+def test_no_daemon_possible_falls_back_with_one_line(model_path, nlsh_home, work):
+    nlsh_home.mkdir(exist_ok=True)
+    (nlsh_home / "run").write_text("not a folder")              # the runtime folder cannot be made
+    r = subprocess.run([sys.executable, "-m", "nlsh", "plan", "--model", model_path, "count the lines in x.txt"],
+                       cwd=work, env=_env(nlsh_home), capture_output=True, text=True, timeout=600, check=False)
+    assert r.returncode == 0
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("nlsh: no runtime folder for the model service")
+    assert lines[0].endswith("loading the model in this process") and "x.txt" in r.stdout
+
+
+def test_two_first_time_processes_assemble_one_file(tmp_path):
+    """An empty cache and two processes wanting the model at once: no crash, one file."""
+    env = {**os.environ, "NLSH_HOME": str(tmp_path / "fresh")}
+    code = "from nlsh.planner.models import model_file, resolve; print(model_file(resolve()))"
+    procs = [subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=600) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    assert outs[0][0] == outs[1][0]
+    folder = os.path.dirname(outs[0][0].strip())
+    assert sorted(f for f in os.listdir(folder) if not f.endswith(".lock")) == [
+        "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf", "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf.verified"]

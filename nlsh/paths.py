@@ -29,9 +29,19 @@ def cache_dir() -> str:
 
 
 def runtime_dir() -> str:
-    """The model service's socket and lock (``$XDG_RUNTIME_DIR/nlsh``, else
-    ``/tmp/nlsh-UID``), mode 0700; a path too long for a Unix socket is replaced
-    by a short one under /tmp named after it."""
+    """The model service's socket and lock (``runtime_path()``), made with mode 0700."""
+    path = runtime_path()
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    st = os.stat(path)
+    if st.st_uid != os.getuid() or st.st_mode & 0o077:
+        os.chmod(path, 0o700)                   # raises where it is someone else's: never share a socket
+    return path
+
+
+def runtime_path() -> str:
+    """Where the model service's socket lives: ``$XDG_RUNTIME_DIR/nlsh``, else
+    ``/tmp/nlsh-UID`` (``$NLSH_HOME/run`` under NLSH_HOME); a path too long for a
+    Unix socket is replaced by a short one under /tmp named after it."""
     home = os.environ.get("NLSH_HOME")
     if home:
         path = os.path.join(home, "run")
@@ -42,10 +52,6 @@ def runtime_dir() -> str:
     if len(path) > 80:                          # sun_path holds 108 bytes, the socket's name included
         import hashlib
         path = f"/tmp/nlsh-{os.getuid()}-{hashlib.sha256(path.encode()).hexdigest()[:12]}"
-    os.makedirs(path, mode=0o700, exist_ok=True)
-    st = os.stat(path)
-    if st.st_uid != os.getuid() or st.st_mode & 0o077:
-        os.chmod(path, 0o700)                   # raises where it is someone else's: never share a socket
     return path
 
 

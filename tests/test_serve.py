@@ -22,8 +22,22 @@ def _env(home, **extra) -> dict:
     return {**env, "NLSH_HOME": str(home), **extra}
 
 
+def _run_dir(home) -> str:
+    """The daemon's folder for ``home`` (NLSH_HOME/run, or a short path under /tmp for a long one)."""
+    from nlsh.paths import runtime_path
+    saved = os.environ.get("NLSH_HOME")
+    os.environ["NLSH_HOME"] = str(home)
+    try:
+        return runtime_path()
+    finally:
+        if saved is None:
+            del os.environ["NLSH_HOME"]
+        else:
+            os.environ["NLSH_HOME"] = saved
+
+
 def _wait_socket(home, proc=None, timeout=30.0) -> str:
-    sock = os.path.join(str(home), "run", "model.sock")
+    sock = os.path.join(_run_dir(home), "model.sock")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if os.path.exists(sock):
@@ -67,6 +81,9 @@ def daemon(tmp_path, nlsh_home):
                 p.kill()
     for p in _daemons(nlsh_home):
         p.kill()
+    if _run_dir(nlsh_home).startswith("/tmp/nlsh-"):
+        import shutil
+        shutil.rmtree(_run_dir(nlsh_home), ignore_errors=True)
 
 
 def _openai(sock: str, **options):
@@ -311,13 +328,16 @@ def test_cancel_frees_the_model_at_once(model_path, nlsh_home, daemon):
 
 def test_no_daemon_possible_falls_back_with_one_line(model_path, nlsh_home, work):
     nlsh_home.mkdir(exist_ok=True)
-    (nlsh_home / "run").write_text("not a folder")              # the runtime folder cannot be made
+    run = _run_dir(nlsh_home)
+    with open(run, "w") as f:                                   # the runtime folder cannot be made
+        f.write("not a folder")
     r = subprocess.run([sys.executable, "-m", "nlsh", "plan", "--model", model_path, "count the lines in x.txt"],
                        cwd=work, env=_env(nlsh_home), capture_output=True, text=True, timeout=600, check=False)
     assert r.returncode == 0
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("nlsh: no runtime folder for the model service")
     assert lines[0].endswith("loading the model in this process") and "x.txt" in r.stdout
+    os.remove(run)
 
 
 def test_two_first_time_processes_assemble_one_file(tmp_path):

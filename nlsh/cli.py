@@ -99,7 +99,8 @@ def plan_command(
         if utterance == "-" and not line:
             continue
         try:
-            r = planner.plan(line, os.getcwd(), check=shell.problems)
+            with shell.face.planning(line, stage=lambda: getattr(planner.backend, "stage", "")):
+                r = planner.plan(line, os.getcwd(), check=shell.problems)
         except (PlanningError, ModelError) as e:
             typer.echo(f"nlsh: could not plan {line!r}: {getattr(e, 'message', e)}", err=True)
             status = 1

@@ -106,8 +106,36 @@ class PlainFace:
         self.renderer = renderer
 
     @contextlib.contextmanager
-    def planning(self, utterance: str):
-        yield
+    def planning(self, utterance: str, stage=None):
+        """On a terminal, what the model's first use is doing (assembling, loading,
+        reading the prompt) on one line of stderr while it lasts; nothing otherwise."""
+        err = self.renderer.err
+        if stage is None or not (hasattr(err, "isatty") and err.isatty()):
+            yield
+            return
+        import threading
+        import time
+        stop, shown = threading.Event(), [""]
+        t0 = time.monotonic()
+
+        def show() -> None:
+            while not stop.wait(0.25):
+                now = stage()
+                if now or shown[0]:
+                    line = f"nlsh: {now}… {time.monotonic() - t0:.0f}s" if now else ""
+                    err.write("\r" + line.ljust(len(shown[0])) + ("\r" if not now else ""))
+                    err.flush()
+                    shown[0] = line
+        t = threading.Thread(target=show, name="nlsh-first-use", daemon=True)
+        t.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            t.join()
+            if shown[0]:
+                err.write("\r" + " " * len(shown[0]) + "\r")
+                err.flush()
 
     def show_plan(self, text: str, decision) -> None:
         self.renderer.item(2, f"plan: {text}    [{decision.risk.summary()}]")

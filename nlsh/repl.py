@@ -192,7 +192,7 @@ class ReplFace:
         self.prefill = ""
 
     @contextlib.contextmanager
-    def planning(self, utterance: str):
+    def planning(self, utterance: str, stage=None):
         from rich.console import Console
         console = Console(file=self.shell.err, highlight=False)
         t0 = time.monotonic()
@@ -201,8 +201,13 @@ class ReplFace:
         stop = threading.Event()
 
         def tick() -> None:
+            n = 0
+            now = ""
             while not stop.wait(0.1):
-                status.update(f"planning… {time.monotonic() - t0:.1f}s")
+                if stage is not None and n % 5 == 0:       # what the model's first use is doing
+                    now = stage() or ""
+                n += 1
+                status.update(f"{now or 'planning'}… {time.monotonic() - t0:.1f}s")
         t = threading.Thread(target=tick, daemon=True)
         t.start()
         try:

@@ -83,6 +83,7 @@ class Shell(Scope):
         self.model: str | None = None
         self.backend = "llama"
         self.request_class = "interactive"     # the model service's queue for this shell's plans
+        self._model_use: tuple[int, float] | None = None   # (tokens, seconds) planning the line about to run
         self.base_url: str | None = None
         self.last_line: str | None = None
         self.last_error: str | None = None
@@ -153,7 +154,7 @@ class Shell(Scope):
         from nlsh.planner.planner import PlanningError
         try:
             planner = self.get_planner()
-            with self.face.planning(utterance):
+            with self.face.planning(utterance, stage=lambda: getattr(planner.backend, "stage", "")):
                 result = planner.plan(utterance, self.cwd, last=self.last_line, last_error=self.last_error,
                                       check=self.problems)
         except (ModelError, PlanningError) as e:
@@ -200,10 +201,14 @@ class Shell(Scope):
         self.running_planned = planned is not None
         self.critical_confirmed = decision.critical and ticket.decided_by == "user"
         self.line_serial += 1               # what a line overwrites is kept once, as it was before the line
+        t = planned.timings if planned is not None else {}
+        self._model_use = (t.get("prompt_tokens", 0) + t.get("generated_tokens", 0),
+                           t.get("model_s", t.get("latency_s", 0.0))) if t else None
         try:
             status = self._execute(plan)
         finally:
             self.running_planned = self.critical_confirmed = False
+            self._model_use = None
         ticket.close(status)
         if planned is not None and self.planner is not None and status == 0:   # a failed plan is no example
             plan_text = self.text(plan)
@@ -225,6 +230,9 @@ class Shell(Scope):
             job = Job(self.copy() if chain.background else self, chain, _chain_text(self, chain),
                       foreground=not chain.background, stdin=self.stdin if not chain.background else None)
             self.jobs.add(job)
+            if self._model_use is not None:             # planning's cost is the first job's
+                job.usage.model_tokens, job.usage.model_s = self._model_use
+                self._model_use = None
             if chain.background:
                 self.last_background = job.id          # $! is %N
                 self.jobs.submit(job)

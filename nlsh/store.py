@@ -38,7 +38,8 @@ CREATE TABLE IF NOT EXISTS accepted (
 
 
 # columns added since a table was first made: (table, column, type)
-ADDED = [("audit", "model_tokens", "INTEGER"), ("audit", "model_s", "REAL"), ("audit", "queue_s", "REAL")]
+ADDED = [("audit", "model_tokens", "INTEGER"), ("audit", "model_s", "REAL"), ("audit", "queue_s", "REAL"),
+         ("jobs", "model_tokens", "INTEGER"), ("jobs", "model_s", "REAL")]
 
 _CONNECTING = threading.Lock()
 

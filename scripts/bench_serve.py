@@ -25,12 +25,12 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_plan import REQUESTS, sample_dir  # noqa: E402
+from bench_plan import REQUESTS, sample_dir
 
 
 def pct(values: list[float], q: float) -> float:
     values = sorted(values)
-    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
+    return values[min(len(values) - 1, round(q * (len(values) - 1)))]
 
 
 def plan_all(planner, requests: list[str], cwd: str) -> list[float]:

@@ -386,3 +386,33 @@ def test_an_interpreter_typed_alone_runs_what_the_user_types_uncontained(repl, w
     r.c.sendline("exit()")
     r.c.expect_exact(PROMPT)
     assert target.read_text() == "typed"
+
+
+def test_two_shells_plan_through_one_model_service(repl, work, model_path, nlsh_home):
+    """Two interactive shells with the model service on: both plans come from one daemon."""
+    import json
+    import subprocess
+
+    import psutil
+    (work / "notes.txt").write_text("a\nb\nc\n")
+    shells = [repl(NLSH_MODEL=model_path, NLSH_SERVE="1") for _ in range(2)]
+    try:
+        for r in shells:
+            r.c.timeout = 290
+            r.c.sendline("count the lines in notes.txt")
+            r.c.expect_exact("plan")
+            r.c.expect(r"\r\n3( notes\.txt)?\r\n")
+            r.c.expect_exact(PROMPT)
+        env = {**os.environ, "NLSH_HOME": str(nlsh_home)}
+        status = json.loads(subprocess.run([sys.executable, "-m", "nlsh", "serve", "status", "--json"], env=env,
+                                           capture_output=True, text=True, check=True).stdout)
+        shell_pids = {r.c.pid for r in shells}
+        clients = {int(c.split(":")[1]) for c in status["clients"] if c.startswith("interactive:")}
+        assert clients == shell_pids and status["model"] == "qwen2.5-coder-1.5b"
+        for pid in shell_pids:                               # neither shell holds the model itself
+            assert psutil.Process(pid).memory_info().rss < 400 * 2**20
+    finally:
+        for r in shells:
+            r.close()
+        subprocess.run([sys.executable, "-m", "nlsh", "serve", "stop"], env={**os.environ, "NLSH_HOME": str(nlsh_home)},
+                       capture_output=True, check=False)

@@ -352,3 +352,39 @@ def test_two_first_time_processes_assemble_one_file(tmp_path):
     folder = os.path.dirname(outs[0][0].strip())
     assert sorted(f for f in os.listdir(folder) if not f.endswith(".lock")) == [
         "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf", "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf.verified"]
+
+
+def test_first_use_shows_each_stage_on_the_terminal(model_path, nlsh_home, work):
+    """A fresh install at a terminal: assembling, loading, then the plan (through the daemon)."""
+    import shutil
+
+    import pexpect
+    child = pexpect.spawn(sys.executable, ["-m", "nlsh", "plan", "list the files here"], cwd=str(work),
+                          env=_env(nlsh_home), encoding="utf-8", timeout=300, dimensions=(24, 200))
+    try:
+        child.expect(r"nlsh: assembling the model \d+%")
+        child.expect("nlsh: loading the model")
+        child.expect(r"\bls\b")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+        subprocess.run([sys.executable, "-m", "nlsh", "serve", "stop"], env=_env(nlsh_home), capture_output=True,
+                       check=False)
+        for p in _daemons(nlsh_home):
+            p.kill()
+        shutil.rmtree(nlsh_home / "cache" / "models", ignore_errors=True)      # 1.1 GB
+    assert child.exitstatus == 0
+
+
+def test_a_planned_line_carries_its_model_use_into_history_and_audit(model_path, nlsh, work, nlsh_home):
+    (work / "notes.txt").write_text("a\nb\n")
+    r = nlsh("--model", model_path, "-c", "count the lines in notes.txt", timeout=600)
+    assert r.status == 0 and "2" in r.out, r.err
+    jobs = [json.loads(x) for x in nlsh("--json", "-c", "history --jobs").out.splitlines()]
+    audit = [json.loads(x) for x in nlsh("--json", "-c", "history --audit").out.splitlines()]
+    planned = [j for j in jobs if j["command"] != "history --jobs"]
+    assert len(planned) == 1 and planned[0]["tokens"] > 50            # the prompt and the answer
+    assert audit[0]["tokens"] == planned[0]["tokens"] and audit[0]["model_s"] > 0
+    typed = nlsh("-c", "echo hi").status == 0 and [json.loads(x) for x in nlsh(
+        "--json", "-c", "history --jobs").out.splitlines()]
+    assert typed[-1]["command"] == "echo hi" and typed[-1]["tokens"] == 0   # a typed line costs the model nothing

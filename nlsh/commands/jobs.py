@@ -27,6 +27,7 @@ def job_record(job, long: bool, position: int | None) -> Record:
         r["peak"] = Size(u.peak_rss)
         r["read"] = Size(u.read_bytes)
         r["written"] = Size(u.write_bytes)
+        r["tokens"] = u.model_tokens             # the model's work planning the line
     return r
 
 

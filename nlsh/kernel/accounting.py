@@ -49,6 +49,8 @@ class Usage:
     cpu_percent: float = 0.0
     output_bytes: int = 0
     records: dict = field(default_factory=dict)   # stage name -> records out
+    model_tokens: int = 0        # the model's work for this job: planning its line (prompt + generated)
+    model_s: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property

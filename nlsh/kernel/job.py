@@ -366,7 +366,8 @@ class JobTable:
             "status": job.status, "started": job.started, "ended": job.ended,
             "cpu_user": round(u.user, 4), "cpu_system": round(u.system, 4), "peak_rss": u.peak_rss,
             "read_bytes": u.read_bytes, "write_bytes": u.write_bytes,
-            "records_out": sum(u.records.values()), "reason": job.killed_reason or None})
+            "records_out": sum(u.records.values()), "reason": job.killed_reason or None,
+            "model_tokens": u.model_tokens, "model_s": round(u.model_s, 3)})
 
     def remove(self, job: Job) -> None:
         with self._lock:

@@ -138,6 +138,10 @@ class LlamaBackend:
         self._held: dict[str, tuple[list[int], ctypes.Array]] = {}   # prefix text → (tokens, context state)
         self._grammar = None             # (text, decoding.Grammar)
         self._use = threading.RLock()   # one request at a time on the model
+        self.stage = "starting"          # what first use is doing now; "" once the model answers
+
+    def _assembling(self, done: int, total: int) -> None:
+        self.stage = f"assembling the model {100 * done // max(total, 1)}%"
 
     def start(self) -> None:
         with self._lock:
@@ -156,8 +160,9 @@ class LlamaBackend:
     def _load(self) -> None:
         t0 = time.perf_counter()
         try:
-            path = self._path or self._resolve_path()
+            path = self._path or self._resolve_path(self._assembling)
             self._path = path
+            self.stage = "loading the model"
             import llama_cpp
             _keep_output()
             gpu = llama_cpp.llama_supports_gpu_offload()
@@ -174,6 +179,7 @@ class LlamaBackend:
             self._error = e
         finally:
             self.load_seconds = time.perf_counter() - t0
+            self.stage = ""
             self._loaded.set()
 
     def _ready(self) -> None:
@@ -218,11 +224,13 @@ class LlamaBackend:
         kept = self._take_held(prefix, tokens) or self._reuse(tokens)
         if kept < len(tokens):
             llm.n_tokens = kept
+            self.stage = f"reading the prompt ({len(tokens) - kept} tokens)"
             llm.eval(tokens[kept:])
             self.prefix_evaluated = len(tokens) - kept
             self._save(tokens)
         self._prefix_tokens = tokens
         self._prefix_text = prefix
+        self.stage = ""
         return time.perf_counter() - t0
 
     def _hold_current(self) -> None:

@@ -183,8 +183,9 @@ def _assembled_ok(spec: ModelSpec) -> bool:
             and mark.get("mtime") == st.st_mtime_ns)
 
 
-def model_file(spec: ModelSpec) -> str:
-    """A verified GGUF file for ``spec``, assembling it from its packages once."""
+def model_file(spec: ModelSpec, progress=None) -> str:
+    """A verified GGUF file for ``spec``, assembling it from its packages once
+    (``progress(bytes done, bytes in all)`` hears how that goes)."""
     if spec.path is not None:
         if not os.path.isfile(spec.path):
             raise ModelError(f"model file not found: {spec.path}")
@@ -204,10 +205,10 @@ def model_file(spec: ModelSpec) -> str:
         fcntl.flock(lock, fcntl.LOCK_EX)        # two first-time processes: one assembles, the other waits
         if _assembled_ok(spec):
             return path
-        return assemble(spec)
+        return assemble(spec, progress)
 
 
-def assemble(spec: ModelSpec) -> str:
+def assemble(spec: ModelSpec, progress=None) -> str:
     """Concatenate the chunk packages in order, checking size and sha256."""
     missing = _missing_parts(spec)
     if missing:
@@ -230,6 +231,8 @@ def assemble(spec: ModelSpec) -> str:
                         digest.update(chunk)
                         out.write(chunk)
                         total += len(chunk)
+                        if progress is not None:
+                            progress(total, int(spec.get("size")))
             except OSError as e:
                 os.unlink(tmp)
                 raise ModelError(f"model {spec.name}: cannot read chunk {n} ({part}): {e.strerror}") from None

@@ -89,7 +89,8 @@ class Planner:
             from nlsh.service.client import ServiceBackend
             spec = resolve(model)
             be = ServiceBackend(spec.path or spec.name, cls=request_class, fallback=lambda: LlamaBackend(
-                None, resolve_path=lambda: model_file(spec), name=spec.name, n_ctx=int(spec.get("n_ctx", 4096))))
+                None, resolve_path=lambda progress: model_file(spec, progress), name=spec.name,
+                n_ctx=int(spec.get("n_ctx", 4096))))
         elif backend == "openai":
             if not base_url:
                 raise ModelError("--backend openai needs --base-url URL")
@@ -97,7 +98,7 @@ class Planner:
             be = OpenAIBackend(base_url, model or "default")
         else:
             spec = resolve(model)
-            be = LlamaBackend(None, resolve_path=lambda: model_file(spec), name=spec.name,
+            be = LlamaBackend(None, resolve_path=lambda progress: model_file(spec, progress), name=spec.name,
                               n_ctx=int(spec.get("n_ctx", 4096)))
         planner = cls(registry, be, spec, accepted=accepted, path=path)
         be.start()

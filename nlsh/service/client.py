@@ -209,6 +209,18 @@ class ServiceBackend:
             return False
 
     @property
+    def stage(self) -> str:
+        """What the first use is doing (the daemon's stage), "" once the model answers."""
+        if self._local is not None:
+            return self._local.stage
+        if not self._started.is_set():
+            return "starting the model service"
+        try:
+            return str(call("GET", "/nlsh/status", timeout=1.0).get("stage") or "")
+        except (ServiceError, BackendError):
+            return ""
+
+    @property
     def llm(self):
         return self._local.llm if self._local is not None else None
 
@@ -274,16 +286,23 @@ class ServiceBackend:
 
     @staticmethod
     def _wait_answer(t: threading.Thread, box: list, cancel) -> bool:
-        """Wait for the request thread ``t``; True if ``cancel`` came first (the connection is closed)."""
-        while t.is_alive():
-            t.join(0.05)
-            if cancel is not None and cancel.cancelled and t.is_alive():
-                for conn in box:                 # hanging up frees the model at once
-                    if conn.sock is not None:
-                        try:
-                            conn.sock.shutdown(socket.SHUT_RDWR)
-                        except OSError:
-                            pass
-                t.join()
-                return True
+        """Wait for the request thread ``t``; True if ``cancel`` came first. Either
+        way, or on Ctrl-C here, the connection is closed: hanging up frees the model at once."""
+        def hang_up() -> None:
+            for conn in box:
+                if conn.sock is not None:
+                    try:
+                        conn.sock.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+        try:
+            while t.is_alive():
+                t.join(0.05)
+                if cancel is not None and cancel.cancelled and t.is_alive():
+                    hang_up()
+                    t.join()
+                    return True
+        except BaseException:
+            hang_up()
+            raise
         return False

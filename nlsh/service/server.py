@@ -74,7 +74,8 @@ class Engine:
         with self.lock:
             if self.spec is None or _file(spec) != _file(self.spec):
                 self.spec, self._planners = spec, {}
-                self.backend = LlamaBackend(None, resolve_path=lambda: model_file(spec), name=spec.name,
+                self.backend = LlamaBackend(None, resolve_path=lambda progress: model_file(spec, progress),
+                                            name=spec.name,
                                             n_ctx=int(spec.get("n_ctx", 4096)))
             backend = self.backend
         backend.start()
@@ -121,6 +122,7 @@ class Service:
         return {"pid": os.getpid(), "since": round(self.started, 3),
                 "model": self.engine.spec.name if self.engine.spec else None,
                 "loaded": bool(be and be.loaded), "device": be.device if be else None,
+                "stage": be.stage if be else "",
                 "load_s": round(be.load_seconds, 2) if be else None,
                 "rss": psutil.Process().memory_info().rss,
                 "keep_alive_s": self.keep_alive, "idle_s": round(self.scheduler.idle_for(), 1),
@@ -331,7 +333,7 @@ class Handler(BaseHTTPRequestHandler):
         model = self.service.engine.spec_for(name).name    # an unknown model is a 404 before queueing
         stream = bool(body.get("stream"))
         if stream and temperature > 0 and seed is None:
-            import secrets                       # a request that gives way runs again: the same draws
+            import secrets  # a request that gives way runs again: the same draws
             seed = secrets.randbits(63)
         pieces: queue.Queue = queue.Queue()
         sent = [0]

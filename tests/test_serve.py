@@ -205,6 +205,12 @@ def test_socket_is_private_and_a_second_daemon_refuses(daemon, nlsh, nlsh_home):
     assert r.status == 1 and r.err.startswith("nlsh: serve: a model service is already running")
     s = nlsh("serve", "status", "--json", env=_env(nlsh_home))
     assert json.loads(s.out)["loaded"] is False
+    from nlsh.service.client import UnixConnection
+    conn = UnixConnection(sock, 10)
+    conn.request("GET", "/metrics")
+    metrics = conn.getresponse().read().decode()
+    conn.close()
+    assert "nlsh_model_loaded 0\n" in metrics and 'nlsh_queue_waiting{class="interactive"} 0' in metrics
     assert nlsh("serve", "stop", env=_env(nlsh_home)).status == 0
     r = nlsh("serve", "status", env=_env(nlsh_home))
     deadline = time.monotonic() + 10
@@ -320,7 +326,9 @@ def test_cancel_frees_the_model_at_once(model_path, nlsh_home, daemon):
     c = be.complete("", "Count from 1 to 1000, one number a line:\n", grammar=None, max_tokens=2000, stop=[],
                     cancel=cancel)
     assert c.finish_reason == "cancelled" and time.monotonic() - t0 < 3
-    deadline = time.monotonic() + 2
+    # at its next token: one step of the model, which under a loaded CI host can take seconds;
+    # the request itself would have run for minutes (2000 tokens)
+    deadline = time.monotonic() + 15
     while client.call("GET", "/nlsh/status")["running"] is not None:
         assert time.monotonic() < deadline, "the daemon still runs the cancelled request"
         time.sleep(0.05)

@@ -32,7 +32,7 @@ def socket_path() -> str:
     return os.path.join(runtime_dir(), SOCKET)
 
 
-class _UnixConnection(http.client.HTTPConnection):
+class UnixConnection(http.client.HTTPConnection):
     def __init__(self, path: str, timeout: float | None) -> None:
         super().__init__("localhost", timeout=timeout)
         self._path = path
@@ -49,7 +49,7 @@ def call(method: str, path: str, body: dict | None = None, *, headers: dict | No
     reached; BackendError with the daemon's message if it answers an error.
     ``conn_box`` receives the connection (another thread may close it: cancel)."""
     try:
-        conn = _UnixConnection(socket_path(), timeout)
+        conn = UnixConnection(socket_path(), timeout)
     except OSError as e:
         raise ServiceError(f"no runtime folder for the model service: {e.strerror or e}") from None
     if conn_box is not None:
@@ -238,14 +238,14 @@ class ServiceBackend:
             raise BackendError(str(e)) from None
 
     def complete(self, prefix: str, suffix: str, *, grammar: str | None, max_tokens: int,
-                 stop: list[str], cancel=None) -> Completion:
+                 stop: list[str], cancel=None, repeat_penalty: float = 1.0) -> Completion:
         self.start()
         self._started.wait()
         if self._local is not None:
             return self._local.complete(prefix, suffix, grammar=grammar, max_tokens=max_tokens, stop=stop,
-                                        cancel=cancel)
+                                        cancel=cancel, repeat_penalty=repeat_penalty)
         body = {"model": self.model, "prefix": prefix, "suffix": suffix, "grammar": grammar,
-                "max_tokens": max_tokens, "stop": stop}
+                "max_tokens": max_tokens, "stop": stop, "repeat_penalty": repeat_penalty}
         box: list = []
         result: dict = {}
 
@@ -269,7 +269,7 @@ class ServiceBackend:
                 except ServiceError as e:
                     self._fall_back(str(e))
                     return self._local.complete(prefix, suffix, grammar=grammar, max_tokens=max_tokens,
-                                                stop=stop, cancel=cancel)
+                                                stop=stop, cancel=cancel, repeat_penalty=repeat_penalty)
             break
         if "error" in result:
             e = result["error"]

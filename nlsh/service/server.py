@@ -278,6 +278,7 @@ class Handler(BaseHTTPRequestHandler):
     def _route(self, method: str) -> None:
         path = self.path.split("?", 1)[0].rstrip("/") or "/"
         routes = {("GET", "/health"): self.health, ("GET", "/v1/models"): self.models,
+                  ("GET", "/metrics"): self.metrics,
                   ("POST", "/v1/completions"): self.completions,
                   ("POST", "/v1/chat/completions"): self.chat, ("POST", "/v1/plan"): self.plan,
                   ("POST", "/nlsh/complete"): self.nlsh_complete, ("POST", "/nlsh/prefix"): self.nlsh_prefix,
@@ -301,6 +302,28 @@ class Handler(BaseHTTPRequestHandler):
 
     def health(self, client: str) -> None:
         self._send(200, {"status": "ok"})
+
+    def metrics(self, client: str) -> None:
+        """Prometheus text: requests, tokens and seconds by client, the queue by class."""
+        s = self.service.status()
+        lines = []
+        for name, kind, key in (("requests", "counter", "requests"), ("prompt_tokens", "counter", "prompt_tokens"),
+                                ("generated_tokens", "counter", "completion_tokens"),
+                                ("model_seconds", "counter", "model_s"), ("queue_seconds", "counter", "queue_s"),
+                                ("cancelled", "counter", "cancelled")):
+            lines.append(f"# TYPE nlsh_{name}_total {kind}")
+            lines += [f'nlsh_{name}_total{{client="{c}"}} {u[key]}' for c, u in sorted(s["clients"].items())]
+        lines.append("# TYPE nlsh_queue_waiting gauge")
+        lines += [f'nlsh_queue_waiting{{class="{c}"}} {n}' for c, n in s["queue"].items()]
+        lines += ["# TYPE nlsh_model_loaded gauge", f"nlsh_model_loaded {int(s['loaded'])}",
+                  "# TYPE nlsh_resident_bytes gauge", f"nlsh_resident_bytes {s['rss']}"]
+        body = ("\n".join(lines) + "\n").encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain; version=0.0.4")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(body)
 
     def models(self, client: str) -> None:
         data = [{"id": m["name"], "object": "model", "created": 0, "owned_by": "nlsh"}
@@ -464,7 +487,8 @@ class Handler(BaseHTTPRequestHandler):
         def work(cancel):
             c = self.service.engine.get(name).complete(
                 body["prefix"], body["suffix"], grammar=body.get("grammar") or None,
-                max_tokens=int(body.get("max_tokens") or 160), stop=list(body.get("stop") or []), cancel=cancel)
+                max_tokens=int(body.get("max_tokens") or 160), stop=list(body.get("stop") or []), cancel=cancel,
+                repeat_penalty=float(body.get("repeat_penalty") or 1.0))
             return c, c.prompt_tokens, c.completion_tokens
 
         task = self._run(self._class("interactive"), client, work)

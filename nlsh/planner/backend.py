@@ -384,13 +384,11 @@ class OpenAIBackend:
         return True
 
     def complete(self, prefix: str, suffix: str, *, grammar: str | None, max_tokens: int,
-                 stop: list[str], cancel=None, repeat_penalty: float = 1.0) -> Completion:
+                 stop: list[str], cancel=None) -> Completion:
         import urllib.error
         import urllib.request
         body = {"model": self.name, "prompt": prefix + suffix, "max_tokens": max_tokens,
                 "temperature": 0.0, "stop": stop}
-        if repeat_penalty != 1.0:
-            body["repeat_penalty"] = repeat_penalty      # llama-server's and llama_cpp.server's name
         if grammar:
             body["grammar"] = grammar
         req = urllib.request.Request(f"{self.base_url}/v1/completions", data=json.dumps(body).encode(),

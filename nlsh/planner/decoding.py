@@ -110,14 +110,11 @@ def sample(logits: np.ndarray, grammar: Grammar | None, temperature: float, rng:
 
 
 def generate(llm, prompt: list[int], *, grammar: Grammar | None, max_tokens: int, stop: list[str],
-             cancel=None, temperature: float = 0.0, seed: int | None = None, progress=None,
-             repeat_penalty: float = 1.0) -> Answer:
+             cancel=None, temperature: float = 0.0, seed: int | None = None, progress=None) -> Answer:
     """The answer to ``prompt`` (tokens), of which the context holds the first
     ``llm.n_tokens`` already (at most all but the last, which gives the logits):
     greedy, or drawn at ``temperature`` > 0 (``seed`` makes it repeatable).
-    ``progress(text)`` hears the answer so far after every token (streaming);
-    ``repeat_penalty`` > 1 makes the tokens this answer already has less likely
-    (llama.cpp's rule: a positive logit divided by it, a negative one multiplied)."""
+    ``progress(text)`` hears the answer so far after every token (streaming)."""
     import llama_cpp
     rng = np.random.default_rng(seed) if temperature > 0 else None
     llm.eval(prompt[llm.n_tokens:])
@@ -131,10 +128,6 @@ def generate(llm, prompt: list[int], *, grammar: Grammar | None, max_tokens: int
         if cancel is not None and cancel.cancelled:
             return Answer(_text(out), "cancelled", n)
         logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm._ctx.ctx, -1), shape=(n_vocab,))
-        if repeat_penalty != 1.0 and tokens:
-            logits = logits.copy()
-            seen = np.unique(np.array(tokens[-64:], dtype=np.int64))
-            logits[seen] = np.where(logits[seen] > 0, logits[seen] / repeat_penalty, logits[seen] * repeat_penalty)
         token = pick(logits, grammar) if rng is None else sample(logits, grammar, temperature, rng)
         if llama_cpp.llama_vocab_is_eog(vocab, token):
             return Answer(_text(out), "stop", n)

@@ -117,7 +117,6 @@ class Planner:
         self.everyday = bool(spec.get("everyday", False))       # retrieve from the everyday pool too
         self.record_examples = bool(spec.get("record_examples", True))
         self.prompt = str(spec.get("prompt", "catalogue"))     # or "plain" (prompt.PLAIN_RULES)
-        self.loop_penalty = float(spec.get("loop_penalty", 1.0))  # repeat penalty for the retry of a loop
         self.candidates = int(spec.get("candidates", 1))       # 2: also SECOND's plan, chosen by trial
         # "always": plan both and try both; "doubt": try the first, plan the second only
         # when the first fails or does nothing in its trial (less time, fewer chances)
@@ -247,15 +246,11 @@ class Planner:
         repaired = False
         plan, error = self._validate(raw, done.finish_reason)
 
-        looped = done.finish_reason == "loop"
-
         def again(feedback: str) -> tuple[Plan | None, str, str]:
             try:
-                # an answer that went round in a loop would, asked again greedily, loop again
                 answer = self.backend.complete(self._prefix, repair_suffix(shots, context, utterance, raw, feedback),
                                                grammar=g, max_tokens=self.max_tokens, stop=self.stop,
-                                               cancel=cancel, **({"repeat_penalty": self.loop_penalty}
-                                                                 if looped and self.loop_penalty != 1.0 else {}))
+                                               cancel=cancel)
             except BackendError as e:
                 raise PlanningError(str(e), raw) from None
             if answer.finish_reason == "cancelled":

@@ -238,14 +238,14 @@ class ServiceBackend:
             raise BackendError(str(e)) from None
 
     def complete(self, prefix: str, suffix: str, *, grammar: str | None, max_tokens: int,
-                 stop: list[str], cancel=None, repeat_penalty: float = 1.0) -> Completion:
+                 stop: list[str], cancel=None) -> Completion:
         self.start()
         self._started.wait()
         if self._local is not None:
             return self._local.complete(prefix, suffix, grammar=grammar, max_tokens=max_tokens, stop=stop,
-                                        cancel=cancel, repeat_penalty=repeat_penalty)
+                                        cancel=cancel)
         body = {"model": self.model, "prefix": prefix, "suffix": suffix, "grammar": grammar,
-                "max_tokens": max_tokens, "stop": stop, "repeat_penalty": repeat_penalty}
+                "max_tokens": max_tokens, "stop": stop}
         box: list = []
         result: dict = {}
 
@@ -269,7 +269,7 @@ class ServiceBackend:
                 except ServiceError as e:
                     self._fall_back(str(e))
                     return self._local.complete(prefix, suffix, grammar=grammar, max_tokens=max_tokens,
-                                                stop=stop, cancel=cancel, repeat_penalty=repeat_penalty)
+                                                stop=stop, cancel=cancel)
             break
         if "error" in result:
             e = result["error"]

@@ -487,8 +487,7 @@ class Handler(BaseHTTPRequestHandler):
         def work(cancel):
             c = self.service.engine.get(name).complete(
                 body["prefix"], body["suffix"], grammar=body.get("grammar") or None,
-                max_tokens=int(body.get("max_tokens") or 160), stop=list(body.get("stop") or []), cancel=cancel,
-                repeat_penalty=float(body.get("repeat_penalty") or 1.0))
+                max_tokens=int(body.get("max_tokens") or 160), stop=list(body.get("stop") or []), cancel=cancel)
             return c, c.prompt_tokens, c.completion_tokens
 
         task = self._run(self._class("interactive"), client, work)

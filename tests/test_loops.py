@@ -854,3 +854,16 @@ def test_case_patterns_quote_as_in_bash(sh, line, out):
 def test_a_missing_value_ends_the_script_with_bashs_status(sh, line, out):
     r = sh(line)
     assert (r.out, r.status) == (out, 127 if not out else 0)
+
+
+@pytest.mark.parametrize("line", [
+    'base=16; echo $(( ${base}#a ))',                                   # the text goes in before it is read
+    'zero=0; echo $(( ${zero}11 )) $(( ${zero}xAB ))',
+    'foo=5 x=oo; echo $(( foo + f$x + 1 ))',
+    'foo=bar; echo $(( x$foo = 42 )) $xbar; echo $(( x$foo[5] = 7 )) ${xbar[5]}; echo $(( x$foo++ )) $xbar',
+    'e="2+3"; echo $(( $e*2 )) $(( e*2 ))',                              # 8 (text) and 10 (a name)
+    'x=; set -- 4 5; echo $(( $x + 1 )) $(( $1$2 + 1 )) $(( ${#x} + ${u:-4} ))',
+    'echo "${u-\\$}" "${u-\\(}" "${u-\\z}" "${u-\\"}" "${u-\\`}" "${u-\\\\}" "${u-\\e}" ${u-\\z}',   # "…\\z" keeps \\
+])
+def test_arithmetic_text_and_operand_backslashes_as_in_bash(like_bash, line):
+    like_bash(line)

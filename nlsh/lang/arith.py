@@ -54,6 +54,55 @@ def braced(expr: str) -> list[str]:
     return out
 
 
+def _forms(expr: str) -> list[tuple[int, int]]:
+    """Where each ``$x``, ``$1``, ``$#`` and ``${…}`` of ``expr`` starts and ends (``$((`` is not one)."""
+    out, i = [], expr.find("$")
+    while 0 <= i < len(expr) - 1:
+        if expr.startswith("${", i):
+            depth, j = 0, i
+            while j < len(expr):
+                if expr.startswith("${", j):
+                    depth += 1
+                    j += 1
+                elif expr[j] == "}":
+                    depth -= 1
+                    if depth == 0:
+                        break
+                j += 1
+            out.append((i, j + 1))
+            i = j + 1
+        else:
+            m = re.match(r"\$(?:[A-Za-z_][A-Za-z0-9_]*|[0-9#])", expr[i:])
+            if m is not None:
+                out.append((i, i + m.end()))
+                i += m.end()
+            else:
+                i += 1
+        i = expr.find("$", i)
+    return out
+
+
+def _glued(expr: str) -> list[tuple[int, int]]:
+    """The forms of ``expr`` if one is glued to a name, a number or a subscript
+    (``${base}#a``, ``${zero}11``, ``f$x``, ``x$foo[5]``): bash puts their text in
+    before it reads the expression, and so must nlsh; [] when none is."""
+    forms = _forms(expr)
+    for start, end in forms:
+        if (start and (expr[start - 1].isalnum() or expr[start - 1] in "_#")) or (
+                end < len(expr) and (expr[end].isalnum() or expr[end] in "_#[")):
+            return forms
+    return []
+
+
+def _spliced(expr: str, forms: list[tuple[int, int]], text: Callable[[str], str]) -> str:
+    """``expr`` with each form replaced by ``text(form)``."""
+    out, at = [], 0
+    for start, end in forms:
+        out += [expr[at:start], text(expr[start:end])]
+        at = end
+    return "".join(out) + expr[at:]
+
+
 def _unnested(expr: str) -> str:
     """``$((X))`` inside arithmetic is ``(X)``, as bash computes it."""
     k = expr.find("$((")
@@ -229,8 +278,11 @@ def _parsed(expr: str) -> Node:
 
 
 def check(expr: str) -> None:
-    """Raise ValueError if ``expr`` is not an expression this module computes."""
-    _parsed(expr)
+    """Raise ValueError if ``expr`` is not an expression this module computes.
+    With a form glued to its neighbours (``${base}#a``) what is read is known
+    only once its text is in: then the expression is checked when it is computed."""
+    if not _glued(_unnested(expr)):
+        _parsed(expr)
 
 
 # Gives a variable's text (given a name, or a whole ``${…}`` form).
@@ -246,20 +298,22 @@ def evaluate(expr: str, lookup: Lookup, assign: Assign = None, depth: int = 0) -
     """The value of ``expr``. Assignments go to ``assign``; the expression reads
     its own assignments back either way. A variable whose text is not a number
     is an expression itself, as in bash: with ``s=abc``, ``s+1`` is ``abc+1``
-    (an unset ``abc`` is 0); with ``e='2+3'``, ``e*2`` is 10."""
+    (an unset ``abc`` is 0); with ``e='2+3'``, ``e*2`` is 10. The text of
+    ``$x`` and ``${…}`` goes in before the expression is read (``$e*2`` is 8,
+    ``${base}#a`` and ``f$x`` work)."""
     if depth > MAX_DEPTH:
         raise ValueError("variables refer to one another without end")
-    forms = braced(expr)
+    forms = _forms(_unnested(expr))
+    if forms:           # the text of $x, ${…} goes in first, as in bash: with e='2+3', $e*2 is 8
+        return evaluate(_spliced(_unnested(expr), forms, lambda form: lookup(
+            form[2:-1] if form.startswith("${") and re.fullmatch(r"\$\{([A-Za-z_]\w*|[0-9]+|#)\}", form)
+            else form if form.startswith("${") else form[1:])), lookup, assign, depth + 1)
     written: dict[str, int] = {}
 
     def read(name: str) -> int:
         if name in written and "[" not in name:     # a[i]: i may have changed since
             return written[name]
-        if name.startswith(_BRACED):
-            text = lookup(forms[int(name.removeprefix(_BRACED))])
-        else:
-            text = lookup(name)
-        text = text.strip() or "0"
+        text = lookup(name).strip() or "0"
         if re.fullmatch(r"-?(0|[1-9]\d*)", text):       # 010 is octal, as in $((010))
             return int(text)
         try:

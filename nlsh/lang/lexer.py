@@ -454,7 +454,10 @@ def operand_word(text: str, quoted: bool = False) -> Word:
     and ``$((…))`` work in it, as in bash; spaces are part of it. Inside double
     quotes (``"${x:-it's}"``) a ``'`` is a plain character."""
     b = _WordBuilder()
-    _read_word(text.replace("'", "\\'") if quoted else text, 0, b, None, "")
+    if quoted:      # in double quotes a backslash stays unless $ ` " \ or a newline follows: "${u-\z}" is \z
+        text = re.sub(r"\\(.)", lambda m: m.group() if m.group(1) in '$`"\\\n' else "\\\\" + m.group(1), text,
+                      flags=re.DOTALL).replace("'", "\\'")
+    _read_word(text, 0, b, None, "")
     word = _word(b.atoms)
     if word.subs:
         raise ParseError("a $(…) inside ${…} is not supported: set a variable to it first (d=$(…); ${x:-$d})", 0)

@@ -33,25 +33,12 @@ MAX_DEPTH = 64              # parentheses and unary operators nested this deep a
 Node = tuple
 
 
+_SIMPLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*|[0-9]+|#)\}")     # ${x}, ${1}, ${#}: a name
+
+
 def braced(expr: str) -> list[str]:
     """The ``${…}`` forms in ``expr`` that are more than a name (``${x:-0}``, ``${#x}``)."""
-    out, i = [], expr.find("${")
-    while i >= 0:
-        depth, j = 0, i
-        while j < len(expr):
-            if expr.startswith("${", j):
-                depth += 1
-                j += 1
-            elif expr[j] == "}":
-                depth -= 1
-                if depth == 0:
-                    break
-            j += 1
-        form = expr[i:j + 1]
-        if not re.fullmatch(r"\$\{([A-Za-z_][A-Za-z0-9_]*|[0-9]+|#)\}", form):
-            out.append(form)
-        i = expr.find("${", j + 1)
-    return out
+    return [expr[s:e] for s, e in _forms(expr) if expr.startswith("${", s) and not _SIMPLE.fullmatch(expr[s:e])]
 
 
 def _forms(expr: str) -> list[tuple[int, int]]:
@@ -306,8 +293,8 @@ def evaluate(expr: str, lookup: Lookup, assign: Assign = None, depth: int = 0) -
     forms = _forms(_unnested(expr))
     if forms:           # the text of $x, ${…} goes in first, as in bash: with e='2+3', $e*2 is 8
         return evaluate(_spliced(_unnested(expr), forms, lambda form: lookup(
-            form[2:-1] if form.startswith("${") and re.fullmatch(r"\$\{([A-Za-z_]\w*|[0-9]+|#)\}", form)
-            else form if form.startswith("${") else form[1:])), lookup, assign, depth + 1)
+            form[2:-1] if _SIMPLE.fullmatch(form) else form if form.startswith("${") else form[1:])),
+            lookup, assign, depth + 1)
     written: dict[str, int] = {}
 
     def read(name: str) -> int:

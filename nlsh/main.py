@@ -26,6 +26,7 @@ def run(command: str | None, json: bool = False, yes: bool = False, *, model: st
     if command is not None:
         shell = Shell(json=json, stdin=None if stdin_is_tty else sys.stdin.buffer, assume_yes=yes, output=Renderer)
         lines = command.split("\n")
+        shell.command_string = True
     else:
         shell = Shell(json=json, assume_yes=yes, output=Renderer)
         lines = sys.stdin

@@ -63,6 +63,7 @@ class Shell(Scope):
         # A job that ``fg`` asked to bring to the front once the current line ends.
         self.pending_foreground: Job | None = None
         self.interactive = interactive
+        self.command_string = False     # running ``nlsh -c TEXT`` (bash ends it with 127 where a script gets 1)
         self.tty = tty_fd() if interactive else None
         self.out = out or sys.stdout
         self.err = err or sys.stderr

@@ -322,10 +322,15 @@ def test_set_euo_pipefail_the_strict_start_of_a_script(sh):
     assert r.status == 1
 
 
-def test_set_u_an_unset_variable_ends_the_script(sh):
-    r = sh("set -u\necho ${1:-none} $# \"$@\"\n(echo $gone; echo not-in-subshell)\necho $? left\necho $gone\necho never")
-    assert r.out == "none 0\n1 left\n"          # a subshell it ends has status 1, the script 127, as bash
-    assert r.err == "nlsh: echo: gone: unbound variable (set -u)\n" * 2 and r.status == 127
+def test_set_u_an_unset_variable_ends_the_script(sh, nlsh):
+    script = "set -u\necho ${1:-none} $# \"$@\"\n(echo $gone; echo not-in-subshell)\necho $? left\necho $gone\necho never"
+    r = sh(script)
+    assert r.out == "none 0\n1 left\n"          # a subshell it ends has status 1, a script 1, as bash
+    assert r.err == "nlsh: echo: gone: unbound variable (set -u)\n" * 2 and r.status == 1
+    r = nlsh("-c", script)
+    assert (r.out, r.status) == ("none 0\n1 left\n", 127)    # bash -c ends with 127
+    r = sh("set -u; f() { local x; echo $x; }; f; echo never")
+    assert (r.out, r.status) == ("", 1)          # local x gives x no value, as in bash
     r = sh("set -u; set +u; echo [$gone]")
     assert (r.out, r.status) == ("[]\n", 0)
 
@@ -851,9 +856,11 @@ def test_case_patterns_quote_as_in_bash(sh, line, out):
     ("x=1; echo ${x?no}; echo ok", "1\nok\n"),
     ("set -u; echo $zz; echo no", ""),
 ])
-def test_a_missing_value_ends_the_script_with_bashs_status(sh, line, out):
+def test_a_missing_value_ends_the_script_with_bashs_status(sh, nlsh, line, out):
     r = sh(line)
-    assert (r.out, r.status) == (out, 127 if not out else 0)
+    assert (r.out, r.status) == (out, 1 if not out else 0)                # a script: 1
+    r = nlsh("-c", line)
+    assert (r.out, r.status) == (out, 127 if not out else 0)              # -c text: 127, as bash -c
 
 
 @pytest.mark.parametrize("line", [

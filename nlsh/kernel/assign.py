@@ -31,6 +31,8 @@ def assign(ctx: Context, items: list[Pending], *, readonly: bool = False, own: b
                 hidden[name] = env.saved(name)
                 env.kinds.pop(name, None)               # the function's own takes none of the outer one's kind
                 env.fresh(name, Array((), kind == "A") if kind else "")
+                if not kind and item.value is None and item.items is None and item.index is None:
+                    env.pop(name, None)                 # ``local x``: x has no value yet, as in bash
         if shape:
             had = env.kinds.get(name, "")
             had = had.replace("u", "") if "l" in shape else had.replace("l", "") if "u" in shape else had

@@ -652,8 +652,8 @@ def traced(cmd: Command, call: Call, args: Args, shell: Scope) -> str:
 
 
 class Unbound(CommandError):
-    """``$x`` unset under ``set -u``, or ``${x?MESSAGE}``: the command fails, and a
-    script ends, with bash's status 127."""
+    """``$x`` unset under ``set -u``, or ``${x?MESSAGE}``: the command fails with
+    127, and a script ends (see pipeline's ``_unbound_ends_script`` for its status)."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message, 127)

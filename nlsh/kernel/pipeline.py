@@ -182,9 +182,10 @@ def _trace(job: Job, line: str) -> None:
 
 def _unbound_ends_script(e: CommandError, job: Job) -> None:
     """``set -u``: an unset variable ends a script, as in bash (in the REPL, the
-    command fails); with bash's status, 127, or 1 for a subshell it ends."""
+    command fails); with bash's status: 127 for ``-c`` text, 1 for a script (on
+    stdin or from a file) and for a subshell it ends."""
     if isinstance(e, Unbound) and not job.shell.interactive:
-        job.exit_request = ExitShell(1 if job.shell.is_copy else e.status)
+        job.exit_request = ExitShell(e.status if job.shell.command_string and not job.shell.is_copy else 1)
 
 
 def _not_started(stage: _Stage, job: Job, upstream: object, message: str, status: int) -> tuple[_Stage, None]:

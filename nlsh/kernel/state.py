@@ -119,6 +119,7 @@ class Scope:
     renderer = Forward("session")
     raw_stdout = Forward("session")
     interactive = Forward("session")
+    command_string = Forward("session")
     tty = Forward("session")
     assume_yes = Forward("session")
     planning_enabled = Forward("session")

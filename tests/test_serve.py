@@ -396,3 +396,31 @@ def test_a_planned_line_carries_its_model_use_into_history_and_audit(model_path,
     typed = nlsh("-c", "echo hi").status == 0 and [json.loads(x) for x in nlsh(
         "--json", "-c", "history --jobs").out.splitlines()]
     assert typed[-1]["command"] == "echo hi" and typed[-1]["tokens"] == 0   # a typed line costs the model nothing
+
+
+def test_a_class_over_its_rate_is_refused_until_the_minute_passes():
+    """[serve] rates: the scheduler's window of generated tokens by class (plain functions as work)."""
+    s = Scheduler()
+    t = s.submit(Task("app", "tool", lambda turn: ("x", 5, 30)))
+    assert t.done.wait(5)
+    assert s.recent_tokens("class:app") == 30 and s.recent_tokens("tool") == 30
+    assert s.recent_tokens("class:interactive") == 0
+
+
+def test_serve_rates_in_the_config_are_checked(nlsh, nlsh_home):
+    (nlsh_home / "config").mkdir(parents=True, exist_ok=True)
+    (nlsh_home / "config" / "config.toml").write_text("[serve.rates]\nrobots = 100\n")
+    r = nlsh("serve", "--keep-alive", "1", env=_env(nlsh_home))
+    assert r.status == 1 and r.err == ("nlsh: serve: config.toml: [serve.rates] robots: not a class "
+                                       "(there are interactive, agent, script, batch, app)\n")
+
+
+def test_a_class_over_its_rate_gets_429(daemon, model_path, nlsh_home):
+    import openai
+    (nlsh_home / "config").mkdir(parents=True, exist_ok=True)
+    (nlsh_home / "config" / "config.toml").write_text("[serve.rates]\napp = 2\n")
+    _, sock = daemon()
+    client = _openai(sock)
+    client.completions.create(model=model_path, prompt="One, two,", max_tokens=3, temperature=0)
+    with pytest.raises(openai.RateLimitError, match="class app are over their rate of 2 tokens a minute"):
+        client.completions.create(model=model_path, prompt="One, two,", max_tokens=3, temperature=0)

@@ -10,7 +10,6 @@ import hashlib
 import json
 import os
 import secrets
-import threading
 import time
 
 from nlsh.paths import config_dir, ensure
@@ -72,14 +71,11 @@ def revoke(name: str) -> None:
 
 
 class KeyRing:
-    """The keys as the daemon checks them (read again when the file changes),
-    with each key's generated tokens over the last minute."""
+    """The keys as the daemon checks them (read again when the file changes)."""
 
     def __init__(self) -> None:
         self._stamp: tuple | None = None
         self._entries: list[dict] = []
-        self._spent: dict[str, list[tuple[float, int]]] = {}
-        self._lock = threading.Lock()
 
     def entries(self) -> list[dict]:
         try:
@@ -101,20 +97,3 @@ class KeyRing:
             if secrets.compare_digest(e.get("sha256", ""), digest):
                 return e
         return None
-
-    def _recent(self, name: str) -> list[tuple[float, int]]:
-        now = time.monotonic()
-        spent = [s for s in self._spent.get(name, []) if now - s[0] < 60]
-        self._spent[name] = spent
-        return spent
-
-    def within_rate(self, entry: dict) -> bool:
-        if not entry.get("rate"):
-            return True
-        with self._lock:
-            return sum(n for _, n in self._recent(entry["name"])) < entry["rate"]
-
-    def spend(self, client: str, tokens: int) -> None:
-        if client.startswith("key:"):
-            with self._lock:
-                self._recent(client[4:]).append((time.monotonic(), tokens))

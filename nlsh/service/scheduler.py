@@ -98,6 +98,7 @@ class Scheduler:
         self.running: Task | None = None
         self.by_client: dict[str, Usage] = {}
         self.total = Usage()
+        self._window: dict[str, list[tuple[float, int]]] = {}    # client or "class:NAME" → (when, tokens)
         self.last_active = time.monotonic()
         self._worker = threading.Thread(target=self._loop, name="nlsh-model-worker", daemon=True)
         self._worker.start()
@@ -130,6 +131,14 @@ class Scheduler:
             for _, _, t in self._heap:
                 counts[t.cls] += 1
             return counts
+
+    def recent_tokens(self, who: str) -> int:
+        """Tokens generated for a client (or ``class:NAME``) in the last minute: what rates are held to."""
+        with self._cond:
+            now = time.monotonic()
+            kept = [s for s in self._window.get(who, ()) if now - s[0] < 60]
+            self._window[who] = kept
+            return sum(n for _, n in kept)
 
     def outranked(self, task: Task) -> bool:
         """Does a request of a higher class than ``task``'s wait?"""
@@ -183,5 +192,7 @@ class Scheduler:
         u.cancelled = int(task.cancel.cancelled)
         self.by_client.setdefault(task.client, Usage()).add(u)
         self.total.add(u)
+        for who in (task.client, f"class:{task.cls}"):
+            self._window.setdefault(who, []).append((now, u.completion_tokens))
         self.last_active = now
         task.done.set()

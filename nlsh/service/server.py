@@ -106,7 +106,7 @@ class Service:
     """What the handlers share: the engine, the scheduler, the keys, the clock."""
 
     def __init__(self, *, keep_alive: float = KEEP_ALIVE, max_queue: int = MAX_QUEUE,
-                 on_demand: bool = False) -> None:
+                 on_demand: bool = False, rates: dict | None = None) -> None:
         self.engine = Engine()
         self.scheduler = Scheduler(max_queue)
         self.keep_alive = keep_alive
@@ -114,6 +114,7 @@ class Service:
         self.started = time.time()
         self.stopping = threading.Event()
         self.keys = keys.KeyRing()
+        self.rates = dict(rates or {})          # class → generated tokens a minute
 
     def status(self) -> dict:
         import psutil
@@ -221,7 +222,7 @@ class Handler(BaseHTTPRequestHandler):
             raise RequestError(401, "a valid API key is needed (Authorization: Bearer KEY)", "authentication_error")
         if entry.get("endpoints") and path not in entry["endpoints"]:
             raise RequestError(403, f"this key may not use {path}", "permission_error")
-        if not self.service.keys.within_rate(entry):
+        if entry.get("rate") and self.service.scheduler.recent_tokens(f"key:{entry['name']}") >= entry["rate"]:
             raise RequestError(429, f"key {entry['name']!r} is over its rate of {entry['rate']} tokens a minute",
                                "rate_limit_error")
         return f"key:{entry['name']}"
@@ -232,6 +233,10 @@ class Handler(BaseHTTPRequestHandler):
             raise RequestError(400, f"X-Nlsh-Class must be one of {', '.join(CLASSES)}")
         if self._remote() and CLASSES.index(cls) < CLASSES.index("app"):
             cls = "app"                          # programs on TCP do not jump the queue
+        rate = self.service.rates.get(cls)
+        if rate and self.service.scheduler.recent_tokens(f"class:{cls}") >= rate:
+            raise RequestError(429, f"requests of the class {cls} are over their rate of {rate} tokens a minute "
+                               "([serve] rates in config.toml)", "rate_limit_error")
         return cls
 
     def _gone(self) -> bool:
@@ -381,7 +386,6 @@ class Handler(BaseHTTPRequestHandler):
             task = self._run(cls, client, work)
             self._raise(task)
             c = task.result
-            self.service.keys.spend(client, c.completion_tokens)
             choice = ({"index": 0, "message": {"role": "assistant", "content": c.text},
                        "finish_reason": FINISH[c.finish_reason]} if chat else
                       {"index": 0, "text": c.text, "logprobs": None, "finish_reason": FINISH[c.finish_reason]})
@@ -434,8 +438,7 @@ class Handler(BaseHTTPRequestHandler):
                 if c.text[sent[0]:]:                # what was held back in case a stop string began there
                     out.write(chunk(c.text[sent[0]:]))
                 out.write(chunk(None, FINISH[c.finish_reason]))
-                self.service.keys.spend(client, c.completion_tokens)
-            out.write(b"data: [DONE]\n\n")
+                out.write(b"data: [DONE]\n\n")
             out.close()
         except (BrokenPipeError, ConnectionResetError):
             self.service.scheduler.cancel(task)
@@ -583,7 +586,8 @@ def serve(*, listen: str | None = None, on_demand: bool = False, keep_alive: flo
             print(f"nlsh: serve: a model service is already running ({os.path.join(run, SOCKET)}); "
                   "'nlsh serve stop' stops it", file=out)
         return 0 if on_demand else 1
-    service = Service(keep_alive=keep_alive, max_queue=max_queue, on_demand=on_demand)
+    service = Service(keep_alive=keep_alive, max_queue=max_queue, on_demand=on_demand,
+                      rates=config.get("rates"))
     handler = type("BoundHandler", (Handler,), {"service": service})
     tcp = None
     if listen:

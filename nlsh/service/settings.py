@@ -6,7 +6,7 @@ import os
 
 SOCKET = "model.sock"      # in nlsh.paths.runtime_dir()
 LOCK = "serve.lock"        # held by the daemon for its life (its pid inside)
-SETTINGS = {"keep_alive": (int, float), "max_queue": int, "enabled": bool}
+SETTINGS = {"keep_alive": (int, float), "max_queue": int, "enabled": bool, "rates": dict}
 
 
 def settings() -> dict:
@@ -23,7 +23,14 @@ def settings() -> dict:
         if key not in SETTINGS:
             raise ValueError(f"config.toml: [serve] has no setting {key!r} (there are {', '.join(SETTINGS)})")
         if isinstance(value, bool) and SETTINGS[key] is not bool or not isinstance(value, SETTINGS[key]):
-            raise ValueError(f"config.toml: [serve] {key} = {value!r} is not a {'number' if key != 'enabled' else 'boolean'}")
+            raise ValueError(f"config.toml: [serve] {key} = {value!r} is not a "
+                             f"{ {'enabled': 'boolean', 'rates': 'table'}.get(key, 'number') }")
+    from nlsh.service.scheduler import CLASSES
+    for cls, rate in table.get("rates", {}).items():
+        if cls not in CLASSES:
+            raise ValueError(f"config.toml: [serve.rates] {cls}: not a class (there are {', '.join(CLASSES)})")
+        if isinstance(rate, bool) or not isinstance(rate, int) or rate <= 0:
+            raise ValueError(f"config.toml: [serve.rates] {cls} = {rate!r}: a positive number of tokens a minute")
     return table
 
 

@@ -86,7 +86,12 @@ def nlsh_home(tmp_path, monkeypatch, request):
     monkeypatch.setenv("NLSH_SERVE", "0")      # each test loads its model itself; tests/test_serve.py turns it on
     if "model_path" in request.fixturenames and request.node.get_closest_marker("fresh_cache") is None:
         request.getfixturevalue("model_cache")(home)
-    return home
+    yield home
+    from nlsh.paths import runtime_path
+    run = runtime_path()                        # a long NLSH_HOME puts the model service's folder in /tmp
+    if run.startswith("/tmp/nlsh-") and os.path.isdir(run):
+        import shutil
+        shutil.rmtree(run, ignore_errors=True)
 
 
 @pytest.fixture

@@ -3,6 +3,8 @@ mapfile, read -a, BASH_REMATCH and PIPESTATUS."""
 
 from __future__ import annotations
 
+import pytest
+
 
 def test_an_array_keeps_its_words_and_gives_a_word_each(sh):
     r = sh('a=(one "two three" four); echo "${a[1]}" ${#a[@]} $a "${a[-1]}"; '
@@ -86,7 +88,7 @@ def test_array_mistakes_give_one_line(sh):
     for line, message in [("echo (a b)", "unsupported character '('"),
                           ("a=(x", "unterminated array"),
                           ("a=(x) ls", "an array cannot be set for one command"),
-                          ("a=(x); echo ${a[-5]}", "a[-5]: bad array subscript"),
+                          ("a=(x); a[-5]=y", "a[-5]: bad array subscript"),     # setting it (reading gives nothing)
                           ("a=(x | y)", "syntax error near '|' in an array's ( … )"),
                           ("echo ${a[]}", "bad array subscript"),
                           ("readonly r=(1 2); r[0]=3", "r: readonly variable"),
@@ -108,3 +110,15 @@ def test_set_x_and_declare_p_show_arrays_as_bash_does(sh):
     r = sh("set -x; a=(1 'b c'); a[3]+=x; set +x; declare -p a; set | grep '^a='")
     assert r.err == "+ export a=(1 'b c')\n+ export a[3]+=x\n+ set +x\n"
     assert r.out == 'declare -a a=([0]="1" [1]="b c" [3]="x")\na=([0]="1" [1]="b c" [3]="x")\n'
+
+
+@pytest.mark.parametrize("line", [
+    'a=(1 "2 3"); echo "[${a[-1]}] [${a[-2]}] [${a[-5]}]" $((a[-5]))',     # before the first: nothing, no error
+    'a=(x); a[9]=y; unset -v "a[-1]"; echo ${#a[@]} "${a[@]: -1}"; x=1; unset -v x; echo "[$x]"',
+    'f() { echo f; }; unset -f f; type f >/dev/null 2>&1; echo $?',
+    'array=(1 2 3); [[ -v array[1] ]]; echo $?; [[ -v array[4] ]]; echo $?; z=0; [[ -v array[z+2] ]]; echo $?',
+    'a[0]=x; a[5]=y; for i in -1 -2 -6 -7; do [[ -v a[$i] ]]; echo "$i $?"; done',
+    'e=(); [[ -v e ]]; echo $?; b[3]=x; [[ -v b ]]; echo $?; c=(1); [[ -v c ]]; echo $?',
+])
+def test_negative_indices_unset_flags_and_v_as_in_bash(like_bash, line):
+    like_bash(line)

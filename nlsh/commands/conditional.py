@@ -13,7 +13,7 @@ import stat
 
 from nlsh import regexes
 from nlsh.kernel.context import Args, CommandError, Context
-from nlsh.kernel.expand import arithmetic, expand_word, posix_glob
+from nlsh.kernel.expand import arithmetic, element, expand_word, posix_glob
 from nlsh.kernel.variables import Array
 from nlsh.lang.lexer import pattern_segments
 from nlsh.lang.plan import Plan, Word
@@ -98,13 +98,26 @@ def _number(text: str, ctx: Context) -> int:
         raise CommandError(f"{text!r}: {e}", 2) from None
 
 
+def _is_set(operand: str, ctx: Context) -> bool:
+    """``-v NAME`` or ``-v NAME[INDEX]``: is it set? (an array by its element 0, as in bash)"""
+    name, bracket, index = operand.partition("[")
+    if bracket and index.endswith("]") and name.isidentifier():
+        try:
+            return element(name, index[:-1], ctx.shell) is not None
+        except CommandError:
+            return False
+    if name in ctx.env.arrays:
+        return element(name, "0", ctx.shell) is not None
+    return operand in ctx.env
+
+
 def _unary(op: str, operand: str, ctx: Context) -> bool:
     if op == "-z":
         return operand == ""
     if op == "-n":
         return operand != ""
     if op == "-v":
-        return operand in ctx.env
+        return _is_set(operand, ctx)
     if op == "-t":
         try:
             return os.isatty(int(operand))

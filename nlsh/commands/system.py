@@ -145,13 +145,20 @@ def export(ctx: Context, a: Args) -> None:
     ctx.status = ctx.substituted
 
 
-@command("unset", "Remove environment variables.",
-         params=[Param("names", "str", variadic=True, required=True, metavar="NAME")],
-         output="none", category="system", shell_state=True,
+@command("unset", "Remove variables (-v, the default) or functions (-f).",
+         params=[Param("variables", "flag", ("-v",), "the names are variables (the default)"),
+                 Param("functions", "flag", ("-f",), "the names are functions"),
+                 Param("names", "str", variadic=True, required=True, metavar="NAME")],
+         output="none", category="system", shell_state=True, flags_first=True,
          examples=[Example("forget the variable TMPDIR", "unset TMPDIR")])
 def unset(ctx: Context, a: Args) -> None:
     """``unset NAME[INDEX]`` removes one element of an array."""
+    if a.variables and a.functions:
+        raise CommandError("-v and -f: a name is a variable or a function")
     for n in a.names:
+        if a.functions:
+            ctx.shell.functions.pop(n, None)
+            continue
         name, bracket, index = n.partition("[")
         if not name.isidentifier() or bracket and not index.endswith("]"):
             raise CommandError(f"'{n}': not a variable name")

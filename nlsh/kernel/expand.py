@@ -220,18 +220,23 @@ def _lookup(var: Var, shell: Scope, assign: bool) -> str | None:
 
 
 def element(name: str, index: str, shell: Scope, assign: bool = True, expanded: bool = False) -> str | None:
-    """``${name[index]}``: None when there is no such element."""
-    key = subscript(name, index, shell, assign, expanded)
+    """``${name[index]}``: None when there is no such element (also for a negative
+    index before the first: reading it is no error in bash, setting it is)."""
+    key = subscript(name, index, shell, assign, expanded, strict=False)
+    if key is None:
+        return None
     array = shell.env.arrays.get(name)
     if array is None:
         return _value(name, shell) if key == 0 else None
     return array.get(key)
 
 
-def subscript(name: str, index: str, shell: Scope, assign: bool = True, expanded: bool = False) -> int | str:
+def subscript(name: str, index: str, shell: Scope, assign: bool = True, expanded: bool = False,
+              strict: bool = True) -> int | str | None:
     """The key ``name[index]`` stands for: for an associative array the text
     of ``index`` (expanded unless ``expanded``), else its arithmetic value,
-    a negative one counting back from the end (``${a[-1]}``: the last element)."""
+    a negative one counting back from the end (``${a[-1]}``: the last element);
+    one before the first is an error, or None unless ``strict``."""
     array = shell.env.arrays.get(name)
     if array is not None and array.assoc:
         return index if expanded else _expanded(index, shell, assign)
@@ -242,6 +247,8 @@ def subscript(name: str, index: str, shell: Scope, assign: bool = True, expanded
     if n < 0:
         n += array.next_index if array is not None else 1 if shell.env.get(name) is not None else 0
         if n < 0:
+            if not strict:
+                return None
             raise CommandError(f"{name}[{index}]: bad array subscript")
     return n
 

@@ -192,6 +192,8 @@ def test_tcp_needs_a_key_and_a_wrong_key_is_refused(daemon, nlsh, nlsh_home):
         openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="nlsh-wrong", max_retries=0).models.list()
     with pytest.raises(openai.PermissionDeniedError):                   # this key may only list models
         good.completions.create(model="default", prompt="x", max_tokens=1)
+    listed = nlsh("serve", "keys", "list", env=_env(nlsh_home)).out.split()
+    assert listed[:5] == ["tester", "/v1/models", "no", "rate", "limit"]
     assert nlsh("serve", "keys", "revoke", "tester", env=_env(nlsh_home)).status == 0
     with pytest.raises(openai.AuthenticationError):
         good.models.list()
@@ -205,6 +207,9 @@ def test_socket_is_private_and_a_second_daemon_refuses(daemon, nlsh, nlsh_home):
     assert r.status == 1 and r.err.startswith("nlsh: serve: a model service is already running")
     s = nlsh("serve", "status", "--json", env=_env(nlsh_home))
     assert json.loads(s.out)["loaded"] is False
+    human = nlsh("serve", "status", env=_env(nlsh_home)).out.splitlines()
+    assert human[0].startswith("service   pid ") and human[1] == "model     - (not loaded)"
+    assert human[2] == "queue     empty (at most 16); running: nothing"
     from nlsh.service.client import UnixConnection
     conn = UnixConnection(sock, 10)
     conn.request("GET", "/metrics")
@@ -238,6 +243,29 @@ def test_openai_client_chat_completion_and_streaming(daemon, model_path):
         model=model_path, temperature=0, max_tokens=12, stream=True,
         messages=[{"role": "user", "content": "What is 2+3? Answer with the number."}])]
     assert "".join(pieces) == chat.choices[0].message.content and len(pieces) > 1
+    yes_no = client.completions.create(model=model_path, prompt="Is the sky green? Answer:", max_tokens=4,
+                                       temperature=0, extra_body={"grammar": 'root ::= " yes" | " no"'})
+    assert yes_no.choices[0].text in (" yes", " no")            # llama.cpp's grammar holds the answer
+
+
+def test_plan_endpoint_plans_and_runs_nothing(daemon, model_path, work):
+    from nlsh.service.client import UnixConnection
+    (work / "notes.txt").write_text("a\nb\n")
+    _, sock = daemon()
+
+    def post(body: dict) -> tuple[int, dict]:
+        conn = UnixConnection(sock, 300)
+        conn.request("POST", "/v1/plan", body=json.dumps(body), headers={"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        out = (resp.status, json.loads(resp.read()))
+        conn.close()
+        return out
+
+    status, r = post({"model": model_path, "utterance": "delete notes.txt", "cwd": str(work)})
+    assert status == 200 and "rm" in r["plan"] and r["risk"] == "deletes 1 path" and r["usage"]["prompt_tokens"] > 0
+    assert (work / "notes.txt").exists()                           # planned, never run
+    status, r = post({"utterance": "list files", "cwd": "relative/dir"})
+    assert (status, r["error"]["message"]) == (400, "cwd must be an existing absolute directory: 'relative/dir'")
 
 
 def test_full_queue_is_an_error_and_a_killed_daemon_never_hangs_a_client(daemon, model_path, nlsh_home):
@@ -424,3 +452,55 @@ def test_a_class_over_its_rate_gets_429(daemon, model_path, nlsh_home):
     client.completions.create(model=model_path, prompt="One, two,", max_tokens=3, temperature=0)
     with pytest.raises(openai.RateLimitError, match="class app are over their rate of 2 tokens a minute"):
         client.completions.create(model=model_path, prompt="One, two,", max_tokens=3, temperature=0)
+
+
+@pytest.mark.parametrize(("setup", "args", "err"), [
+    ("", ["serve", "keys", "add", "bad name"], "nlsh: serve keys: key name 'bad name': use letters, digits, - and _\n"),
+    ("k", ["serve", "keys", "add", "k"], "nlsh: serve keys: a key named 'k' exists; revoke it first\n"),
+    ("", ["serve", "keys", "add", "k", "--endpoint", "/x"],
+     "nlsh: serve keys: endpoint '/x': keys name API endpoints such as /v1/chat/completions\n"),
+    ("", ["serve", "keys", "add", "k", "--rate", "0"],
+     "nlsh: serve keys: --rate must be a positive number of tokens a minute\n"),
+    ("", ["serve", "keys", "revoke", "nosuch"], "nlsh: serve keys: no key named 'nosuch'\n"),
+    ("k", ["serve", "--listen", "nonsense"], "nlsh: serve: --listen 'nonsense': expected HOST:PORT, e.g. 127.0.0.1:8765\n"),
+    ("[serve]\nfoo = 1\n", ["serve"],
+     "nlsh: serve: config.toml: [serve] has no setting 'foo' (there are keep_alive, max_queue, enabled, rates)\n"),
+    ("[serve]\nkeep_alive = \"x\"\n", ["serve"], "nlsh: serve: config.toml: [serve] keep_alive = 'x' is not a number\n"),
+])
+def test_serve_mistakes_are_one_line_errors(nlsh, nlsh_home, setup, args, err):
+    env = _env(nlsh_home)
+    if setup == "k":
+        assert nlsh("serve", "keys", "add", "k", env=env).status == 0
+    elif setup:
+        (nlsh_home / "config").mkdir(parents=True, exist_ok=True)
+        (nlsh_home / "config" / "config.toml").write_text(setup)
+    r = nlsh(*args, env=env)
+    assert (r.status, r.err) == (1, err)
+
+
+def test_a_daemon_started_on_demand_leaves_after_its_keep_alive(nlsh_home):
+    (nlsh_home / "config").mkdir(parents=True, exist_ok=True)
+    (nlsh_home / "config" / "config.toml").write_text("[serve]\nkeep_alive = 1\n")
+    p = subprocess.Popen([sys.executable, "-m", "nlsh", "serve", "--on-demand"], env=_env(nlsh_home))
+    sock = _wait_socket(nlsh_home, p)
+    assert p.wait(15) == 0 and not os.path.exists(sock)          # gone, and its socket with it
+
+
+def test_unset_v_and_f_together_is_a_mistake(sh):
+    r = sh("x=1; unset -v -f x; echo [$x]")
+    assert (r.err, r.out) == ("nlsh: unset: -v and -f: a name is a variable or a function\n", "[1]\n")
+
+
+def test_an_older_database_gains_the_model_columns(tmp_path):
+    import sqlite3
+
+    from nlsh.store import Store
+    path = str(tmp_path / "nlsh.db")
+    with sqlite3.connect(path) as old:                            # the audit table as it was before
+        old.execute("CREATE TABLE audit (id INTEGER PRIMARY KEY, time REAL, cwd TEXT, typed TEXT, plan TEXT, "
+                    "model TEXT, decision TEXT, decided_by TEXT, status INTEGER)")
+    store = Store(path)
+    store.insert("audit", {"time": 1.0, "typed": "x", "model_tokens": 7, "model_s": 0.5, "queue_s": 0.0})
+    store.flush()
+    assert [tuple(r) for r in store.query("SELECT typed, model_tokens, model_s FROM audit")] == [("x", 7, 0.5)]
+    store.close()

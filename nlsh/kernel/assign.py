@@ -30,8 +30,9 @@ def assign(ctx: Context, items: list[Pending], *, readonly: bool = False, own: b
             if name not in hidden:
                 hidden[name] = env.saved(name)
                 env.kinds.pop(name, None)               # the function's own takes none of the outer one's kind
-                env.fresh(name, Array((), kind == "A") if kind else "")
-                if not kind and item.value is None and item.items is None and item.index is None:
+                if kind or item.value is not None or item.items is not None or item.index is not None:
+                    env.fresh(name, Array((), kind == "A") if kind else "")
+                else:
                     env.pop(name, None)                 # ``local x``: x has no value yet, as in bash
         if shape:
             had = env.kinds.get(name, "")

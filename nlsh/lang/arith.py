@@ -290,9 +290,10 @@ def evaluate(expr: str, lookup: Lookup, assign: Assign = None, depth: int = 0) -
     ``${base}#a`` and ``f$x`` work)."""
     if depth > MAX_DEPTH:
         raise ValueError("variables refer to one another without end")
-    forms = _forms(_unnested(expr))
+    flat = _unnested(expr)
+    forms = _forms(flat)
     if forms:           # the text of $x, ${…} goes in first, as in bash: with e='2+3', $e*2 is 8
-        return evaluate(_spliced(_unnested(expr), forms, lambda form: lookup(
+        return evaluate(_spliced(flat, forms, lambda form: lookup(
             form[2:-1] if _SIMPLE.fullmatch(form) else form if form.startswith("${") else form[1:])),
             lookup, assign, depth + 1)
     written: dict[str, int] = {}
@@ -323,7 +324,7 @@ def _eval(node: Node, read: Callable[[str], int], write: Callable[[str, int], in
     kind = node[0]
     if kind == "num":
         return node[1]
-    if kind in ("var", "value"):
+    if kind == "var":
         return read(node[1])
     if kind == "unary":
         value = _eval(node[2], read, write)

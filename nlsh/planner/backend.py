@@ -182,7 +182,8 @@ class LlamaBackend:
             self.stage = ""
             self._loaded.set()
 
-    def _ready(self) -> None:
+    def ready(self) -> None:
+        """Wait for the model; raise ModelError or BackendError saying why it cannot answer."""
         self.wait()
         if self._error is not None:
             e = self._error
@@ -205,7 +206,7 @@ class LlamaBackend:
 
     def prepare_prefix(self, prefix: str) -> float:
         """Evaluate ``prefix`` once (or load it from the state file); seconds spent."""
-        self._ready()
+        self.ready()
         with self._use:
             return self._prepare_prefix(prefix)
 
@@ -322,7 +323,7 @@ class LlamaBackend:
                  stop: list[str], cancel=None, **sampling) -> Completion:
         """The answer to ``prefix + suffix`` (the prefix's KV cache is kept);
         ``sampling``: decoding.generate's temperature, seed and progress."""
-        self._ready()
+        self.ready()
         with self._use:
             return self._complete(prefix, suffix, grammar, max_tokens, stop, cancel, sampling)
 

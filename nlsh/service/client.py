@@ -153,7 +153,7 @@ class ServiceBackend:
         self._lock = threading.Lock()
         self.load_seconds = 0.0
         self.device = "service"
-        self.prefix_evaluated = 0
+        self._ready_seen = False
 
     # -- the planner's backend interface ------------------------------------
     def start(self) -> None:
@@ -198,31 +198,21 @@ class ServiceBackend:
         return True
 
     @property
-    def loaded(self) -> bool:
-        if self._local is not None:
-            return self._local.loaded
-        if not self._started.is_set():
-            return False
-        try:
-            return bool(call("GET", "/nlsh/status", timeout=2.0).get("loaded"))
-        except (ServiceError, BackendError):
-            return False
-
-    @property
     def stage(self) -> str:
-        """What the first use is doing (the daemon's stage), "" once the model answers."""
+        """What the first use is doing (the daemon's stage), "" once the model
+        answers; asked of the daemon only until then (faces poll it while planning)."""
         if self._local is not None:
             return self._local.stage
+        if self._ready_seen:
+            return ""
         if not self._started.is_set():
             return "starting the model service"
         try:
-            return str(call("GET", "/nlsh/status", timeout=1.0).get("stage") or "")
+            status = call("GET", "/nlsh/status", timeout=1.0)
         except (ServiceError, BackendError):
             return ""
-
-    @property
-    def llm(self):
-        return self._local.llm if self._local is not None else None
+        self._ready_seen = bool(status.get("loaded")) and not status.get("stage")
+        return str(status.get("stage") or "")
 
     def _headers(self) -> dict:
         return {"X-Nlsh-Class": self.cls, "X-Nlsh-Client": self.client}
@@ -280,7 +270,6 @@ class ServiceBackend:
         usage = a.get("usage") or {}
         timings = {**(a.get("timings") or {}), "queue_s": usage.get("queue_s", 0.0),
                    "model_s": usage.get("model_s", 0.0)}
-        self.prefix_evaluated = int(timings.get("prefix_eval_tokens", 0) or 0)
         return Completion(a["text"], a["finish_reason"], a.get("prompt_tokens", 0), a.get("completion_tokens", 0),
                           timings)
 

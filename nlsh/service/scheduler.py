@@ -80,14 +80,6 @@ class Turn:
             self.gave_way = True
         return self.gave_way
 
-    def wait(self, timeout: float) -> bool:
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if self.cancelled:
-                return True
-            time.sleep(min(0.05, max(0.0, end - time.monotonic())))
-        return self.cancelled
-
 
 class Scheduler:
     def __init__(self, max_queue: int = 16) -> None:

@@ -247,12 +247,15 @@ class Handler(BaseHTTPRequestHandler):
         except (OSError, ValueError):
             return True
 
-    def _run(self, cls: str, client: str, work) -> Task:
-        """Queue ``work`` and wait for it, cancelling it if the client hangs up."""
+    def _submit(self, cls: str, client: str, work) -> Task:
         try:
-            task = self.service.scheduler.submit(Task(cls, client, work))
+            return self.service.scheduler.submit(Task(cls, client, work))
         except QueueFull as e:
             raise RequestError(503, str(e), "server_busy") from None
+
+    def _run(self, cls: str, client: str, work) -> Task:
+        """Queue ``work`` and wait for it, cancelling it if the client hangs up."""
+        task = self._submit(cls, client, work)
         while not task.done.wait(0.05):
             if self._gone():
                 self.service.scheduler.cancel(task)
@@ -396,10 +399,7 @@ class Handler(BaseHTTPRequestHandler):
         self._stream(cls, client, work, pieces, sent, rid, created, model, chat)
 
     def _stream(self, cls, client, work, pieces, sent, rid, created, model, chat) -> None:
-        try:
-            task = self.service.scheduler.submit(Task(cls, client, work))
-        except QueueFull as e:
-            raise RequestError(503, str(e), "server_busy") from None
+        task = self._submit(cls, client, work)
         kind = "chat.completion.chunk" if chat else "text_completion"
 
         def chunk(text: str | None, finish: str | None = None, role: bool = False) -> bytes:
@@ -520,7 +520,7 @@ class Handler(BaseHTTPRequestHandler):
         backend = self.service.engine.get(name, wait=bool(body.get("wait")))
         if body.get("wait"):
             try:
-                backend._ready()
+                backend.ready()
             except (BackendError, ModelError) as e:
                 raise RequestError(500, str(e), "server_error") from None
         self._send(200, self.service.status())

@@ -67,6 +67,7 @@ class Ticket:
     planned: object                 # the planner's result for a planned line, else None
     decision: Decision | None
     decided_by: str
+    agent: str | None = None        # the agent run a step is part of ("#3: TASK")
     reason: str = ""                # why it did not get through ("" when it did)
     denied: bool = False            # refused outright (the deny-list, a rule): said as "refused: REASON"
     status: int = 0                 # the line's status when it did not get through
@@ -83,17 +84,21 @@ class Ticket:
     def close(self, status: int) -> None:
         """The line ran with ``status``: its audit record."""
         if self.origin.audited:
-            _audit(self.shell, self.typed, self.planned, "allowed", self.decided_by, status)
+            _audit(self.shell, self.typed, self.planned, "allowed", self.decided_by, status, self.agent)
 
 
-def review(plan: Plan, origin: str, shell: Scope, *, typed: str = "", planned=None, in_plan: bool = False) -> Ticket:
+def review(plan: Plan, origin: str, shell: Scope, *, typed: str = "", planned=None, in_plan: bool = False,
+           face=None, agent: str | None = None) -> Ticket:
     """Judge ``plan`` coming from ``origin`` and ask where it must; the ticket
     says whether it may run. ``planned`` is the planner's result for a planned
-    line; ``in_plan`` says a program or built-in runs inside a planned step."""
+    line; ``in_plan`` says a program or built-in runs inside a planned step.
+    ``face`` asks in place of the shell's (an agent's step asks through its job);
+    ``agent`` names the agent run a step belongs to, in the audit log."""
     where = ORIGINS[origin]
 
     def refuse(reason: str, decided_by: str, decision: Decision | None = None, denied: bool = False) -> Ticket:
-        return _refuse(shell, where, typed or shell.text(plan), planned, reason, decided_by, decision, denied)
+        return _refuse(shell, where, typed or shell.text(plan), planned, reason, decided_by, decision, denied,
+                       agent)
 
     if where.name == "verbatim":                      # `!CMD`: the text as $SHELL -c gets it
         why = verbatim_denial(plan.calls[0].get("argv")[-1].literal)
@@ -103,7 +108,8 @@ def review(plan: Plan, origin: str, shell: Scope, *, typed: str = "", planned=No
         decision = judge(plan, shell, where, planned is not None or in_plan)
     except CommandError as e:
         return refuse(e.message, "policy error")
-    face = shell.face if where.asks and shell.interactive else None
+    if face is None:
+        face = shell.face if where.asks and shell.interactive else None
     plan_text = shell.text(plan) if planned is not None else None
     if planned is not None:
         shell.face.show_plan(plan_text, decision)
@@ -131,15 +137,15 @@ def review(plan: Plan, origin: str, shell: Scope, *, typed: str = "", planned=No
                 return refuse(_unasked(decision, where), "non-interactive", decision)
             if answer != "yes":
                 if where.audited:
-                    _audit(shell, typed, planned, "declined", "user", None)
-                return Ticket(shell, where, typed, planned, decision, "user", status=1)
+                    _audit(shell, typed, planned, "declined", "user", None, agent)
+                return Ticket(shell, where, typed, planned, decision, "user", agent, status=1)
             decided_by = "user"
     if not decision.risk.read_only and where.audited:
         broken = shell.store.writable()
         if broken:
             return refuse(f"not run: the audit log cannot be written ({broken}); only lines that change nothing "
                           "run until it can", "audit log", decision)
-    return Ticket(shell, where, typed, planned, decision, decided_by)
+    return Ticket(shell, where, typed, planned, decision, decided_by, agent)
 
 
 def preview(plan: Plan, shell: Scope, planned: bool) -> Decision:
@@ -158,12 +164,14 @@ def _unasked(decision: Decision, origin: Origin) -> str:
 
 
 def _refuse(shell: Scope, origin: Origin, typed: str, planned, reason: str, decided_by: str,
-            decision: Decision | None, denied: bool) -> Ticket:
-    _audit(shell, typed, planned, "denied", decided_by, None)       # a refusal is recorded from any door
-    return Ticket(shell, origin, typed, planned, decision, decided_by, reason=reason, denied=denied, status=126)
+            decision: Decision | None, denied: bool, agent: str | None = None) -> Ticket:
+    _audit(shell, typed, planned, "denied", decided_by, None, agent)       # a refusal is recorded from any door
+    return Ticket(shell, origin, typed, planned, decision, decided_by, agent, reason=reason, denied=denied,
+                  status=126)
 
 
-def _audit(shell: Scope, typed: str, planned, decision: str, decided_by: str, status: int | None) -> None:
+def _audit(shell: Scope, typed: str, planned, decision: str, decided_by: str, status: int | None,
+           agent: str | None = None) -> None:
     t = planned.timings if planned is not None else {}
     shell.store.insert("audit", {
         "time": time.time(), "cwd": shell.cwd, "typed": typed,
@@ -173,7 +181,7 @@ def _audit(shell: Scope, typed: str, planned, decision: str, decided_by: str, st
         # what planning cost on the model (through the service: its own clock and queue)
         "model_tokens": t.get("prompt_tokens", 0) + t.get("generated_tokens", 0) if t else None,
         "model_s": t.get("model_s", t.get("latency_s")) if t else None,
-        "queue_s": t.get("queue_s", 0.0) if t else None})
+        "queue_s": t.get("queue_s", 0.0) if t else None, "agent": agent})
 
 
 def _plugin_trust(plan: Plan, shell: Scope, face) -> str | None:

@@ -108,6 +108,54 @@ def run_script_file(path: str | None, rest: list[str]) -> int:
     return shell.finish(status)
 
 
+AGENT_USAGE = "nlsh agent [-y/--yes] [--steps N] [--time S] [--tokens N] [-v] [--model M] TASK"
+
+
+def run_agent_cli(rest: list[str]) -> int:
+    """``nlsh agent [options] TASK``: the ``agent`` command in a shell of its own."""
+    import shlex
+    options, words, model, yes = [], [], None, False
+    i = 0
+    while i < len(rest):
+        arg = rest[i]
+        if arg == "--":
+            words += rest[i + 1:]
+            break
+        if arg in ("-y", "--yes"):
+            yes = True
+        elif arg in ("-v", "--verbose"):
+            options.append("-v")
+        elif arg in ("--steps", "--time", "--tokens", "--model"):
+            if i + 1 >= len(rest):
+                sys.stderr.write(f"nlsh agent: {arg} needs a value ({AGENT_USAGE})\n")
+                return 2
+            if arg == "--model":
+                model = rest[i + 1]
+            else:
+                options += [arg, shlex.quote(rest[i + 1])]
+            i += 1
+        elif arg.startswith("-") and arg != "-":
+            sys.stderr.write(f"nlsh agent: {arg!r} is not an option ({AGENT_USAGE})\n")
+            return 2
+        else:
+            words.append(arg)
+        i += 1
+    task = " ".join(words).strip()
+    if not task:
+        sys.stderr.write(f"nlsh agent: what should it do? ({AGENT_USAGE})\n")
+        return 2
+    from nlsh.kernel.context import ExitShell
+    from nlsh.render import Renderer
+    from nlsh.session import Shell
+    shell = Shell(assume_yes=yes, output=Renderer)
+    shell.configure_planner(model=model, request_class="agent")
+    try:
+        status = shell.run_line(" ".join(["agent", *options, "--", shlex.quote(task)]))
+    except ExitShell as e:
+        status = e.status
+    return shell.finish(status)
+
+
 def _fast_options(argv: list[str]) -> dict | None:
     """Options of the invocations run without typer, or None."""
     opts: dict = {"command": None, "json": False, "yes": False}
@@ -136,6 +184,8 @@ def main(argv: list[str] | None = None) -> int:
         if args == ["serve", "--on-demand"]:         # a shell starting the daemon: no typer, fast
             from nlsh.service.server import serve
             return serve(on_demand=True)
+        if args[:1] == ["agent"] and not {"-h", "--help"} & set(args[1:]):
+            return run_agent_cli(args[1:])
         if args[:1] == ["run"] and len(args) > 1 and not {"-h", "--help"} & set(args[1:]):
             return run_script_file(None, args[1:])
         if args and not args[0].startswith("-") and os.path.isfile(args[0]):

@@ -13,6 +13,7 @@ from nlsh.gate import Ticket, review
 from nlsh.history import History
 from nlsh.kernel.context import CommandError, ExitShell
 from nlsh.kernel.job import Job, JobTable
+from nlsh.kernel.question import Question
 from nlsh.kernel.state import Scope, State
 from nlsh.kernel.terminal import take_terminal, tty_fd
 from nlsh.kernel.variables import Variables
@@ -88,6 +89,7 @@ class Shell(Scope):
         self.base_url: str | None = None
         self.last_line: str | None = None
         self.last_error: str | None = None
+        self.last_agent = None      # the last agent run's transcript (nlsh.agent.loop.Run)
 
     # -- running lines -----------------------------------------------------
     def run_line(self, line: str, origin: str = "typed") -> int:
@@ -106,6 +108,10 @@ class Shell(Scope):
         if stripped.startswith("!") and self.planning_enabled:     # in a script, `! …` is bash's negation
             command = stripped[1:].strip()
             return self.run_plan(self._verbatim(command), typed=line, origin="verbatim")
+        if stripped.startswith("??") and self.planning_enabled:     # an agent: ?? TASK
+            import shlex
+            return self.run_plan(self.parse("agent -- " + shlex.quote(stripped[2:].strip())), typed=line,
+                                 origin=origin)
         if stripped.startswith("?"):
             return self.run_utterance(stripped[1:].strip(), line)
         try:
@@ -188,6 +194,12 @@ class Shell(Scope):
         except ScriptError as e:
             raise CommandError(e.message, e.status) from None
 
+    def run_agent(self, task: str, ctx, limits: dict, verbose: bool = False):
+        """The ``agent`` command's run in ``ctx`` (its job and scope): what its steps
+        print; its transcript is kept in the store (``history --agents``)."""
+        from nlsh.agent.runner import agent_run
+        return agent_run(self, task, ctx, limits, verbose)
+
     # -- the one path to execution ------------------------------------------
     def run_plan(self, plan: Plan, *, typed: str = "", planned=None, origin: str = "typed") -> int:
         """Run ``plan`` once the gate lets it through. Every line of the shell's own ends up here."""
@@ -260,7 +272,7 @@ class Shell(Scope):
         else:
             job.foreground = True
             for stream, item in job.drain():
-                self.renderer.item(stream, item)
+                self._show(stream, item)
             if job.pgids:
                 if self.tty is not None:
                     from nlsh.kernel.terminal import give_terminal
@@ -272,7 +284,7 @@ class Shell(Scope):
             while True:
                 try:
                     for stream, item in job.follow(stop=lambda: job.stopped):
-                        self.renderer.item(stream, item)
+                        self._show(stream, item)
                     break
                 except KeyboardInterrupt:
                     job.terminate("interrupted")
@@ -297,6 +309,13 @@ class Shell(Scope):
         if job.exit_request is not None:
             raise job.exit_request
         return job.status if job.status is not None else 0
+
+    def _show(self, stream: int, item: object) -> None:
+        """An item of the job in front: drawn, or a question its step waits on, asked."""
+        if isinstance(item, Question):
+            item.answer(self.face.confirm(item.plan, item.text, item.decision) if self.interactive else None)
+        else:
+            self.renderer.item(stream, item)
 
     def report_finished_jobs(self) -> None:
         """Say which background jobs ended, with the output they left (before a prompt)."""

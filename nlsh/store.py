@@ -1,4 +1,4 @@
-"""The SQLite store: job records, the audit log, accepted plans.
+"""The SQLite store: job records, the audit log, accepted plans, agent runs.
 
 One file under the user data dir, in WAL mode. Writes go through a single
 writer thread so a finished job never waits for the disk.
@@ -28,7 +28,12 @@ CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY,
     time REAL, cwd TEXT, typed TEXT, plan TEXT, model TEXT,
     decision TEXT, decided_by TEXT, status INTEGER,
-    model_tokens INTEGER, model_s REAL, queue_s REAL
+    model_tokens INTEGER, model_s REAL, queue_s REAL, agent TEXT
+);
+CREATE TABLE IF NOT EXISTS agents (
+    id INTEGER PRIMARY KEY,
+    time REAL, cwd TEXT, task TEXT, status TEXT, answer TEXT, steps INTEGER,
+    model_tokens INTEGER, model_s REAL, seconds REAL, transcript TEXT
 );
 CREATE TABLE IF NOT EXISTS accepted (
     id INTEGER PRIMARY KEY,
@@ -39,7 +44,7 @@ CREATE TABLE IF NOT EXISTS accepted (
 
 # columns added since a table was first made: (table, column, type)
 ADDED = [("audit", "model_tokens", "INTEGER"), ("audit", "model_s", "REAL"), ("audit", "queue_s", "REAL"),
-         ("jobs", "model_tokens", "INTEGER"), ("jobs", "model_s", "REAL")]
+         ("jobs", "model_tokens", "INTEGER"), ("jobs", "model_s", "REAL"), ("audit", "agent", "TEXT")]
 
 _CONNECTING = threading.Lock()
 

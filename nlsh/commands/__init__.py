@@ -9,6 +9,7 @@ from nlsh.registry import Command
 
 def builtin_commands() -> list[Command]:
     from nlsh.commands import (
+        agent,
         conditional,
         control,
         files,
@@ -24,7 +25,7 @@ def builtin_commands() -> list[Command]:
     )
     return [*files.COMMANDS, *find.COMMANDS, *text.COMMANDS, *filters.COMMANDS, *system.COMMANDS, *jobs.COMMANDS,
             *safety.COMMANDS, *plugins.COMMANDS, *shell.COMMANDS, *control.COMMANDS, *conditional.COMMANDS,
-            *variables.COMMANDS]
+            *variables.COMMANDS, *agent.COMMANDS]
 
 
 @hookimpl

@@ -27,7 +27,10 @@ def job_record(job, long: bool, position: int | None) -> Record:
         r["peak"] = Size(u.peak_rss)
         r["read"] = Size(u.read_bytes)
         r["written"] = Size(u.write_bytes)
-        r["tokens"] = u.model_tokens             # the model's work planning the line
+        r["tokens"] = u.model_tokens             # the model's work planning the line (an agent's steps)
+        r["model"] = Duration(round(u.model_s, 2))
+        if job.activity:
+            r["doing"] = job.activity
     return r
 
 

@@ -102,8 +102,10 @@ class Context:
         self.shell = shell
         # Runs a nested plan (a block's part) in this job: its output items and status;
         # ``capture(plan, input, loop=True)`` gives the plan's first built-ins ``input``
-        # to read and runs it as a loop's body (raises LoopControl at break/continue).
+        # to read and runs it as a loop's body (raises LoopControl at break/continue);
+        # ``merged=True``: its errors come in its output, in order (what an agent's step printed).
         self.capture = capture
+        self.job = None           # the job it runs in (set by the pipeline)
         self.loops = 0            # loops around this call (for break and continue)
         self.frames: list[dict] = []   # the functions this call runs in (for return and local)
         self.name = name

@@ -42,6 +42,7 @@ class Job:
         self.limits, self.priority, self.queued = job_settings(chain, shell.config_limits)
         self.inherit_stdout = foreground and shell.raw_stdout and self.limits.output is None
         self.usage = Usage()
+        self.activity = ""               # what it is doing now, for jobs -l (an agent's step)
         self.stdin = stdin
         self.block_input: Iterator[object] | None = None   # what a block's `read` takes lines from
         self.state = "queued"

@@ -262,8 +262,9 @@ def _start_builtin(call: Call, job: Job, upstream: object, last: bool,
     # a block's commands send their errors where the block's call does
     errors = None if wiring.err is TWO else OUTPUT if wiring.err is wiring.out else err_stream
     ctx = Context(job.shell, call.name, source, job.cancel, err_stream,
-                  lambda plan, input=None, loop=False, scope=False, frame=None, condition=False:
-                  block_capture(plan, job, input, loop, scope, frame, condition, errors))
+                  lambda plan, input=None, loop=False, scope=False, frame=None, condition=False, merged=False:
+                  block_capture(plan, job, input, loop, scope, frame, condition, OUTPUT if merged else errors))
+    ctx.job = job
     ctx.loops = job.loops
     ctx.frames = job.frames
     ctx.descriptors = wiring.fds

@@ -141,6 +141,7 @@ class Scope:
     run_plan = Forward("session")
     report_finished_jobs = Forward("session")
     get_planner = Forward("session")
+    run_agent = Forward("session")
 
     def __init__(self, state: State, session: Scope) -> None:
         self.state = state

@@ -214,8 +214,8 @@ class ServiceBackend:
         self._ready_seen = bool(status.get("loaded")) and not status.get("stage")
         return str(status.get("stage") or "")
 
-    def _headers(self) -> dict:
-        return {"X-Nlsh-Class": self.cls, "X-Nlsh-Client": self.client}
+    def _headers(self, cls: str | None = None) -> dict:
+        return {"X-Nlsh-Class": cls or self.cls, "X-Nlsh-Client": self.client}
 
     def prepare_prefix(self, prefix: str) -> float:
         self.wait()
@@ -228,7 +228,9 @@ class ServiceBackend:
             raise BackendError(str(e)) from None
 
     def complete(self, prefix: str, suffix: str, *, grammar: str | None, max_tokens: int,
-                 stop: list[str], cancel=None) -> Completion:
+                 stop: list[str], cancel=None, cls: str | None = None) -> Completion:
+        """The daemon's answer; ``cls``: the request's class when it is not this
+        client's (an agent's steps from a shell's planner)."""
         self.start()
         self._started.wait()
         if self._local is not None:
@@ -241,8 +243,8 @@ class ServiceBackend:
 
         def ask() -> None:
             try:
-                result["answer"] = call("POST", "/nlsh/complete", body, headers=self._headers(), timeout=None,
-                                        conn_box=box)
+                result["answer"] = call("POST", "/nlsh/complete", body, headers=self._headers(cls),
+                                        timeout=None, conn_box=box)
             except (ServiceError, BackendError) as e:
                 result["error"] = e
 

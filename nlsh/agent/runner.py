@@ -1,0 +1,157 @@
+"""An agent run inside a job: the ``agent`` command's work (through
+``Shell.run_agent``). Steps run in the job's scope with their output and
+errors kept in order; a question goes to the person through the job
+(nlsh.kernel.question); the transcript goes to the store."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+from nlsh.agent import loop
+from nlsh.kernel.context import CommandError
+from nlsh.kernel.question import Question
+
+_IDS = threading.Lock()
+_last_id = [0]
+
+
+class JobFace:
+    """The face an agent's step asks through: a question in its job's output, which
+    the shell asks when the job is in front; a background job stops until ``fg``."""
+
+    def __init__(self, job) -> None:
+        self.job = job
+
+    def confirm(self, plan, text: str, decision) -> str | None:
+        job = self.job
+        q = Question(plan, text, decision)
+        if not job.foreground:
+            job.state = "stopped"
+            q.stopped_job = job
+            job.shell.jobs.notices.append(f"[{job.id}]+ Stopped (a step needs your answer: fg %{job.id})  "
+                                          f"{text}")
+        was, job.activity = job.activity, f"waiting for your answer: {text}"
+        job.emit(q, 2)
+        answer = q.wait(job.cancel)
+        job.activity = was
+        return answer
+
+    def grant(self, plugin: str, command: str, effects: str) -> bool | None:
+        return None
+
+
+def next_id(store) -> int:
+    """A new run's number (one more than any kept or running)."""
+    rows = store.query("SELECT COALESCE(MAX(id), 0) AS n FROM agents")
+    with _IDS:
+        _last_id[0] = max(_last_id[0], rows[0]["n"] if rows else 0) + 1
+        return _last_id[0]
+
+
+def learned(store, task: str) -> str:
+    """The earlier run most like ``task`` that ended with an answer, as a hint
+    line ("" when none is near enough): runs that worked teach the next ones."""
+    from nlsh.planner.prompt import ExampleIndex, Shot
+    rows = store.query("SELECT task, transcript FROM agents WHERE status = 'answered' ORDER BY id DESC LIMIT 200")
+    shots = []
+    for row in rows:
+        import json
+        steps = [s["line"] for s in json.loads(row["transcript"]).get("steps", []) if s["outcome"] == "ran"
+                 and s["status"] == 0]
+        if steps:
+            shots.append(Shot(row["task"], "; then ".join(steps)))
+    best = ExampleIndex(shots).top(task, 1, 1.12) if shots else []
+    return f"a similar task done before: {best[0].utterance!r}: {best[0].command}" if best else ""
+
+
+def agent_run(shell, task: str, ctx, limits: dict, verbose: bool = False) -> Iterator[object]:
+    """Run ``agent TASK`` in ``ctx``'s job; yields what the steps print, then the answer."""
+    from nlsh.planner.models import ModelError
+    try:
+        budget = loop.Budget(**limits)
+    except ValueError as e:
+        raise CommandError(str(e).removeprefix("agent: "), 2) from None
+    job, scope = ctx.job, ctx.shell
+    try:
+        backend = shell.get_planner().backend
+    except ModelError as e:
+        raise CommandError(f"no model to run an agent: {e}") from None
+    request = {"cls": "agent"} if getattr(backend, "device", "") == "service" else {}
+    run_id = next_id(shell.store)
+    face = JobFace(job) if shell.interactive and job is not None else None
+    counted = [0, 0.0]
+
+    def execute(plan):
+        scope.line_serial += 1              # what a step overwrites is kept once, as it was
+        before = scope.running_planned
+        scope.running_planned = True        # the model wrote it: contained and kept as a planned line is
+        try:
+            return ctx.capture(plan, iter(()), merged=True)
+        finally:
+            scope.running_planned = before
+
+    def on_step(step: loop.Step, phase: str) -> None:
+        if phase == "chosen" or step.outcome != "ran":
+            account(step.tokens, step.model_s)
+        if phase == "chosen":
+            if job is not None:
+                job.activity = f"step {step.n}/{budget.steps}: {step.line}"
+            if verbose and step.thought:
+                ctx.stderr.write(f"agent [{step.n}] # {step.thought}\n")
+            ctx.stderr.write(f"agent [{step.n}] {step.line}\n")
+        elif step.outcome != "ran":
+            ctx.stderr.write(f"agent [{step.n}] {step.line}: not run: {step.reason}\n")
+        ctx.stderr.flush()
+
+    def account(tokens: int, seconds: float) -> None:
+        counted[0] += tokens
+        counted[1] += seconds
+        if job is not None:
+            job.usage.model_tokens += tokens
+            job.usage.model_s += seconds
+
+    hint = learned(shell.store, task)
+    run = loop.Run(task, scope.cwd, id=run_id, status="cancelled", message="stopped")
+    t0 = time.monotonic()
+    timer = threading.Timer(budget.seconds + 5, lambda: job.terminate(
+        f"the agent's {budget.seconds:g} s are used up", status=124)) if job is not None else None
+    if timer is not None:
+        timer.daemon = True
+        timer.start()
+    started = time.time()
+    try:
+        yield from loop.run(run, scope, backend=backend, execute=execute, face=face, budget=budget,
+                            cancel=job.cancel if job is not None else None, on_step=on_step, request=request,
+                            hint=hint)
+    except loop.AgentError as e:
+        run.status, run.message = "failed", str(e).removeprefix("agent: ")
+        raise CommandError(run.message) from None
+    finally:
+        if timer is not None:
+            timer.cancel()
+        account(run.tokens - counted[0], run.model_s - counted[1])
+        if job is not None:
+            job.activity = ""
+        if run.status == "cancelled":
+            run.seconds = round(time.monotonic() - t0, 3)
+        _keep(shell, run, started)
+    if run.message:
+        ctx.stderr.write(f"agent: {run.message}\n")
+    if verbose and run.thought:
+        ctx.stderr.write(f"agent # {run.thought}\n")
+    if verbose:
+        ctx.stderr.write(f"agent: #{run.id} {run.status} · {len(run.steps)} steps · {run.tokens} model tokens "
+                         f"({run.model_s:.1f} s) · {run.seconds:.1f} s\n")
+    if run.answer:
+        yield run.answer
+    ctx.status = run.exit_status
+
+
+def _keep(shell, run: loop.Run, started: float) -> None:
+    shell.last_agent = run
+    shell.store.insert("agents", {"id": run.id, "time": started, "cwd": run.cwd, "task": run.task,
+                                  "status": run.status, "answer": run.answer, "steps": len(run.steps),
+                                  "model_tokens": run.tokens, "model_s": run.model_s,
+                                  "seconds": run.seconds, "transcript": run.to_json()})

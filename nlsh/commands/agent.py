@@ -1,0 +1,31 @@
+"""agent TASK: a task of several steps, each one seen before the next is chosen."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from nlsh.kernel.context import Args, CommandError, Context
+from nlsh.lang.signature import Param
+from nlsh.registry import Example, command
+
+
+@command("agent", "Carry out TASK in steps: the model chooses a command, the policy judges it, it runs, the model "
+         "sees what it printed and chooses the next, until it answers (each step is audited; asks wait for you).",
+         params=[Param("steps", "int", ("--steps",), "at most N steps (default 8)", metavar="N"),
+                 Param("seconds", "int", ("--time",), "at most S seconds in all (default 180)", metavar="S"),
+                 Param("tokens", "int", ("--tokens",), "at most N model tokens in all (default 30000)",
+                       metavar="N"),
+                 Param("verbose", "flag", ("-v", "--verbose"), "end with a line of what it used (steps, tokens, time)"),
+                 Param("words", "word", variadic=True, metavar="TASK")],
+         output="text", category="shell", shell_state=True, planned=False, free_dashes=True,
+         examples=[Example("find the log with the most errors and show its last lines",
+                           "agent 'which log has the most errors? show its last 3 lines'")])
+def agent(ctx: Context, a: Args) -> Iterator[object]:
+    words = list(a.words)[1:] if a.words[:1] == ["--"] else list(a.words)
+    if not words:
+        raise CommandError("what should it do? (agent TASK, or ?? TASK at the prompt)", 2)
+    limits = {k: v for k, v in (("steps", a.steps), ("seconds", a.seconds), ("tokens", a.tokens)) if v is not None}
+    yield from ctx.shell.run_agent(" ".join(words), ctx, limits, verbose=a.verbose)
+
+
+COMMANDS = [agent]

@@ -88,12 +88,13 @@ class Ticket:
 
 
 def review(plan: Plan, origin: str, shell: Scope, *, typed: str = "", planned=None, in_plan: bool = False,
-           face=None, agent: str | None = None) -> Ticket:
+           face=None, agent: str | None = None, assume_yes: bool | None = None) -> Ticket:
     """Judge ``plan`` coming from ``origin`` and ask where it must; the ticket
     says whether it may run. ``planned`` is the planner's result for a planned
     line; ``in_plan`` says a program or built-in runs inside a planned step.
     ``face`` asks in place of the shell's (an agent's step asks through its job);
-    ``agent`` names the agent run a step belongs to, in the audit log."""
+    ``agent`` names the agent run a step belongs to, in the audit log;
+    ``assume_yes`` answers its non-critical asks in place of the shell's --yes (``agent --yes``)."""
     where = ORIGINS[origin]
 
     def refuse(reason: str, decided_by: str, decision: Decision | None = None, denied: bool = False) -> Ticket:
@@ -105,7 +106,8 @@ def review(plan: Plan, origin: str, shell: Scope, *, typed: str = "", planned=No
         if why:
             return refuse(why, "built-in deny-list", denied=True)
     try:
-        decision = judge(plan, shell, where, planned is not None or in_plan)
+        # an agent's step is the model's line, judged as a planned one
+        decision = judge(plan, shell, where, planned is not None or in_plan or where.name == "agent")
     except CommandError as e:
         return refuse(e.message, "policy error")
     if face is None:
@@ -129,7 +131,7 @@ def review(plan: Plan, origin: str, shell: Scope, *, typed: str = "", planned=No
             return refuse(f"{decision.reason} (needs a confirmation at the prompt; type it as a line of its own)",
                           decided_by, decision)
     elif decision.action == "ask" and (not where.trusted or decision.critical):
-        if shell.assume_yes and not decision.critical:
+        if (shell.assume_yes if assume_yes is None else assume_yes) and not decision.critical:
             decided_by = "--yes"
         else:
             answer = face.confirm(plan, plan_text or shell.text(plan), decision) if face is not None else None

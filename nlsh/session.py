@@ -194,11 +194,12 @@ class Shell(Scope):
         except ScriptError as e:
             raise CommandError(e.message, e.status) from None
 
-    def run_agent(self, task: str, ctx, limits: dict, verbose: bool = False):
+    def run_agent(self, task: str, ctx, limits: dict, verbose: bool = False, each: bool = False,
+                  yes: bool = False):
         """The ``agent`` command's run in ``ctx`` (its job and scope): what its steps
         print; its transcript is kept in the store (``history --agents``)."""
         from nlsh.agent.runner import agent_run
-        return agent_run(self, task, ctx, limits, verbose)
+        return agent_run(self, task, ctx, limits, verbose, each, yes)
 
     # -- the one path to execution ------------------------------------------
     def run_plan(self, plan: Plan, *, typed: str = "", planned=None, origin: str = "typed") -> int:

@@ -33,7 +33,7 @@ CREATE TABLE IF NOT EXISTS audit (
 CREATE TABLE IF NOT EXISTS agents (
     id INTEGER PRIMARY KEY,
     time REAL, cwd TEXT, task TEXT, status TEXT, answer TEXT, steps INTEGER,
-    model_tokens INTEGER, model_s REAL, seconds REAL, transcript TEXT
+    model_tokens INTEGER, model_s REAL, seconds REAL, transcript TEXT, parent INTEGER
 );
 CREATE TABLE IF NOT EXISTS accepted (
     id INTEGER PRIMARY KEY,
@@ -44,7 +44,8 @@ CREATE TABLE IF NOT EXISTS accepted (
 
 # columns added since a table was first made: (table, column, type)
 ADDED = [("audit", "model_tokens", "INTEGER"), ("audit", "model_s", "REAL"), ("audit", "queue_s", "REAL"),
-         ("jobs", "model_tokens", "INTEGER"), ("jobs", "model_s", "REAL"), ("audit", "agent", "TEXT")]
+         ("jobs", "model_tokens", "INTEGER"), ("jobs", "model_s", "REAL"), ("audit", "agent", "TEXT"),
+         ("agents", "parent", "INTEGER")]
 
 _CONNECTING = threading.Lock()
 

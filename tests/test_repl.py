@@ -416,3 +416,68 @@ def test_two_shells_plan_through_one_model_service(repl, work, model_path, nlsh_
             r.close()
         subprocess.run([sys.executable, "-m", "nlsh", "serve", "stop"], env={**os.environ, "NLSH_HOME": str(nlsh_home)},
                        capture_output=True, check=False)
+
+
+
+def wait_for(r: Repl, line: str, pattern: str, seconds: float = 240) -> None:
+    """Type ``line`` until what it prints matches ``pattern`` (a background job's state)."""
+    deadline = time.time() + seconds
+    while True:
+        r.c.sendline(line)
+        if r.c.expect([pattern, pexpect.TIMEOUT], timeout=2) == 0:
+            r.c.expect_exact(PROMPT)
+            return
+        assert time.time() < deadline, f"{line!r} never printed {pattern!r}"
+        time.sleep(1)
+
+
+def test_a_background_agent_stops_at_a_question_until_fg(repl, work, model_path, nlsh_home):
+    """A step that needs a confirmation stops the background agent (like a program
+    reading the terminal); the shell says so; ``fg`` asks; the answer lets it run."""
+    (work / "old.log").write_text("x\n")
+    r = repl(NLSH_MODEL=model_path)
+    r.c.timeout = 290
+    r.run("agent 'delete the file old.log' &", "[1] started")
+    wait_for(r, "jobs", r"\[1\]\+ Stopped \(a step needs your answer: fg %1\)  rm old\.log")
+    r.c.sendline("jobs")
+    r.c.expect(r"%1\s+stopped")
+    r.c.expect_exact(PROMPT)
+    assert (work / "old.log").exists()
+    r.c.sendline("fg")
+    r.c.expect_exact("run? [Y/n/e/?/d]")
+    answer(r, "y")
+    r.c.expect_exact(PROMPT)
+    deadline = time.time() + 60
+    while (work / "old.log").exists() and time.time() < deadline:
+        time.sleep(0.2)
+    assert not (work / "old.log").exists()
+    import sqlite3
+    rows = sqlite3.connect(nlsh_home / "data" / "nlsh.db").execute(
+        "SELECT typed, decision, decided_by, status, agent FROM audit WHERE agent IS NOT NULL").fetchall()
+    assert rows == [("rm old.log", "allowed", "user", 0, "#1: delete the file old.log")]
+
+
+def test_kill_ends_a_running_agent_and_its_programs(repl, work, model_path):
+    import psutil
+    r = repl(NLSH_MODEL=model_path)
+    r.c.timeout = 290
+    r.run("agent --yes 'run the command: /bin/sleep 300' &", "[1] started")     # a program (sleep is a built-in)
+    me = psutil.Process(r.c.pid)
+
+    def sleeping() -> bool:
+        return any(p.name() == "sleep" for p in me.children(recursive=True))
+    deadline = time.time() + 240
+    while not sleeping():
+        assert time.time() < deadline, "the agent never started sleep"
+        time.sleep(0.3)
+    r.c.setwinsize(30, 250)                     # room for the jobs table's last column
+    r.c.sendline("jobs -l")
+    r.c.expect(r"step 1/8: /bin/sleep 300")
+    r.c.expect_exact(PROMPT)
+    r.c.sendline("kill %1")
+    r.c.expect_exact(PROMPT)
+    deadline = time.time() + 20
+    while sleeping() and time.time() < deadline:
+        time.sleep(0.2)
+    assert not sleeping()
+    wait_for(r, "history --agents", r"cancelled", 30)

@@ -64,10 +64,13 @@ class Run:
     answer: str = ""
     thought: str = ""             # the model's last word on why it is done
     status: str = "running"       # answered · budget · refused · declined · unasked · looping · cancelled · failed
+                                  # (· partial: some of its children did not answer)
     message: str = ""             # how it ended, for the person
     tokens: int = 0
     model_s: float = 0.0
     seconds: float = 0.0
+    parent: int = 0               # the run that started it (agent --each, or a step of another agent)
+    children: list[int] = field(default_factory=list)
 
     @property
     def exit_status(self) -> int:
@@ -84,7 +87,7 @@ class Run:
 
 def run(r: Run, scope, *, backend, execute: Callable, face=None, budget: Budget | None = None,
         cancel=None, on_step: Callable[[Step, str], None] = lambda step, phase: None,
-        request: dict | None = None, hint: str = "") -> Generator[object, None, Run]:
+        request: dict | None = None, hint: str = "", yes: bool | None = None) -> Generator[object, None, Run]:
     """Carry out ``r.task`` in ``scope`` (its directory and variables, which steps
     change), filling in ``r`` as it goes (a run cut short keeps its steps); yields
     what each step printed as it ends, and returns ``r``.
@@ -93,7 +96,8 @@ def run(r: Run, scope, *, backend, execute: Callable, face=None, budget: Budget 
     ``face`` asks the person (None: a step that must ask ends the run);
     ``on_step(step, phase)`` is told of each step ("chosen", then "done");
     ``request``: extra arguments of ``backend.complete`` (the service's class);
-    ``hint``: a line the task is shown with (a similar task done before)."""
+    ``hint``: a line the task is shown with (a similar task done before);
+    ``yes``: True answers the steps' non-critical asks (None: the shell's --yes decides)."""
     budget = budget or Budget()
     r.task = " ".join(r.task.split())
     if not r.task:
@@ -159,7 +163,7 @@ def run(r: Run, scope, *, backend, execute: Callable, face=None, budget: Budget 
             on_step(step, "done")
             continue
         on_step(step, "chosen")
-        ticket = review(plan, "agent", scope, typed=step.line, face=face, agent=label)
+        ticket = review(plan, "agent", scope, typed=step.line, face=face, agent=label, assume_yes=yes)
         if not ticket.allowed:
             step.reason = ticket.refusal
             step.outcome = ("refused" if ticket.denied else "declined" if ticket.decided_by == "user"
@@ -167,8 +171,11 @@ def run(r: Run, scope, *, backend, execute: Callable, face=None, budget: Budget 
             on_step(step, "done")
             what = {"refused": f"step {step.n} was refused ({ticket.reason})",
                     "declined": f"you declined step {step.n}",
-                    "unasked": f"step {step.n} needs a confirmation nobody could give here "
-                               f"({ticket.decision.reason if ticket.decision else ticket.reason}; --yes gives it)"}
+                    "unasked": f"step {step.n} needs a confirmation nobody could give here ("
+                               + (f"{ticket.decision.reason}; only a person at the prompt can give it)"
+                                  if ticket.decision is not None and ticket.decision.critical else
+                                  f"{ticket.decision.reason if ticket.decision else ticket.reason}; "
+                                  "--yes gives it)")}
             return _ended(r, t0, step.outcome, "stopped: " + what[step.outcome])
         started = time.monotonic()
         items, status = execute(plan)

@@ -66,22 +66,75 @@ def learned(store, task: str) -> str:
     return f"a similar task done before: {best[0].utterance!r}: {best[0].command}" if best else ""
 
 
-def agent_run(shell, task: str, ctx, limits: dict, verbose: bool = False) -> Iterator[object]:
-    """Run ``agent TASK`` in ``ctx``'s job; yields what the steps print, then the answer."""
+MAX_ITEMS = 16              # child agents one ``agent --each`` may start
+
+
+def agent_run(shell, task: str, ctx, limits: dict, verbose: bool = False, each: bool = False,
+              yes: bool = False) -> Iterator[object]:
+    """Run ``agent TASK`` in ``ctx``'s job; yields what the steps print, then the
+    answer. ``each``: a child agent per line of the input (``{}`` in TASK is the
+    line), one after another, each with the budgets given; their answers come
+    back as ``ITEM: ANSWER`` lines, and the run that started them keeps them."""
     from nlsh.planner.models import ModelError
     try:
         budget = loop.Budget(**limits)
     except ValueError as e:
         raise CommandError(str(e).removeprefix("agent: "), 2) from None
-    job, scope = ctx.job, ctx.shell
+    items = [line.strip() for line in ctx.lines() if line.strip()] if each else []
+    if each and not items:
+        raise CommandError("--each: no items came in (give them on the input: ls logs | agent --each 'TASK {}')")
+    if len(items) > MAX_ITEMS:
+        raise CommandError(f"--each: {len(items)} items, more than {MAX_ITEMS} agents at once; give fewer")
     try:
         backend = shell.get_planner().backend
     except ModelError as e:
         raise CommandError(f"no model to run an agent: {e}") from None
+    if not each:
+        run = yield from _run(shell, task, ctx, backend, budget, verbose, yes=yes)
+        if run.answer:
+            yield run.answer
+        ctx.status = run.exit_status
+        return
+    parent = loop.Run(task, ctx.shell.cwd, id=next_id(shell.store), status="answered")
+    started, t0 = time.time(), time.monotonic()
+    job = ctx.job
+    outer = getattr(job, "agent_run", 0)
+    if job is not None:
+        job.agent_run = parent.id
+    try:
+        for n, item in enumerate(items, 1):
+            child_task = task.replace("{}", item) if "{}" in task else f"{task}: {item}"
+            ctx.stderr.write(f"agent #{parent.id} [{n}/{len(items)}] {child_task}\n")
+            child = _value(_run(shell, child_task, ctx, backend, budget, verbose, parent=parent.id, yes=yes))
+            parent.children.append(child.id)
+            parent.tokens += child.tokens
+            parent.model_s += child.model_s
+            line = f"{item}: {child.answer or '(no answer: ' + (child.message or child.status) + ')'}"
+            parent.answer += line + "\n"
+            yield line
+            if child.status == "cancelled":
+                parent.status, parent.message = "cancelled", "stopped"
+                break
+            if child.status != "answered":
+                parent.status = "partial"
+    finally:
+        if job is not None:
+            job.agent_run = outer
+        parent.parent = outer
+        parent.answer = parent.answer.rstrip("\n")
+        parent.seconds = round(time.monotonic() - t0, 3)
+        _keep(shell, parent, started)
+    ctx.status = parent.exit_status
+
+
+def _run(shell, task: str, ctx, backend, budget: loop.Budget, verbose: bool, parent: int = 0, yes: bool = False):
+    """One agent's run in ``ctx``'s job (a generator: what its steps print; returns the Run)."""
+    job, scope = ctx.job, ctx.shell
     request = {"cls": "agent"} if getattr(backend, "device", "") == "service" else {}
     run_id = next_id(shell.store)
     face = JobFace(job) if shell.interactive and job is not None else None
     counted = [0, 0.0]
+    tag = f"agent #{run_id}" if parent else "agent"
 
     def execute(plan):
         scope.line_serial += 1              # what a step overwrites is kept once, as it was
@@ -99,10 +152,10 @@ def agent_run(shell, task: str, ctx, limits: dict, verbose: bool = False) -> Ite
             if job is not None:
                 job.activity = f"step {step.n}/{budget.steps}: {step.line}"
             if verbose and step.thought:
-                ctx.stderr.write(f"agent [{step.n}] # {step.thought}\n")
-            ctx.stderr.write(f"agent [{step.n}] {step.line}\n")
+                ctx.stderr.write(f"{tag} [{step.n}] # {step.thought}\n")
+            ctx.stderr.write(f"{tag} [{step.n}] {step.line}\n")
         elif step.outcome != "ran":
-            ctx.stderr.write(f"agent [{step.n}] {step.line}: not run: {step.reason}\n")
+            ctx.stderr.write(f"{tag} [{step.n}] {step.line}: not run: {step.reason}\n")
         ctx.stderr.flush()
 
     def account(tokens: int, seconds: float) -> None:
@@ -113,7 +166,8 @@ def agent_run(shell, task: str, ctx, limits: dict, verbose: bool = False) -> Ite
             job.usage.model_s += seconds
 
     hint = learned(shell.store, task)
-    run = loop.Run(task, scope.cwd, id=run_id, status="cancelled", message="stopped")
+    run = loop.Run(task, scope.cwd, id=run_id, status="cancelled", message="stopped",
+                   parent=parent or getattr(job, "agent_run", 0))
     t0 = time.monotonic()
     timer = threading.Timer(budget.seconds + 5, lambda: job.terminate(
         f"the agent's {budget.seconds:g} s are used up", status=124)) if job is not None else None
@@ -121,16 +175,21 @@ def agent_run(shell, task: str, ctx, limits: dict, verbose: bool = False) -> Ite
         timer.daemon = True
         timer.start()
     started = time.time()
+    outer = getattr(job, "agent_run", 0)
+    if job is not None:
+        job.agent_run = run_id
     try:
         yield from loop.run(run, scope, backend=backend, execute=execute, face=face, budget=budget,
                             cancel=job.cancel if job is not None else None, on_step=on_step, request=request,
-                            hint=hint)
+                            hint=hint, yes=True if yes else None)
     except loop.AgentError as e:
         run.status, run.message = "failed", str(e).removeprefix("agent: ")
         raise CommandError(run.message) from None
     finally:
         if timer is not None:
             timer.cancel()
+        if job is not None:
+            job.agent_run = outer
         account(run.tokens - counted[0], run.model_s - counted[1])
         if job is not None:
             job.activity = ""
@@ -138,15 +197,23 @@ def agent_run(shell, task: str, ctx, limits: dict, verbose: bool = False) -> Ite
             run.seconds = round(time.monotonic() - t0, 3)
         _keep(shell, run, started)
     if run.message:
-        ctx.stderr.write(f"agent: {run.message}\n")
+        ctx.stderr.write(f"{tag}: {run.message}\n")
     if verbose and run.thought:
-        ctx.stderr.write(f"agent # {run.thought}\n")
+        ctx.stderr.write(f"{tag} # {run.thought}\n")
     if verbose:
-        ctx.stderr.write(f"agent: #{run.id} {run.status} · {len(run.steps)} steps · {run.tokens} model tokens "
+        ctx.stderr.write(f"{tag}: #{run.id} {run.status} · {len(run.steps)} steps · {run.tokens} model tokens "
                          f"({run.model_s:.1f} s) · {run.seconds:.1f} s\n")
-    if run.answer:
-        yield run.answer
-    ctx.status = run.exit_status
+    return run
+
+
+def _value(gen):
+    """Run a generator to its end for its return value (what it yields is dropped:
+    a child's steps print into its transcript, not into its parent's output)."""
+    while True:
+        try:
+            next(gen)
+        except StopIteration as e:
+            return e.value
 
 
 def _keep(shell, run: loop.Run, started: float) -> None:
@@ -154,4 +221,4 @@ def _keep(shell, run: loop.Run, started: float) -> None:
     shell.store.insert("agents", {"id": run.id, "time": started, "cwd": run.cwd, "task": run.task,
                                   "status": run.status, "answer": run.answer, "steps": len(run.steps),
                                   "model_tokens": run.tokens, "model_s": run.model_s,
-                                  "seconds": run.seconds, "transcript": run.to_json()})
+                                  "seconds": run.seconds, "transcript": run.to_json(), "parent": run.parent or None})

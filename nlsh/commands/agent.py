@@ -15,17 +15,22 @@ from nlsh.registry import Example, command
                  Param("seconds", "int", ("--time",), "at most S seconds in all (default 180)", metavar="S"),
                  Param("tokens", "int", ("--tokens",), "at most N model tokens in all (default 30000)",
                        metavar="N"),
+                 Param("yes", "flag", ("-y", "--yes"), "run steps that would ask without asking (not those only a "
+                       "person at the prompt may confirm)"),
+                 Param("each", "flag", ("--each",), "a child agent for each line of the input ({} in TASK is "
+                       "the line); their answers come back as ITEM: ANSWER lines"),
                  Param("verbose", "flag", ("-v", "--verbose"), "end with a line of what it used (steps, tokens, time)"),
                  Param("words", "word", variadic=True, metavar="TASK")],
-         output="text", category="shell", shell_state=True, planned=False, free_dashes=True,
+         input="any", output="text", category="shell", shell_state=True, planned=False, free_dashes=True,
          examples=[Example("find the log with the most errors and show its last lines",
-                           "agent 'which log has the most errors? show its last 3 lines'")])
+                           "agent 'which log has the most errors? show its last 3 lines'"),
+                   Example("ask the same of every log", "ls logs | agent --each 'how many errors are in logs/{}?'")])
 def agent(ctx: Context, a: Args) -> Iterator[object]:
     words = list(a.words)[1:] if a.words[:1] == ["--"] else list(a.words)
     if not words:
         raise CommandError("what should it do? (agent TASK, or ?? TASK at the prompt)", 2)
     limits = {k: v for k, v in (("steps", a.steps), ("seconds", a.seconds), ("tokens", a.tokens)) if v is not None}
-    yield from ctx.shell.run_agent(" ".join(words), ctx, limits, verbose=a.verbose)
+    yield from ctx.shell.run_agent(" ".join(words), ctx, limits, verbose=a.verbose, each=a.each, yes=a.yes)
 
 
 COMMANDS = [agent]

@@ -23,6 +23,10 @@ from nlsh.registry import Example, command
          params=[Param("clear", "flag", ("-c", "--clear"), "forget the typed lines"),
                  Param("jobs", "flag", ("--jobs",), "finished jobs with their CPU, memory and status"),
                  Param("audit", "flag", ("--audit",), "every executed line with the policy's decision"),
+                 Param("agents", "flag", ("--agents",), "past agent runs: task, how each ended, steps, tokens"),
+                 Param("agent", "int", ("--agent",), "one agent run's steps (with --json: its whole transcript)",
+                       metavar="ID"),
+                 Param("json", "flag", ("--json",), "with --agent: the transcript as JSON"),
                  Param("save", "path", ("--save",), "write the last N lines (default 10) as an NL script",
                        metavar="FILE.nls", effects=("write",), creates=True),
                  Param("n", "int", metavar="N")],
@@ -30,6 +34,11 @@ from nlsh.registry import Example, command
          examples=[Example("what did I run recently", "history 10"),
                    Example("what did my last jobs cost", "history --jobs 5")])
 def history(ctx: Context, a: Args) -> Iterator[Record]:
+    if a.agents or a.agent is not None:
+        yield from _agent_history(ctx, a.agent, a.json, a.n)
+        return
+    if a.json:
+        raise CommandError("--json goes with --agent ID (one agent run's transcript)", 2)
     if a.jobs:
         yield from _job_history(ctx, a.n)
         return
@@ -44,7 +53,8 @@ def history(ctx: Context, a: Args) -> Iterator[Record]:
                          status="" if row["status"] is None else row["status"],
                          typed=row["typed"] or "", plan=row["plan"] or "", model=row["model"] or "",
                          tokens="" if row["model_tokens"] is None else row["model_tokens"],
-                         model_s="" if row["model_s"] is None else round(row["model_s"], 2))
+                         model_s="" if row["model_s"] is None else round(row["model_s"], 2),
+                         agent=row["agent"] or "")
         return
     h = ctx.shell.history
     if a.clear:
@@ -67,6 +77,37 @@ def _save_script(ctx: Context, path: str, n: int) -> Iterator[str]:
         f.write("#!/usr/bin/env nlsh\n# nls 1\n# saved from history\n")
         f.writelines(line.replace("\n", " ") + "\n" for line in lines)
     yield f"saved {len(lines)} lines to {path}"
+
+
+def _agent_history(ctx: Context, run: int | None, as_json: bool, n: int | None) -> Iterator[object]:
+    """The agent runs kept (``--agents``), or one run's steps (``--agent ID``)."""
+    import json
+    store = ctx.shell.store
+    if run is None:
+        rows = store.query("SELECT * FROM agents ORDER BY id DESC LIMIT ?", (n or 1000,))
+        for row in reversed(rows):
+            yield Record(id=row["id"], started=dt.datetime.fromtimestamp(row["time"]).replace(microsecond=0),
+                         status=row["status"], steps=row["steps"], tokens=row["model_tokens"] or 0,
+                         time=Duration(round(row["seconds"] or 0, 1)), parent=row["parent"] or "", task=row["task"],
+                         answer=(row["answer"] or "").replace("\n", "; "))
+        return
+    rows = store.query("SELECT transcript FROM agents WHERE id = ?", (run,))
+    if not rows:
+        raise CommandError(f"no agent run {run} (history --agents lists them)")
+    transcript = json.loads(rows[0]["transcript"])
+    if as_json:
+        yield json.dumps(transcript, ensure_ascii=False, indent=2)
+        return
+    for child in transcript.get("children", []):
+        got = store.query("SELECT task, status, answer FROM agents WHERE id = ?", (child,))
+        if got:
+            yield Record(step=f"#{child}", outcome=got[0]["status"], status="", command=got[0]["task"],
+                         output=got[0]["answer"] or "")
+    for step in transcript["steps"]:
+        yield Record(step=step["n"], outcome=step["outcome"], status="" if step["status"] is None else step["status"],
+                     command=step["line"], output=(step["output"] or step["reason"]).strip().split("\n")[0][:80])
+    yield Record(step="", outcome=transcript["status"], status="", command="",
+                 output=(transcript["answer"] or transcript["message"]).replace("\n", "; "))
 
 
 def _job_history(ctx: Context, n: int | None) -> Iterator[Record]:

@@ -43,6 +43,7 @@ class Job:
         self.inherit_stdout = foreground and shell.raw_stdout and self.limits.output is None
         self.usage = Usage()
         self.activity = ""               # what it is doing now, for jobs -l (an agent's step)
+        self.agent_run = 0               # the agent run going on in it (its children name it as parent)
         self.stdin = stdin
         self.block_input: Iterator[object] | None = None   # what a block's `read` takes lines from
         self.state = "queued"

@@ -243,6 +243,17 @@ def run_command(ctx: typer.Context, path: str = typer.Argument(..., help="The .n
     raise typer.Exit(run_script_file(path, list(ctx.args)))
 
 
+@app.command("agent", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def agent_command(ctx: typer.Context, task: str = typer.Argument(..., help="What to do, in plain words.")) -> None:
+    """Carry out TASK in steps, each one seen before the next is chosen.
+
+    Options: -y/--yes runs steps that would ask (not those only a person may confirm); --steps N
+    (default 8), --time S (180), --tokens N (30000) are its budgets; -v says each step's thought and
+    what the run used; --model M picks the model."""
+    from nlsh.main import run_agent_cli
+    raise typer.Exit(run_agent_cli([task, *ctx.args]))
+
+
 @app.command("lock")
 def lock_command(path: str = typer.Argument(..., help="The .nls script."),
                  model: str | None = MODEL) -> None:

@@ -155,3 +155,25 @@ def test_question_marks_start_an_agent_from_a_command_line(nlsh, model_path, wor
     assert r.status == 0 and "3" in r.out.split("\n")[-2], (r.out, r.err)
     assert r.err.startswith("agent [1] ")
 
+
+
+def test_a_run_that_answered_is_a_hint_for_a_like_task_later(tmp_path):
+    from nlsh.agent.loop import Run, Step
+    from nlsh.agent.runner import _keep, learned
+    from nlsh.store import Store
+
+    class Session:
+        store = Store()
+        last_agent = None
+    done = Run("copy the memo about the budget into keep", str(tmp_path), id=1, status="answered", answer="copied",
+               steps=[Step(1, "grep -l budget memos/*", status=0), Step(2, "cp memos/m2.txt keep/", status=0),
+                      Step(3, "ls nope", status=2)])
+    failed = Run("copy the memo about lunch into keep", str(tmp_path), id=2, status="budget",
+                 steps=[Step(1, "rm -rf keep", status=0)])
+    for run in (done, failed):
+        _keep(Session, run, 0.0)
+    assert learned(Session.store, "copy the memo that mentions the budget into archive") == (
+        "a similar task done before: 'copy the memo about the budget into keep': "
+        "grep -l budget memos/*; then cp memos/m2.txt keep/")
+    assert learned(Session.store, "what time is it in Tokyo") == ""
+    Session.store.close()

@@ -133,6 +133,17 @@ def test_budgets_end_a_run_with_a_summary_of_what_was_done(model_path, work):
     assert not (work / "keep" / "m2.txt").exists()
 
 
+def test_without_a_terminal_or_yes_a_step_that_would_ask_ends_the_run(model_path, work, nlsh_home):
+    make_files(str(work), MEMOS)
+    with Agent(cwd=str(work), model=model_path) as agent:
+        run = agent.run(MEMO_TASK)
+    assert run.status == "unasked" and run.exit_status == 1, (run.status, [s.line for s in run.steps])
+    assert run.steps[0].outcome == "ran" and run.steps[-1].outcome == "unasked"       # the look ran, the act did not
+    assert "needs a confirmation nobody could give here" in run.message and "--yes gives it" in run.message
+    assert not (work / "keep" / "m2.txt").exists()
+    assert audit(nlsh_home)[-1]["decision"] == "denied"
+
+
 def test_delegation_runs_a_child_agent_per_item_and_gathers_their_answers(nlsh, model_path, work, nlsh_home):
     make_files(str(work), {"notes/one.txt": "a\nb\n", "notes/three.txt": "x\n", "notes/two.txt": "a\nb\nc\nd\n"})
     r = nlsh("-c", "ls notes | agent --each 'how many lines does notes/{} have?'", env={"NLSH_MODEL": model_path},

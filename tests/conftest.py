@@ -95,6 +95,12 @@ def nlsh_home(tmp_path, monkeypatch, request):
 
 
 @pytest.fixture
+def put_files():
+    """``make_files`` for a test module (``from conftest import`` may find plugins/conftest.py)."""
+    return make_files
+
+
+@pytest.fixture
 def work(tmp_path):
     d = tmp_path / "work"
     d.mkdir()

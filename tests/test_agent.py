@@ -9,7 +9,6 @@ import json
 import sqlite3
 
 import pytest
-from conftest import make_files
 
 from nlsh.agent import prompt
 from nlsh.agent.loop import Budget
@@ -47,8 +46,8 @@ def test_what_a_step_printed_reaches_the_model_cut_to_a_slice():
     assert prompt.observed(0, "y" * 100_000).count("y") <= prompt.MAX_CHARS
 
 
-def test_the_task_is_shown_with_the_files_here_up_to_a_limit(work):
-    make_files(str(work), {f"d{i}/f{j}.txt": "" for i in range(10) for j in range(10)} | {".hidden": ""})
+def test_the_task_is_shown_with_the_files_here_up_to_a_limit(put_files, work):
+    put_files(str(work), {f"d{i}/f{j}.txt": "" for i in range(10) for j in range(10)} | {".hidden": ""})
     shown = prompt.listing(str(work)).split("\n")
     assert shown[:2] == ["d0/", "d1/"] and ".hidden" not in shown and "d0/f0.txt" in shown
     assert len(shown) == prompt.LISTED + 1 and shown[-1] == "… (more below)"
@@ -83,11 +82,11 @@ def test_nlsh_agent_says_what_is_wrong_with_its_options(nlsh, args, message):
 
 
 # -- with the real model ------------------------------------------------------
-def test_an_agent_looks_then_acts_and_each_step_is_audited(model_path, work, nlsh_home):
+def test_an_agent_looks_then_acts_and_each_step_is_audited(put_files, model_path, work, nlsh_home):
     """Through the Python API: the agent finds the memo (a look), then copies it
     (an act); both steps are in the audit log with the run named, and the
     transcript is kept."""
-    make_files(str(work), MEMOS)
+    put_files(str(work), MEMOS)
     with Agent(cwd=str(work), yes=True, model=model_path) as agent:
         run = agent.run(MEMO_TASK)
     ran = [s for s in run.steps if s.outcome == "ran"]
@@ -104,11 +103,11 @@ def test_an_agent_looks_then_acts_and_each_step_is_audited(model_path, work, nls
     assert kept["answer"] == run.answer and [s["line"] for s in kept["steps"]] == [s.line for s in run.steps]
 
 
-def test_an_agent_told_to_clean_the_home_is_stopped_and_nothing_is_deleted(model_path, tmp_path, nlsh_home,
+def test_an_agent_told_to_clean_the_home_is_stopped_and_nothing_is_deleted(put_files, model_path, tmp_path, nlsh_home,
                                                                           monkeypatch):
     home = tmp_path / "home"
     files = {"docs/thesis.txt": "years of work\n", "notes.txt": "n\n", "photos/cat.jpg": "c\n", "todo.txt": "t\n"}
-    make_files(str(home), files)
+    put_files(str(home), files)
     monkeypatch.setenv("HOME", str(home))
     with Agent(cwd=str(home), yes=True, model=model_path) as agent:
         run = agent.run("clean up my home directory: delete everything in it")
@@ -120,8 +119,8 @@ def test_an_agent_told_to_clean_the_home_is_stopped_and_nothing_is_deleted(model
     assert (last["decision"], last["status"], last["typed"]) == ("denied", None, run.steps[-1].line)
 
 
-def test_budgets_end_a_run_with_a_summary_of_what_was_done(model_path, work):
-    make_files(str(work), MEMOS)
+def test_budgets_end_a_run_with_a_summary_of_what_was_done(put_files, model_path, work):
+    put_files(str(work), MEMOS)
     with Agent(cwd=str(work), yes=True, max_steps=1, model=model_path) as agent:
         run = agent.run(MEMO_TASK)
         assert run.status == "budget" and len(run.steps) == 1 and run.exit_status == 1
@@ -133,8 +132,8 @@ def test_budgets_end_a_run_with_a_summary_of_what_was_done(model_path, work):
     assert not (work / "keep" / "m2.txt").exists()
 
 
-def test_without_a_terminal_or_yes_a_step_that_would_ask_ends_the_run(model_path, work, nlsh_home):
-    make_files(str(work), MEMOS)
+def test_without_a_terminal_or_yes_a_step_that_would_ask_ends_the_run(put_files, model_path, work, nlsh_home):
+    put_files(str(work), MEMOS)
     with Agent(cwd=str(work), model=model_path) as agent:
         run = agent.run(MEMO_TASK)
     assert run.status == "unasked" and run.exit_status == 1, (run.status, [s.line for s in run.steps])
@@ -144,8 +143,16 @@ def test_without_a_terminal_or_yes_a_step_that_would_ask_ends_the_run(model_path
     assert audit(nlsh_home)[-1]["decision"] == "denied"
 
 
-def test_delegation_runs_a_child_agent_per_item_and_gathers_their_answers(nlsh, model_path, work, nlsh_home):
-    make_files(str(work), {"notes/one.txt": "a\nb\n", "notes/three.txt": "x\n", "notes/two.txt": "a\nb\nc\nd\n"})
+def test_limit_tokens_holds_an_agent_job_to_its_model_tokens(put_files, nlsh, model_path, work):
+    put_files(str(work), MEMOS)
+    r = nlsh("--yes", "-c", f"limit --tokens 300 agent '{MEMO_TASK}'; history --jobs 1",
+             env={"NLSH_MODEL": model_path}, timeout=300)
+    assert "killed: model token limit 300 exceeded (used " in r.err, r.err
+    assert "killed" in r.out.splitlines()[-1] and not (work / "keep" / "m2.txt").exists()
+
+
+def test_delegation_runs_a_child_agent_per_item_and_gathers_their_answers(put_files, nlsh, model_path, work, nlsh_home):
+    put_files(str(work), {"notes/one.txt": "a\nb\n", "notes/three.txt": "x\n", "notes/two.txt": "a\nb\nc\nd\n"})
     r = nlsh("-c", "ls notes | agent --each 'how many lines does notes/{} have?'", env={"NLSH_MODEL": model_path},
              timeout=600)
     assert r.status == 0, r.err
@@ -160,8 +167,8 @@ def test_delegation_runs_a_child_agent_per_item_and_gathers_their_answers(nlsh, 
     assert "answered" in tree.out.splitlines()[-1]
 
 
-def test_question_marks_start_an_agent_from_a_command_line(nlsh, model_path, work):
-    make_files(str(work), {"a.txt": "1\n2\n3\n"})
+def test_question_marks_start_an_agent_from_a_command_line(put_files, nlsh, model_path, work):
+    put_files(str(work), {"a.txt": "1\n2\n3\n"})
     r = nlsh("--yes", "-c", "?? how many lines does a.txt have", env={"NLSH_MODEL": model_path}, timeout=300)
     assert r.status == 0 and "3" in r.out.split("\n")[-2], (r.out, r.err)
     assert r.err.startswith("agent [1] ")

@@ -162,8 +162,7 @@ def _run(shell, task: str, ctx, backend, budget: loop.Budget, verbose: bool, par
         counted[0] += tokens
         counted[1] += seconds
         if job is not None:
-            job.usage.model_tokens += tokens
-            job.usage.model_s += seconds
+            job.used_model(tokens, seconds)
 
     hint = learned(shell.store, task)
     run = loop.Run(task, scope.cwd, id=run_id, status="cancelled", message="stopped",

@@ -99,7 +99,9 @@ limit = command(
     params=[Param("time", "duration", ("--time",), "wall-clock time", metavar="DURATION"),
             Param("cpu", "duration", ("--cpu",), "CPU seconds", metavar="DURATION"),
             Param("mem", "size", ("--mem",), "peak memory of its processes", metavar="SIZE"),
-            Param("output", "size", ("--output",), "bytes of output", metavar="SIZE")],
+            Param("output", "size", ("--output",), "bytes of output", metavar="SIZE"),
+            Param("tokens", "int", ("--tokens",), "model tokens (an agent's steps: prompt and generated)",
+                  metavar="N")],
     output="none", category="jobs", modifier=True,
     examples=[Example("build, but give up after ten minutes", "limit --time 10m -- make")])(_modifier)
 

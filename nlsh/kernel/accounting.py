@@ -20,7 +20,8 @@ from nlsh.lang.values import Duration, Size
 if TYPE_CHECKING:
     from nlsh.kernel.job import Job
 
-LIMIT_NAMES = {"time": "time limit", "cpu": "CPU limit", "mem": "memory limit", "output": "output limit"}
+LIMIT_NAMES = {"time": "time limit", "cpu": "CPU limit", "mem": "memory limit", "output": "output limit",
+               "tokens": "model token limit"}
 
 
 @dataclass
@@ -30,10 +31,11 @@ class Limits:
     cpu: Duration | None = None
     mem: Size | None = None
     output: Size | None = None
+    tokens: int | None = None       # the model's tokens for the job (an agent's steps)
 
     @property
     def any(self) -> bool:
-        return any(v is not None for v in (self.time, self.cpu, self.mem, self.output))
+        return any(v is not None for v in (self.time, self.cpu, self.mem, self.output, self.tokens))
 
 
 @dataclass

@@ -224,6 +224,13 @@ class Job:
             except (OSError, AttributeError):
                 pass
 
+    def used_model(self, tokens: int, seconds: float) -> None:
+        """The model worked for this job (an agent's step): counted, and held to ``limit --tokens``."""
+        self.usage.model_tokens += tokens
+        self.usage.model_s += seconds
+        if self.limits.tokens is not None and self.usage.model_tokens > self.limits.tokens:
+            self.limit_exceeded("tokens", str(self.limits.tokens), f"used {self.usage.model_tokens}")
+
     def limit_exceeded(self, name: str, limit: str, detail: str) -> None:
         self.terminate(f"{LIMIT_NAMES[name]} {limit} exceeded ({detail})", killed=True)
 
@@ -436,7 +443,7 @@ def job_settings(chain: Chain, defaults: Limits | None = None) -> tuple[Limits, 
     priority, queued = 0, False
     for m in chain.modifiers:
         if m.name == "limit":
-            for key in ("time", "cpu", "mem", "output"):
+            for key in ("time", "cpu", "mem", "output", "tokens"):
                 value = m.get(key)
                 if value is not None:
                     setattr(limits, key, value)

@@ -54,8 +54,11 @@ class Shell(Scope):
         self.history = History()
         self.store = Store()
         self.trash = Trash()
-        # While a planned step runs, what cp/mv/> would overwrite goes to the trash first.
-        self.running_planned = False
+        # How many model-written lines (a plan, an agent's step) run now: while any does, what
+        # cp/mv/> would overwrite goes to the trash first and the monitor contains unknown programs.
+        # A count, not a flag: a typed line ending must not clear a background agent's step.
+        self.running_planned = 0
+        self._planned_lock = threading.Lock()
         self.line_serial = 0
         self.critical_confirmed = False     # the line running now was confirmed by a person despite a critical ask
         self.monitor = Monitor(self)
@@ -212,7 +215,8 @@ class Shell(Scope):
             self.last_status = ticket.status
             return ticket.status
         decision = ticket.decision
-        self.running_planned = planned is not None
+        if planned is not None:
+            self.mark_planned(1)
         self.critical_confirmed = decision.critical and ticket.decided_by == "user"
         self.line_serial += 1               # what a line overwrites is kept once, as it was before the line
         t = planned.timings if planned is not None else {}
@@ -221,7 +225,9 @@ class Shell(Scope):
         try:
             status = self._execute(plan)
         finally:
-            self.running_planned = self.critical_confirmed = False
+            if planned is not None:
+                self.mark_planned(-1)
+            self.critical_confirmed = False
             self._model_use = None
         ticket.close(status)
         if planned is not None and self.planner is not None and status == 0:   # a failed plan is no example
@@ -231,6 +237,11 @@ class Shell(Scope):
                                            "plan": plan_text, "model": planned.model})
         self.last_line = typed or self.text(plan)
         return status
+
+    def mark_planned(self, delta: int) -> None:
+        """A model-written line (or an agent's step) starts (+1) or ends (-1)."""
+        with self._planned_lock:
+            self.running_planned += delta
 
     def _verbatim(self, command: str) -> Plan:
         shell = self.env.get("SHELL") or "/bin/sh"

@@ -195,3 +195,19 @@ def test_a_run_that_answered_is_a_hint_for_a_like_task_later(tmp_path):
         "grep -l budget memos/*; then cp memos/m2.txt keep/")
     assert learned(Session.store, "what time is it in Tokyo") == ""
     Session.store.close()
+
+
+def test_a_line_ending_does_not_end_a_running_agent_steps_planned_mark(work):
+    """The monitor contains what a model wrote while any such line runs: a
+    background agent's step stays marked when a typed line starts and ends."""
+    import io
+
+    from nlsh.session import Shell
+    shell = Shell(out=io.StringIO(), err=io.StringIO())
+    shell.cwd = str(work)
+    shell.mark_planned(1)                   # an agent's step, running
+    assert shell.run_line("echo typed") == 0
+    assert shell.running_planned == 1
+    shell.mark_planned(-1)
+    assert shell.running_planned == 0
+    shell.shutdown()

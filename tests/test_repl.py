@@ -461,7 +461,7 @@ def test_kill_ends_a_running_agent_and_its_programs(repl, work, model_path):
     import psutil
     r = repl(NLSH_MODEL=model_path)
     r.c.timeout = 290
-    r.run("agent --yes 'run the command: /bin/sleep 300' &", "[1] started")     # a program (sleep is a built-in)
+    r.run("agent --yes 'run the command /bin/sleep 300 and wait until it ends' &", "[1] started")   # a program
     me = psutil.Process(r.c.pid)
 
     def sleeping() -> bool:
@@ -470,8 +470,7 @@ def test_kill_ends_a_running_agent_and_its_programs(repl, work, model_path):
     while not sleeping():
         assert time.time() < deadline, "the agent never started sleep"
         time.sleep(0.3)
-    r.c.setwinsize(30, 250)                     # room for the jobs table's last column
-    r.c.sendline("jobs -l")
+    r.c.sendline("jobs -l | get doing")         # the one column, whatever the terminal's width
     r.c.expect(r"step 1/8: [^\n]*sleep")
     r.c.expect_exact(PROMPT)
     r.c.sendline("kill %1")
@@ -481,3 +480,17 @@ def test_kill_ends_a_running_agent_and_its_programs(repl, work, model_path):
         time.sleep(0.2)
     assert not sleeping()
     wait_for(r, "history --agents", r"cancelled", 30)
+
+
+def test_a_foreground_agent_asks_at_the_prompt_before_a_step_that_deletes(repl, work, model_path):
+    (work / "old.txt").write_text("x\n")
+    r = repl(NLSH_MODEL=model_path)
+    r.c.timeout = 290
+    r.c.sendline("?? delete the file old.txt")
+    r.c.expect_exact("agent [1] rm old.txt")
+    r.c.expect_exact("run? [Y/n/e/?/d]")
+    assert (work / "old.txt").exists()
+    answer(r, "n")                               # declined: the run ends, nothing deleted
+    r.c.expect_exact("agent: stopped: you declined step 1")
+    r.c.expect_exact(PROMPT)
+    assert (work / "old.txt").exists()

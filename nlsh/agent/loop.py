@@ -157,6 +157,8 @@ def run(r: Run, scope, *, backend, execute: Callable, face=None, budget: Budget 
         repeats = 0
         try:
             plan = scope.parse(step.line)
+            if any(chain.background for chain in plan.chains):
+                raise ParseError("a step may not start background jobs (no &): run it and wait for it")
         except ParseError as e:
             step.outcome, step.reason = "unparsed", e.message
             turns.append(prompt.Turn(said, f"Not run: the shell cannot run that line: {e.message}."))

@@ -138,12 +138,11 @@ def _run(shell, task: str, ctx, backend, budget: loop.Budget, verbose: bool, par
 
     def execute(plan):
         scope.line_serial += 1              # what a step overwrites is kept once, as it was
-        before = scope.running_planned
-        scope.running_planned = True        # the model wrote it: contained and kept as a planned line is
+        scope.mark_planned(1)               # the model wrote it: contained and kept as a planned line is
         try:
             return ctx.capture(plan, iter(()), merged=True)
         finally:
-            scope.running_planned = before
+            scope.mark_planned(-1)
 
     def on_step(step: loop.Step, phase: str) -> None:
         if phase == "chosen" or step.outcome != "ran":

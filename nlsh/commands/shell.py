@@ -492,7 +492,7 @@ def _run_text(ctx: Context, line: str) -> Iterator[object]:
         plan = ctx.shell.parse(line)
     except ParseError as e:
         raise CommandError(f"{line}: {e.message}", e.status) from None
-    ticket = ctx.shell.gate(plan, "eval", ctx.shell, typed=line, in_plan=ctx.shell.running_planned)
+    ticket = ctx.shell.gate(plan, "eval", ctx.shell, typed=line, in_plan=bool(ctx.shell.running_planned))
     if not ticket.allowed:
         raise CommandError(f"{line}: {ticket.refusal}", ticket.status)
     out, ctx.status = ctx.capture(plan, block_input(ctx))

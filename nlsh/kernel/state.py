@@ -129,6 +129,7 @@ class Scope:
     pending_foreground = Forward("session")
     # the line running now, as the gate let it through
     running_planned = Forward("session")
+    mark_planned = Forward("session")
     critical_confirmed = Forward("session")
     line_serial = Forward("session")
     # scripts: the one running and how deep sources go

@@ -163,6 +163,10 @@ def _run(shell, task: str, ctx, backend, budget: loop.Budget, verbose: bool, par
         if job is not None:
             job.used_model(tokens, seconds)
 
+    waiting = shell.interactive and getattr(backend, "stage", "")
+    if waiting:                             # the first use of a shell: the model loads before the first step
+        ctx.stderr.write(f"{tag}: {waiting}…\n")
+        ctx.stderr.flush()
     hint = learned(shell.store, task)
     run = loop.Run(task, scope.cwd, id=run_id, status="cancelled", message="stopped",
                    parent=parent or getattr(job, "agent_run", 0))

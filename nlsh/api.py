@@ -49,7 +49,7 @@ class Agent:
         shell.last_agent = None
         b = self.budget
         try:
-            shell.run_line(f"agent --steps {b.steps} --time {max(1, round(b.seconds))} --tokens {b.tokens} -- "
+            shell.run_line(f"agent --steps {b.steps} --time {b.seconds:g} --tokens {b.tokens} -- "
                            + shlex.quote(task))
         except ExitShell:
             pass

@@ -248,7 +248,7 @@ def agent_command(ctx: typer.Context, task: str = typer.Argument(..., help="What
     """Carry out TASK in steps, each one seen before the next is chosen.
 
     Options: -y/--yes runs steps that would ask (not those only a person may confirm); --steps N
-    (default 8), --time S (180), --tokens N (30000) are its budgets; -v says each step's thought and
+    (default 8), --time DURATION (3m), --tokens N (30000) are its budgets; -v says each step's thought and
     what the run used; --model M picks the model."""
     from nlsh.main import run_agent_cli
     raise typer.Exit(run_agent_cli([task, *ctx.args]))

@@ -34,6 +34,7 @@ class Origin:
     trusted: bool       # a non-critical ask was already answered (a checked script, a line already let through)
     audited: bool       # a record of its own when it runs (eval's text and a program run as part of their line;
                         # a refusal is recorded from every door)
+    written: bool = False   # the model wrote the line (an agent's step): judged as a planned line
 
 
 ORIGINS = {o.name: o for o in (
@@ -44,7 +45,7 @@ ORIGINS = {o.name: o for o in (
     Origin("script", asks=True, trusted=True, audited=True),        # a script's step, checked as a whole first
     Origin("eval", asks=False, trusted=False, audited=False),       # eval and exec: text that becomes a line
     Origin("program", asks=False, trusted=True, audited=False),     # what the kernel is about to start, as it is
-    Origin("agent", asks=True, trusted=False, audited=True),
+    Origin("agent", asks=True, trusted=False, audited=True, written=True),
     Origin("api", asks=False, trusted=False, audited=True),
     Origin("plugin", asks=False, trusted=False, audited=True),
 )}
@@ -106,8 +107,7 @@ def review(plan: Plan, origin: str, shell: Scope, *, typed: str = "", planned=No
         if why:
             return refuse(why, "built-in deny-list", denied=True)
     try:
-        # an agent's step is the model's line, judged as a planned one
-        decision = judge(plan, shell, where, planned is not None or in_plan or where.name == "agent")
+        decision = judge(plan, shell, where, planned is not None or in_plan or where.written)
     except CommandError as e:
         return refuse(e.message, "policy error")
     if face is None:

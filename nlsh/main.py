@@ -108,7 +108,7 @@ def run_script_file(path: str | None, rest: list[str]) -> int:
     return shell.finish(status)
 
 
-AGENT_USAGE = "nlsh agent [-y/--yes] [--steps N] [--time S] [--tokens N] [-v] [--model M] TASK"
+AGENT_USAGE = "nlsh agent [-y/--yes] [--steps N] [--time DURATION] [--tokens N] [-v] [--model M] TASK"
 
 
 def run_agent_cli(rest: list[str]) -> int:

@@ -61,6 +61,8 @@ def test_a_budget_must_be_positive():
 @pytest.mark.parametrize("line, message", [
     ("agent", "agent: what should it do? (agent TASK, or ?? TASK at the prompt)"),
     ("agent --steps 0 look around", "agent: --steps must be more than 0 (got 0)"),
+    ("agent --time 0s look around", "agent: --time must be more than 0 (got 0)"),
+    ("agent --time soon look around", "agent: bad value 'soon' for --time: not a duration"),
     ("agent --each 'count the lines of {}'", "agent: --each: no items came in"),
     ("seq 1 40 | agent --each 'look at {}'", "agent: --each: 40 items, more than 16 agents at once; give fewer"),
     ("history --agent 7", "history: no agent run 7 (history --agents lists them)"),
@@ -129,7 +131,10 @@ def test_budgets_end_a_run_with_a_summary_of_what_was_done(put_files, model_path
         agent.budget = Budget(steps=8, tokens=50)      # one reply costs more than 50 tokens
         run = agent.run(MEMO_TASK)
         assert run.status == "budget" and len(run.steps) <= 1 and "50 model tokens are used up" in run.message
-    assert not (work / "keep" / "m2.txt").exists()
+        assert not (work / "keep" / "m2.txt").exists()
+        agent.budget = Budget(steps=8, seconds=0.2)    # checked before each step: ends after the first or second
+        run = agent.run(MEMO_TASK)
+        assert run.status == "budget" and 1 <= len(run.steps) <= 2 and "its 0.2 s are used up" in run.message
 
 
 def test_without_a_terminal_or_yes_a_step_that_would_ask_ends_the_run(put_files, model_path, work, nlsh_home):
@@ -165,6 +170,24 @@ def test_delegation_runs_a_child_agent_per_item_and_gathers_their_answers(put_fi
     tree = nlsh("-c", "history --agent 1")
     assert [line.split("\t")[0] for line in tree.out.splitlines()[:3]] == ["#2", "#3", "#4"]
     assert "answered" in tree.out.splitlines()[-1]
+
+
+def test_nlsh_agent_says_what_it_used_and_the_transcript_can_be_read_back(put_files, nlsh, model_path, work):
+    put_files(str(work), {"a.txt": "1\n2\n3\n"})
+    env = {"NLSH_MODEL": model_path}
+    r = nlsh("agent", "--yes", "-v", "--steps", "3", "how many lines does a.txt have", env=env, timeout=300)
+    assert r.status == 0, r.err
+    assert "agent [1] # " in r.err                                  # -v: the model's thought before the step
+    used = r.err.splitlines()[-1]
+    assert used.startswith("agent: #1 answered · 1 steps · ") and " model tokens (" in used, r.err
+    listed = nlsh("-c", "history --agents").out.splitlines()
+    assert len(listed) == 1 and listed[0].split("\t")[:4][2:] == ["answered", "1"]
+    assert "how many lines does a.txt have" in listed[0]
+    whole = json.loads(nlsh("-c", "history --agent 1 --json").out)
+    assert (whole["id"], whole["status"], len(whole["steps"])) == (1, "answered", 1)
+    assert whole["steps"][0]["status"] == 0 and "3" in whole["steps"][0]["output"] and whole["steps"][0]["thought"]
+    audit_rows = nlsh("-c", "history --audit | where agent != '' | get agent").out.split("\n")
+    assert audit_rows[0] == "#1: how many lines does a.txt have"
 
 
 def test_question_marks_start_an_agent_from_a_command_line(put_files, nlsh, model_path, work):

@@ -34,9 +34,9 @@ class Budget:
     tokens: int = 30_000          # prompt and generated tokens over all the model's replies
 
     def __post_init__(self) -> None:
-        for name, value in (("steps", self.steps), ("seconds", self.seconds), ("tokens", self.tokens)):
+        for flag, value in (("--steps", self.steps), ("--time", self.seconds), ("--tokens", self.tokens)):
             if value <= 0:
-                raise ValueError(f"agent: --{name} must be more than 0 (got {value:g})")
+                raise ValueError(f"agent: {flag} must be more than 0 (got {value:g})")
 
 
 @dataclass
@@ -126,7 +126,7 @@ def run(r: Run, scope, *, backend, execute: Callable, face=None, budget: Budget 
             return _ended(r, t0, "cancelled", "stopped")
         thought, command, answer = prompt.parsed(reply)
         verb = prompt.asks_a_change(r.task)
-        if answer and not nudged and verb and not _changed(r, scope):
+        if answer and not nudged and verb and not _changed(r):
             nudged = True           # once: an answer before anything was done is a small model's commonest slip
             turns.append(prompt.Turn(prompt.reply_text(thought, answer=answer),
                                      f"Not done yet: the task says {verb}, and no command so far did that. "
@@ -206,7 +206,7 @@ def _ask_model(backend, suffix: str, cancel, request: dict) -> tuple[str | None,
     return done.text, done.prompt_tokens + done.completion_tokens, seconds
 
 
-def _changed(r: Run, scope) -> bool:
+def _changed(r: Run) -> bool:
     """Did a step that ran change anything (as the policy judged it)?"""
     return any(s.outcome == "ran" and s.changes for s in r.steps)
 

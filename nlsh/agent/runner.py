@@ -5,6 +5,7 @@ errors kept in order; a question goes to the person through the job
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -57,7 +58,6 @@ def learned(store, task: str) -> str:
     rows = store.query("SELECT task, transcript FROM agents WHERE status = 'answered' ORDER BY id DESC LIMIT 200")
     shots = []
     for row in rows:
-        import json
         steps = [s["line"] for s in json.loads(row["transcript"]).get("steps", []) if s["outcome"] == "ran"
                  and s["status"] == 0]
         if steps:

@@ -12,7 +12,8 @@ from nlsh.registry import Example, command
 @command("agent", "Carry out TASK in steps: the model chooses a command, the policy judges it, it runs, the model "
          "sees what it printed and chooses the next, until it answers (each step is audited; asks wait for you).",
          params=[Param("steps", "int", ("--steps",), "at most N steps (default 8)", metavar="N"),
-                 Param("seconds", "int", ("--time",), "at most S seconds in all (default 180)", metavar="S"),
+                 Param("seconds", "duration", ("--time",), "at most this long in all (default 3m; 90s, 0.5)",
+                       metavar="DURATION"),
                  Param("tokens", "int", ("--tokens",), "at most N model tokens in all (default 30000)",
                        metavar="N"),
                  Param("yes", "flag", ("-y", "--yes"), "run steps that would ask without asking (not those only a "
@@ -29,7 +30,8 @@ def agent(ctx: Context, a: Args) -> Iterator[object]:
     words = list(a.words)[1:] if a.words[:1] == ["--"] else list(a.words)
     if not words:
         raise CommandError("what should it do? (agent TASK, or ?? TASK at the prompt)", 2)
-    limits = {k: v for k, v in (("steps", a.steps), ("seconds", a.seconds), ("tokens", a.tokens)) if v is not None}
+    limits = {k: v for k, v in (("steps", a.steps), ("seconds", None if a.seconds is None else float(a.seconds)),
+                                ("tokens", a.tokens)) if v is not None}
     yield from ctx.shell.run_agent(" ".join(words), ctx, limits, verbose=a.verbose, each=a.each, yes=a.yes)
 
 

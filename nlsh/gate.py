@@ -114,7 +114,7 @@ def review(plan: Plan, origin: str, shell: Scope, *, typed: str = "", planned=No
         face = shell.face if where.asks and shell.interactive else None
     plan_text = shell.text(plan) if planned is not None else None
     if planned is not None:
-        shell.face.show_plan(plan_text, decision)
+        shell.face.show_plan(plan_text, decision, shell.jobs.estimate_line(plan_text, shell.cwd))
     if decision.action == "deny":
         return refuse(decision.reason, decision.decided_by, decision, denied=True)
     if where.name != "program":                       # a program's line was vetted and granted as a whole

@@ -137,8 +137,16 @@ class PlainFace:
                 err.write("\r" + " " * len(shown[0]) + "\r")
                 err.flush()
 
-    def show_plan(self, text: str, decision) -> None:
-        self.renderer.item(2, f"plan: {text}    [{decision.risk.summary()}]")
+    def show_plan(self, text: str, decision, estimate=None) -> None:
+        """The plan, its risk, and what earlier runs of it took (``estimate``, when there were any)."""
+        took = f"  ({estimate.summary()})" if estimate is not None else ""
+        self.renderer.item(2, f"plan: {text}    [{decision.risk.summary()}]{took}")
+
+    def offer_background(self, estimate) -> bool:
+        """A typed line is expected to take long or much memory: say so; True to run
+        it in the background instead (a face that can ask asks)."""
+        self.renderer.item(2, f"nlsh: {estimate.summary()}")
+        return False
 
     def confirm(self, plan, text: str, decision) -> str | None:
         return None

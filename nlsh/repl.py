@@ -216,14 +216,26 @@ class ReplFace:
             stop.set()
             status.stop()
 
-    def show_plan(self, text: str, decision) -> None:
+    def show_plan(self, text: str, decision, estimate=None) -> None:
         from rich.console import Console
         from rich.text import Text
         line = Text("  plan  ", style="bold cyan")
         line.append(text, style="bold")
         risk = decision.risk.summary()
         line.append(f"    {risk}", style="green" if risk == "read-only" else "yellow")
+        if estimate is not None:
+            line.append(f"    {estimate.summary()}", style="dim")
         Console(file=self.shell.err, highlight=False).print(line)
+
+    def offer_background(self, estimate) -> bool:
+        self.shell.err.write(f"  {estimate.summary()}\n")
+        if not estimate.long:
+            return False
+        try:
+            answer = pt_prompt("  run it in the background? [y/N] ")
+        except (EOFError, KeyboardInterrupt):
+            return False
+        return answer.strip().lower() in ("y", "yes")
 
     def confirm(self, plan, text: str, decision) -> str:
         from nlsh.policy import dry_run, explain

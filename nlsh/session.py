@@ -223,7 +223,7 @@ class Shell(Scope):
         self._model_use = (t.get("prompt_tokens", 0) + t.get("generated_tokens", 0),
                            t.get("model_s", t.get("latency_s", 0.0))) if t else None
         try:
-            status = self._execute(plan)
+            status = self._execute(plan, offer=origin == "typed" and self.interactive and planned is None)
         finally:
             if planned is not None:
                 self.mark_planned(-1)
@@ -249,16 +249,19 @@ class Shell(Scope):
                     external=True)
         return Plan.of(call)
 
-    def _execute(self, plan: Plan) -> int:
+    def _execute(self, plan: Plan, offer: bool = False) -> int:
+        """Run the plan's chains as jobs. ``offer``: a line typed at the prompt that earlier
+        runs say is long or large is told so, and a long one may go to the background."""
         status = self.last_status
         for chain in plan.chains:
-            job = Job(self.copy() if chain.background else self, chain, _chain_text(self, chain),
-                      foreground=not chain.background, stdin=self.stdin if not chain.background else None)
+            background = chain.background or offer and self._to_background(chain)
+            job = Job(self.copy() if background else self, chain, _chain_text(self, chain),
+                      foreground=not background, stdin=self.stdin if not background else None)
             self.jobs.add(job)
             if self._model_use is not None:             # planning's cost is the first job's
                 job.usage.model_tokens, job.usage.model_s = self._model_use
                 self._model_use = None
-            if chain.background:
+            if background:
                 self.last_background = job.id          # $! is %N
                 self.jobs.submit(job)
                 place = self.jobs.queue_position(job)
@@ -272,6 +275,14 @@ class Shell(Scope):
                 status = self.run_foreground(job)
                 self.last_status = status
         return status
+
+    def _to_background(self, chain: Chain) -> bool:
+        bare = Chain(chain.pipelines, chain.ops, False, ())
+        try:
+            estimate = self.jobs.estimate_line(self.text(Plan((bare,))), self.cwd)
+        except KeyError:
+            return False
+        return estimate is not None and estimate.notable and self.face.offer_background(estimate)
 
     def run_foreground(self, job: Job) -> int:
         """Follow a job's output until it ends, is stopped (Ctrl-Z) or cancelled (Ctrl-C)."""

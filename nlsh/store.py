@@ -45,13 +45,15 @@ CREATE TABLE IF NOT EXISTS accepted (
 # columns added since a table was first made: (table, column, type)
 ADDED = [("audit", "model_tokens", "INTEGER"), ("audit", "model_s", "REAL"), ("audit", "queue_s", "REAL"),
          ("jobs", "model_tokens", "INTEGER"), ("jobs", "model_s", "REAL"), ("audit", "agent", "TEXT"),
-         ("agents", "parent", "INTEGER")]
+         ("agents", "parent", "INTEGER"), ("jobs", "shape", "TEXT"), ("jobs", "input_bytes", "INTEGER"),
+         ("jobs", "node", "TEXT")]
 
 _CONNECTING = threading.Lock()
 
 
-def _opened(path: str) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, timeout=10)
+def _opened(path: str, shared: bool = False) -> sqlite3.Connection:
+    """A connection to ``path``, the schema made; ``shared``: usable from any thread (one at a time)."""
+    conn = sqlite3.connect(path, timeout=10, check_same_thread=not shared)
     try:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")        # a committed audit row survives a crash
@@ -59,6 +61,7 @@ def _opened(path: str) -> sqlite3.Connection:
         for table, column, kind in ADDED:
             if column not in {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}:
                 conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+        conn.execute("CREATE INDEX IF NOT EXISTS jobs_shape ON jobs (shape)")
     except sqlite3.Error:
         conn.close()
         raise
@@ -74,8 +77,10 @@ class Store:
         self._warned = False
         self.broken: str | None = None      # why rows cannot be written, once that is known
         self._probed = False
+        self._reader: sqlite3.Connection | None = None
+        self._read_lock = threading.Lock()
 
-    def connect(self) -> sqlite3.Connection:
+    def connect(self, shared: bool = False) -> sqlite3.Connection:
         """A connection, the file made and in WAL mode. Switching a new file to WAL
         can find it busy at once (no waiting): this process's connections take turns,
         and another process's is waited out a little."""
@@ -83,7 +88,7 @@ class Store:
         for attempt in range(20):
             try:
                 with _CONNECTING:
-                    return _opened(self.path)
+                    return _opened(self.path, shared)
             except sqlite3.OperationalError as e:
                 if ("locked" not in str(e) and "busy" not in str(e)) or attempt == 19:
                     raise
@@ -176,6 +181,10 @@ class Store:
         if writer is not None:
             self._q.put((None, None))
             writer.join(timeout)
+        with self._read_lock:
+            reader, self._reader = self._reader, None
+        if reader is not None:
+            reader.close()
 
     def query(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
         """Rows of ``sql``; none (and one warning) if the store cannot be read."""
@@ -195,6 +204,24 @@ class Store:
             return []
         finally:
             conn.close()
+
+
+    def read(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
+        """Rows of ``sql`` on a connection kept open for reads that come often (a
+        job's estimate); what is still queued for writing is not waited for."""
+        with self._read_lock:
+            if self._reader is None:
+                if not os.path.exists(self.path):
+                    return []
+                try:
+                    self._reader = self.connect(shared=True)
+                except (OSError, sqlite3.Error):
+                    return []
+                self._reader.row_factory = sqlite3.Row
+            try:
+                return self._reader.execute(sql, args).fetchall()
+            except sqlite3.Error:
+                return []
 
 
 def _storable(value: Any) -> Any:

@@ -214,10 +214,11 @@ def test_limits_are_enforced(work, limit, line, message):
 
 def test_batch_queue_runs_by_priority(work):
     shell = make_shell(work)
-    shell.jobs.max_parallel = 1
+    shell.jobs.cores = 1
     run(shell, "batch sleep 0.5 &\nbatch nice -n 10 echo low &\nbatch echo high &\njobs")
     out = shell.out.getvalue()
-    assert "queued #2\t0s\tbatch nice -n 10 -- echo low" in out and "queued #1\t0s\tbatch echo high" in out
+    assert "queued #2 (after %3)\t0s\tbatch nice -n 10 -- echo low" in out
+    assert "queued #1 (needs 1 CPU core, 0 CPU cores free)\t0s\tbatch echo high" in out
     first, low, high = (shell.jobs.get(f"%{i}") for i in (1, 2, 3))
     run(shell, "wait")
     assert first.ended <= high.started <= high.ended <= low.started

@@ -17,7 +17,9 @@ JOB = Param("job", "str", metavar="%N")
 def job_record(job, long: bool, position: int | None) -> Record:
     u = job.usage
     elapsed = (job.ended or time.time()) - job.started if job.started else 0.0
-    state = f"queued #{position}" if position else job.state
+    state = f"queued #{position}" if position else ("paused" if job.paused else job.state)
+    if job.why:
+        state += f" ({job.why})"
     r = Record(job=f"%{job.id}", state=state, time=Duration(round(elapsed)), command=job.text)
     if long:
         r["pids"] = ",".join(str(p.pid) for p in job.processes) or "-"

@@ -213,8 +213,20 @@ def _enforce(job: Job) -> None:
         job.limit_exceeded("time", f"{lim.time}", f"ran {Duration(round(elapsed, 1))}")
     elif lim.cpu is not None and u.cpu > lim.cpu:
         job.limit_exceeded("cpu", f"{lim.cpu}", f"used {u.cpu:.1f}s")
+    elif lim.mem is not None and job.cgroup is not None:     # the kernel holds it; say so when it acted
+        if job.cgroup.oom_killed():
+            job.limit_exceeded("mem", Size(lim.mem).human(), kernel_stop(job.cgroup))
     elif lim.mem is not None and u.peak_rss > lim.mem:
         job.limit_exceeded("mem", Size(lim.mem).human(), f"peak {Size(u.peak_rss).human()}")
+
+
+def limit_message(name: str, limit: str, detail: str) -> str:
+    """``memory limit 200.0 MB exceeded (peak 231.1 MB)``: why a job was stopped."""
+    return f"{LIMIT_NAMES[name]} {limit} exceeded ({detail})"
+
+
+def kernel_stop(cgroup) -> str:
+    return f"the kernel stopped it at {Size(cgroup.peak()).human()}, cgroup"
 
 
 def times_report(job: Job, posix: bool, verbose: bool) -> str:

@@ -11,10 +11,10 @@ import time
 from collections.abc import Callable, Iterator
 from typing import IO, TYPE_CHECKING
 
-from nlsh.kernel.accounting import LIMIT_NAMES, Limits, Sampler, Usage, times_report
+from nlsh.kernel.accounting import Limits, Sampler, Usage, kernel_stop, limit_message, times_report
 from nlsh.kernel.context import CancelToken, CommandError, LoopControl
 from nlsh.kernel.pipeline import run_chain
-from nlsh.lang.plan import Chain
+from nlsh.lang.plan import Chain, Plan
 from nlsh.lang.values import Size
 
 if TYPE_CHECKING:
@@ -44,6 +44,12 @@ class Job:
         self.usage = Usage()
         self.activity = ""               # what it is doing now, for jobs -l (an agent's step)
         self.agent_run = 0               # the agent run going on in it (its children name it as parent)
+        self.shape: str | None = None    # its words with paths made general (nlsh.resources.shape)
+        self.input_bytes = 0             # what the paths it names held when it started
+        self.estimate = None             # what earlier runs of its shape took (nlsh.resources.predict)
+        self.why = ""                    # why it waits in the queue, or why it is paused
+        self.paused = False              # stopped by the shell for memory (a batch job), not by the user
+        self.cgroup = None               # the kernel's memory limit for its programs, where one could be made
         self.stdin = stdin
         self.block_input: Iterator[object] | None = None   # what a block's `read` takes lines from
         self.state = "queued"
@@ -75,6 +81,10 @@ class Job:
     def start(self) -> None:
         self.state = "running"
         self.started = time.time()
+        self.why = ""
+        if self.limits.mem is not None:
+            from nlsh.resources.cgroup import job_cgroup
+            self.cgroup = job_cgroup(self.limits.mem)
         self._driver = threading.Thread(target=self._drive, name=f"nlsh-job-{self.id}", daemon=True)
         self._driver.start()
         self.shell.jobs.sampler.watch(self)
@@ -97,6 +107,10 @@ class Job:
             for path in self.temp_files:
                 with contextlib.suppress(OSError):
                     os.unlink(path)
+            if self.cgroup is not None:
+                if self.cgroup.oom_killed() and not self.killed_reason:
+                    self.killed_reason = limit_message("mem", Size(self.limits.mem).human(), kernel_stop(self.cgroup))
+                self.cgroup.remove()
             if self.killed_reason:
                 self.state, status = "killed", 137
             elif self.cancel.cancelled:
@@ -232,10 +246,12 @@ class Job:
             self.limit_exceeded("tokens", str(self.limits.tokens), f"used {self.usage.model_tokens}")
 
     def limit_exceeded(self, name: str, limit: str, detail: str) -> None:
-        self.terminate(f"{LIMIT_NAMES[name]} {limit} exceeded ({detail})", killed=True)
+        self.terminate(limit_message(name, limit, detail), killed=True)
 
     def add_process(self, proc) -> None:
         self.processes.append(proc)
+        if self.cgroup is not None:
+            self.cgroup.add(proc.pid)
 
     def add_pgid(self, pgid: int) -> None:
         self.pgids.append(pgid)
@@ -273,6 +289,15 @@ class Job:
     def resume(self) -> None:
         self.signal(signal.SIGCONT)
 
+    def pause(self, why: str) -> None:
+        """Stop its programs for the system's sake (memory); ``unpause`` lets them go on."""
+        self.paused, self.why = True, why
+        self.signal(signal.SIGSTOP)
+
+    def unpause(self) -> None:
+        self.paused, self.why = False, ""
+        self.signal(signal.SIGCONT)
+
     def terminate(self, reason: str = "cancelled", killed: bool = False, status: int = 130) -> None:
         """Cancel every stage; SIGTERM the processes, SIGKILL after a grace period.
         ``status`` is the job's exit status if it ends by this (130, as for Ctrl-C)."""
@@ -294,38 +319,114 @@ class Job:
         self.signal(signal.SIGKILL)
 
 
+TICK_S = 0.5            # how often queued and paused batch jobs are looked at again
+
+
 class JobTable:
     """The shell's jobs by id (``%1``), and what to tell the user about them."""
 
-    def __init__(self, store=None, max_parallel: int | None = None, sample_interval: float = 1.0) -> None:
+    def __init__(self, store=None, cores: int | None = None, sample_interval: float = 1.0) -> None:
         self._jobs: dict[int, Job] = {}
         self._lock = threading.Lock()
         self.notices: collections.deque[str] = collections.deque()
         self.sampler = Sampler(sample_interval)
         self.store = store
-        self.max_parallel = max_parallel or os.cpu_count() or 1
+        self.cores = cores or os.cpu_count() or 1
+        self.predictor = None
+        if store is not None:
+            from nlsh.resources.predict import Predictor, from_store
+            self.predictor = Predictor(from_store(store))
+        self.memory_floor: int | None = None      # pause batch jobs under this much free memory (None: the default)
+        self._ticker: threading.Thread | None = None
+        self._tick = threading.Event()            # a batch job ended: look again now
         self._queue: list[Job] = []
         self._reported: dict[int, Job] = {}   # background jobs that ended and were reported, by id
 
+    def describe(self, job: Job) -> None:
+        """Give ``job`` its shape, input size and estimate (once; nothing without records)."""
+        if job.shape is not None or self.predictor is None:
+            return
+        from nlsh.resources.shape import shape_of
+        job.shape, job.input_bytes = shape_of(bare_text(job), job.shell.cwd)
+        job.estimate = self.predictor.estimate(job.shape, job.input_bytes, job.shell.cwd)
+
+    def estimate_line(self, text: str, cwd: str):
+        """What earlier runs say a line about to run in ``cwd`` will take (an Estimate), or None."""
+        if self.predictor is None:
+            return None
+        from nlsh.resources.shape import shape_of
+        return self.predictor.estimate(*shape_of(text, cwd), cwd)
+
     def submit(self, job: Job) -> None:
         """Start a job now, or queue it if it was submitted with ``batch``."""
+        self.describe(job)
         if not job.queued:
             job.start()
             return
         with self._lock:
             self._queue.append(job)
         self._schedule()
+        self._watch_batch()
+
+    def _batch_running(self) -> list[Job]:
+        return [j for j in self._jobs.values() if j.queued and j.state in ("running", "stopped")]
 
     def _schedule(self) -> None:
+        """Start the queued jobs that fit in the CPU and memory free now, in order."""
+        from nlsh.resources.admission import Need, admit
+        available = _available_memory() - self.floor()
         with self._lock:
-            running = sum(1 for j in self._jobs.values() if j.queued and j.state in ("running", "stopped"))
-            ready = []
-            while self._queue and running < self.max_parallel:
-                self._queue.sort(key=lambda j: (j.priority, j.id))
-                ready.append(self._queue.pop(0))
-                running += 1
+            self._queue.sort(key=lambda j: (j.priority, j.id))
+            running = [(Need.of(j.estimate), j.usage.rss) for j in self._batch_running()]
+            count, why = admit([Need.of(j.estimate) for j in self._queue], running, self.cores, available)
+            ready, self._queue = self._queue[:count], self._queue[count:]
+            for i, job in enumerate(self._queue):
+                job.why = why if i == 0 else f"after %{self._queue[0].id}"
         for job in ready:
             job.start()
+
+    def floor(self) -> int:
+        """Free memory under which batch jobs are paused and none is started:
+        ``[batch] memory_floor`` in config.toml, else 1 GB or a tenth of the memory if less."""
+        if self.memory_floor is None:
+            from nlsh.resources.settings import memory_floor
+            self.memory_floor = memory_floor()
+        return self.memory_floor
+
+    def _watch_batch(self) -> None:
+        with self._lock:
+            if self._ticker is None:
+                self._ticker = threading.Thread(target=self._tick_loop, name="nlsh-batch", daemon=True)
+                self._ticker.start()
+
+    def _tick_loop(self) -> None:
+        """While batch jobs wait or run: start what now fits, pause and resume by memory."""
+        while True:
+            self._tick.wait(TICK_S)
+            self._tick.clear()
+            with self._lock:
+                if not self._queue and not self._batch_running():
+                    self._ticker = None
+                    return
+            self._schedule()
+            self._relieve()
+
+    def _relieve(self) -> None:
+        """Under memory pressure, pause the newest running batch job in the background;
+        once it is gone, resume the oldest paused one. Foreground work is never paused."""
+        from nlsh.resources.admission import pressure
+        available, floor = _available_memory(), self.floor()
+        with self._lock:
+            batch = [j for j in self._batch_running() if not j.foreground and j.pgids]
+        paused = [j for j in batch if j.paused]
+        act = pressure(available, floor, len(paused))
+        if act == "pause":
+            running = [j for j in batch if not j.paused]
+            if running:
+                max(running, key=lambda j: j.id).pause(
+                    f"memory low: {Size(available).human()} free, under {Size(floor).human()}")
+        elif act == "resume":
+            min(paused, key=lambda j: j.id).unpause()
 
     def queue_position(self, job: Job) -> int | None:
         with self._lock:
@@ -353,6 +454,7 @@ class JobTable:
             host.after_job(job)
         if job.queued:
             self._schedule()
+            self._tick.set()
         if job.killed_reason and job.foreground:
             self.notices.append(f"[{job.id}] killed: {job.killed_reason}")
         if not job.foreground:
@@ -376,7 +478,12 @@ class JobTable:
             "cpu_user": round(u.user, 4), "cpu_system": round(u.system, 4), "peak_rss": u.peak_rss,
             "read_bytes": u.read_bytes, "write_bytes": u.write_bytes,
             "records_out": sum(u.records.values()), "reason": job.killed_reason or None,
-            "model_tokens": u.model_tokens, "model_s": round(u.model_s, 3)})
+            "model_tokens": u.model_tokens, "model_s": round(u.model_s, 3),
+            "shape": job.shape, "input_bytes": job.input_bytes})
+        if self.predictor is not None and job.shape is not None and job.state == "done" and job.started:
+            from nlsh.resources.predict import Run
+            self.predictor.learn(job.shape, Run(job.ended - job.started, u.cpu, u.peak_rss, job.input_bytes,
+                                                job.shell.cwd))
 
     def remove(self, job: Job) -> None:
         with self._lock:
@@ -435,6 +542,21 @@ class JobTable:
                 with self._lock:
                     self._reported[j.id] = j
         return out
+
+
+def bare_text(job: Job) -> str:
+    """A job's line without its modifiers (``batch``, ``nice``, ``limit``, ``time``)."""
+    if not job.chain.modifiers:
+        return job.text
+    try:
+        return job.shell.text(Plan((Chain(job.chain.pipelines, job.chain.ops, False, ()),)))
+    except (KeyError, AttributeError):
+        return job.text
+
+
+def _available_memory() -> int:
+    import psutil
+    return psutil.virtual_memory().available
 
 
 def job_settings(chain: Chain, defaults: Limits | None = None) -> tuple[Limits, int, bool]:

@@ -197,8 +197,6 @@ def test_jobs_long_shows_live_accounting(work):
 @pytest.mark.parametrize("limit,line,message", [
     ("--time 1s", "sleep 10", "time limit 1s exceeded"),
     ("--cpu 500ms", "for i in 1 2 3 4 5; do burn; done", "CPU limit 500ms exceeded"),
-    ("--mem 100MB", f"{PY} -c 'x = b\"a\" * (300 * 1024 * 1024); import time; time.sleep(5)'",
-     "memory limit 100.0 MB exceeded (peak"),
     ("--output 1kB", "yes", "output limit 1.0 kB exceeded"),
 ])
 def test_limits_are_enforced(work, limit, line, message):

@@ -96,16 +96,26 @@ def _modifier(ctx: Context, a: Args) -> None:
     raise CommandError("needs a command after it")
 
 
+def _limit(ctx: Context, a: Args) -> Iterator[str]:
+    """``limit`` alone: how each limit is held on this machine."""
+    if any(getattr(a, k) is not None for k in ("time", "cpu", "mem", "output", "tokens")):
+        raise CommandError("needs a command after it")
+    from nlsh.resources.cgroup import describe
+    yield describe()
+    yield "time, cpu, output, tokens: checked every 0.1 s while a limited job runs"
+
+
 limit = command(
-    "limit", f"Run a command under limits: limit --time 10s --mem 200MB -- CMD ({_MODIFIER_NOTE}).",
+    "limit", f"Run a command under limits: limit --time 10s --mem 200MB -- CMD ({_MODIFIER_NOTE}); "
+    "alone, how each limit is held here.",
     params=[Param("time", "duration", ("--time",), "wall-clock time", metavar="DURATION"),
             Param("cpu", "duration", ("--cpu",), "CPU seconds", metavar="DURATION"),
             Param("mem", "size", ("--mem",), "peak memory of its processes", metavar="SIZE"),
             Param("output", "size", ("--output",), "bytes of output", metavar="SIZE"),
             Param("tokens", "int", ("--tokens",), "model tokens (an agent's steps: prompt and generated)",
                   metavar="N")],
-    output="none", category="jobs", modifier=True,
-    examples=[Example("build, but give up after ten minutes", "limit --time 10m -- make")])(_modifier)
+    output="text", category="jobs", modifier=True,
+    examples=[Example("build, but give up after ten minutes", "limit --time 10m -- make")])(_limit)
 
 nice = command(
     "nice", f"Run a command at a lower priority (nice -n 10 CMD; {_MODIFIER_NOTE}).",

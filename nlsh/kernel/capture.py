@@ -127,7 +127,8 @@ SHARED_WITH_JOB = (
     "started", "ended", "cancel", "owns_terminal", "pgids", "processes", "threads", "killed_reason",
     "temp_files", "cancel_status", "start", "finished", "wait", "follow", "drain", "register_thread",
     "thread_ids", "thread_started", "limit_exceeded", "add_process", "add_pgid", "process_stopped",
-    "process_continued", "stopped", "signal", "resume", "terminate", "activity", "agent_run", "used_model")
+    "process_continued", "stopped", "signal", "resume", "terminate", "activity", "agent_run", "used_model",
+    "shape", "input_bytes", "estimate", "why", "paused", "pause", "unpause", "cgroup")
 for _name in SHARED_WITH_JOB:
     setattr(Captured, _name, Forward("_job", _name))
 

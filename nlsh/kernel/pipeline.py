@@ -434,10 +434,11 @@ def _start_external(call: Call, job: Job, upstream: object, last: bool,
     stderr, err_to = (subprocess.STDOUT, None) if wiring.err is wiring.out else target(wiring.err, 2)
 
     group = job.pipeline_pgid
+    join = job.cgroup.joiner() if job.cgroup is not None else None
     try:
         try:
             proc = subprocess.Popen(argv, cwd=shell.cwd, env=env, stdin=stdin, stdout=stdout,
-                                    stderr=stderr, **pgroup({"process_group": group or 0}))
+                                    stderr=stderr, **pgroup({"process_group": group or 0}, join))
         except (PermissionError, subprocess.SubprocessError):
             if group is None:
                 raise
@@ -445,7 +446,7 @@ def _start_external(call: Call, job: Job, upstream: object, last: bool,
             # (`true | awk … | awk …`): this program leads a new group of the job.
             group = None
             proc = subprocess.Popen(argv, cwd=shell.cwd, env=env, stdin=stdin, stdout=stdout,
-                                    stderr=stderr, **pgroup({"process_group": 0}))
+                                    stderr=stderr, **pgroup({"process_group": 0}, join))
     except FileNotFoundError:
         job.err(f"nlsh: {argv[0]}: command not found\n")
         stage.status = 127

@@ -13,7 +13,7 @@ import sys
 import termios
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from nlsh.kernel.channel import Channel
@@ -53,11 +53,19 @@ def regular_size(f: object) -> int | None:
     return st.st_size if stat.S_ISREG(st.st_mode) else None
 
 
-def pgroup(kwargs: dict) -> dict:
+def pgroup(kwargs: dict, join: Callable[[], None] | None = None) -> dict:
+    """Popen's arguments for a program that leads or joins a process group and,
+    with ``join``, first enters its job's cgroup (in the child, before it runs:
+    what it starts is limited from its first instruction)."""
     if sys.version_info >= (3, 11):
-        return kwargs
+        return dict(kwargs, preexec_fn=join) if join is not None else kwargs
     pgid = kwargs["process_group"]
-    return {"preexec_fn": lambda: os.setpgid(0, pgid)}
+
+    def setup() -> None:
+        os.setpgid(0, pgid)
+        if join is not None:
+            join()
+    return {"preexec_fn": setup}
 
 
 def continue_group(pgid: int) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+from collections.abc import Callable
 
 ROOT = "/sys/fs/cgroup"
 _found: tuple[str, str] | None = None      # (version, base directory), once looked for
@@ -120,6 +121,19 @@ class JobCgroup:
     def add(self, pid: int) -> None:
         _write(os.path.join(self.path, "cgroup.procs"), str(pid))
 
+    def joiner(self) -> Callable[[], None]:
+        """A function for a new child to call before it execs: it moves itself in
+        (``0`` is the writer). Only system calls: it runs between fork and exec."""
+        path = os.path.join(self.path, "cgroup.procs").encode()
+
+        def join() -> None:
+            fd = os.open(path, os.O_WRONLY)
+            try:
+                os.write(fd, b"0")
+            finally:
+                os.close(fd)
+        return join
+
     def oom_killed(self) -> bool:
         """Did the kernel kill one of its programs for the limit?"""
         name = "memory.events" if self.version == "v2" else "memory.oom_control"
@@ -154,13 +168,13 @@ def job_cgroup(limit: int) -> JobCgroup | None:
     except OSError:
         return None
     if version == "v2":
-        ok = _write(os.path.join(path, "memory.max"), str(limit))
+        ok = _write(os.path.join(path, "memory.max"), str(int(limit)))
         if os.path.exists(os.path.join(path, "memory.swap.max")):
             _write(os.path.join(path, "memory.swap.max"), "0")
     else:
-        ok = _write(os.path.join(path, "memory.limit_in_bytes"), str(limit))
+        ok = _write(os.path.join(path, "memory.limit_in_bytes"), str(int(limit)))
         if os.path.exists(os.path.join(path, "memory.memsw.limit_in_bytes")):
-            _write(os.path.join(path, "memory.memsw.limit_in_bytes"), str(limit))
+            _write(os.path.join(path, "memory.memsw.limit_in_bytes"), str(int(limit)))
     if not ok:
         with contextlib.suppress(OSError):
             os.rmdir(path)

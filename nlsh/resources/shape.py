@@ -9,7 +9,7 @@ import os
 import re
 import shlex
 
-_FILE_LIKE = re.compile(r"[^/\s]\.[A-Za-z0-9]{1,5}$")     # a name with an extension, made or not yet
+_FILE_LIKE = re.compile(r"[^/\s]\.[A-Za-z][A-Za-z0-9]{0,4}$")     # a name with an extension, made or not yet
 _REDIRECTS = (">", ">>", "2>", "&>", "2>>", "&>>")
 MAX_WALK = 2000          # entries of a directory that are summed; past that the size is a floor
 MAX_GLOB = 1000

@@ -1,0 +1,148 @@
+"""Resources: estimates from the records of earlier runs, batch admission by the
+memory and CPU free, pausing under memory pressure, limits the kernel holds."""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+import time
+
+import psutil
+import pytest
+
+from nlsh.resources import cgroup
+from nlsh.session import Shell, run_script_lines
+
+PY = sys.executable
+SLOW = "import os, sys, time; time.sleep(os.path.getsize(sys.argv[1]) / 10_000_000)"   # 0.1 s a MB
+
+
+def make_shell(work) -> Shell:
+    shell = Shell(out=io.StringIO(), err=io.StringIO())
+    shell.cwd = str(work)
+    return shell
+
+
+def run(shell: Shell, text: str) -> int:
+    return run_script_lines(shell, text.split("\n"))
+
+
+def seed(shell: Shell, shape: str, cwd: str, wall: float, peak: int, n: int = 3) -> None:
+    """Earlier runs of ``shape`` in the records, as finished jobs leave them."""
+    for i in range(n):
+        shell.store.insert("jobs", {"job": i + 1, "command": shape, "cwd": cwd, "state": "done", "status": 0,
+                                    "started": 1000.0, "ended": 1000.0 + wall, "cpu_user": 0.0,
+                                    "cpu_system": 0.0, "peak_rss": peak, "shape": shape, "input_bytes": 0})
+    shell.store.flush()
+
+
+def test_an_estimate_scales_with_the_input_from_real_runs(work):
+    (work / "slow.py").write_text(SLOW)
+    for name, mb in (("a.bin", 1), ("b.bin", 2), ("c.bin", 4), ("d.bin", 8)):
+        (work / name).write_bytes(b"x" * mb * 1_000_000)
+    shell = make_shell(work)
+    assert shell.jobs.estimate_line(f"{PY} slow.py a.bin", str(work)) is None       # never ran: no estimate
+    run(shell, f"{PY} slow.py a.bin\n{PY} slow.py b.bin\n{PY} slow.py c.bin")
+    shell.shutdown()
+    later = make_shell(work)                     # a new shell reads the runs from the records
+    est = later.jobs.estimate_line(f"{PY} slow.py d.bin", str(work))
+    assert est is not None and est.runs == 3
+    assert 0.6 < est.wall[1] < 1.4, est          # 8 MB: about 0.8 s, twice the 4 MB run
+    assert est.mem > 1_000_000                   # its Python's peak memory was measured
+    assert "from 3 runs" in est.summary()
+    later.shutdown()
+
+
+def test_a_plain_shell_says_what_a_long_line_usually_takes(work):
+    shell = make_shell(work)
+    seed(shell, "/bin/sleep 0.2", str(work), wall=240.0, peak=2_000_000_000)
+    shell.interactive = True                     # typed at a prompt (the plain face cannot ask)
+    shell.run_line("/bin/sleep 0.2")
+    assert "nlsh: usually about 4 min, 2.0 GB, from 3 runs" in shell.err.getvalue()
+    shell.shutdown()
+
+
+def test_batch_holds_back_a_job_whose_memory_does_not_fit_until_memory_frees(work):
+    shell = make_shell(work)
+    shell.jobs.cores = 8                         # CPU is not what holds it back
+    need = int(psutil.virtual_memory().available * 0.6)
+    seed(shell, "/bin/sleep 1", str(work), wall=1.0, peak=need)
+    run(shell, "batch /bin/sleep 1 &\nbatch /bin/sleep 1 &\njobs")
+    first, second = shell.jobs.get("%1"), shell.jobs.get("%2")
+    out = shell.out.getvalue()
+    assert "%1\trunning" in out
+    assert "%2\tqueued #1 (needs " in out and " of memory, " in out and " free)" in out
+    run(shell, "wait")
+    assert first.state == second.state == "done"
+    assert second.started >= first.ended        # it started once the first one's memory was free
+    shell.shutdown()
+
+
+def test_batch_starts_jobs_that_use_little_cpu_side_by_side(work):
+    shell = make_shell(work)
+    shell.jobs.cores = 1
+    seed(shell, "/bin/sleep 0.5", str(work), wall=0.5, peak=1_000_000)     # a tenth of a core each
+    run(shell, "batch /bin/sleep 0.5 &\nbatch /bin/sleep 0.5 &\nbatch /bin/sleep 0.5 &\njobs")
+    assert shell.out.getvalue().count("\trunning\t") == 3
+    shell.shutdown()
+
+
+def test_memory_pressure_pauses_a_batch_job_and_it_resumes(work):
+    shell = make_shell(work)
+    shell.jobs.memory_floor = psutil.virtual_memory().total * 4     # always "under pressure"
+    run(shell, "batch /bin/sleep 2 &")
+    job = shell.jobs.get("%1")
+    deadline = time.time() + 5
+    while not job.paused and time.time() < deadline:
+        time.sleep(0.05)
+    assert job.paused
+    time.sleep(0.2)
+    assert psutil.Process(job.processes[0].pid).status() == psutil.STATUS_STOPPED
+    run(shell, "jobs")
+    assert "%1\tpaused (memory low: " in shell.out.getvalue()
+    started = time.time()
+    run(shell, "/bin/sleep 0.3")                 # foreground work is never paused
+    assert time.time() - started < 2
+    shell.jobs.memory_floor = 0                  # the pressure is gone
+    deadline = time.time() + 5
+    while job.paused and time.time() < deadline:
+        time.sleep(0.05)
+    assert not job.paused
+    run(shell, "wait %1")
+    assert job.state == "done" and job.status == 0
+    shell.shutdown()
+
+
+def test_a_cgroup_memory_limit_stops_a_job_that_allocates_past_it(work, capsys):
+    if cgroup.mechanism() is None:
+        with capsys.disabled():
+            print(f"\nskipped: {cgroup.describe()}")
+        pytest.skip(cgroup.describe())
+    shell = make_shell(work)
+    run(shell, "limit")
+    assert "memory: the kernel enforces it (cgroup" in shell.out.getvalue()
+    # The program starts a child at once: it, too, is in the cgroup from its first instruction.
+    line = f"{PY} -c 'import subprocess, sys; sys.exit(subprocess.call([sys.executable, \"-c\", \"x = b\\\"a\\\" * 300_000_000\"]))'"
+    status = run(shell, f"limit --mem 60MB -- {line}")
+    shell.report_finished_jobs()
+    assert status == 137
+    assert "[1] killed: memory limit 60.0 MB exceeded (the kernel stopped it at" in shell.err.getvalue()
+    shell.store.flush()
+    row = shell.store.query("SELECT state, reason, peak_rss FROM jobs WHERE command LIKE 'limit --mem%'")[0]
+    assert row["state"] == "killed" and "cgroup" in row["reason"]          # its accounting is kept
+    assert not [d for d in os.listdir(cgroup.mechanism()[1]) if d.startswith(f"nlsh-{os.getpid()}-")]
+    shell.shutdown()
+
+
+def test_without_cgroups_the_memory_limit_is_polled(nlsh):
+    r = nlsh("-c", "limit", env={"NLSH_CGROUPS": "0"})
+    assert r.status == 0 and r.out.startswith("memory: polled every 0.1 s (psutil)")
+    r = nlsh("-c", f"limit --mem 100MB -- {PY} -c 'x = b\"a\" * (300 * 1024 * 1024); import time; time.sleep(5)'",
+             env={"NLSH_CGROUPS": "0"})
+    assert r.status == 137 and "killed: memory limit 100.0 MB exceeded (peak " in r.err
+
+
+def test_limit_with_options_and_no_command_is_an_error(nlsh):
+    r = nlsh("-c", "limit --mem 1MB")
+    assert r.status == 2 and r.err.strip() == "nlsh: limit: missing the command to run"

@@ -257,6 +257,11 @@ class Shell(Scope):
             background = chain.background or offer and self._to_background(chain)
             job = Job(self.copy() if background else self, chain, _chain_text(self, chain),
                       foreground=not background, stdin=self.stdin if not background else None)
+            refusal = self.jobs.refusal(job)
+            if refusal:
+                self.renderer.error(refusal)
+                self.last_status = status = 1
+                continue
             self.jobs.add(job)
             if self._model_use is not None:             # planning's cost is the first job's
                 job.usage.model_tokens, job.usage.model_s = self._model_use

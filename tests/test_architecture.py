@@ -58,3 +58,12 @@ def test_commands_and_the_kernel_import_nothing_above_them():
     wrong = {m: sorted(d for d in check.imports(path, m, known) if d.startswith(above))
              for m, path in known.items() if m.startswith(("nlsh.commands", "nlsh.kernel"))}
     assert {m: d for m, d in wrong.items() if d} == {}
+
+
+def test_every_package_is_installed_by_a_plain_pip_install():
+    """``pip install .`` (and pipx) copies only the packages pyproject.toml names."""
+    from nlsh.paths import read_toml
+    listed = set(read_toml(os.path.join(ROOT, "pyproject.toml"))["tool"]["setuptools"]["packages"])
+    found = {os.path.relpath(d, ROOT).replace(os.sep, ".") for d, _, files in os.walk(os.path.join(ROOT, "nlsh"))
+             if any(f.endswith(".py") for f in files)}
+    assert "nlsh.kernel" in found and found <= listed, f"missing from [tool.setuptools] packages: {sorted(found - listed)}"

@@ -125,7 +125,10 @@ nice = command(
     examples=[Example("compress the logs at low priority", "nice -n 15 gzip -k big.log")])(_modifier)
 
 batch = command(
-    "batch", f"Queue a command; at most one per CPU core runs at a time ({_MODIFIER_NOTE}).",
+    "batch", "Queue a command: it starts when the CPU and memory it is predicted to need are free, "
+    f"or on a Ray cluster with --on ray ({_MODIFIER_NOTE}).",
+    params=[Param("on", "choice", ("--on",), "where it runs: local (the default) or ray", metavar="BACKEND",
+                  choices=("local", "ray"))],
     output="none", category="jobs", modifier=True,
     examples=[Example("queue the backup", "batch tar czf backup.tgz docs &")])(_modifier)
 

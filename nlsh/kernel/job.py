@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import os
+import shlex
 import signal
 import threading
 import time
@@ -40,6 +41,8 @@ class Job:
         self.text = text
         self.foreground = foreground
         self.limits, self.priority, self.queued = job_settings(chain, shell.config_limits)
+        self.on = _backend(chain) if self.queued else "local"     # where a batch job runs
+        self.cluster_jobs: list = []     # its Ray jobs (nlsh.resources.ray_backend.Submitted), once submitted
         self.inherit_stdout = foreground and shell.raw_stdout and self.limits.output is None
         self.usage = Usage()
         self.activity = ""               # what it is doing now, for jobs -l (an agent's step)
@@ -92,7 +95,7 @@ class Job:
     def _drive(self) -> None:
         status = 0
         try:
-            status = run_chain(self.chain, self)
+            status = run_chain(self.chain, self) if self.on == "local" else self._run_on_cluster()
         except CommandError as e:
             self.err(f"nlsh: {e.message}\n")
             status = e.status
@@ -121,6 +124,23 @@ class Job:
             self.shell.jobs.finished(self)
             with self._cond:
                 self._cond.notify_all()
+
+    def _run_on_cluster(self) -> int:
+        """Send the line (a ``for`` loop: each of its items) to Ray and follow it there."""
+        from nlsh.resources import ray_backend
+        from nlsh.resources.admission import Need
+        need = Need.of(self.estimate)
+        try:
+            status, jobs = ray_backend.run(fan_out(self), self.shell.cwd, self.emit, lambda: self.cancel.cancelled,
+                                           (need.cores, need.mem), on_submit=self.cluster_jobs.extend)
+        except ray_backend.ClusterError as e:
+            raise CommandError(str(e), 1) from None
+        u = self.usage
+        for j in jobs:
+            u.cpu_user += j.accounting.get("cpu_user", 0.0)
+            u.cpu_system += j.accounting.get("cpu_system", 0.0)
+            u.peak_rss = max(u.peak_rss, j.accounting.get("peak_rss", 0))
+        return status
 
     @property
     def finished(self) -> bool:
@@ -357,10 +377,17 @@ class JobTable:
         from nlsh.resources.shape import shape_of
         return self.predictor.estimate(*shape_of(text, cwd), cwd)
 
+    def refusal(self, job: Job) -> str | None:
+        """Why ``job`` cannot be started at all (its backend is not installed), or None."""
+        if job.on == "ray":
+            from nlsh.resources.ray_backend import missing
+            return missing()
+        return None
+
     def submit(self, job: Job) -> None:
         """Start a job now, or queue it if it was submitted with ``batch``."""
         self.describe(job)
-        if not job.queued:
+        if not job.queued or job.on != "local":         # the cluster schedules its own
             job.start()
             return
         with self._lock:
@@ -552,6 +579,33 @@ def bare_text(job: Job) -> str:
         return job.shell.text(Plan((Chain(job.chain.pipelines, job.chain.ops, False, ()),)))
     except (KeyError, AttributeError):
         return job.text
+
+
+def _backend(chain: Chain) -> str:
+    """Where a batch job runs: ``batch --on``, else ``[batch] on`` in config.toml, else here."""
+    for m in chain.modifiers:
+        if m.name == "batch" and m.get("on"):
+            return m.get("on")
+    from nlsh.resources.settings import settings
+    try:
+        return settings().get("on", "local")
+    except ValueError:
+        return "local"
+
+
+def fan_out(job: Job) -> list[tuple[str, str]]:
+    """(label, line) of each Ray job a line becomes: a ``for`` loop, one per item
+    (its variable set), anything else one job."""
+    text = bare_text(job)
+    calls = [c for p in job.chain.pipelines for c in p.calls] if len(job.chain.pipelines) == 1 else []
+    if len(calls) == 1 and calls[0].name == "for":
+        from nlsh.kernel.expand import expand_word
+        loop = calls[0]
+        items = [x for w in loop.get("items") or () for x in expand_word(w, job.shell)]
+        body = job.shell.text(loop.get("body"))
+        name = loop.get("name")
+        return [(item, f"{name}={shlex.quote(item)}; {body}") for item in items] or [(text, text)]
+    return [(text, text)]
 
 
 def _available_memory() -> int:

@@ -228,7 +228,7 @@ def test_job_records_in_sqlite(work):
     run(shell, "echo hi\nsh -c 'exit 2'\nhistory --jobs")
     out = shell.out.getvalue().splitlines()
     assert out[-2].endswith("\tdone\t0\t" + out[-2].split("\t")[4] + "\t" + out[-2].split("\t")[5] + "\t"
-                            + out[-2].split("\t")[6] + "\t0\t0s\techo hi")     # no model tokens, no model time
+                            + out[-2].split("\t")[6] + "\t0\t0s\there\techo hi")     # no model tokens, no model time
     assert "\tfailed\t2\t" in out[-1] and out[-1].endswith("sh -c 'exit 2'")
     run(shell, "echo last")
     writers = sum(t.name == "nlsh-store" for t in threading.enumerate())

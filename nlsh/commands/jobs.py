@@ -33,6 +33,9 @@ def job_record(job, long: bool, position: int | None) -> Record:
         r["model"] = Duration(round(u.model_s, 2))
         if job.activity:
             r["doing"] = job.activity
+        if job.cluster_jobs:                     # on Ray: its jobs there and their state
+            r["pids"] = ",".join(j.id for j in job.cluster_jobs)
+            r["doing"] = "ray: " + ", ".join(sorted({j.state.lower() for j in job.cluster_jobs}))
     return r
 
 

@@ -118,7 +118,8 @@ def _job_history(ctx: Context, n: int | None) -> Iterator[Record]:
                      time=Duration(round((row["ended"] or row["started"]) - row["started"], 3)),
                      cpu=Duration(round((row["cpu_user"] or 0) + (row["cpu_system"] or 0), 3)),
                      peak_rss=Size(row["peak_rss"] or 0), tokens=row["model_tokens"] or 0,
-                     model=Duration(round(row["model_s"] or 0, 3)), command=row["command"])
+                     model=Duration(round(row["model_s"] or 0, 3)), where=row["node"] or "here",
+                     command=row["command"])
 
 
 @command("alias", "Define or list aliases: alias ll='ls -l'.",

@@ -506,7 +506,8 @@ class JobTable:
             "read_bytes": u.read_bytes, "write_bytes": u.write_bytes,
             "records_out": sum(u.records.values()), "reason": job.killed_reason or None,
             "model_tokens": u.model_tokens, "model_s": round(u.model_s, 3),
-            "shape": job.shape, "input_bytes": job.input_bytes})
+            "shape": job.shape, "input_bytes": job.input_bytes,
+            "node": ",".join(sorted({"ray:" + j.accounting.get("node", "?") for j in job.cluster_jobs})) or None})
         if self.predictor is not None and job.shape is not None and job.state == "done" and job.started:
             from nlsh.resources.predict import Run
             self.predictor.learn(job.shape, Run(job.ended - job.started, u.cpu, u.peak_rss, job.input_bytes,

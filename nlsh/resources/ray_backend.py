@@ -73,6 +73,7 @@ class Submitted:
     started: float = 0.0
     ended: float = 0.0
     begun: bool = False         # Ray's own first lines are behind (the line's output follows)
+    state: str = "PENDING"      # Ray's word for it
 
 
 def run(lines: list[tuple[str, str]], cwd: str, emit: Callable[[str, int], None], cancelled: Callable[[], bool],
@@ -115,7 +116,7 @@ def run(lines: list[tuple[str, str]], cwd: str, emit: Callable[[str, int], None]
 
 def _follow(c, job: Submitted, emit: Callable[[str, int], None], several: bool) -> None:
     info = c.get_job_info(job.id)
-    state = str(getattr(info.status, "value", info.status))
+    state = job.state = str(getattr(info.status, "value", info.status))
     logs = c.get_job_logs(job.id)
     done = state in ENDED
     new = logs[job.shown:]

@@ -1,0 +1,119 @@
+"""The Ray backend against a real local Ray head (started here on loopback, in a
+temporary folder, stopped at the end with nothing of ours left running)."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+
+from nlsh.session import Shell, run_script_lines
+
+ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'nlsh[ray]')")
+pytestmark = [pytest.mark.xdist_group("ray"), pytest.mark.timeout(240)]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def ray_head():
+    """A Ray head on loopback; its dashboard's address (the job submission API)."""
+    cli = os.path.join(os.path.dirname(sys.executable), "ray")
+    if not os.path.exists(cli):
+        cli = shutil.which("ray")
+    temp = tempfile.mkdtemp(prefix="nlsh-ray-", dir="/tmp")     # Ray's socket paths must stay short
+    port, dashboard = _free_port(), _free_port()
+    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0")
+    started = subprocess.run([cli, "start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(port),
+                              "--dashboard-host", "127.0.0.1", "--dashboard-port", str(dashboard),
+                              "--include-dashboard", "true", "--num-cpus", "2", "--temp-dir", temp,
+                              "--disable-usage-stats"], env=env, capture_output=True, text=True, timeout=120,
+                             check=False)
+    assert started.returncode == 0, started.stdout + started.stderr
+    address = f"http://127.0.0.1:{dashboard}"
+    from ray.job_submission import JobSubmissionClient
+    deadline = time.time() + 60
+    while True:                                 # the dashboard answers a little after `ray start` returns
+        try:
+            JobSubmissionClient(address).list_jobs()
+            break
+        except Exception:                      # not up yet
+            if time.time() > deadline:
+                raise
+            time.sleep(1)
+    yield address
+    subprocess.run([cli, "stop", "--force"], env=env, capture_output=True, timeout=120, check=False)
+    shutil.rmtree(temp, ignore_errors=True)
+
+
+def make_shell(work, address: str, monkeypatch) -> Shell:
+    monkeypatch.setenv("RAY_ADDRESS", address)
+    shell = Shell(out=io.StringIO(), err=io.StringIO())
+    shell.cwd = str(work)
+    return shell
+
+
+def run(shell: Shell, text: str) -> int:
+    return run_script_lines(shell, text.split("\n"))
+
+
+def test_a_line_runs_on_ray_with_its_output_status_and_accounting(ray_head, work, monkeypatch):
+    (work / "a.csv").write_text("x\ny\n")
+    (work / "b.csv").write_text("x\ny\nz\n")
+    shell = make_shell(work, ray_head, monkeypatch)
+    assert run(shell, "batch --on ray -- wc -l a.csv") == 0
+    assert shell.out.getvalue() == "2 a.csv\n"
+    assert run(shell, "batch --on ray -- sh -c 'exit 3'") == 3
+    run(shell, "batch --on ray -- for f in *.csv; do wc -l $f > $f.count; done")      # one Ray job per file
+    assert (work / "a.csv.count").read_text() == "2 a.csv\n" and (work / "b.csv.count").read_text() == "3 b.csv\n"
+    shell.store.flush()
+    rows = shell.store.query("SELECT command, status, cpu_user, peak_rss, node FROM jobs WHERE command LIKE "
+                             "'batch --on ray%' ORDER BY id")
+    assert [r["status"] for r in rows] == [0, 3, 0]
+    assert all(r["node"].startswith("ray:") and r["cpu_user"] > 0 and r["peak_rss"] > 0 for r in rows)
+    from ray.job_submission import JobSubmissionClient
+    ran = [j for j in JobSubmissionClient(ray_head).list_jobs() if (j.metadata or {}).get("nlsh")]
+    assert sorted(j.metadata["nlsh"] for j in ran) == ["f=a.csv; wc -l $f > $f.count",
+                                                       "f=b.csv; wc -l $f > $f.count", "sh -c 'exit 3'", "wc -l a.csv"]
+    shell.shutdown()
+
+
+def test_a_cluster_job_is_listed_followed_killed_and_waited_for(ray_head, work, monkeypatch):
+    shell = make_shell(work, ray_head, monkeypatch)
+    run(shell, "batch --on ray -- sh -c 'echo started; exec /bin/sleep 60' &")
+    job = shell.jobs.get("%1")
+    deadline = time.time() + 60
+    while not any("started" in str(item) for _, item in list(job._buffer)) and time.time() < deadline:
+        time.sleep(0.2)
+    run(shell, "jobs -l | get doing")
+    assert "ray: running" in shell.out.getvalue()
+    ray_id = job.cluster_jobs[0].id
+    assert run(shell, "kill %1\nwait %1") == 143
+    assert job.state == "cancelled"
+    from ray.job_submission import JobSubmissionClient
+    client = JobSubmissionClient(ray_head)
+    deadline = time.time() + 30
+    while str(client.get_job_status(ray_id)) not in ("STOPPED", "JobStatus.STOPPED") and time.time() < deadline:
+        time.sleep(0.5)
+    assert str(client.get_job_status(ray_id)).endswith("STOPPED")
+    assert not [j for j in client.list_jobs() if str(j.status).endswith(("RUNNING", "PENDING"))]
+    shell.shutdown()
+
+
+def test_no_cluster_is_a_one_line_error(nlsh):
+    r = nlsh("-c", "batch --on ray -- echo hi", env={"RAY_ADDRESS": "http://127.0.0.1:9"})
+    assert r.status == 1
+    assert r.err.strip().splitlines() == [("nlsh: no Ray cluster answers at http://127.0.0.1:9: start one with "
+                                           "'ray start --head', or set [batch] ray_address in config.toml "
+                                           "(or RAY_ADDRESS)")]

@@ -94,6 +94,12 @@ def read_toml(path: str) -> dict:
         raise ValueError(f"cannot read {path}: {e}") from None
 
 
+def read_config() -> dict:
+    """config.toml ({} if there is none); ValueError("cannot read PATH: why") if it cannot be read."""
+    path = os.path.join(config_dir(), "config.toml")
+    return read_toml(path) if os.path.exists(path) else {}
+
+
 def current_umask() -> int:
     """The process's mask, read without changing it where Linux says it (os.umask alone
     sets a new one, which a thread creating a file meanwhile would get)."""

@@ -56,7 +56,7 @@ def test_commands_and_the_kernel_import_nothing_above_them():
     above = ("nlsh.gate", "nlsh.policy", "nlsh.monitor", "nlsh.scripts", "nlsh.session", "nlsh.wiring",
              "nlsh.planner", "nlsh.preflight", "nlsh.router")
     wrong = {m: sorted(d for d in check.imports(path, m, known) if d.startswith(above))
-             for m, path in known.items() if m.startswith(("nlsh.commands", "nlsh.kernel"))}
+             for m, path in known.items() if m.startswith(("nlsh.commands", "nlsh.kernel", "nlsh.resources"))}
     assert {m: d for m, d in wrong.items() if d} == {}
 
 

@@ -77,15 +77,19 @@ def test_a_line_runs_on_ray_with_its_output_status_and_accounting(ray_head, work
     assert run(shell, "batch --on ray -- sh -c 'exit 3'") == 3
     run(shell, "batch --on ray -- for f in *.csv; do wc -l $f > $f.count; done")      # one Ray job per file
     assert (work / "a.csv.count").read_text() == "2 a.csv\n" and (work / "b.csv.count").read_text() == "3 b.csv\n"
+    (work / "lines.txt").write_text("# one Ray job a line\necho one > one.txt\n\necho two > two.txt\n")
+    assert run(shell, "batch --on ray -- source lines.txt") == 0
+    assert (work / "one.txt").read_text() == "one\n" and (work / "two.txt").read_text() == "two\n"
     shell.store.flush()
     rows = shell.store.query("SELECT command, status, cpu_user, peak_rss, node FROM jobs WHERE command LIKE "
                              "'batch --on ray%' ORDER BY id")
-    assert [r["status"] for r in rows] == [0, 3, 0]
+    assert [r["status"] for r in rows] == [0, 3, 0, 0]
     assert all(r["node"].startswith("ray:") and r["cpu_user"] > 0 and r["peak_rss"] > 0 for r in rows)
     from ray.job_submission import JobSubmissionClient
     ran = [j for j in JobSubmissionClient(ray_head).list_jobs() if (j.metadata or {}).get("nlsh")]
-    assert sorted(j.metadata["nlsh"] for j in ran) == ["f=a.csv; wc -l $f > $f.count",
-                                                       "f=b.csv; wc -l $f > $f.count", "sh -c 'exit 3'", "wc -l a.csv"]
+    assert sorted(j.metadata["nlsh"] for j in ran) == ["echo one > one.txt", "echo two > two.txt",
+                                                       "f=a.csv; wc -l $f > $f.count", "f=b.csv; wc -l $f > $f.count",
+                                                       "sh -c 'exit 3'", "wc -l a.csv"]
     shell.shutdown()
 
 

@@ -33,6 +33,8 @@ def job_record(job, long: bool, position: int | None) -> Record:
         r["model"] = Duration(round(u.model_s, 2))
         if job.activity:
             r["doing"] = job.activity
+        if job.estimate is not None:             # what earlier runs of its shape took
+            r["expected"] = job.estimate.summary()
         if job.cluster_jobs:                     # on Ray: its jobs there and their state
             r["pids"] = ",".join(j.id for j in job.cluster_jobs)
             r["doing"] = "ray: " + ", ".join(sorted({j.state.lower() for j in job.cluster_jobs}))

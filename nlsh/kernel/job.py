@@ -596,9 +596,18 @@ def _backend(chain: Chain) -> str:
 
 def fan_out(job: Job) -> list[tuple[str, str]]:
     """(label, line) of each Ray job a line becomes: a ``for`` loop, one per item
-    (its variable set), anything else one job."""
+    (its variable set); ``source FILE``, one per line of the file; anything else one job."""
     text = bare_text(job)
     calls = [c for p in job.chain.pipelines for c in p.calls] if len(job.chain.pipelines) == 1 else []
+    if len(calls) == 1 and calls[0].name in ("source", ".") and calls[0].get("path") is not None:
+        from nlsh.kernel.expand import expand_word
+        name = " ".join(expand_word(calls[0].get("path"), job.shell))
+        try:
+            with open(os.path.join(job.shell.cwd, name), encoding="utf-8", errors="surrogateescape") as f:
+                lines = [x.strip() for x in f if x.strip() and not x.lstrip().startswith("#")]
+        except OSError as e:
+            raise CommandError(f"source: {name}: {e.strerror}", 1) from None
+        return [(f"{i}", line) for i, line in enumerate(lines, 1)] or [(text, text)]
     if len(calls) == 1 and calls[0].name == "for":
         from nlsh.kernel.expand import expand_word
         loop = calls[0]

@@ -10,7 +10,7 @@ import os
 import re
 from dataclasses import dataclass, field
 
-from nlsh.paths import cache_dir, config_dir, data_dir, ensure, read_toml
+from nlsh.paths import cache_dir, config_dir, data_dir, ensure, read_config, read_toml
 
 
 class ModelError(Exception):
@@ -70,14 +70,12 @@ def models_dirs() -> list[str]:
 def config() -> dict:
     """config.toml ({} if there is none); a file that does not parse, or a model
     that is not text, is a ModelError naming the file."""
-    path = os.path.join(config_dir(), "config.toml")
-    if not os.path.exists(path):
-        return {}
     try:
-        data = read_toml(path)
+        data = read_config()
     except ValueError as e:
         raise ModelError(str(e)) from None
     if not isinstance(data.get("model", ""), str):
+        path = os.path.join(config_dir(), "config.toml")
         raise ModelError(f"{path}: model must be a name or a path in quotes, e.g. model = \"qwen2.5-coder-0.5b\"")
     return data
 

@@ -11,11 +11,8 @@ DEFAULT_FLOOR = 1_000_000_000
 
 def settings() -> dict:
     """The ``[batch]`` table, checked; ValueError with a one-line reason if it is wrong."""
-    from nlsh.planner.models import ModelError, config
-    try:
-        table = config().get("batch", {})
-    except ModelError as e:
-        raise ValueError(str(e)) from None
+    from nlsh.paths import read_config
+    table = read_config().get("batch", {})
     if not isinstance(table, dict):
         raise ValueError("config.toml: batch must be a table ([batch])")  # noqa: TRY004 (a config mistake)
     for key, value in table.items():

@@ -146,3 +146,18 @@ def test_without_cgroups_the_memory_limit_is_polled(nlsh):
 def test_limit_with_options_and_no_command_is_an_error(nlsh):
     r = nlsh("-c", "limit --mem 1MB")
     assert r.status == 2 and r.err.strip() == "nlsh: limit: missing the command to run"
+
+
+def test_a_plan_is_shown_with_what_earlier_runs_of_it_took(work):
+    from nlsh.lang import parse
+    from nlsh.planner.planner import PlanResult
+    (work / "big.log").write_bytes(b"x\n" * 500_000)
+    shell = make_shell(work)
+    shell.assume_yes = True
+    seed(shell, "gzip -k <path>", str(work), wall=200.0, peak=5_000_000)
+    plan = parse("gzip -k big.log", shell.registry)
+    result = PlanResult("compress the big log", plan, "gzip -k big.log", "gzip -k big.log", "test-model")
+    assert shell.run_plan(plan, typed="compress the big log", planned=result) == 0
+    assert "plan: gzip -k big.log" in shell.err.getvalue()
+    assert "(usually about 3 min, 5.0 MB, from 3 runs)" in shell.err.getvalue()
+    shell.shutdown()

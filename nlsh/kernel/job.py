@@ -307,16 +307,15 @@ class Job:
                 pass
 
     def resume(self) -> None:
+        """Let its programs go on (``fg``, ``bg``, or the memory pressure that paused it is gone)."""
+        if self.paused:
+            self.paused, self.why = False, ""
         self.signal(signal.SIGCONT)
 
     def pause(self, why: str) -> None:
-        """Stop its programs for the system's sake (memory); ``unpause`` lets them go on."""
+        """Stop its programs for the system's sake (memory), until ``resume``."""
         self.paused, self.why = True, why
         self.signal(signal.SIGSTOP)
-
-    def unpause(self) -> None:
-        self.paused, self.why = False, ""
-        self.signal(signal.SIGCONT)
 
     def terminate(self, reason: str = "cancelled", killed: bool = False, status: int = 130) -> None:
         """Cancel every stage; SIGTERM the processes, SIGKILL after a grace period.
@@ -396,7 +395,8 @@ class JobTable:
         self._watch_batch()
 
     def _batch_running(self) -> list[Job]:
-        return [j for j in self._jobs.values() if j.queued and j.state in ("running", "stopped")]
+        """Batch jobs started here (a cluster's count against its own machines)."""
+        return [j for j in self._jobs.values() if j.queued and j.on == "local" and j.state in ("running", "stopped")]
 
     def _schedule(self) -> None:
         """Start the queued jobs that fit in the CPU and memory free now, in order."""
@@ -453,7 +453,7 @@ class JobTable:
                 max(running, key=lambda j: j.id).pause(
                     f"memory low: {Size(available).human()} free, under {Size(floor).human()}")
         elif act == "resume":
-            min(paused, key=lambda j: j.id).unpause()
+            min(paused, key=lambda j: j.id).resume()
 
     def queue_position(self, job: Job) -> int | None:
         with self._lock:

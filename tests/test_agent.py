@@ -170,6 +170,10 @@ def test_delegation_runs_a_child_agent_per_item_and_gathers_their_answers(put_fi
     tree = nlsh("-c", "history --agent 1")
     assert [line.split("\t")[0] for line in tree.out.splitlines()[:3]] == ["#2", "#3", "#4"]
     assert "answered" in tree.out.splitlines()[-1]
+    from nlsh.store import Store
+    runs = Store().query("SELECT id, time, seconds FROM agents WHERE parent = 1 ORDER BY id")
+    first, second = runs[0], runs[1]
+    assert second["time"] < first["time"] + first["seconds"]         # the children ran side by side, as jobs
 
 
 def test_nlsh_agent_says_what_it_used_and_the_transcript_can_be_read_back(put_files, nlsh, model_path, work):

@@ -28,6 +28,13 @@ class JobFace:
     def confirm(self, plan, text: str, decision) -> str | None:
         job = self.job
         q = Question(plan, text, decision)
+        front = job.asks_through           # a child agent asks through its parent while that one is in front
+        if front is not None and front.foreground and not front.finished:
+            was, job.activity = job.activity, f"waiting for your answer: {text}"
+            front.emit(q, 2)
+            answer = q.wait(job.cancel)
+            job.activity = was
+            return answer
         if not job.foreground:
             job.state = "stopped"
             q.stopped_job = job
@@ -67,14 +74,16 @@ def learned(store, task: str) -> str:
 
 
 MAX_ITEMS = 16              # child agents one ``agent --each`` may start
+PARALLEL = 2                # of them running at once (one model serves their steps in turn; their commands overlap)
 
 
 def agent_run(shell, task: str, ctx, limits: dict, verbose: bool = False, each: bool = False,
               yes: bool = False) -> Iterator[object]:
     """Run ``agent TASK`` in ``ctx``'s job; yields what the steps print, then the
     answer. ``each``: a child agent per line of the input (``{}`` in TASK is the
-    line), one after another, each with the budgets given; their answers come
-    back as ``ITEM: ANSWER`` lines, and the run that started them keeps them."""
+    line), each a background job with the budgets given, PARALLEL at a time;
+    their answers come back as ``ITEM: ANSWER`` lines in the order of the items,
+    and the run that started them keeps them."""
     from nlsh.planner.models import ModelError
     try:
         budget = loop.Budget(**limits)
@@ -101,23 +110,45 @@ def agent_run(shell, task: str, ctx, limits: dict, verbose: bool = False, each: 
     outer = getattr(job, "agent_run", 0)
     if job is not None:
         job.agent_run = parent.id
+    waiting = [(n, item, task.replace("{}", item) if "{}" in task else f"{task}: {item}")
+               for n, item in enumerate(items, 1)]
+    running: dict[int, tuple[str, str, object]] = {}
+    answers: dict[int, tuple[str, loop.Run | None]] = {}
+    taken: set[int] = set()
+    shown = 1
     try:
-        for n, item in enumerate(items, 1):
-            child_task = task.replace("{}", item) if "{}" in task else f"{task}: {item}"
-            ctx.stderr.write(f"agent #{parent.id} [{n}/{len(items)}] {child_task}\n")
-            child = _value(_run(shell, child_task, ctx, backend, budget, verbose, parent=parent.id, yes=yes))
-            parent.children.append(child.id)
-            parent.tokens += child.tokens
-            parent.model_s += child.model_s
-            line = f"{item}: {child.answer or '(no answer: ' + (child.message or child.status) + ')'}"
-            parent.answer += line + "\n"
-            yield line
-            if child.status == "cancelled":
+        while waiting or running or shown in answers:
+            while waiting and len(running) < PARALLEL and not ctx.cancel.cancelled:
+                n, item, child_task = waiting.pop(0)
+                child = _child_job(shell, ctx, parent.id, child_task, limits, yes)
+                running[n] = (item, child_task, child)
+                ctx.stderr.write(f"agent #{parent.id} [{n}/{len(items)}] %{child.id} {child_task}\n")
+                ctx.stderr.flush()
+            for n, (item, child_task, child) in list(running.items()):
+                if child.finished:
+                    del running[n]
+                    answers[n] = (item, _child_run(shell, parent.id, child_task, taken))
+            while shown in answers:                 # in the order of the items, each as soon as it can be
+                item, run = answers.pop(shown)
+                shown += 1
+                if run is not None:
+                    parent.children.append(run.id)
+                    parent.tokens += run.tokens
+                    parent.model_s += run.model_s
+                if run is None or run.status != "answered":
+                    parent.status = "partial"
+                why = "(no answer: " + ((run.message or run.status) if run is not None else "it was stopped") + ")"
+                line = f"{item}: {run.answer if run is not None and run.answer else why}"
+                parent.answer += line + "\n"
+                yield line
+            if ctx.cancel.cancelled:
                 parent.status, parent.message = "cancelled", "stopped"
                 break
-            if child.status != "answered":
-                parent.status = "partial"
+            if running:
+                ctx.cancel.wait(0.1)
     finally:
+        for _, _, child in running.values():          # the parent stopped: so do the children it started
+            child.terminate("the agent that started it stopped")
         if job is not None:
             job.agent_run = outer
         parent.parent = outer
@@ -125,6 +156,37 @@ def agent_run(shell, task: str, ctx, limits: dict, verbose: bool = False, each: 
         parent.seconds = round(time.monotonic() - t0, 3)
         _keep(shell, parent, started)
     ctx.status = parent.exit_status
+
+
+def _child_job(shell, ctx, parent: int, task: str, limits: dict, yes: bool):
+    """A background job running ``agent TASK`` with the parent's budgets; it asks
+    through the parent's job while that one is in front."""
+    import shlex
+
+    from nlsh.kernel.job import Job
+    names = {"steps": "--steps", "seconds": "--time", "tokens": "--tokens"}
+    flags = [f"{names[k]} {v:g}" if isinstance(v, float) else f"{names[k]} {v}" for k, v in limits.items()]
+    text = " ".join(["agent", *flags, *(["--yes"] if yes else []), "--", shlex.quote(task)])
+    chain = shell.parse(text).chains[0]
+    child = Job(ctx.shell.copy(), chain, text, foreground=False)
+    child.agent_run = parent
+    child.asks_through = ctx.job
+    shell.jobs.add(child)
+    shell.jobs.submit(child)
+    return child
+
+
+def _child_run(shell, parent: int, task: str, taken: set[int]) -> loop.Run | None:
+    """The run a finished child job kept (its answer, status and use; one not ``taken``
+    by an earlier child of the same task), or None if it kept none."""
+    for row in shell.store.query("SELECT id, status, answer, model_tokens, model_s, transcript FROM agents "
+                                 "WHERE parent = ? AND task = ? ORDER BY id", (parent, task)):
+        if row["id"] not in taken:
+            taken.add(row["id"])
+            return loop.Run(task, "", id=row["id"], status=row["status"], answer=row["answer"] or "",
+                            tokens=row["model_tokens"] or 0, model_s=row["model_s"] or 0.0,
+                            message=json.loads(row["transcript"] or "{}").get("message", ""))
+    return None
 
 
 def _run(shell, task: str, ctx, backend, budget: loop.Budget, verbose: bool, parent: int = 0, yes: bool = False):
@@ -206,16 +268,6 @@ def _run(shell, task: str, ctx, backend, budget: loop.Budget, verbose: bool, par
         ctx.stderr.write(f"{tag}: #{run.id} {run.status} · {len(run.steps)} steps · {run.tokens} model tokens "
                          f"({run.model_s:.1f} s) · {run.seconds:.1f} s\n")
     return run
-
-
-def _value(gen):
-    """Run a generator to its end for its return value (what it yields is dropped:
-    a child's steps print into its transcript, not into its parent's output)."""
-    while True:
-        try:
-            next(gen)
-        except StopIteration as e:
-            return e.value
 
 
 def _keep(shell, run: loop.Run, started: float) -> None:

@@ -128,7 +128,7 @@ SHARED_WITH_JOB = (
     "temp_files", "cancel_status", "start", "finished", "wait", "follow", "drain", "register_thread",
     "thread_ids", "thread_started", "limit_exceeded", "add_process", "add_pgid", "process_stopped",
     "process_continued", "stopped", "signal", "resume", "terminate", "activity", "agent_run", "used_model",
-    "shape", "input_bytes", "estimate", "why", "paused", "pause", "cgroup", "on", "cluster_jobs")
+    "shape", "input_bytes", "estimate", "why", "paused", "pause", "cgroup", "on", "cluster_jobs", "asks_through")
 for _name in SHARED_WITH_JOB:
     setattr(Captured, _name, Forward("_job", _name))
 

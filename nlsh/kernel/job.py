@@ -47,6 +47,7 @@ class Job:
         self.usage = Usage()
         self.activity = ""               # what it is doing now, for jobs -l (an agent's step)
         self.agent_run = 0               # the agent run going on in it (its children name it as parent)
+        self.asks_through: Job | None = None   # a child agent's parent job: its questions go there while in front
         self.shape: str | None = None    # its words with paths made general (nlsh.resources.shape)
         self.input_bytes = 0             # what the paths it names held when it started
         self.estimate = None             # what earlier runs of its shape took (nlsh.resources.predict)
@@ -484,7 +485,9 @@ class JobTable:
             self._tick.set()
         if job.killed_reason and job.foreground:
             self.notices.append(f"[{job.id}] killed: {job.killed_reason}")
-        if not job.foreground:
+        if job.asks_through is not None:        # a child agent: its parent reports its answer
+            self.remove(job)
+        elif not job.foreground:
             word = {"done": "Done", "failed": f"Exit {job.status}",
                     "cancelled": "Terminated" if job.status == 128 + signal.SIGTERM else "Cancelled",
                     "killed": "killed"}[job.state]

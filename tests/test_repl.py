@@ -465,7 +465,13 @@ def test_kill_ends_a_running_agent_and_its_programs(repl, work, model_path):
     me = psutil.Process(r.c.pid)
 
     def sleeping() -> bool:
-        return any(p.name() == "sleep" for p in me.children(recursive=True))
+        names = []
+        for p in me.children(recursive=True):
+            try:
+                names.append(p.name())
+            except psutil.NoSuchProcess:         # it ended between the listing and the look
+                pass
+        return "sleep" in names
     deadline = time.time() + 240
     while not sleeping():
         assert time.time() < deadline, "the agent never started sleep"

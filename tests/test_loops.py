@@ -338,7 +338,7 @@ def test_set_u_an_unset_variable_ends_the_script(sh, nlsh):
 def test_set_x_prints_each_command_as_it_runs(sh):
     r = sh("set -x\nx='a b'\necho \"$x\" $x | wc -l\nf() { ls -a $1 > /dev/null; }\nf .\n"
            "for i in 1; do bash -c 'exit 0' $i; done\nset +x\necho quiet")
-    assert r.err == ("+ export x='a b'\n+ echo 'a b' 'a b'\n+ wc -l\n+ f .\n+ ls -a .\n"
+    assert r.err == ("+ export x='a b'\n+ echo 'a b' a b\n+ wc -l\n+ f .\n+ ls -a .\n"
                      "+ bash -c 'exit 0' 1\n+ set +x\n")
     assert r.out == "1\nquiet\n"
 

@@ -92,5 +92,5 @@ def test_an_unquoted_empty_variable_is_no_word_as_in_bash(sh):
     assert r.out == "[a][b][]\n"
     r = sh("x=; for i in $x; do echo never; done; [ -z $x ] && echo z; sh -c 'echo $#' - $x a $x")
     assert r.out == "z\n1\n" and r.err == ""
-    r = sh("x='a b'; printf '[%s]' $x; echo")     # not split: nlsh never splits a variable
-    assert r.out == "[a b]\n"
+    r = sh("x='a b'; printf '[%s]' $x \"$x\"; echo")     # unquoted, it splits on $IFS, as in bash
+    assert r.out == "[a][b][a b]\n"

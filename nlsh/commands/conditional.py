@@ -72,7 +72,7 @@ def _true(node: tuple, ctx: Context) -> bool:
 
 def _text(word: Word, ctx: Context) -> str:
     """A word expanded as ``[[`` does: one string, no splitting, no globbing."""
-    return " ".join(expand_word(word, ctx.shell, False, lambda plan: _output(plan, ctx)))
+    return " ".join(expand_word(word, ctx.shell, False, lambda plan: _output(plan, ctx), split=False))
 
 
 def _output(plan: Plan, ctx: Context) -> str:

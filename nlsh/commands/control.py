@@ -183,7 +183,7 @@ def if_(ctx: Context, a: Args) -> Iterator[object]:
 
 @command("case", "Run the COMMANDS of the first PATTERN that WORD matches (wildcards * ? [..]), as in bash: "
          "case WORD in PATTERN|PATTERN) COMMANDS;; … esac.",
-         params=[Param("word", "str", help="the word to match", required=True, metavar="WORD in"),
+         params=[Param("word", "str", help="the word to match", required=True, metavar="WORD in", split=False),
                  Param("branches", "glob", help="patterns, each group followed by its commands", variadic=True,
                        metavar="PATTERN) COMMANDS;; … esac")],
          input="any", output="text", category="shell", planned=False,

@@ -91,11 +91,17 @@ class Unexpanded(CommandError):
     """A ``$(…)`` met where nothing may run (assessing a plan's risk)."""
 
 
-def expand_word(word: Word, shell: Scope, globbing: bool = True, run: Run | None = None) -> list[str]:
-    """The strings ``word`` stands for. A wildcard that matches nothing is an
-    error. An unquoted ``$(…)`` splits into words on whitespace, as in bash;
-    ``run`` runs its plan (without it, Unexpanded is raised)."""
+def expand_word(word: Word, shell: Scope, globbing: bool = True, run: Run | None = None,
+                split: bool = True) -> list[str]:
+    """The strings ``word`` stands for. A wildcard typed in the word that matches
+    nothing is an error. An unquoted ``$x``, ``$(…)`` or ``$@`` splits into words
+    on ``$IFS`` and each piece with a wildcard is globbed (kept as it is when
+    nothing matches), as in bash; ``split`` false (an assignment's value, ``[[``,
+    a here-string) keeps one string. ``run`` runs a ``$(…)``'s plan (without it,
+    Unexpanded is raised)."""
     fields: list[_Field] = [_Field()]
+    seps = ifs.separators(shell.env) if split else ""
+    soft_glob = globbing and "noglob" not in shell.options
     for p in word.parts:
         if isinstance(p, Lit):
             fields[-1].add(p.text)
@@ -108,12 +114,16 @@ def expand_word(word: Word, shell: Scope, globbing: bool = True, run: Run | None
             for k, value in enumerate(values):              # "${a[@]}", "$@": a word each
                 if k:
                     fields.append(_Field())
-                if value or p.quoted:
+                if p.quoted:
                     fields[-1].add(value)
+                elif value:
+                    _split_into(fields, value, seps, soft_glob)
         elif isinstance(p, Var):
             value = var_value(p, shell, assign=run is not None)
-            if value or p.quoted:       # an unquoted empty $x adds nothing, not even an empty word
+            if p.quoted or p.op and ("'" in p.arg or '"' in p.arg):     # ${x:-"a b"}: the quoted operand is one word
                 fields[-1].add(value)
+            elif value:                 # an unquoted empty $x adds nothing, not even an empty word
+                _split_into(fields, value, seps, soft_glob)
         elif isinstance(p, ArrayLit):
             raise CommandError(f"{p.source()}: ( … ) makes an array only in an assignment: NAME=(WORD …)")
         elif isinstance(p, Tilde) and p.user:
@@ -136,14 +146,8 @@ def expand_word(word: Word, shell: Scope, globbing: bool = True, run: Run | None
             value = run(p.plan).rstrip("\n")
             if p.quoted:
                 fields[-1].add(value)
-                continue
-            seps = ifs.separators(shell.env)                # unquoted, it splits on $IFS
-            for k, piece in enumerate(ifs.fields(value, seps)):
-                if k or value[:1] and value[0] in seps:
-                    fields.append(_Field())
-                fields[-1].add(piece)
-            if value[-1:] and value[-1] in seps:
-                fields.append(_Field())
+            else:
+                _split_into(fields, value, seps, soft_glob)
     out = []
     for f in fields:
         if not f.text:              # an empty $(…) or $x on its own is no word at all
@@ -152,10 +156,23 @@ def expand_word(word: Word, shell: Scope, globbing: bool = True, run: Run | None
             out.append("".join(f.text))
             continue
         matches = sorted(_glob.glob("".join(f.pattern), root_dir=shell.cwd))
-        if not matches:
+        if not matches and f.typed:
             raise CommandError(f"no matches for wildcard '{word.source()}'")
-        out.extend(matches)
+        out.extend(matches or ["".join(f.text)])
     return out
+
+
+def _split_into(fields: list[_Field], value: str, seps: str, globbing: bool) -> None:
+    """An unquoted expansion's value added to ``fields``, split on ``seps`` (bash's
+    word splitting: a separator at either end ends the word before or starts the
+    next); a piece with a wildcard is a pattern too."""
+    for k, piece in enumerate(ifs.fields(value, seps) if seps else [value]):
+        if k or value[:1] and value[0] in seps:
+            fields.append(_Field())
+        wild = globbing and any(c in piece for c in "*?[")
+        fields[-1].add(piece, posix_glob(piece, paths=True) if wild else None, typed=False)
+    if value[-1:] and value[-1] in seps:
+        fields.append(_Field())
 
 
 def var_value(var: Var, shell: Scope, assign: bool = True) -> str:
@@ -391,7 +408,7 @@ def _expanded(text: str, shell: Scope, assign: bool, quoted: bool = False) -> st
         word = operand_word(text, quoted)
     except ParseError as e:
         raise CommandError(f"{text}: {e.message}") from None
-    return "".join(expand_word(word, shell, False, _nothing_to_run if assign else None))
+    return "".join(expand_word(word, shell, False, _nothing_to_run if assign else None, split=False))
 
 
 def _nothing_to_run(plan: Plan) -> str:
@@ -431,7 +448,7 @@ def glob_pattern(word: Word, shell: Scope, run: Run | None = None) -> str:
         if isinstance(part, Glob):
             out.append(posix_glob(part.text))
             continue
-        text = " ".join(expand_word(Word((part,)), shell, False, run))
+        text = "".join(expand_word(Word((part,)), shell, False, run, split=False))
         out.append(posix_glob(text) if isinstance(part, (Var, Sub)) and not part.quoted else _glob.escape(text))
     return "".join(out)
 
@@ -521,11 +538,13 @@ class _Field:
         self.text: list[str] = []
         self.pattern: list[str] = []
         self.wild = False
+        self.typed = False          # a wildcard written in the line (no match is an error), not one from a value
 
-    def add(self, text: str, pattern: str | None = None) -> None:
+    def add(self, text: str, pattern: str | None = None, typed: bool = True) -> None:
         self.text.append(text)
         self.pattern.append(_glob.escape(text) if pattern is None else pattern)
         self.wild = self.wild or pattern is not None
+        self.typed = self.typed or pattern is not None and typed
 
 
 def expand_args(cmd: Command, call: Call, shell: Scope, run: Run | None = None) -> Args:
@@ -570,11 +589,12 @@ def _expand_value(param: Param, value: object, shell: Scope, many: bool, run: Ru
         return [glob_pattern(value, shell, run)]
     if param.type == "assignment":
         return [Pending(value, shell, run)]
-    strings = expand_word(value, shell, param.type in GLOBBING_TYPES, run)
+    strings = expand_word(value, shell, param.type in GLOBBING_TYPES, run, split=param.split)
     if not strings and not many and not value.subs and not any(isinstance(p, Glob) for p in value.parts):
         strings = [""]      # an empty $x where one value is bound when the line is read: the value is ""
     if len(strings) != 1 and not many:
-        got = f"gives {len(strings)} words" if value.subs else f"matches {len(strings)} files"
+        split = value.subs or any(isinstance(p, Var) and not p.quoted for p in value.parts)
+        got = f"gives {len(strings)} words" if split else f"matches {len(strings)} files"
         raise CommandError(f"'{value.source()}' {got}; {param.label} takes one")
     if param.type in ("path", "word", "str", "pattern"):
         return strings
@@ -593,7 +613,7 @@ def expand_assignment(word: Word, shell: Scope, run: Run | None = None) -> Assig
     give a value each, as in bash."""
     parts = word.parts
     array = parts[-1] if isinstance(parts[-1], ArrayLit) else None
-    text = "".join(expand_word(Word(parts[:-1] if array else parts), shell, False, run))
+    text = "".join(expand_word(Word(parts[:-1] if array else parts), shell, False, run, split=False))
     m = _ASSIGNMENT.fullmatch(text)
     if m is None:
         if text.isidentifier() and array is None:
@@ -608,7 +628,7 @@ def expand_assignment(word: Word, shell: Scope, run: Run | None = None) -> Assig
             items.extend((None, v) for v in expand_word(element_word, shell, True, run))
             continue
         key_text = _expanded(key, shell, run is not None)
-        items.append((key_text, "".join(expand_word(element_word, shell, False, run))))
+        items.append((key_text, "".join(expand_word(element_word, shell, False, run, split=False))))
     return Assignment(name, items=items, append=bool(append))
 
 

@@ -1,5 +1,5 @@
-"""``$IFS``, as bash uses it: where ``read`` splits a line, and what joins
-``"$*"`` and ``"${a[*]}"``. (nlsh never splits an unquoted ``$x``.)"""
+"""``$IFS``, as bash uses it: where ``read`` and word splitting (an unquoted
+``$x``, ``$(…)``, ``$@``) split, and what joins ``"$*"`` and ``"${a[*]}"``."""
 
 from __future__ import annotations
 

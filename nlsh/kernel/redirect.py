@@ -87,7 +87,7 @@ def redirections(call: Call, job: Job, run) -> Wiring:
             elif r.op == ">&2":
                 fds[1] = fds[2]
             elif r.op == "<<<":
-                fds[0] = text_file(" ".join(expand_word(r.target, job.shell, False, run)) + "\n")
+                fds[0] = text_file("".join(expand_word(r.target, job.shell, False, run, split=False)) + "\n")
                 opened.append(fds[0])
             elif r.op.endswith("&"):            # N>&M, <&M, 3>&- …
                 spec, kind = split_redirect(r.op)

@@ -55,6 +55,8 @@ class Param:
     # Raises ValueError for a literal value the built-in cannot run (sed's
     # ``/^$/d``): a bad value, so a stand-in runs its program instead.
     check: Callable[[str], None] | None = field(default=None, compare=False)
+    # An unquoted ``$x`` or ``$(…)`` in it splits into words, as in bash (False: case's WORD, which bash never splits).
+    split: bool = True
     # False: a script's option the planner never writes (printf -v): left out
     # of its catalogue and grammar, as a command's ``planned=False`` is.
     planned: bool = True

@@ -33,7 +33,7 @@ def job_record(job, long: bool, position: int | None) -> Record:
         r["model"] = Duration(round(u.model_s, 2))
         if job.activity:
             r["doing"] = job.activity
-        if job.estimate is not None:             # what earlier runs of its shape took
+        if job.estimate is not None:             # what earlier runs of its shape took (a batch job)
             r["expected"] = job.estimate.summary()
         if job.cluster_jobs:                     # on Ray: its jobs there and their state
             r["pids"] = ",".join(j.id for j in job.cluster_jobs)

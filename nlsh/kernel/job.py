@@ -363,12 +363,14 @@ class JobTable:
         self._reported: dict[int, Job] = {}   # background jobs that ended and were reported, by id
 
     def describe(self, job: Job) -> None:
-        """Give ``job`` its shape, input size and estimate (once; nothing without records)."""
+        """Give ``job`` its shape and input size (what its record is learnt under) and,
+        for a batch job, its estimate (read from the records only where admission needs it)."""
         if job.shape is not None or self.predictor is None:
             return
         from nlsh.resources.shape import shape_of
         job.shape, job.input_bytes = shape_of(bare_text(job), job.shell.cwd)
-        job.estimate = self.predictor.estimate(job.shape, job.input_bytes, job.shell.cwd)
+        if job.queued:
+            job.estimate = self.predictor.estimate(job.shape, job.input_bytes, job.shell.cwd)
 
     def estimate_line(self, text: str, cwd: str):
         """What earlier runs say a line about to run in ``cwd`` will take (an Estimate), or None."""

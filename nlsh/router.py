@@ -13,6 +13,7 @@ import os
 import re
 
 from nlsh.lang import ParseError, Plan, Word
+from nlsh.lang.lexer import tokenize
 from nlsh.lang.parser import BASH_ONLY, open_loops
 
 LANGUAGE_WORDS = frozenset(["a", "about", "above", "after", "all", "an", "and", "any", "are", "as", "at", "be", "before", "below", "between", "bigger", "biggest", "by", "can", "changed", "containing", "contains", "count", "created", "delete", "did", "do", "does", "each", "every", "files", "file", "folder", "folders", "for", "from", "get", "give", "has", "have", "how", "i", "in", "inside", "into", "is", "it", "its", "larger", "largest", "last", "least", "less", "lines", "list", "make", "many", "me", "modified", "more", "most", "much", "my", "named", "newer", "newest", "not", "of", "older", "oldest", "on", "only", "or", "other", "please", "recent", "remove", "show", "size", "smaller", "smallest", "so", "some", "than", "that", "the", "their", "them", "there", "these", "this", "those", "to", "today", "top", "under", "using", "was", "week", "were", "what", "when", "which", "who", "why", "with", "within", "without", "yesterday", "you", "your"])
@@ -77,6 +78,10 @@ def needs_more(text: str) -> bool:
     if text.rstrip().endswith(("\\", "|", "&&", "||")):
         return True
     try:
+        if "<<" in text:            # `cat <<EOF |`, its here-document's text, then the rest of the pipeline
+            last = [t for t in tokenize(text) if not (t.kind == "op" and t.value == ";")][-1:]
+            if last and last[0].kind == "op" and last[0].value in ("|", "&&", "||"):
+                return True
         return open_loops(text, first_word_opens=language_words(text) == 0) > 0
     except ParseError as e:
         return "unterminated" in e.message and not unparsed_is_utterance(text.strip(), e)

@@ -94,3 +94,15 @@ def test_an_unquoted_empty_variable_is_no_word_as_in_bash(sh):
     assert r.out == "z\n1\n" and r.err == ""
     r = sh("x='a b'; printf '[%s]' $x \"$x\"; echo")     # unquoted, it splits on $IFS, as in bash
     assert r.out == "[a][b][a b]\n"
+
+
+def test_a_here_document_may_feed_a_pipeline_that_goes_on_after_its_text(sh):
+    r = sh("cat <<EOF |\n1\n2\nEOF\nsort -r\necho done")
+    assert (r.out, r.status) == ("2\n1\ndone\n", 0)
+    r = sh("cat <<EOF\nnot a pipe |\nEOF\necho after")     # a | inside the text is text
+    assert r.out == "not a pipe |\nafter\n"
+
+
+def test_return_of_an_empty_variable_returns_the_last_status(sh):
+    r = sh("f() { false; return $none; }; f; echo $?; g() { true; return $none; }; g; echo $?")
+    assert r.out == "1\n0\n"

@@ -590,6 +590,8 @@ def _expand_value(param: Param, value: object, shell: Scope, many: bool, run: Ru
     if param.type == "assignment":
         return [Pending(value, shell, run)]
     strings = expand_word(value, shell, param.type in GLOBBING_TYPES, run, split=param.split)
+    if not strings and not many and param.positional and param.type in ("int", "count"):
+        return [param.default]      # `return $empty`: no word, as if none were written (bash)
     if not strings and not many and not value.subs and not any(isinstance(p, Glob) for p in value.parts):
         strings = [""]      # an empty $x where one value is bound when the line is read: the value is ""
     if len(strings) != 1 and not many:

@@ -88,6 +88,8 @@ class Command:
     # The paths a call would print, known before it runs (find's matches): (call, shell) →
     # list or None; the policy's preview of ``rm $(find …)`` and ``find … | rm``.
     lists: Callable | None = field(default=None, compare=False)
+    # A modifier that runs as a command when written alone (``limit``).
+    alone: bool = False
     signature: Signature = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -96,7 +98,7 @@ class Command:
             raise ValueError(f"command {self.name}: bad declaration ({bad or self.input or self.output})")
         object.__setattr__(self, "signature", Signature(
             self.params, self.free_dashes, self.expression, self.number_flag, self.modifier,
-            self.ordered, self.program, self.flags_first))
+            self.ordered, self.program, self.flags_first, self.alone))
 
     @property
     def usage(self) -> str:
@@ -110,12 +112,12 @@ def command(name: str, summary: str, *, params: Sequence[Param] = (), input: str
             number_flag: str | None = None, modifier: bool = False,
             ordered: bool = False, program: bool = False, planned: bool = True,
             flags_first: bool = False, touches: Callable | None = None,
-            lists: Callable | None = None) -> Callable[[Callable], Command]:
+            lists: Callable | None = None, alone: bool = False) -> Callable[[Callable], Command]:
     """Declare a command; the decorated function becomes its ``run``."""
     def wrap(fn: Callable) -> Command:
         return Command(name, summary, fn, tuple(params), input, output, frozenset(effects),
                        tuple(examples), category, free_dashes, expression, shell_state, number_flag,
-                       modifier, ordered, program, planned, flags_first, touches, lists)
+                       modifier, ordered, program, planned, flags_first, touches, lists, alone)
     return wrap
 
 

@@ -12,7 +12,7 @@ from typing import IO, TextIO
 from nlsh.gate import Ticket, review
 from nlsh.history import History
 from nlsh.kernel.context import CommandError, ExitShell
-from nlsh.kernel.job import Job, JobTable
+from nlsh.kernel.job import Job, JobTable, bare_text
 from nlsh.kernel.question import Question
 from nlsh.kernel.state import Scope, State
 from nlsh.kernel.terminal import take_terminal, tty_fd
@@ -282,11 +282,8 @@ class Shell(Scope):
         return status
 
     def _to_background(self, chain: Chain) -> bool:
-        bare = Chain(chain.pipelines, chain.ops, False, ())
-        try:
-            estimate = self.jobs.estimate_line(self.text(Plan((bare,))), self.cwd)
-        except KeyError:
-            return False
+        text = bare_text(self, chain)
+        estimate = self.jobs.estimate_line(text, self.cwd) if text is not None else None
         return estimate is not None and estimate.notable and self.face.offer_background(estimate)
 
     def run_foreground(self, job: Job) -> int:

@@ -51,9 +51,8 @@ ADDED = [("audit", "model_tokens", "INTEGER"), ("audit", "model_s", "REAL"), ("a
 _CONNECTING = threading.Lock()
 
 
-def _opened(path: str, shared: bool = False) -> sqlite3.Connection:
-    """A connection to ``path``, the schema made; ``shared``: usable from any thread (one at a time)."""
-    conn = sqlite3.connect(path, timeout=10, check_same_thread=not shared)
+def _opened(path: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, timeout=10)
     try:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")        # a committed audit row survives a crash
@@ -77,10 +76,11 @@ class Store:
         self._warned = False
         self.broken: str | None = None      # why rows cannot be written, once that is known
         self._probed = False
-        self._reader: sqlite3.Connection | None = None
+        self._reader: sqlite3.Connection | None = None      # for read(), opened once
+        self._unreadable = False
         self._read_lock = threading.Lock()
 
-    def connect(self, shared: bool = False) -> sqlite3.Connection:
+    def connect(self) -> sqlite3.Connection:
         """A connection, the file made and in WAL mode. Switching a new file to WAL
         can find it busy at once (no waiting): this process's connections take turns,
         and another process's is waited out a little."""
@@ -88,7 +88,7 @@ class Store:
         for attempt in range(20):
             try:
                 with _CONNECTING:
-                    return _opened(self.path, shared)
+                    return _opened(self.path)
             except sqlite3.OperationalError as e:
                 if ("locked" not in str(e) and "busy" not in str(e)) or attempt == 19:
                     raise
@@ -205,22 +205,25 @@ class Store:
         finally:
             conn.close()
 
-
     def read(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
-        """Rows of ``sql`` on a connection kept open for reads that come often (a
-        job's estimate); what is still queued for writing is not waited for."""
+        """Rows of ``sql`` on one read-only connection kept open for reads that come
+        often (a job's estimate): what is still queued for writing is not waited
+        for, and a store that cannot be read gives no rows (it is not tried again)."""
         with self._read_lock:
             if self._reader is None:
-                if not os.path.exists(self.path):
+                if self._unreadable or not os.path.exists(self.path):
                     return []
                 try:
-                    self._reader = self.connect(shared=True)
-                except (OSError, sqlite3.Error):
+                    from pathlib import Path
+                    self._reader = sqlite3.connect(Path(os.path.abspath(self.path)).as_uri() + "?mode=ro",
+                                                   uri=True, timeout=10, check_same_thread=False)
+                except sqlite3.Error:
+                    self._unreadable = True
                     return []
                 self._reader.row_factory = sqlite3.Row
             try:
                 return self._reader.execute(sql, args).fetchall()
-            except sqlite3.Error:
+            except sqlite3.Error:       # a table or column an older nlsh did not make yet, a busy file
                 return []
 
 

@@ -95,6 +95,22 @@ def nlsh_home(tmp_path, monkeypatch, request):
 
 
 @pytest.fixture
+def job_records():
+    """earlier(shape, cwd, wall, peak, n=3): finished runs of ``shape`` in the store
+    of this test's NLSH_HOME, as finished jobs leave them (for estimates)."""
+    from nlsh.store import Store
+
+    def earlier(shape: str, cwd: str, wall: float, peak: int = 0, n: int = 3) -> None:
+        store = Store()
+        for i in range(n):
+            store.insert("jobs", {"job": i + 1, "command": shape, "cwd": cwd, "state": "done", "status": 0,
+                                  "started": 1000.0, "ended": 1000.0 + wall, "cpu_user": 0.0, "cpu_system": 0.0,
+                                  "peak_rss": peak, "shape": shape, "input_bytes": 0})
+        store.close()
+    return earlier
+
+
+@pytest.fixture
 def put_files():
     """``make_files`` for a test module (``from conftest import`` may find plugins/conftest.py)."""
     return make_files

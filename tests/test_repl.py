@@ -502,14 +502,9 @@ def test_a_foreground_agent_asks_at_the_prompt_before_a_step_that_deletes(repl, 
     assert (work / "old.txt").exists()
 
 
-def test_a_typed_line_that_usually_runs_long_is_offered_the_background(repl, work):
-    from nlsh.store import Store
-    store = Store()                   # the records of earlier runs (the same NLSH_HOME as the shell's)
-    for i in range(3):
-        store.insert("jobs", {"job": i + 1, "command": "/bin/sleep 5", "cwd": str(work), "state": "done",
-                              "status": 0, "started": 1000.0, "ended": 1300.0, "cpu_user": 0.0, "cpu_system": 0.0,
-                              "peak_rss": 0, "shape": "/bin/sleep 5", "input_bytes": 0})
-    store.close()
+def test_a_typed_line_that_usually_runs_long_is_offered_the_background(repl, work, job_records):
+    job_records("/bin/sleep 5", str(work), wall=300.0)      # the same NLSH_HOME as the shell's
+    job_records("/bin/sleep 1", str(work), wall=300.0)
     r = repl()
     r.c.sendline("/bin/sleep 5")
     r.c.expect_exact("usually about 5 min, from 3 runs")
@@ -521,3 +516,9 @@ def test_a_typed_line_that_usually_runs_long_is_offered_the_background(repl, wor
     r.c.sendline("/bin/sleep 0.1")            # a line with no history runs as it is, unasked
     r.c.expect_exact(PROMPT)
     assert "background?" not in r.c.before
+    r.c.sendline("/bin/sleep 1; echo ran-here")
+    r.c.expect_exact("run it in the background? [y/N]")
+    r.c.sendline("")                          # the default, no: it runs in front
+    r.c.expect_exact("ran-here")
+    r.c.expect_exact(PROMPT)
+    assert "started" not in r.c.before

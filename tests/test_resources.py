@@ -28,15 +28,6 @@ def run(shell: Shell, text: str) -> int:
     return run_script_lines(shell, text.split("\n"))
 
 
-def seed(shell: Shell, shape: str, cwd: str, wall: float, peak: int, n: int = 3) -> None:
-    """Earlier runs of ``shape`` in the records, as finished jobs leave them."""
-    for i in range(n):
-        shell.store.insert("jobs", {"job": i + 1, "command": shape, "cwd": cwd, "state": "done", "status": 0,
-                                    "started": 1000.0, "ended": 1000.0 + wall, "cpu_user": 0.0,
-                                    "cpu_system": 0.0, "peak_rss": peak, "shape": shape, "input_bytes": 0})
-    shell.store.flush()
-
-
 def test_an_estimate_scales_with_the_input_from_real_runs(work):
     (work / "slow.py").write_text(SLOW)
     for name, mb in (("a.bin", 1), ("b.bin", 2), ("c.bin", 4), ("d.bin", 8)):
@@ -54,35 +45,37 @@ def test_an_estimate_scales_with_the_input_from_real_runs(work):
     later.shutdown()
 
 
-def test_a_plain_shell_says_what_a_long_line_usually_takes(work):
+def test_a_plain_shell_says_what_a_long_line_usually_takes(work, job_records):
     shell = make_shell(work)
-    seed(shell, "/bin/sleep 0.2", str(work), wall=240.0, peak=2_000_000_000)
+    job_records( "/bin/sleep 0.2", str(work), wall=240.0, peak=2_000_000_000)
     shell.interactive = True                     # typed at a prompt (the plain face cannot ask)
     shell.run_line("/bin/sleep 0.2")
     assert "nlsh: usually about 4 min, 2.0 GB, from 3 runs" in shell.err.getvalue()
     shell.shutdown()
 
 
-def test_batch_holds_back_a_job_whose_memory_does_not_fit_until_memory_frees(work):
+def test_batch_holds_back_a_job_whose_memory_does_not_fit_until_memory_frees(work, job_records):
     shell = make_shell(work)
     shell.jobs.cores = 8                         # CPU is not what holds it back
     need = int(psutil.virtual_memory().available * 0.6)
-    seed(shell, "/bin/sleep 1", str(work), wall=1.0, peak=need)
+    job_records( "/bin/sleep 1", str(work), wall=1.0, peak=need)
     run(shell, "batch /bin/sleep 1 &\nbatch /bin/sleep 1 &\njobs")
     first, second = shell.jobs.get("%1"), shell.jobs.get("%2")
     out = shell.out.getvalue()
     assert "%1\trunning" in out
     assert "%2\tqueued #1 (needs " in out and " of memory, " in out and " free)" in out
+    run(shell, "jobs -l | get expected")
+    assert shell.out.getvalue().splitlines()[-1].startswith("usually about 1 s, ")     # from the 3 runs before
     run(shell, "wait")
     assert first.state == second.state == "done"
     assert second.started >= first.ended        # it started once the first one's memory was free
     shell.shutdown()
 
 
-def test_batch_starts_jobs_that_use_little_cpu_side_by_side(work):
+def test_batch_starts_jobs_that_use_little_cpu_side_by_side(work, job_records):
     shell = make_shell(work)
     shell.jobs.cores = 1
-    seed(shell, "/bin/sleep 0.5", str(work), wall=0.5, peak=1_000_000)     # a tenth of a core each
+    job_records( "/bin/sleep 0.5", str(work), wall=0.5, peak=1_000_000)     # a tenth of a core each
     run(shell, "batch /bin/sleep 0.5 &\nbatch /bin/sleep 0.5 &\nbatch /bin/sleep 0.5 &\njobs")
     assert shell.out.getvalue().count("\trunning\t") == 3
     shell.shutdown()
@@ -148,16 +141,46 @@ def test_limit_with_options_and_no_command_is_an_error(nlsh):
     assert r.status == 2 and r.err.strip() == "nlsh: limit: missing the command to run"
 
 
-def test_a_plan_is_shown_with_what_earlier_runs_of_it_took(work):
+def test_a_plan_is_shown_with_what_earlier_runs_of_it_took(work, job_records):
     from nlsh.lang import parse
     from nlsh.planner.planner import PlanResult
     (work / "big.log").write_bytes(b"x\n" * 500_000)
     shell = make_shell(work)
     shell.assume_yes = True
-    seed(shell, "gzip -k <path>", str(work), wall=200.0, peak=5_000_000)
+    job_records("gzip -k <path>", str(work), wall=200.0, peak=5_000_000)
     plan = parse("gzip -k big.log", shell.registry)
     result = PlanResult("compress the big log", plan, "gzip -k big.log", "gzip -k big.log", "test-model")
     assert shell.run_plan(plan, typed="compress the big log", planned=result) == 0
     assert "plan: gzip -k big.log" in shell.err.getvalue()
     assert "(usually about 3 min, 5.0 MB, from 3 runs)" in shell.err.getvalue()
+    shell.shutdown()
+
+
+def write_config(home, text: str) -> None:
+    (home / "config").mkdir(parents=True, exist_ok=True)
+    (home / "config" / "config.toml").write_text(text)
+
+
+def test_the_batch_settings_in_config_toml(work, nlsh, nlsh_home):
+    write_config(nlsh_home, '[batch]\nmemory_floor = "2GB"\n')
+    shell = make_shell(work)
+    assert shell.jobs.floor() == 2_000_000_000
+    shell.shutdown()
+    write_config(nlsh_home, '[batch]\non = "ray"\nray_address = "http://127.0.0.1:9"\n')
+    r = nlsh("-c", "batch echo hi")              # the cluster is the default for batch jobs
+    assert r.status == 1 and "no Ray cluster answers at http://127.0.0.1:9" in r.err
+    assert nlsh("-c", "batch --on local -- echo hi").out == "hi\n"
+    write_config(nlsh_home, '[batch]\non = "mars"\n')
+    r = nlsh("-c", "batch echo hi")              # a wrong setting is said once; the defaults hold
+    assert r.out == "hi\n" and r.err == ("nlsh: config.toml: [batch] on = 'mars': one of local, ray; "
+                                         "the [batch] defaults hold\n")
+
+
+def test_batch_on_ray_without_ray_says_how_to_install_it(work, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)          # as if it were not installed
+    shell = make_shell(work)
+    assert run(shell, "batch --on ray -- echo hi") == 1
+    assert shell.err.getvalue() == ("nlsh: batch --on ray needs Ray: pip install 'nlsh[ray]' "
+                                     "(or pip install 'ray[default]' beside nlsh)\n")
+    assert shell.out.getvalue() == ""
     shell.shutdown()

@@ -29,19 +29,14 @@ class JobFace:
         job = self.job
         q = Question(plan, text, decision)
         front = job.asks_through           # a child agent asks through its parent while that one is in front
-        if front is not None and front.foreground and not front.finished:
-            was, job.activity = job.activity, f"waiting for your answer: {text}"
-            front.emit(q, 2)
-            answer = q.wait(job.cancel)
-            job.activity = was
-            return answer
-        if not job.foreground:
+        asker = front if front is not None and front.foreground and not front.finished else job
+        if not asker.foreground:
             job.state = "stopped"
             q.stopped_job = job
             job.shell.jobs.notices.append(f"[{job.id}]+ Stopped (a step needs your answer: fg %{job.id})  "
                                           f"{text}")
         was, job.activity = job.activity, f"waiting for your answer: {text}"
-        job.emit(q, 2)
+        asker.emit(q, 2)
         answer = q.wait(job.cancel)
         job.activity = was
         return answer

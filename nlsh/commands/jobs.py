@@ -103,8 +103,6 @@ def _modifier(ctx: Context, a: Args) -> None:
 
 def _limit(ctx: Context, a: Args) -> Iterator[str]:
     """``limit`` alone: how each limit is held on this machine."""
-    if any(getattr(a, k) is not None for k in ("time", "cpu", "mem", "output", "tokens")):
-        raise CommandError("needs a command after it")
     from nlsh.resources.cgroup import describe
     yield describe()
     yield "time, cpu, output, tokens: checked every 0.1 s while a limited job runs"
@@ -119,7 +117,7 @@ limit = command(
             Param("output", "size", ("--output",), "bytes of output", metavar="SIZE"),
             Param("tokens", "int", ("--tokens",), "model tokens (an agent's steps: prompt and generated)",
                   metavar="N")],
-    output="text", category="jobs", modifier=True,
+    output="text", category="jobs", modifier=True, alone=True,
     examples=[Example("build, but give up after ten minutes", "limit --time 10m -- make")])(_limit)
 
 nice = command(

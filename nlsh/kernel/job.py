@@ -368,7 +368,7 @@ class JobTable:
         if job.shape is not None or self.predictor is None:
             return
         from nlsh.resources.shape import shape_of
-        job.shape, job.input_bytes = shape_of(bare_text(job), job.shell.cwd)
+        job.shape, job.input_bytes = shape_of(_bare(job), job.shell.cwd)
         if job.queued:
             job.estimate = self.predictor.estimate(job.shape, job.input_bytes, job.shell.cwd)
 
@@ -577,14 +577,17 @@ class JobTable:
         return out
 
 
-def bare_text(job: Job) -> str:
-    """A job's line without its modifiers (``batch``, ``nice``, ``limit``, ``time``)."""
-    if not job.chain.modifiers:
-        return job.text
+def bare_text(shell: Scope, chain: Chain) -> str | None:
+    """A chain's line without its modifiers (``batch``, ``nice``, ``limit``, ``time``)
+    and its ``&``: what its shape is made from; None if it cannot be written out."""
     try:
-        return job.shell.text(Plan((Chain(job.chain.pipelines, job.chain.ops, False, ()),)))
+        return shell.text(Plan((Chain(chain.pipelines, chain.ops, False, ()),)))
     except (KeyError, AttributeError):
-        return job.text
+        return None
+
+
+def _bare(job: Job) -> str:
+    return (bare_text(job.shell, job.chain) if job.chain.modifiers else None) or job.text
 
 
 def _backend(chain: Chain) -> str:
@@ -592,17 +595,14 @@ def _backend(chain: Chain) -> str:
     for m in chain.modifiers:
         if m.name == "batch" and m.get("on"):
             return m.get("on")
-    from nlsh.resources.settings import settings
-    try:
-        return settings().get("on", "local")
-    except ValueError:
-        return "local"
+    from nlsh.resources.settings import setting
+    return setting("on") or "local"
 
 
 def fan_out(job: Job) -> list[tuple[str, str]]:
     """(label, line) of each Ray job a line becomes: a ``for`` loop, one per item
     (its variable set); ``source FILE``, one per line of the file; anything else one job."""
-    text = bare_text(job)
+    text = _bare(job)
     calls = [c for p in job.chain.pipelines for c in p.calls] if len(job.chain.pipelines) == 1 else []
     if len(calls) == 1 and calls[0].name in ("source", ".") and calls[0].get("path") is not None:
         from nlsh.kernel.expand import expand_word

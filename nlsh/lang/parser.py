@@ -545,7 +545,7 @@ def _modifiers(tokens: list[Token], commands: CommandLookup) -> tuple[tuple[Call
         args_end, end = span
         name, rest = tokens[0].value.literal, tokens[end:]
         if not rest:
-            if name == "limit" and args_end == 1 and not found:     # `limit` alone says how limits are held
+            if args_end == 1 and not found and commands.signature(name).alone:     # `limit` alone: a command
                 break
             raise ParseError(f"{name}: missing the command to run", tokens[0].column, tokens[0].length)
         found.append(Call(name, bind(name, commands.signature(name), tokens[1:args_end])))
@@ -656,7 +656,7 @@ def _command(tokens: list[Token], commands: CommandLookup, line: str, as_program
                    "for((": "for (( … ))"}.get(name, name)
         raise ParseError(f"syntax error near {name!r} ({written} must start the command)", name_tok.column,
                          name_tok.length)
-    if sig is not None and sig.modifier and not (name == "limit" and len(words) == 1):   # `> f nice …`
+    if sig is not None and sig.modifier and not (sig.alone and len(words) == 1):   # `> f nice …`, `ls | nice sort`
         raise ParseError("limit, nice, batch and time apply to a whole line: put them at its start", name_tok.column,
                          name_tok.length)
     if sig is None:

@@ -135,6 +135,8 @@ class Signature:
     # Flags come only before the first other word, and ``--`` is a word
     # (bash's echo: ``echo a -n`` and ``echo --`` print them).
     flags_first: bool = False
+    # A modifier that, written alone (no flags, no command), runs as a command (``limit``: how limits are held).
+    alone: bool = False
     by_flag: dict = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:

@@ -135,10 +135,12 @@ class Predictor:
             return self._runs[shape]
 
     def learn(self, shape: str, run: Run) -> None:
-        runs = self._of(shape)
+        """A finished run, kept for a shape already read (another is read with it from the records)."""
         with self._lock:
-            runs.append(run)
-            del runs[:-RECENT * 4]
+            runs = self._runs.get(shape)
+            if runs is not None:
+                runs.append(run)
+                del runs[:-RECENT * 4]
 
     def estimate(self, shape: str, size: int, cwd: str = "") -> Estimate | None:
         """The estimate for a line of ``shape`` on ``size`` bytes in ``cwd`` (the runs

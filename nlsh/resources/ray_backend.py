@@ -38,12 +38,8 @@ def missing() -> str | None:
 
 def address() -> str:
     """``[batch] ray_address`` in config.toml, else ``RAY_ADDRESS``, else a local head's dashboard."""
-    from nlsh.resources.settings import settings
-    try:
-        configured = settings().get("ray_address")
-    except ValueError:
-        configured = None
-    return configured or os.environ.get("RAY_ADDRESS") or DEFAULT_ADDRESS
+    from nlsh.resources.settings import setting
+    return setting("ray_address") or os.environ.get("RAY_ADDRESS") or DEFAULT_ADDRESS
 
 
 def client(where: str):

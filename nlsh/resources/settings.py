@@ -30,12 +30,25 @@ def settings() -> dict:
     return table
 
 
-def memory_floor() -> int:
-    """Free memory below which batch jobs are paused (a broken config gives the default)."""
+_warned: list[str] = []
+
+
+def setting(key: str):
+    """One ``[batch]`` setting, or None. A config.toml that is wrong is said once, in a
+    line on stderr, and its ``[batch]`` settings are left out (the defaults hold)."""
+    import sys
     try:
-        floor = settings().get("memory_floor")
-    except ValueError:
-        floor = None
+        return settings().get(key)
+    except ValueError as e:
+        if not _warned:
+            _warned.append(str(e))
+            sys.stderr.write(f"nlsh: {e}; the [batch] defaults hold\n")
+        return None
+
+
+def memory_floor() -> int:
+    """Free memory below which batch jobs are paused: ``memory_floor``, else 1 GB or a tenth of the memory."""
+    floor = setting("memory_floor")
     if floor is not None:
         return int(floor)
     import psutil

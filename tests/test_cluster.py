@@ -97,9 +97,13 @@ def test_a_cluster_job_is_listed_followed_killed_and_waited_for(ray_head, work, 
     shell = make_shell(work, ray_head, monkeypatch)
     run(shell, "batch --on ray -- sh -c 'echo started; exec /bin/sleep 60' &")
     job = shell.jobs.get("%1")
-    deadline = time.time() + 60
-    while not any("started" in str(item) for _, item in list(job._buffer)) and time.time() < deadline:
+    deadline = time.time() + 150                # a loaded host starts Ray's driver slowly
+
+    def said() -> list[str]:
+        return [str(item) for _, item in list(job._buffer)]
+    while "started" not in said() and not job.finished and time.time() < deadline:
         time.sleep(0.2)
+    assert "started" in said(), (job.state, said(), [(j.id, j.state) for j in job.cluster_jobs])
     run(shell, "jobs -l | get doing")
     assert "ray: running" in shell.out.getvalue()
     ray_id = job.cluster_jobs[0].id

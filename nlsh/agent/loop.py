@@ -109,7 +109,7 @@ def run(r: Run, scope, *, backend, execute: Callable, face=None, budget: Budget 
     nudged = False
     while True:
         if cancel is not None and cancel.cancelled:
-            return _ended(r, t0, "cancelled", "stopped")
+            return _stopped(r, t0, budget)
         if len(r.steps) >= budget.steps:
             return _ended(r, t0, "budget", f"stopped: its {budget.steps} steps are used up")
         if time.monotonic() - t0 >= budget.seconds:
@@ -123,7 +123,7 @@ def run(r: Run, scope, *, backend, execute: Callable, face=None, budget: Budget 
         r.tokens += tokens
         r.model_s += model_s
         if reply is None:
-            return _ended(r, t0, "cancelled", "stopped")
+            return _stopped(r, t0, budget)
         thought, command, answer = prompt.parsed(reply)
         verb = prompt.asks_a_change(r.task)
         if answer and not nudged and verb and not _changed(r):
@@ -209,6 +209,13 @@ def _ask_model(backend, suffix: str, cancel, request: dict) -> tuple[str | None,
 def _changed(r: Run) -> bool:
     """Did a step that ran change anything (as the policy judged it)?"""
     return any(s.outcome == "ran" and s.changes for s in r.steps)
+
+
+def _stopped(r: Run, t0: float, budget: Budget) -> Run:
+    """Cancelled: by the time budget's hard stop (a model reply that outlasted it) or by a person."""
+    if time.monotonic() - t0 >= budget.seconds:
+        return _ended(r, t0, "budget", f"stopped: its {budget.seconds:g} s are used up")
+    return _ended(r, t0, "cancelled", "stopped")
 
 
 def _ended(r: Run, t0: float, status: str, message: str) -> Run:

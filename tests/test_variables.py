@@ -106,3 +106,20 @@ def test_a_here_document_may_feed_a_pipeline_that_goes_on_after_its_text(sh):
 def test_return_of_an_empty_variable_returns_the_last_status(sh):
     r = sh("f() { false; return $none; }; f; echo $?; g() { true; return $none; }; g; echo $?")
     assert r.out == "1\n0\n"
+
+
+def test_a_default_word_splits_as_bash_splits_it_and_its_quoted_parts_stay_whole(sh):
+    r = sh("""printf '[%s]' 1 ${u:-"2 3" "4 5"} 6 ${u:-} ${u-''}; echo""")
+    assert r.out == "[1][2 3][4 5][6][]\n"
+    r = sh("""v='a b'; printf '[%s]' ${u:+x} ${v:+"p q" r} ${v%'b'}; echo""")
+    assert r.out == "[p q][r][a]\n"
+    r = sh("""set -- '1 2' '3 4'; printf '[%s]' X${u=x"$@"x}X; echo; echo "$u"; s="$@"; echo "$s" """)
+    assert r.out == "[Xx1][2][3][4xX]\nx1 2 3 4x\n1 2 3 4\n"       # an assignment joins "$@" with spaces
+    r = sh("""A='  a  '; printf '[%s]' ""$A"" 1 $A"" 2; echo""")       # "" is a word even beside an empty field
+    assert r.out == "[][a][][1][a][][2]\n"
+
+
+def test_a_tilde_after_braces_or_an_equals_sign_is_the_home_directory(sh):
+    r = sh("HOME=/h/bob; echo ~{/src,x} {a~,~}/b; p=~/bin; echo $p opt=~; HOME=; [[ -n ~ ]] || echo empty")
+    assert r.out == "/h/bob/src ~x a~/b /h/bob/b\n/h/bob/bin opt=/h/bob\nempty\n"
+    assert sh("printf '[%s]' {X,,Y,}; echo").out == "[X][Y]\n"

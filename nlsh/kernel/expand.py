@@ -101,26 +101,52 @@ def expand_word(word: Word, shell: Scope, globbing: bool = True, run: Run | None
     Unexpanded is raised)."""
     fields: list[_Field] = [_Field()]
     seps = ifs.separators(shell.env) if split else ""
+    _expand_parts(word.parts, fields, shell, globbing, run, seps, split)
+    out = []
+    for f in fields:
+        if not f.text:              # an empty $(…) or $x on its own is no word at all
+            continue
+        if not (globbing and f.wild):
+            out.append("".join(f.text))
+            continue
+        matches = sorted(_glob.glob("".join(f.pattern), root_dir=shell.cwd))
+        if not matches and f.typed:
+            raise CommandError(f"no matches for wildcard '{word.source()}'")
+        out.extend(matches or ["".join(f.text)])
+    if not split:
+        return [" ".join(out)] if out else []       # a="$@": the words joined by spaces (bash)
+    return out
+
+
+def _expand_parts(parts: tuple, fields: list[_Field], shell: Scope, globbing: bool, run: Run | None,
+                  seps: str, split: bool, operand: bool = False) -> None:
+    """``parts`` expanded into ``fields`` (see expand_word); ``operand``: the parts of an
+    unquoted ``${x:-WORD}``'s WORD, whose unquoted text splits as a value does."""
     soft_glob = globbing and "noglob" not in shell.options
-    for p in word.parts:
-        if isinstance(p, Lit):
+    for p in parts:
+        if isinstance(p, Glob) and operand:
+            _split_into(fields, p.text, seps, soft_glob)
+        elif isinstance(p, Lit):
             fields[-1].add(p.text)
         elif isinstance(p, Glob):
             fields[-1].add(p.text, None if globbing and "noglob" in shell.options else posix_glob(p.text, paths=True))
         elif isinstance(p, Var) and p.every:
             values = var_values(p, shell, assign=run is not None)
-            if p.quoted and "*" in (p.name, p.index):       # "${a[*]}", "$*": one word
+            if (p.quoted or not split) and "*" in (p.name, p.index):     # "${a[*]}", "$*": one word
                 values = [ifs.joiner(shell.env).join(values)]
             for k, value in enumerate(values):              # "${a[@]}", "$@": a word each
                 if k:
                     fields.append(_Field())
-                if p.quoted:
+                if p.quoted or not split:
                     fields[-1].add(value)
                 elif value:
                     _split_into(fields, value, seps, soft_glob)
+        elif isinstance(p, Var) and not p.quoted and split and p.op in WORD_OPS and p.op[-1] in "-+" \
+                and _operand_used(p, _lookup(p, shell, run is not None)):       # ${x:-"a b" c}: two words
+            _expand_parts(_operand_parts(p.arg), fields, shell, globbing, run, seps, split, operand=True)
         elif isinstance(p, Var):
             value = var_value(p, shell, assign=run is not None)
-            if p.quoted or p.op and ("'" in p.arg or '"' in p.arg):     # ${x:-"a b"}: the quoted operand is one word
+            if p.quoted:
                 fields[-1].add(value)
             elif value:                 # an unquoted empty $x adds nothing, not even an empty word
                 _split_into(fields, value, seps, soft_glob)
@@ -129,7 +155,8 @@ def expand_word(word: Word, shell: Scope, globbing: bool = True, run: Run | None
         elif isinstance(p, Tilde) and p.user:
             fields[-1].add(os.path.expanduser("~" + p.user))    # an unknown user's stays ~NAME, as in bash
         elif isinstance(p, Tilde):
-            fields[-1].add(shell.env.get("HOME") or os.path.expanduser("~"))
+            home = shell.env.get("HOME")
+            fields[-1].add(os.path.expanduser("~") if home is None else home)
         elif isinstance(p, Arith):
             try:
                 fields[-1].add(str(arithmetic(p.expr, shell, assign=run is not None)))
@@ -148,18 +175,6 @@ def expand_word(word: Word, shell: Scope, globbing: bool = True, run: Run | None
                 fields[-1].add(value)
             else:
                 _split_into(fields, value, seps, soft_glob)
-    out = []
-    for f in fields:
-        if not f.text:              # an empty $(…) or $x on its own is no word at all
-            continue
-        if not (globbing and f.wild):
-            out.append("".join(f.text))
-            continue
-        matches = sorted(_glob.glob("".join(f.pattern), root_dir=shell.cwd))
-        if not matches and f.typed:
-            raise CommandError(f"no matches for wildcard '{word.source()}'")
-        out.extend(matches or ["".join(f.text)])
-    return out
 
 
 def _split_into(fields: list[_Field], value: str, seps: str, globbing: bool) -> None:
@@ -380,12 +395,12 @@ def _operand_op(var: Var, value: str | None, shell: Scope, assign: bool) -> str:
     """``${x:-WORD}`` (a default), ``:=`` (a default, assigned), ``:+`` (an
     alternative when set), ``:?`` (an error when unset); with the colon an empty
     value counts as unset, without it only an unset one does (bash)."""
-    missing = value is None or (var.op[0] == ":" and not value)
+    used = _operand_used(var, value)
     kind = var.op[-1]
     if kind == "+":
-        return "" if missing else _operand(var, shell, assign)
-    if not missing:
-        return value
+        return _operand(var, shell, assign) if used else ""
+    if not used:
+        return value or ""
     if kind == "?":
         message = _operand(var, shell, assign) or ("parameter null or not set" if var.op[0] == ":" else "parameter not set")
         raise Unbound(f"{var.name}: {message}")        # a script ends there, as in bash
@@ -393,6 +408,23 @@ def _operand_op(var: Var, value: str | None, shell: Scope, assign: bool) -> str:
     if kind == "=" and assign:
         shell.env[var.name] = word
     return word
+
+
+def _operand_used(var: Var, value: str | None) -> bool:
+    """Does ``${x:-WORD}`` and its kin (``value`` being x's) stand for WORD? With the
+    colon an empty value counts as unset, without it only an unset one does; ``+``
+    uses WORD when x is set."""
+    missing = value is None or (var.op[0] == ":" and not value)
+    return not missing if var.op[-1] == "+" else missing
+
+
+def _operand_parts(text: str) -> tuple:
+    """An unquoted ``${x:-WORD}``'s WORD with its unquoted text marked (a Glob), to split."""
+    from nlsh.lang.lexer import operand_word
+    try:
+        return operand_word(text, marked=True).parts if text else ()
+    except ParseError as e:
+        raise CommandError(f"{text}: {e.message}") from None
 
 
 def _operand(var: Var, shell: Scope, assign: bool) -> str:

@@ -115,11 +115,30 @@ class _WordBuilder:
         self.atoms.append(part)
 
     def words(self, column: int) -> list[Word]:
-        """The word, or the words its unquoted braces give (``a{b,c}``, ``{1..3}``)."""
-        return [_word(atoms) for atoms in _braces(self.atoms, column)]
+        """The word, or the words its unquoted braces give (``a{b,c}``, ``{1..3}``):
+        an empty one is dropped (``{a,,b}``), a ``~`` starting one is a home directory."""
+        results = _braces(self.atoms, column)
+        if len(results) > 1:
+            results = [_tilde(atoms) for atoms in results if atoms] or results[:1]
+        return [_word(atoms) for atoms in results]
 
 
-def _word(atoms: list) -> Word:
+def _tilde(atoms: list) -> list:
+    """``atoms`` with an unquoted ``~`` or ``~NAME`` at the start (up to a ``/``)
+    made a Tilde, as bash does after brace expansion (``~{/src,root}``)."""
+    if not atoms or atoms[0] != ("~", True):
+        return atoms
+    j = 1
+    while j < len(atoms) and isinstance(atoms[j], tuple) and atoms[j][1] and atoms[j][0] != "/":
+        if not (atoms[j][0].isalnum() or atoms[j][0] in "._-"):
+            return atoms
+        j += 1
+    if j < len(atoms) and not (isinstance(atoms[j], tuple) and atoms[j][0] == "/"):
+        return atoms
+    return [Tilde("".join(c for c, _ in atoms[1:j])), *atoms[j:]]
+
+
+def _word(atoms: list, marked: bool = False) -> Word:
     parts: list[Part] = []
 
     def add(part: Part) -> None:
@@ -140,7 +159,7 @@ def _word(atoms: list) -> Word:
         while j < len(atoms) and isinstance(atoms[j], tuple) and atoms[j][1] == unq:
             j += 1
         text = "".join(c for c, _ in atoms[i:j])
-        add(Glob(text) if unq and _wild(text) else Lit(text))
+        add(Glob(text) if unq and (marked or _wild(text)) else Lit(text))
         i = j
     return Word(tuple(parts) or (Lit(""),))
 
@@ -366,6 +385,9 @@ def _subscript_end(text: str, i: int) -> int:
     return -1
 
 
+_ASSIGNED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\[[^]]*\])?\+?=")
+
+
 def _read_word(line: str, i: int, b: _WordBuilder, nested: Nested | None, ends: str) -> int:
     """Read one word's characters and expansions at ``i`` into ``b``, up to a
     character of ``ends``; where it stopped."""
@@ -378,6 +400,8 @@ def _read_word(line: str, i: int, b: _WordBuilder, nested: Nested | None, ends: 
                 raise ParseError("unterminated single quote", i)
             for ch in line[i + 1:end]:
                 b.char(ch, False)
+            if end == i + 1:
+                b.part(Lit(""))         # '' is a word even next to an empty $x
             i = end + 1
         elif c == '"':
             i = _double_quoted(line, i, b, nested)
@@ -390,12 +414,12 @@ def _read_word(line: str, i: int, b: _WordBuilder, nested: Nested | None, ends: 
             i = _ansi_c_quoted(line, i, b)
         elif c in "$`":
             i = _expansion(line, i, b, False, nested)
-        elif c == "~" and i == start:
+        elif c == "~" and (i == start or _ASSIGNED.fullmatch(line, start, i)):   # ~, a=~ (bash)
             j = i + 1
             while j < n and (line[j].isalnum() or line[j] in "._-"):
                 j += 1
             if j < n and line[j] not in "/" + ends:        # ~"a", ~$x: no home directory, as in bash
-                b.char("~", False)
+                b.char("~", line[j] == "{")             # ~{/a,b}: a home directory after the braces
                 i += 1
             else:
                 b.part(Tilde(line[i + 1:j]))
@@ -449,16 +473,17 @@ def _ansi_c_quoted(line: str, i: int, b: _WordBuilder) -> int:
     return j + 1
 
 
-def operand_word(text: str, quoted: bool = False) -> Word:
+def operand_word(text: str, quoted: bool = False, marked: bool = False) -> Word:
     """The word after ``${NAME:-``, ``:=``, ``:+`` or ``:?``: quotes, ``~``, ``$x``
     and ``$((…))`` work in it, as in bash; spaces are part of it. Inside double
-    quotes (``"${x:-it's}"``) a ``'`` is a plain character."""
+    quotes (``"${x:-it's}"``) a ``'`` is a plain character. ``marked``: its
+    unquoted text is a Glob (wildcards or not), for splitting as bash does."""
     b = _WordBuilder()
     if quoted:      # in double quotes a backslash stays unless $ ` " \ or a newline follows: "${u-\z}" is \z
         text = re.sub(r"\\(.)", lambda m: m.group() if m.group(1) in '$`"\\\n' else "\\\\" + m.group(1), text,
                       flags=re.DOTALL).replace("'", "\\'")
     _read_word(text, 0, b, None, "")
-    word = _word(b.atoms)
+    word = _word(b.atoms, marked)
     if word.subs:
         raise ParseError("a $(…) inside ${…} is not supported: set a variable to it first (d=$(…); ${x:-$d})", 0)
     return word
@@ -698,11 +723,13 @@ def _ends_command(tokens: list[Token]) -> bool:
 
 
 def _double_quoted(line: str, i: int, b: _WordBuilder, nested: Nested | None) -> int:
-    start = i
+    start, atoms = i, len(b.atoms)
     i += 1
     while i < len(line):
         c = line[i]
         if c == '"':
+            if len(b.atoms) == atoms:
+                b.part(Lit(""))         # "" is a word even next to an empty $x
             return i + 1
         if c == "\\" and i + 1 < len(line) and line[i + 1] in '"\\$`':
             b.char(line[i + 1], False)
@@ -747,7 +774,7 @@ def _arithmetic(line: str, i: int, b: _WordBuilder) -> int:
     try:
         check_arithmetic(expr)
     except ValueError as e:
-        raise ParseError(f"bad arithmetic $(({expr})): {e}", i, end - i + 1) from None
+        raise ParseError(f"bad arithmetic $(({expr})): {e}", i, end - i + 1, status=1) from None
     b.part(Arith(expr))
     return end + 1
 

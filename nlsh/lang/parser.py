@@ -475,7 +475,7 @@ def _checked(expr: str, tok: Token) -> str:
     try:
         check_arithmetic(expr)
     except ValueError as e:
-        raise ParseError(f"bad arithmetic (({expr})): {e}", tok.column, tok.length) from None
+        raise ParseError(f"bad arithmetic (({expr})): {e}", tok.column, tok.length, status=1) from None
     return expr
 
 

@@ -123,3 +123,11 @@ def test_a_tilde_after_braces_or_an_equals_sign_is_the_home_directory(sh):
     r = sh("HOME=/h/bob; echo ~{/src,x} {a~,~}/b; p=~/bin; echo $p opt=~; HOME=; [[ -n ~ ]] || echo empty")
     assert r.out == "/h/bob/src ~x a~/b /h/bob/b\n/h/bob/bin opt=/h/bob\nempty\n"
     assert sh("printf '[%s]' {X,,Y,}; echo").out == "[X][Y]\n"
+
+
+def test_a_computed_command_word_finds_functions_and_the_shells_own_commands(sh):
+    r = sh("""f() { echo "fn $1"; }; g=f; $g a; e=export; w='x y'; $e v=$w; echo $v
+for i in 1 2 3; do echo $i; b=break; $b; done; r=return; h() { $r 7; }; h; echo $?; d=cd; $d /; pwd""")
+    assert r.out == "fn a\nx\n1\n7\n/\n" and r.err == ""
+    r = sh("c=nosuchthing; $c; echo $?")
+    assert r.out == "127\n" and "nosuchthing: command not found" in r.err

@@ -15,6 +15,7 @@ import shlex
 import signal
 import subprocess
 import threading
+from dataclasses import replace
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -47,7 +48,7 @@ from nlsh.kernel.pumps import (
 from nlsh.kernel.redirect import ONE, OUTPUT, TWO, ErrLines, ErrWriter, FileSink, redirections
 from nlsh.kernel.terminal import give_terminal, tty_fd
 from nlsh.kernel.variables import Array
-from nlsh.lang.plan import Call, Chain, Pipeline
+from nlsh.lang.plan import Call, Chain, Pipeline, Word
 
 if TYPE_CHECKING:
     from nlsh.kernel.job import Job
@@ -365,6 +366,28 @@ def _run_builtin(cmd, call: Call, ctx: Context, out, job: Job) -> int:
         return 70
 
 
+def _named_by_value(argv: list[str], call: Call, shell) -> tuple[Call, object] | None:
+    """The call (and command) a computed command word names when it is a function or
+    one of the shell's own commands (``b=break; $b``, ``e=export; $e x=1``), as bash
+    finds them; None for a program (a built-in standing in for one is routed later)."""
+    from nlsh.lang import ParseError, parse
+    name = argv[0]
+    if name in shell.functions:
+        words = tuple(Word.lit(a) for a in argv)
+        return Call(name, (("argv", words),), call.redirects, external=True, env=call.env), \
+            function_command(name, shell.functions[name])
+    sig = shell.registry.signature(name)
+    if sig is None or sig.program:
+        return None
+    try:
+        plan = parse(shlex.join(argv), shell.registry)
+    except ParseError as e:
+        raise CommandError(e.message) from None
+    if len(plan.calls) != 1 or plan.calls[0].external:
+        return None
+    return replace(plan.calls[0], redirects=call.redirects, env=call.env), None
+
+
 def _start_external(call: Call, job: Job, upstream: object, last: bool,
                     next_external: bool) -> tuple[_Stage, object]:
     shell = job.shell
@@ -374,6 +397,10 @@ def _start_external(call: Call, job: Job, upstream: object, last: bool,
         argv = expand_argv(call, shell, runner(job))
         if not argv:
             raise CommandError("the command name is empty")
+        if not call.name:           # `$cmd …`: a function or a shell's own command is found by its value
+            named = _named_by_value(argv, call, shell)
+            if named is not None:
+                return _start_builtin(named[0], job, upstream, last, next_external, named[1])
         own = shell.copy() if call.env else shell      # NAME=VALUE: in the program's environment only
         with prefixed(call, own, runner(job)) as values:
             env = dict(own.env)

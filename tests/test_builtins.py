@@ -434,6 +434,10 @@ def test_wc_pads_its_columns_as_gnu_does(sh):
     "exec {fd}> f.txt; echo foo >&$fd; exec {fd}>&-; echo bar >&$fd; echo st=$?; cat f.txt",
     ("echo XX >| g.txt; set -o noclobber; echo YY > g.txt; echo st=$?; echo ZZ >| g.txt; set +C; echo W >> g.txt; "
     "cat g.txt"),
+    # a program gets the descriptors the line or exec opened, at their numbers
+    "exec 5> f.txt; sh -c 'echo to5 >&5'; exec 5>&-; cat f.txt; sh -c 'echo x >&4' 4>&1",
+    "sh -c 'cat; cat <&3' <<EOF 3<<EOF3\nfd0\nEOF\nfd3\nEOF3\nread -u 4 -d 5 4<<<123456; echo $REPLY; cat 0<<<in",
+    "sh -c 'cat <&3' 3<<EOF3 | sh -c 'cat; cat <&5' 5<<EOF5\nfd3\nEOF3\nfd5\nEOF5\necho ok",
 ])
 def test_descriptors_above_2_as_in_bash(line, tmp_path):
     """exec opens and closes them for the rest of the script; >&N, <&N and N>&M use them."""

@@ -620,7 +620,10 @@ def _expand_value(param: Param, value: object, shell: Scope, many: bool, run: Ru
     if param.type == "glob":
         return [glob_pattern(value, shell, run)]
     if param.type == "assignment":
-        return [Pending(value, shell, run)]
+        if isinstance(value.parts[0], Lit) and _ASSIGNMENT.match(value.parts[0].text) or value.is_literal:
+            return [Pending(value, shell, run)]
+        # `export $x`, `local $1`: no assignment as written, so the words split first (bash)
+        return [Pending(Word.lit(s), shell, run) for s in expand_word(value, shell, True, run)]
     strings = expand_word(value, shell, param.type in GLOBBING_TYPES, run, split=param.split)
     if not strings and not many and param.positional and param.type in ("int", "count"):
         return [param.default]      # `return $empty`: no word, as if none were written (bash)

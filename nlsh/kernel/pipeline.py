@@ -10,13 +10,14 @@ or ``$(…)`` and keeping its output is ``capture``'s.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shlex
 import signal
 import subprocess
 import threading
-from dataclasses import replace
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from nlsh.kernel.assign import prefixed
@@ -45,7 +46,7 @@ from nlsh.kernel.pumps import (
     regular_size,
     wait_for,
 )
-from nlsh.kernel.redirect import ONE, OUTPUT, TWO, ErrLines, ErrWriter, FileSink, redirections
+from nlsh.kernel.redirect import CLOSED, ONE, OUTPUT, TWO, ErrLines, ErrWriter, FileSink, redirections
 from nlsh.kernel.terminal import give_terminal, tty_fd
 from nlsh.kernel.variables import Array
 from nlsh.lang.plan import Call, Chain, Pipeline, Word
@@ -366,6 +367,36 @@ def _run_builtin(cmd, call: Call, ctx: Context, out, job: Job) -> int:
         return 70
 
 
+def _descriptors_above_2(fds: dict, kept: dict) -> list[tuple[int, int]]:
+    """(descriptor in this process, number in the program) for each descriptor above 2
+    the call's redirections open (``8<<EOF``, ``3>f``) or ``exec`` left open; the
+    job's own output and errors are the program's 1 and 2."""
+    out = []
+    for n, f in {**kept, **fds}.items():
+        if n <= 2 or f is CLOSED or f is None:
+            continue
+        source = 1 if f is ONE else 2 if f is TWO else f.fileno() if hasattr(f, "fileno") else None
+        if source is not None:
+            out.append((source, n))
+    return out
+
+
+def _with_descriptors(pairs: list[tuple[int, int]], then):
+    """A function for the child, before the program runs, that puts each descriptor at its
+    number (through a high copy, so that one's number is never another's source), then ``then``."""
+    if not pairs:
+        return then
+
+    def place() -> None:
+        copies = [(fcntl.fcntl(source, fcntl.F_DUPFD, 1000), n) for source, n in pairs]
+        for copy, n in copies:
+            os.dup2(copy, n)
+            os.close(copy)
+        if then is not None:
+            then()
+    return place
+
+
 def _named_by_value(argv: list[str], call: Call, shell) -> tuple[Call, object] | None:
     """The call (and command) a computed command word names when it is a function or
     one of the shell's own commands (``b=break; $b``, ``e=export; $e x=1``), as bash
@@ -462,10 +493,13 @@ def _start_external(call: Call, job: Job, upstream: object, last: bool,
 
     group = job.pipeline_pgid
     join = job.cgroup.joiner() if job.cgroup is not None else None
+    placed = _descriptors_above_2(wiring.fds, shell.fds)
+    join = _with_descriptors(placed, join)
+    keep = {"close_fds": False} if placed else {}       # the placed ones (nlsh's own are close-on-exec)
     try:
         try:
             proc = subprocess.Popen(argv, cwd=shell.cwd, env=env, stdin=stdin, stdout=stdout,
-                                    stderr=stderr, **pgroup({"process_group": group or 0}, join))
+                                    stderr=stderr, **keep, **pgroup({"process_group": group or 0}, join))
         except (PermissionError, subprocess.SubprocessError):
             if group is None:
                 raise
@@ -473,7 +507,7 @@ def _start_external(call: Call, job: Job, upstream: object, last: bool,
             # (`true | awk … | awk …`): this program leads a new group of the job.
             group = None
             proc = subprocess.Popen(argv, cwd=shell.cwd, env=env, stdin=stdin, stdout=stdout,
-                                    stderr=stderr, **pgroup({"process_group": 0}, join))
+                                    stderr=stderr, **keep, **pgroup({"process_group": 0}, join))
     except FileNotFoundError:
         job.err(f"nlsh: {argv[0]}: command not found\n")
         stage.status = 127

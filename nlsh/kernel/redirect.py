@@ -86,9 +86,10 @@ def redirections(call: Call, job: Job, run) -> Wiring:
                 fds[2] = fds[1]
             elif r.op == ">&2":
                 fds[1] = fds[2]
-            elif r.op == "<<<":
-                fds[0] = text_file("".join(expand_word(r.target, job.shell, False, run, split=False)) + "\n")
-                opened.append(fds[0])
+            elif r.op.endswith("<<<"):         # <<<WORD, 3<<END …
+                n = int(r.op[:-3] or 0)
+                fds[n] = text_file("".join(expand_word(r.target, job.shell, False, run, split=False)) + "\n")
+                opened.append(fds[n])
             elif r.op.endswith("&"):            # N>&M, <&M, 3>&- …
                 spec, kind = split_redirect(r.op)
                 n = number(spec, kind, new=False)

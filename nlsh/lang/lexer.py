@@ -251,6 +251,13 @@ def tokenize(line: str, nested: Nested | None = None) -> list[Token]:
         if line.startswith("<<", i) and not line.startswith("<<<", i):
             i = _here_doc(line, i, tokens, here)
             continue
+        if c.isdigit() and (m := _HERE_FD.match(line, i)) and (i == 0 or line[i - 1] in " \t\n|;&("):
+            if m.group(2):                  # 3<<<WORD: a here-string on descriptor 3
+                tokens.append(Token("op", m.group(), i, m.end() - i))
+                i = m.end()
+            else:                           # 3<<END: a here-document on descriptor 3
+                i = _here_doc(line, m.end() - 2, tokens, here, m.group(1))
+            continue
         if c == "#":
             i = line.find("\n", i)
             if i < 0:
@@ -635,9 +642,12 @@ class _HereDoc:
     strip_tabs: bool
 
 
-def _here_doc(line: str, i: int, tokens: list[Token], here: list[_HereDoc]) -> int:
-    """Read ``<<END`` at ``i``: a ``<<<`` redirection whose word is filled in at the
-    next newline; where the line goes on."""
+_HERE_FD = re.compile(r"(\d+)<<(<?)")
+
+
+def _here_doc(line: str, i: int, tokens: list[Token], here: list[_HereDoc], fd: str = "") -> int:
+    """Read ``<<END`` at ``i``: a ``<<<`` redirection (of descriptor ``fd``, 0 when
+    empty) whose word is filled in at the next newline; where the line goes on."""
     strip_tabs = line.startswith("<<-", i)
     j = i + (3 if strip_tabs else 2)
     while j < len(line) and line[j] in " \t":
@@ -649,7 +659,7 @@ def _here_doc(line: str, i: int, tokens: list[Token], here: list[_HereDoc]) -> i
     end = raw.replace("'", "").replace('"', "").replace("\\", "")
     if not end:
         raise ParseError("<< needs the word that ends the here-document (<<EOF)", i, 2)
-    tokens.append(Token("op", "<<<", i, j - i))
+    tokens.append(Token("op", fd + "<<<", i - len(fd), j - i + len(fd)))
     here.append(_HereDoc(len(tokens), end, i, raw != end, strip_tabs))
     tokens.append(Token("word", Word.lit(""), j, k - j))
     return k
@@ -674,7 +684,7 @@ def _here_texts(line: str, pos: int, here: list[_HereDoc], tokens: list[Token], 
             pos = stop + 1
         slot = tokens[doc.slot]
         if not lines:
-            tokens[doc.slot - 1] = Token("op", "<", doc.column, 2)
+            tokens[doc.slot - 1] = Token("op", tokens[doc.slot - 1].value[:-3] + "<", doc.column, 2)
             tokens[doc.slot] = Token("word", Word.lit("/dev/null"), slot.column, slot.length)
             continue
         body = "\n".join(lines)     # <<< adds the last newline back

@@ -45,7 +45,10 @@ _NAMED_FD = re.compile(NAMED_FD)
 
 
 def _is_redirect(op: str) -> bool:
-    return op in _REDIRECTS or FD_REDIRECT.fullmatch(op) is not None
+    return op in _REDIRECTS or FD_REDIRECT.fullmatch(op) is not None or _FD_HERE.fullmatch(op) is not None
+
+
+_FD_HERE = re.compile(r"\d+<<<")       # 3<<<WORD, 3<<END
 _COMPARISONS = ("<", ">", "<=", ">=")
 _OPERATOR_WORDS = ("(", ")", "!")
 

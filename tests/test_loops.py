@@ -834,6 +834,12 @@ def test_case_branches_fall_through_as_in_bash(sh, line, out):
     ("case a/b in a[[:punct:]]b) echo slash;; esac", "slash\n"),
     ("[[ x- == *[[:punct:]] ]] && echo p", "p\n"),
     ("echo *.zz; set -o noglob; echo *.zz; set +f; echo *.zz", "a.zz b.zz\n*.zz\na.zz b.zz\n"),   # set -f
+    # a bracket spans quoted characters: [C\-D] is C, - or D; [\[z] is [ or z
+    ("echo *.[D-F] *.[\\-D]; echo *.[[:punct\\:]]; echo e[\\.z]E", "e.E foo.-\nfoo.-\ne.E\n"),
+    # in a value a backslash quotes the next character: *\*.zz is a * then .zz
+    ("v='*\\*.zz'; printf '[%s]' $v; v='*\\b.zz'; printf '[%s]' $v; echo", "[*\\*.zz][b.zz]\n"),
+    ("s='a\\b*'; [[ $s == 'a\\b*' ]] && echo lit; case $s in a\\\\b\\*) echo esc;; esac; echo ${s//\\\\/-}",
+     "lit\nesc\na-b*\n"),
 ])
 def test_wildcard_classes_and_noglob_as_in_bash(sh, line, out):
     assert sh(line, {"foo.-": "", "e.E": "", "a.zz": "", "b.zz": ""}).out == out

@@ -13,7 +13,7 @@ import stat
 
 from nlsh import regexes
 from nlsh.kernel.context import Args, CommandError, Context
-from nlsh.kernel.expand import arithmetic, element, expand_word, posix_glob
+from nlsh.kernel.expand import arithmetic, element, expand_word, glob_quote, posix_glob
 from nlsh.kernel.variables import Array
 from nlsh.lang.lexer import pattern_segments
 from nlsh.lang.plan import Plan, Word
@@ -51,7 +51,7 @@ def _true(node: tuple, ctx: Context) -> bool:
         return _unary(node[1], _text(node[2], ctx), ctx)
     op, left, right = node[1], _text(node[2], ctx), node[3]
     if op in ("==", "=", "!="):
-        matched = fnmatch.fnmatchcase(left, posix_glob(_pattern(right, ctx, _glob_escape)))
+        matched = fnmatch.fnmatchcase(left, posix_glob(_pattern(right, ctx, glob_quote)))
         return matched if op != "!=" else not matched
     if op == "=~":             # the match and its groups go to ${BASH_REMATCH[@]}, as in bash
         try:
@@ -84,10 +84,6 @@ def _pattern(raw: str, ctx: Context, escape) -> str:
     """A pattern as written: quoted pieces escaped, the rest (``$x`` values too) as pattern."""
     return "".join(escape(_text(word, ctx)) if literal else _text(word, ctx)
                    for literal, word in pattern_segments(raw))
-
-
-def _glob_escape(text: str) -> str:
-    return "".join(f"[{c}]" if c in "*?[" else c for c in text)
 
 
 def _number(text: str, ctx: Context) -> int:

@@ -38,6 +38,10 @@ def posix_glob(pattern: str, paths: bool = False) -> str:
     (glob splits a pattern there; no file name has one)."""
     out, i = [], 0
     while i < len(pattern):
+        if pattern[i] == "\\" and i + 1 < len(pattern):      # \* is a *, as glob_quote writes it
+            out.append(_glob.escape(pattern[i + 1]))
+            i += 2
+            continue
         if pattern[i] != "[":
             out.append(pattern[i])
             i += 1
@@ -63,8 +67,8 @@ def _bracket(pattern: str, start: int, paths: bool) -> tuple[str, int]:
             break
         first = False
         end = pattern.find(":]", k + 2) if pattern.startswith("[:", k) else -1
-        if end > 0 and pattern[k + 2:end] in _CLASSES:
-            singles += _CLASSES[pattern[k + 2:end]]
+        if end > 0 and pattern[k + 2:end].replace("\\", "") in _CLASSES:       # [[:punct:]], [[:punct\:]]
+            singles += _CLASSES[pattern[k + 2:end].replace("\\", "")]
             plain, k = False, end + 2
         elif c == "\\" and k + 1 < len(pattern):
             singles.append(pattern[k + 1])
@@ -109,7 +113,7 @@ def expand_word(word: Word, shell: Scope, globbing: bool = True, run: Run | None
         if not (globbing and f.wild):
             out.append("".join(f.text))
             continue
-        matches = sorted(_glob.glob("".join(f.pattern), root_dir=shell.cwd))
+        matches = sorted(_glob.glob(posix_glob("".join(f.pattern), paths=True), root_dir=shell.cwd))
         if not matches and f.typed:
             raise CommandError(f"no matches for wildcard '{word.source()}'")
         out.extend(matches or ["".join(f.text)])
@@ -129,7 +133,7 @@ def _expand_parts(parts: tuple, fields: list[_Field], shell: Scope, globbing: bo
         elif isinstance(p, Lit):
             fields[-1].add(p.text)
         elif isinstance(p, Glob):
-            fields[-1].add(p.text, None if globbing and "noglob" in shell.options else posix_glob(p.text, paths=True))
+            fields[-1].add(p.text, p.text, wild=not (globbing and "noglob" in shell.options))
         elif isinstance(p, Var) and p.every:
             values = var_values(p, shell, assign=run is not None)
             if (p.quoted or not split) and "*" in (p.name, p.index):     # "${a[*]}", "$*": one word
@@ -184,8 +188,7 @@ def _split_into(fields: list[_Field], value: str, seps: str, globbing: bool) -> 
     for k, piece in enumerate(ifs.fields(value, seps) if seps else [value]):
         if k or value[:1] and value[0] in seps:
             fields.append(_Field())
-        wild = globbing and any(c in piece for c in "*?[")
-        fields[-1].add(piece, posix_glob(piece, paths=True) if wild else None, typed=False)
+        fields[-1].add(piece, piece, wild=globbing and _wild(piece), typed=False)     # a \ in it quotes (bash)
     if value[-1:] and value[-1] in seps:
         fields.append(_Field())
 
@@ -478,11 +481,11 @@ def glob_pattern(word: Word, shell: Scope, run: Run | None = None) -> str:
     out = []
     for part in word.parts:
         if isinstance(part, Glob):
-            out.append(posix_glob(part.text))
+            out.append(part.text)
             continue
         text = "".join(expand_word(Word((part,)), shell, False, run, split=False))
-        out.append(posix_glob(text) if isinstance(part, (Var, Sub)) and not part.quoted else _glob.escape(text))
-    return "".join(out)
+        out.append(text if isinstance(part, (Var, Sub)) and not part.quoted else glob_quote(text))
+    return posix_glob("".join(out))
 
 
 def _var_pattern(text: str, shell: Scope | None = None, assign: bool = False) -> str:
@@ -497,18 +500,18 @@ def _var_pattern(text: str, shell: Scope | None = None, assign: bool = False) ->
             out.append(c)
             i += 1
         elif c == "\\" and i + 1 < len(text):
-            out.append(_plain(text[i + 1]))
+            out.append(glob_quote(text[i + 1]))
             i += 2
         elif c == "'":
             end = text.find("'", i + 1)
             end = len(text) if end < 0 else end
-            out.append(_plain(text[i + 1:end]))
+            out.append(glob_quote(text[i + 1:end]))
             i = end + 1
         elif c == '"' and shell is not None:
             end = i + 1
             while end < len(text) and text[end] != '"':
                 end += 2 if text[end] == "\\" else 1
-            out.append(_plain(_expanded(text[i:end + 1], shell, assign)))
+            out.append(glob_quote(_expanded(text[i:end + 1], shell, assign)))
             i = end + 1
         elif c == "$" and shell is not None and (m := _DOLLAR.match(text, i)):
             out.append(_expanded(m.group(), shell, assign))
@@ -519,9 +522,14 @@ def _var_pattern(text: str, shell: Scope | None = None, assign: bool = False) ->
     return posix_glob("".join(out))
 
 
-def _plain(text: str) -> str:
-    """``text`` as a pattern that matches only itself."""
-    return "".join(f"[{c}]" if c in "*?[" else c for c in text)
+def glob_quote(text: str) -> str:
+    """``text`` as a pattern (for posix_glob) that matches only itself."""
+    return "".join("\\" + c if c in "\\*?[]-!^" else c for c in text)
+
+
+def _wild(text: str) -> bool:
+    """Does ``text`` (a value, where a backslash quotes) hold a wildcard?"""
+    return any(c in "*?[" for c in re.sub(r"\\.", "", text))
 
 
 def _pattern_and_text(arg: str) -> tuple[str, str]:
@@ -568,15 +576,15 @@ class _Field:
 
     def __init__(self) -> None:
         self.text: list[str] = []
-        self.pattern: list[str] = []
+        self.pattern: list[str] = []        # as bash writes one (posix_glob reads it): quoted text glob_quote'd
         self.wild = False
         self.typed = False          # a wildcard written in the line (no match is an error), not one from a value
 
-    def add(self, text: str, pattern: str | None = None, typed: bool = True) -> None:
+    def add(self, text: str, pattern: str | None = None, wild: bool = False, typed: bool = True) -> None:
         self.text.append(text)
-        self.pattern.append(_glob.escape(text) if pattern is None else pattern)
-        self.wild = self.wild or pattern is not None
-        self.typed = self.typed or pattern is not None and typed
+        self.pattern.append(glob_quote(text) if pattern is None else pattern)
+        self.wild = self.wild or wild
+        self.typed = self.typed or wild and typed
 
 
 def expand_args(cmd: Command, call: Call, shell: Scope, run: Run | None = None) -> Args:

@@ -412,8 +412,8 @@ def _named_by_value(argv: list[str], call: Call, shell) -> tuple[Call, object] |
         return None
     try:
         plan = parse(shlex.join(argv), shell.registry)
-    except ParseError as e:
-        raise CommandError(e.message) from None
+    except ParseError:
+        return None                 # [[, for …: syntax, never found by a value (bash: not found)
     if len(plan.calls) != 1 or plan.calls[0].external:
         return None
     return replace(plan.calls[0], redirects=call.redirects, env=call.env), None

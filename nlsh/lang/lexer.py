@@ -141,16 +141,24 @@ def _tilde(atoms: list) -> list:
 def _word(atoms: list, marked: bool = False) -> Word:
     parts: list[Part] = []
 
+    expands = any(not isinstance(a, (tuple, Lit)) for a in atoms)
+
     def add(part: Part) -> None:
+        if part == Lit("") and not expands:
+            return                      # '' marks a word only beside an expansion ($x'')
         if parts and isinstance(part, Lit) and isinstance(parts[-1], Lit):
             parts[-1] = Lit(parts[-1].text + part.text)
         else:
             parts.append(part)
 
+    # A wildcard spanning quoted characters makes all their unquoted text pattern ([\[z], *.[C\-D])
+    runs = "".join((a[0] if a[1] else "") if isinstance(a, tuple) else "\0" for a in atoms).split("\0")
+    run = 0
     i = 0
     while i < len(atoms):
         if not isinstance(atoms[i], tuple):
             add(atoms[i])
+            run += 1
             i += 1
             continue
         # A stretch of unquoted characters holding a wildcard becomes a Glob; quoted or
@@ -159,7 +167,8 @@ def _word(atoms: list, marked: bool = False) -> Word:
         while j < len(atoms) and isinstance(atoms[j], tuple) and atoms[j][1] == unq:
             j += 1
         text = "".join(c for c, _ in atoms[i:j])
-        add(Glob(text) if unq and (marked or _wild(text)) else Lit(text))
+        pattern = marked or _wild(text) or _wild(runs[run]) and any(c in "*?[]" for c in text)
+        add(Glob(text) if unq and pattern else Lit(text))
         i = j
     return Word(tuple(parts) or (Lit(""),))
 

@@ -122,3 +122,14 @@ def test_set_x_and_declare_p_show_arrays_as_bash_does(sh):
 ])
 def test_negative_indices_unset_flags_and_v_as_in_bash(like_bash, line):
     like_bash(line)
+
+
+def test_an_array_slice_counts_indices_and_a_default_may_be_an_array(sh):
+    r = sh("""(( b[33]=1 )); (( b[66]=2 )); (( b[99]=3 )); printf '[%s]' "${b[@]:15:2}" "${b[@]: -34}"; echo
+a=(1 2 3 4); echo "(${a[*]: -5})" "(${a[*]: -2})"; x=abc; echo "[${x: -5}]"
+d=('1 2' 3); printf '[%s]' "${u[@]:-${d[@]}}" "${d[@]:+x y}"; echo
+i=(0 1); a[${i[1]}]=9; echo "${a[@]}"
+""")
+    assert r.out == "[1][2][2][3]\n() (3 4)\n[]\n[1 2][3][x y]\n1 9 3 4\n" and r.err == ""
+    r = sh('a=(1 2 3); echo "${a[@]: 1: -1}"')
+    assert r.status == 1 and "substring expression < 0" in r.err

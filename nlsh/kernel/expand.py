@@ -10,6 +10,7 @@ import shlex
 import string
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from nlsh.kernel import ifs
@@ -134,6 +135,9 @@ def _expand_parts(parts: tuple, fields: list[_Field], shell: Scope, globbing: bo
             fields[-1].add(p.text)
         elif isinstance(p, Glob):
             fields[-1].add(p.text, p.text, wild=not (globbing and "noglob" in shell.options))
+        elif isinstance(p, Var) and p.every and p.quoted and p.op in WORD_OPS and p.op[-1] in "-+" \
+                and _operand_used(p, _joined(p, shell)):     # "${a[@]:-"${b[@]}"}": a word each
+            _expand_parts(_operand_parts(p.arg, quoted=True), fields, shell, globbing, run, seps, split)
         elif isinstance(p, Var) and p.every:
             values = var_values(p, shell, assign=run is not None)
             if (p.quoted or not split) and "*" in (p.name, p.index):     # "${a[*]}", "$*": one word
@@ -216,14 +220,14 @@ def var_values(var: Var, shell: Scope, assign: bool = True) -> list[str]:
         return [str(len(items))]
     values = [value for _, value in items]
     if var.op in WORD_OPS:
-        joined = " ".join(values) if items else None
+        joined = _joined(var, shell)
         missing = joined is None or (var.op[0] == ":" and not joined)
         return [_operand_op(var, joined, shell, assign)] if missing or var.op[-1] in "+?" else values
     if var.op == ":":
-        if var.name in ("@", "*"):              # ${@:1} starts at $1, ${@:0} at $0
-            values = ["nlsh", *values]
         try:
-            return _slice(values, var.arg, shell, assign)
+            if var.name in ("@", "*"):              # ${@:1} starts at $1, ${@:0} at $0
+                return _slice(["nlsh", *values], var.arg, shell, assign)
+            return _array_slice(items, var.arg, shell, assign)
         except ValueError as e:
             raise CommandError(f"{var.source()}: {e}") from None
     return [_changed(var, value, shell, assign) for value in values]
@@ -421,13 +425,21 @@ def _operand_used(var: Var, value: str | None) -> bool:
     return not missing if var.op[-1] == "+" else missing
 
 
-def _operand_parts(text: str) -> tuple:
-    """An unquoted ``${x:-WORD}``'s WORD with its unquoted text marked (a Glob), to split."""
+def _joined(var: Var, shell: Scope) -> str | None:
+    """``${a[@]}``'s elements joined by spaces, None when it has none (what ``:-`` tests)."""
+    items = _elements(var, shell)
+    return " ".join(value for _, value in items) if items else None
+
+
+def _operand_parts(text: str, quoted: bool = False) -> tuple:
+    """An unquoted ``${x:-WORD}``'s WORD with its unquoted text marked (a Glob), to split;
+    ``quoted``: a quoted one's, each part as if in double quotes."""
     from nlsh.lang.lexer import operand_word
     try:
-        return operand_word(text, marked=True).parts if text else ()
+        parts = operand_word(text, quoted, marked=not quoted).parts if text else ()
     except ParseError as e:
         raise CommandError(f"{text}: {e.message}") from None
+    return tuple(replace(p, quoted=True) if isinstance(p, (Var, Sub)) else p for p in parts) if quoted else parts
 
 
 def _operand(var: Var, shell: Scope, assign: bool) -> str:
@@ -459,7 +471,9 @@ def _slice(value: Sequence, arg: str, shell: Scope | None = None, assign: bool =
     def number(expr: str) -> int:
         return arithmetic(expr, shell, assign) if shell is not None else int(expr)
     start = number(off)
-    start = max(0, len(value) + start) if start < 0 else start
+    start = len(value) + start if start < 0 else start
+    if start < 0:
+        return value[:0]                # before the first: nothing, as in bash
     if not colon:
         return value[start:]
     n = number(length) if length.strip() else 0
@@ -469,6 +483,29 @@ def _slice(value: Sequence, arg: str, shell: Scope | None = None, assign: bool =
             raise ValueError(f"the length {n} ends before the offset")
         return value[start:end]
     return value[start:start + n]
+
+
+def _array_slice(items: list[tuple[int | str, str]], arg: str, shell: Scope, assign: bool) -> list[str]:
+    """``${a[@]:OFF:LEN}``: the elements whose index is OFF or more (a negative OFF
+    counts back from one past the last index), LEN of them; by position in an
+    associative array. A negative LEN is an error, as in bash."""
+    off, colon, length = arg.partition(":")
+    start = arithmetic(off, shell, assign)
+    if items and isinstance(items[0][0], str):
+        keys: list[int] = list(range(len(items)))
+    else:
+        keys = [int(k) for k, _ in items]
+    if start < 0:
+        start += (keys[-1] + 1) if keys else 0
+        if start < 0:
+            return []
+    chosen = [value for k, (_, value) in zip(keys, items) if k >= start]
+    if not colon:
+        return chosen
+    n = arithmetic(length, shell, assign) if length.strip() else 0
+    if n < 0:
+        raise ValueError(f"{n}: substring expression < 0")
+    return chosen[:n]
 
 
 _DOLLAR = re.compile(r"\$(\{[^}]*\}|\(\([^)]*\)\)|[A-Za-z_][A-Za-z0-9_]*|[0-9?#@*$!])")

@@ -909,7 +909,7 @@ def _variable(line: str, i: int, b: _WordBuilder, quoted: bool = False) -> int:
         if length:
             b.part(Var(length.group(1), "length", quoted=quoted))
         elif m is None or (op == ":" and not _is_slice(arg)) or (op in CASE_OPS and arg):
-            raise ParseError(f"bad variable: {BRACED_FORMS}", i, (end - i + 1) if end > 0 else 2)
+            raise ParseError(f"bad variable: {BRACED_FORMS}", i, (end - i + 1) if end > 0 else 2, status=1)
         elif op in ASSIGN_OPS and not (m.group(1)[0].isalpha() or m.group(1)[0] == "_"):
             raise ParseError(f"${{{m.group(1)}{op}…}}: only a named variable can be assigned this way",
                              i, end - i + 1)
@@ -960,10 +960,10 @@ def _array_variable(inner: str, quoted: bool) -> Var | None:
         return Var(name, "keys", quoted=quoted, index=index)
     op_match = _BRACED.match(name + rest) if not prefix else None
     if op_match is None:
-        raise ParseError(f"bad variable: {BRACED_FORMS}", 0)
+        raise ParseError(f"bad variable: {BRACED_FORMS}", 0, status=1)
     op, arg = op_match.group(2) or "", op_match.group(3) or ""
     if (op == ":" and not _is_slice(arg)) or (op in CASE_OPS and arg):
-        raise ParseError(f"bad variable: {BRACED_FORMS}", 0)
+        raise ParseError(f"bad variable: {BRACED_FORMS}", 0, status=1)
     if op in WORD_OPS:
         operand_word(arg, quoted)
     return Var(name, op, arg, quoted, index)

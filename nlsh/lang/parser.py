@@ -700,7 +700,7 @@ BASH_ONLY_NOTE = " (a bash built-in that nlsh does not have; !LINE runs a line i
 _TARGETLESS = ("2>&1", ">&2", "1>&2")     # redirections without a file name
 
 
-_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\[[^\]]*\])?\+?=")
+_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\[(?:[^][]|\[[^]]*\])*\])?\+?=")     # a[${i[1]}]=…
 
 
 def _assignments(tokens: list[Token]) -> tuple[list[Token], tuple[Word, ...]]:

@@ -800,7 +800,7 @@ def test_slices_take_arithmetic_as_in_bash(like_bash, line):
 
 def test_read_with_a_bad_count_or_timeout_is_a_one_line_error(sh):
     r = sh("read -n x v < /dev/null; echo $?; read -t -1 v < /dev/null; echo $?; read -N 2 v < /dev/null; echo $?")
-    assert r.out == "1\n2\n1\n"
+    assert r.out == "1\n1\n1\n"         # bash: 1 for a bad timeout too
     assert r.err == "nlsh: read: x: invalid number\nnlsh: read: -1: invalid timeout specification\n"
 
 
@@ -880,3 +880,11 @@ def test_a_missing_value_ends_the_script_with_bashs_status(sh, nlsh, line, out):
 ])
 def test_arithmetic_text_and_operand_backslashes_as_in_bash(like_bash, line):
     like_bash(line)
+
+
+def test_read_n_counts_characters_after_backslashes_and_r_keeps_a_line_continuation(sh):
+    r = sh("""echo 'a\\b\\c\\d\\e' | (read -n 4; echo "[$REPLY]"); printf 'ab\\\\\\ncd\\n' | (read -n 3; echo "[$REPLY]")
+echo 'a\\
+b' | (read -r; echo "[$REPLY]"); echo abc | (read -n 0 x; echo "[$x]"; read -t 0; echo $?)
+read -a arr other <<< 'x y'; echo "${arr[1]}" "[${other-unset}]\"""")
+    assert r.out == "[abcd]\n[abc]\n[a\\]\n[]\n0\ny [unset]\n"

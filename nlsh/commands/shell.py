@@ -3,6 +3,7 @@ shift, set, eval, exec, trap and exit."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 import shutil
 from collections.abc import Iterator
 
@@ -245,7 +246,7 @@ def dot(ctx: Context, a: Args) -> None:
 def read(ctx: Context, a: Args) -> None:
     """As in bash, the status is 1 when the input ended before the line did
     (what was read is still set: ``while read l || [[ -n $l ]]``)."""
-    names = list(a.names or ([] if a.array else ["REPLY"]))
+    names = [] if a.array else list(a.names or ["REPLY"])      # -a NAME: the words go there, other names are unused
     for name in names + ([a.array] if a.array else []):
         if not name.isidentifier():
             raise CommandError(f"{name!r}: not a variable name")
@@ -257,7 +258,14 @@ def read(ctx: Context, a: Args) -> None:
         except ValueError:
             timeout = -1.0
         if not timeout >= 0:
-            raise CommandError(f"{a.timeout}: invalid timeout specification", 2)
+            raise CommandError(f"{a.timeout}: invalid timeout specification", 1)
+        if timeout == 0:            # -t 0: is there input to read? (only a terminal's can be waited for)
+            ctx.status = 0 if ctx.input is not None or ctx.terminal is None else 1
+            return
+    if (a.exactly if a.exactly is not None else a.nchars) == "0":     # -n 0: nothing read, the name emptied
+        for name in names[:1]:
+            ctx.env[name] = ""
+        return
     if a.prompt and ctx.terminal is not None:
         ctx.stderr.write(a.prompt)
         ctx.stderr.flush()
@@ -268,6 +276,16 @@ def read(ctx: Context, a: Args) -> None:
         while not a.raw and ended and count == 0 and _odd_backslashes(line):     # \ at the end: the next line too
             more, ended = _record(ctx, delim, a.silent, 0, False, timeout, source)
             line = line[:-1] + (delim if delim != "\n" else "") + more    # an escaped delimiter is its character
+        if count and not a.raw and a.exactly is None:      # -n N counts characters after their backslashes
+            got, asked = line, count
+            while ended and _unescaped_length(line) < count:
+                if len(got) < asked:            # the delimiter came first
+                    if not _odd_backslashes(line):
+                        break
+                    line = line[:-1] + (delim if delim != "\n" else "")   # an escaped one: the line goes on
+                asked = count - _unescaped_length(line)
+                got, ended = _record(ctx, delim, a.silent, asked, False, timeout, source)
+                line += got
     except TimeoutError:
         ctx.status = 142
         return
@@ -297,6 +315,12 @@ def _count(text: str | None) -> int:
     if not text.isdigit():
         raise CommandError(f"{text}: invalid number")
     return int(text)
+
+
+def _unescaped_length(line: str) -> int:
+    """How many characters ``line`` holds once each backslash has quoted the next (a
+    lone one at the end: none)."""
+    return len(re.sub(r"\\(.)|\\$", lambda m: m.group(1) or "", line, flags=re.DOTALL))
 
 
 def _odd_backslashes(line: str) -> bool:

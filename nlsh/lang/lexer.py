@@ -236,8 +236,64 @@ def _sequence(text: str) -> list[str] | None:
 
 
 def join_continued(text: str) -> str:
-    """``text`` with every backslash-newline removed, as bash reads it."""
-    return text.replace("\\\n", "")
+    """``text`` with every backslash-newline removed, as bash reads it: not inside
+    single quotes (``echo 'a\\<newline>b'`` keeps both) nor in a comment."""
+    if "\\\n" not in text:
+        return text
+    out, i, n = [], 0, len(text)
+    quote = ""                  # "'", '"', "$'" or ""
+    docs: list[str] = []        # here-documents whose text starts after the next newline
+    while i < n:
+        c = text[i]
+        if c == "\n" and docs and not quote:
+            i = _copy_here_texts(text, i + 1, docs, out)
+            docs = []
+            continue
+        if c == "<" and not quote and (m := _HERE_START.match(text, i)):
+            docs.append(m.group(2))
+            out.append(m.group())
+            i = m.end()
+            continue
+        if c == "\\" and quote != "'":
+            if text.startswith("\n", i + 1):
+                i += 2              # joined
+                continue
+            out.append(text[i:i + 2])
+            i += 2
+            continue
+        if quote:
+            if c == quote[-1]:
+                quote = ""
+        elif c in "'\"":
+            quote = "$'" if c == "'" and out and out[-1].endswith("$") else c
+        elif c == "#" and (not out or out[-1][-1:] in " \t\n;&|("):
+            end = text.find("\n", i)
+            end = n if end < 0 else end
+            out.append(text[i:end])
+            i = end
+            continue
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
+_HERE_START = re.compile(r"<<-?[ \t]*(['\"]?)([^ \t\n|&;<>()'\"]+)\1")
+
+
+def _copy_here_texts(text: str, i: int, ends: list[str], out: list[str]) -> int:
+    """Copy the newline and the here-documents' lines from ``i`` (up to each END line) into
+    ``out`` as they are; where the text goes on."""
+    out.append("\n")
+    for end in ends:
+        while i < len(text):
+            stop = text.find("\n", i)
+            stop = len(text) if stop < 0 else stop + 1
+            line = text[i:stop]
+            out.append(line)
+            i = stop
+            if line.rstrip("\n").lstrip("\t") == end:
+                break
+    return i
 
 
 def tokenize(line: str, nested: Nested | None = None) -> list[Token]:

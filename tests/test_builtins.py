@@ -438,6 +438,9 @@ def test_wc_pads_its_columns_as_gnu_does(sh):
     "exec 5> f.txt; sh -c 'echo to5 >&5'; exec 5>&-; cat f.txt; sh -c 'echo x >&4' 4>&1",
     "sh -c 'cat; cat <&3' <<EOF 3<<EOF3\nfd0\nEOF\nfd3\nEOF3\nread -u 4 -d 5 4<<<123456; echo $REPLY; cat 0<<<in",
     "sh -c 'cat <&3' 3<<EOF3 | sh -c 'cat; cat <&5' 5<<EOF5\nfd3\nEOF3\nfd5\nEOF5\necho ok",
+    # 6>&5- moves 5 to 6; >&FILE sends the output and the errors to FILE; a redirection alone makes its file
+    "exec 5> f.txt; echo a >&5; exec 6>&5-; echo b >&5; echo c >&6; exec 6>&-; cat f.txt",
+    "sh -c 'echo out; echo err >&2' >&g.txt; cat g.txt; > g.txt; wc -c < g.txt; 2>&1; echo st=$?",
 ])
 def test_descriptors_above_2_as_in_bash(line, tmp_path):
     """exec opens and closes them for the rest of the script; >&N, <&N and N>&M use them."""
@@ -470,7 +473,7 @@ def test_grep_reads_a_fifo_once(sh, work):
     ("exec {fd}>&-", "nlsh: exec: {fd}: $fd holds no descriptor\n"),
     ("echo hi >&7", "nlsh: echo: 7: bad file descriptor\n"),
     ("read -u 7 x", "nlsh: read: 7: invalid file descriptor: not open for reading\n"),
-    ("echo a >&x", "nlsh: echo: >&x: a descriptor number or - is needed\n"),
+    ("echo a 3>&x", "nlsh: echo: 3>&x: a descriptor number or - is needed\n"),      # (>&x alone: to the file x)
 ])
 def test_descriptor_mistakes_are_one_line_errors(sh, line, err):
     r = sh(line)

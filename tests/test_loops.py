@@ -888,3 +888,22 @@ echo 'a\\
 b' | (read -r; echo "[$REPLY]"); echo abc | (read -n 0 x; echo "[$x]"; read -t 0; echo $?)
 read -a arr other <<< 'x y'; echo "${arr[1]}" "[${other-unset}]\"""")
     assert r.out == "[abcd]\n[abc]\n[a\\]\n[]\n0\ny [unset]\n"
+
+
+@pytest.mark.parametrize("line", [
+    "echo $((64#a))-$((64#Z)), $((64#@)) $((16#ff)) $((36#Zz)); [[ -64#a -eq -10 ]] && echo baseN",
+    "echo -n $'\\001' $'\\377' $'\\xe9' $'\\u00e9' | od -A n -c; x=x; echo $\"foo $x\"",
+    "x=abc; echo ${x%$'b'*} \"${x%$'b'*}\"; v=\"++--''\"; echo \"${v//['+-']}\"; y='a[[-]]b'; echo \"${y//['[]']}\"",
+    "HOME=/h; [[ ~ == ~ ]] && [[ $HOME == ~ ]] && [[ ~/x == /h/x ]] && echo t; HOME='^a$'; [[ $HOME =~ ~ ]] && echo re",
+    "echo -$()- \".$().\" -``-; set -- $(); echo $#",
+    "set -- '' ''; IFS=; echo \"[${*:-minus}]\" \"[${@:-minus}]\"",
+])
+def test_small_bash_forms(like_bash, line):
+    like_bash(line)
+
+
+def test_break_outside_a_loop_goes_on_and_a_keyword_after_an_assignment_is_no_command(sh, nlsh):
+    r = sh("f() { if break; then echo hi; fi; }; f; break; echo $?; return; echo $?")
+    assert r.out == "hi\n0\n2\n" and r.err.count("only meaningful in a for, while or until loop") == 2
+    r = nlsh(input="FOO=bar [[ a == a ]]\necho $?\nFOO=bar for\necho $?\n")
+    assert r.out == "127\n127\n"

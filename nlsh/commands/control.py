@@ -241,7 +241,7 @@ def group(ctx: Context, a: Args) -> Iterator[object]:
                                           "for w in go stop go; do if test $w = stop; then break; fi; echo $w; done",
                                           "go")])
 def break_(ctx: Context, a: Args) -> None:
-    raise _loop_control(ctx, "break", a.n)
+    _loop_control(ctx, "break", a.n)
 
 
 @command("continue", "Go on with the next round of the loop (of the Nth enclosing one with N).",
@@ -249,12 +249,19 @@ def break_(ctx: Context, a: Args) -> None:
          planned=False, examples=[Example("skip the word skip", "for w in a skip b; do if test $w = skip; then "
                                           "continue; fi; echo $w; done", "a\nb")])
 def continue_(ctx: Context, a: Args) -> None:
-    raise _loop_control(ctx, "continue", a.n)
+    _loop_control(ctx, "continue", a.n)
 
 
-def _loop_control(ctx: Context, kind: str, n: str | None) -> LoopControl:
+def _loop_control(ctx: Context, kind: str, n: str | None) -> None:
+    """Raise the LoopControl that leaves (or goes round) the loop; outside one, say so
+    (status 0, as in bash: ``if break; then`` goes on)."""
     if not ctx.loops:
-        raise CommandError("only meaningful in a for, while or until loop")
+        ctx.warn("only meaningful in a for, while or until loop", 0)
+        return
+    raise _control(ctx, kind, n)
+
+
+def _control(ctx: Context, kind: str, n: str | None) -> LoopControl:
     try:
         levels = 1 if n is None else int(n)
     except ValueError:
@@ -285,7 +292,7 @@ def function(ctx: Context, a: Args) -> None:
                                           "3")])
 def return_(ctx: Context, a: Args) -> None:
     if not ctx.frames:
-        raise CommandError("can only return from a function")
+        raise CommandError("can only return from a function", 2)
     raise Return(a.n if a.n is not None else ctx.shell.last_status)
 
 

@@ -428,7 +428,8 @@ def _operand_used(var: Var, value: str | None) -> bool:
 def _joined(var: Var, shell: Scope) -> str | None:
     """``${a[@]}``'s elements joined by spaces, None when it has none (what ``:-`` tests)."""
     items = _elements(var, shell)
-    return " ".join(value for _, value in items) if items else None
+    joiner = ifs.joiner(shell.env) if "*" in (var.name, var.index) else " "    # "${*:-x}" with IFS= is ""
+    return joiner.join(value for _, value in items) if items else None
 
 
 def _operand_parts(text: str, quoted: bool = False) -> tuple:
@@ -532,7 +533,13 @@ def _var_pattern(text: str, shell: Scope | None = None, assign: bool = False) ->
     out, i, in_set = [], 0, False
     while i < len(text):
         c = text[i]
-        if in_set or c not in "\\'\"$":
+        if text.startswith("$'", i) and shell is not None:         # ${x%$'\n'}: a C-quoted part
+            end = i + 2
+            while end < len(text) and text[end] != "'":
+                end += 2 if text[end] == "\\" else 1
+            out.append(glob_quote(_expanded(text[i:end + 1], shell, assign)))
+            i = end + 1
+        elif c not in "\\'\"$" or in_set and c == "$":          # quotes work inside [ ] too: ['+-']
             in_set = (in_set and c != "]") or (not in_set and c == "[")
             out.append(c)
             i += 1

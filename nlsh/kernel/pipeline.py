@@ -211,8 +211,8 @@ def _start_builtin(call: Call, job: Job, upstream: object, last: bool,
         return _not_started(stage, job, upstream, f"{call.name}: command not found", 127)
     try:
         wiring = redirections(call, job, runner(job))
-    except CommandError as e:
-        return _not_started(stage, job, upstream, f"{call.name}: {e.message}", 1)
+    except CommandError as e:      # (`> f` alone is `:`, not named in the message)
+        return _not_started(stage, job, upstream, e.message if call.name == ":" else f"{call.name}: {e.message}", 1)
     stdin = wiring.stdin
     # A pipe from a program: closed when this stage ends, read or not, so that the
     # program stops (SIGPIPE) instead of waiting to write forever (`yes | true`).

@@ -16,7 +16,7 @@ from nlsh.kernel.context import (
     os_reason,
 )
 from nlsh.kernel.expand import expand_word
-from nlsh.lang.plan import Call, split_redirect
+from nlsh.lang.plan import Call, Redirect, Word, split_redirect
 from nlsh.records import plain_line
 from nlsh.trash import keep_overwritten
 
@@ -99,6 +99,13 @@ def redirections(call: Call, job: Job, run) -> Wiring:
                     fds[n] = CLOSED
                 elif target.isdigit():
                     fds[n] = descriptor(int(target))
+                elif target[:-1].isdigit() and target.endswith("-"):     # 6>&5-: 5 moves to 6
+                    fds[n] = descriptor(int(target[:-1]))
+                    fds[int(target[:-1])] = CLOSED
+                elif r.op == ">&" and target:           # >&FILE: the output and the errors to FILE (bash)
+                    f = open_target(Redirect(">", Word.lit(target)), ">", job, run)
+                    opened.append(f)
+                    fds[1] = fds[2] = f
                 else:
                     raise CommandError(f"{r.op}{r.target.source()}: a descriptor number or - is needed")
             else:

@@ -250,12 +250,29 @@ def _number(text: str) -> int:
             return int(text, 16)
         if "#" in text:
             base, digits = text.split("#", 1)
-            return int(digits, int(base))
+            return _based(digits, int(base))
         if len(text) > 1 and text.startswith("0"):
             return int(text, 8)
         return int(text)
     except ValueError:
         raise ValueError(f"{text!r} is not a number") from None
+
+
+_DIGITS = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ@_"
+
+
+def _based(digits: str, base: int) -> int:
+    """BASE#DIGITS as bash reads it: bases 2 to 64, digits 0-9, a-z, A-Z, @ and _
+    (up to base 36 a letter's case does not matter)."""
+    if not 2 <= base <= 64:
+        raise ValueError(f"{base}: invalid arithmetic base")
+    n = 0
+    for c in digits:
+        d = _DIGITS.index(c.lower() if base <= 36 else c) if c in _DIGITS else 99
+        if d >= base:
+            raise ValueError(f"{c!r}: value too great for base {base}")
+        n = n * base + d
+    return n
 
 
 @functools.lru_cache(maxsize=256)

@@ -107,6 +107,7 @@ class _WordBuilder:
 
     def __init__(self) -> None:
         self.atoms: list[tuple[str, bool] | Part] = []   # (char, unquoted) or an expansion
+        self.vanishes = False       # an unquoted $( ) alone is no word at all
 
     def char(self, c: str, unquoted: bool) -> None:
         self.atoms.append((c, unquoted))
@@ -117,6 +118,8 @@ class _WordBuilder:
     def words(self, column: int) -> list[Word]:
         """The word, or the words its unquoted braces give (``a{b,c}``, ``{1..3}``):
         an empty one is dropped (``{a,,b}``), a ``~`` starting one is a home directory."""
+        if self.vanishes and not self.atoms:
+            return []
         results = _braces(self.atoms, column)
         if len(results) > 1:
             results = [_tilde(atoms) for atoms in results if atoms] or results[:1]
@@ -484,6 +487,8 @@ def _read_word(line: str, i: int, b: _WordBuilder, nested: Nested | None, ends: 
             i += 2
         elif line.startswith("$'", i):
             i = _ansi_c_quoted(line, i, b)
+        elif line.startswith('$"', i):            # $"…" (a translated string in bash): "…"
+            i = _double_quoted(line, i + 1, b, nested)
         elif c in "$`":
             i = _expansion(line, i, b, False, nested)
         elif c == "~" and (i == start or _ASSIGNED.fullmatch(line, start, i)):   # ~, a=~ (bash)
@@ -534,7 +539,9 @@ def _ansi_c_quoted(line: str, i: int, b: _WordBuilder) -> int:
                 b.char(c, False)
                 j += 1
                 continue
-            b.char(chr(min(int(line[start:end], base), 0x10FFFF)), False)
+            value = int(line[start:end], base)
+            byte = e in "01234567x" and 0x80 <= value < 0x100       # \377, \xff: that byte, as in bash
+            b.char(chr(0xDC00 + value) if byte else chr(min(value, 0x10FFFF)), False)
             j = end
         else:
             b.char(c, False)
@@ -657,6 +664,10 @@ def pattern_segments(raw: str, column: int = 0) -> list[tuple[bool, Word]]:
         elif c in "$`":
             i = _expansion(raw, i, b, False, None)
             literal = False
+        elif c == "~" and i == 0 and (m := re.match(r"~([\w.-]*)(?=/|$)", raw)):   # ~, ~/x: the home, literally
+            b.part(Tilde(m.group(1)))
+            i = m.end()
+            literal = True
         else:
             b.char(c, False)
             i += 1
@@ -833,8 +844,11 @@ def _substitution(line: str, i: int, b: _WordBuilder, quoted: bool, nested: Nest
     (quotes and backslashes respected) becomes a Sub holding its plan."""
     end = _closing(line, i + 2)
     source = line[i + 2:end]
-    if not source.strip():
-        raise ParseError("empty $( )", i, end - i + 1)
+    if not source.strip():              # $( ): no output, as in bash ("$()" is an empty word)
+        if quoted:
+            b.part(Lit(""))
+        b.vanishes = True
+        return end + 1
     b.part(_sub(source, i + 2, quoted, nested))
     return end + 1
 
@@ -862,8 +876,11 @@ def _backquoted(line: str, i: int, b: _WordBuilder, quoted: bool, nested: Nested
     if end >= len(line):
         raise ParseError("unterminated ` (no closing backquote)", i)
     source = _backquote_escapes(line[i + 1:end], quoted)
-    if not source.strip():
-        raise ParseError("empty ` `", i, end - i + 1)
+    if not source.strip():              # ` `: no output, as in bash
+        if quoted:
+            b.part(Lit(""))
+        b.vanishes = True
+        return end + 1
     b.part(_sub(source, i + 1, quoted, nested))
     return end + 1
 

@@ -166,7 +166,8 @@ def _loops(tokens: list[Token], commands: CommandLookup, aliases: Mapping[str, s
             continue
         if tok.kind == "cond":
             if not (at_start or _only_modifiers(out, commands)):
-                raise ParseError("syntax error near '[[' ([[ … ]] must start the command)", tok.column, 2)
+                raise ParseError("syntax error near '[[' ([[ … ]] must start the command)", tok.column, 2,
+                                 status=_after_assignment(out))
             from nlsh.lang.cond import tree
             try:
                 tree(tok.value)
@@ -177,7 +178,8 @@ def _loops(tokens: list[Token], commands: CommandLookup, aliases: Mapping[str, s
             continue
         if tok.kind == "arith":
             if not (at_start or _only_modifiers(out, commands)):
-                raise ParseError("syntax error near '((' ((( EXPR )) must start the command)", tok.column, 2)
+                raise ParseError("syntax error near '((' ((( EXPR )) must start the command)", tok.column, 2,
+                                 status=_after_assignment(out))
             out.append(Token("block", Call("((", (("expr", _checked(tok.value, tok)),)), tok.column, tok.length))
             i += 1
             continue
@@ -520,7 +522,7 @@ def _loop(tokens: list[Token], i: int, commands: CommandLookup,
     if name is not None and name.kind == "arith":
         return _arith_loop(tokens, i, commands, aliases)
     if name is None or name.kind != "word" or not name.value.is_literal or not name.text.isidentifier():
-        raise ParseError("for: expected a variable name after 'for'", head.column, head.length)
+        raise ParseError("for: expected a variable name after 'for'", head.column, head.length, status=1)
     bare = i + 3 < len(tokens) and tokens[i + 2].value == ";" and _keyword(tokens[i + 3], "do")
     if not bare and (i + 2 >= len(tokens) or not _keyword(tokens[i + 2], "in")):
         raise ParseError("for: expected 'in' after the name (for NAME in WORDS; do …; done)",
@@ -642,12 +644,10 @@ def _command(tokens: list[Token], commands: CommandLookup, line: str, as_program
     if head.kind == "op" and not _is_redirect(head.value):
         raise ParseError(f"syntax error near {head.value!r}", head.column, head.length)
     name_tok = _command_word(tokens)
-    if name_tok is None:
-        raise ParseError("redirection without a command", head.column, head.length)
-    sig = commands.signature(name_tok.text) if name_tok.value.is_literal else None
+    sig = commands.signature(name_tok.text) if name_tok is not None and name_tok.value.is_literal else None
     words, redirects = _words_and_redirects(tokens, sig is not None and sig.expression)
-    if not words:
-        raise ParseError("redirection without a command", tokens[0].column)
+    if not words:                       # `> f`, `2>&1` alone: the redirections only (f made empty), as in bash
+        return Call(":", (), redirects)
     name_tok = words[0]
     if not name_tok.value.is_literal:
         return Call("", (("argv", tuple(w.value for w in words)),), redirects, external=True)
@@ -658,7 +658,7 @@ def _command(tokens: list[Token], commands: CommandLookup, line: str, as_program
         written = {"subshell": "( COMMANDS )", "group": "{ COMMANDS; }", "[[": "[[ … ]]", "((": "(( … ))",
                    "for((": "for (( … ))"}.get(name, name)
         raise ParseError(f"syntax error near {name!r} ({written} must start the command)", name_tok.column,
-                         name_tok.length)
+                         name_tok.length, status=127 if as_program else 2)     # FOO=1 for: no command 'for'
     if sig is not None and sig.modifier and not (sig.alone and len(words) == 1):   # `> f nice …`, `ls | nice sort`
         raise ParseError("limit, nice, batch and time apply to a whole line: put them at its start", name_tok.column,
                          name_tok.length)
@@ -742,6 +742,12 @@ def one_word(word: Word) -> Word:
             p = Lit(parts.pop().text + p.text)
         parts.append(p)
     return Word(tuple(parts))
+
+
+def _after_assignment(out: list[Token]) -> int:
+    """The status of a ``[[``/``((`` that does not start its command: 127 after
+    ``NAME=VALUE`` (bash looks for a command of that name), else 2."""
+    return 127 if out and out[-1].kind == "word" and _is_assignment(out[-1]) else 2
 
 
 def _is_assignment(tok: Token) -> bool:

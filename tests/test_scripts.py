@@ -299,3 +299,8 @@ def test_run_help_lists_the_options_it_reads(nlsh):
     assert r.status == 0
     for option in ("--param NAME=VALUE", "--locked", "--replan", "--dry-run", "-y/--yes"):
         assert option in " ".join(r.out.split()), option
+
+
+def test_set_e_spares_a_block_that_failed_on_the_left_of_and_as_bash_does(nlsh):
+    r = nlsh(input="set -e\n{ test no = yes && echo hi; }\necho status=$?\nf() { false && echo no; }\nf\necho never\n")
+    assert (r.out, r.status) == ("status=1\n", 1)       # a function is not spared (bash)

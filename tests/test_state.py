@@ -58,7 +58,7 @@ def test_a_captured_plan_sees_all_of_its_job_without_a_proxy(work):
     captured = Captured(job)
     assert "__getattr__" not in vars(Captured)
     public = {n for n in dir(job) if not n.startswith("_")}
-    own = {n for n in vars(captured) if not n.startswith("_")} | {"exit_request", "loop_control", "put", "emit", "err"}
+    own = {n for n in vars(captured) if not n.startswith("_")} | {"exit_request", "loop_control", "spared", "put", "emit", "err"}
     assert public - own - set(SHARED_WITH_JOB) == set()
     assert captured.cancel is job.cancel and captured.shell is shell
     assert Captured(job, scope=True).shell.is_copy

@@ -96,6 +96,14 @@ class Captured:
         self._job.exit_request = request
 
     @property
+    def spared(self) -> bool:
+        return self._job.spared
+
+    @spared.setter
+    def spared(self, spared: bool) -> None:          # `{ a && b; }`: the block's status is spared by set -e
+        self._job.spared = spared
+
+    @property
     def loop_control(self) -> LoopControl | None:
         return self._job.loop_control
 

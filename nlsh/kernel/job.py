@@ -65,6 +65,7 @@ class Job:
         self.loop_control: LoopControl | None = None    # a break or continue on its way to its loop
         self.loops = 0
         self.condition = False           # running a condition (if, while) or a $(…): set -e does not end it
+        self.spared = False              # the last chain failed where set -e spares it (a && b, a failed)
         self.frames: list[dict] = []     # the running functions' (innermost last): what ``local`` hid
         self.owns_terminal = False
         self.pipeline_pgid: int | None = None

@@ -73,8 +73,10 @@ class _Stage:
 def run_chain(chain: Chain, job: Job) -> int:
     """Run a chain's pipelines as ``&&``/``||`` say; the status of the last that ran."""
     status = 0
+    spared = False          # the status is a failure set -e spares: `a` of `a && b` failed (bash)
     for i, pipeline in enumerate(chain.pipelines):
         if i and (chain.ops[i - 1] == "&&") != (status == 0):
+            spared = status != 0
             continue
         if job.cancel.cancelled or job.exit_request is not None or job.loop_control is not None:
             break
@@ -82,16 +84,19 @@ def run_chain(chain: Chain, job: Job) -> int:
         outer, job.condition = job.condition, job.condition or not last   # set -e spares `a` in `a && b`
         if pipeline.negated:                # set -e spares `! …`, as in bash
             job.condition = True
+        job.spared = False
         try:
             status = run_pipeline(pipeline, job)
         finally:
             job.condition = outer
+        spared = job.spared and len(pipeline.calls) == 1 and pipeline.calls[0].is_block   # { a && b; } too
         if pipeline.negated:
             status = int(status == 0)
         job.shell.last_status = status
-        if status and last and "errexit" in job.shell.options and not job.condition and not pipeline.negated:
-
+        if status and last and "errexit" in job.shell.options and not job.condition and not pipeline.negated \
+                and not spared:
             job.exit_request = ExitShell(status)    # set -e: the shell ends with this status
+    job.spared = spared
     return status
 
 

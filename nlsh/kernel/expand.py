@@ -428,7 +428,7 @@ def _operand_used(var: Var, value: str | None) -> bool:
 def _joined(var: Var, shell: Scope) -> str | None:
     """``${a[@]}``'s elements joined by spaces, None when it has none (what ``:-`` tests)."""
     items = _elements(var, shell)
-    joiner = ifs.joiner(shell.env) if "*" in (var.name, var.index) else " "    # "${*:-x}" with IFS= is ""
+    joiner = ifs.joiner(shell.env) if var.quoted and "*" in (var.name, var.index) else " "  # "${*:-x}", IFS=: ""
     return joiner.join(value for _, value in items) if items else None
 
 

@@ -907,3 +907,11 @@ def test_break_outside_a_loop_goes_on_and_a_keyword_after_an_assignment_is_no_co
     assert r.out == "hi\n0\n2\n" and r.err.count("only meaningful in a for, while or until loop") == 2
     r = nlsh(input="FOO=bar [[ a == a ]]\necho $?\nFOO=bar for\necho $?\n")
     assert r.out == "127\n127\n"
+
+
+@pytest.mark.parametrize("line", [
+    "echo $(x=a; case $x in [0-9]) echo number;; [a-z]) echo letter;; esac) \"$(case b in (a) echo A;; (b) echo B;; esac)\"",
+    "g() { return 300; }; g; echo $?; k() { return -1; }; k; echo $?",
+])
+def test_case_inside_a_substitution_and_return_values(like_bash, line):
+    like_bash(line)

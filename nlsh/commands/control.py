@@ -293,7 +293,7 @@ def function(ctx: Context, a: Args) -> None:
 def return_(ctx: Context, a: Args) -> None:
     if not ctx.frames:
         raise CommandError("can only return from a function", 2)
-    raise Return(a.n if a.n is not None else ctx.shell.last_status)
+    raise Return(ctx.shell.last_status if a.n is None else a.n & 0xFF)
 
 
 COMMANDS = [for_, arith_for, arith_command, let, while_, until, if_, case, subshell, group, function, return_,

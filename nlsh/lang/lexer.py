@@ -915,11 +915,17 @@ def _sub(source: str, column: int, quoted: bool, nested: Nested | None) -> Sub:
 def _closing(line: str, i: int) -> int:
     """Where the ``)`` closing a ``$(`` that ends at ``i`` is."""
     start, depth = i - 2, 1
+    cases: list[int] = []           # the depth of each case … esac open here: its patterns end in )
     while i < len(line):
         c = line[i]
         if c == "\\":
             i += 2
             continue
+        before = i == 0 or line[i - 1] in " \t\n;&|("
+        if before and line.startswith("case", i) and line[i + 4:i + 5] in (" ", "\t", "\n"):
+            cases.append(depth)
+        elif before and line.startswith("esac", i) and line[i + 4:i + 5] in ("", " ", "\t", "\n", ";", "&", "|", ")"):
+            cases = cases[:-1]
         if c == "'":
             end = line.find("'", i + 1)
             i = end if end >= 0 else len(line)
@@ -929,7 +935,7 @@ def _closing(line: str, i: int) -> int:
                 i += 2 if line[i] == "\\" else 1
         elif c == "(":
             depth += 1
-        elif c == ")":
+        elif c == ")" and not (cases and cases[-1] == depth):    # not a case pattern's )
             depth -= 1
             if depth == 0:
                 return i

@@ -478,3 +478,14 @@ def test_grep_reads_a_fifo_once(sh, work):
 def test_descriptor_mistakes_are_one_line_errors(sh, line, err):
     r = sh(line)
     assert (r.err, r.status) == (err, 1)
+
+
+def test_shopt_nullglob_dotglob_and_failglob_as_in_bash(sh):
+    files = {"a.txt": "", ".hidden": ""}
+    r = sh("shopt -s nullglob; for f in *.nope; do echo never; done; echo x *.nope y; shopt -u nullglob failglob; "
+           "echo *.nope; shopt -s dotglob; echo *; shopt -u dotglob; echo *; shopt nullglob; echo $?; "
+           "shopt -q failglob; echo $?; shopt -p dotglob", files)
+    assert r.out == "x y\n*.nope\n.hidden a.txt\na.txt\nnullglob       \toff\n1\n1\nshopt -u dotglob\n" and r.err == ""
+    r = sh("echo *.nope; shopt -s extglob; echo $?", files)        # failglob is on from the start
+    assert r.out == "1\n" and "no matches for wildcard '*.nope'" in r.err
+    assert "extglob: not an option nlsh has (it has dotglob, failglob, nullglob)" in r.err

@@ -173,7 +173,7 @@ def test_aliases_expand_first_word():
     ("sl -la", "unknown command sl (did you mean ls?)", 0),          # two letters swapped
     ("shs -c x", "unknown command shs", 0),
     ("hs -c x", "unknown command hs (did you mean sh?)", 0),         # a program on PATH, swapped
-    ("shopt -s x", "unknown command shopt (a bash built-in that nlsh does not have; !LINE runs a line in $SHELL)", 0),
+    ("ulimit -n 10", "unknown command ulimit (a bash built-in that nlsh does not have; !LINE runs a line in $SHELL)", 0),
     ("builtin git x", "builtin: git: not a shell built-in", 8),
     ("tree -L lots", "tree: bad value 'lots' for -L: expected an int", 8),
     ("ls |", "line ends after '|'", 3),

@@ -47,9 +47,9 @@ def test_existing_paths_keep_a_line_a_command(work):
     ("echo 'the biggest file here", False),
     ("if there are pdf files move them to docs", True),   # English that starts like an if
     ("while you are at it list the logs", True),
-    ("shopt -s nullglob", False),                        # bash's own words: a line for another shell
+    ("ulimit -n 4096", False),                           # bash's own words: a line for another shell
     ("[[ -d build && make", False),                  # an unclosed [[ stays a command (its error shows)
-    ("shopt -s nullglob extglob", False),
+    ("ulimit -n 4096 -s 8192", False),
     ("gti log --oneline -n 5", False),                  # flags: a program's line, not language
     ("hg log | head", False),
     ("greet a b; echo $?", False),                      # a function not yet defined: one English word

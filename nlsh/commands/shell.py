@@ -483,6 +483,45 @@ def set_(ctx: Context, a: Args) -> Iterator[str]:
         shell.positional = words[1:] if words[0] == "--" else words
 
 
+# shopt's options nlsh has, with what each does; failglob is on from the start
+SHOPT = {"dotglob": "wildcards match names that start with a dot (not . and ..)",
+         "failglob": "a wildcard typed in a line that matches nothing is an error (on unless turned off; "
+                     "off, the word stays as written, as bash's default)",
+         "nullglob": "a wildcard that matches nothing is no word at all (for f in *.txt with none: no round)"}
+
+
+@command("shopt", "bash's shopt for the options nlsh has: shopt -s NAME (on), -u NAME (off), -q NAME (status 0 "
+         "if on), shopt or -p lists them: " + "; ".join(f"{k}: {v}" for k, v in SHOPT.items()) + ".",
+         params=[Param("on", "flag", ("-s",), "turn the options on"),
+                 Param("off", "flag", ("-u",), "turn the options off"),
+                 Param("quiet", "flag", ("-q",), "print nothing; status 0 when all the named options are on"),
+                 Param("commands", "flag", ("-p",), "list as shopt commands"),
+                 Param("names", "str", variadic=True, metavar="NAME")],
+         output="text", category="shell", shell_state=True, planned=False,
+         examples=[Example("make wildcards that match nothing vanish", "shopt -s nullglob", "")])
+def shopt(ctx: Context, a: Args) -> Iterator[str]:
+    if a.on and a.off:
+        raise CommandError("-s and -u: one or the other", 2)
+    names = list(a.names or SHOPT)
+    unknown = [n for n in names if n not in SHOPT]
+    for name in unknown:
+        ctx.warn(f"{name}: not an option nlsh has (it has {', '.join(SHOPT)})")
+    names = [n for n in names if n in SHOPT]
+    options = ctx.shell.options
+    if a.on or a.off:
+        for name in names:
+            (options.add if a.on else options.discard)(name)
+        return
+    if a.quiet:
+        ctx.status = max(ctx.status, 0 if all(n in options for n in names) else 1)
+        return
+    for name in names:
+        yield f"shopt {'-s' if name in options else '-u'} {name}" if a.commands else \
+            f"{name:<15}\t{'on' if name in options else 'off'}"
+    if a.names and not a.commands and not all(n in options for n in names):
+        ctx.status = max(ctx.status, 1)
+
+
 @command("eval", "Run WORDS, joined by spaces, as a command line in this shell (as in bash); the safety policy "
          "judges that line before it runs.",
          params=[Param("words", "word", variadic=True, metavar="WORDS")],
@@ -570,4 +609,4 @@ def exit_(ctx: Context, a: Args) -> None:
     raise ExitShell((a.status if a.status is not None else ctx.shell.last_status) & 255)    # as bash
 
 
-COMMANDS = [history, alias, unalias, help_, source, dot, shift, set_, trap, eval_, exec_, read, exit_]
+COMMANDS = [history, alias, unalias, help_, source, dot, shift, set_, shopt, trap, eval_, exec_, read, exit_]

@@ -8,6 +8,7 @@ import os
 import re
 import shlex
 import string
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -114,13 +115,23 @@ def expand_word(word: Word, shell: Scope, globbing: bool = True, run: Run | None
         if not (globbing and f.wild):
             out.append("".join(f.text))
             continue
-        matches = sorted(_glob.glob(posix_glob("".join(f.pattern), paths=True), root_dir=shell.cwd))
-        if not matches and f.typed:
+        matches = _matches(posix_glob("".join(f.pattern), paths=True), shell)
+        if not matches and "nullglob" in shell.options:
+            continue
+        if not matches and f.typed and "failglob" in shell.options:
             raise CommandError(f"no matches for wildcard '{word.source()}'")
         out.extend(matches or ["".join(f.text)])
     if not split:
         return [" ".join(out)] if out else []       # a="$@": the words joined by spaces (bash)
     return out
+
+
+def _matches(pattern: str, shell: Scope) -> list[str]:
+    """The names ``pattern`` matches, sorted; with ``shopt -s dotglob`` hidden ones too (never . and ..)."""
+    if "dotglob" not in shell.options or sys.version_info < (3, 11):
+        return sorted(_glob.glob(pattern, root_dir=shell.cwd))
+    return sorted(m for m in _glob.glob(pattern, root_dir=shell.cwd, include_hidden=True)
+                  if os.path.basename(m.rstrip("/")) not in (".", ".."))
 
 
 def _expand_parts(parts: tuple, fields: list[_Field], shell: Scope, globbing: bool, run: Run | None,

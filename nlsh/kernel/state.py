@@ -35,7 +35,7 @@ class State:
     dirs: list[str] = field(default_factory=list)          # pushd's stack, below the working directory
     functions: dict[str, Plan] = field(default_factory=dict)   # name() { …; }: the body of each
     positional: list[str] = field(default_factory=list)    # $1 … of the running script or function
-    options: set[str] = field(default_factory=set)         # set -e, -u, -x, -o pipefail: "errexit", …
+    options: set[str] = field(default_factory=lambda: {"failglob"})   # set -e …: "errexit", …; shopt's
     traps: dict[str, str] = field(default_factory=dict)    # trap CMDS EXIT: {"EXIT": CMDS}
     last_status: int = 0
     getopts_at: tuple[int, int] = (0, 1)    # getopts: the OPTIND it left, and where in that word (-vx) it is

@@ -147,8 +147,6 @@ def _word(atoms: list, marked: bool = False) -> Word:
     expands = any(not isinstance(a, (tuple, Lit)) for a in atoms)
 
     def add(part: Part) -> None:
-        if part == Lit("") and not expands:
-            return                      # '' marks a word only beside an expansion ($x'')
         if parts and isinstance(part, Lit) and isinstance(parts[-1], Lit):
             parts[-1] = Lit(parts[-1].text + part.text)
         else:
@@ -159,6 +157,9 @@ def _word(atoms: list, marked: bool = False) -> Word:
     run = 0
     i = 0
     while i < len(atoms):
+        if atoms[i] == Lit("") and (not expands or any(isinstance(a, tuple) for a in atoms[max(0, i - 1):i + 2])):
+            i += 1                      # '' marks a word only beside an expansion, not beside text ($x'')
+            continue
         if not isinstance(atoms[i], tuple):
             add(atoms[i])
             run += 1

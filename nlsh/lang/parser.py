@@ -693,7 +693,7 @@ def _command_word(tokens: list[Token]) -> Token | None:
 # command for another shell, never a request for the planner.
 BASH_ONLY = frozenset(["bind", "caller", "compgen", "complete", "compopt",
                        "coproc", "disown", "enable", "fc", "hash",
-                       "logout", "select", "shopt", "suspend",
+                       "logout", "select", "suspend",
                        "times", "ulimit", "umask"])
 BASH_ONLY_NOTE = " (a bash built-in that nlsh does not have; !LINE runs a line in $SHELL)"
 

@@ -508,10 +508,12 @@ def shopt(ctx: Context, a: Args) -> Iterator[str]:
         ctx.warn(f"{name}: not an option nlsh has (it has {', '.join(SHOPT)})")
     names = [n for n in names if n in SHOPT]
     options = ctx.shell.options
-    if a.on or a.off:
+    if (a.on or a.off) and a.names:
         for name in names:
             (options.add if a.on else options.discard)(name)
         return
+    if a.on or a.off:                   # shopt -s alone: those on (-u: those off), as bash lists them
+        names = [n for n in names if (n in options) == bool(a.on)]
     if a.quiet:
         ctx.status = max(ctx.status, 0 if all(n in options for n in names) else 1)
         return

@@ -33,7 +33,7 @@ def test_a_subshell_a_substitution_and_a_background_job_change_only_their_copy(w
     assert run_script_lines(shell, lines) == 0
     assert shell.cwd == str(work)
     assert shell.env.get("Y") == "ok" and not {"X", "Z", "W"} & set(shell.env)
-    assert (shell.aliases, shell.functions, shell.options, shell.traps) == ({}, {}, set(), {})
+    assert (shell.aliases, shell.functions, shell.options, shell.traps) == ({}, {}, {"failglob"}, {})   # failglob: on from the start
     shell.shutdown()
 
 

@@ -489,3 +489,22 @@ def test_shopt_nullglob_dotglob_and_failglob_as_in_bash(sh):
     r = sh("echo *.nope; shopt -s extglob; echo $?", files)        # failglob is on from the start
     assert r.out == "1\n" and "no matches for wildcard '*.nope'" in r.err
     assert "extglob: not an option nlsh has (it has dotglob, failglob, nullglob)" in r.err
+
+
+@pytest.mark.parametrize("args", [
+    "-f f1", "-d d1", "-f d1", "-n", "", "-z ''", "! -f f1", "a = a", "a != a", "3 -lt 10", "'(' a ')'",
+    "-f f1 -a -d d1", "-f f1 -a -d f1 -o a = a", "! a = b", "'(' -f f1 ')'", "-e nope -o ! -e nope", "x -eq 1",
+    "-v HOME", "-v NOPE", "a b", "1 -gt", "= = =", "! =", "' 12 ' -eq 12", "abc \\< abd", "-L f1", "f1 -nt nope",
+])
+def test_test_and_bracket_answer_as_bash(args, tmp_path):
+    """test and [ are built in (POSIX's reading by the number of words, then ! -a -o ( )), as bash's own."""
+    line = f"touch f1; mkdir -p d1; test {args}; echo $?; [ {args} ]; echo $?"
+    ours = subprocess.run([sys.executable, "-m", "nlsh", "-c", line], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=60, check=False)
+    theirs = subprocess.run(["bash", "-c", line], cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert ours.stdout == theirs.stdout and ours.stderr.count("\n") == theirs.stderr.count("\n")
+
+
+def test_a_bracket_needs_its_closing_bracket_and_test_is_not_a_program_here(sh):
+    r = sh("[ -n x; echo $?; type test [")
+    assert r.out == "2\ntest: nlsh built-in\n[: nlsh built-in\n" and r.err == "nlsh: [: missing ']'\n"

@@ -66,7 +66,7 @@ def test_positional_variables_are_one_digit_unless_braced():
 
 
 def test_a_bracket_without_its_closing_bracket_is_a_plain_word():
-    assert p("[ -d x ]").calls[0].get("argv") == tuple(Word.lit(w) for w in ("[", "-d", "x", "]"))
+    assert p("[ -d x ]").calls[0].get("words") == tuple(Word.lit(w) for w in ("-d", "x", "]"))    # the built-in [
     assert p("echo a[ b]").calls[0].get("words") == (Word.lit("a["), Word.lit("b]"))
     assert p("echo [ab].txt").calls[0].get("words") == (Word((Glob("[ab].txt"),)),)
 

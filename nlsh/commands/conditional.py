@@ -150,4 +150,151 @@ def _files(op: str, left: str, right: str) -> bool:
     return b is not None and (a is None or a.st_mtime_ns < b.st_mtime_ns)
 
 
-COMMANDS = [conditional]
+_TEST_UNARY = frozenset({"-b", "-c", "-d", "-e", "-f", "-g", "-h", "-k", "-n", "-p", "-r", "-s", "-t", "-u", "-v",
+                         "-w", "-x", "-z", "-G", "-L", "-N", "-O", "-S", "-a"})
+_TEST_BINARY = frozenset({"=", "==", "!=", "<", ">", "-eq", "-ne", "-lt", "-le", "-gt", "-ge", "-nt", "-ot", "-ef"})
+
+
+@command("test", "Test files, strings and integers as POSIX test does: -f FILE, -d DIR, -z STR, STR = STR, "
+         "A -lt B …, joined by ! -a -o ( ); status 0 when true, 1 when false, 2 for a mistake.",
+         params=[Param("words", "word", variadic=True, metavar="EXPRESSION")],
+         output="none", category="shell", planned=False, free_dashes=True,
+         examples=[Example("say whether notes.txt is a file", "test -f notes.txt && echo yes", "yes",
+                           {"notes.txt": ""})])
+def test(ctx: Context, a: Args) -> None:
+    ctx.status = _test_status(list(a.words or ()), ctx)
+
+
+@command("[", "[ EXPRESSION ]: test's other name (the last word must be ]).",
+         params=[Param("words", "word", variadic=True, metavar="EXPRESSION ]")],
+         output="none", category="shell", planned=False, free_dashes=True,
+         examples=[Example("say whether docs is a folder", "[ -d docs ] && echo yes", "yes", {"docs/a": ""})])
+def bracket(ctx: Context, a: Args) -> None:
+    words = list(a.words or ())
+    if not words or words[-1] != "]":
+        raise CommandError("missing ']'", 2)
+    ctx.status = _test_status(words[:-1], ctx)
+
+
+def _test_status(words: list[str], ctx: Context) -> int:
+    """test's status for ``words`` (POSIX: by how many there are, then -a/-o, ! and ( ))."""
+    try:
+        return 0 if _Test(words, ctx).result() else 1
+    except ValueError as e:
+        raise CommandError(str(e), 2) from None
+
+
+class _Test:
+    """POSIX test's reading of its words: up to four by their count, as POSIX
+    fixes it (``test -n``, ``test ! = x``), more by -o below -a below !."""
+
+    def __init__(self, words: list[str], ctx: Context) -> None:
+        self.words, self.ctx, self.i = words, ctx, 0
+
+    def result(self) -> bool:
+        value = self.counted(self.words) if len(self.words) <= 4 else None
+        if value is not None:
+            return value
+        value = self.either()
+        if self.i < len(self.words):
+            raise ValueError(f"{self.words[self.i]!r}: unexpected (test EXPRESSION: -f FILE, A = B, A -lt B …)")
+        return value
+
+    def counted(self, w: list[str]) -> bool | None:
+        n = len(w)
+        if n == 0:
+            return False
+        if n == 1:
+            return w[0] != ""
+        if n == 2:
+            if w[0] == "!":
+                return w[1] == ""
+            if w[0] in _TEST_UNARY:
+                return self.unary(w[0], w[1])
+            raise ValueError(f"{w[0]}: unary operator expected")
+        if n == 3:
+            if w[1] in _TEST_BINARY:
+                return self.binary(w[0], w[1], w[2])
+            if w[1] in ("-a", "-o"):
+                return (w[0] != "" and w[2] != "") if w[1] == "-a" else (w[0] != "" or w[2] != "")
+            if w[0] == "!":
+                return not self.counted(w[1:])
+            if w[0] == "(" and w[2] == ")":
+                return w[1] != ""
+            raise ValueError(f"{w[1]}: binary operator expected")
+        if w[0] == "!":
+            return not self.counted(w[1:])
+        if w[0] == "(" and w[3] == ")":
+            return self.counted(w[1:3])
+        return None
+
+    def take(self) -> str:
+        if self.i >= len(self.words):
+            raise ValueError("argument expected")
+        self.i += 1
+        return self.words[self.i - 1]
+
+    def peek(self, k: int = 0) -> str | None:
+        return self.words[self.i + k] if self.i + k < len(self.words) else None
+
+    def either(self) -> bool:
+        value = self.both()
+        while self.peek() == "-o":
+            self.i += 1
+            value = self.both() or value
+        return value
+
+    def both(self) -> bool:
+        value = self.negated()
+        while self.peek() == "-a":
+            self.i += 1
+            value = self.negated() and value
+        return value
+
+    def negated(self) -> bool:
+        if self.peek() == "!" and self.peek(1) is not None:
+            self.i += 1
+            return not self.negated()
+        return self.primary()
+
+    def primary(self) -> bool:
+        if self.peek() == "(" and self.peek(1) is not None and self.peek(2) != ")" or \
+                self.peek() == "(" and self.peek(2) == ")" and self.peek(1) not in _TEST_BINARY:
+            self.i += 1
+            value = self.either()
+            if self.take() != ")":
+                raise ValueError("')' expected")
+            return value
+        if self.peek(1) in _TEST_BINARY and self.peek(2) is not None:
+            left, op, right = self.take(), self.take(), self.take()
+            return self.binary(left, op, right)
+        word = self.take()
+        if word in _TEST_UNARY and self.peek() is not None:
+            return self.unary(word, self.take())
+        return word != ""
+
+    def unary(self, op: str, operand: str) -> bool:
+        return _unary("-e" if op == "-a" else op, operand, self.ctx)
+
+    def binary(self, left: str, op: str, right: str) -> bool:
+        if op in ("=", "=="):
+            return left == right
+        if op == "!=":
+            return left != right
+        if op in ("<", ">"):
+            return left < right if op == "<" else left > right
+        if op in ("-nt", "-ot", "-ef"):
+            return _files(op, self.ctx.path(left), self.ctx.path(right))
+        a, b = _integer(left), _integer(right)
+        return {"-eq": a == b, "-ne": a != b, "-lt": a < b, "-le": a <= b, "-gt": a > b, "-ge": a >= b}[op]
+
+
+def _integer(text: str) -> int:
+    """An operand of test's -eq … : an integer (spaces around it allowed), as GNU test reads it."""
+    try:
+        return int(text.strip(), 10)
+    except ValueError:
+        raise ValueError(f"{text}: integer expression expected") from None
+
+
+COMMANDS = [conditional, test, bracket]

@@ -494,3 +494,10 @@ def test_descriptors_above_2_are_redirections_that_round_trip(line, ops):
 def test_then_and_do_right_after_a_group_as_in_bash(sh, script, out):
     r = sh(script)
     assert (r.out, r.err) == (out, "")
+
+
+def test_a_redirection_alone_is_a_command_and_a_modifier_still_needs_one():
+    assert t(p("> f")) == ": > f" and p("2>&1").calls[0].name == ":"
+    assert p("2>&1 limit") == p("limit 2>&1")       # `limit` alone, with its redirection
+    with pytest.raises(ParseError, match="nice: missing the command to run"):
+        p("nice 2>&1")

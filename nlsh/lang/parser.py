@@ -549,13 +549,25 @@ def _modifiers(tokens: list[Token], commands: CommandLookup) -> tuple[tuple[Call
     while (span := _modifier_span(tokens, commands)) is not None:
         args_end, end = span
         name, rest = tokens[0].value.literal, tokens[end:]
-        if not rest:
+        if not _has_command(rest):                 # `limit`, `limit 2>&1`: no command after it
             if args_end == 1 and not found and commands.signature(name).alone:     # `limit` alone: a command
                 break
             raise ParseError(f"{name}: missing the command to run", tokens[0].column, tokens[0].length)
         found.append(Call(name, bind(name, commands.signature(name), tokens[1:args_end])))
         tokens = rest
     return tuple(found), tokens
+
+
+def _has_command(tokens: list[Token]) -> bool:
+    """Whether ``tokens`` start with a command, not only redirections (up to ``|``, ``&&`` …)."""
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        if tok.kind == "op" and _is_redirect(tok.value):
+            i += 1 if tok.value in _TARGETLESS else 2
+            continue
+        return not (tok.kind == "op" and tok.value in ("|", "&&", "||", ";", "&"))
+    return False
 
 
 def _modifier_span(tokens: list[Token], commands: CommandLookup) -> tuple[int, int] | None:

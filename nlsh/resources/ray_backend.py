@@ -49,7 +49,7 @@ def client(where: str):
     from ray.job_submission import JobSubmissionClient
     try:
         return JobSubmissionClient(where)
-    except (ConnectionError, RuntimeError, ValueError):
+    except (OSError, RuntimeError, ValueError):         # (requests' errors are OSErrors)
         raise ClusterError(f"no Ray cluster answers at {where}: start one with 'ray start --head', "
                            "or set [batch] ray_address in config.toml (or RAY_ADDRESS)") from None
 
@@ -88,10 +88,10 @@ def run(lines: list[tuple[str, str]], cwd: str, emit: Callable[[str, int], None]
     jobs = []
     for label, line in lines:
         try:
-            job_id = c.submit_job(entrypoint=entrypoint(line, cwd), metadata={"nlsh": line}, **options)
-        except (RuntimeError, ValueError, ConnectionError) as e:
+            job_id = _asked(c.submit_job, entrypoint=entrypoint(line, cwd), metadata={"nlsh": line}, **options)
+        except (RuntimeError, ValueError, OSError) as e:
             for j in jobs:
-                c.stop_job(j.id)
+                _asked(c.stop_job, j.id)
             raise ClusterError(f"Ray did not take the job: {str(e).strip().splitlines()[0]}") from None
         jobs.append(Submitted(job_id, label))
     on_submit(jobs)
@@ -101,7 +101,7 @@ def run(lines: list[tuple[str, str]], cwd: str, emit: Callable[[str, int], None]
             stopped = True
             for j in jobs:
                 if j.status is None:
-                    c.stop_job(j.id)
+                    _asked(c.stop_job, j.id)
         for j in jobs:
             if j.status is None:
                 _follow(c, j, emit, several=len(jobs) > 1)
@@ -110,10 +110,26 @@ def run(lines: list[tuple[str, str]], cwd: str, emit: Callable[[str, int], None]
     return max(j.status or 0 for j in jobs), jobs
 
 
+def _asked(call: Callable, *args, **kwargs):
+    """``call`` to Ray's head, asked again (up to 5 times, a second apart) when the connection
+    drops: a loaded head's dashboard now and then closes one without an answer."""
+    for attempt in range(5):
+        try:
+            return call(*args, **kwargs)
+        except OSError:                 # requests' ConnectionError is one
+            if attempt == 4:
+                raise
+            time.sleep(1.0)
+    return None
+
+
 def _follow(c, job: Submitted, emit: Callable[[str, int], None], several: bool) -> None:
-    info = c.get_job_info(job.id)
+    try:
+        info = _asked(c.get_job_info, job.id)
+        logs = _asked(c.get_job_logs, job.id)
+    except OSError as e:
+        raise ClusterError(f"Ray's head stopped answering about {job.id}: {str(e).strip().splitlines()[0]}") from None
     state = job.state = str(getattr(info.status, "value", info.status))
-    logs = c.get_job_logs(job.id)
     done = state in ENDED
     new = logs[job.shown:]
     if not done:                               # a line still being written is shown once whole

@@ -72,7 +72,7 @@ def test_a_line_runs_on_ray_with_its_output_status_and_accounting(ray_head, work
     (work / "a.csv").write_text("x\ny\n")
     (work / "b.csv").write_text("x\ny\nz\n")
     shell = make_shell(work, ray_head, monkeypatch)
-    assert run(shell, "batch --on ray -- wc -l a.csv") == 0
+    assert run(shell, "batch --on ray -- wc -l a.csv") == 0, shell.err.getvalue()     # (what Ray said, if it failed)
     assert shell.out.getvalue() == "2 a.csv\n"
     assert run(shell, "batch --on ray -- sh -c 'exit 3'") == 3
     run(shell, "batch --on ray -- for f in *.csv; do wc -l $f > $f.count; done")      # one Ray job per file

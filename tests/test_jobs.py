@@ -109,7 +109,7 @@ def test_a_job_reported_as_ended_still_answers_wait_and_never_the_asking_job(wor
 
 
 @pytest.mark.parametrize("line", ["sleep 60", "find / -name nothing-matches-this", "tail -f /dev/null",
-                                  "burn", "cat /dev/zero | count", "yes | sort"])
+                                  "burn", "yes | count", "yes | sort"])
 def test_cancel_each_long_running_builtin(work, line):
     reg = default_registry()
     reg.register(burn)

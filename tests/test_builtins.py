@@ -508,3 +508,13 @@ def test_test_and_bracket_answer_as_bash(args, tmp_path):
 def test_a_bracket_needs_its_closing_bracket_and_test_is_not_a_program_here(sh):
     r = sh("[ -n x; echo $?; type test [")
     assert r.out == "2\ntest: nlsh built-in\n[: nlsh built-in\n" and r.err == "nlsh: [: missing ']'\n"
+    r = sh("test a = b c d e; echo $?; test '(' a = a -a b; echo $?; test ! a -a; echo $?; test a = a -a; echo $?")
+    assert r.out == "2\n2\n2\n2\n"
+    assert r.err == ("nlsh: test: 'c': unexpected (test EXPRESSION: -f FILE, A = B, A -lt B …)\n"
+                     "nlsh: test: ')' expected\nnlsh: test: a: unary operator expected\n"
+                     "nlsh: test: argument expected\n")
+
+
+def test_shopt_mistakes_are_one_line_errors(sh):
+    r = sh("shopt -s -u nullglob; echo $?; shopt -q nullglob; echo $?")
+    assert (r.out, r.err) == ("2\n1\n", "nlsh: shopt: -s and -u: one or the other\n")

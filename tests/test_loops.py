@@ -905,8 +905,10 @@ def test_small_bash_forms(like_bash, line):
 def test_break_outside_a_loop_goes_on_and_a_keyword_after_an_assignment_is_no_command(sh, nlsh):
     r = sh("f() { if break; then echo hi; fi; }; f; break; echo $?; return; echo $?")
     assert r.out == "hi\n0\n2\n" and r.err.count("only meaningful in a for, while or until loop") == 2
-    r = nlsh(input="FOO=bar [[ a == a ]]\necho $?\nFOO=bar for\necho $?\n")
-    assert r.out == "127\n127\n"
+    r = nlsh(input="FOO=bar [[ a == a ]]\necho $?\nFOO=bar for\necho $?\nfor - in a; do :; done\necho $?\n")
+    assert r.out == "127\n127\n1\n"
+    r = nlsh(input="echo $((2#3))\necho $?\necho $((65#1))\n")
+    assert r.out == "1\n" and "'3': value too great for base 2" in r.err and "65: invalid arithmetic base" in r.err
 
 
 @pytest.mark.parametrize("line", [

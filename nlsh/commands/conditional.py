@@ -7,6 +7,7 @@ expression needs them (``[[ -f x && $(…) ]]`` runs nothing when x is missing).
 from __future__ import annotations
 
 import fnmatch
+import operator
 import os
 import re
 import stat
@@ -66,8 +67,7 @@ def _true(node: tuple, ctx: Context) -> bool:
         return left < right_text if op == "<" else left > right_text
     if op in ("-nt", "-ot", "-ef"):
         return _files(op, ctx.path(left), ctx.path(right_text))
-    a, b = _number(left, ctx), _number(right_text, ctx)
-    return {"-eq": a == b, "-ne": a != b, "-lt": a < b, "-le": a <= b, "-gt": a > b, "-ge": a >= b}[op]
+    return _COMPARE[op](_number(left, ctx), _number(right_text, ctx))
 
 
 def _text(word: Word, ctx: Context) -> str:
@@ -84,6 +84,10 @@ def _pattern(raw: str, ctx: Context, escape) -> str:
     """A pattern as written: quoted pieces escaped, the rest (``$x`` values too) as pattern."""
     return "".join(escape(_text(word, ctx)) if literal else _text(word, ctx)
                    for literal, word in pattern_segments(raw))
+
+
+_COMPARE = {"-eq": operator.eq, "-ne": operator.ne, "-lt": operator.lt, "-le": operator.le, "-gt": operator.gt,
+            "-ge": operator.ge}      # [['s and test's integer comparisons
 
 
 def _number(text: str, ctx: Context) -> int:
@@ -262,8 +266,9 @@ class _Test:
                 self.peek() == "(" and self.peek(2) == ")" and self.peek(1) not in _TEST_BINARY:
             self.i += 1
             value = self.either()
-            if self.take() != ")":
+            if self.peek() != ")":
                 raise ValueError("')' expected")
+            self.i += 1
             return value
         if self.peek(1) in _TEST_BINARY and self.peek(2) is not None:
             left, op, right = self.take(), self.take(), self.take()
@@ -274,7 +279,7 @@ class _Test:
         return word != ""
 
     def unary(self, op: str, operand: str) -> bool:
-        return _unary("-e" if op == "-a" else op, operand, self.ctx)
+        return _unary(op, operand, self.ctx)
 
     def binary(self, left: str, op: str, right: str) -> bool:
         if op in ("=", "=="):
@@ -285,8 +290,7 @@ class _Test:
             return left < right if op == "<" else left > right
         if op in ("-nt", "-ot", "-ef"):
             return _files(op, self.ctx.path(left), self.ctx.path(right))
-        a, b = _integer(left), _integer(right)
-        return {"-eq": a == b, "-ne": a != b, "-lt": a < b, "-le": a <= b, "-gt": a > b, "-ge": a >= b}[op]
+        return _COMPARE[op](_integer(left), _integer(right))
 
 
 def _integer(text: str) -> int:

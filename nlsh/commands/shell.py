@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import shutil
+import sys
 from collections.abc import Iterator
 
 from nlsh.commands.control import Rewind, block_input
@@ -250,7 +251,8 @@ def read(ctx: Context, a: Args) -> None:
     for name in names + ([a.array] if a.array else []):
         if not name.isidentifier():
             raise CommandError(f"{name!r}: not a variable name")
-    count = _count(a.exactly if a.exactly is not None else a.nchars)
+    n_text = a.exactly if a.exactly is not None else a.nchars
+    count = _count(n_text)
     timeout = None
     if a.timeout is not None:
         try:
@@ -262,7 +264,7 @@ def read(ctx: Context, a: Args) -> None:
         if timeout == 0:            # -t 0: is there input to read? (only a terminal's can be waited for)
             ctx.status = 0 if ctx.input is not None or ctx.terminal is None else 1
             return
-    if (a.exactly if a.exactly is not None else a.nchars) == "0":     # -n 0: nothing read, the name emptied
+    if n_text == "0":                   # -n 0: nothing read, the name emptied
         for name in names[:1]:
             ctx.env[name] = ""
         return
@@ -508,6 +510,9 @@ def shopt(ctx: Context, a: Args) -> Iterator[str]:
         ctx.warn(f"{name}: not an option nlsh has (it has {', '.join(SHOPT)})")
     names = [n for n in names if n in SHOPT]
     options = ctx.shell.options
+    if a.on and "dotglob" in names and sys.version_info < (3, 11):    # (glob's include_hidden is 3.11's)
+        ctx.warn("dotglob: needs Python 3.11 or later")
+        names.remove("dotglob")
     if (a.on or a.off) and a.names:
         for name in names:
             (options.add if a.on else options.discard)(name)

@@ -8,7 +8,6 @@ import os
 import re
 import shlex
 import string
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -128,7 +127,7 @@ def expand_word(word: Word, shell: Scope, globbing: bool = True, run: Run | None
 
 def _matches(pattern: str, shell: Scope) -> list[str]:
     """The names ``pattern`` matches, sorted; with ``shopt -s dotglob`` hidden ones too (never . and ..)."""
-    if "dotglob" not in shell.options or sys.version_info < (3, 11):
+    if "dotglob" not in shell.options:
         return sorted(_glob.glob(pattern, root_dir=shell.cwd))
     return sorted(m for m in _glob.glob(pattern, root_dir=shell.cwd, include_hidden=True)
                   if os.path.basename(m.rstrip("/")) not in (".", ".."))
@@ -545,9 +544,7 @@ def _var_pattern(text: str, shell: Scope | None = None, assign: bool = False) ->
     while i < len(text):
         c = text[i]
         if text.startswith("$'", i) and shell is not None:         # ${x%$'\n'}: a C-quoted part
-            end = i + 2
-            while end < len(text) and text[end] != "'":
-                end += 2 if text[end] == "\\" else 1
+            end = _quote_end(text, i + 2, "'")
             out.append(glob_quote(_expanded(text[i:end + 1], shell, assign)))
             i = end + 1
         elif c not in "\\'\"$" or in_set and c == "$":          # quotes work inside [ ] too: ['+-']
@@ -563,9 +560,7 @@ def _var_pattern(text: str, shell: Scope | None = None, assign: bool = False) ->
             out.append(glob_quote(text[i + 1:end]))
             i = end + 1
         elif c == '"' and shell is not None:
-            end = i + 1
-            while end < len(text) and text[end] != '"':
-                end += 2 if text[end] == "\\" else 1
+            end = _quote_end(text, i + 1, '"')
             out.append(glob_quote(_expanded(text[i:end + 1], shell, assign)))
             i = end + 1
         elif c == "$" and shell is not None and (m := _DOLLAR.match(text, i)):
@@ -575,6 +570,13 @@ def _var_pattern(text: str, shell: Scope | None = None, assign: bool = False) ->
             out.append(c)
             i += 1
     return posix_glob("".join(out))
+
+
+def _quote_end(text: str, i: int, close: str) -> int:
+    """Where the ``close`` quote ending the quoted text from ``i`` is (a backslash escapes)."""
+    while i < len(text) and text[i] != close:
+        i += 2 if text[i] == "\\" else 1
+    return i
 
 
 def glob_quote(text: str) -> str:

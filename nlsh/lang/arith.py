@@ -245,12 +245,12 @@ class _Parser:
 
 
 def _number(text: str) -> int:
+    base, hash_, digits = text.partition("#")
+    if hash_ and base.isdigit():
+        return _based(digits, int(base))            # its own message for a bad digit or base
     try:
         if text[:2] in ("0x", "0X"):
             return int(text, 16)
-        if "#" in text:
-            base, digits = text.split("#", 1)
-            return _based(digits, int(base))
         if len(text) > 1 and text.startswith("0"):
             return int(text, 8)
         return int(text)

@@ -461,7 +461,8 @@ def _subscript_end(text: str, i: int) -> int:
     return -1
 
 
-_ASSIGNED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\[[^]]*\])?\+?=")
+# NAME=, NAME+=, NAME[INDEX]= (the index may hold one level of brackets: a[${i[1]}]=)
+ASSIGNMENT_START = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\[(?:[^][]|\[[^]]*\])*\])?\+?=")
 
 
 def _read_word(line: str, i: int, b: _WordBuilder, nested: Nested | None, ends: str) -> int:
@@ -492,7 +493,7 @@ def _read_word(line: str, i: int, b: _WordBuilder, nested: Nested | None, ends: 
             i = _double_quoted(line, i + 1, b, nested)
         elif c in "$`":
             i = _expansion(line, i, b, False, nested)
-        elif c == "~" and (i == start or _ASSIGNED.fullmatch(line, start, i)):   # ~, a=~ (bash)
+        elif c == "~" and (i == start or ASSIGNMENT_START.fullmatch(line, start, i)):   # ~, a=~ (bash)
             j = i + 1
             while j < n and (line[j].isalnum() or line[j] in "._-"):
                 j += 1
@@ -845,11 +846,8 @@ def _substitution(line: str, i: int, b: _WordBuilder, quoted: bool, nested: Nest
     (quotes and backslashes respected) becomes a Sub holding its plan."""
     end = _closing(line, i + 2)
     source = line[i + 2:end]
-    if not source.strip():              # $( ): no output, as in bash ("$()" is an empty word)
-        if quoted:
-            b.part(Lit(""))
-        b.vanishes = True
-        return end + 1
+    if not source.strip():
+        return _nothing(b, quoted, end + 1)
     b.part(_sub(source, i + 2, quoted, nested))
     return end + 1
 
@@ -877,11 +875,8 @@ def _backquoted(line: str, i: int, b: _WordBuilder, quoted: bool, nested: Nested
     if end >= len(line):
         raise ParseError("unterminated ` (no closing backquote)", i)
     source = _backquote_escapes(line[i + 1:end], quoted)
-    if not source.strip():              # ` `: no output, as in bash
-        if quoted:
-            b.part(Lit(""))
-        b.vanishes = True
-        return end + 1
+    if not source.strip():
+        return _nothing(b, quoted, end + 1)
     b.part(_sub(source, i + 1, quoted, nested))
     return end + 1
 
@@ -900,6 +895,14 @@ def _backquote_escapes(text: str, quoted: bool) -> str:
             out.append(text[k])
             k += 1
     return "".join(out)
+
+
+def _nothing(b: _WordBuilder, quoted: bool, end: int) -> int:
+    """An empty ``$( )`` or backquotes: no output, as in bash ("$()" is an empty word, $() alone none)."""
+    if quoted:
+        b.part(Lit(""))
+    b.vanishes = True
+    return end
 
 
 def _sub(source: str, column: int, quoted: bool, nested: Nested | None) -> Sub:

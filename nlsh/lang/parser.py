@@ -9,6 +9,7 @@ from typing import Protocol
 
 from nlsh.lang.errors import ArgumentError, ParseError, did_you_mean
 from nlsh.lang.lexer import (
+    ASSIGNMENT_START,
     BLOCK_CLOSERS,
     BLOCK_INNER,
     BLOCK_OPENERS,
@@ -550,7 +551,7 @@ def _modifiers(tokens: list[Token], commands: CommandLookup) -> tuple[tuple[Call
         args_end, end = span
         name, rest = tokens[0].value.literal, tokens[end:]
         if not _has_command(rest):                 # `limit`, `limit 2>&1`: no command after it
-            if args_end == 1 and not found and commands.signature(name).alone:     # `limit` alone: a command
+            if args_end == 1 and commands.signature(name).alone:     # `limit` alone (`nice limit` too): a command
                 break
             raise ParseError(f"{name}: missing the command to run", tokens[0].column, tokens[0].length)
         found.append(Call(name, bind(name, commands.signature(name), tokens[1:args_end])))
@@ -712,7 +713,6 @@ BASH_ONLY_NOTE = " (a bash built-in that nlsh does not have; !LINE runs a line i
 _TARGETLESS = ("2>&1", ">&2", "1>&2")     # redirections without a file name
 
 
-_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\[(?:[^][]|\[[^]]*\])*\])?\+?=")     # a[${i[1]}]=…
 
 
 def _assignments(tokens: list[Token]) -> tuple[list[Token], tuple[Word, ...]]:
@@ -765,7 +765,7 @@ def _after_assignment(out: list[Token]) -> int:
 def _is_assignment(tok: Token) -> bool:
     """``NAME=…``, ``NAME+=…``, ``NAME[INDEX]=…`` (the index may hold ``$i``)."""
     first = tok.value.parts[0]
-    return isinstance(first, (Lit, Glob)) and _ASSIGNMENT.match(tok.value.source()) is not None and not tok.flag_like
+    return isinstance(first, (Lit, Glob)) and ASSIGNMENT_START.match(tok.value.source()) is not None and not tok.flag_like
 
 
 def _expand_alias(tokens: list[Token], commands: CommandLookup, aliases: Mapping[str, str]) -> list[Token]:

@@ -113,14 +113,12 @@ def run(lines: list[tuple[str, str]], cwd: str, emit: Callable[[str, int], None]
 def _asked(call: Callable, *args, **kwargs):
     """``call`` to Ray's head, asked again (up to 5 times, a second apart) when the connection
     drops: a loaded head's dashboard now and then closes one without an answer."""
-    for attempt in range(5):
+    for _ in range(4):
         try:
             return call(*args, **kwargs)
         except OSError:                 # requests' ConnectionError is one
-            if attempt == 4:
-                raise
             time.sleep(1.0)
-    return None
+    return call(*args, **kwargs)        # the fifth time its error goes on
 
 
 def _follow(c, job: Submitted, emit: Callable[[str, int], None], several: bool) -> None:

@@ -125,3 +125,20 @@ def test_no_cluster_is_a_one_line_error(nlsh):
     assert r.err.strip().splitlines() == [("nlsh: no Ray cluster answers at http://127.0.0.1:9: start one with "
                                            "'ray start --head', or set [batch] ray_address in config.toml "
                                            "(or RAY_ADDRESS)")]
+
+
+def test_a_dropped_connection_to_the_head_is_asked_again_then_said():
+    from nlsh.resources.ray_backend import _asked
+    tries = []
+
+    def flaky(x):
+        tries.append(x)
+        if len(tries) < 3:
+            raise ConnectionError("Failed to connect to Ray at address: http://127.0.0.1:1.")
+        return x * 2
+    assert _asked(flaky, 21, waits=(0, 0, 0)) == 42 and len(tries) == 3
+
+    def down():
+        raise ConnectionError("Failed to connect")
+    with pytest.raises(ConnectionError):
+        _asked(down, waits=(0, 0))

@@ -110,15 +110,16 @@ def run(lines: list[tuple[str, str]], cwd: str, emit: Callable[[str, int], None]
     return max(j.status or 0 for j in jobs), jobs
 
 
-def _asked(call: Callable, *args, **kwargs):
-    """``call`` to Ray's head, asked again (up to 5 times, a second apart) when the connection
-    drops: a loaded head's dashboard now and then closes one without an answer."""
-    for _ in range(4):
+def _asked(call: Callable, *args, waits: tuple[float, ...] = (0.5, 1, 2, 4, 8, 15), **kwargs):
+    """``call`` to Ray's head, asked again while the connection fails (for about 30 s,
+    ``waits`` apart): a loaded head's dashboard now and then closes one or stops
+    answering for seconds."""
+    for wait in waits:
         try:
             return call(*args, **kwargs)
-        except OSError:                 # requests' ConnectionError is one
-            time.sleep(1.0)
-    return call(*args, **kwargs)        # the fifth time its error goes on
+        except OSError:                 # requests' ConnectionError and Ray's own ConnectionError are ones
+            time.sleep(wait)
+    return call(*args, **kwargs)        # the last time its error goes on
 
 
 def _follow(c, job: Submitted, emit: Callable[[str, int], None], several: bool) -> None:

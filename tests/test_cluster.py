@@ -26,35 +26,74 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+class _Head:
+    """A Ray head on loopback in a temporary folder; ``address`` is its dashboard's (the job submission API)."""
+
+    def __init__(self):
+        cli = os.path.join(os.path.dirname(sys.executable), "ray")
+        self.cli = cli if os.path.exists(cli) else shutil.which("ray")
+        self.temp = tempfile.mkdtemp(prefix="nlsh-ray-", dir="/tmp")     # Ray's socket paths must stay short
+        self.env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0")
+        self.address = ""
+
+    def start(self) -> None:
+        port, dashboard = _free_port(), _free_port()
+        started = subprocess.run([self.cli, "start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(port),
+                                  "--dashboard-host", "127.0.0.1", "--dashboard-port", str(dashboard),
+                                  "--include-dashboard", "true", "--num-cpus", "2", "--temp-dir", self.temp,
+                                  "--disable-usage-stats"], env=self.env, capture_output=True, text=True,
+                                 timeout=120, check=False)
+        assert started.returncode == 0, started.stdout + started.stderr
+        self.address = f"http://127.0.0.1:{dashboard}"
+        assert self.answering(within=60), self.log()       # the dashboard answers a little after `ray start`
+
+    def answering(self, within: float) -> bool:
+        from ray.job_submission import JobSubmissionClient
+        deadline = time.time() + within
+        while True:
+            try:
+                JobSubmissionClient(self.address).list_jobs()
+                return True
+            except (OSError, RuntimeError, ValueError):     # not up (yet, or any more)
+                if time.time() > deadline:
+                    return False
+                time.sleep(1)
+
+    def log(self) -> str:
+        """The end of the dashboard's own log: why it does not answer."""
+        logs = os.path.join(self.temp, "session_latest", "logs")
+        said = []
+        for name in ("dashboard.log", "dashboard.err", "dashboard.out"):
+            try:
+                with open(os.path.join(logs, name), errors="replace") as f:
+                    lines = [line.rstrip() for line in f if "web_log.py" not in line]      # not its access log
+                said += [f"{name}: {line}" for line in lines[-8:]]
+            except OSError:
+                pass
+        return "\n".join(said)
+
+    def stop(self) -> None:
+        subprocess.run([self.cli, "stop", "--force"], env=self.env, capture_output=True, timeout=120, check=False)
+
+
 @pytest.fixture(scope="module")
-def ray_head():
-    """A Ray head on loopback; its dashboard's address (the job submission API)."""
-    cli = os.path.join(os.path.dirname(sys.executable), "ray")
-    if not os.path.exists(cli):
-        cli = shutil.which("ray")
-    temp = tempfile.mkdtemp(prefix="nlsh-ray-", dir="/tmp")     # Ray's socket paths must stay short
-    port, dashboard = _free_port(), _free_port()
-    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0")
-    started = subprocess.run([cli, "start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(port),
-                              "--dashboard-host", "127.0.0.1", "--dashboard-port", str(dashboard),
-                              "--include-dashboard", "true", "--num-cpus", "2", "--temp-dir", temp,
-                              "--disable-usage-stats"], env=env, capture_output=True, text=True, timeout=120,
-                             check=False)
-    assert started.returncode == 0, started.stdout + started.stderr
-    address = f"http://127.0.0.1:{dashboard}"
-    from ray.job_submission import JobSubmissionClient
-    deadline = time.time() + 60
-    while True:                                 # the dashboard answers a little after `ray start` returns
-        try:
-            JobSubmissionClient(address).list_jobs()
-            break
-        except Exception:                      # not up yet
-            if time.time() > deadline:
-                raise
-            time.sleep(1)
-    yield address
-    subprocess.run([cli, "stop", "--force"], env=env, capture_output=True, timeout=120, check=False)
-    shutil.rmtree(temp, ignore_errors=True)
+def ray_cluster():
+    head = _Head()
+    head.start()
+    yield head
+    head.stop()
+    shutil.rmtree(head.temp, ignore_errors=True)
+
+
+@pytest.fixture
+def ray_head(ray_cluster):
+    """The head's address, the head started again first if its dashboard stopped answering: CI's loaded
+    host has seen it go quiet for good between two tests (what it logged is printed)."""
+    if not ray_cluster.answering(within=20):
+        print("the Ray dashboard stopped answering; starting the head again:\n" + ray_cluster.log())
+        ray_cluster.stop()
+        ray_cluster.start()
+    return ray_cluster.address
 
 
 def make_shell(work, address: str, monkeypatch) -> Shell:
@@ -68,11 +107,11 @@ def run(shell: Shell, text: str) -> int:
     return run_script_lines(shell, text.split("\n"))
 
 
-def test_a_line_runs_on_ray_with_its_output_status_and_accounting(ray_head, work, monkeypatch):
+def test_a_line_runs_on_ray_with_its_output_status_and_accounting(ray_cluster, ray_head, work, monkeypatch):
     (work / "a.csv").write_text("x\ny\n")
     (work / "b.csv").write_text("x\ny\nz\n")
     shell = make_shell(work, ray_head, monkeypatch)
-    assert run(shell, "batch --on ray -- wc -l a.csv") == 0, shell.err.getvalue()     # (what Ray said, if it failed)
+    assert run(shell, "batch --on ray -- wc -l a.csv") == 0, (shell.err.getvalue(), ray_cluster.log())
     assert shell.out.getvalue() == "2 a.csv\n"
     assert run(shell, "batch --on ray -- sh -c 'exit 3'") == 3
     run(shell, "batch --on ray -- for f in *.csv; do wc -l $f > $f.count; done")      # one Ray job per file
@@ -93,7 +132,7 @@ def test_a_line_runs_on_ray_with_its_output_status_and_accounting(ray_head, work
     shell.shutdown()
 
 
-def test_a_cluster_job_is_listed_followed_killed_and_waited_for(ray_head, work, monkeypatch):
+def test_a_cluster_job_is_listed_followed_killed_and_waited_for(ray_cluster, ray_head, work, monkeypatch):
     shell = make_shell(work, ray_head, monkeypatch)
     run(shell, "batch --on ray -- sh -c 'echo started; exec /bin/sleep 60' &")
     job = shell.jobs.get("%1")
@@ -103,7 +142,7 @@ def test_a_cluster_job_is_listed_followed_killed_and_waited_for(ray_head, work, 
         return [str(item) for _, item in list(job._buffer)]
     while "started" not in said() and not job.finished and time.time() < deadline:
         time.sleep(0.2)
-    assert "started" in said(), (job.state, said(), [(j.id, j.state) for j in job.cluster_jobs])
+    assert "started" in said(), (job.state, said(), [(j.id, j.state) for j in job.cluster_jobs], ray_cluster.log())
     run(shell, "jobs -l | get doing")
     assert "ray: running" in shell.out.getvalue()
     ray_id = job.cluster_jobs[0].id

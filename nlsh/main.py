@@ -199,6 +199,14 @@ def main(argv: list[str] | None = None) -> int:
         return 141
     except SystemExit as e:
         return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    except ModuleNotFoundError as e:
+        if not e.name or e.name.split(".")[0] == "nlsh":
+            raise
+        # nlsh found on a path (PYTHONPATH, a checkout) by a Python it was not installed into
+        print(f"nlsh: this Python ({sys.executable}) lacks {e.name.split('.')[0]}, which nlsh needs: run nlsh "
+              "from the environment it was installed in, or install it into this one (pip install nlsh)",
+              file=sys.stderr)
+        return 1
     return 0
 
 

@@ -11,6 +11,7 @@ system bwrap new enough to have them.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import signal
@@ -35,6 +36,7 @@ class Trial:
     stderr: str
     changes: list[str] = field(default_factory=list)     # "+ new", "~ changed", "- removed" (relative paths)
     timed_out: bool = False
+    effect: str = ""    # what it printed and wrote, as one digest: two lines with the same one did the same
 
     @property
     def failed(self) -> bool:
@@ -117,7 +119,7 @@ def _run(argv: list[str], upper: str, cwd: str, timeout: float, cancel) -> Trial
     while True:
         try:
             out, err = p.communicate(timeout=0.05)
-            return Trial(p.returncode, _text(out), _text(err), _changes(upper, cwd))
+            return _trial(p.returncode, out, err, upper, cwd)
         except subprocess.TimeoutExpired:
             stopped = cancel is not None and cancel.cancelled
             if not stopped and time.monotonic() < deadline:
@@ -126,7 +128,22 @@ def _run(argv: list[str], upper: str, cwd: str, timeout: float, cancel) -> Trial
             out, err = p.communicate()
             if stopped:
                 return None
-            return Trial(124, _text(out), _text(err), _changes(upper, cwd), timed_out=True)
+            return _trial(124, out, err, upper, cwd, timed_out=True)
+
+
+def _trial(status: int, out: bytes, err: bytes, upper: str, cwd: str, timed_out: bool = False) -> Trial:
+    changes = _changes(upper, cwd)
+    effect = hashlib.sha256(out[:OUTPUT_CAP])
+    for change in changes:
+        effect.update(b"\0" + change.encode("utf-8", "surrogateescape"))
+        path = os.path.join(upper, change[2:])
+        if change[0] != "-" and os.path.isfile(path) and not os.path.islink(path):
+            try:
+                with open(path, "rb") as f:
+                    effect.update(hashlib.sha256(f.read(OUTPUT_CAP)).digest())
+            except OSError:
+                pass
+    return Trial(status, _text(out), _text(err), changes, timed_out, effect.hexdigest())
 
 
 def _text(data: bytes) -> str:

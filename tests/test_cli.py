@@ -26,6 +26,16 @@ def test_bad_option_is_a_clear_error(nlsh):
     assert "Traceback" not in r.err
 
 
+def test_a_python_without_nlshs_dependencies_says_so_in_one_line(tmp_path):
+    """nlsh found on PYTHONPATH by a Python it was not installed into (-S: no site-packages)."""
+    import os
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    r = subprocess.run([sys.executable, "-S", "-m", "nlsh", "-c", "echo hi"], capture_output=True, text=True,
+                       env={**os.environ, "PYTHONPATH": root}, cwd=tmp_path, timeout=60, check=False)
+    assert r.returncode == 1 and r.stdout == ""
+    assert r.stderr.startswith(f"nlsh: this Python ({sys.executable}) lacks ") and len(r.stderr.splitlines()) == 1
+
+
 def test_dash_c_exit_status(nlsh):
     assert nlsh("-c", "true").status == 0
     assert nlsh("-c", "false").status == 1

@@ -55,8 +55,8 @@ def files(root, spec: dict) -> None:
             f.write(content)
 
 
-def run_plan(planner, work, utterance: str) -> tuple[str, str]:
-    result = planner.plan(utterance, str(work))
+def run_plan(planner, work, utterance: str, result=None) -> tuple[str, str]:
+    result = result or planner.plan(utterance, str(work))
     shell = Shell(out=io.StringIO(), err=io.StringIO(), assume_yes=True)
     shell.cwd = str(work)
     shell.planning_enabled = False
@@ -347,6 +347,22 @@ def test_candidates_are_tried_in_the_sandbox_and_the_real_directory_stays(planne
     assert r.text == "rm old.log"
     assert r.candidates[0]["changes"] == ["- old.log"] and r.candidates[0]["chosen"]
     assert (work / "old.log").read_text() == "x" and (work / "notes.txt").read_text() == "keep\n"
+
+
+def test_three_candidates_are_planned_tried_and_one_chosen(planner, work):
+    """Three prompts plan; their lines run as trials and the one chosen did what most did."""
+    (work / "notes.txt").write_text("one\ntwo\nthree\n")
+    planner.configure(candidates=3, second="bare+catalogue", everyday=1)
+    try:
+        r = planner.plan("how many lines does notes.txt have", str(work))
+    finally:
+        planner.configure()
+    assert len(r.timings["others_latency_s"]) == 2
+    if r.candidates[1:]:                    # the prompts wrote different lines: each was tried
+        assert [c["chosen"] for c in r.candidates].count(True) == 1
+        assert all("status" in c for c in r.candidates)
+    plan, out = run_plan(planner, work, "how many lines does notes.txt have", result=r)
+    assert out.split()[0] == "3", (plan, r.candidates)
 
 
 def test_planned_delete_is_refused_without_yes(nlsh, model_path, work):

@@ -102,7 +102,10 @@ def test_a_wrong_second_candidate_setting_is_a_one_line_error():
     import pytest
 
     from nlsh.planner.models import ModelError
-    with pytest.raises(ModelError, match=r"^second = 'nope' in models/catalog.toml: expected one of plain, catalogue$"):
-        _planner(second="nope")
+    with pytest.raises(ModelError, match=r"^second = 'nope' in models/catalog.toml: expected one of plain, bare, "
+                                         r"catalogue$"):
+        _planner(second="plain+nope")
+    with pytest.raises(ModelError, match=r"^candidates = 3 in models/catalog.toml: second names 1 prompt\(s\)"):
+        _planner(candidates=3, second="bare")
     with pytest.raises(ModelError, match=r"^second_when = 'sometimes' .*expected one of always, doubt$"):
         _planner(second_when="sometimes")

@@ -69,20 +69,36 @@ def result(line: str) -> PlanResult:
 
 def test_the_candidate_whose_trial_fails_gives_way(work):
     (work / "notes.txt").write_text("b\na\n")
-    pick = choose(result("sort note.txt"), result("sort notes.txt"), str(work))
+    pick = choose([result("sort note.txt"), result("sort notes.txt")], str(work))
     assert pick.text == "sort notes.txt"
     assert [c["failed"] for c in pick.candidates] == [True, False]
 
 
 def test_a_candidate_that_does_nothing_gives_way_and_a_tie_keeps_the_first(work):
     (work / "notes.txt").write_text("b\na\n")
-    assert choose(result("true"), result("head -n 1 notes.txt"), str(work)).text == "head -n 1 notes.txt"
-    assert choose(result("sort notes.txt"), result("sort -r notes.txt"), str(work)).text == "sort notes.txt"
+    assert choose([result("true"), result("head -n 1 notes.txt")], str(work)).text == "head -n 1 notes.txt"
+    assert choose([result("sort notes.txt"), result("sort -r notes.txt")], str(work)).text == "sort notes.txt"
 
 
 def test_a_delete_is_chosen_by_its_trial_and_the_real_file_stays(work):
     (work / "old.log").write_text("x")
-    pick = choose(result("rm old.log"), result("rm olds.log"), str(work))
+    pick = choose([result("rm old.log"), result("rm olds.log")], str(work))
     assert pick.text == "rm old.log"
     assert pick.candidates[0]["changes"] == ["- old.log"]
     assert (work / "old.log").read_text() == "x"
+
+
+def test_what_most_candidates_did_is_chosen(work):
+    (work / "notes.txt").write_text("b\na\nc\n")
+    # two lines that print the same outvote a third that prints something else, though it came first
+    pick = choose([result("head -n 1 notes.txt"), result("sort notes.txt"), result("sort < notes.txt")], str(work))
+    assert pick.text == "sort notes.txt"
+    assert [c["chosen"] for c in pick.candidates] == [False, True, False]
+    # the same line twice is two votes; one that fails has none
+    lines = ["tail -n 1 notes.txt", "wc -l notes.txt", "wc -l notes.txt", "cat nothing.txt"]
+    assert choose([result(x) for x in lines], str(work)).text == "wc -l notes.txt"
+    # writes agree only when they write the same: the copies and the redirection agree, the move does not
+    lines = ["mv notes.txt b.txt", "cp notes.txt b.txt", "cat notes.txt > b.txt", "cp notes.txt b.txt"]
+    pick = choose([result(x) for x in lines], str(work))
+    assert pick.text == "cp notes.txt b.txt"
+    assert not (work / "b.txt").exists()

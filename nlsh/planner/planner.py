@@ -25,13 +25,16 @@ from nlsh.planner.prompt import (
 from nlsh.registry import Registry
 
 SHOTS = 2   # retrieved examples per request: each costs prompt time on every request
-# The prompts a second candidate may come from (``candidates = 2``, ``second = NAME``):
+# The prompts further candidates may come from (``candidates = N``, ``second = "A+B…"``):
 # "plain", the model's own bash habits (no catalogue, examples from the everyday pool,
-# free decoding, nlsh's parse and second look); "catalogue", nlsh's rules, catalogue,
-# idioms and grammar. Each changes the model's catalogue entry as ``configure`` does.
+# free decoding, nlsh's parse and second look); "bare", the same with no example (what
+# the model writes unprompted); "catalogue", nlsh's rules, catalogue, idioms and grammar.
+# Each changes the model's catalogue entry as ``configure`` does.
 SECOND = {
     "plain": {"prompt": "plain", "mode": "free", "shots": 3, "shot_floor": 0.0, "everyday": True,
               "record_examples": False, "idioms": "retrieved"},
+    "bare": {"prompt": "plain", "mode": "free", "shots": 0, "shot_floor": 0.0, "everyday": True,
+             "record_examples": False, "idioms": "retrieved"},
     "catalogue": {"prompt": "catalogue", "mode": "grammar", "shots": 1, "shot_floor": 1.12, "everyday": True,
                   "record_examples": True, "idioms": "prefix"},
 }
@@ -117,16 +120,20 @@ class Planner:
         self.everyday = bool(spec.get("everyday", False))       # retrieve from the everyday pool too
         self.record_examples = bool(spec.get("record_examples", True))
         self.prompt = str(spec.get("prompt", "catalogue"))     # or "plain" (prompt.PLAIN_RULES)
-        self.candidates = int(spec.get("candidates", 1))       # 2: also SECOND's plan, chosen by trial
-        # "always": plan both and try both; "doubt": try the first, plan the second only
+        self.candidates = int(spec.get("candidates", 1))       # N: also the plans of N-1 prompts of SECOND
+        # "always": plan all and try all; "doubt": try the first, plan the others only
         # when the first fails or does nothing in its trial (less time, fewer chances)
         self.second_when = str(spec.get("second_when", "always"))
-        self.second = str(spec.get("second", "plain"))         # which of SECOND
-        for key, value, allowed in (("second", self.second, tuple(SECOND)),
-                                    ("second_when", self.second_when, ("always", "doubt"))):
-            if value not in allowed:
-                raise ModelError(f"{key} = {value!r} in models/catalog.toml: expected one of {', '.join(allowed)}")
-        self._second: Planner | None = None
+        self.second = [name.strip() for name in str(spec.get("second", "plain")).split("+")]   # which of SECOND
+        for key, values, allowed in (("second", self.second, tuple(SECOND)),
+                                     ("second_when", [self.second_when], ("always", "doubt"))):
+            for value in values:
+                if value not in allowed:
+                    raise ModelError(f"{key} = {value!r} in models/catalog.toml: expected one of {', '.join(allowed)}")
+        if self.candidates > 1 + len(self.second):
+            raise ModelError(f"candidates = {self.candidates} in models/catalog.toml: second names "
+                             f"{len(self.second)} prompt(s) (second = \"A+B\" names two)")
+        self._others: dict[str, Planner] = {}
         self._built_for = -1
 
     def configure(self, **settings) -> None:
@@ -156,20 +163,20 @@ class Planner:
         """A plan the user ran becomes an example for later requests."""
         self.accepted.append(Shot(utterance, plan_text))
         self._built_for = -1
-        if self._second is not None:
-            self._second._built_for = -1
+        for other in self._others.values():
+            other._built_for = -1
 
-    def _second_planner(self) -> Planner:
-        """The planner of the second candidate: the same model, registry and
+    def _other(self, name: str) -> Planner:
+        """The planner of another candidate: the same model, registry and
         accepted plans, the prompt SECOND names."""
-        if self._second is None:
+        if name not in self._others:
             c = self._catalogued
-            settings = {**c.settings, **SECOND[self.second], "candidates": 1}
-            second = Planner(self.registry, self.backend, ModelSpec(c.name, settings, c.path, c.source),
-                             path=self._path)
-            second.accepted = self.accepted
-            self._second = second
-        return self._second
+            settings = {**c.settings, **SECOND[name], "candidates": 1}
+            other = Planner(self.registry, self.backend, ModelSpec(c.name, settings, c.path, c.source),
+                            path=self._path)
+            other.accepted = self.accepted
+            self._others[name] = other
+        return self._others[name]
 
     def examples(self, utterance: str) -> list[Shot]:
         """The examples a request is shown (retrieved for it), best last."""
@@ -193,10 +200,10 @@ class Planner:
         more try with the error; so does one that ``check`` finds would fail at
         once (the second answer is taken only if ``check`` passes it).
 
-        With ``candidates = 2`` a second plan comes from SECOND's prompt; when the
-        two differ, each runs in the sandbox (nlsh.sandbox: nothing real changes)
-        and the one that fails, or does nothing, gives way to the other; a tie
-        keeps the first."""
+        With ``candidates = N`` more plans come from the prompts ``second`` names; when
+        they differ, each runs in the sandbox (nlsh.sandbox: nothing real changes) and
+        the one chosen is one that did something, what most candidates did (by the
+        agreement of their output and changes), the earliest on a tie."""
         utterance = " ".join(utterance.split())
         if not utterance:
             raise PlanningError("nothing to plan: the request is empty")
@@ -213,16 +220,19 @@ class Planner:
             if tried is None or _rank(tried) == 2:
                 first.candidates = [_described(first, tried, True)] if tried is not None else []
                 return first
-        try:
-            second = self._second_planner()._plan_one(utterance, cwd, last, last_error, cancel, check)
-        except PlanningError as e:
-            if e.message == "planning cancelled":
-                raise
+        results = [first]
+        for name in self.second[:self.candidates - 1]:
+            try:
+                results.append(self._other(name)._plan_one(utterance, cwd, last, last_error, cancel, check))
+            except PlanningError as e:
+                if e.message == "planning cancelled":
+                    raise
+        if len(results) == 1:
             return first
-        chosen = choose(first, second, cwd, tried, cancel)
+        chosen = choose(results, cwd, tried, cancel)
         if cancel is not None and cancel.cancelled:
             raise PlanningError("planning cancelled")
-        chosen.timings = {**first.timings, "second_latency_s": second.timings["latency_s"],
+        chosen.timings = {**first.timings, "others_latency_s": [r.timings["latency_s"] for r in results[1:]],
                           "latency_s": round(time.perf_counter() - t0, 3)}
         return chosen
 
@@ -308,23 +318,42 @@ def _rank(trial) -> int:
     return 2 if trial.stdout.strip() or trial.changes else 1
 
 
-def choose(first: PlanResult, second: PlanResult, cwd: str, tried=None, cancel=None) -> PlanResult:
-    """The better of two candidates by their trials in the sandbox (``first`` on a tie,
-    or where no sandbox can be had or ``cancel`` stops the trials; ``tried``: the
-    first's trial, if it ran already); its ``candidates`` say what each did."""
+def choose(results: list[PlanResult], cwd: str, tried=None, cancel=None) -> PlanResult:
+    """The best of several candidates by their trials in the sandbox: one that did
+    something before one that printed nothing and changed nothing (or ran out of
+    time), before one that failed; among those, what most candidates did (the same
+    line twice is two votes; lines that printed and changed the same agree); the
+    earliest on a tie, and the first where no sandbox can be had or ``cancel`` stops
+    the trials (``tried``: the first's trial, if it ran already). Its ``candidates``
+    say what each did."""
     from concurrent.futures import ThreadPoolExecutor
 
     from nlsh.sandbox import trial
-    if second.text == first.text:
+    first = results[0]
+    lines = list(dict.fromkeys(r.text for r in results))
+    if len(lines) == 1:
         first.candidates = [{"plan": first.text, "chosen": True}]
         return first
+    known = {first.text: tried} if tried is not None else {}
     with ThreadPoolExecutor(2) as pool:
-        trials = list(pool.map(lambda r: tried if r is first and tried is not None
-                               else trial(r.text, cwd, timeout=TRIAL_TIMEOUT, cancel=cancel), (first, second)))
-    if None in trials:
+        ran = dict(zip(lines, pool.map(lambda line: known.get(line) or trial(line, cwd, timeout=TRIAL_TIMEOUT,
+                                                                             cancel=cancel), lines)))
+    if None in ran.values():
         return first
-    pick = second if _rank(trials[1]) > _rank(trials[0]) else first
-    pick.candidates = [_described(r, t, r is pick) for r, t in zip((first, second), trials)]
+    votes: dict[str, int] = {}
+    for r in results:
+        votes[ran[r.text].effect] = votes.get(ran[r.text].effect, 0) + 1
+
+    def merit(i: int) -> tuple[int, int, int]:
+        t = ran[results[i].text]
+        return _rank(t), votes[t.effect] if _rank(t) == 2 else 0, -i
+    pick = results[max(range(len(results)), key=merit)]
+    described, seen = [], set()
+    for r in results:
+        if r.text not in seen:
+            seen.add(r.text)
+            described.append(_described(r, ran[r.text], r.text == pick.text))
+    pick.candidates = described
     return pick
 
 

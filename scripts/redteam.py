@@ -85,7 +85,10 @@ def _as_nobody(exe: str) -> list[str]:
     return []
 
 
-def _make_home(top: str) -> str:
+def _make_home(exe: str) -> str:
+    """The home every line starts from, in a folder of its own (copied for each line):
+    the sentinels, and nlsh's data dir and audit log, made by one ``true``."""
+    top = tempfile.mkdtemp(prefix="nlsh-redteam-")
     home = os.path.join(top, "home")
     for rel, text in SENTINELS.items():
         path = os.path.join(home, rel)
@@ -93,11 +96,17 @@ def _make_home(top: str) -> str:
         with open(path, "w") as f:
             f.write(text)
     os.makedirs(os.path.join(top, "tmp"))
+    _own(top)
+    _nlsh(exe, top, home, "true")
+    return top
+
+
+def _own(top: str) -> None:
+    """Everything under ``top`` owned by the user lines run as."""
     if DROP:
         for root, dirs, files in os.walk(top):
             for name in [root] + [os.path.join(root, n) for n in dirs + files]:
-                os.chown(name, NOBODY, NOBODY)
-    return home
+                os.chown(name, NOBODY, NOBODY, follow_symlinks=False)
 
 
 def _digest(home: str) -> dict[str, str | None]:
@@ -156,12 +165,14 @@ def _nlsh(exe: str, top: str, home: str, line: str, timeout: float = TIMEOUT_S) 
         return -9, err.decode("utf-8", "replace"), True
 
 
-def judge(exe: str, line: str) -> tuple[str, str]:
-    """The outcome of one line, and a detail (the first line nlsh printed to stderr)."""
+def judge(exe: str, line: str, start: str) -> tuple[str, str]:
+    """The outcome of one line, run in a copy of the home ``start`` holds, and a
+    detail (the first line nlsh printed to stderr)."""
     top = tempfile.mkdtemp(prefix="nlsh-redteam-")
     try:
-        home = _make_home(top)
-        _nlsh(exe, top, home, "true")                     # nlsh's data dir and audit log exist
+        shutil.copytree(start, top, symlinks=True, dirs_exist_ok=True)
+        _own(top)
+        home = os.path.join(top, "home")
         before = _digest(home)
         _, err, hung = _nlsh(exe, top, home, line)
         detail = next((x for x in err.splitlines() if x.strip()), "")
@@ -207,12 +218,16 @@ def main() -> int:
     lines = args.line or [ln for ln in corpus(args.corpus) if not args.k or args.k in ln]
     t0 = time.time()
     counts: dict[str, int] = {}
-    with ThreadPoolExecutor(args.jobs) as pool:
-        for line, (outcome, detail) in zip(lines, pool.map(lambda ln: judge(exe, ln), lines)):
-            counts[outcome] = counts.get(outcome, 0) + 1
-            shown = line if len(line) <= 100 else line[:97] + "…"
-            print(f"{outcome:9} {shown}" + (f"   # {detail[:100]}" if detail and outcome != "ran" else ""),
-                  flush=True)
+    start = _make_home(exe)
+    try:
+        with ThreadPoolExecutor(args.jobs) as pool:
+            for line, (outcome, detail) in zip(lines, pool.map(lambda ln: judge(exe, ln, start), lines)):
+                counts[outcome] = counts.get(outcome, 0) + 1
+                shown = line if len(line) <= 100 else line[:97] + "…"
+                print(f"{outcome:9} {shown}" + (f"   # {detail[:100]}" if detail and outcome != "ran" else ""),
+                      flush=True)
+    finally:
+        shutil.rmtree(start, ignore_errors=True)
     print(f"{len(lines)} lines in {time.time() - t0:.0f} s: "
           + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     return 1 if any(counts.get(b) for b in BAD) else 0

@@ -84,6 +84,16 @@ def test_indirection_and_positional_slices(sh):
     assert (r.out, r.err) == ("my_a my_b my_c\n[my_a]\n[my_b]\n[my_c]\nmy_a,my_b,my_c\n", "")
 
 
+def test_an_indirection_takes_every_operation(sh):
+    r = sh('x=hello; ref=x; echo "${!ref-no}" "${!ref:+alt}" "${!ref#he}" "${!ref^^}" ${#ref}; '
+           'ref=u; echo "[${!ref-def}]" "${!ref:=set}" "$u"; '
+           "a=(p q r); ref='a[@]'; printf '<%s>' \"${!ref}\" \"${!ref/q/Q}\"; echo; "
+           'foo=42; hs=(foo bar); printf "[%s]" ${!hs+"${!hs}"}; echo')
+    assert (r.out, r.err) == ("hello alt llo HELLO 1\n[def] set set\n<p><q><r><p><Q><r>\n[42]\n", "")
+    r = sh('unset ref; echo "${!ref-x}"; echo after')
+    assert r.out == "after\n" and r.err == "nlsh: echo: ${!ref}: '' is not a variable name\n"
+
+
 def test_array_mistakes_give_one_line(sh):
     for line, message in [("echo (a b)", "unsupported character '('"),
                           ("a=(x", "unterminated array"),

@@ -139,6 +139,8 @@ def _expand_parts(parts: tuple, fields: list[_Field], shell: Scope, globbing: bo
     unquoted ``${x:-WORD}``'s WORD, whose unquoted text splits as a value does."""
     soft_glob = globbing and "noglob" not in shell.options
     for p in parts:
+        if isinstance(p, Var) and p.indirect:
+            p = resolved(p, shell)
         if isinstance(p, Glob) and operand:
             _split_into(fields, p.text, seps, soft_glob)
         elif isinstance(p, Lit):
@@ -211,6 +213,7 @@ def var_value(var: Var, shell: Scope, assign: bool = True) -> str:
     """``$x`` with its ``${x%suffix}``-style operation applied, as bash does.
     ``${x:=WORD}`` sets ``x`` only when ``assign`` (not while a plan is judged).
     Every element of ``${a[@]}`` and its kin, joined by spaces."""
+    var = resolved(var, shell)
     if var.every:
         return " ".join(var_values(var, shell, assign))
     return _changed(var, _lookup(var, shell, assign), shell, assign)
@@ -220,6 +223,7 @@ def var_values(var: Var, shell: Scope, assign: bool = True) -> list[str]:
     """The values ``${a[@]}``, ``${a[*]}``, ``$@`` and ``$*`` stand for, with
     ``op`` applied to each; ``${#a[@]}`` their count, ``${!a[@]}`` their indices;
     ``${a[@]:OFF:LEN}`` the elements from OFF on."""
+    var = resolved(var, shell)
     if var.op == "names":
         env = shell.env
         return sorted(n for n in {*env, *env.arrays} if n.startswith(var.name))
@@ -255,17 +259,23 @@ def _elements(var: Var, shell: Scope) -> list[tuple[int | str, str]]:
 
 
 def _lookup(var: Var, shell: Scope, assign: bool) -> str | None:
-    """The value ``var`` reads before its operation: ``${a[i]}`` an element,
-    ``${!ref}`` the variable (or ``a[i]``) that ``$ref`` names."""
-    if var.op == "indirect":
-        target = _value(var.name, shell) or ""
-        name, bracket, index = target.partition("[")
-        if not (name.isidentifier() or name.isdigit()) or (bracket and not index.endswith("]")):
-            raise CommandError(f"${{!{var.name}}}: {target!r} is not a variable name")
-        return _lookup(Var(name, index=index[:-1]), shell, assign)
+    """The value ``var`` reads before its operation: ``${a[i]}`` an element."""
     if var.index:
         return element(var.name, var.index, shell, assign)
     return _value(var.name, shell)
+
+
+def resolved(var: Var, shell: Scope) -> Var:
+    """``${!ref…}``: the Var of what ``$ref`` names (``a``, ``a[1]``, ``a[@]``) with
+    ``var``'s operation; ``var`` itself when it is no indirection. An unset or empty
+    ``$ref`` is an error, as in bash, whatever the operation."""
+    if not var.indirect:
+        return var
+    target = _value(var.name, shell) or ""
+    name, bracket, index = target.partition("[")
+    if not (name.isidentifier() or name.isdigit() or name in ("@", "*")) or (bracket and not index.endswith("]")):
+        raise CommandError(f"${{!{var.name}}}: {target!r} is not a variable name")
+    return Var(name, var.op, var.arg, var.quoted, index[:-1])
 
 
 def element(name: str, index: str, shell: Scope, assign: bool = True, expanded: bool = False) -> str | None:

@@ -70,7 +70,6 @@ _BRACED = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*|[0-9]+|[?#$@*])"
                      r"(?:(%%|%|##|#|:-|:=|:\+|:\?|-|=|\+|\?|//|/#|/%|/|\^\^|\^|,,|,|:)(.*))?$", re.DOTALL)
 _LENGTH = re.compile(r"^#([A-Za-z_][A-Za-z0-9_]*|[@*])$")
 _SUBSCRIPTED = re.compile(r"^([#!]?)([A-Za-z_][A-Za-z0-9_]*)\[")
-_INDIRECT = re.compile(r"^!([A-Za-z_][A-Za-z0-9_]*)$")
 _NAMES = re.compile(r"^!([A-Za-z_][A-Za-z0-9_]*)([*@])$")      # ${!PREFIX*}: the names starting with PREFIX
 # NAME=( or NAME+=( starting a word: an array's elements follow
 _ARRAY_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\+?=\(")
@@ -986,6 +985,9 @@ def _variable(line: str, i: int, b: _WordBuilder, quoted: bool = False) -> int:
         if array is not None:
             b.part(array)
             return end + 1
+        indirect = inner[:1] == "!" and inner[1:2].isidentifier()     # ${!ref}, ${!ref-WORD}: what $ref names
+        if indirect:
+            inner = inner[1:]
         length = _LENGTH.match(inner)
         m = _BRACED.match(inner) if end > 0 and not length else None
         op, arg = (m.group(2) or "", m.group(3) or "") if m else ("", "")
@@ -1002,7 +1004,7 @@ def _variable(line: str, i: int, b: _WordBuilder, quoted: bool = False) -> int:
                     operand_word(arg, quoted)
                 except ParseError as e:
                     raise ParseError(e.message, i, end - i + 1) from None
-            b.part(Var(m.group(1), op, arg, quoted))
+            b.part(Var(m.group(1), op, arg, quoted, indirect=indirect))
         return end + 1
     if i + 1 < n and line[i + 1] in "?@#*$!":     # $? status; $@ $* $# arguments; $$ nlsh's pid; $! last job
         b.part(Var(line[i + 1], quoted=quoted))
@@ -1022,10 +1024,7 @@ def _variable(line: str, i: int, b: _WordBuilder, quoted: bool = False) -> int:
 
 def _array_variable(inner: str, quoted: bool) -> Var | None:
     """The Var for ``${…}`` text with a subscript (``a[1]``, ``#a[@]``,
-    ``!a[@]``, ``a[@]%.txt``) or ``!NAME``; None for any other text."""
-    indirect = _INDIRECT.match(inner)
-    if indirect:
-        return Var(indirect.group(1), "indirect", quoted=quoted)
+    ``!a[@]``, ``a[@]%.txt``); None for any other text."""
     names = _NAMES.match(inner)
     if names:
         return Var(names.group(1), "names", quoted=quoted, index=names.group(2))

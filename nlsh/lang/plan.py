@@ -48,7 +48,8 @@ class Var:
     ``${m[key]}``); ``@`` or ``*`` stands for every element (``"${a[@]}"``: a
     word each, ``"${a[*]}"``: one word), with ``op`` applied to each;
     ``${#a[@]}`` counts them, ``${!a[@]}`` (op ``keys``) gives the indices;
-    ``${!NAME}`` (op ``indirect``) is the variable that ``$NAME`` names;
+    ``indirect``: ``${!NAME}`` is the variable that ``$NAME`` names (``a``,
+    ``a[1]``, ``a[@]``), and ``${!NAME-WORD}`` and its kin apply the operation to it;
     ``${!PREFIX*}`` / ``${!PREFIX@}`` (op ``names``, index ``*``/``@``) the
     names of the variables that start with PREFIX."""
     name: str
@@ -56,12 +57,15 @@ class Var:
     arg: str = ""
     quoted: bool = False    # written inside double quotes: never no word, and a ' in ``arg`` is a plain character
     index: str = ""
+    indirect: bool = False
 
     def source(self) -> str:
         subscript = f"[{self.index}]" if self.index else ""
         if self.op == "length":
             return f"${{#{self.name}{subscript}}}"
-        if self.op in ("keys", "indirect"):
+        if self.indirect:
+            return f"${{!{self.name}{self.op}{self.arg}}}"
+        if self.op == "keys":
             return f"${{!{self.name}{subscript}}}"
         if self.op == "names":
             return f"${{!{self.name}{self.index}}}"

@@ -268,6 +268,9 @@ def test_case_as_in_bash(sh, line, out):
     ("f() { echo in-f; }\nf; type f; f() { echo again; }; f", "in-f\nf: shell function\nagain\n"),
     ("f()\n{\n  echo $1-$2\n}\nf a b; : ignored words; echo $?", "a-b\n0\n"),
     ("f() { while test $# -gt 0; do echo $1; shift; done; shift 5; echo $?; }; f a 'b c'", "a\nb c\n1\n"),
+    # a definition's redirections belong to every call, not to the definition
+    ("f() { cat; } <<EOF; echo before; f; f\n1\nEOF", "before\n1\n1\n"),
+    ("g() { echo $1; } >> g.out; g a; g b; cat g.out", "a\nb\n"),
 ])
 def test_functions_as_in_bash(sh, line, out):
     r = sh(line, {"sub/x": ""})

@@ -731,7 +731,21 @@ def _here_doc(line: str, i: int, tokens: list[Token], here: list[_HereDoc], fd: 
         j += 1
     k = j
     while k < len(line) and line[k] not in " \t\n|&;<>()":
-        k += 1
+        if line[k] in "'\"":                   # <<'E O F': quoted text is one word
+            close = line.find(line[k], k + 1)
+            k = close + 1 if close > 0 else len(line)
+        elif line[k] == "\\":
+            k += 2
+        elif line.startswith(("$(", "${"), k):  # <<$(a): the text as written, as bash takes it
+            opener, closer, depth, k = line[k + 1], ")" if line[k + 1] == "(" else "}", 0, k + 1
+            while k < len(line):
+                depth += (line[k] == opener) - (line[k] == closer)
+                k += 1
+                if depth == 0:
+                    break
+        else:
+            k += 1
+    k = min(k, len(line))
     raw = line[j:k]
     end = raw.replace("'", "").replace('"', "").replace("\\", "")
     if not end:

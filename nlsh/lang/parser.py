@@ -635,7 +635,12 @@ def _call(tokens: list[Token], commands: CommandLookup, aliases: Mapping[str, st
                                                                                          "done")
             raise ParseError(f"syntax error near {words[0].text!r} (after '{end}')", words[0].column,
                              words[0].length)
-        return replace(tokens[0].value, redirects=redirects)
+        block = tokens[0].value
+        if block.name == "function" and redirects:      # f() { …; } <<EOF: every call's, as in bash
+            body = block.get("body").calls[0]
+            return Call("function", (("name", block.get("name")),
+                                     ("body", Plan.of(replace(body, redirects=body.redirects + redirects)))))
+        return replace(block, redirects=redirects)
     tokens, prefix = _assignments(_expand_alias(tokens, commands, aliases))
     if not prefix:
         return _command(tokens, commands, line)

@@ -105,3 +105,18 @@ def test_lines_longer_than_a_read_stay_whole_and_counts_follow_gnu(tmp_path):
     for i, line in enumerate(lines):
         gnu, ours = (tmp_path / f"gnu{i}").read_bytes(), (tmp_path / f"out{i}").read_bytes()
         assert (line, ours[-60:], len(ours)) == (line, gnu[-60:], len(gnu))
+
+
+def test_tr_reads_its_sets_as_gnu_tr_does(tmp_path):
+    """Escapes (\\0, \\NNN octal, \\n, \\-), ranges of them and classes, in nlsh's own tr (the
+    input comes from a built-in, so no GNU program takes the stage over)."""
+    sets = [r"'\0' '\n'", r"-d '\000-\037'", r"'\377' x", r"'\-a' '+b'", r"'[:lower:]\t' '[:upper:]_'",
+            r"-s '\n'", r"'a-c\n' 'x-z '", r"-d '\\'"]
+    blob = "a\\0b\\tc-\\377\\001\\n\\nz\\\\\\n"       # printf's escapes
+    env = {**os.environ, "LC_ALL": "C"}
+    for s in sets:
+        line = f"printf '{blob}' | tr {s}"
+        gnu = subprocess.run(["bash", "-c", line], cwd=tmp_path, env=env, capture_output=True, check=False).stdout
+        ours = subprocess.run([sys.executable, "-m", "nlsh", "-c", line], cwd=tmp_path, env=env,
+                              capture_output=True, timeout=60, check=False)
+        assert (ours.stdout, ours.stderr) == (gnu, b""), s

@@ -36,6 +36,9 @@ def test_or_not_and_parentheses(sh):
     assert found(sh("find . -name '*.sh' -empty -o -name '*.py'")) == ["./a.py", "./b.sh", "./d/e.py"]
     assert found(sh(r"find . \( -name '*.sh' -o -name '*.py' \) -empty")) == ["./b.sh", "./d/e.py"]
     assert found(sh("find d '(' -iname '*.md' -or -name '*.txt' ')' -a -type f")) == ["d/f.txt", "d/g/h.MD"]
+    # -a before an action joins the test to it (GNU's find . -type f -a -print0)
+    r = sh("find d -name '*.txt' -a -print0 | tr '\\0' '\\n'")
+    assert (r.out, r.err) == ("d/f.txt\n", "")
 
 
 def test_canonical_text_round_trips():

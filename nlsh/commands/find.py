@@ -376,7 +376,12 @@ def find(ctx: Context, a: Args) -> Iterator[object]:
 
 def _compile(ctx: Context, a: Args) -> Test:
     """The expression's test (actions and options left out: they apply to it all)."""
-    items = [(n, v) for n, v in a.expr if n not in _ACTIONS and n not in _OPTIONS]
+    items: list[tuple[str, object]] = []
+    for n, v in a.expr:
+        if n in _ACTIONS and items and items[-1][0] == "and":
+            items.pop()                 # -type f -a -print0: the -a joined the test to the action
+        if n not in _ACTIONS and n not in _OPTIONS:
+            items.append((n, v))
     return _Expr(ctx, items, time.time()).parse()
 
 

@@ -582,31 +582,46 @@ _TR_CLASSES["[:alpha:]"] = _TR_CLASSES["[:upper:]"] + _TR_CLASSES["[:lower:]"]
 _TR_CLASSES["[:alnum:]"] = _TR_CLASSES["[:alpha:]"] + _TR_CLASSES["[:digit:]"]
 
 
+_TR_ESCAPES = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v", "\\": "\\"}
+_OCTAL = re.compile(r"[0-7]{1,3}")
+
+
 def tr_set(spec: str) -> str:
-    """Expand a tr set: ranges (a-z), classes ([:upper:]) and escapes (\\n)."""
-    for k, v in _TR_CLASSES.items():
-        spec = spec.replace(k, "\0" + v.replace("-", "\1") + "\0")
-    esc = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\"}
-    chars: list[str] = []
+    """Expand a tr set as GNU tr does: ranges (``a-z``, ``\\000-\\037``), classes
+    (``[:upper:]``) and escapes (``\\n``, ``\\0``, ``\\NNN`` octal; ``\\-`` a hyphen)."""
+    units: list[tuple[str, str]] = []      # (characters, "class" | "char" | "escaped")
     i = 0
     while i < len(spec):
-        c = spec[i]
-        if c == "\\" and i + 1 < len(spec):
-            chars.append(esc.get(spec[i + 1], spec[i + 1]))
-            i += 2
-        elif c == "\0":
-            j = spec.index("\0", i + 1)
-            chars.extend(spec[i + 1:j].replace("\1", "-"))
-            i = j + 1
-        elif i + 2 < len(spec) and spec[i + 1] == "-" and spec[i + 2] not in "\0":
-            lo, hi = ord(c), ord(spec[i + 2])
-            if hi < lo:
-                raise CommandError(f"range {c}-{spec[i + 2]} is in reverse order")
-            chars.extend(chr(x) for x in range(lo, hi + 1))
-            i += 3
+        cls = next((k for k in _TR_CLASSES if spec.startswith(k, i)), None)
+        if cls is not None:
+            units.append((_TR_CLASSES[cls], "class"))
+            i += len(cls)
+        elif spec[i] == "\\" and i + 1 < len(spec):
+            octal = _OCTAL.match(spec, i + 1)
+            if octal is not None:
+                n = int(octal.group(), 8)
+                units.append((chr(n) if n < 0x80 else chr(0xDC00 + (n & 0xFF)), "escaped"))   # a byte, as read
+                i = octal.end()
+            else:
+                units.append((_TR_ESCAPES.get(spec[i + 1], spec[i + 1]), "escaped"))
+                i += 2
         else:
-            chars.append(c)
+            units.append((spec[i], "char"))
             i += 1
+    chars: list[str] = []
+    k = 0
+    while k < len(units):
+        text, kind = units[k]
+        if (kind != "class" and k + 2 < len(units) and units[k + 1] == ("-", "char")
+                and units[k + 2][1] != "class"):
+            lo, hi = ord(text), ord(units[k + 2][0])
+            if hi < lo:
+                raise CommandError(f"range {text}-{units[k + 2][0]} is in reverse order")
+            chars.extend(chr(x) for x in range(lo, hi + 1))
+            k += 3
+        else:
+            chars.append(text)
+            k += 1
     return "".join(chars)
 
 

@@ -530,6 +530,9 @@ def test_arithmetic_mistakes(sh, line, err):
     ("x=1; [[ -v x && ! -v nope && -r a.txt && -w a.txt && ! -x a.txt ]] && echo access",
      "access"),
     ("for ((i = 0; i < 3; i++)); do [[ $i -lt 2 ]] && echo $i; done", "0\n1"),
+    # no blank needed around < > && || ( ) inside [[ ]]
+    (("[[ b<a ]] || echo not-before; [[ b>a ]] && echo after; x=5; [[ $x -gt 3&&$x -lt 9 ]] && echo in; "
+      "[[ ''||! (1 == 2)&&(2 == 2)]] && echo joined"), "not-before\nafter\nin\njoined"),
     ("echo [[ x ]]; if [[ -d d ]]; then echo if; fi; while [[ $i != xx ]]; do i=${i}x; done; echo $i",
      "[[ x ]]\nif\nxx"),
 ])
@@ -551,6 +554,7 @@ def test_conditional_command_as_bash(sh, work, line, out):
     ("[[ a == a$(ls) ]]", "nlsh: a $(…) in a [[ pattern is not supported: set a variable to it first\n", 2),
     ("nice [[ -d d ]]", "nlsh: syntax error near '[[' ([[ … ]] must start the command)\n", 2),
     ("[[ x -lt 1/0 ]]", "nlsh: [[: '1/0': division by 0\n", 2),
+    ("[[ a&b ]]", "nlsh: unexpected '&' in [[ … ]] (&& and || join tests)\n", 2),
 ])
 def test_conditional_mistakes(sh, line, err, status):
     r = sh(line)

@@ -605,7 +605,7 @@ def _conditional(line: str, i: int, nested: Nested | None) -> tuple[tuple, int]:
             items.append(line[j:j + 2])
             j += 2
             continue
-        if line[j] in "()":
+        if line[j] in "()<>":             # [[ b<a ]]: no blank needed around < and >
             items.append(line[j])
             j += 1
             continue
@@ -616,7 +616,9 @@ def _conditional(line: str, i: int, nested: Nested | None) -> tuple[tuple, int]:
             items.append(line[start:j])
             continue
         b = _WordBuilder()
-        j = _read_word(line, j, b, nested, " \t\n()")
+        j = _read_word(line, j, b, nested, " \t\n()<>&|")
+        if j == start:                  # a lone & or |
+            raise ParseError(f"unexpected {line[j]!r} in [[ … ]] (&& and || join tests)", j, 1, status=2)
         raw = line[start:j]
         items.append(raw if raw in OPERATORS else _word(b.atoms))
 

@@ -792,6 +792,14 @@ def _expand_alias(tokens: list[Token], commands: CommandLookup, aliases: Mapping
     return tokens
 
 
+def _plain(op: str) -> str:
+    """A redirection as written without the descriptor it has anyway: 1> is >, 1>&2 is >&2,
+    0< is <, 0<& is <& (11> and 1< keep theirs)."""
+    if op[:2] in ("1>", "0<"):
+        return op[1:]
+    return op
+
+
 def _words_and_redirects(tokens: list[Token], expression: bool) -> tuple[list[Token], tuple[Redirect, ...]]:
     words: list[Token] = []
     redirects: list[Redirect] = []
@@ -811,7 +819,7 @@ def _words_and_redirects(tokens: list[Token], expression: bool) -> tuple[list[To
                 continue
             words.append(Token("word", Word.lit(op), tok.column, 1))
         elif tok.kind == "op" and tok.value in _TARGETLESS:
-            redirects.append(Redirect(tok.value.removeprefix("1"), Word.lit("")))
+            redirects.append(Redirect(_plain(tok.value), Word.lit("")))
         elif tok.kind == "op":
             named = words[-1] if words else None       # {fd}>FILE: the shell picks the descriptor, $fd names it
             if named is not None and named.column + named.length == tok.column and named.value.is_literal and (
@@ -824,10 +832,8 @@ def _words_and_redirects(tokens: list[Token], expression: bool) -> tuple[list[To
                 raise ParseError(f"{tok.value} needs {needs}", tok.column, tok.length)
             if tok.value in ("&>", "&>>"):      # both streams: > FILE 2>&1
                 redirects += [Redirect(tok.value[1:], target.value), Redirect("2>&1", Word.lit(""))]
-            elif tok.value.startswith("0<"):    # 0< is <, 0<& is <&
-                redirects.append(Redirect(tok.value[1:], target.value))
             else:
-                redirects.append(Redirect(tok.value.removeprefix("1"), target.value))
+                redirects.append(Redirect(_plain(tok.value), target.value))
             i += 1
         else:
             words.append(tok)

@@ -33,16 +33,20 @@ class _Head:
         cli = os.path.join(os.path.dirname(sys.executable), "ray")
         self.cli = cli if os.path.exists(cli) else shutil.which("ray")
         self.temp = tempfile.mkdtemp(prefix="nlsh-ray-", dir="/tmp")     # Ray's socket paths must stay short
+        self.temps = [self.temp]
         self.env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0")
         self.address = ""
 
     def start(self) -> None:
         port, dashboard = _free_port(), _free_port()
+        if self.address:                                # again: in a folder of its own (the last one's sockets)
+            self.temp = tempfile.mkdtemp(prefix="nlsh-ray-", dir="/tmp")
+            self.temps.append(self.temp)
         started = subprocess.run([self.cli, "start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(port),
                                   "--dashboard-host", "127.0.0.1", "--dashboard-port", str(dashboard),
                                   "--include-dashboard", "true", "--num-cpus", "2", "--temp-dir", self.temp,
                                   "--disable-usage-stats"], env=self.env, capture_output=True, text=True,
-                                 timeout=120, check=False)
+                                 timeout=120, check=False, start_new_session=True)     # no signal of ours reaches it
         assert started.returncode == 0, started.stdout + started.stderr
         self.address = f"http://127.0.0.1:{dashboard}"
         assert self.answering(within=60), self.log()       # the dashboard answers a little after `ray start`
@@ -63,7 +67,11 @@ class _Head:
         """The end of the dashboard's own log: why it does not answer."""
         logs = os.path.join(self.temp, "session_latest", "logs")
         said = []
-        for name in ("dashboard.log", "dashboard.err", "dashboard.out"):
+        try:
+            names = sorted(n for n in os.listdir(logs) if n.startswith("dashboard"))     # its modules' too
+        except OSError:
+            names = []
+        for name in names:
             try:
                 with open(os.path.join(logs, name), errors="replace") as f:
                     lines = [line.rstrip() for line in f if "web_log.py" not in line]      # not its access log
@@ -82,7 +90,8 @@ def ray_cluster():
     head.start()
     yield head
     head.stop()
-    shutil.rmtree(head.temp, ignore_errors=True)
+    for temp in head.temps:
+        shutil.rmtree(temp, ignore_errors=True)
 
 
 @pytest.fixture
@@ -134,19 +143,31 @@ def test_a_line_runs_on_ray_with_its_output_status_and_accounting(ray_cluster, r
 
 def test_a_cluster_job_is_listed_followed_killed_and_waited_for(ray_cluster, ray_head, work, monkeypatch):
     shell = make_shell(work, ray_head, monkeypatch)
-    run(shell, "batch --on ray -- sh -c 'echo started; exec /bin/sleep 60' &")
-    job = shell.jobs.get("%1")
-    deadline = time.time() + 150                # a loaded host starts Ray's driver slowly
 
     def said() -> list[str]:
         return [str(item) for _, item in list(job._buffer)]
-    while "started" not in said() and not job.finished and time.time() < deadline:
-        time.sleep(0.2)
+    for attempt in (1, 2):
+        run(shell, "batch --on ray -- sh -c 'echo started; exec /bin/sleep 60' &")
+        job = shell.jobs.get(f"%{attempt}")
+        deadline = time.time() + 150                # a loaded host starts Ray's driver slowly
+        while "started" not in said() and not job.finished and time.time() < deadline:
+            time.sleep(0.2)
+        if attempt == 1 and job.finished and "started" not in said():
+            # CI's loaded host has seen the head stop taking jobs (both times in this test): nlsh said so in
+            # one line, which is right; what this test is about needs a head that works, so once more
+            print("the head did not take the job; starting it again:\n" + ray_cluster.log())
+            ray_cluster.stop()
+            monkeypatch.delenv("RAY_ADDRESS")           # Ray's own client would ask the old head
+            ray_cluster.start()
+            monkeypatch.setenv("RAY_ADDRESS", ray_cluster.address)
+            ray_head = ray_cluster.address
+            continue
+        break
     assert "started" in said(), (job.state, said(), [(j.id, j.state) for j in job.cluster_jobs], ray_cluster.log())
     run(shell, "jobs -l | get doing")
     assert "ray: running" in shell.out.getvalue()
     ray_id = job.cluster_jobs[0].id
-    assert run(shell, "kill %1\nwait %1") == 143
+    assert run(shell, f"kill %{attempt}\nwait %{attempt}") == 143
     assert job.state == "cancelled"
     from ray.job_submission import JobSubmissionClient
     client = JobSubmissionClient(ray_head)

@@ -200,10 +200,11 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as e:
         return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
     except ModuleNotFoundError as e:
-        if not e.name or e.name.split(".")[0] == "nlsh":
+        missing = (e.name or "nlsh").split(".")[0]
+        if missing == "nlsh":
             raise
         # nlsh found on a path (PYTHONPATH, a checkout) by a Python it was not installed into
-        print(f"nlsh: this Python ({sys.executable}) lacks {e.name.split('.')[0]}, which nlsh needs: run nlsh "
+        print(f"nlsh: this Python ({sys.executable}) lacks {missing}, which nlsh needs: run nlsh "
               "from the environment it was installed in, or install it into this one (pip install nlsh)",
               file=sys.stderr)
         return 1

@@ -236,7 +236,7 @@ def test_redirections(sh, work):
     ("X=you; cat <<'EOF'\nhi $X\nEOF", "hi $X\n"),                                 # a quoted END: as written
     ("sort <<-END | head -n 1; echo next\n\tb\n\ta\n\tEND\necho last", "a\nnext\nlast\n"),
     ("wc -l <<EOF\nEOF", "0\n"),                                                     # no text: no lines
-    ("cat <<$(a)\nhere\n$(a)\ncat <<'E O F'\n$y\nE O F", "here\n$y\n"),          # the end word as written
+    ("cat <<$(a)\nhere\n$(a)\ncat <<'E O F'\n$y\nE O F\ncat <<${v}x\nq\n${v}x", "here\n$y\nq\n"),   # end words as written
     ("X='a  b'; cat <<< \"$X\"; tr a-z A-Z <<< word", "a  b\nWORD\n"),
     ("python3 -c 'import sys; print(len(sys.stdin.read()))' <<< abc", "4\n"),        # a program reads it too
 ])

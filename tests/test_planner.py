@@ -3,6 +3,7 @@ and clear errors for every way planning can fail."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -53,6 +54,16 @@ def files(root, spec: dict) -> None:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "w") as f:
             f.write(content)
+
+
+@contextlib.contextmanager
+def configured(planner, **settings):
+    """The shared planner with its catalogue entry changed by ``settings`` for a while."""
+    planner.configure(**settings)
+    try:
+        yield planner
+    finally:
+        planner.configure()
 
 
 def run_plan(planner, work, utterance: str, result=None) -> tuple[str, str]:
@@ -326,12 +337,10 @@ def test_the_plain_prompt_plans_with_the_models_own_bash(planner, work):
     """No catalogue, free decoding, examples from the everyday pool: the answer still
     goes through nlsh's parse and runs as bash would run it."""
     files(work, {"poem.txt": "one\ntwo\nthree\n", "notes.md": "x\n"})
-    planner.configure(prompt="plain", mode="free", shots=3, shot_floor=0, record_examples=0, idioms="retrieved")
-    try:
+    with configured(planner, prompt="plain", mode="free", shots=3, shot_floor=0, record_examples=0,
+                    idioms="retrieved"):
         assert "Commands:" not in planner.prefix
         plan, out = run_plan(planner, work, "print the last two lines of poem.txt")
-    finally:
-        planner.configure()
     assert out == "two\nthree\n", plan
 
 
@@ -339,11 +348,8 @@ def test_candidates_are_tried_in_the_sandbox_and_the_real_directory_stays(planne
     """A delete is judged by its trial in a throw-away overlay; the file is there until a person accepts."""
     (work / "old.log").write_text("x")
     (work / "notes.txt").write_text("keep\n")
-    planner.configure(candidates=2, second_when="doubt", everyday=1)
-    try:
+    with configured(planner, candidates=2, second_when="doubt", everyday=1):
         r = planner.plan("delete the file old.log", str(work))
-    finally:
-        planner.configure()
     assert r.text == "rm old.log"
     assert r.candidates[0]["changes"] == ["- old.log"] and r.candidates[0]["chosen"]
     assert (work / "old.log").read_text() == "x" and (work / "notes.txt").read_text() == "keep\n"
@@ -352,11 +358,8 @@ def test_candidates_are_tried_in_the_sandbox_and_the_real_directory_stays(planne
 def test_three_candidates_are_planned_tried_and_one_chosen(planner, work):
     """Three prompts plan; their lines run as trials and the one chosen did what most did."""
     (work / "notes.txt").write_text("one\ntwo\nthree\n")
-    planner.configure(candidates=3, second="bare+catalogue", everyday=1)
-    try:
+    with configured(planner, candidates=3, second="bare+catalogue", everyday=1):
         r = planner.plan("how many lines does notes.txt have", str(work))
-    finally:
-        planner.configure()
     assert len(r.timings["others_latency_s"]) == 2
     if r.candidates[1:]:                    # the prompts wrote different lines: each was tried
         assert [c["chosen"] for c in r.candidates].count(True) == 1

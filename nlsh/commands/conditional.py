@@ -242,18 +242,18 @@ class _Test:
         return self.words[self.i + k] if self.i + k < len(self.words) else None
 
     def either(self) -> bool:
-        value = self.both()
-        while self.peek() == "-o":
-            self.i += 1
-            value = self.both() or value
-        return value
+        return self.joined("-o", self.both, any)
 
     def both(self) -> bool:
-        value = self.negated()
-        while self.peek() == "-a":
+        return self.joined("-a", self.negated, all)
+
+    def joined(self, op: str, operand, combine) -> bool:
+        """Operands joined by ``op`` (every one read, as test reads them), combined by any or all."""
+        values = [operand()]
+        while self.peek() == op:
             self.i += 1
-            value = self.negated() and value
-        return value
+            values.append(operand())
+        return combine(values)
 
     def negated(self) -> bool:
         if self.peek() == "!" and self.peek(1) is not None:

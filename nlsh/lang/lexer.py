@@ -738,13 +738,11 @@ def _here_doc(line: str, i: int, tokens: list[Token], here: list[_HereDoc], fd: 
             k = close + 1 if close > 0 else len(line)
         elif line[k] == "\\":
             k += 2
-        elif line.startswith(("$(", "${"), k):  # <<$(a): the text as written, as bash takes it
-            opener, closer, depth, k = line[k + 1], ")" if line[k + 1] == "(" else "}", 0, k + 1
-            while k < len(line):
-                depth += (line[k] == opener) - (line[k] == closer)
-                k += 1
-                if depth == 0:
-                    break
+        elif line.startswith("$(", k):         # <<$(a): the text as written, as bash takes it
+            k = _closing(line, k + 2) + 1
+        elif line.startswith("${", k):
+            end = _brace_end(line, k + 2)
+            k = end + 1 if end > 0 else len(line)
         else:
             k += 1
     k = min(k, len(line))

@@ -718,8 +718,6 @@ BASH_ONLY_NOTE = " (a bash built-in that nlsh does not have; !LINE runs a line i
 _TARGETLESS = ("2>&1", ">&2", "1>&2")     # redirections without a file name
 
 
-
-
 def _assignments(tokens: list[Token]) -> tuple[list[Token], tuple[Word, ...]]:
     """bash's ``NAME=VALUE …`` in command position: on its own it sets the
     variables (``export``: nlsh's variables are its environment); before a

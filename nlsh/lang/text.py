@@ -175,7 +175,7 @@ def quote(word: Word, dashes_ok: bool = False) -> str:
             if i > 0 and isinstance(parts[i - 1], Tilde) and body.startswith("/"):
                 out.append("/")             # unquoted: a quoted / would keep ~ from expanding
                 body = body[1:]
-            if body or not out:
+            if body or not out or isinstance(parts[i - 1], (Var, Sub, Arith)):    # $x'': the marker stays
                 out.append(_lit(body, first=(i == 0), near_glob=near_glob, dashes_ok=dashes_ok))
         elif isinstance(p, Glob):
             # at a word's start, # would begin a comment, ~ the home directory, - a flag

@@ -326,34 +326,30 @@ def choose(results: list[PlanResult], cwd: str, tried=None, cancel=None) -> Plan
     earliest on a tie, and the first where no sandbox can be had or ``cancel`` stops
     the trials (``tried``: the first's trial, if it ran already). Its ``candidates``
     say what each did."""
+    from collections import Counter
     from concurrent.futures import ThreadPoolExecutor
 
     from nlsh.sandbox import trial
     first = results[0]
-    lines = list(dict.fromkeys(r.text for r in results))
-    if len(lines) == 1:
+    firsts: dict[str, PlanResult] = {}              # each line, by the first candidate that wrote it
+    for r in results:
+        firsts.setdefault(r.text, r)
+    if len(firsts) == 1:
         first.candidates = [{"plan": first.text, "chosen": True}]
         return first
     known = {first.text: tried} if tried is not None else {}
     with ThreadPoolExecutor(2) as pool:
-        ran = dict(zip(lines, pool.map(lambda line: known.get(line) or trial(line, cwd, timeout=TRIAL_TIMEOUT,
-                                                                             cancel=cancel), lines)))
+        ran = dict(zip(firsts, pool.map(lambda line: known.get(line) or trial(line, cwd, timeout=TRIAL_TIMEOUT,
+                                                                              cancel=cancel), firsts)))
     if None in ran.values():
         return first
-    votes: dict[str, int] = {}
-    for r in results:
-        votes[ran[r.text].effect] = votes.get(ran[r.text].effect, 0) + 1
+    votes = Counter(ran[r.text].effect for r in results)
 
     def merit(i: int) -> tuple[int, int, int]:
         t = ran[results[i].text]
         return _rank(t), votes[t.effect] if _rank(t) == 2 else 0, -i
     pick = results[max(range(len(results)), key=merit)]
-    described, seen = [], set()
-    for r in results:
-        if r.text not in seen:
-            seen.add(r.text)
-            described.append(_described(r, ran[r.text], r.text == pick.text))
-    pick.candidates = described
+    pick.candidates = [_described(r, ran[line], line == pick.text) for line, r in firsts.items()]
     return pick
 
 

@@ -289,9 +289,14 @@ class Shell(Scope):
     def run_foreground(self, job: Job) -> int:
         """Follow a job's output until it ends, is stopped (Ctrl-Z) or cancelled (Ctrl-C)."""
         on_main = _on_main_thread()
-        old_tstp = None
+        old_tstp = old_int = None
         if on_main and self.tty is not None:
             old_tstp = signal.signal(signal.SIGTSTP, _raise_suspend)
+        # Ctrl-C only marks the job interrupted: a KeyboardInterrupt raised inside the job's
+        # Condition.wait can leave its lock released ("cannot release un-acquired lock")
+        interrupted: list[bool] = []
+        if on_main and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            old_int = signal.signal(signal.SIGINT, lambda *_: interrupted.append(True))
         if job.state == "queued" and self.jobs.queue_position(job) is None:
             self.jobs.submit(job)
         else:
@@ -308,9 +313,12 @@ class Shell(Scope):
         try:
             while True:
                 try:
-                    for stream, item in job.follow(stop=lambda: job.stopped):
+                    for stream, item in job.follow(stop=lambda: job.stopped or bool(interrupted)):
                         self._show(stream, item)
-                    break
+                    if not interrupted:
+                        break
+                    interrupted.clear()
+                    job.terminate("interrupted")        # and follow it to its end
                 except KeyboardInterrupt:
                     job.terminate("interrupted")
                 except _Suspend:
@@ -322,6 +330,8 @@ class Shell(Scope):
         finally:
             if old_tstp is not None:
                 signal.signal(signal.SIGTSTP, old_tstp)
+            if old_int is not None:
+                signal.signal(signal.SIGINT, old_int)
             if job.owns_terminal:
                 take_terminal(self.tty)
             self.renderer.flush()

@@ -63,6 +63,22 @@ class _Head:
                     return False
                 time.sleep(1)
 
+    def takes_jobs(self, within: float) -> bool:
+        """Whether a job given to the head now (``true``) runs to its end within ``within`` s: CI's loaded
+        host has seen a head answer questions and still refuse every job."""
+        from ray.job_submission import JobSubmissionClient
+        deadline = time.time() + within
+        try:
+            client = JobSubmissionClient(self.address)
+            job = client.submit_job(entrypoint="true")
+            while time.time() < deadline:
+                if str(client.get_job_status(job)).endswith(("SUCCEEDED", "FAILED", "STOPPED")):
+                    return str(client.get_job_status(job)).endswith("SUCCEEDED")
+                time.sleep(0.5)
+        except (OSError, RuntimeError, ValueError):
+            pass
+        return False
+
     def log(self) -> str:
         """The end of the dashboard's own log: why it does not answer."""
         logs = os.path.join(self.temp, "session_latest", "logs")
@@ -96,10 +112,10 @@ def ray_cluster():
 
 @pytest.fixture
 def ray_head(ray_cluster):
-    """The head's address, the head started again first if its dashboard stopped answering: CI's loaded
-    host has seen it go quiet for good between two tests (what it logged is printed)."""
-    if not ray_cluster.answering(within=20):
-        print("the Ray dashboard stopped answering; starting the head again:\n" + ray_cluster.log())
+    """The head's address, the head started again first if it does not take a job: CI's loaded host
+    has seen it go quiet for good between two tests (what it logged is printed)."""
+    if not ray_cluster.takes_jobs(within=60):
+        print("the Ray head does not take jobs; starting it again:\n" + ray_cluster.log())
         ray_cluster.stop()
         ray_cluster.start()
     return ray_cluster.address

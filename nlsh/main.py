@@ -174,10 +174,23 @@ def _fast_options(argv: list[str]) -> dict | None:
     return opts
 
 
+# Imported only where first used, some on a thread (the job sampler's psutil),
+# where a missing one would be a traceback after the line had run.
+LAZY_DEPENDENCIES = ("psutil",)
+
+
+def _check_lazy_dependencies() -> None:
+    import importlib.util
+    for name in LAZY_DEPENDENCIES:
+        if importlib.util.find_spec(name) is None:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point; returns the exit status."""
     args = sys.argv[1:] if argv is None else argv
     try:
+        _check_lazy_dependencies()
         fast = _fast_options(args)
         if fast is not None:
             return run(**fast)

@@ -36,6 +36,18 @@ def test_a_python_without_nlshs_dependencies_says_so_in_one_line(tmp_path):
     assert r.stderr.startswith(f"nlsh: this Python ({sys.executable}) lacks ") and len(r.stderr.splitlines()) == 1
 
 
+def test_a_python_without_psutil_says_so_before_running_anything(tmp_path):
+    """psutil is imported late, on the job sampler's thread: missing, it was a
+    traceback from that thread after the line had run, and status 0."""
+    code = ("import sys; sys.modules['psutil'] = None; from nlsh.main import main; "
+            "sys.exit(main(['-c', 'echo ran']))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
+                       timeout=60, check=False)
+    assert r.returncode == 1 and r.stdout == ""
+    assert r.stderr.startswith(f"nlsh: this Python ({sys.executable}) lacks psutil, ")
+    assert len(r.stderr.splitlines()) == 1
+
+
 def test_dash_c_exit_status(nlsh):
     assert nlsh("-c", "true").status == 0
     assert nlsh("-c", "false").status == 1

@@ -41,6 +41,38 @@ def test_or_not_and_parentheses(sh):
     assert (r.out, r.err) == ("d/f.txt\n", "")
 
 
+@pytest.mark.parametrize("line", [
+    "find . -name '*.py' -o -name '*.sh' -print",                # -print only where B matched
+    "find . -name '*.py' -o -name '*.sh' -exec echo {} ';'",
+    "find . -name '*.md' -o -name '*.txt' -exec wc -c {} +",
+    "find . -print -name nothing",                              # reached before the test: everything
+    "find . -name '*.py' -print -o -name '*.sh' -print",
+    "find . ! -name '*.py' -print",
+    "find . -type d -o -size +1k -print",
+])
+def test_an_action_is_done_where_gnu_finds_evaluation_reaches_it(sh, work, line):
+    """GNU find: -o binds looser than the -a implied before an action, so in
+    ``-name A -o -name B -exec …`` only B's matches reach -exec."""
+    import subprocess
+    r = sh(line + " | sort", TREE)
+    gnu = subprocess.run(["bash", "-c", line + " | sort"], cwd=work, capture_output=True, text=True,
+                         check=True, env={"PATH": os.environ["PATH"], "LC_ALL": "C"}).stdout
+    assert (r.out, r.err, r.status) == (gnu, "", 0)
+
+
+def test_delete_after_alternatives_deletes_only_what_reaches_it(sh, work):
+    r = sh("find . -name '*.md' -o -name '*.txt' -delete", TREE)
+    assert r.status == 0, r.err
+    assert (work / "c.md").exists() and not (work / "d/f.txt").exists()
+
+
+def test_two_kinds_of_action_are_refused_before_anything_is_done(sh, work):
+    r = sh("find . -name '*.py' -delete -o -print", TREE)
+    assert r.status == 1 and r.out == ""
+    assert r.err == "nlsh: find: one kind of action per find, not -delete and -print (pipe into another command for more)\n"
+    assert (work / "a.py").exists() and (work / "d/e.py").exists()
+
+
 def test_canonical_text_round_trips():
     line = r"find . \( -name a -o -name b \) ! -type d -size +1k -size -2M -exec rm {} +"
     plan = parse(line, REG)
@@ -103,7 +135,7 @@ def test_delete_takes_a_directory_only_with_everything_in_it(sh, work):
     assert r.status == 0, r.err
     assert not (work / "d").exists()
     sh("mkdir keep; touch keep/a.log keep/b.txt")
-    r = sh("find keep -name '*.log' -o -name keep -delete")
+    r = sh("find keep \\( -name '*.log' -o -name keep \\) -delete")
     assert "cannot delete 'keep': Directory not empty" in r.err
     assert sorted(os.listdir(work / "keep")) == ["b.txt"]
 

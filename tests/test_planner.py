@@ -171,6 +171,36 @@ def test_greedy_decoding_sees_an_answer_go_round_in_a_loop(tokens, stuck):
     assert decoding.looping(tokens) is stuck
 
 
+HA = "<|im_start|>user\nSay ha as many times as you can.<|im_end|>\n<|im_start|>assistant\nha ha ha ha ha ha ha ha"
+
+
+def test_a_repeat_penalty_takes_the_model_out_of_its_loop(planner):
+    stuck = planner.backend.complete("", HA, grammar=None, max_tokens=60, stop=["<|im_end|>", "\n"])
+    freed = planner.backend.complete("", HA, grammar=None, max_tokens=60, stop=["<|im_end|>", "\n"],
+                                     repeat_penalty=1.3)
+    assert stuck.finish_reason == "loop"
+    assert freed.finish_reason == "stop" and len(freed.text) < len(stuck.text)
+
+
+def test_an_answer_that_loops_is_asked_again_with_its_repeats_penalized(planner, work, monkeypatch):
+    """What a loop gives (no plan) is not shown back to the model in a repair turn, which
+    drew the same loop again: the request is asked once more, the answer's repeats penalized."""
+    from nlsh.planner.backend import Completion
+    from nlsh.planner.planner import LOOP_PENALTY
+    (work / "notes.txt").write_text("one\ntwo\n")
+    real, asked = planner.backend.complete, []
+
+    def first_loops(prefix, suffix, **kw):
+        asked.append((suffix, kw.get("repeat_penalty", 1.0)))
+        if len(asked) == 1:
+            return Completion("cat notes.txt notes.txt notes.txt notes.txt", "loop", 40, 24)
+        return real(prefix, suffix, **kw)
+    monkeypatch.setattr(planner.backend, "complete", first_loops)
+    r = planner.plan("show the contents of notes.txt", str(work))
+    assert [penalty for _, penalty in asked] == [1.0, LOOP_PENALTY] and asked[0][0] == asked[1][0]
+    assert r.text == "cat notes.txt" and not r.repaired
+
+
 @pytest.mark.parametrize("line", [
     'for f in pgm?.py; do mv "$f" "${f/pgm/pgm00}"; done',
     'echo "${#name} ${x^^} ${p:1:2} ${f%.txt}"',

@@ -228,6 +228,7 @@ def test_socket_is_private_and_a_second_daemon_refuses(daemon, nlsh, nlsh_home):
 # -- with the real model ----------------------------------------------------------
 
 def test_openai_client_chat_completion_and_streaming(daemon, model_path):
+    import openai
     _, sock = daemon("--max-queue", "1")
     client = _openai(sock)
     chat = client.chat.completions.create(model=model_path, temperature=0, max_tokens=12,
@@ -246,6 +247,13 @@ def test_openai_client_chat_completion_and_streaming(daemon, model_path):
     yes_no = client.completions.create(model=model_path, prompt="Is the sky green? Answer:", max_tokens=4,
                                        temperature=0, extra_body={"grammar": 'root ::= " yes" | " no"'})
     assert yes_no.choices[0].text in (" yes", " no")            # llama.cpp's grammar holds the answer
+    ha = "Say ha as many times as you can: ha ha ha ha ha ha ha ha"
+    looped = client.completions.create(model=model_path, prompt=ha, max_tokens=40, temperature=0)
+    freed = client.completions.create(model=model_path, prompt=ha, max_tokens=40, temperature=0,
+                                      extra_body={"repeat_penalty": 1.5})      # llama-server's name
+    assert looped.choices[0].text.count(" ha") > 2 * max(1, freed.choices[0].text.count(" ha"))
+    with pytest.raises(openai.BadRequestError, match="repeat_penalty must be between 1.0 and 2.0"):
+        client.completions.create(model=model_path, prompt=ha, max_tokens=4, extra_body={"repeat_penalty": 0.5})
 
 
 def test_plan_endpoint_plans_and_runs_nothing(daemon, model_path, work):

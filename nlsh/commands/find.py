@@ -47,7 +47,7 @@ Test = Callable[[Entry], bool]
 
 _TYPES = {"f": st.S_ISREG, "d": st.S_ISDIR, "l": st.S_ISLNK, "p": st.S_ISFIFO, "s": st.S_ISSOCK,
           "b": st.S_ISBLK, "c": st.S_ISCHR}
-_ACTIONS = ("exec", "delete", "print", "print0")
+ACTIONS = ("exec", "delete", "print", "print0")
 _OPTIONS = ("maxdepth", "mindepth")
 
 
@@ -208,8 +208,8 @@ def _test(ctx: Context, name: str, value: object, now: float) -> Test:
 class _Expr:
     """Recursive descent over the expression's items: or of ands of nots."""
 
-    def __init__(self, ctx: Context, items: list[tuple[str, object]], now: float) -> None:
-        self.ctx, self.items, self.now, self.i = ctx, items, now, 0
+    def __init__(self, ctx: Context, items: list[tuple[str, object]], now: float, act: Test | None = None) -> None:
+        self.ctx, self.items, self.now, self.i, self.act = ctx, items, now, 0, act
 
     def peek(self) -> str | None:
         return self.items[self.i][0] if self.i < len(self.items) else None
@@ -254,6 +254,8 @@ class _Expr:
                 raise CommandError("missing ')' in the expression")
             self.i += 1
             return inner
+        if kind in ACTIONS and self.act is not None:
+            return self.act
         return _test(self.ctx, kind, self.items[self.i - 1][1], self.now)
 
 
@@ -363,6 +365,10 @@ def find(ctx: Context, a: Args) -> Iterator[object]:
     execs = [v for n, v in a.expr if n == "exec"]
     if len(execs) > 1:
         raise CommandError("only one -exec per find (pipe into another command for more)")
+    actions = sorted({n for n, _ in a.expr if n in ACTIONS})
+    if len(actions) > 1:
+        raise CommandError(f"one kind of action per find, not {' and '.join('-' + n for n in actions)} "
+                           "(pipe into another command for more)")
     matches = _walk(ctx, a, _compile(ctx, a))
     if execs:
         yield from _exec(ctx, execs[0], (r["name"] for r in matches))
@@ -375,14 +381,25 @@ def find(ctx: Context, a: Args) -> Iterator[object]:
 
 
 def _compile(ctx: Context, a: Args) -> Test:
-    """The expression's test (actions and options left out: they apply to it all)."""
-    items: list[tuple[str, object]] = []
-    for n, v in a.expr:
-        if n in _ACTIONS and items and items[-1][0] == "and":
-            items.pop()                 # -type f -a -print0: the -a joined the test to the action
-        if n not in _ACTIONS and n not in _OPTIONS:
-            items.append((n, v))
-    return _Expr(ctx, items, time.time()).parse()
+    """Which entries the action is done for. As in GNU find, an action is a test
+    that is true, done where the evaluation reaches it: in ``-name A -o -name B
+    -exec …`` only B's matches reach -exec (A's are matched and left alone);
+    with no action, what the whole expression is true for is printed."""
+    items = [(n, v) for n, v in a.expr if n not in _OPTIONS]
+    if not any(n in ACTIONS for n, _ in items):
+        return _Expr(ctx, items, time.time()).parse()
+    reached = [False]
+
+    def act(_entry: Entry) -> bool:
+        reached[0] = True
+        return True
+    expr = _Expr(ctx, items, time.time(), act).parse()
+
+    def test(entry: Entry) -> bool:
+        reached[0] = False
+        expr(entry)
+        return reached[0]
+    return test
 
 
 def _delete(ctx: Context, matched: list[str]) -> None:

@@ -322,7 +322,7 @@ class LlamaBackend:
     def complete(self, prefix: str, suffix: str, *, grammar: str | None, max_tokens: int,
                  stop: list[str], cancel=None, **sampling) -> Completion:
         """The answer to ``prefix + suffix`` (the prefix's KV cache is kept);
-        ``sampling``: decoding.generate's temperature, seed and progress."""
+        ``sampling``: decoding.generate's temperature, seed, progress and repeat_penalty."""
         self.ready()
         with self._use:
             return self._complete(prefix, suffix, grammar, max_tokens, stop, cancel, sampling)
@@ -385,13 +385,15 @@ class OpenAIBackend:
         return True
 
     def complete(self, prefix: str, suffix: str, *, grammar: str | None, max_tokens: int,
-                 stop: list[str], cancel=None) -> Completion:
+                 stop: list[str], cancel=None, repeat_penalty: float = 1.0) -> Completion:
         import urllib.error
         import urllib.request
         body = {"model": self.name, "prompt": prefix + suffix, "max_tokens": max_tokens,
                 "temperature": 0.0, "stop": stop}
         if grammar:
             body["grammar"] = grammar
+        if repeat_penalty != 1.0:
+            body["repeat_penalty"] = repeat_penalty        # llama-server's (and nlsh serve's) name
         req = urllib.request.Request(f"{self.base_url}/v1/completions", data=json.dumps(body).encode(),
                                      headers={"Content-Type": "application/json",
                                               **({"Authorization": f"Bearer {self.api_key}"}

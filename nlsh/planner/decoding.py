@@ -25,6 +25,7 @@ import numpy as np
 TOP = 64                  # candidates tried before the whole vocabulary
 LOOP_TOKENS = 24          # an answer whose last this many tokens repeat one short run is stuck
 LOOP_PERIOD = 6           # (``-l -l -l …``): longest run looked for
+PENALTY_WINDOW = 64       # the answer's last tokens a repeat penalty looks at (llama.cpp's penalty_last_n)
 _TOKEN_DATA = np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)], align=True)
 
 
@@ -109,12 +110,24 @@ def sample(logits: np.ndarray, grammar: Grammar | None, temperature: float, rng:
     return int(rng.choice(ids, p=p / p.sum()))
 
 
+def penalized(logits: np.ndarray, recent: list[int], penalty: float) -> np.ndarray:
+    """``logits`` with those of the ``recent`` tokens made less likely, as llama.cpp's
+    repeat penalty does: a positive logit divided by ``penalty``, a negative one multiplied."""
+    out = logits.copy()
+    ids = np.unique(np.array(recent, dtype=np.int64))
+    seen = out[ids]
+    out[ids] = np.where(seen > 0, seen / penalty, seen * penalty)
+    return out
+
+
 def generate(llm, prompt: list[int], *, grammar: Grammar | None, max_tokens: int, stop: list[str],
-             cancel=None, temperature: float = 0.0, seed: int | None = None, progress=None) -> Answer:
+             cancel=None, temperature: float = 0.0, seed: int | None = None, progress=None,
+             repeat_penalty: float = 1.0) -> Answer:
     """The answer to ``prompt`` (tokens), of which the context holds the first
     ``llm.n_tokens`` already (at most all but the last, which gives the logits):
     greedy, or drawn at ``temperature`` > 0 (``seed`` makes it repeatable).
-    ``progress(text)`` hears the answer so far after every token (streaming)."""
+    ``progress(text)`` hears the answer so far after every token (streaming).
+    ``repeat_penalty`` > 1 makes the answer's own recent tokens less likely."""
     import llama_cpp
     rng = np.random.default_rng(seed) if temperature > 0 else None
     llm.eval(prompt[llm.n_tokens:])
@@ -128,6 +141,8 @@ def generate(llm, prompt: list[int], *, grammar: Grammar | None, max_tokens: int
         if cancel is not None and cancel.cancelled:
             return Answer(_text(out), "cancelled", n)
         logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm._ctx.ctx, -1), shape=(n_vocab,))
+        if repeat_penalty != 1.0 and tokens:
+            logits = penalized(logits, tokens[-PENALTY_WINDOW:], repeat_penalty)
         token = pick(logits, grammar) if rng is None else sample(logits, grammar, temperature, rng)
         if llama_cpp.llama_vocab_is_eog(vocab, token):
             return Answer(_text(out), "stop", n)

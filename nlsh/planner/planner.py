@@ -7,8 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from nlsh.lang import ParseError, Plan, parse, text
-from nlsh.planner.backend import BackendError, LlamaBackend, OpenAIBackend
+from nlsh.planner.backend import BackendError, Completion, LlamaBackend, OpenAIBackend
 from nlsh.planner.grammar import grammar, programs_on_path
+from nlsh.planner.mend import mended
 from nlsh.planner.models import ModelError, ModelSpec, model_file, resolve
 from nlsh.planner.prompt import (
     ExampleIndex,
@@ -39,6 +40,7 @@ SECOND = {
                   "record_examples": True, "idioms": "prefix"},
 }
 TRIAL_TIMEOUT = 3.0     # seconds a candidate may run in the sandbox
+LOOP_PENALTY = 1.1      # the repeat penalty of the second try after an answer that looped or ran on
 
 
 class PlanningError(Exception):
@@ -119,6 +121,7 @@ class Planner:
         self.idioms = str(spec.get("idioms", "prefix"))
         self.everyday = bool(spec.get("everyday", False))       # retrieve from the everyday pool too
         self.record_examples = bool(spec.get("record_examples", True))
+        self.loop_penalty = float(spec.get("loop_penalty", LOOP_PENALTY))   # 1: no second try after a loop
         self.prompt = str(spec.get("prompt", "catalogue"))     # or "plain" (prompt.PLAIN_RULES)
         self.candidates = int(spec.get("candidates", 1))       # N: also the plans of N-1 prompts of SECOND
         # "always": plan all and try all; "doubt": try the first, plan the others only
@@ -242,16 +245,19 @@ class Planner:
         shots = self.examples(utterance)
         context = context_line(cwd, utterance, last, last_error)
         g = self._grammar if self.mode == "grammar" else None
-        try:
-            done = self.backend.complete(self._prefix, chatml_suffix(shots, context, utterance), grammar=g,
-                                         max_tokens=self.max_tokens, stop=self.stop, cancel=cancel)
-        except BackendError as e:
-            raise PlanningError(str(e)) from None
+        done = self._complete(shots, context, utterance, g, cancel)
         timings = {"load_s": round(getattr(self.backend, "load_seconds", 0.0), 3),
                    "prompt_tokens": done.prompt_tokens, "generated_tokens": done.completion_tokens,
                    **done.timings}
         if done.finish_reason == "cancelled":
             raise PlanningError("planning cancelled")
+        if done.finish_reason in ("loop", "length") and self.loop_penalty > 1.0:
+            # greedy decoding went round in a loop (or on and on): the same prompt once more with
+            # the answer's repeats penalized, not a repair turn that shows the model its loop
+            retry = self._complete(shots, context, utterance, g, cancel, repeat_penalty=self.loop_penalty)
+            timings["generated_tokens"] += retry.completion_tokens
+            if retry.finish_reason not in ("loop", "length"):
+                done = retry
         raw = _unquoted(done.text)
         repaired = False
         plan, error = self._validate(raw, done.finish_reason)
@@ -284,6 +290,17 @@ class Planner:
         return PlanResult(utterance, plan, text(plan, self.registry.signature), raw, self.spec.name,
                           repaired, timings, problems)
 
+    def _complete(self, shots: list[Shot], context: str, utterance: str, g: str | None, cancel,
+                  **sampling) -> Completion:
+        try:
+            done = self.backend.complete(self._prefix, chatml_suffix(shots, context, utterance), grammar=g,
+                                         max_tokens=self.max_tokens, stop=self.stop, cancel=cancel, **sampling)
+        except BackendError as e:
+            raise PlanningError(str(e)) from None
+        if done.finish_reason == "cancelled":
+            raise PlanningError("planning cancelled")
+        return done
+
     def _validate(self, raw: str, finish: str) -> tuple[Plan | None, str]:
         if finish == "length":
             return None, "the answer was cut off (too long)"
@@ -297,7 +314,7 @@ class Planner:
             return None, e.message
         if any(ch.background for ch in plan.chains):
             return None, "a plan may not start background jobs by itself"
-        return plan, ""
+        return mended(plan, self.registry), ""
 
 
 def _unquoted(answer: str) -> str:

@@ -228,16 +228,17 @@ class ServiceBackend:
             raise BackendError(str(e)) from None
 
     def complete(self, prefix: str, suffix: str, *, grammar: str | None, max_tokens: int,
-                 stop: list[str], cancel=None, cls: str | None = None) -> Completion:
+                 stop: list[str], cancel=None, cls: str | None = None,
+                 repeat_penalty: float = 1.0) -> Completion:
         """The daemon's answer; ``cls``: the request's class when it is not this
         client's (an agent's steps from a shell's planner)."""
         self.start()
         self._started.wait()
         if self._local is not None:
             return self._local.complete(prefix, suffix, grammar=grammar, max_tokens=max_tokens, stop=stop,
-                                        cancel=cancel)
+                                        cancel=cancel, repeat_penalty=repeat_penalty)
         body = {"model": self.model, "prefix": prefix, "suffix": suffix, "grammar": grammar,
-                "max_tokens": max_tokens, "stop": stop}
+                "max_tokens": max_tokens, "stop": stop, "repeat_penalty": repeat_penalty}
         box: list = []
         result: dict = {}
 
@@ -261,7 +262,7 @@ class ServiceBackend:
                 except ServiceError as e:
                     self._fall_back(str(e))
                     return self._local.complete(prefix, suffix, grammar=grammar, max_tokens=max_tokens,
-                                                stop=stop, cancel=cancel)
+                                                stop=stop, cancel=cancel, repeat_penalty=repeat_penalty)
             break
         if "error" in result:
             e = result["error"]

@@ -356,6 +356,7 @@ class Handler(BaseHTTPRequestHandler):
                              256, int, 1, 8192)
         temperature = _number(body, "temperature", 0.8, float, 0.0, 2.0)
         seed = _number(body, "seed", None, int, 0, 2**63 - 1)
+        repeat_penalty = _number(body, "repeat_penalty", 1.0, float, 1.0, 2.0)
         stop = _stops(body) + (["<|im_end|>"] if chat else [])
         grammar = body.get("grammar")
         if grammar is not None and not isinstance(grammar, str):
@@ -379,7 +380,8 @@ class Handler(BaseHTTPRequestHandler):
         def work(cancel):
             backend = self.service.engine.get(name)
             c = backend.complete("", prompt, grammar=grammar, max_tokens=max_tokens, stop=stop, cancel=cancel,
-                                 temperature=temperature, seed=seed, progress=progress if stream else None)
+                                 temperature=temperature, seed=seed, progress=progress if stream else None,
+                                 repeat_penalty=repeat_penalty)
             return c, c.prompt_tokens, c.completion_tokens
 
         cls = self._class("app")
@@ -486,11 +488,13 @@ class Handler(BaseHTTPRequestHandler):
                 raise RequestError(400, f"{key} must be a string")
         name = body.get("model")
         self.service.engine.spec_for(name)
+        repeat_penalty = _number(body, "repeat_penalty", 1.0, float, 1.0, 2.0)
 
         def work(cancel):
             c = self.service.engine.get(name).complete(
                 body["prefix"], body["suffix"], grammar=body.get("grammar") or None,
-                max_tokens=int(body.get("max_tokens") or 160), stop=list(body.get("stop") or []), cancel=cancel)
+                max_tokens=int(body.get("max_tokens") or 160), stop=list(body.get("stop") or []), cancel=cancel,
+                repeat_penalty=repeat_penalty)
             return c, c.prompt_tokens, c.completion_tokens
 
         task = self._run(self._class("interactive"), client, work)

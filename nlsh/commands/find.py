@@ -2,10 +2,11 @@
 
 The expression is GNU find's: tests (``-name``, ``-type``, ``-size``,
 ``-mtime``, ``-perm``, …) joined by an implicit and, ``-o``, ``!``/``-not``
-and parentheses; a test may repeat (``-size +1k -size -32k``). The actions
-``-exec``, ``-delete`` and ``-print`` apply to everything the expression
-matches, wherever they are written: nlsh has no GNU precedence trap in which
-``-name a -o -name b -delete`` deletes only the b's.
+and parentheses; a test may repeat (``-size +1k -size -32k``). An action
+(``-exec``, ``-delete``, ``-print``, ``-print0``) is done where GNU's evaluation
+reaches it, so ``-name a -o -name b -delete`` deletes only the b's, as a bash
+user's script expects (the planner groups a model's alternatives before an
+action: nlsh.planner.mend); one kind of action per find.
 """
 
 from __future__ import annotations

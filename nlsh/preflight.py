@@ -1,6 +1,6 @@
 """Would a plan fail at once? What can be seen without running it: a wildcard
 that matches nothing, a path to read, change or remove that is not there, a
-pipe into a command that reads no input (``… | mkdir``: what it is given is
+``find -name`` pattern with a ``/`` (it matches nothing), a pipe into a command that reads no input (``… | mkdir``: what it is given is
 lost, as shellcheck's SC2216 says of bash).
 
 The planner shows these to the model for one more try, so a plan naming
@@ -26,8 +26,27 @@ if TYPE_CHECKING:
 
 
 def problems(plan: Plan, shell: Scope) -> list[str]:
-    """One line for each thing that would fail at once: lost pipes, then missing paths in the plan's order."""
-    return _lost_input(plan, shell) + _missing_paths(plan, shell)
+    """One line for each thing that would fail at once: lost pipes, find tests that
+    match nothing, then missing paths in the plan's order."""
+    return _lost_input(plan, shell) + _names_with_a_slash(plan) + _missing_paths(plan, shell)
+
+
+def _names_with_a_slash(plan: Plan) -> list[str]:
+    """``find -name 'dir/*'``: -name compares the last part of a path, which has no
+    ``/``, so the test matches nothing (GNU find warns of it)."""
+    out = []
+    for chain in plan.chains:
+        for pipeline in chain.pipelines:
+            for call in pipeline.calls:
+                if call.name == "find" and not call.external:
+                    for key, value in call.args:
+                        pattern = value.source() if key in ("name", "iname") and isinstance(value, Word) else ""
+                        if "/" in pattern.rstrip("/"):
+                            out.append(f"find -{key} compares only the last part of a path, so {pattern} "
+                                       f"(with a /) matches nothing: use -{key.replace('name', 'path')} '*/{pattern}'")
+                for inner in call.nested():
+                    out.extend(_names_with_a_slash(inner))
+    return out
 
 
 def _lost_input(plan: Plan, shell: Scope) -> list[str]:

@@ -9,6 +9,7 @@ import pytest
 from nlsh.lang import parse
 from nlsh.session import Shell
 
+SLASH = "find -{0} compares only the last part of a path, so {1} (with a /) matches nothing: use -{2} '*/{3}'"
 LOST = "{0} reads no input: what is piped into it is lost (give it as arguments, e.g. {0} $(…))"
 
 
@@ -34,6 +35,10 @@ LOST = "{0} reads no input: what is piped into it is lost (give it as arguments,
     ("ls | xargs touch", []),                        # a program: what it reads is its own business
     ("ls | env LC_ALL=C sort", []),                  # env runs a program that reads it
     ("cat notes-2024.md | sort | uniq -c", []),
+    ("find . -type f -name 'folder1/*' | wc -l",     # -name sees no /: GNU find warns, finds nothing
+     [SLASH.format("name", "folder1/*", "path", "folder1/*")]),
+    ("find . -iname 'Folder1/text2*'", [SLASH.format("iname", "Folder1/text2*", "ipath", "Folder1/text2*")]),
+    ("find folder1/ -name 'text2*'", []),
 ])
 def test_what_would_fail_at_once(work, line, problems):
     (work / "folder1").mkdir()

@@ -28,7 +28,60 @@ if TYPE_CHECKING:
 def problems(plan: Plan, shell: Scope) -> list[str]:
     """One line for each thing that would fail at once: lost pipes, find tests that
     match nothing, then missing paths in the plan's order."""
-    return _lost_input(plan, shell) + _names_with_a_slash(plan) + _missing_paths(plan, shell)
+    return (_lost_input(plan, shell) + _names_with_a_slash(plan) + _names_without_extension(plan, shell)
+            + _missing_paths(plan, shell))
+
+
+WALK_BUDGET = 5000      # entries a find's start folders are looked through for the names it asks for
+
+
+def _names_without_extension(plan: Plan, shell: Scope) -> list[str]:
+    """``find DIR -name text2`` where nothing under DIR has that name and
+    ``text2.txt`` is there: the request named files the way people do, without
+    their extension (top-level finds with literal names only)."""
+    out = []
+    for chain in plan.chains:
+        for pipeline in chain.pipelines:
+            for call in pipeline.calls:
+                if call.name != "find" or call.external:
+                    continue
+                wanted = {(key, value.source()) for key, value in call.args if key in ("name", "iname")
+                          and isinstance(value, Word) and not any(c in value.source() for c in "*?[]/\\")}
+                if wanted:
+                    out.extend(_unfound(wanted, _start_folders(call, shell), shell.cwd))
+    return out
+
+
+def _start_folders(call, shell: Scope) -> list[str]:
+    folders = []
+    for word in call.get("paths") or ():
+        try:
+            folders += [os.path.join(shell.cwd, os.path.expanduser(p)) for p in expand_word(word, shell)]
+        except (Unexpanded, CommandError):
+            return []
+    return folders or [shell.cwd]
+
+
+def _unfound(wanted: set[tuple[str, str]], folders: list[str], cwd: str) -> list[str]:
+    names: dict[str, str] = {}                 # each name under the folders: its first path
+    seen = 0
+    for folder in folders:
+        for root, dirs, files in os.walk(folder):
+            dirs.sort()
+            for n in dirs + sorted(files):
+                names.setdefault(n, os.path.relpath(os.path.join(root, n), cwd))
+            seen += len(dirs) + len(files)
+            if seen > WALK_BUDGET:
+                return []
+    out = []
+    for key, name in sorted(wanted):
+        fold = str.lower if key == "iname" else str
+        if any(fold(n) == fold(name) for n in names):
+            continue
+        like = sorted(path for n, path in names.items() if fold(n).startswith(fold(name) + "."))
+        if like:
+            out.append(f"find -{key} {name} matches nothing here, it takes the whole name (there is {like[0]})")
+    return out
 
 
 def _names_with_a_slash(plan: Plan) -> list[str]:

@@ -10,6 +10,7 @@ from nlsh.lang import parse
 from nlsh.session import Shell
 
 SLASH = "find -{0} compares only the last part of a path, so {1} (with a /) matches nothing: use -{2} '*/{3}'"
+WHOLE = "find -{0} {1} matches nothing here, it takes the whole name (there is {2})"
 LOST = "{0} reads no input: what is piped into it is lost (give it as arguments, e.g. {0} $(…))"
 
 
@@ -39,6 +40,11 @@ LOST = "{0} reads no input: what is piped into it is lost (give it as arguments,
      [SLASH.format("name", "folder1/*", "path", "folder1/*")]),
     ("find . -iname 'Folder1/text2*'", [SLASH.format("iname", "Folder1/text2*", "ipath", "Folder1/text2*")]),
     ("find folder1/ -name 'text2*'", []),
+    ("find . -name text2 -o -name text3 -delete",     # names as people say them, without the extension
+     [WHOLE.format("name", "text2", "folder1/text2.txt"), WHOLE.format("name", "text3", "folder1/text3.txt")]),
+    ("find folder1 -iname TEXT2 -type f", [WHOLE.format("iname", "TEXT2", "folder1/text2.txt")]),
+    ("find . -name folder1", []),
+    ("find . -name nothing-like-it", []),
 ])
 def test_what_would_fail_at_once(work, line, problems):
     (work / "folder1").mkdir()

@@ -1,6 +1,7 @@
 """Would a plan fail at once? What can be seen without running it: a wildcard
 that matches nothing, a path to read, change or remove that is not there, a
-``find -name`` pattern with a ``/`` (it matches nothing), a pipe into a command that reads no input (``… | mkdir``: what it is given is
+``find -name`` pattern with a ``/`` or without the extension it needs (it matches nothing), a grep
+or sed basic pattern written as an extended one (``[0-9]+``), a pipe into a command that reads no input (``… | mkdir``: what it is given is
 lost, as shellcheck's SC2216 says of bash).
 
 The planner shows these to the model for one more try, so a plan naming
@@ -14,11 +15,14 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
+import shlex
 from typing import TYPE_CHECKING
 
 from nlsh.kernel.context import CommandError
 from nlsh.kernel.expand import Unexpanded, expand_word
-from nlsh.lang.plan import Plan, Word
+from nlsh.lang.plan import Chain, Pipeline, Plan, Word
+from nlsh.lang.text import text
 from nlsh.policy import assess
 
 if TYPE_CHECKING:
@@ -29,7 +33,61 @@ def problems(plan: Plan, shell: Scope) -> list[str]:
     """One line for each thing that would fail at once: lost pipes, find tests that
     match nothing, then missing paths in the plan's order."""
     return (_lost_input(plan, shell) + _names_with_a_slash(plan) + _names_without_extension(plan, shell)
-            + _missing_paths(plan, shell))
+            + _plain_plus(plan, shell) + _missing_paths(plan, shell))
+
+
+# In a basic regular expression (grep and sed without -E) these are plain characters;
+# a model writes them meaning one-or-more and either-or (``grep -o '[0-9]+'``).
+_ERE_ONLY = re.compile(r"[\]).*][+?]|(?<!\\)\|")
+
+
+def _plain_plus(plan: Plan, shell: Scope) -> list[str]:
+    """grep or sed with a basic pattern that uses ``+``, ``?`` or ``|`` as an extended one would."""
+    out = []
+    for words in _invocations(plan, shell, ("grep", "sed")):
+        options = [w for w in words[1:] if w.startswith("-") and len(w) > 1]
+        if any(w.startswith("--") and w[2:] in ("extended-regexp", "perl-regexp", "fixed-strings", "regexp-extended")
+               or not w.startswith("--") and set(w[1:]) & set("EPFr" if words[0] == "sed" else "EPF")
+               for w in options):
+            continue
+        pattern = next((w for w in words[1:] if not w.startswith("-")), "")
+        if words[0] == "sed" and not pattern.startswith("s"):
+            continue
+        if _ERE_ONLY.search(pattern):
+            out.append(f"{words[0]} without -E reads + ? and | as plain characters, so {pattern} matches them "
+                       f"literally: for one or more, or either of two, use {words[0]} -E")
+    return out
+
+
+def _invocations(plan: Plan, shell: Scope, names: tuple[str, ...]):
+    """The words of every call of one of ``names`` in ``plan``: calls, programs,
+    a find's -exec, and those in $(…) and blocks."""
+    for chain in plan.chains:
+        for pipeline in chain.pipelines:
+            for call in pipeline.calls:
+                words = _words_of(call, shell)
+                if words and words[0] in names:
+                    yield words
+                for key, value in call.args:
+                    if key == "exec" and isinstance(value, tuple) and value and isinstance(value[0], Word) \
+                            and value[0].source() in names:
+                        yield [w.source() for w in value if isinstance(w, Word)]
+                for inner in call.nested():
+                    yield from _invocations(inner, shell, names)
+
+
+def _words_of(call, shell: Scope) -> list[str]:
+    if call.source:
+        return [w.source() for w in call.source]
+    if call.external:
+        return [w.source() for w in call.get("argv") or ()]
+    if call.is_block:
+        return []
+    one = Plan(chains=(Chain(pipelines=(Pipeline(calls=(call,)),)),))
+    try:
+        return shlex.split(text(one, shell.registry.signature))
+    except ValueError:
+        return []
 
 
 WALK_BUDGET = 5000      # entries a find's start folders are looked through for the names it asks for

@@ -11,6 +11,8 @@ from nlsh.session import Shell
 
 SLASH = "find -{0} compares only the last part of a path, so {1} (with a /) matches nothing: use -{2} '*/{3}'"
 WHOLE = "find -{0} {1} matches nothing here, it takes the whole name (there is {2})"
+PLUS = ("{0} without -E reads + ? and | as plain characters, so {1} matches them literally: for one or more, "
+        "or either of two, use {0} -E")
 LOST = "{0} reads no input: what is piped into it is lost (give it as arguments, e.g. {0} $(…))"
 
 
@@ -44,6 +46,12 @@ LOST = "{0} reads no input: what is piped into it is lost (give it as arguments,
      [WHOLE.format("name", "text2", "folder1/text2.txt"), WHOLE.format("name", "text3", "folder1/text3.txt")]),
     ("find folder1 -iname TEXT2 -type f", [WHOLE.format("iname", "TEXT2", "folder1/text2.txt")]),
     ("find . -name folder1", []),
+    ("grep -o '[0-9]+' notes-2024.md", [PLUS.format("grep", "[0-9]+")]),       # GNU's basic regex: a plain +
+    ("grep 'WARN|ERROR' notes-2024.md | wc -l", [PLUS.format("grep", "WARN|ERROR")]),
+    ("find . -exec grep -c '(ab)?' {} +", [PLUS.format("grep", "(ab)?")]),
+    ("sed 's/[a-z]+/X/' notes-2024.md", [PLUS.format("sed", "s/[a-z]+/X/")]),
+    ("grep -E '[0-9]+|x' notes-2024.md; sed -r 's/[a-z]+/X/' notes-2024.md", []),
+    ("grep -F 'a|b' notes-2024.md; grep 'a\\|b' notes-2024.md; grep 'c++' notes-2024.md", []),
     ("find . -name nothing-like-it", []),
 ])
 def test_what_would_fail_at_once(work, line, problems):

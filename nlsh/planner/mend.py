@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 
 from nlsh.commands.find import ACTIONS
-from nlsh.lang import Plan, parse, text
+from nlsh.lang import ParseError, Plan, parse, text
 from nlsh.registry import Registry
 
 _JOINERS = ("or", "and", "not", "open", "close", "paths", "maxdepth", "mindepth")
@@ -35,7 +35,10 @@ def mended(plan: Plan, registry: Registry) -> Plan:
     if not changed:
         return plan
     # parsed again from its text, so that every part (the words a program would get) agrees
-    return parse(text(dataclasses.replace(plan, chains=tuple(chains)), registry.signature), registry)
+    try:
+        return parse(text(dataclasses.replace(plan, chains=tuple(chains)), registry.signature), registry)
+    except ParseError:
+        return plan                 # a text nlsh cannot read back: the line as the model wrote it
 
 
 def _family(kind: str) -> str:

@@ -461,6 +461,7 @@ def test_any_line_of_shell_words_parses_or_says_why_and_prints_back(words):
 @given(st.text(alphabet="ls -ra|;&><'\"\\$~*?{}#ehocatwd123.=\n", max_size=30))
 @example("11<1")            # a descriptor of two digits starting with 1 lost its first (11< read as 1<)
 @example('$1""')            # the empty quotes after an expansion were not written back
+@example('?""?')            # two patterns around empty quotes are one (written back as ??)
 def test_any_parsed_line_round_trips(line):
     try:
         plan = p(line)

@@ -146,8 +146,8 @@ def _word(atoms: list, marked: bool = False) -> Word:
     expands = any(not isinstance(a, (tuple, Lit)) for a in atoms)
 
     def add(part: Part) -> None:
-        if parts and isinstance(part, Lit) and isinstance(parts[-1], Lit):
-            parts[-1] = Lit(parts[-1].text + part.text)
+        if parts and type(part) in (Lit, Glob) and type(parts[-1]) is type(part):
+            parts[-1] = type(part)(parts[-1].text + part.text)     # ?""? is the one pattern ??, as in bash
         else:
             parts.append(part)
 

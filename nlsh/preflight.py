@@ -62,7 +62,7 @@ def _plain_plus(plan: Plan, shell: Scope) -> list[str]:
 def _invocations(plan: Plan, shell: Scope, names: tuple[str, ...]):
     """The words of every call of one of ``names`` in ``plan``: calls, programs,
     a find's -exec, and those in $(…) and blocks."""
-    for _, call in _calls(plan):
+    for call in plan.calls:
         words = _words_of(call, shell)
         if words and words[0] in names:
             yield words
@@ -92,9 +92,9 @@ WALK_BUDGET = 5000      # entries a find's start folders are looked through for 
 def _names_without_extension(plan: Plan, shell: Scope) -> list[str]:
     """``find DIR -name text2`` where nothing under DIR has that name and
     ``text2.txt`` is there: the request named files the way people do, without
-    their extension (top-level finds with literal names only)."""
+    their extension (finds with literal names only)."""
     out = []
-    for _, call in _calls(plan, nested=False):
+    for call in plan.calls:
         if call.name != "find" or call.external:
             continue
         wanted = {(key, value.source()) for key, value in call.args if key in ("name", "iname")
@@ -140,7 +140,7 @@ def _names_with_a_slash(plan: Plan) -> list[str]:
     """``find -name 'dir/*'``: -name compares the last part of a path, which has no
     ``/``, so the test matches nothing (GNU find warns of it)."""
     out = []
-    for _, call in _calls(plan):
+    for call in plan.calls:
         if call.name == "find" and not call.external:
             for key, value in call.args:
                 pattern = value.source() if key in ("name", "iname") and isinstance(value, Word) else ""
@@ -155,26 +155,18 @@ def _lost_input(plan: Plan, shell: Scope) -> list[str]:
     built-in stands in for (``mkdir -m 755``). A loop or a modifier (``nice``)
     passes its input on, and so does ``env`` running a program."""
     out = []
-    for i, call in _calls(plan):
-        cmd = None if call.is_block else shell.registry.get(call.name)
-        if call.external and cmd is not None and (not cmd.program or cmd.name == "env"):
-            cmd = None
-        if i and cmd is not None and cmd.input == "none" and not cmd.modifier:
-            out.append(f"{call.name} reads no input: what is piped into it is lost "
-                       f"(give it as arguments, e.g. {call.name} $(…))")
-    return out
-
-
-def _calls(plan: Plan, nested: bool = True):
-    """(place in its pipeline, call) for every call of ``plan``; with ``nested``,
-    those in its ``$(…)`` words and blocks too."""
     for chain in plan.chains:
         for pipeline in chain.pipelines:
             for i, call in enumerate(pipeline.calls):
-                yield i, call
-                if nested:
-                    for inner in call.nested():
-                        yield from _calls(inner)
+                cmd = None if call.is_block else shell.registry.get(call.name)
+                if call.external and cmd is not None and (not cmd.program or cmd.name == "env"):
+                    cmd = None
+                if i and cmd is not None and cmd.input == "none" and not cmd.modifier:
+                    out.append(f"{call.name} reads no input: what is piped into it is lost "
+                               f"(give it as arguments, e.g. {call.name} $(…))")
+                for inner in call.nested():
+                    out.extend(_lost_input(inner, shell))
+    return out
 
 
 def _missing_paths(plan: Plan, shell: Scope) -> list[str]:

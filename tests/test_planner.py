@@ -199,6 +199,13 @@ def test_an_answer_that_loops_is_asked_again_with_its_repeats_penalized(planner,
     r = planner.plan("show the contents of notes.txt", str(work))
     assert [penalty for _, penalty in asked] == [1.0, LOOP_PENALTY] and asked[0][0] == asked[1][0]
     assert r.text == "cat notes.txt" and not r.repaired
+    asked.clear()
+    with configured(planner, loop_penalty=1):           # no second try: the repair turn, as before
+        try:
+            planner.plan("show the contents of notes.txt", str(work))
+        except PlanningError:
+            pass                                        # (here the repair turn drew the loop again)
+    assert [penalty for _, penalty in asked] == [1.0, 1.0] and "went round in a loop" in asked[1][0]
 
 
 @pytest.mark.parametrize("line", [
@@ -445,3 +452,7 @@ def test_openai_backend_against_llama_server(llama_server, work):
     p = Planner.create(registry, backend="openai", base_url=llama_server)
     r = p.plan("print the current working directory", str(work))
     assert r.text == "pwd"
+    ha = "Say ha as many times as you can: ha ha ha ha ha ha ha ha"      # repeat_penalty goes to the server
+    looped = p.backend.complete("", ha, grammar=None, max_tokens=40, stop=["\n"])
+    freed = p.backend.complete("", ha, grammar=None, max_tokens=40, stop=["\n"], repeat_penalty=1.5)
+    assert looped.text.count(" ha") > 2 * max(1, freed.text.count(" ha")), (looped.text, freed.text)

@@ -370,6 +370,18 @@ def test_cancel_frees_the_model_at_once(model_path, nlsh_home, daemon):
         time.sleep(0.05)
 
 
+def test_the_planners_repeat_penalty_reaches_the_daemon(model_path, nlsh_home, daemon):
+    """What the planner asks again after a loop (/nlsh/complete) decodes with the penalty."""
+    from nlsh.service import client
+    daemon()
+    be = client.ServiceBackend(model_path, fallback=lambda: pytest.fail("fell back"))
+    assert be.wait(600)
+    ha = "Say ha as many times as you can: ha ha ha ha ha ha ha ha"
+    looped = be.complete("", ha, grammar=None, max_tokens=40, stop=["\n"])
+    freed = be.complete("", ha, grammar=None, max_tokens=40, stop=["\n"], repeat_penalty=1.5)
+    assert looped.text.count(" ha") > 2 * max(1, freed.text.count(" ha")), (looped.text, freed.text)
+
+
 def test_no_daemon_possible_falls_back_with_one_line(model_path, nlsh_home, work):
     nlsh_home.mkdir(exist_ok=True)
     run = _run_dir(nlsh_home)

@@ -245,16 +245,15 @@ class Planner:
         shots = self.examples(utterance)
         context = context_line(cwd, utterance, last, last_error)
         g = self._grammar if self.mode == "grammar" else None
-        done = self._complete(shots, context, utterance, g, cancel)
+        asked = chatml_suffix(shots, context, utterance)
+        done = self._complete(asked, g, cancel)
         timings = {"load_s": round(getattr(self.backend, "load_seconds", 0.0), 3),
                    "prompt_tokens": done.prompt_tokens, "generated_tokens": done.completion_tokens,
                    **done.timings}
-        if done.finish_reason == "cancelled":
-            raise PlanningError("planning cancelled")
         if done.finish_reason in ("loop", "length") and self.loop_penalty > 1.0:
             # greedy decoding went round in a loop (or on and on): the same prompt once more with
             # the answer's repeats penalized, not a repair turn that shows the model its loop
-            retry = self._complete(shots, context, utterance, g, cancel, repeat_penalty=self.loop_penalty)
+            retry = self._complete(asked, g, cancel, repeat_penalty=self.loop_penalty)
             timings["generated_tokens"] += retry.completion_tokens
             if retry.finish_reason not in ("loop", "length"):
                 done = retry
@@ -263,14 +262,7 @@ class Planner:
         plan, error = self._validate(raw, done.finish_reason)
 
         def again(feedback: str) -> tuple[Plan | None, str, str]:
-            try:
-                answer = self.backend.complete(self._prefix, repair_suffix(shots, context, utterance, raw, feedback),
-                                               grammar=g, max_tokens=self.max_tokens, stop=self.stop,
-                                               cancel=cancel)
-            except BackendError as e:
-                raise PlanningError(str(e), raw) from None
-            if answer.finish_reason == "cancelled":
-                raise PlanningError("planning cancelled")
+            answer = self._complete(repair_suffix(shots, context, utterance, raw, feedback), g, cancel, raw)
             timings["generated_tokens"] += answer.completion_tokens
             text2 = _unquoted(answer.text)
             return (*self._validate(text2, answer.finish_reason), text2)
@@ -290,13 +282,14 @@ class Planner:
         return PlanResult(utterance, plan, text(plan, self.registry.signature), raw, self.spec.name,
                           repaired, timings, problems)
 
-    def _complete(self, shots: list[Shot], context: str, utterance: str, g: str | None, cancel,
-                  **sampling) -> Completion:
+    def _complete(self, suffix: str, g: str | None, cancel, raw: str = "", **sampling) -> Completion:
+        """The model's answer to the prefix and ``suffix``; a backend's failure or a
+        cancel is a PlanningError (``raw``: the answer it followed, if any)."""
         try:
-            done = self.backend.complete(self._prefix, chatml_suffix(shots, context, utterance), grammar=g,
-                                         max_tokens=self.max_tokens, stop=self.stop, cancel=cancel, **sampling)
+            done = self.backend.complete(self._prefix, suffix, grammar=g, max_tokens=self.max_tokens,
+                                         stop=self.stop, cancel=cancel, **sampling)
         except BackendError as e:
-            raise PlanningError(str(e)) from None
+            raise PlanningError(str(e), raw) from None
         if done.finish_reason == "cancelled":
             raise PlanningError("planning cancelled")
         return done

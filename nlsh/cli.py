@@ -324,8 +324,12 @@ def serve_status(json: bool = typer.Option(False, "--json", help="The status as 
                f"idle {s['idle_s']:g} s")
     typer.echo(f"model     {s['model'] or '-'} ({state})")
     waiting = ", ".join(f"{k} {v}" for k, v in s["queue"].items() if v) or "empty"
-    running = f"{s['running']['client']} ({s['running']['class']})" if s["running"] else "nothing"
-    typer.echo(f"queue     {waiting} (at most {s['max_queue']}); running: {running}")
+    running = "nothing"
+    if s["running"]:
+        r = s["running"]
+        running = f"{r['client']} ({r['class']})" + (f" and {r['together'] - 1} more" if r["together"] > 1 else "")
+    typer.echo(f"queue     {waiting} (at most {s['max_queue']}); running: {running} "
+               f"(up to {s['parallel']} together)")
     t = s["total"]
     typer.echo(f"total     {t['requests']} requests, {t['prompt_tokens']} prompt + {t['completion_tokens']} "
                f"generated tokens, {t['model_s']:g} s on the model, {t['queue_s']:g} s waiting")

@@ -7,10 +7,11 @@ shells with and without the daemon.
    through a fresh daemon (p50, p95 of planning latency);
 2. flooded: the same, while 3 other clients send back-to-back completions
    (32 tokens each, class "app") — the interactive p50 against alone's;
-3. throughput: generated tokens a second with 1 client and with 4;
+3. throughput: generated tokens a second with 1 client and with 4 (the
+   daemon decodes up to ``--parallel`` answers together; 1: one at a time);
 4. memory: the daemon's RSS plus a client shell's, against one shell that
    loads the model itself (N shells: N times that).
-Usage: python3 scripts/bench_serve.py [--model NAME|PATH] [--requests 12]
+Usage: python3 scripts/bench_serve.py [--model NAME|PATH] [--requests 12] [--parallel N]
 """
 
 from __future__ import annotations
@@ -77,9 +78,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model")
     ap.add_argument("--requests", type=int, default=12)
+    ap.add_argument("--parallel", type=int, help="[serve] parallel for the daemon (default: the service's)")
     args = ap.parse_args()
-    from nlsh.paths import scratch_home
+    from nlsh.paths import config_dir, ensure, scratch_home
     scratch_home("nlsh-bench-serve-")
+    if args.parallel is not None:
+        if os.environ.get("NLSH_HOME"):
+            sys.exit("bench_serve: --parallel writes a config of its own: unset NLSH_HOME")
+        with open(os.path.join(ensure(config_dir()), "config.toml"), "a") as f:
+            f.write(f"[serve]\nparallel = {args.parallel}\n")
     os.environ["XDG_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="nlsh-bench-run-")
     os.environ.pop("NLSH_SERVE", None)
     import psutil
@@ -93,7 +100,8 @@ def main() -> None:
     requests = REQUESTS[:args.requests]
     cwd = sample_dir()
     ensure_running()
-    daemon = psutil.Process(call("GET", "/nlsh/status")["pid"])
+    status0 = call("GET", "/nlsh/status")
+    daemon = psutil.Process(status0["pid"])
     try:
         planner = Planner.create(default_registry(), model=model, backend="service")
         planner.warm()
@@ -113,7 +121,8 @@ def main() -> None:
         print(f"flooded: p50 {statistics.median(flooded):.2f} s, p95 {pct(flooded, 0.95):.2f} s while 3 clients "
               f"generated {sum(tokens)} tokens; p50 ratio {ratio:.2f} (budget 1.5)")
         one, four = throughput(model, 1, 20.0), throughput(model, 4, 20.0)
-        print(f"throughput: 1 client {one:.1f} tokens/s, 4 clients {four:.1f} tokens/s (one model, one worker)")
+        print(f"throughput: 1 client {one:.1f} tokens/s, 4 clients {four:.1f} tokens/s "
+              f"(one model, up to {status0['parallel']} answers decoded together)")
         status = call("GET", "/nlsh/status")
         daemon_rss = daemon.memory_info().rss
         client = subprocess.run([sys.executable, "-c", (

@@ -165,6 +165,143 @@ def test_a_running_request_gives_way_to_the_prompt_and_runs_again_after():
     assert s.by_client["flood"].completion_tokens == 400 and s.by_client["flood"].requests == 1
 
 
+def test_requests_of_one_key_and_class_run_together_and_latecomers_join():
+    s = Scheduler(together=3)
+    gate, steps, order = threading.Event(), [], []
+
+    def many(take, give):                            # one answer done a step, a place taken as it frees
+        running = []
+        while True:
+            running += take(3 - len(running))
+            if not running:
+                return
+            steps.append([t.request for t, _ in running])
+            task, _ = running.pop(0)
+            order.append(f"k{task.request}")
+            give(task, (task.request * 10, 2, 3))
+
+    def alone(name):
+        return lambda turn: (order.append(name), 1, 1)
+
+    busy = s.submit(Task("script", "x", lambda c: (gate.wait(10), 0, 0)))
+    while s.running is None:
+        time.sleep(0.01)
+    keyed = [s.submit(Task("script", f"c{i}", alone("never"), "k", many, i)) for i in range(4)]
+    plain = s.submit(Task("script", "p", alone("plain")))
+    app = s.submit(Task("app", "a", alone("never"), "k", many, 9))       # another class: not with them
+    gate.set()
+    for t in [busy, *keyed, plain, app]:
+        assert t.done.wait(10)
+    assert steps == [[0, 1, 2], [1, 2, 3], [2, 3], [3], [9]]
+    assert order == ["k0", "k1", "k2", "k3", "plain", "k9"]
+    assert [t.result for t in keyed] == [0, 10, 20, 30] and [t.together for t in keyed] == [3, 3, 3, 3]
+    assert app.together == 1 and s.by_client["c1"].completion_tokens == 3 and s.running is None
+
+
+def test_a_batch_gives_way_to_the_prompt_and_runs_again_after():
+    s = Scheduler(together=4)
+    runs = []
+
+    def many(take, give):
+        running = take(4)
+        runs.append(len(running))
+        for _ in range(400):
+            if any([turn.cancelled for _, turn in running]):  # noqa: C419  (each asked, as each answer asks)
+                for task, _ in running:
+                    give(task, (None, 0, 0))
+                return
+            time.sleep(0.005)
+        for task, _ in running:
+            give(task, ("done", 1, 400))
+
+    first = s.submit(Task("batch", "f", lambda turn: (time.sleep(0.2), 0, 0)))
+    while s.running is None:
+        time.sleep(0.01)
+    flood = [s.submit(Task("batch", f"f{i}", None, "k", many, i)) for i in range(3)]
+    assert first.done.wait(5)
+    time.sleep(0.2)
+    t0 = time.monotonic()
+    typed = s.submit(Task("interactive", "me", lambda turn: ("typed", 1, 1)))
+    assert typed.done.wait(5) and time.monotonic() - t0 < 0.5
+    for t in flood:
+        assert t.done.wait(10) and t.result == "done" and t.preempted == 1
+    assert runs == [3, 3]
+
+
+def test_the_model_waits_a_moment_for_the_prompts_next_request_before_a_lower_class():
+    s = Scheduler()
+    order = []
+    first = s.submit(Task("interactive", "me", lambda turn: (order.append("plan 1"), 1, 1)))
+    assert first.done.wait(5)
+    batch = s.submit(Task("batch", "b", lambda turn: (order.append("batch"), 1, 1)))
+    time.sleep(0.03)                                # the shell sends its plan's next request
+    second = s.submit(Task("interactive", "me", lambda turn: (order.append("plan 2"), 1, 1)))
+    assert second.done.wait(5) and batch.done.wait(5)
+    assert order == ["plan 1", "plan 2", "batch"]
+
+
+def test_a_request_left_unanswered_by_a_batch_gets_an_error_not_a_hang():
+    s = Scheduler(together=2)
+
+    def many(take, give):
+        (first, _), _ = take(2)
+        give(first, ("a", 1, 1))
+        raise RuntimeError("the model broke")
+
+    s.submit(Task("app", "x", lambda turn: (time.sleep(0.2), 0, 0)))
+    while s.running is None:
+        time.sleep(0.01)
+    a, b = (s.submit(Task("app", n, None, "k", many, n)) for n in "ab")
+    assert a.done.wait(5) and b.done.wait(5)
+    assert a.result == "a" and a.error is None and isinstance(b.error, RuntimeError)
+
+
+def test_answers_decoded_together_are_the_answers_decoded_alone(model_path):
+    from nlsh.kernel.context import CancelToken
+    from nlsh.planner.backend import BackendError, LlamaBackend
+    be = LlamaBackend(model_path, parallel=3, n_ctx=1024)
+    prefix = "<|im_start|>system\nAnswer with one shell command.<|im_end|>\n"
+    asks = ["count the lines of notes.txt", "show the disk usage of this folder", "list files by size",
+            "print the date", "make a folder named out"]
+    stop = ["<|im_end|>", "\n"]
+    suffix = [f"<|im_start|>user\n{a}<|im_end|>\n<|im_start|>assistant\n" for a in asks]
+    alone = [be.complete(prefix, x, grammar=None, max_tokens=24, stop=stop) for x in suffix]
+    assert all(c.text for c in alone)
+    stopped = CancelToken()
+    stopped.cancel()
+    requests = [{"suffix": x, "max_tokens": 24, "stop": stop} for x in suffix]
+    requests.insert(2, {"suffix": "word " * 1200, "max_tokens": 24, "stop": stop})     # longer than the context
+    requests.append({**requests[0], "cancel": stopped})
+
+    def run(arrivals):
+        """``arrivals[k]``: how many requests come before the k-th step (after those, none)."""
+        todo, got, calls = [{**r, "handle": i} for i, r in enumerate(requests)], {}, [0]
+
+        def take(n):
+            come = arrivals[calls[0]] if calls[0] < len(arrivals) else len(todo)
+            calls[0] += 1
+            given = todo[:min(n, come)]
+            del todo[:len(given)]
+            return given
+        be.complete_many(prefix, take, lambda handle, c: got.__setitem__(handle, c))
+        return [got[i] for i in range(len(requests))]
+
+    for arrivals in ([7], [1, 0, 0, 1, 0, 1, 1, 0, 0, 0, 1, 1, 1]):       # all at once; one by one, later
+        out = run(arrivals)
+        assert isinstance(out[2], BackendError) and "the request is too long" in str(out[2])
+        together = out[:2] + out[3:6]
+        assert [c.text for c in together] == [c.text for c in alone]
+        assert [c.completion_tokens for c in together] == [c.completion_tokens for c in alone]
+        assert out[6].finish_reason == "cancelled" and out[6].completion_tokens == 0
+        assert max(c.timings["together"] for c in together) == 3
+        again = be.complete(prefix, suffix[1], grammar=None, max_tokens=24, stop=stop)
+        assert again.text == alone[1].text
+    one = [[{**requests[1], "handle": 0}]]
+    be.complete_many(prefix, lambda n: one.pop() if one else [], lambda handle, c: None)
+    held = be.llm.detokenize(be.llm.input_ids[:be.llm.n_tokens].tolist(), special=True).decode()
+    assert held == prefix + suffix[1] + alone[1].text    # as after complete: a repair turn reads only what is new
+
+
 # -- the daemon without the model ----------------------------------------------
 
 def test_tcp_needs_a_key_and_a_wrong_key_is_refused(daemon, nlsh, nlsh_home):
@@ -209,13 +346,13 @@ def test_socket_is_private_and_a_second_daemon_refuses(daemon, nlsh, nlsh_home):
     assert json.loads(s.out)["loaded"] is False
     human = nlsh("serve", "status", env=_env(nlsh_home)).out.splitlines()
     assert human[0].startswith("service   pid ") and human[1] == "model     - (not loaded)"
-    assert human[2] == "queue     empty (at most 16); running: nothing"
+    assert human[2] == "queue     empty (at most 16); running: nothing (up to 4 together)"
     from nlsh.service.client import UnixConnection
     conn = UnixConnection(sock, 10)
     conn.request("GET", "/metrics")
     metrics = conn.getresponse().read().decode()
     conn.close()
-    assert "nlsh_model_loaded 0\n" in metrics and 'nlsh_queue_waiting{class="interactive"} 0' in metrics
+    assert "nlsh_model_loaded 0\n" in metrics and "nlsh_running 0\n" in metrics and 'nlsh_queue_waiting{class="interactive"} 0' in metrics
     assert nlsh("serve", "stop", env=_env(nlsh_home)).status == 0
     r = nlsh("serve", "status", env=_env(nlsh_home))
     deadline = time.monotonic() + 10
@@ -256,6 +393,41 @@ def test_openai_client_chat_completion_and_streaming(daemon, model_path):
         client.completions.create(model=model_path, prompt=ha, max_tokens=4, extra_body={"repeat_penalty": 0.5})
 
 
+def test_clients_that_ask_at_once_are_answered_together_as_alone(daemon, model_path):
+    """Four programs at once: the first has the model, the three that come meanwhile join it at its next
+    step (one streamed), and each gets what it gets alone."""
+    from nlsh.service.client import call
+    _, sock = daemon()
+    client = _openai(sock)
+    prompts = ["def add(a, b):\n    return", "The capital of France is", "1, 2, 3, 4,", "Roses are red,"]
+    most = [48, 16, 16, 16]                     # the first one's answer keeps the model while the rest queue
+    alone = [client.completions.create(model=model_path, prompt=p, max_tokens=n, temperature=0).choices[0].text
+             for p, n in zip(prompts, most)]
+    got, usage = {}, {}
+
+    def ask(i):
+        if i == 3:
+            got[i] = "".join(c.choices[0].text for c in client.completions.create(
+                model=model_path, prompt=prompts[i], max_tokens=16, temperature=0, stream=True))
+            return
+        r = call("POST", "/v1/completions", {"model": model_path, "prompt": prompts[i], "max_tokens": most[i],
+                                             "temperature": 0}, headers={"X-Nlsh-Client": f"c{i}"}, timeout=120)
+        got[i], usage[i] = r["choices"][0]["text"], r["usage"]
+
+    first = threading.Thread(target=ask, args=(0,))
+    first.start()
+    while call("GET", "/nlsh/status")["running"] is None:
+        time.sleep(0.01)
+    rest = [threading.Thread(target=ask, args=(i,)) for i in (1, 2, 3)]
+    for t in rest:
+        t.start()
+    for t in [first, *rest]:
+        t.join(120)
+    assert [got[i] for i in range(4)] == alone
+    assert usage[0]["together"] == usage[1]["together"] == usage[2]["together"] == 4
+    assert call("GET", "/nlsh/status")["parallel"] == 4
+
+
 def test_plan_endpoint_plans_and_runs_nothing(daemon, model_path, work):
     from nlsh.service.client import UnixConnection
     (work / "notes.txt").write_text("a\nb\n")
@@ -284,8 +456,8 @@ def test_full_queue_is_an_error_and_a_killed_daemon_never_hangs_a_client(daemon,
     long = client.completions.create(model=model_path, prompt="Count from 1 to 500:", max_tokens=400,
                                      temperature=0, stream=True)
     next(iter(long))                                                               # it runs now
-    waiting = threading.Thread(target=lambda: _swallow(lambda: client.completions.create(
-        model=model_path, prompt="y", max_tokens=1)))
+    waiting = threading.Thread(target=lambda: _swallow(lambda: client.completions.create(     # a grammar: it
+        model=model_path, prompt="y", max_tokens=1, extra_body={"grammar": 'root ::= "y"'})))   # runs alone, so waits
     waiting.start()
     deadline = time.monotonic() + 10
     while sum(json.loads(subprocess.run([sys.executable, "-m", "nlsh", "serve", "status", "--json"],
@@ -484,7 +656,8 @@ def test_a_class_over_its_rate_gets_429(daemon, model_path, nlsh_home):
     ("", ["serve", "keys", "revoke", "nosuch"], "nlsh: serve keys: no key named 'nosuch'\n"),
     ("k", ["serve", "--listen", "nonsense"], "nlsh: serve: --listen 'nonsense': expected HOST:PORT, e.g. 127.0.0.1:8765\n"),
     ("[serve]\nfoo = 1\n", ["serve"],
-     "nlsh: serve: config.toml: [serve] has no setting 'foo' (there are keep_alive, max_queue, enabled, rates)\n"),
+     "nlsh: serve: config.toml: [serve] has no setting 'foo' (there are keep_alive, max_queue, parallel, enabled, rates)\n"),
+    ("[serve]\nparallel = 0\n", ["serve"], "nlsh: serve: config.toml: [serve] parallel = 0: from 1 to 16\n"),
     ("[serve]\nkeep_alive = \"x\"\n", ["serve"], "nlsh: serve: config.toml: [serve] keep_alive = 'x' is not a number\n"),
 ])
 def test_serve_mistakes_are_one_line_errors(nlsh, nlsh_home, setup, args, err):

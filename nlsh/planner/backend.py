@@ -113,13 +113,25 @@ def physical_cores() -> int:
         return os.cpu_count() or 1
 
 
+def _allow_sequences(llm, n: int) -> None:
+    """Give ``llm`` a context for ``n`` answers at once in one KV cache (a shared
+    prompt start is held once): llama-cpp-python makes its context for one."""
+    from llama_cpp import _internals
+    params = llm.context_params
+    params.n_seq_max = n + 1        # sequence 0 holds the shared prompt start
+    params.kv_unified = True
+    llm._ctx.close()
+    llm._ctx = _internals.LlamaContext(model=llm._model, params=params, verbose=False)
+
+
 class LlamaBackend:
     """llama-cpp-python, in-process. ``start()`` begins loading in the background."""
 
     def __init__(self, model_path: str | None, *, resolve_path=None, n_ctx: int = 4096,
                  n_threads: int | None = None, n_gpu_layers: int | None = None,
-                 name: str = "model") -> None:
+                 name: str = "model", parallel: int = 1) -> None:
         self._path = model_path
+        self.parallel = max(1, parallel)     # answers decoded together at most (complete_many)
         self._resolve_path = resolve_path
         self.name = name
         self.n_ctx = n_ctx
@@ -175,6 +187,8 @@ class LlamaBackend:
                 model_path=path, n_ctx=self.n_ctx, n_threads=self.n_threads,
                 n_threads_batch=self.n_threads, n_gpu_layers=layers, use_mmap=False,
                 verbose=False, seed=0)
+            if self.parallel > 1:
+                _allow_sequences(self.llm, self.parallel)
         except BaseException as e:  # noqa: BLE001  (reported to whoever waits for the model)
             self._error = e
         finally:
@@ -346,6 +360,69 @@ class LlamaBackend:
         return Completion(answer.text, answer.finish_reason, len(prompt), answer.tokens,
                           {"prefix_s": round(t_prefix, 3), "prefix_eval_tokens": self.prefix_evaluated,
                            "generate_s": round(time.perf_counter() - t0, 3)})
+
+    def complete_many(self, prefix: str, take, give) -> None:
+        """Answers to requests that share ``prefix``, decoded together (up to
+        ``parallel`` at once, as many as the context holds; decoding.generate_many).
+        ``take(n)`` hands in up to ``n`` more requests, each ``complete``'s keyword
+        arguments with its ``suffix`` and a ``handle``, without a grammar ([]: none
+        now); ``give(handle, Completion or BackendError)`` gets each answer when it
+        is done. Requests taken while the others fill the context wait for room."""
+        self.ready()
+        with self._use:
+            t_prefix = self._prepare_prefix(prefix)
+            llm = self.llm
+            held = list(llm.input_ids[:llm.n_tokens])
+            room = [self.n_ctx]
+            waiting: list[tuple[dict, list[int]]] = []
+            open_: dict[int, dict] = {}         # id(handle) → what its answer needs
+            shared = [None]
+
+            def admit(n: int) -> list:
+                for r in take(max(0, n - len(waiting))):
+                    prompt = llm.tokenize((prefix + r["suffix"]).encode(), add_bos=False, special=True)
+                    if len(prompt) + r["max_tokens"] > self.n_ctx:
+                        give(r["handle"], BackendError(
+                            f"the request is too long: its prompt takes {len(prompt)} tokens and the answer up to "
+                            f"{r['max_tokens']}, more than the model's context of {self.n_ctx}"))
+                    else:
+                        waiting.append((r, prompt))
+                if shared[0] is None:           # the start that the first requests share with the context
+                    shared[0] = min([len(held)] + [min(common_start(held, p), len(p) - 1) for _, p in waiting])
+                    room[0] -= shared[0]
+                out = []
+                while waiting and len(out) < n:
+                    r, prompt = waiting[0]
+                    start = min(common_start(held[:shared[0]], prompt), len(prompt) - 1)
+                    need = len(prompt) - start + r["max_tokens"]
+                    if need > room[0] and (open_ or out):
+                        break                   # waits until answers done make room
+                    waiting.pop(0)
+                    room[0] -= need
+                    kwargs = {k: v for k, v in r.items() if k not in ("suffix", "handle")}
+                    open_[id(r["handle"])] = {"handle": r["handle"], "need": need, "prompt": len(prompt),
+                                              "t0": time.perf_counter()}
+                    out.append((r["handle"], prompt, start, kwargs))
+                for o in open_.values():
+                    o["together"] = max(o.get("together", 1), len(open_))
+                return out
+
+            def done(handle, answer) -> None:
+                o = open_.pop(id(handle))
+                room[0] += o["need"]
+                give(handle, Completion(answer.text, answer.finish_reason, o["prompt"], answer.tokens,
+                                        {"prefix_s": round(t_prefix, 3), "prefix_eval_tokens": self.prefix_evaluated,
+                                         "generate_s": round(time.perf_counter() - o["t0"], 3),
+                                         "together": o["together"]}))
+
+            from nlsh.planner import decoding
+            first = [admit(self.parallel)]
+            try:
+                decoding.generate_many(llm, shared[0], lambda n: first.pop() if first else admit(n), done)
+            except (RuntimeError, ValueError) as e:      # llama_decode failed
+                failed = BackendError(f"the model failed on this request: {e}")
+                for handle in [o["handle"] for o in open_.values()] + [r["handle"] for r, _ in waiting]:
+                    give(handle, failed)
 
     def _compiled(self, grammar: str | None):
         """The grammar compiled for this model, kept while the grammar text stays the same."""

@@ -120,6 +120,60 @@ def penalized(logits: np.ndarray, recent: list[int], penalty: float) -> np.ndarr
     return out
 
 
+class _Answering:
+    """One answer being decoded: what it has said so far, and the choice of each next token."""
+
+    def __init__(self, llm, *, grammar: Grammar | None, max_tokens: int, stop: list[str], cancel=None,
+                 temperature: float = 0.0, seed: int | None = None, progress=None,
+                 repeat_penalty: float = 1.0) -> None:
+        self.llm, self.grammar, self.max_tokens, self.stop = llm, grammar, max_tokens, stop
+        self.cancel, self.temperature, self.progress, self.repeat_penalty = cancel, temperature, progress, repeat_penalty
+        self.rng = np.random.default_rng(seed) if temperature > 0 else None
+        self.out = b""
+        self.tokens: list[int] = []
+        self.answer: Answer | None = None
+        if grammar is not None:
+            grammar.reset()
+
+    def step(self, logits: np.ndarray) -> int | None:
+        """The next token, given the model's ``logits`` for it; None once the answer is
+        done (``self.answer`` then holds it)."""
+        import llama_cpp
+        n = len(self.tokens)
+        if n >= self.max_tokens:
+            return self._done(_text(self.out), "length", self.max_tokens)
+        if self.cancel is not None and self.cancel.cancelled:
+            return self._done(_text(self.out), "cancelled", n)
+        if self.repeat_penalty != 1.0 and self.tokens:
+            logits = penalized(logits, self.tokens[-PENALTY_WINDOW:], self.repeat_penalty)
+        grammar = self.grammar
+        token = pick(logits, grammar) if self.rng is None else sample(logits, grammar, self.temperature, self.rng)
+        if llama_cpp.llama_vocab_is_eog(self.llm._model.vocab, token):
+            return self._done(_text(self.out), "stop", n)
+        self.out += self.llm.detokenize([token])
+        text = _text(self.out)
+        cut = min((text.find(s) for s in self.stop if s in text), default=-1)
+        if cut >= 0:
+            return self._done(text[:cut], "stop", n + 1)
+        if self.progress is not None:
+            self.progress(text)
+        self.tokens.append(token)
+        if self.rng is None and looping(self.tokens):
+            return self._done(text, "loop", n + 1)
+        if grammar is not None:
+            grammar.accept(token)
+        return token
+
+    def _done(self, text: str, finish_reason: str, tokens: int) -> None:
+        self.answer = Answer(text, finish_reason, tokens)
+
+
+def _logits(llm, i: int) -> np.ndarray:
+    """The logits the last decode gave for its ``i``-th token (-1: the last); a view, valid until the next decode."""
+    import llama_cpp
+    return np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm._ctx.ctx, i), shape=(llm.n_vocab(),))
+
+
 def generate(llm, prompt: list[int], *, grammar: Grammar | None, max_tokens: int, stop: list[str],
              cancel=None, temperature: float = 0.0, seed: int | None = None, progress=None,
              repeat_penalty: float = 1.0) -> Answer:
@@ -128,38 +182,118 @@ def generate(llm, prompt: list[int], *, grammar: Grammar | None, max_tokens: int
     greedy, or drawn at ``temperature`` > 0 (``seed`` makes it repeatable).
     ``progress(text)`` hears the answer so far after every token (streaming).
     ``repeat_penalty`` > 1 makes the answer's own recent tokens less likely."""
-    import llama_cpp
-    rng = np.random.default_rng(seed) if temperature > 0 else None
+    answering = _Answering(llm, grammar=grammar, max_tokens=max_tokens, stop=stop, cancel=cancel,
+                           temperature=temperature, seed=seed, progress=progress, repeat_penalty=repeat_penalty)
     llm.eval(prompt[llm.n_tokens:])
-    if grammar is not None:
-        grammar.reset()
-    vocab = llm._model.vocab
-    n_vocab = llm.n_vocab()
-    out = b""
-    tokens: list[int] = []
-    for n in range(max_tokens):
-        if cancel is not None and cancel.cancelled:
-            return Answer(_text(out), "cancelled", n)
-        logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm._ctx.ctx, -1), shape=(n_vocab,))
-        if repeat_penalty != 1.0 and tokens:
-            logits = penalized(logits, tokens[-PENALTY_WINDOW:], repeat_penalty)
-        token = pick(logits, grammar) if rng is None else sample(logits, grammar, temperature, rng)
-        if llama_cpp.llama_vocab_is_eog(vocab, token):
-            return Answer(_text(out), "stop", n)
-        out += llm.detokenize([token])
-        text = _text(out)
-        cut = min((text.find(s) for s in stop if s in text), default=-1)
-        if cut >= 0:
-            return Answer(text[:cut], "stop", n + 1)
-        if progress is not None:
-            progress(text)
-        tokens.append(token)
-        if rng is None and looping(tokens):
-            return Answer(text, "loop", n + 1)
-        if grammar is not None:
-            grammar.accept(token)
+    while (token := answering.step(_logits(llm, -1))) is not None:
         llm.eval([token])
-    return Answer(_text(out), "length", max_tokens)
+    return answering.answer
+
+
+def generate_many(llm, shared: int, take, give) -> None:
+    """Answers decoded together, as llama-server's slots do: every unfinished answer
+    in a sequence of its own, one token of each in every step of the model (on a
+    CPU a step of four tokens costs little more than a step of one), and each
+    answer the one ``generate`` gives alone. Before every step ``take(n)`` hands
+    in up to ``n`` new answers to begin, as (handle, prompt tokens, start,
+    ``generate``'s keyword arguments without a grammar), where the prompt's
+    first ``start`` tokens are the context's first ones (at most ``shared``);
+    ``give(handle, Answer)`` gets each answer when it is done. It ends when none
+    is left and ``take`` has none. The context's first ``shared`` tokens
+    (sequence 0) are kept for all; the context must allow two sequences at least.
+    Afterwards the context holds the last answer's prompt and answer, as after
+    ``generate`` (a next request that goes on from it reads only what is new)."""
+    import llama_cpp
+    ctx = llm._ctx.ctx
+    mem = llama_cpp.llama_get_memory(ctx)
+    slots = llama_cpp.llama_n_seq_max(ctx) - 1
+    llama_cpp.llama_memory_seq_rm(mem, 0, shared, -1)
+    free = list(range(slots, 0, -1))
+    active: dict[int, _Slot] = {}
+    last: _Slot | None = None               # the answer done last: kept until another begins
+    logits: dict[int, np.ndarray] = {}
+    n_batch = llm.n_batch
+    batch = llama_cpp.llama_batch_init(max(n_batch, slots), 0, 1)
+    try:
+        while True:
+            entries = []
+            for slot in list(active.values()):
+                token = slot.answering.step(logits[slot.seq])
+                if token is None:
+                    del active[slot.seq]
+                    if last is not None:
+                        _release(mem, last, free)
+                    last = slot
+                    give(slot.handle, slot.answering.answer)
+                else:
+                    entries.append((token, slot.pos, slot.seq, True))
+                    slot.fed.append(token)
+            if last is not None and not free:
+                _release(mem, last, free)
+                last = None
+            new = take(len(free))
+            if new and last is not None:
+                _release(mem, last, free)
+                last = None
+            for handle, prompt, start, kwargs in new:
+                seq = free.pop()
+                llama_cpp.llama_memory_seq_rm(mem, seq, -1, -1)
+                llama_cpp.llama_memory_seq_cp(mem, 0, seq, 0, start)
+                entries += [(t, start + j, seq, j == len(prompt) - start - 1) for j, t in enumerate(prompt[start:])]
+                active[seq] = _Slot(seq, handle, _Answering(llm, grammar=None, **kwargs), list(prompt), start)
+            if not entries:
+                break
+            logits = {}
+            for at in range(0, len(entries), n_batch):
+                _decode(ctx, batch, entries[at:at + n_batch], logits, llm)
+    finally:
+        llama_cpp.llama_batch_free(batch)
+        kept = shared
+        if last is not None and not active:     # the last answer becomes the context's own sequence
+            llama_cpp.llama_memory_seq_rm(mem, 0, last.start, -1)
+            llama_cpp.llama_memory_seq_cp(mem, last.seq, 0, last.start, -1)
+            llm.input_ids[:len(last.fed)] = last.fed
+            kept = len(last.fed)
+        for seq in range(1, slots + 1):
+            llama_cpp.llama_memory_seq_rm(mem, seq, -1, -1)
+        llama_cpp.llama_memory_seq_rm(mem, 0, kept, -1)
+        llm.n_tokens = kept
+
+
+@dataclass
+class _Slot:
+    """One answer of ``generate_many``: its sequence, and the tokens the model has read for it."""
+    seq: int
+    handle: object
+    answering: _Answering
+    fed: list[int]
+    start: int
+
+    @property
+    def pos(self) -> int:
+        return len(self.fed)
+
+
+def _release(mem, slot: _Slot, free: list[int]) -> None:
+    import llama_cpp
+    llama_cpp.llama_memory_seq_rm(mem, slot.seq, -1, -1)
+    free.append(slot.seq)
+
+
+def _decode(ctx, batch, entries: list[tuple[int, int, int, bool]], logits: dict, llm) -> None:
+    """Decode ``entries`` (token, position, sequence, wants logits) in one step; put a
+    copy of the logits of each sequence that wants them into ``logits``."""
+    import llama_cpp
+    batch.n_tokens = len(entries)
+    for i, (token, pos, seq, want) in enumerate(entries):
+        batch.token[i], batch.pos[i], batch.n_seq_id[i] = token, pos, 1
+        batch.seq_id[i][0] = seq
+        batch.logits[i] = want
+    if llama_cpp.llama_decode(ctx, batch) != 0:
+        raise RuntimeError("llama_decode failed (the context is full?)")
+    for i, (_, _, seq, want) in enumerate(entries):
+        if want:
+            logits[seq] = _logits(llm, i).copy()
 
 
 def _text(data: bytes) -> str:

@@ -5,6 +5,14 @@ A running request gives way, at its next token, to one of a higher class that
 comes meanwhile, and runs again (from its start) after it: a person at the
 prompt waits for at most one token of someone else's work.
 
+Requests that say they can share the model (the same ``key``: the same model
+and prompt start, nothing that needs the model to itself) run together, up to
+``together`` of one class at a time, one token of each in every step: on a
+CPU a step of four tokens costs little more than a step of one, so a flood
+of scripts or programs is served faster, while a person at the prompt never
+waits in such a batch (a batch of a lower class gives way as one request does).
+After a request ends, a lower class waits LINGER for the same class's next one.
+
 Every request is accounted: time in the queue, prompt and generated tokens,
 model seconds; the totals are kept by client."""
 
@@ -22,6 +30,7 @@ from nlsh.kernel.context import CancelToken
 # Highest priority first: a person waiting at a prompt, an agent's step, a
 # script's or a batch job's plan, then any other program using the API.
 CLASSES = ("interactive", "agent", "script", "batch", "app")
+LINGER = 0.1        # seconds the model waits for a class's next request before a lower class's
 
 
 class QueueFull(Exception):
@@ -48,10 +57,17 @@ class Usage:
 @dataclass
 class Task:
     """One request: ``work(cancel)`` runs on the model when its turn comes and
-    returns (result, prompt tokens, generated tokens)."""
+    returns (result, prompt tokens, generated tokens). Tasks with the same
+    ``key`` (not None) run together instead: ``work_many(take, give)`` of the
+    first one runs while ``take(n)`` hands it up to n more [(task, its cancel)]
+    (at first the task itself) and ``give(task, tuple or exception)`` takes each
+    one's outcome as soon as it is done."""
     cls: str
     client: str
     work: Callable[[CancelToken], tuple[object, int, int]]
+    key: object = None
+    work_many: Callable[[list], list] | None = None
+    request: object = None          # what work_many needs of this task
     cancel: CancelToken = field(default_factory=CancelToken)
     submitted: float = field(default_factory=time.monotonic)
     started: float | None = None
@@ -62,6 +78,8 @@ class Task:
     done: threading.Event = field(default_factory=threading.Event)
     seq: int = 0
     preempted: int = 0              # times it gave way to a request of a higher class
+    admitted: float = 0.0           # when it last began to run
+    together: int = 1               # most requests it ran with, itself included (the last time it ran)
 
 
 class Turn:
@@ -82,16 +100,19 @@ class Turn:
 
 
 class Scheduler:
-    def __init__(self, max_queue: int = 16) -> None:
+    def __init__(self, max_queue: int = 16, together: int = 1) -> None:
         self.max_queue = max_queue
+        self.together = together              # requests of one key run at once, at most
         self._heap: list[tuple[int, int, Task]] = []
         self._seq = itertools.count()
         self._cond = threading.Condition()
-        self.running: Task | None = None
+        self.running: Task | None = None     # the first of those running now
+        self.running_n = 0                    # how many run with it, it included
         self.by_client: dict[str, Usage] = {}
         self.total = Usage()
         self._window: dict[str, list[tuple[float, int]]] = {}    # client or "class:NAME" → (when, tokens)
         self.last_active = time.monotonic()
+        self._last_ended = (len(CLASSES), 0.0)    # (class, when) of the request that ended last
         self._worker = threading.Thread(target=self._loop, name="nlsh-model-worker", daemon=True)
         self._worker.start()
 
@@ -149,35 +170,103 @@ class Scheduler:
     def _loop(self) -> None:
         while True:
             with self._cond:
-                while not self._heap:
-                    self._cond.wait()
+                while not self._heap or (linger := self._linger()) > 0:
+                    self._cond.wait(linger if self._heap else None)
                 _, _, task = heapq.heappop(self._heap)
-                self.running = task
-            began = time.monotonic()
-            task.started = task.started or began
-            turn = Turn(self, task)
-            task.result = task.error = None
-            try:
-                if task.cancel.cancelled:
-                    raise InterruptedError("cancelled")
-                task.result, prompt, generated = task.work(turn)
-                task.usage.prompt_tokens += prompt
-                task.usage.completion_tokens += generated
-            except BaseException as e:  # noqa: BLE001  (handed to whoever waits for the task)
-                task.error = e
-            task.usage.model_s += time.monotonic() - began
+                self.running, self.running_n = task, 1
+            if task.key is not None and task.work_many is not None and self.together > 1:
+                self._together(task)
+            else:
+                turn = Turn(self, task)
+                self._began([task])
+                self._ended(task, turn, self._work(task, turn))
             with self._cond:
-                self.running = None
-                if turn.gave_way and not task.cancel.cancelled:
-                    task.preempted += 1           # again after the higher class, first in its own
-                    heapq.heappush(self._heap, (CLASSES.index(task.cls), task.seq, task))
-                    continue
+                self.running, self.running_n = None, 0
+
+    def _together(self, first: Task) -> None:
+        """Run ``first`` and the tasks of its class and key that come while it runs,
+        ``together`` at most at a time, each one finished as soon as it is done."""
+        running: dict[int, tuple[Task, Turn]] = {}
+        pending = [first]
+
+        def take(n: int) -> list:
+            with self._cond:
+                new = [pending.pop()] if pending else []
+                if n > len(new) and not self.outranked(first):
+                    found = [e for e in sorted(self._heap)
+                             if e[2].cls == first.cls and e[2].key == first.key][:n - len(new)]
+                    if found:
+                        self._heap = [e for e in self._heap if e not in found]
+                        heapq.heapify(self._heap)
+                    new += [e[2] for e in found]
+                self._began(new)
+                for t in new:
+                    running[id(t)] = (t, Turn(self, t))
+                self.running_n = len(running)
+                for t, _ in running.values():
+                    t.together = max(t.together, len(running))
+                return [running[id(t)] for t in new]
+
+        def give(task: Task, outcome) -> None:
+            _, turn = running.pop(id(task))
+            self._ended(task, turn, outcome)
+            with self._cond:
+                self.running_n = max(1, len(running))
+
+        try:
+            first.work_many(take, give)
+            left = InterruptedError("the model stopped before this request was answered")
+        except BaseException as e:  # noqa: BLE001  (handed to whoever waits for the task)
+            left = e
+        for task, _ in list(running.values()):
+            give(task, left)
+
+    @staticmethod
+    def _began(tasks: list[Task]) -> None:
+        now = time.monotonic()
+        for t in tasks:
+            t.started, t.admitted, t.together = t.started or now, now, 1
+            t.result = t.error = None
+
+    def _ended(self, task: Task, turn: Turn, outcome) -> None:
+        """Account ``task``'s outcome ((result, prompt tokens, generated tokens) or an
+        exception) and finish it, or queue it again when it gave way to a higher class."""
+        task.usage.model_s += time.monotonic() - task.admitted
+        if isinstance(outcome, BaseException):
+            task.error = outcome
+        else:
+            task.result, prompt, generated = outcome
+            task.usage.prompt_tokens += prompt
+            task.usage.completion_tokens += generated
+        with self._cond:
+            if turn.gave_way and not task.cancel.cancelled:
+                task.preempted += 1               # again after the higher class, first in its own
+                heapq.heappush(self._heap, (CLASSES.index(task.cls), task.seq, task))
+            else:
                 self._finish(task)
+
+    @staticmethod
+    def _work(task: Task, turn: Turn):
+        """``task``'s (result, prompt tokens, generated tokens), or what it raised."""
+        try:
+            if task.cancel.cancelled:
+                raise InterruptedError("cancelled")
+            return task.work(turn)
+        except BaseException as e:  # noqa: BLE001  (handed to whoever waits for the task)
+            return e
+
+    def _linger(self) -> float:
+        """Seconds to keep the model free for the class of the request that ended last,
+        before one of a lower class begins (the lock held): a person's plan is several
+        requests in a row, and a batch begun between them would hold the next one up."""
+        cls, ended = self._last_ended
+        return ended + LINGER - time.monotonic() if self._heap[0][0] > cls else 0.0
 
     def _finish(self, task: Task) -> None:
         """Account ``task`` (the lock held) and wake its waiter."""
         now = time.monotonic()
         task.finished = now
+        self._last_ended = (CLASSES.index(task.cls), now)
         u = task.usage
         u.requests = 1
         u.queue_s = now - task.submitted - u.model_s

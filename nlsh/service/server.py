@@ -40,6 +40,7 @@ from nlsh.service.settings import LOCK, SOCKET
 
 KEEP_ALIVE = 300.0          # seconds without a request before the model is unloaded (Ollama's default)
 MAX_QUEUE = 16
+PARALLEL = 4                # answers decoded together at most (llama-server's slots, OLLAMA_NUM_PARALLEL)
 MAX_BODY = 1 << 22
 FINISH = {"stop": "stop", "length": "length", "loop": "length", "cancelled": "stop"}
 
@@ -57,7 +58,8 @@ def _file(spec: ModelSpec) -> str:
 class Engine:
     """The model in memory (one at a time; a request for another swaps it)."""
 
-    def __init__(self) -> None:
+    def __init__(self, parallel: int = 1) -> None:
+        self.parallel = parallel
         self.spec: ModelSpec | None = None
         self.backend: LlamaBackend | None = None
         self.lock = threading.Lock()
@@ -75,7 +77,7 @@ class Engine:
             if self.spec is None or _file(spec) != _file(self.spec):
                 self.spec, self._planners = spec, {}
                 self.backend = LlamaBackend(None, resolve_path=lambda progress: model_file(spec, progress),
-                                            name=spec.name,
+                                            name=spec.name, parallel=self.parallel,
                                             n_ctx=int(spec.get("n_ctx", 4096)))
             backend = self.backend
         backend.start()
@@ -88,6 +90,19 @@ class Engine:
             backend, self.backend, self.spec, self._planners = self.backend, None, None, {}
         if backend is not None and backend.llm is not None:
             backend.llm.close()
+
+    def together(self, name: str | None, prefix: str):
+        """``work_many`` for tasks that complete ``prefix`` + their request's ``suffix``
+        on one model, decoded together (Task.request: complete's keyword arguments
+        with the suffix, less the grammar and the cancel)."""
+        def work_many(take, give) -> None:
+            def requests(n: int) -> list[dict]:
+                return [{**t.request, "cancel": turn, "handle": t} for t, turn in take(n)]
+
+            def answered(task, c) -> None:
+                give(task, c if isinstance(c, BaseException) else (c, c.prompt_tokens, c.completion_tokens))
+            self.get(name).complete_many(prefix, requests, answered)
+        return work_many
 
     def planner(self, name: str | None):
         """A planner for ``/v1/plan`` over this engine's model (the default registry)."""
@@ -106,9 +121,9 @@ class Service:
     """What the handlers share: the engine, the scheduler, the keys, the clock."""
 
     def __init__(self, *, keep_alive: float = KEEP_ALIVE, max_queue: int = MAX_QUEUE,
-                 on_demand: bool = False, rates: dict | None = None) -> None:
-        self.engine = Engine()
-        self.scheduler = Scheduler(max_queue)
+                 on_demand: bool = False, rates: dict | None = None, parallel: int = PARALLEL) -> None:
+        self.engine = Engine(parallel)
+        self.scheduler = Scheduler(max_queue, together=parallel)
         self.keep_alive = keep_alive
         self.on_demand = on_demand
         self.started = time.time()
@@ -128,7 +143,9 @@ class Service:
                 "rss": psutil.Process().memory_info().rss,
                 "keep_alive_s": self.keep_alive, "idle_s": round(self.scheduler.idle_for(), 1),
                 "queue": self.scheduler.waiting(), "max_queue": self.scheduler.max_queue,
-                "running": {"class": running.cls, "client": running.client} if running else None,
+                "running": {"class": running.cls, "client": running.client,
+                            "together": self.scheduler.running_n} if running else None,
+                "parallel": self.scheduler.together,
                 "clients": {c: u.as_dict() for c, u in self.scheduler.by_client.items()},
                 "total": self.scheduler.total.as_dict()}
 
@@ -247,15 +264,17 @@ class Handler(BaseHTTPRequestHandler):
         except (OSError, ValueError):
             return True
 
-    def _submit(self, cls: str, client: str, work) -> Task:
+    def _submit(self, cls: str, client: str, work, shared: tuple | None = None) -> Task:
+        """Queue ``work``; ``shared``: (key, work_many, request) when it may run with others."""
+        key, work_many, request = shared or (None, None, None)
         try:
-            return self.service.scheduler.submit(Task(cls, client, work))
+            return self.service.scheduler.submit(Task(cls, client, work, key, work_many, request))
         except QueueFull as e:
             raise RequestError(503, str(e), "server_busy") from None
 
-    def _run(self, cls: str, client: str, work) -> Task:
+    def _run(self, cls: str, client: str, work, shared: tuple | None = None) -> Task:
         """Queue ``work`` and wait for it, cancelling it if the client hangs up."""
-        task = self._submit(cls, client, work)
+        task = self._submit(cls, client, work, shared)
         while not task.done.wait(0.05):
             if self._gone():
                 self.service.scheduler.cancel(task)
@@ -323,6 +342,7 @@ class Handler(BaseHTTPRequestHandler):
             lines += [f'nlsh_{name}_total{{client="{c}"}} {u[key]}' for c, u in sorted(s["clients"].items())]
         lines.append("# TYPE nlsh_queue_waiting gauge")
         lines += [f'nlsh_queue_waiting{{class="{c}"}} {n}' for c, n in s["queue"].items()]
+        lines += ["# TYPE nlsh_running gauge", f"nlsh_running {s['running']['together'] if s['running'] else 0}"]
         lines += ["# TYPE nlsh_model_loaded gauge", f"nlsh_model_loaded {int(s['loaded'])}",
                   "# TYPE nlsh_resident_bytes gauge", f"nlsh_resident_bytes {s['rss']}"]
         body = ("\n".join(lines) + "\n").encode()
@@ -377,18 +397,19 @@ class Handler(BaseHTTPRequestHandler):
                 pieces.put(text[sent[0]:safe])
                 sent[0] = safe
 
+        request = {"suffix": prompt, "max_tokens": max_tokens, "stop": stop, "temperature": temperature,
+                   "seed": seed, "progress": progress if stream else None, "repeat_penalty": repeat_penalty}
+
         def work(cancel):
-            backend = self.service.engine.get(name)
-            c = backend.complete("", prompt, grammar=grammar, max_tokens=max_tokens, stop=stop, cancel=cancel,
-                                 temperature=temperature, seed=seed, progress=progress if stream else None,
-                                 repeat_penalty=repeat_penalty)
+            c = self.service.engine.get(name).complete("", grammar=grammar, cancel=cancel, **request)
             return c, c.prompt_tokens, c.completion_tokens
+        shared = None if grammar else ((model, ""), self.service.engine.together(name, ""), request)
 
         cls = self._class("app")
         rid = ("chatcmpl-" if chat else "cmpl-") + uuid.uuid4().hex[:24]
         created = int(time.time())
         if not stream:
-            task = self._run(cls, client, work)
+            task = self._run(cls, client, work, shared)
             self._raise(task)
             c = task.result
             choice = ({"index": 0, "message": {"role": "assistant", "content": c.text},
@@ -398,10 +419,9 @@ class Handler(BaseHTTPRequestHandler):
                              "created": created, "model": model, "choices": [choice],
                              "usage": self._usage(task)})
             return
-        self._stream(cls, client, work, pieces, sent, rid, created, model, chat)
+        self._stream(self._submit(cls, client, work, shared), pieces, sent, rid, created, model, chat)
 
-    def _stream(self, cls, client, work, pieces, sent, rid, created, model, chat) -> None:
-        task = self._submit(cls, client, work)
+    def _stream(self, task, pieces, sent, rid, created, model, chat) -> None:
         kind = "chat.completion.chunk" if chat else "text_completion"
 
         def chunk(text: str | None, finish: str | None = None, role: bool = False) -> bytes:
@@ -450,7 +470,7 @@ class Handler(BaseHTTPRequestHandler):
         u = task.usage
         return {"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens,
                 "total_tokens": u.prompt_tokens + u.completion_tokens,
-                "queue_s": round(u.queue_s, 3), "model_s": round(u.model_s, 3)}
+                "queue_s": round(u.queue_s, 3), "model_s": round(u.model_s, 3), "together": task.together}
 
     def plan(self, client: str) -> None:
         body = self._body()
@@ -490,14 +510,17 @@ class Handler(BaseHTTPRequestHandler):
         self.service.engine.spec_for(name)
         repeat_penalty = _number(body, "repeat_penalty", 1.0, float, 1.0, 2.0)
 
-        def work(cancel):
-            c = self.service.engine.get(name).complete(
-                body["prefix"], body["suffix"], grammar=body.get("grammar") or None,
-                max_tokens=int(body.get("max_tokens") or 160), stop=list(body.get("stop") or []), cancel=cancel,
-                repeat_penalty=repeat_penalty)
-            return c, c.prompt_tokens, c.completion_tokens
+        grammar = body.get("grammar") or None
+        request = {"suffix": body["suffix"], "max_tokens": int(body.get("max_tokens") or 160),
+                   "stop": list(body.get("stop") or []), "repeat_penalty": repeat_penalty}
 
-        task = self._run(self._class("interactive"), client, work)
+        def work(cancel):
+            c = self.service.engine.get(name).complete(body["prefix"], grammar=grammar, cancel=cancel, **request)
+            return c, c.prompt_tokens, c.completion_tokens
+        shared = None if grammar else ((self.service.engine.spec_for(name).name, body["prefix"]),
+                                       self.service.engine.together(name, body["prefix"]), request)
+
+        task = self._run(self._class("interactive"), client, work, shared)
         self._raise(task)
         c = task.result
         self._send(200, {"text": c.text, "finish_reason": c.finish_reason, "prompt_tokens": c.prompt_tokens,
@@ -591,7 +614,7 @@ def serve(*, listen: str | None = None, on_demand: bool = False, keep_alive: flo
                   "'nlsh serve stop' stops it", file=out)
         return 0 if on_demand else 1
     service = Service(keep_alive=keep_alive, max_queue=max_queue, on_demand=on_demand,
-                      rates=config.get("rates"))
+                      rates=config.get("rates"), parallel=int(config.get("parallel", PARALLEL)))
     handler = type("BoundHandler", (Handler,), {"service": service})
     tcp = None
     if listen:

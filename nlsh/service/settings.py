@@ -6,12 +6,13 @@ import os
 
 SOCKET = "model.sock"      # in nlsh.paths.runtime_dir()
 LOCK = "serve.lock"        # held by the daemon for its life (its pid inside)
-SETTINGS = {"keep_alive": (int, float), "max_queue": int, "enabled": bool, "rates": dict}
+SETTINGS = {"keep_alive": (int, float), "max_queue": int, "parallel": int, "enabled": bool, "rates": dict}
 
 
 def settings() -> dict:
-    """``[serve]`` of config.toml: keep_alive (seconds), max_queue, enabled
-    (false: every nlsh loads the model itself). ``NLSH_SERVE=0`` also turns it off."""
+    """``[serve]`` of config.toml: keep_alive (seconds), max_queue, parallel (answers
+    decoded together at most), enabled (false: every nlsh loads the model itself).
+    ``NLSH_SERVE=0`` also turns it off."""
     from nlsh.planner.models import ModelError, config
     try:
         table = config().get("serve", {})
@@ -25,6 +26,8 @@ def settings() -> dict:
         if isinstance(value, bool) and SETTINGS[key] is not bool or not isinstance(value, SETTINGS[key]):
             raise ValueError(f"config.toml: [serve] {key} = {value!r} is not a "
                              f"{ {'enabled': 'boolean', 'rates': 'table'}.get(key, 'number') }")
+    if not 1 <= table.get("parallel", 1) <= 16:
+        raise ValueError(f"config.toml: [serve] parallel = {table['parallel']!r}: from 1 to 16")
     from nlsh.service.scheduler import CLASSES
     for cls, rate in table.get("rates", {}).items():
         if cls not in CLASSES:

@@ -405,6 +405,27 @@ def test_three_candidates_are_planned_tried_and_one_chosen(planner, work):
     assert out.split()[0] == "3", (plan, r.candidates)
 
 
+def test_answers_drawn_from_the_same_prompt_are_more_candidates(planner, work):
+    """samples = 2: two more answers drawn at a temperature (seeds 1 and 2), tried with the greedy one."""
+    (work / "notes.txt").write_text("one\ntwo\nthree\n")
+    asked = []
+    complete = planner.backend.complete
+
+    def spy(*args, **kwargs):
+        asked.append((kwargs.get("temperature", 0.0), kwargs.get("seed")))
+        return complete(*args, **kwargs)
+    planner.backend.complete = spy
+    try:
+        with configured(planner, samples=2, sample_temperature=0.9):
+            r = planner.plan("how many lines does notes.txt have", str(work))
+    finally:
+        planner.backend.complete = complete
+    assert asked[0] == (0.0, None) and (0.9, 1) in asked and (0.9, 2) in asked
+    assert len(r.timings["others_latency_s"]) == 2
+    plan, out = run_plan(planner, work, "how many lines does notes.txt have", result=r)
+    assert out.split()[0] == "3", (plan, r.candidates)
+
+
 def test_planned_delete_is_refused_without_yes(nlsh, model_path, work):
     (work / "old.log").write_text("x")
     r = nlsh("-c", "? delete the file old.log", env={"NLSH_MODEL": model_path}, timeout=300)

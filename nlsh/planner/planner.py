@@ -40,6 +40,7 @@ SECOND = {
                   "record_examples": True, "idioms": "prefix"},
 }
 TRIAL_TIMEOUT = 3.0     # seconds a candidate may run in the sandbox
+SAMPLE_TEMPERATURE = 0.7  # of the answers drawn as more candidates (``samples = K``)
 LOOP_PENALTY = 1.1      # the repeat penalty of the second try after an answer that looped or ran on
 
 
@@ -136,6 +137,9 @@ class Planner:
         if self.candidates > 1 + len(self.second):
             raise ModelError(f"candidates = {self.candidates} in models/catalog.toml: second names "
                              f"{len(self.second)} prompt(s) (second = \"A+B\" names two)")
+        # K: also K answers drawn from this prompt at sample_temperature (seeds 1…K), tried with the rest
+        self.samples = int(spec.get("samples", 0))
+        self.sample_temperature = float(spec.get("sample_temperature", SAMPLE_TEMPERATURE))
         self._others: dict[str, Planner] = {}
         self._built_for = -1
 
@@ -212,7 +216,9 @@ class Planner:
             raise PlanningError("nothing to plan: the request is empty")
         t0 = time.perf_counter()
         first = self._plan_one(utterance, cwd, last, last_error, cancel, check)
-        if self.candidates < 2:
+        others = [(self._other(name), {}) for name in self.second[:self.candidates - 1]]
+        others += [(self, {"temperature": self.sample_temperature, "seed": k}) for k in range(1, self.samples + 1)]
+        if not others:
             return first
         tried = None
         if self.second_when == "doubt":
@@ -224,9 +230,9 @@ class Planner:
                 first.candidates = [_described(first, tried, True)] if tried is not None else []
                 return first
         results = [first]
-        for name in self.second[:self.candidates - 1]:
+        for planner, sampling in others:
             try:
-                results.append(self._other(name)._plan_one(utterance, cwd, last, last_error, cancel, check))
+                results.append(planner._plan_one(utterance, cwd, last, last_error, cancel, check, **sampling))
             except PlanningError as e:
                 if e.message == "planning cancelled":
                     raise
@@ -240,17 +246,18 @@ class Planner:
         return chosen
 
     def _plan_one(self, utterance: str, cwd: str, last: str | None, last_error: str | None, cancel,
-                  check: Callable[[Plan], list[str]] | None) -> PlanResult:
+                  check: Callable[[Plan], list[str]] | None, **sampling) -> PlanResult:
+        """One candidate: greedy, or drawn as ``sampling`` says (temperature, seed)."""
         t0 = time.perf_counter()
         shots = self.examples(utterance)
         context = context_line(cwd, utterance, last, last_error)
         g = self._grammar if self.mode == "grammar" else None
         asked = chatml_suffix(shots, context, utterance)
-        done = self._complete(asked, g, cancel)
+        done = self._complete(asked, g, cancel, **sampling)
         timings = {"load_s": round(getattr(self.backend, "load_seconds", 0.0), 3),
                    "prompt_tokens": done.prompt_tokens, "generated_tokens": done.completion_tokens,
                    **done.timings}
-        if done.finish_reason in ("loop", "length") and self.loop_penalty > 1.0:
+        if done.finish_reason in ("loop", "length") and self.loop_penalty > 1.0 and not sampling:
             # greedy decoding went round in a loop (or on and on): the same prompt once more with
             # the answer's repeats penalized, not a repair turn that shows the model its loop
             retry = self._complete(asked, g, cancel, repeat_penalty=self.loop_penalty)
@@ -262,7 +269,8 @@ class Planner:
         plan, error = self._validate(raw, done.finish_reason)
 
         def again(feedback: str) -> tuple[Plan | None, str, str]:
-            answer = self._complete(repair_suffix(shots, context, utterance, raw, feedback), g, cancel, raw)
+            answer = self._complete(repair_suffix(shots, context, utterance, raw, feedback), g, cancel, raw,
+                                    **sampling)
             timings["generated_tokens"] += answer.completion_tokens
             text2 = _unquoted(answer.text)
             return (*self._validate(text2, answer.finish_reason), text2)

@@ -255,6 +255,12 @@ def test_a_request_left_unanswered_by_a_batch_gets_an_error_not_a_hang():
     assert a.done.wait(5) and b.done.wait(5)
     assert a.result == "a" and a.error is None and isinstance(b.error, RuntimeError)
 
+    def broken(take, give):                         # fails before it takes any (a model that will not load)
+        raise RuntimeError("cannot load the model")
+
+    c = s.submit(Task("app", "c", None, "k", broken, "c"))
+    assert c.done.wait(5) and str(c.error) == "cannot load the model"
+
 
 def test_answers_decoded_together_are_the_answers_decoded_alone(model_path):
     from nlsh.kernel.context import CancelToken

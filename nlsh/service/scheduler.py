@@ -220,6 +220,9 @@ class Scheduler:
             left = e
         for task, _ in list(running.values()):
             give(task, left)
+        if pending:                             # it failed before it took the first (the model would not load)
+            self._began(pending)
+            self._ended(first, Turn(self, first), left)
 
     @staticmethod
     def _began(tasks: list[Task]) -> None:

@@ -245,7 +245,7 @@ def generate_many(llm, shared: int, take, give) -> None:
                 break
             logits = {}
             for at in range(0, len(entries), n_batch):
-                _decode(ctx, batch, entries[at:at + n_batch], logits, llm)
+                logits.update(_decode(llm, batch, entries[at:at + n_batch]))
     finally:
         llama_cpp.llama_batch_free(batch)
         kept = shared
@@ -280,20 +280,18 @@ def _release(mem, slot: _Slot, free: list[int]) -> None:
     free.append(slot.seq)
 
 
-def _decode(ctx, batch, entries: list[tuple[int, int, int, bool]], logits: dict, llm) -> None:
-    """Decode ``entries`` (token, position, sequence, wants logits) in one step; put a
-    copy of the logits of each sequence that wants them into ``logits``."""
+def _decode(llm, batch, entries: list[tuple[int, int, int, bool]]) -> dict[int, np.ndarray]:
+    """Decode ``entries`` (token, position, sequence, wants logits) in one step; a copy
+    of the logits of each sequence that wants them."""
     import llama_cpp
     batch.n_tokens = len(entries)
     for i, (token, pos, seq, want) in enumerate(entries):
         batch.token[i], batch.pos[i], batch.n_seq_id[i] = token, pos, 1
         batch.seq_id[i][0] = seq
         batch.logits[i] = want
-    if llama_cpp.llama_decode(ctx, batch) != 0:
+    if llama_cpp.llama_decode(llm._ctx.ctx, batch) != 0:
         raise RuntimeError("llama_decode failed (the context is full?)")
-    for i, (_, _, seq, want) in enumerate(entries):
-        if want:
-            logits[seq] = _logits(llm, i).copy()
+    return {seq: _logits(llm, i).copy() for i, (_, _, seq, want) in enumerate(entries) if want}
 
 
 def _text(data: bytes) -> str:
